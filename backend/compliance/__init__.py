@@ -1,0 +1,1 @@
+"""Channel compliance: opening states, monthly quotas and submission caps per platform account."""
