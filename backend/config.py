@@ -1,0 +1,82 @@
+"""Settings for reelhouse, read from the environment (prefix REELHOUSE_) with embedded defaults.
+
+The defaults run everything from one data directory: a SQLite file, local-disk storage and a
+filesystem Celery broker, so a fresh clone needs no server.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REELHOUSE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".reelhouse-data"), description="Root of every embedded default.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
+
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_root: Path | None = Field(default=None, description="Local storage root; default data_dir/objects.")
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "reelhouse"
+    s3_secure: bool = False
+    s3_region: str | None = None
+    s3_public_endpoint: str | None = Field(default=None, description="Host for presigned URLs, if clients reach S3 elsewhere.")
+    presigned_url_ttl_seconds: int = 3600
+
+    broker_url: str | None = Field(default=None, description="Celery broker; default: filesystem queue in data_dir.")
+    worker_concurrency: int = 2
+
+    max_upload_bytes: int = 20 * 1024**3
+    max_video_pixels: int = 8192 * 8192
+    max_image_pixels: int = 50_000_000
+    max_duration_seconds: float = 12 * 3600
+    probe_timeout_seconds: float = 60.0
+
+    presets_dir: Path | None = Field(default=None, description="Extra/override platform preset files.")
+    ffmpeg_path: str | None = Field(default=None, description="ffmpeg binary; default: system ffmpeg or bundled.")
+    cjk_font_path: Path | None = None
+
+    public_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'reelhouse.db'}"
+
+    @property
+    def effective_storage_root(self) -> Path:
+        return (self.storage_root or self.data_dir / "objects").expanduser().resolve()
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def uses_filesystem_broker(self) -> bool:
+        return self.effective_broker_url.startswith("filesystem://")
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where upload bodies are spooled while they are hashed and probed (same disk as local storage)."""
+        return self.data_dir / "spool"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,66 @@
+"""FastAPI dependencies as Annotated aliases: the session, storage, settings and the caller's key."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends, Header
+from sqlmodel import Session
+
+from backend.config import Settings, get_settings
+from backend.db import get_session
+from backend.errors import Forbidden
+from backend.models import ApiKey, Role
+from backend.services.auth import authenticate
+from storage import Storage
+from storage.factory import build_storage
+
+
+@lru_cache
+def get_storage() -> Storage:
+    s = get_settings()
+    return build_storage(
+        s.storage_backend,
+        root=s.effective_storage_root,
+        s3_endpoint=s.s3_endpoint,
+        s3_access_key=s.s3_access_key,
+        s3_secret_key=s.s3_secret_key,
+        s3_bucket=s.s3_bucket,
+        s3_secure=s.s3_secure,
+        s3_region=s.s3_region,
+        s3_public_endpoint=s.s3_public_endpoint,
+    )
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+
+
+def current_key(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> ApiKey:
+    token = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        token = authorization[7:].strip()
+    return authenticate(session, token)
+
+
+CurrentKey = Annotated[ApiKey, Depends(current_key)]
+
+
+def require(role: Role):  # type: ignore[no-untyped-def]
+    def check(key: CurrentKey) -> ApiKey:
+        if Role(key.role).rank < role.rank:
+            raise Forbidden(f"this action needs the {role.value} role; the key has {key.role}")
+        return key
+
+    return check
+
+
+Viewer = Annotated[ApiKey, Depends(require(Role.viewer))]
+Editor = Annotated[ApiKey, Depends(require(Role.editor))]
+Admin = Annotated[ApiKey, Depends(require(Role.admin))]

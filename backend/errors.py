@@ -1,0 +1,135 @@
+"""The error tree: every failure a client can see, rendered as problem+json (RFC 9457).
+
+Each class has an HTTP status, a stable `type` slug and a title; clients switch on `type`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PROBLEM_BASE = "/problems/"
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+    @classmethod
+    def type_uri(cls) -> str:
+        return PROBLEM_BASE + cls.slug
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type_uri(),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(AppError):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class ValidationFailed(AppError):
+    status, slug, title = 422, "validation-error", "Request validation failed"
+
+
+class Unauthorized(AppError):
+    status, slug, title = 401, "unauthorized", "Missing or invalid API key"
+
+
+class Forbidden(AppError):
+    status, slug, title = 403, "forbidden", "This API key's role does not allow this action"
+
+
+class NotFound(AppError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Gone(AppError):
+    status, slug, title = 410, "gone", "Gone"
+
+
+class Conflict(AppError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    status, slug, title = 413, "payload-too-large", "Upload exceeds the size limit"
+
+
+class UnsupportedMediaType(AppError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported Content-Type"
+
+
+class RangeNotSatisfiable(AppError):
+    status, slug, title = 416, "range-not-satisfiable", "Requested range not satisfiable"
+
+
+class ServiceUnavailable(AppError):
+    status, slug, title = 503, "service-unavailable", "A backing service is unavailable"
+
+
+# --- media rejected at ingest: 422, one type per reason -------------------------------------------
+
+
+class MediaRejected(AppError):
+    status, slug, title = 422, "media-rejected", "The file was rejected as media"
+
+
+class EmptyFile(MediaRejected):
+    slug, title = "media-empty", "The file is empty"
+
+
+class NotMedia(MediaRejected):
+    slug, title = "media-unrecognised", "The file is not a recognised video, audio or image"
+
+
+class TruncatedMedia(MediaRejected):
+    slug, title = "media-truncated", "The file is truncated or corrupt"
+
+
+class KindMismatch(MediaRejected):
+    slug, title = "media-kind-mismatch", "The file's content does not match the declared media type"
+
+
+class ContainerNotAllowed(MediaRejected):
+    slug, title = "media-container-not-allowed", "The container format is not on the allow-list"
+
+
+class CodecNotAllowed(MediaRejected):
+    slug, title = "media-codec-not-allowed", "A codec is not on the allow-list"
+
+
+class DimensionsNotAllowed(MediaRejected):
+    slug, title = "media-dimensions-not-allowed", "The picture dimensions are outside the allowed range"
+
+
+class DecompressionBomb(MediaRejected):
+    slug, title = "media-decompression-bomb", "The image would decompress to an unsafe size"
+
+
+class DurationNotAllowed(MediaRejected):
+    slug, title = "media-duration-not-allowed", "The duration is outside the allowed range"
+
+
+def error_classes() -> list[type[AppError]]:
+    """Every error class, for the /problems documentation endpoint and OpenAPI."""
+    seen: list[type[AppError]] = []
+    stack: list[type[AppError]] = [AppError]
+    while stack:
+        cls = stack.pop()
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return sorted(seen, key=lambda c: c.slug)

@@ -1,0 +1,18 @@
+"""SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
+
+from backend.models.auth import ApiKey, Role
+from backend.models.material import (
+    Material,
+    MaterialKind,
+    MaterialStatus,
+    MaterialTag,
+    MediaType,
+    Orientation,
+    Tag,
+    TagCategory,
+)
+
+__all__ = [
+    "ApiKey", "Material", "MaterialKind", "MaterialStatus", "MaterialTag", "MediaType",
+    "Orientation", "Role", "Tag", "TagCategory",
+]

@@ -1,0 +1,327 @@
+"""Ingest: spool an incoming byte stream (hashing and size-limiting as it arrives), probe it in a
+sandbox, store the original and its previews, and register the catalogue row.
+
+An original is written once under a server-generated key and never modified. A rejected or failed
+ingest leaves nothing in storage or in the catalogue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from backend import errors
+from backend.config import Settings
+from backend.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
+from backend.models.types import utcnow
+from backend.services import tags as tag_service
+from storage import Storage
+from workers.media.inspect import InspectFailed, inspect_untrusted
+from workers.media.probe import Limits, MediaFacts, ProbeRejection
+
+CHUNK = 1024 * 1024
+
+_REJECTIONS: dict[str, type[errors.MediaRejected]] = {
+    cls.slug: cls for cls in errors.error_classes() if issubclass(cls, errors.MediaRejected)
+}
+_EXTENSIONS = {
+    "mp4": ("mp4", "video/mp4"), "matroska": ("mkv", "video/x-matroska"), "mpegts": ("ts", "video/mp2t"),
+    "flv": ("flv", "video/x-flv"), "avi": ("avi", "video/x-msvideo"), "mp3": ("mp3", "audio/mpeg"),
+    "wav": ("wav", "audio/wav"), "ogg": ("ogg", "audio/ogg"), "flac": ("flac", "audio/flac"),
+    "aac": ("aac", "audio/aac"), "jpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png"),
+    "webp": ("webp", "image/webp"),
+}
+
+
+@dataclass
+class SpooledUpload:
+    """Bytes received in full on local disk, with their digest; deleted once ingested or rejected."""
+
+    path: Path
+    size: int
+    sha256: str
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class Spooler:
+    """Writes a stream to a spool file, hashing and enforcing the size limit while it arrives."""
+
+    def __init__(self, spool_dir: Path, max_bytes: int) -> None:
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self.path = spool_dir / f"{uuid.uuid4().hex}.part"
+        self._fh: BinaryIO = self.path.open("wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            self.abort()
+            raise errors.PayloadTooLarge(f"the upload is larger than the limit of {self.max_bytes} bytes")
+        self._hash.update(chunk)
+        self._fh.write(chunk)
+
+    def finish(self) -> SpooledUpload:
+        self._fh.close()
+        return SpooledUpload(path=self.path, size=self.size, sha256=self._hash.hexdigest())
+
+    def abort(self) -> None:
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+async def spool_stream(chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int) -> SpooledUpload:
+    spooler = Spooler(spool_dir, max_bytes)
+    try:
+        async for chunk in chunks:
+            if chunk:
+                spooler.write(chunk)
+    except BaseException:
+        spooler.abort()
+        raise
+    return spooler.finish()
+
+
+def spool_file(source: BinaryIO, spool_dir: Path, max_bytes: int) -> SpooledUpload:
+    spooler = Spooler(spool_dir, max_bytes)
+    try:
+        while chunk := source.read(CHUNK):
+            spooler.write(chunk)
+    except BaseException:
+        spooler.abort()
+        raise
+    return spooler.finish()
+
+
+@dataclass
+class IngestRequest:
+    title: str | None = None
+    description: str = ""
+    kind: MaterialKind = MaterialKind.source
+    declared_media_type: MediaType | None = None
+    original_filename: str | None = None
+    tag_refs: Sequence[str] = ()
+    created_by: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    recipe: dict[str, Any] | None = None
+    preset_id: str | None = None
+    render_job_id: uuid.UUID | None = None
+    material_id: uuid.UUID | None = None  # callers that need a deterministic id (renders) pass one
+    extra_objects: dict[str, Path] = field(default_factory=dict)  # more files to store beside the original
+
+
+@dataclass
+class IngestResult:
+    material: Material
+    created: bool
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_video_pixels=settings.max_video_pixels,
+        max_image_pixels=settings.max_image_pixels,
+        max_duration_seconds=settings.max_duration_seconds,
+    )
+
+
+def probe_spooled(settings: Settings, spooled: SpooledUpload, preview_dir: Path) -> tuple[MediaFacts, Path, Path]:
+    """Probe and render previews in the sandbox; map rejections to the API's error types."""
+    poster = preview_dir / f"{spooled.path.stem}.poster.jpg"
+    sheet = preview_dir / f"{spooled.path.stem}.sheet.jpg"
+    try:
+        facts = inspect_untrusted(
+            spooled.path, limits=limits_from(settings), poster=poster, contact_sheet=sheet,
+            timeout=settings.probe_timeout_seconds,
+        )
+    except ProbeRejection as exc:
+        poster.unlink(missing_ok=True)
+        sheet.unlink(missing_ok=True)
+        raise _REJECTIONS.get(exc.reason, errors.NotMedia)(exc.detail) from exc
+    except InspectFailed as exc:
+        poster.unlink(missing_ok=True)
+        sheet.unlink(missing_ok=True)
+        raise errors.NotMedia("the file could not be read as media") from exc
+    return facts, poster, sheet
+
+
+def check_declared_type(facts: MediaFacts, declared: MediaType | None) -> None:
+    if declared is not None and facts.media_type != declared.value:
+        raise errors.KindMismatch(f"declared {declared.value}, but the file is {facts.media_type}")
+
+
+def apply_facts(material: Material, facts: MediaFacts) -> None:
+    material.media_type = MediaType(facts.media_type)
+    material.container = facts.container
+    material.duration_s = facts.duration_s
+    material.video_codec = facts.video_codec
+    material.width, material.height = facts.width, facts.height
+    material.display_width, material.display_height = facts.display_width, facts.display_height
+    material.rotation = facts.rotation
+    material.fps = facts.fps
+    material.is_vfr = facts.is_vfr
+    material.pix_fmt = facts.pix_fmt
+    material.color_transfer = facts.color_transfer
+    material.has_audio = facts.has_audio
+    material.audio_codec = facts.audio_codec
+    material.audio_channels = facts.audio_channels
+    material.audio_sample_rate = facts.audio_sample_rate
+    material.bit_rate = facts.bit_rate
+    material.media_created_at = datetime.fromisoformat(facts.creation_time) if facts.creation_time else None
+    material.orientation = Orientation(facts.orientation) if facts.orientation else None
+    if facts.display_width and facts.display_height:
+        material.aspect_ratio = round(facts.display_width / facts.display_height, 5)
+
+
+def material_keys(material_id: uuid.UUID, container: str) -> dict[str, str]:
+    ext = _EXTENSIONS.get(container, ("bin", ""))[0]
+    base = f"materials/{material_id}"
+    return {"original": f"{base}/original.{ext}", "poster": f"{base}/poster.jpg", "sheet": f"{base}/contact-sheet.jpg"}
+
+
+def find_by_sha256(session: Session, sha256: str) -> Material | None:
+    return session.exec(select(Material).where(Material.sha256 == sha256)).first()
+
+
+def _existing(session: Session, found: Material, tag_ids: Iterable[int]) -> IngestResult:
+    if found.status == MaterialStatus.deleted:
+        # Uploading the same bytes again is the clearest way to say "I want this back".
+        found.status = MaterialStatus.ready
+        found.deleted_at = None
+        found.updated_at = utcnow()
+        session.add(found)
+        session.flush()
+    ids = list(tag_ids)
+    if ids:
+        tag_service.tag_materials(session, [found.id], ids)
+    return IngestResult(material=found, created=False)
+
+
+def ingest_spooled(
+    session: Session, storage: Storage, settings: Settings, spooled: SpooledUpload, request: IngestRequest
+) -> IngestResult:
+    """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
+
+    The spool file is consumed: moved into storage, or deleted on rejection/duplicate.
+    """
+    stored_keys: list[str] = []
+    poster = sheet = None
+    try:
+        if spooled.size == 0:
+            raise errors.EmptyFile("the upload has no bytes")
+        tags = tag_service.resolve_tag_refs(session, request.tag_refs, create=True)
+        found = find_by_sha256(session, spooled.sha256)
+        if found is not None:
+            return _existing(session, found, [t.id for t in tags if t.id is not None])
+
+        facts, poster, sheet = probe_spooled(settings, spooled, spooled.path.parent)
+        check_declared_type(facts, request.declared_media_type)
+
+        material_id = request.material_id or uuid.uuid4()
+        keys = material_keys(material_id, facts.container)
+        content_type = _EXTENSIONS.get(facts.container, ("bin", "application/octet-stream"))[1]
+        title = (request.title or "").strip() or _title_from_filename(request.original_filename) or "Untitled"
+        material = Material(
+            id=material_id,
+            title=title[:500],
+            description=request.description,
+            media_type=MediaType(facts.media_type),
+            kind=request.kind,
+            status=MaterialStatus.ready,
+            sha256=spooled.sha256,
+            size_bytes=spooled.size,
+            storage_key=keys["original"],
+            original_filename=(request.original_filename or None) and Path(request.original_filename).name[:500],
+            content_type=content_type,
+            parent_id=request.parent_id,
+            recipe=request.recipe,
+            preset_id=request.preset_id,
+            render_job_id=request.render_job_id,
+            created_by=request.created_by,
+        )
+        apply_facts(material, facts)
+
+        storage.put_file(keys["original"], spooled.path, content_type=content_type, move=True)
+        stored_keys.append(keys["original"])
+        if poster.exists():
+            storage.put_file(keys["poster"], poster, content_type="image/jpeg")
+            stored_keys.append(keys["poster"])
+            material.poster_key = keys["poster"]
+        if sheet.exists():
+            storage.put_file(keys["sheet"], sheet, content_type="image/jpeg")
+            stored_keys.append(keys["sheet"])
+            material.contact_sheet_key = keys["sheet"]
+        for name, path in request.extra_objects.items():
+            key = f"materials/{material_id}/{name}"
+            storage.put_file(key, path)
+            stored_keys.append(key)
+
+        session.add(material)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            # Someone stored the same bytes a moment ago: keep theirs, drop ours.
+            for key in stored_keys:
+                storage.delete(key)
+            stored_keys.clear()
+            found = find_by_sha256(session, spooled.sha256)
+            if found is None:
+                raise
+            return _existing(session, found, [t.id for t in tags if t.id is not None])
+        if tags:
+            tag_service.tag_materials(session, [material.id], [t.id for t in tags if t.id is not None])
+        stored_keys.clear()
+        return IngestResult(material=material, created=True)
+    except BaseException:
+        for key in stored_keys:
+            storage.delete(key)
+        raise
+    finally:
+        spooled.discard()
+        for path in (poster, sheet):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+def _title_from_filename(filename: str | None) -> str | None:
+    if not filename:
+        return None
+    return Path(filename).stem.replace("_", " ").strip() or None
+
+
+def ingest_local_file(
+    session: Session, storage: Storage, settings: Settings, path: Path, request: IngestRequest
+) -> IngestResult:
+    """Ingest a file already on this machine (CLI import, renders): copy it to the spool first so the
+    caller's file is never moved or changed."""
+    with path.open("rb") as fh:
+        spooled = spool_file(fh, settings.spool_dir, settings.max_upload_bytes)
+    request.original_filename = request.original_filename or path.name
+    return ingest_spooled(session, storage, settings, spooled, request)
+
+
+def cleanup_spool(spool_dir: Path, older_than_seconds: float = 24 * 3600) -> int:
+    """Remove spool files left by crashed requests."""
+    if not spool_dir.exists():
+        return 0
+    removed = 0
+    now = utcnow().timestamp()
+    for entry in spool_dir.iterdir():
+        try:
+            if entry.is_file() and now - entry.stat().st_mtime > older_than_seconds:
+                entry.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

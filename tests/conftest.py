@@ -1,0 +1,245 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, local and S3 storage, generated media.
+
+Services: PostgreSQL from REELHOUSE_TEST_POSTGRES_URL (default: the local server, database `test`),
+Redis from REELHOUSE_TEST_REDIS_URL. Outside CI a missing service skips its tests with a reason;
+with CI=true it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from tests.s3server import S3ServerInfo, s3_bucket, s3_server  # noqa: F401  (fixtures)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MEDIA = REPO.parent / "shared" / "media"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+POSTGRES_URL = os.environ.get("REELHOUSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("REELHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def service_missing(what: str) -> None:
+    """Skip outside CI, fail in CI: a test that needs a service must not pass silently there."""
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI but is not available")
+    pytest.skip(f"{what} is not available")
+
+
+def shared_media(name: str) -> Path:
+    path = SHARED_MEDIA / name
+    if not path.exists():
+        if IN_CI:
+            pytest.fail(f"{path} is required in CI (../shared/media beside the clone)")
+        pytest.skip(f"{path} is absent: the sample recordings live in ../shared/media beside the clone")
+    return path
+
+
+# --- media made on the spot ---------------------------------------------------------------------
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return shutil.which("ffmpeg") or imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def make_clip(
+    path: Path,
+    *,
+    seconds: float = 2.0,
+    size: str = "320x240",
+    rate: int = 25,
+    audio: bool = True,
+    vcodec: str = "libx264",
+    extra: list[str] | None = None,
+    seed: int = 0,
+) -> Path:
+    """A small real video made with ffmpeg's generators. `seed` varies the picture so bytes differ."""
+    argv = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi",
+            "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        argv += ["-f", "lavfi", "-i", f"sine=frequency={440 + seed}:duration={seconds}"]
+    argv += ["-vf", f"hue=h={seed % 360}"]
+    argv += ["-c:v", vcodec, "-pix_fmt", "yuv420p"]
+    if vcodec == "libx264":
+        argv += ["-preset", "ultrafast"]
+    if audio:
+        argv += ["-c:a", "aac", "-shortest"]
+    argv += (extra or []) + [str(path)]
+    subprocess.run(argv, check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture(scope="session")
+def small_clip(clip_dir: Path) -> Path:
+    return make_clip(clip_dir / "small.mp4")
+
+
+# --- databases ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated, dropped at the end."""
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError:
+        admin.dispose()
+        yield ""
+        return
+    name = f"reelhouse_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    from backend.schema import upgrade
+
+    upgrade(url)
+    yield url
+    sa.create_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test (migrating per test would be slow)."""
+    from backend.schema import upgrade
+
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    from sqlmodel import SQLModel
+
+    import backend.models  # noqa: F401
+
+    engine = sa.create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test that takes this runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "reelhouse.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_server_url")
+    if not url:
+        service_missing(f"PostgreSQL at {POSTGRES_URL}")
+    yield url
+    _truncate_all(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "reelhouse.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+# --- the application, configured by environment as in production ------------------------------
+
+
+def clear_caches() -> None:
+    from backend.config import get_settings
+    from backend.db import get_engine
+    from backend.deps import get_storage
+
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+    for cached in (get_settings, get_engine, get_storage):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
+    """Environment for one reelhouse instance: its own data dir, the parametrized database, local storage."""
+    env = {
+        "REELHOUSE_DATA_DIR": str(tmp_path / "data"),
+        "REELHOUSE_DATABASE_URL": database_url,
+        "REELHOUSE_STORAGE_BACKEND": "local",
+        "REELHOUSE_MAX_UPLOAD_BYTES": str(64 * 1024 * 1024),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    clear_caches()
+    yield env
+    clear_caches()
+
+
+@pytest.fixture
+def use_s3(monkeypatch: pytest.MonkeyPatch, app_env: dict[str, str], s3_bucket: S3ServerInfo) -> S3ServerInfo:  # noqa: F811
+    """Switch the app under test to the S3 backend on the loopback S3 server."""
+    for key, value in {
+        "REELHOUSE_STORAGE_BACKEND": "s3",
+        "REELHOUSE_S3_ENDPOINT": s3_bucket.endpoint,
+        "REELHOUSE_S3_ACCESS_KEY": s3_bucket.access_key,
+        "REELHOUSE_S3_SECRET_KEY": s3_bucket.secret_key,
+        "REELHOUSE_S3_BUCKET": s3_bucket.bucket,
+        "REELHOUSE_S3_REGION": s3_bucket.region,
+        "REELHOUSE_S3_SECURE": "false",
+    }.items():
+        monkeypatch.setenv(key, value)
+    clear_caches()
+    return s3_bucket
+
+
+class Keys:
+    def __init__(self, admin: str, editor: str, viewer: str) -> None:
+        self.admin, self.editor, self.viewer = admin, editor, viewer
+
+    @staticmethod
+    def auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def keys(app_env: dict[str, str]) -> Keys:
+    from backend.db import session_scope
+    from backend.models import Role
+    from backend.services.auth import create_api_key
+
+    with session_scope() as session:
+        tokens = {role: create_api_key(session, name=f"test {role.value}", role=role).token for role in Role}
+    return Keys(tokens[Role.admin], tokens[Role.editor], tokens[Role.viewer])
+
+
+@pytest.fixture
+def client(app_env: dict[str, str], keys: Keys) -> Iterator[TestClient]:
+    """An API client authenticated as an editor (use `keys` for other roles)."""
+    from backend.main import create_app
+
+    with TestClient(create_app(), headers=Keys.auth(keys.editor)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def anon_client(app_env: dict[str, str]) -> Iterator[TestClient]:
+    from backend.main import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client

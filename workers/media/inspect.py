@@ -1,0 +1,97 @@
+"""Untrusted media is opened only in a child process with a timeout and memory cap.
+
+`inspect_untrusted(path, ...)` starts `python -m workers.media.inspect`, which probes the file,
+optionally writes the poster and contact sheet, and prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from workers.media.probe import Limits, MediaFacts, ProbeRejection, probe_file
+
+MEMORY_CAP_BYTES = 6 * 1024**3
+
+
+class InspectFailed(Exception):
+    """The inspector crashed, timed out or printed nonsense: treat the file as unreadable."""
+
+
+def _limit_child() -> None:  # pragma: no cover - runs in the child before exec
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def inspect_untrusted(
+    path: Path,
+    *,
+    limits: Limits,
+    poster: Path | None = None,
+    contact_sheet: Path | None = None,
+    timeout: float = 60.0,
+) -> MediaFacts:
+    """Probe (and render previews of) a file in a sandboxed child. Raises ProbeRejection or InspectFailed."""
+    argv = [sys.executable, "-m", "workers.media.inspect", str(path), "--limits", json.dumps(asdict(limits))]
+    if poster:
+        argv += ["--poster", str(poster)]
+    if contact_sheet:
+        argv += ["--contact-sheet", str(contact_sheet)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_repo_root(), os.environ.get("PYTHONPATH")]))}
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, timeout=timeout, preexec_fn=_limit_child, env=env,
+            stdin=subprocess.DEVNULL, check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ProbeRejection("media-unrecognised", f"inspecting the file took longer than {timeout:.0f} s") from exc
+    lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError) as exc:
+        tail = done.stderr.decode("utf-8", "replace")[-500:]
+        raise InspectFailed(f"inspector exited {done.returncode}: {tail}") from exc
+    if result.get("ok"):
+        return MediaFacts.from_dict(result["facts"])
+    if result.get("reason"):
+        raise ProbeRejection(result["reason"], result["detail"])
+    raise InspectFailed(result.get("detail", "inspector failed"))
+
+
+def _repo_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Probe one media file; print one JSON line.")
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--limits", default="{}")
+    parser.add_argument("--poster", type=Path)
+    parser.add_argument("--contact-sheet", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        facts = probe_file(args.path, Limits(**json.loads(args.limits)))
+        if args.poster and facts.media_type in {"video", "image"}:
+            from workers.media.previews import write_poster
+
+            write_poster(args.path, facts, args.poster)
+        if args.contact_sheet and facts.media_type == "video":
+            from workers.media.previews import write_contact_sheet
+
+            write_contact_sheet(args.path, facts, args.contact_sheet)
+        print(json.dumps({"ok": True, "facts": facts.to_dict()}))
+    except ProbeRejection as exc:
+        print(json.dumps({"ok": False, "reason": exc.reason, "detail": exc.detail}))
+    except Exception as exc:  # noqa: BLE001 - any crash on hostile input is reported, not raised
+        print(json.dumps({"ok": False, "reason": None, "detail": f"{type(exc).__name__}: {exc}"}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
