@@ -1,0 +1,246 @@
+"""Platform presets and channel rules as validated, immutable data.
+
+Platform figures (sizes, durations, limits) are `Figure`s: each carries its value and the source it
+comes from, including whether the platform documents it or it is only commonly cited. Encoder knobs
+(crf, x264 speed, GOP) are reelhouse's own choices and stay plain values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+T = TypeVar("T")
+
+FigureStatus = Literal["documented", "commonly_cited"]
+Fit = Literal["crop", "pad", "smart"]
+CountBy = Literal["approval_date", "submission_date"]
+
+_ID = r"^[a-z0-9][a-z0-9_.\-]*$"
+_ASPECT = re.compile(r"^(\d+):(\d+)$")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(Frozen):
+    """Where a figure comes from. `ref` is a URL or a page/document name a person can look up."""
+
+    status: FigureStatus
+    ref: str = Field(min_length=3)
+    note: str = ""
+    checked: str | None = None  # YYYY-MM or YYYY-MM-DD when someone last compared it with `ref`
+
+
+class Figure(Frozen, Generic[T]):
+    value: T
+    source: Source
+
+    @property
+    def documented(self) -> bool:
+        return self.source.status == "documented"
+
+
+class Names(Frozen):
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Loudness(Frozen):
+    integrated_lufs: Figure[float]
+    true_peak_dbtp: Figure[float]
+
+    @field_validator("integrated_lufs")
+    @classmethod
+    def _lufs_range(cls, v: Figure[float]) -> Figure[float]:
+        if not -70 <= v.value <= -5:
+            raise ValueError("integrated loudness must be between -70 and -5 LUFS")
+        return v
+
+
+class SafeZone(Frozen):
+    """Fractions of the frame hidden by the app's own UI, measured from each edge."""
+
+    top: float = Field(ge=0, lt=0.5)
+    bottom: float = Field(ge=0, lt=0.5)
+    left: float = Field(ge=0, lt=0.5)
+    right: float = Field(ge=0, lt=0.5)
+
+
+class CoverSpec(Frozen):
+    width: Figure[int]
+    height: Figure[int]
+
+
+class RenditionPreset(Frozen):
+    id: str = Field(pattern=_ID)
+    platform: str = Field(pattern=_ID)
+    label: Names
+    aspect: Figure[str]
+    width: Figure[int]
+    height: Figure[int]
+    fit: Fit = "crop"
+    fps_cap: Figure[float]
+    video_codec: Figure[Literal["h264"]]
+    profile: Literal["baseline", "main", "high"] = "high"
+    level: str = Field(default="4.1", pattern=r"^\d(\.\d)?$")
+    x264_preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"
+    ] = "veryfast"
+    crf: int = Field(default=21, ge=0, le=51)
+    maxrate_kbps: int = Field(gt=0)
+    bufsize_kbps: int = Field(gt=0)
+    gop_seconds: float = Field(default=2.0, gt=0, le=10)
+    audio_codec: Figure[Literal["aac"]]
+    audio_sample_rate: Figure[int]
+    audio_channels: Figure[int]
+    audio_bitrate_kbps: int = Field(default=128, ge=32, le=512)
+    requires_audio: bool = True
+    loudness: Loudness | None = None
+    min_duration_s: Figure[float] | None = None
+    max_duration_s: Figure[float] | None = None
+    max_file_size_mb: Figure[float] | None = None
+    faststart: bool = True
+    cover: CoverSpec | None = None
+    caption_safe_zone: Figure[SafeZone] | None = None
+    stream_copy_codecs: tuple[str, ...] = ("h264",)
+    notes: str = ""
+
+    @field_validator("aspect")
+    @classmethod
+    def _aspect_form(cls, v: Figure[str]) -> Figure[str]:
+        m = _ASPECT.match(v.value)
+        if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
+            raise ValueError(f"aspect must look like '9:16', got {v.value!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RenditionPreset:
+        w, h = self.width.value, self.height.value
+        if w < 16 or h < 16 or w % 2 or h % 2:
+            raise ValueError(f"width/height must be even and >= 16, got {w}x{h}")
+        aw, ah = (int(x) for x in self.aspect.value.split(":"))
+        if abs(w / h - aw / ah) > 0.01:
+            raise ValueError(f"{w}x{h} does not match aspect {self.aspect.value}")
+        if not 1 <= self.fps_cap.value <= 120:
+            raise ValueError("fps_cap must be between 1 and 120")
+        if self.audio_channels.value not in (1, 2):
+            raise ValueError("audio_channels must be 1 or 2")
+        if self.audio_sample_rate.value not in (22050, 32000, 44100, 48000):
+            raise ValueError("audio_sample_rate must be one of 22050, 32000, 44100, 48000")
+        if self.bufsize_kbps < self.maxrate_kbps // 4:
+            raise ValueError("bufsize_kbps is too small for maxrate_kbps")
+        lo = self.min_duration_s.value if self.min_duration_s else 0.0
+        if self.max_duration_s and self.max_duration_s.value <= lo:
+            raise ValueError("max_duration_s must be above min_duration_s")
+        return self
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width.value, self.height.value
+
+    def figures(self) -> dict[str, Figure]:
+        """Every platform figure of this preset by dotted field name (for listings and audits)."""
+        out: dict[str, Figure] = {}
+
+        def walk(prefix: str, model: BaseModel) -> None:
+            for name in type(model).model_fields:
+                value = getattr(model, name)
+                if isinstance(value, Figure):
+                    out[prefix + name] = value
+                elif isinstance(value, BaseModel):
+                    walk(f"{prefix}{name}.", value)
+
+        walk("", self)
+        return out
+
+
+class ChannelRule(Frozen):
+    """A publishing channel on a platform and the quota rules a brand account must follow there."""
+
+    id: str = Field(pattern=_ID)
+    name: Names
+    requires: tuple[str, ...] = ()
+    opening_threshold: int = Field(default=0, ge=0)  # approved uploads in `requires` needed to open
+    monthly_minimum: int | None = Field(default=None, ge=0)  # approved per month once open
+    daily_cap: int | None = Field(default=None, ge=1)
+    monthly_cap: int | None = Field(default=None, ge=1)
+    count_by: CountBy = "approval_date"
+    notes: str = ""
+    source: Source
+
+
+class Platform(Frozen):
+    id: str = Field(pattern=_ID)
+    name: Names
+    presets: tuple[RenditionPreset, ...] = ()
+    channels: tuple[ChannelRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Platform:
+        seen: set[str] = set()
+        for p in self.presets:
+            if p.platform != self.id:
+                raise ValueError(f"preset {p.id!r} names platform {p.platform!r}, expected {self.id!r}")
+            if p.id in seen:
+                raise ValueError(f"duplicate preset id {p.id!r}")
+            seen.add(p.id)
+        channel_ids = [c.id for c in self.channels]
+        if len(set(channel_ids)) != len(channel_ids):
+            raise ValueError("duplicate channel id")
+        for c in self.channels:
+            for r in c.requires:
+                if r not in channel_ids:
+                    raise ValueError(f"channel {c.id!r} requires unknown channel {r!r}")
+                if r == c.id:
+                    raise ValueError(f"channel {c.id!r} requires itself")
+            if c.opening_threshold and not c.requires:
+                raise ValueError(f"channel {c.id!r} has an opening_threshold but no prerequisite")
+        return self
+
+    def channel(self, channel_id: str) -> ChannelRule:
+        for c in self.channels:
+            if c.id == channel_id:
+                return c
+        raise KeyError(f"platform {self.id!r} has no channel {channel_id!r}")
+
+
+class UnknownPreset(KeyError):
+    pass
+
+
+class UnknownPlatform(KeyError):
+    pass
+
+
+class PresetCatalog(Frozen):
+    platforms: tuple[Platform, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> PresetCatalog:
+        ids = [p.id for p in self.platforms]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate platform id")
+        preset_ids = [r.id for p in self.platforms for r in p.presets]
+        if len(set(preset_ids)) != len(preset_ids):
+            raise ValueError("duplicate preset id across platforms")
+        return self
+
+    def platform(self, platform_id: str) -> Platform:
+        for p in self.platforms:
+            if p.id == platform_id:
+                return p
+        raise UnknownPlatform(platform_id)
+
+    def preset(self, preset_id: str) -> RenditionPreset:
+        for p in self.platforms:
+            for r in p.presets:
+                if r.id == preset_id:
+                    return r
+        raise UnknownPreset(preset_id)
+
+    def presets(self) -> tuple[RenditionPreset, ...]:
+        return tuple(r for p in self.platforms for r in p.presets)

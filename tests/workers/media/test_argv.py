@@ -1,0 +1,254 @@
+"""build_render_argv as data: assertions on the argv list, no ffmpeg run."""
+
+import pytest
+
+from workers.media.argv import (
+    CropKey,
+    OutputSpec,
+    RecipeError,
+    RenderRecipe,
+    SourceFacts,
+    SubtitleBurn,
+    TimeRange,
+    TitleText,
+    Watermark,
+    build_render_argv,
+    escape_filter_value,
+    output_size,
+    plan_outputs,
+)
+
+MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
+
+
+def src(**kw) -> SourceFacts:
+    base = dict(
+        path="/in/live.mp4",
+        demuxer=MP4,
+        duration=7200.0,
+        width=1920,
+        height=1080,
+        fps=30.0,
+        has_audio=True,
+        video_codec="h264",
+        audio_codec="aac",
+    )
+    base.update(kw)
+    return SourceFacts(**base)
+
+
+@pytest.fixture
+def three(catalog):
+    return [
+        OutputSpec(catalog.preset("douyin.feed_9x16"), "/out/a.mp4"),
+        OutputSpec(catalog.preset("xiaohongshu.note_3x4"), "/out/b.mp4"),
+        OutputSpec(catalog.preset("weibo.landscape_720p"), "/out/c.mp4"),
+    ]
+
+
+def graph_of(argv: list[str]) -> str:
+    return argv[argv.index("-filter_complex") + 1]
+
+
+def test_one_process_one_split_input_side_seeking(three):
+    recipe = RenderRecipe(ranges=(TimeRange(3600, 3615), TimeRange(4000, 4010.5)))
+    argv = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg")
+    assert argv[0] == "ffmpeg"
+    inputs = [i for i, a in enumerate(argv) if a == "-i"]
+    assert len(inputs) == 2
+    for i, start, dur in zip(inputs, ("3600", "4000"), ("15", "10.5"), strict=True):
+        assert argv[i - 4 : i] == ["-ss", start, "-t", dur]  # seeking happens before -i, on the input
+        assert argv[i - 8 : i - 4] == ["-protocol_whitelist", "file", "-format_whitelist", MP4]
+        assert argv[i + 1] == "file:/in/live.mp4"
+    graph = graph_of(argv)
+    assert graph.count(",split=3[") == 1 and graph.count("asplit=3[") == 1
+    assert graph.count("concat=n=2:v=1:a=1") == 1
+    assert argv.count("libx264") == 3 and argv.count("aac") == 3
+    assert argv.count("-filter_complex") == 1
+    for flag in ("-nostdin", "-nostats"):
+        assert flag in argv
+    assert argv[argv.index("-progress") + 1] == "pipe:1"
+    assert argv[-1] == "file:/out/c.mp4"
+
+
+def test_per_output_x264_settings_follow_the_preset(three):
+    argv = build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), three, ffmpeg="ffmpeg")
+    out_b = argv.index("file:/out/b.mp4")
+    opts = argv[argv.index("[v1out]") : out_b]
+    assert opts[opts.index("-crf") + 1] == "21"
+    assert opts[opts.index("-maxrate") + 1] == "8000k" and opts[opts.index("-bufsize") + 1] == "16000k"
+    assert opts[opts.index("-profile:v") + 1] == "high" and opts[opts.index("-level:v") + 1] == "4.1"
+    assert opts[opts.index("-g") + 1] == "60"  # 2 s GOP at 30 fps
+    assert opts[opts.index("-movflags") + 1] == "+faststart"
+    assert opts[opts.index("-preset") + 1] == "veryfast"
+
+
+def test_no_audio_source_gets_silence_only_where_required(catalog):
+    reels = catalog.preset("instagram.reels_9x16")
+    silent_ok = reels.model_copy(update={"requires_audio": False, "id": "x.silent"})
+    outs = [OutputSpec(reels, "/o/1.mp4"), OutputSpec(silent_ok, "/o/2.mp4")]
+    argv = build_render_argv(
+        src(has_audio=False, audio_codec=None), RenderRecipe(ranges=(TimeRange(0, 5),)), outs, ffmpeg="ffmpeg"
+    )
+    graph = graph_of(argv)
+    assert "anullsrc=r=48000:cl=stereo,atrim=duration=5" in graph
+    assert "[0:a:0]" not in graph
+    assert "[a0out]" in argv and "[a1out]" not in argv
+
+
+def test_no_upscaling_unless_asked(catalog):
+    tiny = src(width=320, height=240)
+    douyin = catalog.preset("douyin.feed_9x16")
+    assert output_size(320, 240, 1080, 1920, False) == (180, 320)
+    assert output_size(1280, 720, 1080, 1920, False) == (720, 1280)
+    assert output_size(1920, 1080, 1080, 1920, False) == (1080, 1920)  # reframing keeps the class
+    assert output_size(3840, 2160, 1080, 1920, False) == (1080, 1920)
+    plans = plan_outputs(tiny, RenderRecipe(ranges=(TimeRange(0, 1),)), [OutputSpec(douyin, "/o.mp4")])
+    assert (plans[0].width, plans[0].height) == (180, 320)
+    up = plan_outputs(
+        tiny, RenderRecipe(ranges=(TimeRange(0, 1),), allow_upscale=True), [OutputSpec(douyin, "/o.mp4")]
+    )
+    assert (up[0].width, up[0].height) == (1080, 1920)
+    assert output_size(641, 427, 1080, 1920, False) == (360, 640)
+
+
+def test_odd_source_dimensions_give_even_output(catalog):
+    odd = src(width=641, height=427)
+    plans = plan_outputs(
+        odd,
+        RenderRecipe(ranges=(TimeRange(0, 1),)),
+        [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit=f) for f in ("crop", "pad")],
+    )
+    for p in plans:
+        assert p.width % 2 == 0 and p.height % 2 == 0
+
+
+def test_hdr_is_tone_mapped_to_8bit_sdr_once(three):
+    hlg = src(video_codec="hevc", pix_fmt="yuv420p10le", bit_depth=10, color_transfer="arib-std-b67")
+    graph = graph_of(build_render_argv(hlg, RenderRecipe(ranges=(TimeRange(0, 1),)), three, ffmpeg="ffmpeg"))
+    assert graph.count("tonemap=tonemap=hable") == 1
+    assert "zscale=tin=arib-std-b67:pin=bt2020:min=bt2020nc:t=linear" in graph
+    assert graph.index("tonemap") < graph.index("split=3")
+    no_zimg = build_render_argv(
+        hlg, RenderRecipe(ranges=(TimeRange(0, 1),)), three, ffmpeg="ffmpeg", filters=frozenset({"drawtext"})
+    )
+    assert "zscale" not in graph_of(no_zimg) and "format=yuv420p" in graph_of(no_zimg)
+
+
+def test_sdr_source_has_no_tone_mapping_but_8bit_format(three):
+    graph = graph_of(
+        build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 1),)), three, ffmpeg="ffmpeg")
+    )
+    assert "tonemap" not in graph and "format=yuv420p,fps=30,split=3" in graph
+
+
+def test_vfr_source_goes_cfr_and_differing_caps_stay_per_branch(catalog):
+    vfr = src(fps=59.94, vfr=True)
+    outs = [
+        OutputSpec(catalog.preset("douyin.feed_9x16"), "/a.mp4"),
+        OutputSpec(catalog.preset("weibo.vertical_9x16"), "/b.mp4"),
+    ]
+    argv = build_render_argv(vfr, RenderRecipe(ranges=(TimeRange(0, 1),)), outs, ffmpeg="ffmpeg")
+    graph = graph_of(argv)
+    assert "[v0in]fps=60000/1001" in graph and "[v1in]fps=30" in graph
+    assert argv.count("cfr") == 2
+
+
+def test_fast_mode_copies_only_when_nothing_needs_filtering(catalog):
+    feed = catalog.preset("douyin.landscape_16x9")
+    spec = [OutputSpec(feed, "/o.mp4")]
+    fast = RenderRecipe(ranges=(TimeRange(10, 20),), mode="fast")
+    argv = build_render_argv(src(), fast, spec, ffmpeg="ffmpeg")
+    assert "-filter_complex" not in argv and argv[argv.index("-c") + 1] == "copy"
+    assert argv.index("-ss") < argv.index("-i")
+    assert plan_outputs(src(), RenderRecipe(ranges=(TimeRange(10, 20),)), spec)[0].copy is False  # exact mode
+    assert not plan_outputs(src(vfr=True), fast, spec)[0].copy
+    assert not plan_outputs(src(video_codec="hevc"), fast, spec)[0].copy
+    assert not plan_outputs(src(width=1280, height=720), fast, spec)[0].copy
+    loud = RenderRecipe(ranges=(TimeRange(10, 20),), mode="fast", loudnorm=True)
+    assert not plan_outputs(src(), loud, spec)[0].copy
+    mixed = build_render_argv(
+        src(), fast, spec + [OutputSpec(catalog.preset("douyin.feed_9x16"), "/p.mp4")], ffmpeg="ffmpeg"
+    )
+    assert "copy" in mixed and "split" not in graph_of(mixed) and mixed.count("libx264") == 1
+
+
+def test_overlays_title_watermark_subtitles(three):
+    recipe = RenderRecipe(
+        ranges=(TimeRange(0, 10),),
+        watermark=Watermark("/assets/logo.png", opacity=0.8),
+        title=TitleText("夏季新品 限时: 50%", font_file="/fonts/NotoSansCJK-Regular.ttc", start=0, end=3),
+        subtitles=SubtitleBurn("/tmp/job/subs.srt", fonts_dir="/fonts"),
+    )
+    argv = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg")
+    graph = graph_of(argv)
+    i = argv.index("file:/assets/logo.png")
+    assert argv[i - 5 : i - 1] == [
+        "-protocol_whitelist",
+        "file",
+        "-format_whitelist",
+        "image2,png_pipe,jpeg_pipe,webp_pipe",
+    ]
+    assert "[1:v:0]format=rgba,colorchannelmixer=aa=0.8,split=3[wm0][wm1][wm2]" in graph
+    assert graph.count("drawtext=fontfile=/fonts/NotoSansCJK-Regular.ttc") == 3
+    assert "text=夏季新品 限时\\\\: 50%" in graph and "expansion=none" in graph
+    assert "enable='between(t,0,3)'" in graph
+    assert graph.count("subtitles=filename=/tmp/job/subs.srt") == 3
+    with pytest.raises(RecipeError, match="drawtext"):
+        build_render_argv(src(), recipe, three, ffmpeg="ffmpeg", filters=frozenset({"subtitles"}))
+
+
+def test_loudnorm_runs_once_when_targets_agree(three):
+    graph = graph_of(
+        build_render_argv(
+            src(), RenderRecipe(ranges=(TimeRange(0, 10),), loudnorm=True), three, ffmpeg="ffmpeg"
+        )
+    )
+    assert graph.count("loudnorm=I=-14:TP=-1") == 1
+    assert graph.index("loudnorm") < graph.index("asplit=3")
+
+
+def test_smart_fit_follows_the_crop_path(catalog):
+    recipe = RenderRecipe(ranges=(TimeRange(0, 10),), crop_path=(CropKey(0, 0.3), CropKey(5, 0.7)))
+    spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit="smart")]
+    graph = graph_of(build_render_argv(src(), recipe, spec, ffmpeg="ffmpeg"))
+    assert (
+        "crop=1080:1920:x='clip((if(lt(t,0),0.3,if(lt(t,5),lerp(0.3,0.7,(t-0)/5),0.7)))*iw-ow/2,0,iw-ow)'"
+        in graph
+    )
+
+
+def test_bad_recipes_are_rejected(three):
+    with pytest.raises(RecipeError):
+        TimeRange(5, 5)
+    with pytest.raises(RecipeError, match="source is 10.000s long"):
+        build_render_argv(
+            src(duration=10.0), RenderRecipe(ranges=(TimeRange(12, 14),)), three, ffmpeg="ffmpeg"
+        )
+    with pytest.raises(RecipeError, match="whitelist"):
+        build_render_argv(src(demuxer=""), RenderRecipe(ranges=(TimeRange(0, 1),)), three, ffmpeg="ffmpeg")
+    with pytest.raises(RecipeError):
+        build_render_argv(src(), RenderRecipe(ranges=()), three, ffmpeg="ffmpeg")
+
+
+def test_range_past_the_end_is_clamped(three):
+    argv = build_render_argv(
+        src(duration=10.0), RenderRecipe(ranges=(TimeRange(8, 30),)), three, ffmpeg="ffmpeg"
+    )
+    assert argv[argv.index("-t") + 1] == "2"
+
+
+def test_filter_value_escaping():
+    assert escape_filter_value("a:b") == "a\\\\:b"
+    assert escape_filter_value("x,y;[z]") == "x\\,y\\;\\[z\\]"
+    assert escape_filter_value("it's") == "it\\\\\\'s"
+    assert escape_filter_value("中文 标题") == "中文 标题"
+
+
+def test_full_range_phone_video_is_converted_to_tv_range(three):
+    graph = graph_of(
+        build_render_argv(
+            src(pix_fmt="yuvj420p"), RenderRecipe(ranges=(TimeRange(0, 1),)), three, ffmpeg="ffmpeg"
+        )
+    )
+    assert "scale=out_range=tv,format=yuv420p" in graph

@@ -1,0 +1,590 @@
+"""Pure functions turning a render recipe (source facts + cuts + presets) into one ffmpeg argv.
+
+One process decodes the cut ranges once, does the shared work (concat, HDR->SDR, pixel format,
+frame rate when every output agrees) once, then `split`s into one branch per preset. Nothing here
+runs ffmpeg or touches the file system, so tests assert on the list directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Literal
+
+from presets.schema import Fit, RenditionPreset
+
+Mode = Literal["exact", "fast"]
+Corner = Literal["top_left", "top_right", "bottom_left", "bottom_right"]
+
+HDR_TRANSFERS = frozenset({"arib-std-b67", "smpte2084"})
+# Demuxers a watermark image may be read with (ffmpeg picks one by probing the file).
+IMAGE_DEMUXERS = "image2,png_pipe,jpeg_pipe,webp_pipe"
+# The bundled imageio-ffmpeg build has these; a system ffmpeg is checked by run.ffmpeg_filters().
+DEFAULT_FILTERS = frozenset({"zscale", "tonemap", "drawtext", "subtitles", "loudnorm"})
+
+
+class RecipeError(ValueError):
+    """The recipe cannot be rendered from this source (bad range, missing capability...)."""
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What the argv builder needs to know about the source; mapped from the catalogue's probe."""
+
+    path: str
+    demuxer: str  # probed demuxer name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+    duration: float
+    width: int  # displayed, i.e. after rotation
+    height: int
+    fps: float  # average frame rate; 0 when unknown
+    has_audio: bool
+    video_codec: str
+    rotation: int = 0
+    vfr: bool = False
+    pix_fmt: str = "yuv420p"
+    bit_depth: int = 8
+    color_transfer: str | None = None  # "arib-std-b67" (HLG), "smpte2084" (PQ), "bt709" ...
+    color_primaries: str | None = None
+    color_space: str | None = None
+    audio_codec: str | None = None
+
+    @property
+    def hdr(self) -> bool:
+        return self.color_transfer in HDR_TRANSFERS
+
+    @classmethod
+    def from_media_facts(cls, path: str, facts: Any) -> SourceFacts:
+        """Map workers.media.probe.MediaFacts (duck-typed, to keep this module import-light)."""
+        if not facts.video_codec or not facts.display_width or not facts.display_height:
+            raise RecipeError("the source has no video stream")
+        return cls(
+            path=path,
+            demuxer=facts.demuxer or "",
+            duration=float(facts.duration_s or 0.0),
+            width=int(facts.display_width),
+            height=int(facts.display_height),
+            fps=float(facts.fps or 0.0),
+            has_audio=bool(facts.has_audio),
+            video_codec=facts.video_codec,
+            rotation=int(facts.rotation or 0),
+            vfr=bool(facts.is_vfr),
+            pix_fmt=facts.pix_fmt or "yuv420p",
+            bit_depth=int(facts.bit_depth or 8),
+            color_transfer=facts.color_transfer,
+            audio_codec=facts.audio_codec,
+        )
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start: float
+    end: float
+
+    def __post_init__(self) -> None:
+        if not (self.start >= 0 and self.end > self.start):
+            raise RecipeError(f"bad time range {self.start}..{self.end}")
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Watermark:
+    path: str
+    width_fraction: float = 0.18  # of the output width
+    corner: Corner = "top_right"
+    opacity: float = 1.0
+
+
+@dataclass(frozen=True)
+class TitleText:
+    """A title burned in with a CJK-capable font; the text is data, escaped here."""
+
+    text: str
+    font_file: str
+    position: Literal["top", "bottom"] = "top"
+    size_fraction: float = 0.045  # font size as a fraction of the output height
+    color: str = "white"
+    start: float | None = None  # seconds on the output timeline
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class SubtitleBurn:
+    """A subtitle file (SRT/ASS) timed to the output timeline, i.e. after cutting and joining."""
+
+    path: str
+    font_name: str = "Noto Sans CJK SC"
+    fonts_dir: str | None = None
+    size_fraction: float = 0.035
+
+
+@dataclass(frozen=True)
+class CropKey:
+    """A point of a subject-following crop path: centre of interest as fractions of the frame."""
+
+    t: float  # seconds on the output timeline
+    x: float
+    y: float = 0.5
+
+
+@dataclass(frozen=True)
+class RenderRecipe:
+    ranges: tuple[TimeRange, ...]
+    mode: Mode = "exact"
+    loudnorm: bool = False
+    allow_upscale: bool = False
+    watermark: Watermark | None = None
+    title: TitleText | None = None
+    subtitles: SubtitleBurn | None = None
+    crop_path: tuple[CropKey, ...] = ()  # used by fit="smart"; centre crop without it
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.loudnorm or self.watermark or self.title or self.subtitles)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    preset: RenditionPreset
+    path: str
+    fit: Fit | None = None  # per-render override of preset.fit
+    maxrate_kbps: int | None = None  # lowered for the one re-encode of an over-size file
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    spec: OutputSpec
+    width: int
+    height: int
+    fps: Fraction
+    fit: Fit
+    copy: bool
+    audio: Literal["source", "silence", "none"]
+    gop_frames: int = field(default=0)
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def escape_filter_value(value: str) -> str:
+    """Escape a string for use as an option value inside a -filter_complex graph.
+
+    Two levels: the option parser (`\\ ' :`) and the graph parser (`\\ ' [ ] , ;`).
+    """
+    level1 = "".join("\\" + c if c in "\\':" else c for c in value)
+    return "".join("\\" + c if c in "\\'[],;" else c for c in level1)
+
+
+def _num(x: float) -> str:
+    return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _even_floor(x: float) -> int:
+    return max(2, int(x + 1e-9) // 2 * 2)
+
+
+def _even_ceil(x: float) -> int:
+    n = math.ceil(x - 1e-9)
+    return max(2, n + n % 2)
+
+
+def output_size(src_w: int, src_h: int, preset_w: int, preset_h: int, allow_upscale: bool) -> tuple[int, int]:
+    """Output frame size: the preset's, or smaller (same aspect) when the source is a lower resolution class.
+
+    The resolution class is the long side: a 1920x1080 source fills a 1080x1920 preset (reframing keeps
+    the class), while a 1280x720 source gives 720x1280 and a 320x240 one 180x320, unless upscaling is
+    asked for. The output is never larger than the preset.
+    """
+    s = max(preset_w, preset_h) / max(src_w, src_h)
+    if s <= 1 or allow_upscale:
+        return preset_w, preset_h
+    return _even_floor(preset_w / s), _even_floor(preset_h / s)
+
+
+def _rate(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+def target_fps(source: SourceFacts, cap: float) -> Fraction:
+    if source.fps <= 0:
+        return _rate(cap)
+    if source.fps <= cap + 0.01:
+        # Snap 29.97-style rates to their exact NTSC fractions.
+        for exact in (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001)):
+            if abs(float(exact) - source.fps) < 0.005:
+                return exact
+        return _rate(round(source.fps, 3))
+    return _rate(cap)
+
+
+def clamp_ranges(source: SourceFacts, ranges: Sequence[TimeRange]) -> tuple[TimeRange, ...]:
+    if not ranges:
+        raise RecipeError("no time range given")
+    out = []
+    for r in ranges:
+        if source.duration and r.start >= source.duration:
+            raise RecipeError(f"range starts at {r.start}s but the source is {source.duration:.3f}s long")
+        end = min(r.end, source.duration) if source.duration else r.end
+        out.append(TimeRange(r.start, end))
+    return tuple(out)
+
+
+def output_duration(source: SourceFacts, recipe: RenderRecipe) -> float:
+    return sum(r.duration for r in clamp_ranges(source, recipe.ranges))
+
+
+def _can_copy(
+    source: SourceFacts, recipe: RenderRecipe, preset: RenditionPreset, size: tuple[int, int]
+) -> bool:
+    return (
+        recipe.mode == "fast"
+        and len(recipe.ranges) == 1
+        and not recipe.filtered
+        and source.video_codec in preset.stream_copy_codecs
+        and (source.width, source.height) == size == preset.size
+        and source.rotation % 360 == 0
+        and source.pix_fmt == "yuv420p"
+        and source.bit_depth == 8
+        and not source.hdr
+        and not source.vfr
+        and 0 < source.fps <= preset.fps_cap.value + 0.01
+        and (
+            (source.has_audio and source.audio_codec == preset.audio_codec.value)
+            or (not source.has_audio and not preset.requires_audio)
+        )
+    )
+
+
+def plan_outputs(
+    source: SourceFacts, recipe: RenderRecipe, outputs: Sequence[OutputSpec]
+) -> list[OutputPlan]:
+    if not outputs:
+        raise RecipeError("no output requested")
+    plans = []
+    for spec in outputs:
+        p = spec.preset
+        fit = spec.fit or p.fit
+        w, h = output_size(source.width, source.height, p.width.value, p.height.value, recipe.allow_upscale)
+        fps = target_fps(source, p.fps_cap.value)
+        audio: Literal["source", "silence", "none"] = (
+            "source" if source.has_audio else ("silence" if p.requires_audio else "none")
+        )
+        plans.append(
+            OutputPlan(
+                spec=spec,
+                width=w,
+                height=h,
+                fps=fps,
+                fit=fit,
+                copy=_can_copy(source, recipe, p, (w, h)),
+                audio=audio,
+                gop_frames=max(1, round(p.gop_seconds * float(fps))),
+            )
+        )
+    return plans
+
+
+# --------------------------------------------------------------------------- filter graph pieces
+
+
+def _hdr_to_sdr(source: SourceFacts, filters: frozenset[str]) -> list[str]:
+    if "zscale" in filters and "tonemap" in filters:
+        tin = source.color_transfer or "arib-std-b67"
+        pin = source.color_primaries or "bt2020"
+        min_ = source.color_space or "bt2020nc"
+        return [
+            f"zscale=tin={tin}:pin={pin}:min={min_}:t=linear:npl=100",
+            "format=gbrpf32le",
+            "zscale=p=bt709",
+            "tonemap=tonemap=hable:desat=0",
+            "zscale=t=bt709:m=bt709:r=tv",
+            "format=yuv420p",
+        ]
+    # Without zimg there is no linear-light path: convert the matrix only (colours come out flat).
+    return ["scale=out_color_matrix=bt709:out_range=tv", "format=yuv420p"]
+
+
+def _crop_x_expr(path: Sequence[CropKey]) -> str:
+    keys = sorted(path, key=lambda k: k.t)
+    expr = _num(keys[-1].x)
+    for a, b in zip(reversed(keys[:-1]), reversed(keys[1:]), strict=True):
+        span = max(b.t - a.t, 1e-3)
+        expr = f"if(lt(t,{_num(b.t)}),lerp({_num(a.x)},{_num(b.x)},(t-{_num(a.t)})/{_num(span)}),{expr})"
+    expr = f"if(lt(t,{_num(keys[0].t)}),{_num(keys[0].x)},{expr})"
+    return f"clip(({expr})*iw-ow/2,0,iw-ow)"
+
+
+def _fit_chain(
+    plan: OutputPlan, src_w: int, src_h: int, recipe: RenderRecipe, tag: str, src: str
+) -> list[str]:
+    """Filter statements taking the `src` pad to [{tag}fit] at the plan's size."""
+    ow, oh = plan.width, plan.height
+    if plan.fit in ("crop", "smart"):
+        s = max(ow / src_w, oh / src_h)
+        sw, sh = max(ow, _even_ceil(src_w * s)), max(oh, _even_ceil(src_h * s))
+        steps = [] if (sw, sh) == (src_w, src_h) else [f"scale={sw}:{sh}:flags=bicubic"]
+        if plan.fit == "smart" and recipe.crop_path:
+            steps.append(f"crop={ow}:{oh}:x='{_crop_x_expr(recipe.crop_path)}':y=(ih-oh)/2")
+        elif (sw, sh) != (ow, oh):
+            steps.append(f"crop={ow}:{oh}")
+        steps.append("setsar=1")
+        return [f"{src}{','.join(steps)}[{tag}fit]"]
+    # pad: the whole frame over a blurred, zoomed copy of itself (cheap: blurred at 1/8 size)
+    s = min(ow / src_w, oh / src_h)
+    fw, fh = min(ow, _even_floor(src_w * s)), min(oh, _even_floor(src_h * s))
+    if (fw, fh) == (ow, oh):
+        return [f"{src}scale={ow}:{oh}:flags=bicubic,setsar=1[{tag}fit]"]
+    bw, bh = max(16, _even_floor(ow / 8)), max(16, _even_floor(oh / 8))
+    r = max(1, min(10, min(bw, bh) // 4 - 1))
+    return [
+        f"{src}split=2[{tag}bg][{tag}fg]",
+        f"[{tag}bg]scale={bw}:{bh}:force_original_aspect_ratio=increase,crop={bw}:{bh},"
+        f"boxblur={r}:2,scale={ow}:{oh},setsar=1[{tag}bgs]",
+        f"[{tag}fg]scale={fw}:{fh}:flags=bicubic,setsar=1[{tag}fgs]",
+        f"[{tag}bgs][{tag}fgs]overlay=(W-w)/2:(H-h)/2:format=yuv420[{tag}fit]",
+    ]
+
+
+def _margin(plan: OutputPlan, side: str) -> int:
+    zone = plan.spec.preset.caption_safe_zone
+    frac = getattr(zone.value, side) if zone else 0.0
+    size = plan.height if side in ("top", "bottom") else plan.width
+    return int(size * max(frac, 0.03))
+
+
+def _drawtext(title: TitleText, plan: OutputPlan) -> str:
+    size = max(8, round(plan.height * title.size_fraction))
+    border = max(1, size // 12)
+    y = str(_margin(plan, "top")) if title.position == "top" else f"h-text_h-{_margin(plan, 'bottom')}"
+    opts = [
+        f"fontfile={escape_filter_value(title.font_file)}",
+        f"text={escape_filter_value(title.text)}",
+        "expansion=none",
+        f"fontsize={size}",
+        f"fontcolor={escape_filter_value(title.color)}",
+        f"borderw={border}",
+        "bordercolor=black@0.6",
+        "x=(w-text_w)/2",
+        f"y={y}",
+    ]
+    if title.start is not None or title.end is not None:
+        a = _num(title.start or 0.0)
+        b = _num(title.end) if title.end is not None else "1e9"
+        opts.append(f"enable='between(t,{a},{b})'")
+    return "drawtext=" + ":".join(opts)
+
+
+def _subtitles(sub: SubtitleBurn, plan: OutputPlan) -> str:
+    # libass sizes fonts against its PlayResY (288 for SRT), not against output pixels.
+    font_size = max(8, round(288 * sub.size_fraction))
+    margin_v = max(10, round(288 * _margin(plan, "bottom") / plan.height))
+    style = f"FontName={sub.font_name},FontSize={font_size},MarginV={margin_v}"
+    opts = [f"filename={escape_filter_value(sub.path)}", f"force_style={escape_filter_value(style)}"]
+    if sub.fonts_dir:
+        opts.append(f"fontsdir={escape_filter_value(sub.fonts_dir)}")
+    return "subtitles=" + ":".join(opts)
+
+
+def _watermark_xy(wm: Watermark, plan: OutputPlan) -> str:
+    mx, my = (
+        _margin(plan, "right" if wm.corner.endswith("right") else "left"),
+        _margin(plan, "top" if wm.corner.startswith("top") else "bottom"),
+    )
+    x = f"W-w-{mx}" if wm.corner.endswith("right") else str(mx)
+    y = str(my) if wm.corner.startswith("top") else f"H-h-{my}"
+    return f"{x}:{y}"
+
+
+# --------------------------------------------------------------------------- argv
+
+
+def _input_args(demuxers: str) -> list[str]:
+    return ["-protocol_whitelist", "file", "-format_whitelist", demuxers]
+
+
+def _file_url(path: str) -> str:
+    # An explicit protocol keeps a path such as "-x.mp4" or "a:b.mp4" from being read as an option/URL.
+    return path if path.startswith("file:") else "file:" + path
+
+
+def build_render_argv(
+    source: SourceFacts,
+    recipe: RenderRecipe,
+    outputs: list[OutputSpec],
+    *,
+    ffmpeg: str,
+    filters: frozenset[str] = DEFAULT_FILTERS,
+) -> list[str]:
+    """One ffmpeg invocation rendering every output from one decode of the cut ranges."""
+    if not source.demuxer:
+        raise RecipeError("the source's demuxer is unknown, so its input cannot be whitelisted")
+    ranges = clamp_ranges(source, recipe.ranges)
+    plans = plan_outputs(source, recipe, outputs)
+    total = sum(r.duration for r in ranges)
+    if recipe.title and "drawtext" not in filters:
+        raise RecipeError("this ffmpeg has no drawtext filter (libfreetype) for burned-in titles")
+    if recipe.subtitles and "subtitles" not in filters:
+        raise RecipeError("this ffmpeg has no subtitles filter (libass)")
+
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
+    for r in ranges:
+        argv += _input_args(source.demuxer)
+        argv += ["-ss", _num(r.start), "-t", _num(r.duration), "-i", _file_url(source.path)]
+    wm_index = None
+    encoded = [p for p in plans if not p.copy]
+    if recipe.watermark and encoded:
+        wm_index = len(ranges)
+        argv += _input_args(IMAGE_DEMUXERS) + ["-i", _file_url(recipe.watermark.path)]
+
+    graph: list[str] = []
+    if encoded:
+        n = len(encoded)
+        # --- shared video: join ranges, HDR->SDR / 8-bit, common frame rate, then split
+        if len(ranges) > 1:
+            a = "[{i}:a:0]" if source.has_audio else ""
+            pads = "".join(f"[{i}:v:0]" + a.format(i=i) for i in range(len(ranges)))
+            outs = "[vcat]" + ("[acat]" if source.has_audio else "")
+            graph.append(f"{pads}concat=n={len(ranges)}:v=1:a={int(source.has_audio)}{outs}")
+            vsrc, asrc = "[vcat]", "[acat]"
+        else:
+            vsrc, asrc = "[0:v:0]", "[0:a:0]"
+        if source.hdr:
+            shared = _hdr_to_sdr(source, filters)
+        elif source.pix_fmt.startswith("yuvj"):
+            # Phones record full range; players and platforms expect limited (TV) range.
+            shared = ["scale=out_range=tv", "format=yuv420p"]
+        else:
+            shared = ["format=yuv420p"]
+        fps_set = {p.fps for p in encoded}
+        common_fps = len(fps_set) == 1
+        if common_fps:
+            shared.append(f"fps={next(iter(fps_set))}")
+        split = f"split={n}" + "".join(f"[v{k}in]" for k in range(n)) if n > 1 else "null[v0in]"
+        graph.append(f"{vsrc}{','.join(shared)},{split}")
+        if wm_index is not None:
+            wm = recipe.watermark
+            assert wm is not None
+            alpha = f",colorchannelmixer=aa={_num(wm.opacity)}" if wm.opacity < 1 else ""
+            wsplit = f",split={n}" + "".join(f"[wm{k}]" for k in range(n)) if n > 1 else "[wm0]"
+            graph.append(f"[{wm_index}:v:0]format=rgba{alpha}{wsplit}")
+
+        # --- per-output video
+        for k, plan in enumerate(encoded):
+            tag = f"v{k}"
+            src = f"[{tag}in]"
+            if not common_fps:
+                graph.append(f"[{tag}in]fps={plan.fps}[{tag}r]")
+                src = f"[{tag}r]"
+            graph += _fit_chain(plan, source.width, source.height, recipe, tag, src)
+            last = f"[{tag}fit]"
+            if wm_index is not None:
+                wm = recipe.watermark
+                assert wm is not None
+                ww = _even_floor(plan.width * wm.width_fraction)
+                graph.append(f"[wm{k}]scale={ww}:-2[wm{k}s]")
+                graph.append(f"{last}[wm{k}s]overlay={_watermark_xy(wm, plan)}:format=yuv420[{tag}wm]")
+                last = f"[{tag}wm]"
+            post = []
+            if recipe.title:
+                post.append(_drawtext(recipe.title, plan))
+            if recipe.subtitles:
+                post.append(_subtitles(recipe.subtitles, plan))
+            post.append("format=yuv420p")
+            graph.append(f"{last}{','.join(post)}[{tag}out]")
+
+        # --- audio: loudness once when every output shares the target, then one branch per output
+        with_src = [k for k, p in enumerate(encoded) if p.audio == "source"]
+        with_sil = [k for k, p in enumerate(encoded) if p.audio == "silence"]
+        if with_src:
+            targets = {_loudness_key(encoded[k].spec.preset) for k in with_src}
+            shared_a = ["aresample=async=1:first_pts=0"]
+            if recipe.loudnorm and len(targets) == 1:
+                shared_a += [_loudnorm(encoded[with_src[0]].spec.preset), "aresample=48000"]
+                per_output_loudnorm = False
+            else:
+                per_output_loudnorm = recipe.loudnorm
+            outs = "".join(f"[a{k}pre]" for k in with_src)
+            asplit = f"asplit={len(with_src)}{outs}" if len(with_src) > 1 else f"anull{outs}"
+            graph.append(f"{asrc}{','.join(shared_a)},{asplit}")
+            for k in with_src:
+                preset = encoded[k].spec.preset
+                steps = [_loudnorm(preset), "aresample=48000"] if per_output_loudnorm else ["anull"]
+                graph.append(f"[a{k}pre]{','.join(steps)}[a{k}out]")
+        if with_sil:
+            outs = "".join(f"[a{k}out]" for k in with_sil)
+            tail = f",asplit={len(with_sil)}{outs}" if len(with_sil) > 1 else outs
+            graph.append(f"anullsrc=r=48000:cl=stereo,atrim=duration={_num(total)}{tail}")
+        argv += ["-filter_complex", ";".join(graph)]
+
+    k = 0
+    for plan in plans:
+        if plan.copy:
+            argv += _copy_output_args(plan)
+        else:
+            argv += _encode_output_args(plan, k)
+            k += 1
+    return argv
+
+
+DEFAULT_LOUDNESS = (-14.0, -1.0)  # LUFS, dBTP: used when a preset states no target
+
+
+def _loudness_key(preset: RenditionPreset) -> tuple[float, float]:
+    if preset.loudness is None:
+        return DEFAULT_LOUDNESS
+    return preset.loudness.integrated_lufs.value, preset.loudness.true_peak_dbtp.value
+
+
+def _loudnorm(preset: RenditionPreset) -> str:
+    lufs, peak = _loudness_key(preset)
+    return f"loudnorm=I={_num(lufs)}:TP={_num(peak)}:LRA=11"
+
+
+def _container_args(preset: RenditionPreset) -> list[str]:
+    args = ["-map_metadata", "-1", "-map_chapters", "-1"]
+    if preset.faststart:
+        args += ["-movflags", "+faststart"]
+    return args + ["-f", "mp4"]
+
+
+def _encode_output_args(plan: OutputPlan, k: int) -> list[str]:
+    p = plan.spec.preset
+    maxrate = plan.spec.maxrate_kbps or p.maxrate_kbps
+    bufsize = p.bufsize_kbps if plan.spec.maxrate_kbps is None else 2 * maxrate
+    args = [
+        "-map", f"[v{k}out]",
+        "-c:v", "libx264",
+        "-preset", p.x264_preset,
+        "-crf", str(p.crf),
+        "-maxrate", f"{maxrate}k",
+        "-bufsize", f"{bufsize}k",
+        "-profile:v", p.profile,
+        "-level:v", p.level,
+        "-pix_fmt", "yuv420p",
+        "-g", str(plan.gop_frames),
+        "-fps_mode:v", "cfr",
+    ]  # fmt: skip
+    if plan.audio != "none":
+        args += [
+            "-map", f"[a{k}out]",
+            "-c:a", "aac",
+            "-b:a", f"{p.audio_bitrate_kbps}k",
+            "-ar", str(p.audio_sample_rate.value),
+            "-ac", str(p.audio_channels.value),
+        ]  # fmt: skip
+    return args + _container_args(p) + [_file_url(plan.spec.path)]
+
+
+def _copy_output_args(plan: OutputPlan) -> list[str]:
+    args = ["-map", "0:v:0"]
+    if plan.audio == "source":
+        args += ["-map", "0:a:0"]
+    args += ["-c", "copy", "-avoid_negative_ts", "make_zero"]
+    return args + _container_args(plan.spec.preset) + [_file_url(plan.spec.path)]
