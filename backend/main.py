@@ -70,6 +70,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
+    from fastapi.concurrency import run_in_threadpool
+
+    from backend.deps import get_storage
+
+    try:
+        await run_in_threadpool(get_storage().ensure_bucket)
+    except Exception:  # noqa: BLE001 - storage may come up later; /ready reports it meanwhile
+        log.warning("storage is not reachable at start-up", exc_info=True)
     yield
 
 

@@ -255,7 +255,7 @@ def lineage(session: Session, material_id: uuid.UUID, *, max_depth: int = 32) ->
         select(child.c.id, child.c.parent_id, (tree_cte.c.depth + 1).label("depth"))
         .where(child.c.parent_id == tree_cte.c.id, tree_cte.c.depth < max_depth)
     )
-    ids = [row[0] for row in session.exec(select(tree_cte.c.id))]  # type: ignore[call-overload]
+    ids = list(session.exec(select(tree_cte.c.id)))  # type: ignore[call-overload]
     materials = {x.id: x for x in session.exec(select(Material).where(col(Material.id).in_(ids)))}
     children: dict[uuid.UUID, list[Material]] = {}
     for x in materials.values():
