@@ -1,0 +1,30 @@
+# reelhouse: `make run` starts the service on the embedded defaults, `make test` runs every test.
+# Both create or refresh the virtualenv in .venv themselves.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint bench clean-data
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/reelhouse serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check backend workers storage presets tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean-data:
+	rm -rf .reelhouse-data
