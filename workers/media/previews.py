@@ -19,23 +19,33 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
     return image.rotate(rotation, expand=True) if rotation % 360 else image
 
 
-def frames_at(path: Path, times: list[float], rotation: int) -> list[tuple[float, Image.Image]]:
-    """Decode the first frame at or after each time (keyframe seek, then decode forward)."""
+EXACT_SEEK_MAX_DURATION = 60.0
+
+
+def frames_at(
+    path: Path, times: list[float], rotation: int, *, exact: bool = True
+) -> list[tuple[float, Image.Image]]:
+    """One frame per time. `exact` decodes forward from the keyframe to the time; otherwise the
+    nearest keyframe at or before it is used, which keeps previews of hour-long live streams
+    (long GOPs, 1080p) to a few keyframe decodes instead of thousands of frames."""
     import av
 
     out: list[tuple[float, Image.Image]] = []
     with av.open(str(path), metadata_errors="ignore") as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if not exact:
+            stream.codec_context.skip_frame = "NONKEY"
         for t in times:
             container.seek(int(max(t, 0) * 1_000_000), backward=True, any_frame=False)
             chosen = None
             for frame in container.decode(stream):
                 chosen = frame
-                if frame.time is None or frame.time >= t - 0.001:
+                if not exact or frame.time is None or frame.time >= t - 0.001:
                     break
             if chosen is not None:
-                out.append((t, _upright(chosen.to_image(), rotation)))
+                shown_at = chosen.time if chosen.time is not None else t
+                out.append((shown_at, _upright(chosen.to_image(), rotation)))
     return out
 
 
@@ -46,7 +56,8 @@ def write_poster(path: Path, facts: MediaFacts, out: Path) -> None:
     else:
         duration = facts.duration_s or 0.0
         t = min(1.0, duration * 0.1) if duration < 10 else min(duration * 0.1, 30.0)
-        frames = frames_at(path, [t], facts.rotation) or frames_at(path, [0.0], facts.rotation)
+        exact = duration <= EXACT_SEEK_MAX_DURATION
+        frames = frames_at(path, [t], facts.rotation, exact=exact) or frames_at(path, [0.0], facts.rotation)
         shown = frames[0][1].convert("RGB")
     shown.thumbnail((POSTER_MAX_SIDE, POSTER_MAX_SIDE), Image.Resampling.LANCZOS)
     shown.save(out, "JPEG", quality=85, optimize=True)
@@ -57,7 +68,7 @@ def write_contact_sheet(path: Path, facts: MediaFacts, out: Path) -> None:
     duration = facts.duration_s or 0.0
     count = SHEET_COLUMNS * SHEET_ROWS
     times = [duration * (i + 0.5) / count for i in range(count)]
-    frames = frames_at(path, times, facts.rotation)
+    frames = frames_at(path, times, facts.rotation, exact=duration <= EXACT_SEEK_MAX_DURATION)
     if not frames:
         raise ValueError("no frame could be decoded for the contact sheet")
     w = SHEET_TILE_WIDTH

@@ -1,0 +1,93 @@
+"""Probing the real-world recordings in ../shared/media: every file ingests with the right facts
+or is refused for the right reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED_MEDIA, make_clip, shared_media
+from workers.media.inspect import inspect_untrusted
+from workers.media.probe import Limits, ProbeRejection, probe_file
+
+# name -> (displayed WxH, rotation, vfr, has_audio, audio codec)
+EXPECTED = {
+    "phone_android_landscape_h264_aac_vfr_rot180.mp4": ((1280, 720), -180, True, True, "aac"),
+    "phone_android_landscape_h264_aac_320x240.mp4": ((320, 240), 0, False, True, "aac"),
+    "gopro_max_landscape_h264_aac_gpmf.mp4": ((848, 480), 0, False, True, "aac"),
+    "flower_cc0_h264_aac_960x540.mp4": ((960, 540), 0, False, True, "aac"),
+    "phone_android_portrait_4k60_h264_aac_rot90.mp4": ((2160, 3840), -90, True, True, "aac"),
+    "apple_coremedia_h264_aac_640x428.mov": ((640, 428), 0, False, True, "aac"),
+    "android_hevc10_hlg_landscape.mp4": ((1920, 1080), 0, False, True, "aac"),
+    "chrome_mediarecorder_h264_in_webm_vfr.webm": ((640, 480), 0, True, False, None),
+    "flower_cc0_vp8_vorbis.webm": ((960, 540), 0, False, True, "vorbis"),
+    "mkv_h264_ac3_srt_subtitle.mkv": ((1080, 720), 0, False, True, "ac3"),
+    "android_slowmo_h264_noaudio.mp4": ((1280, 720), 0, True, False, None),
+}
+
+
+def _manifest() -> dict[str, dict]:
+    path = SHARED_MEDIA / "manifest.json"
+    return {e["name"]: e for e in json.loads(path.read_text())} if path.exists() else {}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_real_recordings_probe_with_displayed_size_duration_and_audio(name: str) -> None:
+    path = shared_media(name)
+    facts = probe_file(path)
+    (dw, dh), rotation, vfr, has_audio, audio_codec = EXPECTED[name]
+    assert facts.media_type == "video"
+    assert (facts.display_width, facts.display_height) == (dw, dh)
+    assert facts.rotation == rotation
+    assert facts.is_vfr is vfr
+    assert facts.has_audio is has_audio and facts.audio_codec == audio_codec
+    expected = _manifest()[name]
+    if expected.get("duration_s"):
+        assert facts.duration_s == pytest.approx(expected["duration_s"], rel=0.03)
+    else:
+        assert facts.duration_s and facts.duration_s > 1  # no duration in the header: measured from packets
+    timing = expected.get("timing") or {}
+    if timing.get("mean_fps"):
+        assert facts.fps == pytest.approx(timing["mean_fps"], rel=0.03)
+
+
+def test_hdr_source_is_flagged() -> None:
+    facts = probe_file(shared_media("android_hevc10_hlg_landscape.mp4"))
+    assert facts.video_codec == "hevc" and facts.bit_depth == 10
+    assert facts.color_transfer == "arib-std-b67" and facts.is_hdr
+
+
+def test_audio_only_file() -> None:
+    facts = probe_file(shared_media("trex_roar_cc0_audio_only.mp3"))
+    assert facts.media_type == "audio" and facts.audio_codec == "mp3"
+    assert facts.display_width is None and facts.duration_s == pytest.approx(2.1, abs=0.1)
+
+
+def test_truncated_recording_is_refused() -> None:
+    with pytest.raises(ProbeRejection) as caught:
+        probe_file(shared_media("truncated_gopro_no_moov.mp4"))
+    assert caught.value.reason == "media-truncated"
+
+
+def test_recording_time_is_read_from_metadata() -> None:
+    facts = probe_file(shared_media("phone_android_portrait_4k60_h264_aac_rot90.mp4"))
+    assert facts.creation_time == "2023-03-16T15:26:24+00:00"
+
+
+def test_sandboxed_inspector_writes_upright_previews(tmp_path: Path) -> None:
+    from PIL import Image
+
+    poster, sheet = tmp_path / "p.jpg", tmp_path / "s.jpg"
+    facts = inspect_untrusted(shared_media("phone_android_portrait_4k60_h264_aac_rot90.mp4"), limits=Limits(),
+                              poster=poster, contact_sheet=sheet)
+    assert facts.display_height > facts.display_width
+    width, height = Image.open(poster).size
+    assert height > width  # the poster is shown the way the phone was held
+
+
+def test_inspector_times_out_on_slow_files(tmp_path: Path, monkeypatch) -> None:
+    clip = make_clip(tmp_path / "c.mp4", seconds=1)
+    with pytest.raises(ProbeRejection):
+        inspect_untrusted(clip, limits=Limits(), timeout=0.01)
