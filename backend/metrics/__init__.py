@@ -1,0 +1,1 @@
+"""Per-platform performance: parsing platform exports, attribution, snapshots, rollups and reports."""
