@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from celery import Celery
 from celery.signals import worker_process_init
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from backend.config import Settings, get_settings
 
 QUICK_QUEUE = "quick"  # probes, posters, reports, webhooks: seconds
 RENDER_QUEUE = "render"  # ffmpeg renders: minutes
 LONGEST_TASK_SECONDS = 4 * 3600
-TASK_MODULES = ["workers.tasks"]
+TASK_MODULES = ["workers.tasks", "workers.upload_tasks", "workers.compliance_tasks"]
 
 
 def broker_options(settings: Settings) -> dict[str, object]:
@@ -45,7 +45,9 @@ def create_celery(settings: Settings | None = None) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=QUICK_QUEUE,
-        task_queues=[Queue(QUICK_QUEUE), Queue(RENDER_QUEUE)],
+        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (QUICK_QUEUE, RENDER_QUEUE)],
+        task_default_exchange=QUICK_QUEUE,
+        task_default_routing_key=QUICK_QUEUE,
         task_routes={},
         task_time_limit=LONGEST_TASK_SECONDS,
         task_soft_time_limit=LONGEST_TASK_SECONDS - 60,
