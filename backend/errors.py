@@ -133,3 +133,30 @@ def error_classes() -> list[type[AppError]]:
         seen.append(cls)
         stack.extend(cls.__subclasses__())
     return sorted(seen, key=lambda c: c.slug)
+
+
+# --- resumable (tus) uploads ------------------------------------------------------------------------
+
+
+class TusVersionUnsupported(AppError):
+    status, slug, title = 412, "tus-version-unsupported", "The request's Tus-Resumable version is not supported"
+
+
+class UploadOffsetMismatch(Conflict):
+    slug, title = "upload-offset-mismatch", "Upload-Offset does not match the upload's current offset"
+
+
+class UploadLocked(AppError):
+    status, slug, title = 423, "upload-locked", "Another request is writing to this upload; retry after it ends"
+
+
+class UploadGone(Gone):
+    slug, title = "upload-gone", "The upload was terminated, has expired or was rejected"
+
+
+class ChecksumAlgorithmUnsupported(BadRequest):
+    slug, title = "upload-checksum-algorithm-unsupported", "The Upload-Checksum algorithm is not supported"
+
+
+class ChecksumMismatch(AppError):
+    status, slug, title = 460, "upload-checksum-mismatch", "The chunk does not match its Upload-Checksum; it was discarded"

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import errors
-from backend.api import health, keys, materials, tags, web
+from backend.api import health, keys, materials, tags, tus, web
 from backend.config import get_settings
 
 log = logging.getLogger("reelhouse")
@@ -102,7 +102,7 @@ def create_app() -> FastAPI:
         },
     )
     install_error_handlers(app)
-    for module in (health, keys, materials, tags, web):
+    for module in (health, keys, materials, tags, tus, web):
         app.include_router(module.router)
 
     @app.get("/problems", tags=["health"], summary="Every problem type this API returns")

@@ -16,3 +16,4 @@ __all__ = [
     "ApiKey", "Material", "MaterialKind", "MaterialStatus", "MaterialTag", "MediaType",
     "Orientation", "Role", "Tag", "TagCategory",
 ]
+from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode  # noqa: E402,F401
