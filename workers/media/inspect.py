@@ -1,7 +1,7 @@
 """Untrusted media is opened only in a child process with a timeout and memory cap.
 
 `inspect_untrusted(path, ...)` starts `python -m workers.media.inspect`, which probes the file,
-optionally writes the poster and contact sheet, and prints one JSON line.
+optionally writes the poster, contact sheet and perceptual fingerprint, and prints one JSON line.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def inspect_untrusted(
     limits: Limits,
     poster: Path | None = None,
     contact_sheet: Path | None = None,
+    fingerprint: Path | None = None,
     timeout: float = 60.0,
 ) -> MediaFacts:
     """Probe (and render previews of) a file in a sandboxed child. Raises ProbeRejection or InspectFailed."""
@@ -43,6 +44,8 @@ def inspect_untrusted(
         argv += ["--poster", str(poster)]
     if contact_sheet:
         argv += ["--contact-sheet", str(contact_sheet)]
+    if fingerprint:
+        argv += ["--fingerprint", str(fingerprint)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_repo_root(), os.environ.get("PYTHONPATH")]))}
     try:
         done = subprocess.run(
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limits", default="{}")
     parser.add_argument("--poster", type=Path)
     parser.add_argument("--contact-sheet", type=Path)
+    parser.add_argument("--fingerprint", type=Path, help="write the video's perceptual fingerprint here")
     args = parser.parse_args(argv)
     try:
         facts = probe_file(args.path, Limits(**json.loads(args.limits)))
@@ -85,12 +89,24 @@ def main(argv: list[str] | None = None) -> int:
             from workers.media.previews import write_contact_sheet
 
             write_contact_sheet(args.path, facts, args.contact_sheet)
+        if args.fingerprint and facts.media_type == "video":
+            _write_fingerprint(args.path, facts, args.fingerprint)
         print(json.dumps({"ok": True, "facts": facts.to_dict()}))
     except ProbeRejection as exc:
         print(json.dumps({"ok": False, "reason": exc.reason, "detail": exc.detail}))
     except Exception as exc:  # noqa: BLE001 - any crash on hostile input is reported, not raised
         print(json.dumps({"ok": False, "reason": None, "detail": f"{type(exc).__name__}: {exc}"}))
     return 0
+
+
+def _write_fingerprint(path: Path, facts: MediaFacts, out: Path) -> None:
+    """A fingerprint is a convenience for identifying copies later: failing to make one never rejects the file."""
+    from workers.media.fingerprint import fingerprint_file
+
+    try:
+        out.write_bytes(fingerprint_file(path, facts.rotation).to_bytes())
+    except Exception:  # noqa: BLE001
+        out.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
