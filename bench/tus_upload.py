@@ -1,0 +1,159 @@
+"""1 GiB through tus (8 MiB PATCHes) to a real uvicorn server on loopback, local storage, beside a
+plain copy (+ fsync) of the same bytes in the same run. Reports MB/s and the server's peak RSS.
+
+The upload is created one byte longer than what is sent, so the figure is the resumable transfer
+path alone (receive, SHA-256, append, fsync, offset commit per PATCH); ingest of a finished upload
+is the simple upload's path, measured by bench/upload_throughput.py. Cleans up its files.
+
+    python -m bench.tus_upload [--size-mib 1024] [--chunk-mib 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import machine, peak_rss_mb, today, write_section
+
+REPO = Path(__file__).resolve().parents[1]
+MB = 1_000_000
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _write_source(path: Path, size: int) -> None:
+    block = os.urandom(8 * 1024 * 1024)
+    with path.open("wb") as fh:
+        written = 0
+        while written < size:
+            n = min(len(block), size - written)
+            fh.write(block[:n])
+            written += n
+
+
+def _copy(src: Path, dst: Path) -> float:
+    t0 = time.perf_counter()
+    shutil.copyfile(src, dst)
+    with dst.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    elapsed = time.perf_counter() - t0
+    dst.unlink()
+    return elapsed
+
+
+def _chunked_fsync_write(src: Path, dst: Path, chunk: int) -> float:
+    """The disk's own ceiling for this workload: the same bytes written with an fsync per chunk."""
+    t0 = time.perf_counter()
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        while piece := fin.read(chunk):
+            fout.write(piece)
+            fout.flush()
+            os.fsync(fout.fileno())
+    elapsed = time.perf_counter() - t0
+    dst.unlink()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--chunk-mib", type=int, default=8)
+    parser.add_argument("--no-write", action="store_true", help="print, do not update RESULTS.md")
+    args = parser.parse_args()
+    size, chunk = args.size_mib * 1024 * 1024, args.chunk_mib * 1024 * 1024
+
+    work = Path(tempfile.mkdtemp(prefix="reelhouse-tus-bench-", dir=REPO / "bench"))
+    server = None
+    try:
+        data_dir = work / "data"
+        env = {
+            **os.environ, "PYTHONPATH": str(REPO), "REELHOUSE_DATA_DIR": str(data_dir),
+            "REELHOUSE_DATABASE_URL": f"sqlite:///{data_dir / 'reelhouse.db'}",
+            "REELHOUSE_STORAGE_BACKEND": "local", "REELHOUSE_MAX_UPLOAD_BYTES": str(4 * size),
+        }
+        data_dir.mkdir(parents=True)
+        setup = (
+            "from backend.schema import upgrade; from backend.db import session_scope; "
+            "from backend.models import Role; from backend.services.auth import create_api_key; "
+            "upgrade(); s = session_scope().__enter__(); "
+            "print(create_api_key(s, name='bench', role=Role.editor).token); s.commit()"
+        )
+        token = subprocess.run([sys.executable, "-W", "ignore", "-c", setup], env=env, cwd=REPO, check=True,
+                               capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        source = work / "source.bin"
+        _write_source(source, size)
+        copy_s = _copy(source, work / "copy.bin")
+        chunked_s = _chunked_fsync_write(source, work / "chunked.bin", chunk)
+
+        port = _port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"], env=env, cwd=REPO,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        auth = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
+        with httpx.Client(base_url=base, headers=auth, timeout=120) as client:
+            res = client.post("/api/v1/uploads/", headers={"Upload-Length": str(size + 1)})
+            url = res.headers["location"]
+            t0 = time.perf_counter()
+            offset = 0
+            with source.open("rb") as fh:
+                while piece := fh.read(chunk):
+                    res = client.patch(url, content=piece, headers={
+                        "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"})
+                    res.raise_for_status()
+                    offset = int(res.headers["upload-offset"])
+            tus_s = time.perf_counter() - t0
+            assert offset == size
+            rss = peak_rss_mb(server.pid)
+            client.delete(url).raise_for_status()
+
+        copy_mbs, tus_mbs, chunked_mbs = size / MB / copy_s, size / MB / tus_s, size / MB / chunked_s
+        ratio = tus_mbs / copy_mbs
+        print(f"copy {copy_mbs:.0f} MB/s  fsync per chunk {chunked_mbs:.0f} MB/s  tus {tus_mbs:.0f} MB/s  ratio {ratio:.0%}  server peak RSS {rss:.0f} MB")
+        if not args.no_write:
+            write_section("Resumable upload throughput (issue 3)", f"""
+Measured {today()} on {machine()}, `python -m bench.tus_upload --size-mib {args.size_mib} --chunk-mib {args.chunk_mib}`.
+
+{args.size_mib} MiB of random bytes sent as {args.chunk_mib} MiB tus PATCHes (httpx, one connection) to a real
+uvicorn server on loopback (SQLite, local storage), beside `shutil.copyfile` + fsync of the same
+file in the same run. Each PATCH: receive, whole-file SHA-256 (saved context), append, fsync,
+offset commit. The finishing ingest is not included (see the upload throughput section).
+
+| | figure |
+|---|---|
+| plain file copy + fsync | {copy_mbs:.0f} MB/s |
+| same bytes written with an fsync per {args.chunk_mib} MiB | {chunked_mbs:.0f} MB/s |
+| tus upload | {tus_mbs:.0f} MB/s |
+| tus / copy | **{ratio:.0%}** (target ≥ 40 %) |
+| tus / fsync-per-chunk write | {tus_mbs / chunked_mbs:.0%} |
+| server peak RSS (VmHWM) | **{rss:.0f} MB** (target < 200 MB) |
+""")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
