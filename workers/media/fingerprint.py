@@ -64,17 +64,31 @@ _DCT = _dct_matrix(THUMB)
 _BITS = (np.uint64(1) << np.arange(64, dtype=np.uint64)).astype(np.uint64)
 
 
+def _main_run(content: np.ndarray, max_gap: int) -> tuple[int, int]:
+    """[start, end) of the longest stretch of content, bridging gaps up to `max_gap` long."""
+    idx = np.flatnonzero(content)
+    if idx.size == 0:
+        return 0, content.size
+    breaks = np.flatnonzero(np.diff(idx) > max_gap + 1)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]]) + 1
+    best = int(np.argmax(ends - starts))
+    return int(starts[best]), int(ends[best])
+
+
 def trim_borders(grey: np.ndarray, level: int = BORDER_LEVEL) -> np.ndarray:
-    """Cut uniform dark bars (letterbox, pillarbox, pad-to-9:16) from the edges; keep at least a quarter."""
+    """Cut uniform dark bars (letterbox, pillarbox, pad-to-9:16) from the edges; keep at least a quarter.
+
+    The picture is the longest stretch of non-bar rows (columns), so a watermark or caption drawn on
+    the bar itself does not stop the trim.
+    """
     h, w = grey.shape
     g = grey.astype(np.float32)
     # A bar is dark *and* flat; dark footage (night, fire) has texture and is kept.
     rows = (g.mean(axis=1) > level) | (g.std(axis=1) > 6)
     cols = (g.mean(axis=0) > level) | (g.std(axis=0) > 6)
-    if not rows.any() or not cols.any():
-        return grey
-    top, bottom = int(np.argmax(rows)), h - int(np.argmax(rows[::-1]))
-    left, right = int(np.argmax(cols)), w - int(np.argmax(cols[::-1]))
+    top, bottom = _main_run(rows, max(1, h // 25))
+    left, right = _main_run(cols, max(1, w // 25))
     if (bottom - top) < h * 0.25 or (right - left) < w * 0.25:
         return grey
     return grey[top:bottom, left:right]
