@@ -7,7 +7,6 @@ runs ffmpeg or touches the file system, so tests assert on the list directly.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -190,9 +189,8 @@ def _even_floor(x: float) -> int:
     return max(2, int(x + 1e-9) // 2 * 2)
 
 
-def _even_ceil(x: float) -> int:
-    n = math.ceil(x - 1e-9)
-    return max(2, n + n % 2)
+def _even_round(x: float) -> int:
+    return max(2, round(x / 2) * 2)
 
 
 def output_size(src_w: int, src_h: int, preset_w: int, preset_h: int, allow_upscale: bool) -> tuple[int, int]:
@@ -327,13 +325,17 @@ def _fit_chain(
     """Filter statements taking the `src` pad to [{tag}fit] at the plan's size."""
     ow, oh = plan.width, plan.height
     if plan.fit in ("crop", "smart"):
+        # Crop in source pixels first, then scale: scaling the whole frame up before cropping
+        # (e.g. 1920x1080 -> 3414x1920 for 9:16) costs several times more.
         s = max(ow / src_w, oh / src_h)
-        sw, sh = max(ow, _even_ceil(src_w * s)), max(oh, _even_ceil(src_h * s))
-        steps = [] if (sw, sh) == (src_w, src_h) else [f"scale={sw}:{sh}:flags=bicubic"]
+        cw, ch = min(src_w, _even_round(ow / s)), min(src_h, _even_round(oh / s))
+        steps = []
         if plan.fit == "smart" and recipe.crop_path:
-            steps.append(f"crop={ow}:{oh}:x='{_crop_x_expr(recipe.crop_path)}':y=(ih-oh)/2")
-        elif (sw, sh) != (ow, oh):
-            steps.append(f"crop={ow}:{oh}")
+            steps.append(f"crop={cw}:{ch}:x='{_crop_x_expr(recipe.crop_path)}':y=(ih-oh)/2")
+        elif (cw, ch) != (src_w, src_h):
+            steps.append(f"crop={cw}:{ch}")
+        if (cw, ch) != (ow, oh):
+            steps.append(f"scale={ow}:{oh}:flags=bicubic")
         steps.append("setsar=1")
         return [f"{src}{','.join(steps)}[{tag}fit]"]
     # pad: the whole frame over a blurred, zoomed copy of itself (cheap: blurred at 1/8 size)

@@ -213,7 +213,7 @@ def test_smart_fit_follows_the_crop_path(catalog):
     spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit="smart")]
     graph = graph_of(build_render_argv(src(), recipe, spec, ffmpeg="ffmpeg"))
     assert (
-        "crop=1080:1920:x='clip((if(lt(t,0),0.3,if(lt(t,5),lerp(0.3,0.7,(t-0)/5),0.7)))*iw-ow/2,0,iw-ow)'"
+        "crop=608:1080:x='clip((if(lt(t,0),0.3,if(lt(t,5),lerp(0.3,0.7,(t-0)/5),0.7)))*iw-ow/2,0,iw-ow)'"
         in graph
     )
 

@@ -1,5 +1,6 @@
 """Real renders with the ffmpeg binary: tiny generated clips and ../shared/media samples."""
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from workers.media.argv import (
     output_duration,
     plan_outputs,
 )
-from workers.media.run import cjk_font_path, ffmpeg_filters, run_ffmpeg
+from workers.media.run import FfmpegFailed, cjk_font_path, ffmpeg_filters, run_ffmpeg
 
 
 def stream_facts(path: Path) -> dict:
@@ -198,3 +199,14 @@ def test_hlg_source_comes_out_8bit_bt709(media_dir, ffmpeg, source_facts, catalo
         assert cc.pix_fmt == "yuv420p"
         frame = next(c.decode(video=0))
         assert str(frame.color_trc).lower().endswith(("bt709", "1")) or int(frame.color_trc) == 1
+
+
+def test_format_whitelist_refuses_a_file_that_is_not_what_was_probed(
+    ffmpeg, make_clip, source_facts, catalog, tmp_path
+):
+    src = dataclasses.replace(source_facts(make_clip(320, 240, 2.0)), demuxer="matroska,webm")
+    spec = [OutputSpec(catalog.preset("weibo.landscape_720p"), str(tmp_path / "x.mp4"))]
+    argv = build_render_argv(src, RenderRecipe(ranges=(TimeRange(0, 1),)), spec, ffmpeg=ffmpeg)
+    with pytest.raises(FfmpegFailed):
+        run_ffmpeg(argv, total_seconds=1, timeout=60)
+    assert not (tmp_path / "x.mp4").exists()
