@@ -21,17 +21,23 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
 
     storage_backend: Literal["local", "s3"] = "local"
-    storage_root: Path | None = Field(default=None, description="Local storage root; default data_dir/objects.")
+    storage_root: Path | None = Field(
+        default=None, description="Local storage root; default data_dir/objects."
+    )
     s3_endpoint: str = "127.0.0.1:9000"
     s3_access_key: str = ""
     s3_secret_key: str = ""
     s3_bucket: str = "reelhouse"
     s3_secure: bool = False
     s3_region: str | None = None
-    s3_public_endpoint: str | None = Field(default=None, description="Host for presigned URLs, if clients reach S3 elsewhere.")
+    s3_public_endpoint: str | None = Field(
+        default=None, description="Host for presigned URLs, if clients reach S3 elsewhere."
+    )
     presigned_url_ttl_seconds: int = 3600
 
-    broker_url: str | None = Field(default=None, description="Celery broker; default: filesystem queue in data_dir.")
+    broker_url: str | None = Field(
+        default=None, description="Celery broker; default: filesystem queue in data_dir."
+    )
     worker_concurrency: int = 2
 
     max_upload_bytes: int = 20 * 1024**3
@@ -40,11 +46,29 @@ class Settings(BaseSettings):
     max_duration_seconds: float = 12 * 3600
     probe_timeout_seconds: float = 60.0
 
+    tus_expire_seconds: int = Field(
+        default=7 * 24 * 3600, gt=0, description="Idle time before an unfinished resumable upload expires."
+    )
+    tus_part_size: int = Field(
+        default=8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="S3 multipart part size for resumable uploads.",
+    )
+    tus_retain_seconds: int = Field(
+        default=30 * 24 * 3600,
+        ge=0,
+        description="How long finished upload records are kept (410 rather than 404).",
+    )
+
     presets_dir: Path | None = Field(default=None, description="Extra/override platform preset files.")
-    ffmpeg_path: str | None = Field(default=None, description="ffmpeg binary; default: system ffmpeg or bundled.")
+    ffmpeg_path: str | None = Field(
+        default=None, description="ffmpeg binary; default: system ffmpeg or bundled."
+    )
     cjk_font_path: Path | None = None
 
     public_url: str = "http://127.0.0.1:8000"
+    webhook_url: str | None = Field(default=None, description="Report and at_risk webhooks are POSTed here.")
+    webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key for X-Reelhouse-Signature.")
 
     @field_validator("data_dir", mode="after")
     @classmethod

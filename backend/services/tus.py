@@ -44,19 +44,16 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from backend import errors
-from backend.config import Settings
+from backend.config import Settings, get_settings
 from backend.models import ApiKey, MaterialKind, MediaType, Role
 from backend.models.types import utcnow
 from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode
 from backend.services import ingest
 from storage import Storage
-from storage.base import MIN_PART_SIZE
 
 log = logging.getLogger("reelhouse.tus")
 
@@ -77,32 +74,6 @@ CHECKSUM_ALGORITHMS: dict[str, Callable[[], Any]] = {
 }
 _WRITE_BUFFER = 1024 * 1024
 _COPY_CHUNK = 1024 * 1024
-
-
-class TusSettings(BaseSettings):
-    """Upload tuning, from REELHOUSE_TUS_* (kept apart from the app settings: only uploads read it)."""
-
-    model_config = SettingsConfigDict(env_prefix="REELHOUSE_TUS_", env_file=".env", extra="ignore")
-
-    expire_seconds: int = Field(
-        default=7 * 24 * 3600, gt=0, description="Idle time after which an unfinished upload expires."
-    )
-    part_size: int = Field(default=8 * 1024 * 1024, description="S3 mode: multipart part size (>= 5 MiB).")
-    retain_seconds: int = Field(
-        default=30 * 24 * 3600, ge=0, description="How long rows of finished uploads are kept (410 vs 404)."
-    )
-
-    @field_validator("part_size")
-    @classmethod
-    def _s3_minimum(cls, value: int) -> int:
-        if value < MIN_PART_SIZE:
-            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (the S3 minimum)")
-        return value
-
-
-@lru_cache
-def get_tus_settings() -> TusSettings:
-    return TusSettings()
 
 
 # --- a SHA-256 whose state can be stored ------------------------------------------------------------
@@ -492,7 +463,7 @@ def create_upload(
         kind=fields.kind.value,
         media_type=fields.media_type.value if fields.media_type else None,
         storage_mode=UploadStorageMode(settings.storage_backend),
-        expires_at=now + timedelta(seconds=get_tus_settings().expire_seconds),
+        expires_at=now + timedelta(seconds=get_settings().tus_expire_seconds),
         created_at=now,
         updated_at=now,
     )
@@ -656,7 +627,7 @@ async def receive(
     upload.sha256_offset = upload.offset if hasher is not None else 0
     now = utcnow()
     upload.updated_at = now
-    upload.expires_at = now + timedelta(seconds=get_tus_settings().expire_seconds)
+    upload.expires_at = now + timedelta(seconds=get_settings().tus_expire_seconds)
 
     if upload.storage_mode == UploadStorageMode.s3:
         await anyio.to_thread.run_sync(_flush_full_parts, storage, settings, upload)
@@ -684,7 +655,7 @@ def _put_part(storage: Storage, upload: TusUpload, source: Path, position: int, 
 
 def _flush_full_parts(storage: Storage, settings: Settings, upload: TusUpload) -> None:
     """S3 mode: move every full part out of the tail into the multipart upload; keep the rest local."""
-    part_size = get_tus_settings().part_size
+    part_size = get_settings().tus_part_size
     path = tail_path(settings, upload.id, upload.tail_start)
     held = upload.offset - upload.tail_start
     if held < part_size:
@@ -861,7 +832,7 @@ def expire_uploads(
         except (errors.UploadLocked, errors.NotFound):
             session.rollback()
             continue
-    cutoff = now - timedelta(seconds=get_tus_settings().retain_seconds)
+    cutoff = now - timedelta(seconds=get_settings().tus_retain_seconds)
     old = list(
         session.exec(
             select(TusUpload).where(

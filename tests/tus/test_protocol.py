@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from backend.models.types import utcnow
-from tests.conftest import Keys
+from tests.conftest import Keys, clear_caches
 from tests.tus.conftest import OCTETS, TUS, create, head, metadata, patch
 
 
@@ -347,10 +347,8 @@ def test_one_writer_at_a_time(client, app_env) -> None:  # type: ignore[no-untyp
 
 
 def test_s3_mode_uses_multipart_parts(client, use_s3, multipart_clip: Path, app_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from backend.services.tus import get_tus_settings
-
     monkeypatch.setenv("REELHOUSE_TUS_PART_SIZE", str(5 * 1024 * 1024))
-    get_tus_settings.cache_clear()
+    clear_caches()
     try:
         data = multipart_clip.read_bytes()
         url = create(client, len(data), filename="multipart.mp4").headers["location"]
@@ -380,4 +378,4 @@ def test_s3_mode_uses_multipart_parts(client, use_s3, multipart_clip: Path, app_
         assert not list(use_s3.client()._list_multipart_uploads(use_s3.bucket).uploads)
         assert _upload_files(app_env) == []
     finally:
-        get_tus_settings.cache_clear()
+        clear_caches()
