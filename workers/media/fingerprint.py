@@ -190,8 +190,13 @@ class Alignment:
 NO_ALIGNMENT = Alignment(distance=64.0, offset=0, overlap=0)
 
 
-def align(a: np.ndarray, b: np.ndarray, *, min_overlap: int = MIN_OVERLAP) -> Alignment:
-    """The best sliding alignment of two hash sequences (either may be a part of the other)."""
+def align(
+    a: np.ndarray, b: np.ndarray, *, min_overlap: int = MIN_OVERLAP, offsets: Iterable[int] | None = None
+) -> Alignment:
+    """The best sliding alignment of two hash sequences (either may be a part of the other).
+
+    `offsets` (b's index minus a's) limits the search, e.g. to around an offset the index voted for.
+    """
     a_ok, b_ok = a != FLAT, b != FLAT
     if a_ok.sum() == 0 or b_ok.sum() == 0:
         return NO_ALIGNMENT
@@ -202,7 +207,9 @@ def align(a: np.ndarray, b: np.ndarray, *, min_overlap: int = MIN_OVERLAP) -> Al
     # Short overlaps are easy to win by chance: a shared stretch must cover much of the shorter video.
     need = max(need, int(0.5 * min(int(a_ok.sum()), int(b_ok.sum()))))
     best = NO_ALIGNMENT
-    for offset in range(-(m - 1), n):
+    for offset in offsets if offsets is not None else range(-(m - 1), n):
+        if not -(m - 1) <= offset <= n - 1:
+            continue
         diag_d = np.diagonal(d, offset=offset)
         diag_v = np.diagonal(valid, offset=offset)
         count = int(diag_v.sum())
@@ -228,14 +235,16 @@ _ONE_BIT = (1 << np.arange(16)).astype(np.uint16)
 _FLIPS_RADIUS_2 = np.unique(np.concatenate([
     [0], _ONE_BIT, (_ONE_BIT[:, None] | _ONE_BIT[None, :])[np.triu_indices(16, 1)],
 ])).astype(np.uint16)
+_OFFSET_SPAN = 2 * MAX_FRAMES + 1
 
 
 class FingerprintIndex:
-    """Multi-index hashing over 4 bands of 16 bits, probed at Hamming radius 2 per band.
+    """Multi-index hashing over 4 bands of 16 bits, probed at Hamming radius 2, voting on time offset.
 
     Two frames up to ~16 bits apart (a 10 % crop) share at least one band within two bits with good
-    odds, and a video has many frames, so the right fingerprint gathers votes while a random one
-    gathers almost none; only the most-voted candidates are aligned in full.
+    odds. Each hit votes for (fingerprint, offset between the query frame and the indexed frame): a
+    true copy piles its votes on one offset while chance hits scatter, so even among thousands of
+    fingerprints the right one leads. Only the leaders are aligned in full, near their voted offset.
     """
 
     BANDS = 4
@@ -253,57 +262,73 @@ class FingerprintIndex:
     def add(self, key: object, fingerprint: Fingerprint | np.ndarray) -> None:
         hashes = fingerprint.hashes if isinstance(fingerprint, Fingerprint) else fingerprint
         self._keys.append(key)
-        self._seqs.append(np.asarray(hashes, dtype=np.uint64))
+        self._seqs.append(np.asarray(hashes, dtype=np.uint64)[:MAX_FRAMES])
         self._built = False
 
     def build(self) -> None:
         lengths = np.array([s.size for s in self._seqs], dtype=np.int64)
         allh = np.concatenate(self._seqs) if self._seqs else np.zeros(0, np.uint64)
-        owner = np.repeat(np.arange(len(self._seqs), dtype=np.int32), lengths)
+        owner = np.repeat(np.arange(len(self._seqs), dtype=np.int64), lengths)
+        starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        pos = np.arange(allh.size, dtype=np.int64) - starts
         keep = allh != FLAT
-        allh, owner = allh[keep], owner[keep]
+        allh, owner, pos = allh[keep], owner[keep], pos[keep]
         self._band_vals: list[np.ndarray] = []
         self._band_owner: list[np.ndarray] = []
+        self._band_pos: list[np.ndarray] = []
         for band in range(self.BANDS):
             vals = ((allh >> np.uint64(band * self.BAND_BITS)) & np.uint64(0xFFFF)).astype(np.uint16)
             order = np.argsort(vals, kind="stable")
             self._band_vals.append(vals[order])
             self._band_owner.append(owner[order])
+            self._band_pos.append(pos[order].astype(np.int32))
         self._built = True
 
-    def candidates(self, query: np.ndarray, limit: int = 32) -> list[tuple[int, int]]:
-        """(position, votes) of the fingerprints sharing the most near-identical bands with the query."""
+    def candidates(self, query: np.ndarray, limit: int = 16) -> list[tuple[int, int, int]]:
+        """(position, offset, votes) of the fingerprints whose frames line up best with the query's."""
         if not self._built:
             self.build()
-        q = query[query != FLAT]
-        if q.size == 0 or not self._keys:
+        query = np.asarray(query, dtype=np.uint64)[:MAX_FRAMES]
+        q_idx = np.flatnonzero(query != FLAT)
+        if q_idx.size == 0 or not self._keys:
             return []
-        flips = _FLIPS_RADIUS_2
-        votes = np.zeros(len(self._keys), dtype=np.int64)
+        q = query[q_idx]
+        keys = []
         for band in range(self.BANDS):
             qb = ((q >> np.uint64(band * self.BAND_BITS)) & np.uint64(0xFFFF)).astype(np.uint16)
-            probes = np.unique((qb[:, None] ^ flips[None, :]).ravel())
+            probes = (qb[:, None] ^ _FLIPS_RADIUS_2[None, :]).ravel()
+            probe_frame = np.repeat(q_idx, _FLIPS_RADIUS_2.size)
             vals = self._band_vals[band]
             lo = np.searchsorted(vals, probes, side="left")
-            hi = np.searchsorted(vals, probes, side="right")
-            sizes = hi - lo
+            sizes = np.searchsorted(vals, probes, side="right") - lo
             ok = (sizes > 0) & (sizes <= self.MAX_BUCKET)
             if not ok.any():
                 continue
-            lo, sizes = lo[ok], sizes[ok]
-            # Gather every posting of the hit buckets without a Python loop.
-            starts = np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
-            idx = starts + np.arange(int(sizes.sum()))
-            votes += np.bincount(self._band_owner[band][idx], minlength=votes.size)
-        top = np.argsort(-votes)[:limit]
-        return [(int(i), int(votes[i])) for i in top if votes[i] > 0]
+            lo, sizes, frames = lo[ok], sizes[ok], probe_frame[ok]
+            # Every posting of the hit buckets, without a Python loop.
+            idx = np.repeat(lo - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+            offset = self._band_pos[band][idx].astype(np.int64) - np.repeat(frames, sizes) + MAX_FRAMES
+            keys.append(self._band_owner[band][idx] * _OFFSET_SPAN + offset)
+        if not keys:
+            return []
+        uniq, counts = np.unique(np.concatenate(keys), return_counts=True)
+        owners = uniq // _OFFSET_SPAN
+        # Best offset per fingerprint: sort by (owner, count) and keep each owner's last entry.
+        order = np.lexsort((counts, owners))
+        last = np.r_[owners[order][1:] != owners[order][:-1], True]
+        best = order[last]
+        top = best[np.argsort(-counts[best], kind="stable")[:limit]]
+        return [(int(owners[k]), int(uniq[k] % _OFFSET_SPAN) - MAX_FRAMES, int(counts[k])) for k in top]
 
-    def search(self, fingerprint: Fingerprint | np.ndarray, *, limit: int = 5, shortlist: int = 32) -> list[Candidate]:
+    def search(
+        self, fingerprint: Fingerprint | np.ndarray, *, limit: int = 5, shortlist: int = 16
+    ) -> list[Candidate]:
         """Best matching fingerprints, best first; only those that pass the match threshold."""
         query = fingerprint.hashes if isinstance(fingerprint, Fingerprint) else np.asarray(fingerprint, np.uint64)
+        query = query[:MAX_FRAMES]
         found = []
-        for pos, votes in self.candidates(query, shortlist):
-            alignment = align(query, self._seqs[pos])
+        for pos, offset, votes in self.candidates(query, shortlist):
+            alignment = align(query, self._seqs[pos], offsets=range(offset - 2, offset + 3))
             if alignment.is_match:
                 found.append(Candidate(self._keys[pos], alignment, votes))
         found.sort(key=lambda c: c.alignment.distance)
