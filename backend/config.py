@@ -64,7 +64,18 @@ class Settings(BaseSettings):
     ffmpeg_path: str | None = Field(
         default=None, description="ffmpeg binary; default: system ffmpeg or bundled."
     )
-    cjk_font_path: Path | None = None
+    cjk_font_path: Path | None = Field(default=None, description="CJK font for burned-in titles; default: fonts-noto-cjk.")
+
+    render_lease_seconds: float = Field(default=120.0, gt=0, description="A render job's lease; renewed while it runs.")
+    render_max_attempts: int = Field(default=3, ge=1)
+    render_timeout_seconds: float = Field(default=3 * 3600.0, gt=0, description="ffmpeg wall-clock limit per render.")
+    broker_visibility_timeout: int | None = Field(
+        default=None, description="Redis redelivers an unacked message after this; default: above the longest task."
+    )
+    auto_render_presets: str = Field(
+        default="", description="Comma-separated preset ids rendered automatically for each new source video."
+    )
+    auto_render_seconds: float = Field(default=60.0, gt=0, description="Auto renders cut the first N seconds.")
 
     public_url: str = "http://127.0.0.1:8000"
     webhook_url: str | None = Field(default=None, description="Report and at_risk webhooks are POSTed here.")

@@ -160,3 +160,34 @@ class ChecksumAlgorithmUnsupported(BadRequest):
 
 class ChecksumMismatch(AppError):
     status, slug, title = 460, "upload-checksum-mismatch", "The chunk does not match its Upload-Checksum; it was discarded"
+
+
+# --- renders: jobs that cut a source into platform presets ------------------------------------------
+
+
+class RenderRequestInvalid(AppError):
+    status, slug, title = 422, "render-request-invalid", "The render request cannot be rendered from this source"
+
+
+class RenderSourceNotReady(RenderRequestInvalid):
+    slug, title = "render-source-not-ready", "The source is not a ready video material"
+
+
+class RenderPresetUnknown(RenderRequestInvalid):
+    slug, title = "render-preset-unknown", "No preset with that id"
+
+
+class RenderRangeInvalid(RenderRequestInvalid):
+    slug, title = "render-range-invalid", "A time range is outside the source's duration"
+
+
+class RenderTooShort(RenderRequestInvalid):
+    slug, title = "render-too-short", "The cut is shorter than every requested preset's minimum duration"
+
+
+class RenderOverlayInvalid(RenderRequestInvalid):
+    slug, title = "render-overlay-invalid", "An overlay (watermark, subtitles, intro/outro) cannot be used"
+
+
+class JobStateConflict(Conflict):
+    slug, title = "job-state-conflict", "The job's status does not allow that action"

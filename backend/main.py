@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import errors
 from backend.api import health, keys, materials, tags, tus, web
+from backend.api import presets as presets_api, renders as renders_api
 from backend.config import get_settings
 
 log = logging.getLogger("reelhouse")
@@ -102,7 +103,7 @@ def create_app() -> FastAPI:
         },
     )
     install_error_handlers(app)
-    for module in (health, keys, materials, tags, tus, web):
+    for module in (health, keys, materials, tags, tus, web, presets_api, renders_api):
         app.include_router(module.router)
 
     @app.get("/problems", tags=["health"], summary="Every problem type this API returns")

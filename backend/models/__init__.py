@@ -17,3 +17,4 @@ __all__ = [
     "Orientation", "Role", "Tag", "TagCategory",
 ]
 from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode  # noqa: E402,F401
+from backend.models.render import JobStatus, OutputStatus, RenderJob, RenderOutput  # noqa: E402,F401

@@ -282,6 +282,10 @@ def ingest_spooled(
         if tags:
             tag_service.tag_materials(session, [material.id], [t.id for t in tags if t.id is not None])
         stored_keys.clear()
+        if request.kind == MaterialKind.source:
+            from backend.services.renders import auto_render_new_source
+
+            auto_render_new_source(session, settings, material)
         return IngestResult(material=material, created=True)
     except BaseException:
         for key in stored_keys:

@@ -152,7 +152,9 @@ def main() -> None:
     ap.add_argument("--max-reps", type=int, default=3)
     args = ap.parse_args()
     started = time.monotonic()
-    ff = ffmpeg_path()
+    from backend.config import get_settings
+
+    ff = ffmpeg_path(get_settings().ffmpeg_path)
     start_machine = machine(ff)
     cat = load_catalog()
     presets = [cat.preset(pid) for pid in PRESETS]

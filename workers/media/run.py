@@ -41,12 +41,13 @@ class FfmpegNotFound(MediaError):
     pass
 
 
-def ffmpeg_path() -> str:
-    """REELHOUSE_FFMPEG if set, else a system ffmpeg on PATH, else imageio-ffmpeg's bundled binary."""
-    configured = os.environ.get("REELHOUSE_FFMPEG")
+def ffmpeg_path(configured: str | os.PathLike[str] | None = None) -> str:
+    """`configured` (Settings.ffmpeg_path, env REELHOUSE_FFMPEG_PATH) if given, else a system ffmpeg on
+    PATH, else imageio-ffmpeg's bundled binary."""
     if configured:
+        configured = os.fspath(configured)
         if not (os.path.isfile(configured) and os.access(configured, os.X_OK)):
-            raise FfmpegNotFound(f"REELHOUSE_FFMPEG={configured!r} is not an executable file")
+            raise FfmpegNotFound(f"REELHOUSE_FFMPEG_PATH={configured!r} is not an executable file")
         return configured
     system = shutil.which("ffmpeg")
     if system:
@@ -64,11 +65,11 @@ _CJK_FONT_CANDIDATES = (
 )
 
 
-def cjk_font_path() -> str | None:
-    """REELHOUSE_CJK_FONT if set, else the first installed CJK font we know of, else None."""
-    configured = os.environ.get("REELHOUSE_CJK_FONT")
+def cjk_font_path(configured: str | os.PathLike[str] | None = None) -> str | None:
+    """`configured` (Settings.cjk_font_path, env REELHOUSE_CJK_FONT_PATH) if given, else the first
+    installed CJK font we know of, else None."""
     if configured:
-        return configured
+        return os.fspath(configured)
     return next((p for p in _CJK_FONT_CANDIDATES if os.path.isfile(p)), None)
 
 

@@ -8,6 +8,7 @@ import av
 import pytest
 from PIL import Image
 
+from tests.conftest import service_missing
 from workers.media.argv import (
     OutputSpec,
     RenderRecipe,
@@ -64,7 +65,7 @@ def test_three_presets_from_two_ranges_with_overlays(ffmpeg, make_clip, source_f
     subs.write_text("1\n00:00:00,000 --> 00:00:01,500\n直播回放：夏季新品\n", encoding="utf-8")
     font = cjk_font_path()
     if font is None:
-        pytest.fail("no CJK font: install Debian fonts-noto-cjk or set REELHOUSE_CJK_FONT")
+        service_missing("a CJK font (Debian fonts-noto-cjk, or REELHOUSE_CJK_FONT_PATH)")
     recipe = RenderRecipe(
         ranges=(TimeRange(0.5, 1.5), TimeRange(2.0, 3.5)),
         loudnorm=True,

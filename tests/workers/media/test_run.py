@@ -110,13 +110,18 @@ def test_failure_carries_the_stderr_tail(ffmpeg, tmp_path):
 
 
 def test_ffmpeg_path_settings(monkeypatch, tmp_path):
-    monkeypatch.setenv("REELHOUSE_FFMPEG", str(tmp_path / "nope"))
     with pytest.raises(FfmpegNotFound):
-        ffmpeg_path()
-    monkeypatch.delenv("REELHOUSE_FFMPEG")
+        ffmpeg_path(tmp_path / "nope")
     assert os.access(ffmpeg_path(), os.X_OK)
-    monkeypatch.setenv("REELHOUSE_CJK_FONT", "/srv/fonts/brand.otf")
-    assert cjk_font_path() == "/srv/fonts/brand.otf"
+    assert cjk_font_path("/srv/fonts/brand.otf") == "/srv/fonts/brand.otf"
+    from backend.config import Settings
+
+    monkeypatch.setenv("REELHOUSE_FFMPEG_PATH", str(tmp_path / "nope"))
+    monkeypatch.setenv("REELHOUSE_CJK_FONT_PATH", "/srv/fonts/brand.otf")
+    settings = Settings()
+    with pytest.raises(FfmpegNotFound):
+        ffmpeg_path(settings.ffmpeg_path)
+    assert cjk_font_path(settings.cjk_font_path) == "/srv/fonts/brand.otf"
 
 
 def test_ffmpeg_filters_lists_what_renders_need(ffmpeg):

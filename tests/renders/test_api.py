@@ -1,0 +1,242 @@
+"""Render requests and jobs through the API and the service, on SQLite and PostgreSQL.
+
+The Celery message is recorded at the send boundary (`sent`); no worker runs here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from backend.models.render import JobStatus, RenderJob
+from backend.models.types import utcnow
+from tests.renders.conftest import ingest_clip
+
+RENDERS = "/api/v1/materials/{}/renders"
+THREE = ["douyin.feed_9x16", "xiaohongshu.note_3x4", "weibo.landscape_720p"]
+
+
+def _body(**extra):  # type: ignore[no-untyped-def]
+    return {"ranges": [{"start": 0, "end": 1.5}, {"start": 2, "end": 4}], "presets": THREE, **extra}
+
+
+def test_presets_show_every_figure_with_its_source(client):
+    listing = client.get("/api/v1/presets").json()
+    assert listing["count"] >= 20
+    douyin = next(p for p in listing["items"] if p["id"] == "douyin.feed_9x16")
+    assert douyin["width"]["value"] == 1080 and douyin["width"]["source"]["status"] in (
+        "documented",
+        "commonly_cited",
+    )
+    assert douyin["width"]["source"]["ref"]
+    named = douyin["figure_status"]["documented"] + douyin["figure_status"]["commonly_cited"]
+    assert {"width", "height", "fps_cap", "aspect"} <= set(named)
+    one = client.get("/api/v1/presets/tmall.shipai_3x4").json()
+    assert one["platform"] == "tmall" and one["label"]["zh"]
+    assert client.get("/api/v1/presets/nope.nope").status_code == 404
+    assert {p["platform"] for p in client.get("/api/v1/presets?platform=weibo").json()["items"]} == {"weibo"}
+    platforms = {p["id"]: p for p in client.get("/api/v1/platforms").json()["items"]}
+    assert "douyin.feed_9x16" in platforms["douyin"]["presets"]
+    assert any(c["id"] for c in platforms["tmall"]["channels"]) and platforms["tmall"]["name"]["zh"]
+
+
+def test_render_request_is_accepted_and_enqueued_after_commit(client, source_id, sent):
+    r = client.post(RENDERS.format(source_id), json=_body(loudnorm=True, fit={"weibo.landscape_720p": "pad"}))
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert r.headers["Location"] == f"/api/v1/jobs/{job['id']}"
+    assert sent == [uuid.UUID(job["id"])]
+    assert job["status"] == "queued" and job["progress"] == 0 and job["attempts"] == 0
+    assert [o["preset_id"] for o in job["renditions"]] == THREE
+    assert all(o["status"] == "pending" for o in job["renditions"])
+    got = client.get(r.headers["Location"]).json()
+    assert got["request"]["fit"] == {"weibo.landscape_720p": "pad"} and got["request"]["loudnorm"] is True
+    assert got["request"]["origin"] == "api" and got["links"]["source"].endswith(str(source_id))
+
+
+def test_no_message_when_the_transaction_rolls_back(app_env, source_id, sent):
+    from backend.config import get_settings
+    from backend.db import session_scope
+    from backend.services import renders
+
+    request = renders.RenderRequest.model_validate(_body())
+    with pytest.raises(RuntimeError), session_scope() as session:
+        renders.create_render_job(session, None, get_settings(), source_id, request, requested_by=None)
+        assert sent == []  # not before the commit either
+        raise RuntimeError("the request failed after the job row was written")
+    assert sent == []
+    with session_scope() as session:
+        assert len(session.exec(select(RenderJob)).all()) == 0
+
+
+BAD_REQUESTS = [
+    (_body(presets=["nope.preset"]), "render-preset-unknown"),
+    (_body(ranges=[{"start": 3, "end": 9}]), "render-range-invalid"),
+    (_body(ranges=[{"start": 5, "end": 6}]), "render-range-invalid"),
+    (
+        {"ranges": [{"start": 0, "end": 2}], "presets": ["tiktok.feed_9x16", "instagram.reels_9x16"]},
+        "render-too-short",
+    ),
+    (_body(fit={"jd.main_video_1x1": "pad"}), "render-request-invalid"),
+    (_body(intro_material_id=str(uuid.uuid4())), "render-overlay-invalid"),
+    (_body(subtitles={"srt": "no cues here"}), "render-overlay-invalid"),
+    (_body(ranges=[{"start": 2, "end": 1}]), "validation-error"),
+    (_body(presets=[]), "validation-error"),
+]
+
+
+def test_bad_requests_are_refused_with_a_type(client, source_id, sent):
+    for body, slug in BAD_REQUESTS:
+        r = client.post(RENDERS.format(source_id), json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["type"] == f"/problems/{slug}", body
+    assert sent == []
+
+
+def test_too_short_for_every_preset_names_each_minimum(client, source_id):
+    r = client.post(
+        RENDERS.format(source_id), json={"ranges": [{"start": 0, "end": 2}], "presets": ["tiktok.feed_9x16"]}
+    )
+    problem = r.json()
+    assert problem["renditions"]["tiktok.feed_9x16"]["code"] == "source-too-short"
+    assert "at least 3s" in problem["detail"]
+
+
+def test_source_and_overlays_must_be_the_right_materials(client, source_id, logo_id, keys):
+    assert client.post(RENDERS.format(uuid.uuid4()), json=_body()).status_code == 404
+    r = client.post(RENDERS.format(logo_id), json=_body())
+    assert r.status_code == 422 and r.json()["type"] == "/problems/render-source-not-ready"
+    r = client.post(RENDERS.format(source_id), json=_body(watermark={"material_id": str(source_id)}))
+    assert r.json()["type"] == "/problems/render-overlay-invalid"
+    ok = client.post(
+        RENDERS.format(source_id),
+        json=_body(watermark={"material_id": str(logo_id), "corner": "bottom_left"}),
+    )
+    assert ok.status_code == 202
+    viewer = client.post(RENDERS.format(source_id), json=_body(), headers=keys.auth(keys.viewer))
+    assert viewer.status_code == 403
+
+
+def test_inline_subtitles_are_stored_by_the_server(client, source_id):
+    from backend.deps import get_storage
+
+    srt = "1\n00:00:00,000 --> 00:00:01,500\n直播回放：夏季新品\n"
+    job = client.post(RENDERS.format(source_id), json=_body(subtitles={"srt": srt})).json()
+    key = job["request"]["subtitles"]["key"]
+    assert key == f"render-jobs/{job['id']}/subtitles.srt"
+    with get_storage().open(key) as fh:
+        assert fh.read().decode("utf-8") == srt
+
+
+def test_jobs_are_listed_and_filtered(client, source_id, clip_4s, tmp_path):
+    from tests.conftest import make_clip
+
+    other = ingest_clip(make_clip(tmp_path / "other.mp4", seconds=3.0, seed=11), title="other")
+    a = client.post(RENDERS.format(source_id), json=_body()).json()
+    b = client.post(
+        RENDERS.format(other), json={"ranges": [{"start": 0, "end": 3}], "presets": ["jd.main_video_1x1"]}
+    ).json()
+    client.post(f"/api/v1/jobs/{a['id']}/cancel")
+
+    def ids(query: str) -> list[str]:
+        return [j["id"] for j in client.get(f"/api/v1/jobs{query}").json()["items"]]
+
+    assert ids("") == [b["id"], a["id"]]
+    assert ids("?status=cancelled") == [a["id"]]
+    assert ids("?status=queued") == [b["id"]]
+    assert ids(f"?source_id={other}") == [b["id"]]
+    assert ids("?preset=xiaohongshu.note_3x4") == [a["id"]]
+    assert ids("?preset=jd.main_video_1x1") == [b["id"]]
+    assert ids("?limit=1&offset=1") == [a["id"]]
+    assert client.get(f"/api/v1/jobs/{uuid.uuid4()}").status_code == 404
+
+
+def test_cancel_and_retry(client, source_id, sent):
+    job = client.post(RENDERS.format(source_id), json=_body()).json()
+    cancelled = client.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["finished_at"] is not None
+    again = client.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert again.status_code == 409 and again.json()["type"] == "/problems/job-state-conflict"
+    retried = client.post(f"/api/v1/jobs/{job['id']}/retry")
+    assert retried.status_code == 202 and retried.json()["status"] == "queued"
+    assert retried.json()["error"] is None and retried.json()["attempts"] == 0
+    assert sent == [uuid.UUID(job["id"])] * 2
+    assert client.post(f"/api/v1/jobs/{job['id']}/retry").status_code == 409
+
+
+def test_lease_claim_heartbeat_and_sweep(app_env, source_id, sent):
+    from backend.config import get_settings
+    from backend.db import session_scope
+    from backend.services import renders
+
+    settings = get_settings()
+    request = renders.RenderRequest.model_validate(_body())
+    with session_scope() as session:
+        job_id = renders.create_render_job(session, None, settings, source_id, request, requested_by=None).id
+    with session_scope() as session:
+        assert renders.claim_job(session, job_id, "w1", 60)
+    with session_scope() as session:
+        assert not renders.claim_job(session, job_id, "w2", 60)  # a live lease is respected
+        assert renders.heartbeat(session, job_id, "w1", 60, 0.5)
+        assert not renders.heartbeat(session, job_id, "w2", 60, 0.9)
+    with session_scope() as session:
+        assert renders.sweep_render_jobs(session, settings).requeued == []
+        job = session.get(RenderJob, job_id)
+        assert (job.status, job.progress, job.attempts) == (JobStatus.running, 0.5, 1)
+        job.lease_expires_at = utcnow() - timedelta(seconds=1)  # the worker vanished
+    sent.clear()
+    with session_scope() as session:
+        assert renders.sweep_render_jobs(session, settings).requeued == [job_id]
+        assert sent == []  # only after the commit
+    assert sent == [job_id]
+    with session_scope() as session:
+        job = session.get(RenderJob, job_id)
+        assert job.status == JobStatus.queued and job.lease_owner is None
+        assert not renders.heartbeat(session, job_id, "w1", 60, 0.6)  # the old worker lost it
+        assert renders.claim_job(session, job_id, "w3", 60)
+        job = session.get(RenderJob, job_id)
+        session.refresh(job)
+        job.attempts, job.max_attempts = 3, 3
+        job.lease_expires_at = utcnow() - timedelta(seconds=1)
+    with session_scope() as session:
+        assert renders.sweep_render_jobs(session, settings).failed == [job_id]
+    with session_scope() as session:
+        job = session.get(RenderJob, job_id)
+        assert job.status == JobStatus.failed and job.error_code == "worker-lost"
+        job.status, job.enqueued_at = JobStatus.queued, utcnow() - timedelta(hours=1)  # a lost message
+    sent.clear()
+    with session_scope() as session:
+        assert renders.sweep_render_jobs(session, settings).resent == [job_id]
+    assert sent == [job_id]
+
+
+def test_auto_render_rule_queues_new_sources(app_env, monkeypatch, clip_4s, sent, tmp_path):
+    from backend.config import get_settings
+    from backend.db import session_scope
+    from backend.models import MaterialKind
+
+    monkeypatch.setenv("REELHOUSE_AUTO_RENDER_PRESETS", "douyin.feed_9x16, tiktok.feed_9x16,nope.unknown")
+    monkeypatch.setenv("REELHOUSE_AUTO_RENDER_SECONDS", "2.5")
+    get_settings.cache_clear()
+    material_id = ingest_clip(clip_4s)
+    with session_scope() as session:
+        job = session.exec(select(RenderJob).where(RenderJob.source_id == material_id)).one()
+        assert job.request["presets"] == ["douyin.feed_9x16"]  # tiktok needs 3 s; unknown ids are skipped
+        assert job.request["ranges"] == [{"start": 0.0, "end": 2.5}]
+        assert job.request["origin"] == "auto-rule" and job.status == JobStatus.queued
+    assert sent == [job.id]
+    # external copies (and re-uploads of known bytes) are not auto-rendered
+    from tests.conftest import make_clip
+
+    ingest_clip(make_clip(tmp_path / "ext.mp4", seconds=3.0, seed=5), kind=MaterialKind.external)
+    ingest_clip(clip_4s)
+    assert sent == [job.id]
+    monkeypatch.setenv("REELHOUSE_AUTO_RENDER_PRESETS", "tiktok.feed_9x16")
+    monkeypatch.setenv("REELHOUSE_AUTO_RENDER_SECONDS", "2")
+    get_settings.cache_clear()
+    ingest_clip(make_clip(tmp_path / "short.mp4", seconds=2.0, seed=9))
+    assert sent == [job.id]  # nothing the 2 s cut can satisfy: no doomed job
