@@ -16,6 +16,9 @@ from backend.config import get_settings
 app = typer.Typer(help="reelhouse: catalogue, platform renders and channel quotas for short video.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+from backend.report_cli import report_app  # noqa: E402
+
+app.add_typer(report_app, name="report")
 
 
 def _migrate() -> None:

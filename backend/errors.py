@@ -135,6 +135,53 @@ def error_classes() -> list[type[AppError]]:
     return sorted(seen, key=lambda c: c.slug)
 
 
+# --- compliance: accounts, channels, publications, reports ------------------------------------------
+
+
+class UnknownPlatform(AppError):
+    status, slug, title = 422, "platform-unknown", "No platform with that id in the presets"
+
+
+class UnknownChannel(AppError):
+    status, slug, title = 422, "channel-unknown", "The account has no channel with that id"
+
+
+class ChannelRulesInvalid(AppError):
+    status, slug, title = 422, "channel-rules-invalid", "The channel rules would be inconsistent"
+
+
+class UnknownMaterial(AppError):
+    status, slug, title = 422, "publication-unknown-material", "The publication names a material that does not exist"
+
+
+class PublicationNotSubmitted(AppError):
+    status, slug, title = 422, "publication-not-submitted", "A reviewed publication needs its submission date"
+
+
+class PublicationDatesOutOfOrder(AppError):
+    status, slug, title = 422, "publication-dates-out-of-order", "The publication's dates are in an impossible order"
+
+
+class PublicationConflict(AppError):
+    status, slug, title = 409, "publication-conflict", "The publication conflicts with recorded state"
+
+
+class DuplicatePostId(PublicationConflict):
+    slug, title = "publication-duplicate-post-id", "This account already has a publication with that post id"
+
+
+class InvalidTransition(PublicationConflict):
+    slug, title = "publication-invalid-transition", "The publication's review status does not allow that change"
+
+
+class AccountInUse(AppError):
+    status, slug, title = 409, "account-in-use", "The account has publications and cannot be deleted"
+
+
+class ReportPeriodInvalid(AppError):
+    status, slug, title = 422, "report-period-invalid", "The report period is malformed or has not started"
+
+
 # --- resumable (tus) uploads ------------------------------------------------------------------------
 
 
@@ -160,6 +207,25 @@ class ChecksumAlgorithmUnsupported(BadRequest):
 
 class ChecksumMismatch(AppError):
     status, slug, title = 460, "upload-checksum-mismatch", "The chunk does not match its Upload-Checksum; it was discarded"
+
+
+# --- metrics: platform exports, snapshots, fingerprints -------------------------------------------
+
+
+class MetricsFileUnreadable(AppError):
+    status, slug, title = 422, "metrics-file-unreadable", "The metrics export cannot be read"
+
+
+class MetricsMappingUnknown(AppError):
+    status, slug, title = 422, "metrics-mapping-unknown", "No column mapping for that platform's export"
+
+
+class MetricsImportRejected(AppError):
+    status, slug, title = 422, "metrics-import-rejected", "Some rows cannot be read; nothing was imported"
+
+
+class FingerprintUnavailable(AppError):
+    status, slug, title = 422, "fingerprint-unavailable", "No video fingerprint could be made from the file"
 
 
 # --- renders: jobs that cut a source into platform presets ------------------------------------------

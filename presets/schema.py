@@ -169,6 +169,8 @@ class ChannelRule(Frozen):
     daily_cap: int | None = Field(default=None, ge=1)
     monthly_cap: int | None = Field(default=None, ge=1)
     count_by: CountBy = "approval_date"
+    threshold_source: Literal["own", "prerequisites"] = "own"  # whose approvals open the channel
+    opening_month: Literal["exempt", "prorated", "full"] = "exempt"  # the minimum in the month it opens
     notes: str = ""
     source: Source
 

@@ -16,7 +16,7 @@ from backend.config import Settings, get_settings
 QUICK_QUEUE = "quick"  # probes, posters, reports, webhooks: seconds
 RENDER_QUEUE = "render"  # ffmpeg renders: minutes
 LONGEST_TASK_SECONDS = 4 * 3600
-TASK_MODULES = ["workers.tasks", "workers.upload_tasks", "workers.compliance_tasks"]
+TASK_MODULES = ["workers.tasks", "workers.upload_tasks", "workers.compliance_tasks", "workers.render_tasks"]
 
 
 def broker_options(settings: Settings) -> dict[str, object]:
@@ -31,7 +31,7 @@ def broker_options(settings: Settings) -> dict[str, object]:
             "store_processed": False,
         }
     # Redis re-delivers an unacked message after the visibility timeout: keep it above the longest task.
-    return {"visibility_timeout": LONGEST_TASK_SECONDS + 3600}
+    return {"visibility_timeout": settings.broker_visibility_timeout or LONGEST_TASK_SECONDS + 3600}
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -48,7 +48,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
         task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (QUICK_QUEUE, RENDER_QUEUE)],
         task_default_exchange=QUICK_QUEUE,
         task_default_routing_key=QUICK_QUEUE,
-        task_routes={},
+        task_routes={"reelhouse.render.*": {"queue": RENDER_QUEUE}},
         task_time_limit=LONGEST_TASK_SECONDS,
         task_soft_time_limit=LONGEST_TASK_SECONDS - 60,
         task_serializer="json",

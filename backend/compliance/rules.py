@@ -79,6 +79,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from heapq import merge
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -94,6 +95,7 @@ __all__ = [
     "ChannelState",
     "ChannelStatus",
     "CountBy",
+    "Instants",
     "LockReason",
     "ManualOverride",
     "MonthQuota",
@@ -386,6 +388,34 @@ class Publication:
         )
 
 
+class Instants(NamedTuple):
+    """One of an account's publications reduced to what a ledger reads, as POSIX timestamps.
+
+    Bulk loads build these straight from database rows (no datetimes, no checks); everything else passes
+    `Publication`s, which a ledger reduces the same way.
+    """
+
+    channel_id: str
+    submitted: float
+    review_ended: float | None  # None while it waits for review
+    approved: float | None  # the approval of an approved (or since withdrawn) publication
+    withdrawn: float | None
+
+    @classmethod
+    def of(cls, p: Publication) -> Instants:
+        ended = p.review_ended_at
+        approved = (
+            p.approved_at if p.status is ReviewStatus.APPROVED or p.status is ReviewStatus.WITHDRAWN else None
+        )
+        return cls(
+            p.channel_id,
+            p.submitted_at.timestamp(),
+            None if ended is None else ended.timestamp(),
+            None if approved is None else approved.timestamp(),
+            None if p.withdrawn_at is None else p.withdrawn_at.timestamp(),
+        )
+
+
 # --- outputs ------------------------------------------------------------------------------------------
 
 
@@ -533,7 +563,9 @@ class AccountLedger:
         as_of: datetime,
         *,
         approval_rate: float = DEFAULT_APPROVAL_RATE,
+        instants: Iterable[Instants] | None = None,
     ) -> None:
+        """Index ``publications``, or (bulk loads) the account's ``instants`` instead; pass ``()`` then."""
         _require_aware("as_of", as_of)
         if not 0 <= approval_rate <= 1:
             raise ValueError(f"approval_rate must be between 0 and 1, got {approval_rate}")
@@ -545,29 +577,21 @@ class AccountLedger:
         self._current = YearMonth.of(as_of, self._tz)
         self._bounds_cache: dict[YearMonth, list[float]] = {}
         self._index = index = {c.id: _ChannelIndex() for c in account.channels}
-        approved, withdrawn = ReviewStatus.APPROVED, ReviewStatus.WITHDRAWN
         account_id = account.id
-        for p in publications:
-            if p.account_id != account_id:
-                continue
-            ix = index.get(p.channel_id)
-            if ix is None:
-                continue
-            s = p.submitted_at.timestamp()
-            if s > t:
+        if instants is None:
+            instants = (Instants.of(p) for p in publications if p.account_id == account_id)
+        for channel_id, s, e, a, w in instants:
+            ix = index.get(channel_id)
+            if ix is None or s > t:
                 continue
             ix.submitted.append(s)
-            ended = p.review_ended_at
-            e = ended.timestamp() if ended is not None else _NEVER
-            if e <= t:
+            if e is not None and e <= t:
                 ix.review_ended.append(e)
             else:
                 ix.pending_submitted.append(s)
-            if p.approved_at is not None and (p.status is approved or p.status is withdrawn):
-                a = p.approved_at.timestamp()
-                if a <= t and (p.withdrawn_at is None or p.withdrawn_at.timestamp() > t):
-                    ix.by_approval.append(a)
-                    ix.by_submission.append(s)
+            if a is not None and a <= t and (w is None or w > t):
+                ix.by_approval.append(a)
+                ix.by_submission.append(s)
         for ix in index.values():
             ix.sort()
         self._timeline: dict[str, _Timeline] = {}

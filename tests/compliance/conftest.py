@@ -1,0 +1,115 @@
+"""Compliance test builders: catalogue rows written directly, accounts and publications through the API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def sh(y: int, m: int, d: int, h: int = 12, mi: int = 0) -> datetime:
+    return datetime(y, m, d, h, mi, tzinfo=SH)
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+@pytest.fixture
+def make_material(app_env):  # type: ignore[no-untyped-def]
+    """Insert a catalogue row (no file): compliance only needs the row and its lineage."""
+    from backend.db import session_scope
+    from backend.models import Material, MaterialKind, MaterialStatus, MediaType
+
+    def make(
+        title: str, *, parent: uuid.UUID | None = None, status: str = "ready", preset_id: str | None = None
+    ) -> uuid.UUID:
+        with session_scope() as session:
+            m = Material(
+                title=title,
+                media_type=MediaType.video,
+                kind=MaterialKind.derived if parent else MaterialKind.source,
+                status=MaterialStatus(status),
+                parent_id=parent,
+                preset_id=preset_id,
+            )
+            session.add(m)
+            session.flush()
+            return m.id
+
+    return make
+
+
+class Api:
+    """Small helpers over the API client that assert success."""
+
+    def __init__(self, client, make_material) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+        self.make_material = make_material
+        self.footage = make_material("618 直播回放 洗衣液专场")
+
+    def account(self, platform_id: str = "tmall", name: str = "旗舰店", **extra) -> dict:  # type: ignore[no-untyped-def]
+        res = self.client.post("/api/v1/accounts", json={"platform_id": platform_id, "name": name, **extra})
+        assert res.status_code == 201, res.text
+        return res.json()
+
+    def publish(
+        self,
+        account: dict,
+        channel: str,
+        submitted: datetime,
+        *,
+        approved: datetime | None = None,
+        material: uuid.UUID | None = None,
+        post_id: str | None = None,
+        **extra,
+    ) -> dict:  # type: ignore[no-untyped-def]
+        if material is None:
+            material = self.make_material(f"切片 {uuid.uuid4().hex[:6]}", parent=self.footage)
+        body = {
+            "material_id": str(material),
+            "account_id": account["id"],
+            "channel_id": channel,
+            "submitted_at": iso(submitted),
+            "platform_post_id": post_id,
+            **extra,
+        }
+        res = self.client.post("/api/v1/publications", json=body)
+        assert res.status_code == 201, res.text
+        pub = res.json()
+        if approved is not None:
+            pub = self.act(pub, "approve", approved)
+        return pub
+
+    def act(self, pub: dict, action: str, at: datetime, **body) -> dict:  # type: ignore[no-untyped-def]
+        res = self.client.post(f"/api/v1/publications/{pub['id']}/{action}", json={"at": iso(at), **body})
+        assert res.status_code in (200, 201), res.text
+        return res.json()
+
+    def status(self, as_of: datetime, account: dict | None = None) -> dict:
+        params: dict = {"as_of": iso(as_of)}
+        if account:
+            params["account_id"] = account["id"]
+        res = self.client.get("/api/v1/compliance/status", params=params)
+        assert res.status_code == 200, res.text
+        return res.json()
+
+    def month(self, month: str, as_of: datetime) -> dict:
+        res = self.client.get(
+            f"/api/v1/reports/monthly/{month}", params={"as_of": iso(as_of), "format": "json"}
+        )
+        assert res.status_code == 200, res.text
+        return res.json()
+
+
+@pytest.fixture
+def api(client, make_material) -> Api:  # type: ignore[no-untyped-def]
+    return Api(client, make_material)
+
+
+def channel(doc: dict, channel_id: str, account_index: int = 0) -> dict:
+    return next(c for c in doc["accounts"][account_index]["channels"] if c["channel_id"] == channel_id)

@@ -1,0 +1,237 @@
+"""End to end: a real Celery worker process on the real Redis broker renders a job; a worker killed
+with SIGKILL mid-render is replaced and the job still ends succeeded once, with no duplicate materials.
+
+Test and worker share a SQLite file and a local storage directory through REELHOUSE_* variables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from backend.models import Material
+from backend.models.render import JobStatus, OutputStatus, RenderJob
+from tests.conftest import REDIS_URL, REPO, make_clip, service_missing
+from tests.renders.conftest import ingest_clip
+
+pytestmark = [pytest.mark.redis, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+
+THREE = ["douyin.feed_9x16", "xiaohongshu.note_3x4", "weibo.landscape_720p"]
+E2E_REDIS_DB = 13  # apart from anything else using this Redis server; flushed at the start
+LEASE_SECONDS = 3
+
+
+def _broker_url() -> str:
+    base = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") > 2 else REDIS_URL.rstrip("/")
+    return f"{base}/{E2E_REDIS_DB}"
+
+
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch, app_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Redis for this test (flushed), the settings the worker gets, and messages sent to that broker."""
+    import redis
+
+    url = _broker_url()
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.exceptions.ConnectionError:
+        service_missing(f"Redis at {REDIS_URL}")
+    env = {
+        **app_env,
+        "REELHOUSE_BROKER_URL": url,
+        "REELHOUSE_RENDER_LEASE_SECONDS": str(LEASE_SECONDS),
+        "REELHOUSE_BROKER_VISIBILITY_TIMEOUT": "6",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    from tests.conftest import clear_caches
+
+    clear_caches()
+    from backend.config import get_settings
+    from workers.celery_app import create_celery
+
+    app = create_celery(get_settings())
+    monkeypatch.setattr(
+        "backend.services.renders.send_render_message",
+        lambda job_id: app.send_task("reelhouse.render.render_job", args=[str(job_id)]),
+    )
+    yield env
+    client.flushdb()
+    client.close()
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log: Path, name: str) -> None:
+        self.log = log
+        argv = [
+            sys.executable, "-m", "celery", "-A", "workers.celery_app:celery_app", "worker",
+            "-Q", "quick,render", "--concurrency", "1", "-P", "prefork", "-n", f"{name}@%h",
+            "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+        ]  # fmt: skip
+        self.out = log.open("wb")
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if b"ready." in self.log.read_bytes():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"worker did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
+
+    def descendants(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry.name))
+        found, stack = [], [self.proc.pid]
+        while stack:
+            pid = stack.pop()
+            for child in children.get(pid, []):
+                found.append(child)
+                stack.append(child)
+        return found
+
+    def kill(self) -> None:
+        """SIGKILL the worker, its pool process and the ffmpeg they started (its own process group)."""
+        for pid in [self.proc.pid, *self.descendants()]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.out.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.out.close()
+
+
+@pytest.fixture
+def workers(broker: dict[str, str], tmp_path: Path) -> Iterator[list[Worker]]:
+    started: list[Worker] = []
+
+    def start(name: str) -> Worker:
+        w = Worker(broker, tmp_path / f"{name}.log", name)
+        started.append(w)
+        w.wait_ready()
+        return w
+
+    yield start  # type: ignore[misc]
+    for w in started:
+        w.stop()
+
+
+def _create(source_id: uuid.UUID, seconds: float) -> uuid.UUID:
+    from backend.config import get_settings
+    from backend.db import session_scope
+    from backend.services import renders
+
+    request = renders.RenderRequest(ranges=[renders.TimeRangeIn(start=0, end=seconds)], presets=THREE)
+    with session_scope() as session:
+        return renders.create_render_job(
+            session, None, get_settings(), source_id, request, requested_by=None
+        ).id
+
+
+def _job(job_id: uuid.UUID) -> RenderJob:
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        job = session.get(RenderJob, job_id)
+        assert job is not None
+        return job
+
+
+def _wait_done(job_id: uuid.UUID, timeout: float, every=None) -> RenderJob:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = _job(job_id)
+        if JobStatus(job.status).done:
+            return job
+        if every:
+            every()
+        time.sleep(0.5)
+    raise AssertionError(f"job still {_job(job_id).status} after {timeout}s")
+
+
+def _check_outputs(job_id: uuid.UUID) -> None:
+    from backend.db import session_scope
+    from backend.services import renders
+    from workers.render_tasks import output_material_id
+
+    with session_scope() as session:
+        outputs = renders.outputs_of(session, [job_id])[job_id]
+        materials = session.exec(select(Material).where(Material.render_job_id == job_id)).all()
+    assert sorted(o.preset_id for o in outputs) == sorted(THREE)
+    assert all(o.status == OutputStatus.succeeded and o.violations == [] for o in outputs)
+    assert sorted(m.id for m in materials) == sorted(output_material_id(job_id, p) for p in THREE)
+
+
+def test_worker_renders_one_source_into_three_presets(workers, clip_4s):
+    source_id = ingest_clip(clip_4s)
+    workers("e2e-one")
+    job_id = _create(source_id, 4.0)
+    job = _wait_done(job_id, 60)
+    assert job.status == JobStatus.succeeded, (job.error_code, job.error_detail)
+    assert job.attempts == 1 and job.progress == 1.0
+    _check_outputs(job_id)
+
+
+def test_worker_killed_mid_render_is_recovered_once(workers, tmp_path):
+    from backend.config import get_settings
+    from backend.db import session_scope
+    from backend.services import renders
+
+    source_id = ingest_clip(make_clip(tmp_path / "long.mp4", seconds=24.0, size="640x360", seed=21))
+    first = workers("e2e-first")
+    job_id = _create(source_id, 24.0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = _job(job_id)
+        if job.status == JobStatus.running and job.progress > 0:
+            break
+        assert not JobStatus(job.status).done, job.status
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the render never started")
+    first.kill()
+    assert _job(job_id).status == JobStatus.running  # the row still says so: only the lease can tell
+
+    workers("e2e-second")
+
+    def sweep() -> None:
+        with session_scope() as session:
+            renders.sweep_render_jobs(session, get_settings())
+
+    job = _wait_done(job_id, 120, every=sweep)
+    assert job.status == JobStatus.succeeded, (job.error_code, job.error_detail)
+    assert job.attempts >= 2
+    _check_outputs(job_id)
