@@ -121,9 +121,20 @@ def frame_hash(grey: np.ndarray) -> np.uint64:
 # --- per video ----------------------------------------------------------------------------------
 
 
-def sample_frames(path: Path, rotation: int = 0, *, fps: float = SAMPLE_FPS, max_frames: int = MAX_FRAMES) -> list[np.ndarray]:
-    """Greyscale frames (long side WORK_LONG_SIDE) at 0, 1/fps, 2/fps ... in displayed orientation."""
+def sample_frames(
+    path: Path, rotation: int = 0, *, fps: float = SAMPLE_FPS, max_frames: int = MAX_FRAMES,
+    budget_seconds: float | None = None,
+) -> list[np.ndarray]:
+    """Greyscale frames (long side WORK_LONG_SIDE) at 0, 1/fps, 2/fps ... in displayed orientation.
+
+    `budget_seconds` stops decoding early (a 4K source decodes slowly): the frames so far still
+    identify the video, and ingest's probe timeout is never spent here.
+    """
+    import time
+
     import av
+
+    deadline = time.monotonic() + budget_seconds if budget_seconds else None
 
     out: list[np.ndarray] = []
     step = 1.0 / fps
@@ -151,7 +162,7 @@ def sample_frames(path: Path, rotation: int = 0, *, fps: float = SAMPLE_FPS, max
             while next_t <= t + 1e-3 and len(out) < max_frames:
                 out.append(grey)
                 next_t += step
-            if len(out) >= max_frames:
+            if len(out) >= max_frames or (deadline is not None and time.monotonic() > deadline):
                 break
     return out
 
@@ -160,8 +171,8 @@ def fingerprint_frames(frames: Iterable[np.ndarray]) -> Fingerprint:
     return Fingerprint(np.array([frame_hash(f) for f in frames], dtype=np.uint64))
 
 
-def fingerprint_file(path: Path, rotation: int = 0) -> Fingerprint:
-    return fingerprint_frames(sample_frames(path, rotation))
+def fingerprint_file(path: Path, rotation: int = 0, *, budget_seconds: float | None = None) -> Fingerprint:
+    return fingerprint_frames(sample_frames(path, rotation, budget_seconds=budget_seconds))
 
 
 # --- comparing ----------------------------------------------------------------------------------

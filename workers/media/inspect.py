@@ -104,7 +104,8 @@ def _write_fingerprint(path: Path, facts: MediaFacts, out: Path) -> None:
     from workers.media.fingerprint import fingerprint_file
 
     try:
-        out.write_bytes(fingerprint_file(path, facts.rotation).to_bytes())
+        # A third of the default probe timeout at most, so a slow 4K decode cannot fail the ingest.
+        out.write_bytes(fingerprint_file(path, facts.rotation, budget_seconds=20.0).to_bytes())
     except Exception:  # noqa: BLE001
         out.unlink(missing_ok=True)
 
