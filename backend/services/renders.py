@@ -492,6 +492,22 @@ def sweep_render_jobs(session: Session, settings: Settings) -> SweepResult:
         )
         if failed.rowcount == 1:  # type: ignore[attr-defined]
             result.failed.append(job_id)
+    # Queued but out of attempts (transient failures retried past max_attempts): nobody may claim it.
+    exhausted = session.execute(
+        update(RenderJob)
+        .where(
+            col(RenderJob.status) == JobStatus.queued, col(RenderJob.attempts) >= col(RenderJob.max_attempts)
+        )
+        .values(
+            status=JobStatus.failed,
+            updated_at=now,
+            finished_at=now,
+            error_code="attempts-exhausted",
+            error_detail="the job failed with transient errors on every attempt",
+        )
+        .returning(RenderJob.id)
+    )
+    result.failed.extend(exhausted.scalars().all())
     stale = now - timedelta(seconds=settings.render_lease_seconds)
     for job_id in session.exec(
         select(RenderJob.id).where(RenderJob.status == JobStatus.queued, col(RenderJob.enqueued_at) < stale)

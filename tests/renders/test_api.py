@@ -16,6 +16,45 @@ from backend.models.types import utcnow
 from tests.renders.conftest import ingest_clip
 
 RENDERS = "/api/v1/materials/{}/renders"
+
+
+def catalogue_row(
+    media_type: str = "video", duration: float | None = 4.0, title: str = "直播回放 618 新品"
+) -> uuid.UUID:
+    """A ready material row with probe facts but no bytes: enough for requests that never render."""
+    from backend.db import session_scope
+    from backend.models import Material, MaterialKind, MaterialStatus, MediaType
+
+    material_id = uuid.uuid4()
+    with session_scope() as session:
+        session.add(
+            Material(
+                id=material_id,
+                title=title,
+                media_type=MediaType(media_type),
+                kind=MaterialKind.source,
+                status=MaterialStatus.ready,
+                storage_key=f"materials/{material_id}/original.mp4",
+                duration_s=duration,
+                width=320,
+                height=240,
+                display_width=320,
+                display_height=240,
+            )
+        )
+    return material_id
+
+
+@pytest.fixture
+def source_id(app_env, sent) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    return catalogue_row()
+
+
+@pytest.fixture
+def logo_id(app_env) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    return catalogue_row("image", None, "品牌 logo")
+
+
 THREE = ["douyin.feed_9x16", "xiaohongshu.note_3x4", "weibo.landscape_720p"]
 
 
@@ -131,10 +170,8 @@ def test_inline_subtitles_are_stored_by_the_server(client, source_id):
         assert fh.read().decode("utf-8") == srt
 
 
-def test_jobs_are_listed_and_filtered(client, source_id, clip_4s, tmp_path):
-    from tests.conftest import make_clip
-
-    other = ingest_clip(make_clip(tmp_path / "other.mp4", seconds=3.0, seed=11), title="other")
+def test_jobs_are_listed_and_filtered(client, source_id):
+    other = catalogue_row(duration=3.0, title="other")
     a = client.post(RENDERS.format(source_id), json=_body()).json()
     b = client.post(
         RENDERS.format(other), json={"ranges": [{"start": 0, "end": 3}], "presets": ["jd.main_video_1x1"]}
@@ -207,11 +244,25 @@ def test_lease_claim_heartbeat_and_sweep(app_env, source_id, sent):
     with session_scope() as session:
         job = session.get(RenderJob, job_id)
         assert job.status == JobStatus.failed and job.error_code == "worker-lost"
-        job.status, job.enqueued_at = JobStatus.queued, utcnow() - timedelta(hours=1)  # a lost message
+        job.status, job.attempts = JobStatus.queued, 0
+        job.enqueued_at = utcnow() - timedelta(hours=1)  # its message was lost
     sent.clear()
     with session_scope() as session:
         assert renders.sweep_render_jobs(session, settings).resent == [job_id]
     assert sent == [job_id]
+    with session_scope() as session:
+        session.get(RenderJob, job_id).attempts = 3  # transient retries used every attempt
+    with session_scope() as session:
+        assert renders.sweep_render_jobs(session, settings).failed == [job_id]
+    assert _status(job_id) == (JobStatus.failed, "attempts-exhausted")
+
+
+def _status(job_id):  # type: ignore[no-untyped-def]
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        job = session.get(RenderJob, job_id)
+        return job.status, job.error_code
 
 
 def test_auto_render_rule_queues_new_sources(app_env, monkeypatch, clip_4s, sent, tmp_path):

@@ -210,9 +210,9 @@ def test_worker_killed_mid_render_is_recovered_once(workers, tmp_path):
     from backend.db import session_scope
     from backend.services import renders
 
-    source_id = ingest_clip(make_clip(tmp_path / "long.mp4", seconds=24.0, size="640x360", seed=21))
+    source_id = ingest_clip(make_clip(tmp_path / "long.mp4", seconds=16.0, size="640x360", seed=21))
     first = workers("e2e-first")
-    job_id = _create(source_id, 24.0)
+    job_id = _create(source_id, 16.0)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         job = _job(job_id)

@@ -3,6 +3,7 @@ presets, derived materials with lineage, covers, idempotent re-runs, too-short r
 
 from __future__ import annotations
 
+import io
 import subprocess
 import threading
 import time
@@ -225,3 +226,38 @@ def test_cancel_kills_the_ffmpeg_process_group(monkeypatch, app_env, sent, tmp_p
     job, outputs = job_state(job_id)
     assert job.status == JobStatus.cancelled and job.progress < 0.85
     assert all(o.status == OutputStatus.pending for o in outputs) and derived_of(job_id) == []
+
+
+@sqlite_only
+def test_unreadable_source_fails_the_job_without_retry(app_env, source_id, sent):
+    from backend.db import session_scope
+    from backend.deps import get_storage
+    from workers.render_tasks import execute_render_job
+
+    with session_scope() as session:
+        key = session.get(Material, source_id).storage_key
+    get_storage().put(key, io.BytesIO(b"\x00" * 4096), size=4096)  # the stored original went bad
+    job_id = create_job(source_id, {"ranges": [{"start": 0, "end": 2}], "presets": ["douyin.feed_9x16"]})
+    assert execute_render_job(str(job_id)) == "failed"
+    job, _ = job_state(job_id)
+    assert (job.status, job.error_code, job.attempts) == (JobStatus.failed, "source-unreadable", 1)
+
+
+@sqlite_only
+def test_storage_outage_releases_the_job_and_raises_for_a_retry(monkeypatch, app_env, source_id, sent):
+    from storage import StorageError
+    from workers import render_tasks
+
+    class Down:
+        def download_to(self, key, path):  # type: ignore[no-untyped-def]
+            raise StorageError("connection refused")
+
+    monkeypatch.setattr(render_tasks, "_storage", lambda: Down())
+    job_id = create_job(source_id, {"ranges": [{"start": 0, "end": 2}], "presets": ["douyin.feed_9x16"]})
+    with pytest.raises(render_tasks.TransientStorageError):
+        render_tasks.execute_render_job(str(job_id))
+    job, _ = job_state(job_id)
+    assert (job.status, job.lease_owner, job.attempts) == (JobStatus.queued, None, 1)
+    assert render_tasks.TransientStorageError in render_tasks.render_job.autoretry_for
+    assert render_tasks.render_job.acks_late and render_tasks.render_job.reject_on_worker_lost
+    assert render_tasks.render_job.queue == "render"
