@@ -27,9 +27,10 @@ CENTRE_MARGIN = 0.2  # fraction of each side left out after trimming borders
 THUMB = 32
 WORK_LONG_SIDE = 160
 
-# A true copy's aligned frames differ by a few bits; unrelated frames by ~32 of 64.
-MATCH_MEAN_DISTANCE = 17.0
+# A true copy's aligned frames differ by a few bits (a 10 % crop: up to ~16); unrelated frames by ~32 of 64.
+MATCH_MEAN_DISTANCE = 18.0
 MIN_OVERLAP = 3
+ALIGN_WINDOW = 8  # frames either side of the offset the index voted for
 
 
 @dataclass(frozen=True)
@@ -339,7 +340,8 @@ class FingerprintIndex:
         query = query[:MAX_FRAMES]
         found = []
         for pos, offset, votes in self.candidates(query, shortlist):
-            alignment = align(query, self._seqs[pos], offsets=range(offset - 2, offset + 3))
+            # Slow-moving footage spreads votes over neighbouring offsets: look a few frames either side.
+            alignment = align(query, self._seqs[pos], offsets=range(offset - ALIGN_WINDOW, offset + ALIGN_WINDOW + 1))
             if alignment.is_match:
                 found.append(Candidate(self._keys[pos], alignment, votes))
         found.sort(key=lambda c: c.alignment.distance)
