@@ -211,7 +211,12 @@ def run_render(job_id: uuid.UUID, owner: str) -> str:
             raise RenderFailed("source-unreadable", str(e)) from e
         if not hb.beat(force=True):
             raise MediaCancelled("render cancelled")
-        recipe = _recipe(request, workdir, storage, settings)
+        try:
+            recipe = _recipe(request, workdir, storage, settings)
+        except ObjectNotFound as e:
+            raise RenderFailed("overlay-missing", str(e)) from e
+        except StorageError as e:
+            raise TransientStorageError(str(e)) from e
         seconds = output_duration(source_facts, recipe)
 
         failures: dict[str, tuple[str, str]] = {}
