@@ -192,9 +192,9 @@ def test_cancel_kills_the_ffmpeg_process_group(monkeypatch, app_env, sent, tmp_p
     from backend.services import renders
     from workers.render_tasks import execute_render_job
 
-    clip = make_clip(tmp_path / "long.mp4", seconds=40.0, size="640x360", seed=3)
+    clip = make_clip(tmp_path / "long.mp4", seconds=20.0, size="640x360", seed=3)
     source_id = ingest_clip(clip)
-    job_id = create_job(source_id, {"ranges": [{"start": 0, "end": 40}], "presets": THREE})
+    job_id = create_job(source_id, {"ranges": [{"start": 0, "end": 20}], "presets": THREE})
 
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
