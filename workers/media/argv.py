@@ -1,8 +1,10 @@
 """Pure functions turning a render recipe (source facts + cuts + presets) into one ffmpeg argv.
 
 One process decodes the cut ranges once, does the shared work (concat, HDR->SDR, pixel format,
-frame rate when every output agrees) once, then `split`s into one branch per preset. Nothing here
-runs ffmpeg or touches the file system, so tests assert on the list directly.
+frame rate when every output agrees) once, then `split`s into one branch per preset. An intro or
+outro (a video, or an image shown for N seconds) is one more input of the same process, normalised
+to the cut's frame size, rate and audio format and joined by the same concat. Nothing here runs
+ffmpeg or touches the file system, so tests assert on the list directly.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ Corner = Literal["top_left", "top_right", "bottom_left", "bottom_right"]
 HDR_TRANSFERS = frozenset({"arib-std-b67", "smpte2084"})
 # Demuxers a watermark image may be read with (ffmpeg picks one by probing the file).
 IMAGE_DEMUXERS = "image2,png_pipe,jpeg_pipe,webp_pipe"
+# A still intro/outro is read by image2 by name (it alone has -loop); the worker names the file.
+STILL_DEMUXER = "image2"
+# Working audio of a joined timeline: every segment is resampled to this before the concat.
+WORK_AUDIO = "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
 # The bundled imageio-ffmpeg build has these; a system ffmpeg is checked by run.ffmpeg_filters().
 DEFAULT_FILTERS = frozenset({"zscale", "tonemap", "drawtext", "subtitles", "loudnorm"})
 
@@ -131,6 +137,36 @@ class CropKey:
 
 
 @dataclass(frozen=True)
+class Bookend:
+    """An intro or outro joined to the cut: a catalogued video (`media` holds its probe facts),
+    or a still image (`media` None) shown for `seconds` as a title card."""
+
+    path: str
+    seconds: float  # length on the output timeline; a video is cut to at most its own duration
+    media: SourceFacts | None = None
+
+    def __post_init__(self) -> None:
+        if not self.seconds > 0:
+            raise RecipeError(f"an intro/outro must last more than 0s, not {self.seconds}")
+        if self.media is not None and not self.media.demuxer:
+            raise RecipeError("the intro/outro's demuxer is unknown, so its input cannot be whitelisted")
+
+    @property
+    def still(self) -> bool:
+        return self.media is None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.media is not None and self.media.has_audio
+
+    @property
+    def duration(self) -> float:
+        if self.media is not None and self.media.duration > 0:
+            return min(self.seconds, self.media.duration)
+        return self.seconds
+
+
+@dataclass(frozen=True)
 class RenderRecipe:
     ranges: tuple[TimeRange, ...]
     mode: Mode = "exact"
@@ -140,10 +176,16 @@ class RenderRecipe:
     title: TitleText | None = None
     subtitles: SubtitleBurn | None = None
     crop_path: tuple[CropKey, ...] = ()  # used by fit="smart"; centre crop without it
+    intro: Bookend | None = None
+    outro: Bookend | None = None
+
+    @property
+    def bookends(self) -> tuple[Bookend, ...]:
+        return tuple(b for b in (self.intro, self.outro) if b is not None)
 
     @property
     def filtered(self) -> bool:
-        return bool(self.loudnorm or self.watermark or self.title or self.subtitles)
+        return bool(self.loudnorm or self.watermark or self.title or self.subtitles or self.bookends)
 
 
 @dataclass(frozen=True)
@@ -235,7 +277,14 @@ def clamp_ranges(source: SourceFacts, ranges: Sequence[TimeRange]) -> tuple[Time
 
 
 def output_duration(source: SourceFacts, recipe: RenderRecipe) -> float:
-    return sum(r.duration for r in clamp_ranges(source, recipe.ranges))
+    """Seconds on the output timeline: intro + the cut ranges + outro."""
+    cut = sum(r.duration for r in clamp_ranges(source, recipe.ranges))
+    return cut + sum(b.duration for b in recipe.bookends)
+
+
+def timeline_has_audio(source: SourceFacts, recipe: RenderRecipe) -> bool:
+    """Whether the joined timeline carries sound (silent segments are then filled with silence)."""
+    return source.has_audio or any(b.has_audio for b in recipe.bookends)
 
 
 def _can_copy(
@@ -272,7 +321,7 @@ def plan_outputs(
         w, h = output_size(source.width, source.height, p.width.value, p.height.value, recipe.allow_upscale)
         fps = target_fps(source, p.fps_cap.value)
         audio: Literal["source", "silence", "none"] = (
-            "source" if source.has_audio else ("silence" if p.requires_audio else "none")
+            "source" if timeline_has_audio(source, recipe) else ("silence" if p.requires_audio else "none")
         )
         plans.append(
             OutputPlan(
@@ -307,6 +356,30 @@ def _hdr_to_sdr(source: SourceFacts, filters: frozenset[str]) -> list[str]:
         ]
     # Without zimg there is no linear-light path: convert the matrix only (colours come out flat).
     return ["scale=out_color_matrix=bt709:out_range=tv", "format=yuv420p"]
+
+
+def _colour_chain(source: SourceFacts, filters: frozenset[str]) -> list[str]:
+    """The source's frames as 8-bit limited-range yuv420p, SDR."""
+    if source.hdr:
+        return _hdr_to_sdr(source, filters)
+    if source.pix_fmt.startswith("yuvj"):
+        # Phones record full range; players and platforms expect limited (TV) range.
+        return ["scale=out_range=tv", "format=yuv420p"]
+    return ["format=yuv420p"]
+
+
+def _bookend_video(bookend: Bookend, width: int, height: int, fps: Fraction, filters: frozenset[str]) -> str:
+    """Filters normalising an intro/outro picture to the cut's working frame: letterboxed into its
+    size with square pixels, at its rate, yuv420p; so the concat sees one kind of frame."""
+    steps = _hdr_to_sdr(bookend.media, filters) if bookend.media and bookend.media.hdr else []
+    steps += [
+        f"scale={width}:{height}:force_original_aspect_ratio=decrease:out_range=tv:flags=bicubic",
+        f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black",
+        "setsar=1",
+        f"fps={fps}",
+        "format=yuv420p",
+    ]
+    return ",".join(steps)
 
 
 def _crop_x_expr(path: Sequence[CropKey]) -> str:
@@ -411,6 +484,16 @@ def _input_args(demuxers: str) -> list[str]:
     return ["-protocol_whitelist", "file", "-format_whitelist", demuxers]
 
 
+def _bookend_input(bookend: Bookend, fps: Fraction) -> list[str]:
+    if bookend.media is None:
+        # One image looped at the cut's rate for its seconds; image2 is named so -loop applies.
+        return _input_args(STILL_DEMUXER) + [
+            "-f", STILL_DEMUXER, "-pattern_type", "none", "-loop", "1", "-framerate", str(fps),
+            "-t", _num(bookend.duration), "-i", _file_url(bookend.path),
+        ]  # fmt: skip
+    return _input_args(bookend.media.demuxer) + ["-t", _num(bookend.duration), "-i", _file_url(bookend.path)]
+
+
 def _file_url(path: str) -> str:
     # An explicit protocol keeps a path such as "-x.mp4" or "a:b.mp4" from being read as an option/URL.
     return path if path.startswith("file:") else "file:" + path
@@ -429,47 +512,76 @@ def build_render_argv(
         raise RecipeError("the source's demuxer is unknown, so its input cannot be whitelisted")
     ranges = clamp_ranges(source, recipe.ranges)
     plans = plan_outputs(source, recipe, outputs)
-    total = sum(r.duration for r in ranges)
+    total = sum(r.duration for r in ranges) + sum(b.duration for b in recipe.bookends)
     if recipe.title and "drawtext" not in filters:
         raise RecipeError("this ffmpeg has no drawtext filter (libfreetype) for burned-in titles")
     if recipe.subtitles and "subtitles" not in filters:
         raise RecipeError("this ffmpeg has no subtitles filter (libass)")
 
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
+    encoded = [p for p in plans if not p.copy]
+    # The working rate a still intro/outro is looped at and a video one resampled to.
+    work_fps = max((p.fps for p in encoded), default=Fraction(30))
+    # Inputs in timeline order: intro, the cut ranges, outro; then the watermark image.
+    segments: list[tuple[int, TimeRange | Bookend]] = []
+    if recipe.intro:
+        segments.append((len(segments), recipe.intro))
+        argv += _bookend_input(recipe.intro, work_fps)
     for r in ranges:
+        segments.append((len(segments), r))
         argv += _input_args(source.demuxer)
         argv += ["-ss", _num(r.start), "-t", _num(r.duration), "-i", _file_url(source.path)]
+    if recipe.outro:
+        segments.append((len(segments), recipe.outro))
+        argv += _bookend_input(recipe.outro, work_fps)
     wm_index = None
-    encoded = [p for p in plans if not p.copy]
     if recipe.watermark and encoded:
-        wm_index = len(ranges)
+        wm_index = len(segments)
         argv += _input_args(IMAGE_DEMUXERS) + ["-i", _file_url(recipe.watermark.path)]
 
     graph: list[str] = []
     if encoded:
         n = len(encoded)
-        # --- shared video: join ranges, HDR->SDR / 8-bit, common frame rate, then split
-        if len(ranges) > 1:
+        has_audio = timeline_has_audio(source, recipe)
+        colour = _colour_chain(source, filters)
+        # --- shared video: join the segments, HDR->SDR / 8-bit, common frame rate, then split
+        if recipe.bookends:
+            # Every segment becomes the same kind of frame and sound before the one concat: the cut
+            # gets its colour conversion here, intro/outro are letterboxed to the cut's size.
+            pads = ""
+            for i, seg in segments:
+                if isinstance(seg, Bookend):
+                    video = _bookend_video(seg, source.width, source.height, work_fps, filters)
+                    sound = seg.has_audio
+                else:
+                    video, sound = ",".join([*colour, "setsar=1"]), source.has_audio
+                graph.append(f"[{i}:v:0]{video}[s{i}v]")
+                if has_audio:
+                    if sound:
+                        graph.append(f"[{i}:a:0]{WORK_AUDIO}[s{i}a]")
+                    else:
+                        graph.append(f"anullsrc=r=48000:cl=stereo,atrim=duration={_num(seg.duration)}[s{i}a]")
+                pads += f"[s{i}v]" + (f"[s{i}a]" if has_audio else "")
+            outs = "[vcat]" + ("[acat]" if has_audio else "")
+            graph.append(f"{pads}concat=n={len(segments)}:v=1:a={int(has_audio)}{outs}")
+            vsrc, asrc = "[vcat]", "[acat]"
+            shared: list[str] = []
+        elif len(ranges) > 1:
             a = "[{i}:a:0]" if source.has_audio else ""
-            pads = "".join(f"[{i}:v:0]" + a.format(i=i) for i in range(len(ranges)))
+            pads = "".join(f"[{i}:v:0]" + a.format(i=i) for i, _ in segments)
             outs = "[vcat]" + ("[acat]" if source.has_audio else "")
             graph.append(f"{pads}concat=n={len(ranges)}:v=1:a={int(source.has_audio)}{outs}")
             vsrc, asrc = "[vcat]", "[acat]"
+            shared = colour
         else:
             vsrc, asrc = "[0:v:0]", "[0:a:0]"
-        if source.hdr:
-            shared = _hdr_to_sdr(source, filters)
-        elif source.pix_fmt.startswith("yuvj"):
-            # Phones record full range; players and platforms expect limited (TV) range.
-            shared = ["scale=out_range=tv", "format=yuv420p"]
-        else:
-            shared = ["format=yuv420p"]
+            shared = colour
         fps_set = {p.fps for p in encoded}
         common_fps = len(fps_set) == 1
         if common_fps:
             shared.append(f"fps={next(iter(fps_set))}")
         split = f"split={n}" + "".join(f"[v{k}in]" for k in range(n)) if n > 1 else "null[v0in]"
-        graph.append(f"{vsrc}{','.join(shared)},{split}")
+        graph.append(f"{vsrc}{','.join([*shared, split])}")
         if wm_index is not None:
             wm = recipe.watermark
             assert wm is not None

@@ -3,6 +3,7 @@
 import pytest
 
 from workers.media.argv import (
+    Bookend,
     CropKey,
     OutputSpec,
     RecipeError,
@@ -14,6 +15,7 @@ from workers.media.argv import (
     Watermark,
     build_render_argv,
     escape_filter_value,
+    output_duration,
     output_size,
     plan_outputs,
 )
@@ -252,3 +254,73 @@ def test_full_range_phone_video_is_converted_to_tv_range(three):
         )
     )
     assert "scale=out_range=tv,format=yuv420p" in graph
+
+
+def inputs_of(argv: list[str]) -> list[tuple[list[str], str]]:
+    """(options before -i, url) for every input, in order."""
+    out, start = [], argv.index("-nostats") + 1
+    for i, a in enumerate(argv):
+        if a == "-i":
+            out.append((argv[start:i], argv[i + 1]))
+            start = i + 2
+    return out
+
+
+def test_intro_and_outro_are_inputs_of_the_same_process(three):
+    sting = src(path="/in/sting.mov", duration=3.0, width=1280, height=720, fps=25.0, has_audio=False)
+    recipe = RenderRecipe(
+        ranges=(TimeRange(3600, 3615), TimeRange(4000, 4010)),
+        intro=Bookend("/in/sting.mov", 2.0, sting),
+        outro=Bookend("/in/card.png", 1.5),
+        watermark=Watermark("/in/logo.png"),
+    )
+    argv = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg")
+    inputs = inputs_of(argv)
+    assert [url for _, url in inputs] == [
+        "file:/in/sting.mov",
+        "file:/in/live.mp4",
+        "file:/in/live.mp4",
+        "file:/in/card.png",
+        "file:/in/logo.png",
+    ]
+    for opts, _ in inputs:  # every input is whitelisted
+        assert opts[:2] == ["-protocol_whitelist", "file"] and opts[2] == "-format_whitelist"
+    assert inputs[0][0][3:] == [MP4, "-t", "2"]
+    assert inputs[3][0][3:] == ["image2", "-f", "image2", "-pattern_type", "none", "-loop", "1",
+                                "-framerate", "30", "-t", "1.5"]  # fmt: skip
+    graph = graph_of(argv)
+    assert graph.count("concat=") == 1 and "concat=n=4:v=1:a=1[vcat][acat]" in graph
+    # the intro is letterboxed to the cut's size and rate, and gets silence for its 2 s
+    assert (
+        "[0:v:0]scale=1920:1080:force_original_aspect_ratio=decrease:out_range=tv:flags=bicubic,"
+        "pad=1920:1080:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,fps=30,format=yuv420p[s0v]" in graph
+    )
+    assert "anullsrc=r=48000:cl=stereo,atrim=duration=2[s0a]" in graph
+    assert "[1:v:0]format=yuv420p,setsar=1[s1v]" in graph and "[1:a:0]aresample=48000," in graph
+    assert "anullsrc=r=48000:cl=stereo,atrim=duration=1.5[s3a]" in graph
+    assert "[4:v:0]format=rgba" in graph  # the watermark comes after the timeline's inputs
+    # joined before the shared chain and the split: still one split, one decode
+    assert "concat=n=4:v=1:a=1[vcat][acat];[vcat]fps=30,split=3[v0in][v1in][v2in];" in graph
+    assert output_duration(src(), recipe) == pytest.approx(2 + 15 + 10 + 1.5)
+
+
+def test_a_video_intro_is_cut_to_its_own_length_and_brings_its_sound(catalog):
+    sting = src(path="/in/sting.mp4", duration=1.2, width=640, height=640)
+    recipe = RenderRecipe(ranges=(TimeRange(0, 5),), intro=Bookend("/in/sting.mp4", 30.0, sting))
+    silent_source = src(has_audio=False, audio_codec=None)
+    spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4")]
+    argv = build_render_argv(silent_source, recipe, spec, ffmpeg="ffmpeg")
+    assert inputs_of(argv)[0][0][-2:] == ["-t", "1.2"]
+    graph = graph_of(argv)
+    assert "[0:a:0]aresample=48000," in graph and "anullsrc=r=48000:cl=stereo,atrim=duration=5[s1a]" in graph
+    assert "concat=n=2:v=1:a=1" in graph
+    assert plan_outputs(silent_source, recipe, spec)[0].audio == "source"
+    assert "-c" not in argv  # never stream-copied
+
+
+def test_smart_fit_without_a_crop_path_is_a_centre_crop(catalog):
+    spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit="smart")]
+    graph = graph_of(
+        build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), spec, ffmpeg="ffmpeg")
+    )
+    assert "crop=608:1080," in graph and "x='" not in graph

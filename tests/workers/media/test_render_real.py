@@ -10,6 +10,7 @@ from PIL import Image
 
 from tests.conftest import service_missing
 from workers.media.argv import (
+    Bookend,
     OutputSpec,
     RenderRecipe,
     SubtitleBurn,
@@ -110,6 +111,29 @@ def test_source_shorter_than_the_range_is_clamped(ffmpeg, make_clip, source_fact
     assert facts["audio"] == "aac"  # silence added: the preset requires an audio track
     assert facts["duration"] == pytest.approx(1.0, abs=0.1)
     assert facts["size"] == (180, 320)
+
+
+def test_intro_clip_and_image_outro_join_the_cut(ffmpeg, make_clip, source_facts, catalog, tmp_path):
+    """A silent intro of another size + a 2 s cut + a 1 s title card: one output at the preset's size."""
+    intro = source_facts(make_clip(160, 160, 1.0, fps=25, audio=False))
+    src = source_facts(make_clip(320, 240, 3.0))
+    card = tmp_path / "outro.png"
+    Image.new("RGB", (90, 160), (20, 40, 200)).save(card)
+    recipe = RenderRecipe(
+        ranges=(TimeRange(0.5, 2.5),),
+        allow_upscale=True,
+        intro=Bookend(intro.path, intro.duration, intro),
+        outro=Bookend(str(card), 1.0),
+    )
+    assert output_duration(src, recipe) == pytest.approx(4.0)
+    out = tmp_path / "joined.mp4"
+    plans = render(ffmpeg, src, recipe, [OutputSpec(catalog.preset("weibo.landscape_720p"), str(out))])
+    facts = stream_facts(out)
+    assert facts["size"] == (1280, 720) == (plans[0].width, plans[0].height)
+    assert facts["pix_fmt"] == "yuv420p" and facts["audio"] == "aac" and facts["channels"] == 2
+    assert facts["fps"] == pytest.approx(30, abs=0.01)
+    assert facts["duration"] == pytest.approx(4.0, abs=0.15)
+    assert facts["frames"] == pytest.approx(120, abs=3)
 
 
 # ---------------------------------------------------------------------------- ../shared/media
