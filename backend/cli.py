@@ -191,5 +191,10 @@ def import_files(
     raise typer.Exit(code=1 if failed else 0)
 
 
+from backend.metrics_cli import metrics_app  # noqa: E402
+
+app.add_typer(metrics_app, name="metrics")
+
+
 if __name__ == "__main__":
     app()

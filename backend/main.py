@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import errors
-from backend.api import compliance, health, keys, materials, tags, tus, web
+from backend.api import compliance, health, keys, materials, metrics, tags, tus, web
 from backend.api import presets as presets_api, renders as renders_api
 from backend.config import get_settings
 
@@ -103,7 +103,7 @@ def create_app() -> FastAPI:
         },
     )
     install_error_handlers(app)
-    for module in (health, keys, materials, tags, tus, web, compliance, presets_api, renders_api):
+    for module in (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api):
         app.include_router(module.router)
 
     @app.get("/problems", tags=["health"], summary="Every problem type this API returns")

@@ -19,3 +19,4 @@ __all__ = [
 from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode  # noqa: E402,F401
 from backend.models.render import JobStatus, OutputStatus, RenderJob, RenderOutput  # noqa: E402,F401
 from backend.models.compliance import AccountChannel, PlatformAccount, Publication, PublicationEvent, Report  # noqa: E402,F401
+from backend.models.metrics import MaterialFingerprint, MetricImport, MetricSnapshot  # noqa: E402,F401

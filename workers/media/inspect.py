@@ -104,8 +104,9 @@ def _write_fingerprint(path: Path, facts: MediaFacts, out: Path) -> None:
     from workers.media.fingerprint import fingerprint_file
 
     try:
-        # A third of the default probe timeout at most, so a slow 4K decode cannot fail the ingest.
-        out.write_bytes(fingerprint_file(path, facts.rotation, budget_seconds=20.0).to_bytes())
+        # A few seconds of decoding (the first minute or so of 1080p) identifies a short video; more
+        # would slow every upload and could spend the probe timeout on a 4K source.
+        out.write_bytes(fingerprint_file(path, facts.rotation, budget_seconds=8.0).to_bytes())
     except Exception:  # noqa: BLE001
         out.unlink(missing_ok=True)
 
