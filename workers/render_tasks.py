@@ -21,7 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from backend.config import Settings, get_settings
 from backend.db import session_scope
-from backend.models import Material, MaterialKind
+from backend.models import Material, MaterialKind, MediaType
 from backend.models.render import JobStatus, OutputStatus, RenderJob, RenderOutput
 from backend.services import renders
 from backend.services.ingest import IngestRequest, ingest_local_file, limits_from
@@ -31,6 +31,8 @@ from storage import Storage
 from storage.base import ObjectNotFound, StorageError
 from workers.celery_app import QUICK_QUEUE, RENDER_QUEUE, celery_app
 from workers.media.argv import (
+    Bookend,
+    CropKey,
     OutputSpec,
     RecipeError,
     RenderRecipe,
@@ -134,6 +136,31 @@ class Planned:
     expected_size: tuple[int, int]
 
 
+def _bookend(
+    request: dict[str, Any], side: str, workdir: Path, storage: Storage, settings: Settings
+) -> Bookend | None:
+    """Fetch the intro/outro material into the work dir; a video is probed like the source."""
+    material_id = request.get(f"{side}_material_id")
+    if not material_id:
+        return None
+    with session_scope() as session:
+        m = session.get(Material, uuid.UUID(material_id))
+        key, media_type, duration = (m.storage_key, m.media_type, m.duration_s) if m else (None, None, None)
+    if not key or media_type not in (MediaType.video, MediaType.image):
+        raise RenderFailed(f"{side}-missing", f"{side} material {material_id} is gone")
+    path = workdir / f"{side}{Path(key).suffix}"
+    storage.download_to(key, path)
+    seconds = renders.bookend_seconds(MediaType(media_type), duration, request.get(f"{side}_seconds"))
+    if media_type == MediaType.image:
+        return Bookend(str(path), seconds)
+    try:
+        facts = inspect_untrusted(path, limits=limits_from(settings), timeout=settings.probe_timeout_seconds)
+        media = SourceFacts.from_media_facts(str(path), facts)
+        return Bookend(str(path), min(seconds, media.duration or seconds), media)
+    except (ProbeRejection, InspectFailed, RecipeError) as e:
+        raise RenderFailed(f"{side}-unreadable", f"{side} material {material_id}: {e}") from e
+
+
 def _recipe(request: dict[str, Any], workdir: Path, storage: Storage, settings: Settings) -> RenderRecipe:
     watermark = title = subtitles = None
     if request.get("watermark"):
@@ -168,6 +195,9 @@ def _recipe(request: dict[str, Any], workdir: Path, storage: Storage, settings: 
         watermark=watermark,
         title=title,
         subtitles=subtitles,
+        crop_path=tuple(CropKey(k["t"], k["x"]) for k in request.get("crop_path") or ()),
+        intro=_bookend(request, "intro", workdir, storage, settings),
+        outro=_bookend(request, "outro", workdir, storage, settings),
     )
 
 
@@ -298,6 +328,7 @@ def run_render(job_id: uuid.UUID, owner: str) -> str:
                     item,
                     res,
                     request,
+                    _bookend_lineage(request, recipe),
                 )
                 _record(
                     out,
@@ -388,6 +419,7 @@ def _register(
     item: Planned,
     res: dict[str, Any],
     request: dict[str, Any],
+    bookends: dict[str, Any],
 ) -> Material:
     material_id = output_material_id(job_id, item.preset.id)
     existing = session.get(Material, material_id)
@@ -404,6 +436,8 @@ def _register(
         "watermark": request.get("watermark"),
         "title": request.get("title"),
         "subtitles": request.get("subtitles"),
+        "crop_path": request.get("crop_path") if (item.spec.fit or item.preset.fit) == "smart" else None,
+        **bookends,
         "size": list(item.expected_size),
         "reencoded": res["reencoded"],
     }
@@ -426,6 +460,15 @@ def _register(
         ),
     )
     return result.material
+
+
+def _bookend_lineage(request: dict[str, Any], recipe: RenderRecipe) -> dict[str, Any]:
+    """The intro/outro materials an output was joined with, and the seconds each took."""
+    out: dict[str, Any] = {}
+    for side, bookend in (("intro", recipe.intro), ("outro", recipe.outro)):
+        material_id = request.get(f"{side}_material_id")
+        out[side] = {"material_id": material_id, "seconds": round(bookend.duration, 3)} if bookend else None
+    return out
 
 
 def _owner(task_id: str | None) -> str:

@@ -121,7 +121,8 @@ def _one(session, job: RenderJob) -> JobPublic:  # type: ignore[no-untyped-def]
     description="Cuts the ranges (joined in order) and renders every preset from one decode. The job is "
     "queued once the request commits; follow it at the `Location` URL. A cut shorter than every "
     "preset's minimum is refused (422 render-too-short); one too short for only some presets fails "
-    "just those renditions.",
+    "just those renditions. Duration limits count the intro and outro too. A preset rendered with fit "
+    "`smart` follows `crop_path`; without one it falls back to a centre crop.",
 )
 def request_render(
     material_id: uuid.UUID,

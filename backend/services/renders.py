@@ -11,18 +11,18 @@ import io
 import logging
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import event, exists, or_, update
-from sqlalchemy.orm import Session as OrmSession
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import exists, or_, update
 from sqlmodel import Session, col, select
 
 from backend import errors
 from backend.config import Settings
+from backend.db import after_commit
 from backend.models import Material, MaterialKind, MaterialStatus, MediaType
 from backend.models.render import JobStatus, OutputStatus, RenderJob, RenderOutput
 from backend.models.types import utcnow
@@ -33,6 +33,8 @@ from storage import Storage
 log = logging.getLogger("reelhouse.renders")
 
 RANGE_TOLERANCE_S = 0.05  # a range may end this far past the probed duration (container rounding)
+MAX_BOOKEND_S = 30.0  # an intro/outro is a sting or a title card, not a second programme
+DEFAULT_STILL_S = 3.0  # how long an image intro/outro shows when the request does not say
 MAX_SRT_BYTES = 1024 * 1024
 _SRT_CUE = re.compile(r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}")
 
@@ -73,6 +75,20 @@ class SubtitlesIn(BaseModel):
     srt: str = Field(min_length=1, description="SRT text timed to the output (after cutting and joining)")
 
 
+class CropKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    t: float = Field(
+        ge=0, description="Seconds on the output timeline (after cutting, joining and any intro)"
+    )
+    x: float = Field(
+        ge=0,
+        le=1,
+        validation_alias=AliasChoices("x", "cx"),
+        description="Horizontal centre of the subject as a fraction of the frame width (0 left, 1 right); "
+        "`cx` is accepted as a synonym",
+    )
+
+
 class RenderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ranges: list[TimeRangeIn] = Field(min_length=1, max_length=50, description="Joined in order")
@@ -81,11 +97,54 @@ class RenderRequest(BaseModel):
     watermark: WatermarkIn | None = None
     title: TitleIn | None = None
     subtitles: SubtitlesIn | None = None
-    intro_material_id: uuid.UUID | None = None
-    outro_material_id: uuid.UUID | None = None
+    crop_path: list[CropKeyIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Subject-following crop for presets rendered with fit `smart`: keyframes sorted by "
+        "time, the crop centre moving linearly between them and held before the first and after the "
+        "last. A `smart` rendition without a crop path is a centre crop, like `crop`.",
+    )
+    intro_material_id: uuid.UUID | None = Field(
+        default=None,
+        description="A ready video (e.g. a brand sting) or image (a title card) joined before the cut. "
+        "It is letterboxed to the cut's frame and counts toward each preset's duration limits.",
+    )
+    intro_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_BOOKEND_S,
+        description=f"An image intro shows this long (default {DEFAULT_STILL_S:g} s); a video intro is cut "
+        f"to at most this long (default: all of it, which may not exceed {MAX_BOOKEND_S:g} s)",
+    )
+    outro_material_id: uuid.UUID | None = Field(
+        default=None, description="Like `intro_material_id`, joined after the cut"
+    )
+    outro_seconds: float | None = Field(
+        default=None, gt=0, le=MAX_BOOKEND_S, description="Like `intro_seconds`"
+    )
     loudnorm: bool = False
     mode: Literal["exact", "fast"] = "exact"
     allow_upscale: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RenderRequest:
+        if self.crop_path and any(
+            b.t <= a.t for a, b in zip(self.crop_path[:-1], self.crop_path[1:], strict=True)
+        ):
+            raise ValueError("crop_path keyframes must be sorted by time, each later than the one before")
+        for side in ("intro", "outro"):
+            if getattr(self, f"{side}_seconds") is not None and getattr(self, f"{side}_material_id") is None:
+                raise ValueError(f"{side}_seconds needs {side}_material_id")
+        return self
+
+
+def bookend_seconds(media_type: MediaType, duration: float | None, requested: float | None) -> float:
+    """How long an intro/outro lasts on the output: an image for the requested (or default) time,
+    a video for its own duration, cut to the requested time when that is shorter."""
+    if media_type == MediaType.image:
+        return requested or DEFAULT_STILL_S
+    return min(requested, duration or requested) if requested else (duration or 0.0)
 
 
 def cut_seconds(ranges: Sequence[dict[str, float]] | Sequence[TimeRangeIn], duration: float | None) -> float:
@@ -132,6 +191,31 @@ def _ready_material(session: Session, material_id: uuid.UUID, media: MediaType, 
     return m
 
 
+def _bookend(session: Session, material_id: uuid.UUID, requested: float | None, side: str) -> float:
+    """Check an intro/outro material; return the seconds it adds to the output."""
+    m = session.get(Material, material_id)
+    if (
+        m is None
+        or m.status != MaterialStatus.ready
+        or m.media_type not in (MediaType.video, MediaType.image)
+        or not m.storage_key
+    ):
+        raise errors.RenderOverlayInvalid(f"the {side} {material_id} is not a ready video or image material")
+    if m.media_type == MediaType.video and not m.duration_s:
+        raise errors.RenderOverlayInvalid(f"the {side} video {material_id} has no known duration")
+    seconds = bookend_seconds(MediaType(m.media_type), m.duration_s, requested)
+    if seconds > MAX_BOOKEND_S:
+        raise errors.RenderOverlayInvalid(
+            f"the {side} video is {seconds:.2f}s; an intro or outro may last at most {MAX_BOOKEND_S:g}s "
+            f"(set {side}_seconds to use only its start)"
+        )
+    return seconds
+
+
+def _smart_fit(request: RenderRequest, presets: Sequence[RenditionPreset]) -> bool:
+    return any(request.fit.get(p.id, p.fit) == "smart" for p in presets)
+
+
 def validate_request(
     session: Session, source_id: uuid.UUID, request: RenderRequest
 ) -> tuple[Material, list[str]]:
@@ -166,7 +250,15 @@ def validate_request(
             raise errors.RenderRequestInvalid(
                 f"a fit override names {pid!r}, which is not a requested preset"
             )
+    if request.crop_path and not _smart_fit(request, presets):
+        raise errors.RenderRequestInvalid(
+            "a crop path is given but no requested preset renders with fit 'smart' (set it in `fit`)"
+        )
     seconds = cut_seconds(request.ranges, duration)
+    if request.intro_material_id:
+        seconds += _bookend(session, request.intro_material_id, request.intro_seconds, "intro")
+    if request.outro_material_id:
+        seconds += _bookend(session, request.outro_material_id, request.outro_seconds, "outro")
     problems = {p.id: rendition_problem(p, seconds) for p in presets}
     if all(problems.values()):
         raise errors.RenderTooShort(
@@ -176,37 +268,12 @@ def validate_request(
         )
     if request.watermark:
         _ready_material(session, request.watermark.material_id, MediaType.image, "the watermark")
-    if request.intro_material_id or request.outro_material_id:
-        # Joining other materials before/after the cut needs a normalising pre-pass the engine lacks so far.
-        raise errors.RenderOverlayInvalid("intro/outro materials are not supported by this version yet")
     if request.subtitles:
         _check_srt(request.subtitles.srt)
     return source, preset_ids
 
 
 # --------------------------------------------------------------------------- enqueue after commit
-
-_AFTER_COMMIT = "reelhouse.after_commit"
-
-
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run `callback` once the session's transaction has committed; dropped on rollback."""
-    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
-
-
-@event.listens_for(OrmSession, "after_commit")
-def _run_after_commit(session: OrmSession) -> None:
-    for callback in session.info.pop(_AFTER_COMMIT, []):
-        try:
-            callback()
-        except Exception:  # the row is committed: the sweep re-sends a message that failed to go out
-            log.exception("after-commit callback failed")
-
-
-@event.listens_for(OrmSession, "after_rollback")
-def _drop_after_commit(session: OrmSession) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
-
 
 def send_render_message(job_id: uuid.UUID) -> None:
     """The message-send boundary: put the job id on the render queue."""

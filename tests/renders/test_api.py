@@ -121,6 +121,14 @@ BAD_REQUESTS = [
     ),
     (_body(fit={"jd.main_video_1x1": "pad"}), "render-request-invalid"),
     (_body(intro_material_id=str(uuid.uuid4())), "render-overlay-invalid"),
+    (_body(intro_seconds=2), "validation-error"),
+    (
+        _body(fit={"douyin.feed_9x16": "smart"}, crop_path=[{"t": 2, "x": 0.5}, {"t": 1, "x": 0.5}]),
+        "validation-error",
+    ),
+    (_body(fit={"douyin.feed_9x16": "smart"}, crop_path=[{"t": 0, "cx": 1.2}]), "validation-error"),
+    (_body(fit={"douyin.feed_9x16": "smart"}, crop_path=[{"t": 0, "x": 0.2, "cx": 0.3}]), "validation-error"),
+    (_body(crop_path=[{"t": 0, "x": 0.5}]), "render-request-invalid"),
     (_body(subtitles={"srt": "no cues here"}), "render-overlay-invalid"),
     (_body(ranges=[{"start": 2, "end": 1}]), "validation-error"),
     (_body(presets=[]), "validation-error"),
@@ -291,3 +299,66 @@ def test_auto_render_rule_queues_new_sources(app_env, monkeypatch, clip_4s, sent
     get_settings.cache_clear()
     ingest_clip(make_clip(tmp_path / "short.mp4", seconds=2.0, seed=9))
     assert sent == [job.id]  # nothing the 2 s cut can satisfy: no doomed job
+
+
+def test_intro_and_outro_count_toward_the_duration_limits(client, source_id, logo_id, sent):
+    sting = catalogue_row("video", 1.5, "品牌片头")
+    tiktok_only = {"ranges": [{"start": 0, "end": 2}], "presets": ["tiktok.feed_9x16"]}
+    assert (
+        client.post(RENDERS.format(source_id), json=tiktok_only).json()["type"].endswith("render-too-short")
+    )
+    # 2 s cut + 1 s title card reaches TikTok's 3 s minimum
+    r = client.post(RENDERS.format(source_id), json={**tiktok_only, "intro_material_id": str(logo_id),
+                                                    "intro_seconds": 1})  # fmt: skip
+    assert r.status_code == 202, r.text
+    both = client.post(
+        RENDERS.format(source_id),
+        json=_body(intro_material_id=str(sting), outro_material_id=str(logo_id), outro_seconds=2.5),
+    )
+    assert both.status_code == 202, both.text
+    stored = both.json()["request"]
+    assert stored["intro_material_id"] == str(sting) and stored["intro_seconds"] is None
+    assert stored["outro_material_id"] == str(logo_id) and stored["outro_seconds"] == 2.5
+    assert len(sent) == 2
+
+
+def test_intro_must_be_a_short_ready_video_or_image(client, source_id, sent):
+    long_video = catalogue_row("video", 40.0, "整场直播")
+    r = client.post(RENDERS.format(source_id), json=_body(intro_material_id=str(long_video)))
+    assert r.status_code == 422 and r.json()["type"] == "/problems/render-overlay-invalid"
+    assert "at most 30s" in r.json()["detail"]
+    # only its first 5 s: accepted
+    r = client.post(RENDERS.format(source_id), json=_body(outro_material_id=str(long_video), outro_seconds=5))
+    assert r.status_code == 202, r.text
+    audio = catalogue_row("audio", 3.0, "背景音乐")
+    r = client.post(RENDERS.format(source_id), json=_body(intro_material_id=str(audio)))
+    assert r.json()["type"] == "/problems/render-overlay-invalid"
+
+
+def test_smart_fit_takes_a_crop_path(client, source_id, sent):
+    body = _body(
+        fit={"douyin.feed_9x16": "smart"},
+        crop_path=[{"t": 0, "cx": 0.25}, {"t": 2.5, "x": 0.75}],
+    )
+    r = client.post(RENDERS.format(source_id), json=body)
+    assert r.status_code == 202, r.text
+    assert r.json()["request"]["crop_path"] == [{"t": 0, "x": 0.25}, {"t": 2.5, "x": 0.75}]
+    # smart without a crop path is accepted: it renders as a centre crop
+    plain = client.post(RENDERS.format(source_id), json=_body(fit={"douyin.feed_9x16": "smart"}))
+    assert plain.status_code == 202 and plain.json()["request"]["crop_path"] is None
+    spec = client.get("/openapi.json").json()
+    assert (
+        "centre crop"
+        in spec["components"]["schemas"]["RenderRequest"]["properties"]["crop_path"]["description"]
+    )
+
+
+def test_the_crop_path_reaches_the_engine_recipe(app_env, tmp_path):
+    from backend.config import get_settings
+    from workers.media.argv import CropKey
+    from workers.render_tasks import _recipe
+
+    request = {"ranges": [{"start": 0, "end": 2}], "crop_path": [{"t": 0, "x": 0.25}, {"t": 2.5, "x": 0.75}]}
+    recipe = _recipe(request, tmp_path, None, get_settings())  # type: ignore[arg-type]
+    assert recipe.crop_path == (CropKey(0, 0.25), CropKey(2.5, 0.75))
+    assert recipe.intro is None and recipe.outro is None

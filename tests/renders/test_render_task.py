@@ -261,3 +261,28 @@ def test_storage_outage_releases_the_job_and_raises_for_a_retry(monkeypatch, app
     assert render_tasks.TransientStorageError in render_tasks.render_job.autoretry_for
     assert render_tasks.render_job.acks_late and render_tasks.render_job.reject_on_worker_lost
     assert render_tasks.render_job.queue == "render"
+
+
+def test_intro_clip_and_title_card_outro_are_joined_and_recorded(client, source_id, logo_id, tmp_path):
+    from workers.render_tasks import execute_render_job
+
+    intro_id = ingest_clip(
+        make_clip(tmp_path / "sting.mp4", seconds=1.0, size="160x160", audio=False), "片头"
+    )
+    body = {
+        "ranges": [{"start": 0, "end": 2}],
+        "presets": ["weibo.landscape_720p"],
+        "intro_material_id": str(intro_id),
+        "outro_material_id": str(logo_id),
+        "outro_seconds": 1,
+    }
+    job_id = uuid.UUID(client.post(f"/api/v1/materials/{source_id}/renders", json=body).json()["id"])
+    assert execute_render_job(str(job_id)) == "succeeded"
+    (rendition,) = client.get(f"/api/v1/jobs/{job_id}").json()["renditions"]
+    assert rendition["status"] == "succeeded", rendition
+    assert (rendition["width"], rendition["height"]) == PLANNED["weibo.landscape_720p"]
+    assert rendition["duration_s"] == pytest.approx(4.0, abs=0.15)
+    (derived,) = derived_of(job_id)
+    assert derived.has_audio and derived.parent_id == source_id
+    assert derived.recipe["intro"] == {"material_id": str(intro_id), "seconds": 1.0}
+    assert derived.recipe["outro"] == {"material_id": str(logo_id), "seconds": 1.0}
