@@ -5,15 +5,42 @@ Services only flush(); the owner of the session (request dependency, `session_sc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 from backend.config import get_settings
+
+log = logging.getLogger(__name__)
+_AFTER_COMMIT = "reelhouse.after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's transaction has committed; dropped on rollback.
+
+    This is how work is enqueued: the row is the truth, the Celery message is sent only after it
+    is durable, and a message that fails to go out is re-sent by the owning sweep."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _run_after_commit(session: OrmSession) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # the row is committed: a sweep re-sends a message that failed to go out
+            log.exception("after-commit callback failed")
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _drop_after_commit(session: OrmSession) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
 
 
 def make_engine(url: str) -> Engine:

@@ -142,36 +142,21 @@ def identify_cmd(path: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
 
 @metrics_app.command("fingerprint-missing")
 def fingerprint_missing(limit: int = 1000) -> None:
-    """Fingerprint ready videos that have none (ingested before fingerprints existed)."""
-    import tempfile
-
-    from sqlalchemy import select
-
+    """Fingerprint ready videos that have none (ingested before fingerprints, or whose task was lost)."""
     from backend.config import get_settings
     from backend.db import session_scope
     from backend.deps import get_storage
     from backend.errors import AppError
-    from backend.models import Material, MaterialStatus, MediaType
-    from backend.models.metrics import MaterialFingerprint
-    from backend.services.fingerprints import fingerprint_untrusted, store_fingerprint
+    from backend.services.fingerprints import fingerprint_material, missing_fingerprints
 
     settings, storage = get_settings(), get_storage()
     with session_scope() as session:
-        todo = list(session.scalars(
-            select(Material.id).where(Material.media_type == MediaType.video, Material.status == MaterialStatus.ready,
-                                      Material.storage_key.is_not(None),
-                                      ~Material.id.in_(select(MaterialFingerprint.material_id))).limit(limit)))
+        todo = missing_fingerprints(session, limit)
     done = 0
     for material_id in todo:
-        with session_scope() as session, tempfile.TemporaryDirectory() as d:
-            material = session.get(Material, material_id)
-            local = Path(d) / "video"
-            with storage.open(material.storage_key) as src, local.open("wb") as dst:  # type: ignore[union-attr,arg-type]
-                while chunk := src.read(1024 * 1024):
-                    dst.write(chunk)
-            try:
-                store_fingerprint(session, material_id, fingerprint_untrusted(settings, local))
-                done += 1
-            except AppError as exc:
-                typer.echo(f"{material_id}: {exc.detail}", err=True)
+        try:
+            with session_scope() as session:
+                done += fingerprint_material(session, storage, settings, material_id)
+        except AppError as exc:
+            typer.echo(f"{material_id}: {exc.detail}", err=True)
     typer.echo(f"fingerprinted {done} of {len(todo)}")

@@ -16,7 +16,7 @@ __all__ = [
     "ApiKey", "Material", "MaterialKind", "MaterialStatus", "MaterialTag", "MediaType",
     "Orientation", "Role", "Tag", "TagCategory",
 ]
-from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode  # noqa: E402,F401
-from backend.models.render import JobStatus, OutputStatus, RenderJob, RenderOutput  # noqa: E402,F401
 from backend.models.compliance import AccountChannel, PlatformAccount, Publication, PublicationEvent, Report  # noqa: E402,F401
+from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode  # noqa: E402,F401
 from backend.models.metrics import MaterialFingerprint, MetricImport, MetricSnapshot  # noqa: E402,F401
+from backend.models.render import JobStatus, OutputStatus, RenderJob, RenderOutput  # noqa: E402,F401

@@ -3,9 +3,11 @@ identifying a platform's downloaded copy as a known material."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -16,6 +18,7 @@ from backend.config import Settings
 from backend.models import Material, MaterialStatus
 from backend.models.metrics import MaterialFingerprint
 from backend.models.types import utcnow
+from storage import Storage
 from workers.media.fingerprint import VERSION, Fingerprint, FingerprintIndex
 
 
@@ -29,14 +32,6 @@ def store_fingerprint(session: Session, material_id: uuid.UUID, fingerprint: Fin
     session.add(row)
     session.flush()
     return row
-
-
-def store_fingerprint_file(session: Session, material_id: uuid.UUID, path: Path) -> bool:
-    """Ingest's hook: the sandboxed inspector wrote the fingerprint to `path` (or could not)."""
-    if not path.exists() or path.stat().st_size == 0:
-        return False
-    store_fingerprint(session, material_id, Fingerprint.from_bytes(path.read_bytes()))
-    return True
 
 
 class _CachedIndex:
@@ -118,3 +113,50 @@ def fingerprint_untrusted(settings: Settings, path: Path) -> Fingerprint:
         raise errors.FingerprintUnavailable("the file could not be read as video") from exc
     finally:
         out.unlink(missing_ok=True)
+
+
+def missing_fingerprints(
+    session: Session, limit: int, *, created_after: datetime | None = None, created_before: datetime | None = None
+) -> list[uuid.UUID]:
+    """Ready videos without a fingerprint (a lost task message, or material from before fingerprints)."""
+    window = []
+    if created_after is not None:
+        window.append(Material.created_at >= created_after)
+    if created_before is not None:
+        window.append(Material.created_at < created_before)
+    return list(session.scalars(
+        select(Material.id)
+        .where(*window, Material.media_type == "video", Material.status == MaterialStatus.ready,
+               Material.storage_key.is_not(None),  # type: ignore[union-attr]
+               ~Material.id.in_(select(MaterialFingerprint.material_id)))  # type: ignore[attr-defined]
+        .order_by(Material.created_at)
+        .limit(limit)
+    ))
+
+
+def fingerprint_material(session: Session, storage: Storage, settings: Settings, material_id: uuid.UUID) -> bool:
+    """Compute and store one material's fingerprint; idempotent. False when there is nothing to do."""
+    material = session.get(Material, material_id)
+    if material is None or material.media_type != "video" or not material.storage_key:
+        return False
+    if session.get(MaterialFingerprint, material_id) is not None:
+        return False
+    settings.spool_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.spool_dir) as tmp:
+        local = Path(tmp) / "video"
+        storage.download_to(material.storage_key, local)
+        store_fingerprint(session, material_id, fingerprint_untrusted(settings, local))
+    return True
+
+
+def request_fingerprint(session: Session, material_id: uuid.UUID) -> None:
+    """Fingerprint a new video on the quick queue once its row is committed (decoding two minutes of
+    a 1080p stream takes seconds that an upload should not wait for)."""
+    from backend.db import after_commit
+
+    def send() -> None:
+        from workers.tasks import fingerprint_material_task
+
+        fingerprint_material_task.apply_async(args=[str(material_id)])
+
+    after_commit(session, send)

@@ -142,7 +142,7 @@ def probe_spooled(settings: Settings, spooled: SpooledUpload, preview_dir: Path)
     try:
         facts = inspect_untrusted(
             spooled.path, limits=limits_from(settings), poster=poster, contact_sheet=sheet,
-            fingerprint=_fingerprint_path(spooled), timeout=settings.probe_timeout_seconds,
+            timeout=settings.probe_timeout_seconds,
         )
     except ProbeRejection as exc:
         poster.unlink(missing_ok=True)
@@ -153,10 +153,6 @@ def probe_spooled(settings: Settings, spooled: SpooledUpload, preview_dir: Path)
         sheet.unlink(missing_ok=True)
         raise errors.NotMedia("the file could not be read as media") from exc
     return facts, poster, sheet
-
-
-def _fingerprint_path(spooled: SpooledUpload) -> Path:
-    return spooled.path.parent / f"{spooled.path.stem}.fingerprint"
 
 
 def check_declared_type(facts: MediaFacts, declared: MediaType | None) -> None:
@@ -285,9 +281,10 @@ def ingest_spooled(
             return _existing(session, found, [t.id for t in tags if t.id is not None])
         if tags:
             tag_service.tag_materials(session, [material.id], [t.id for t in tags if t.id is not None])
-        from backend.services.fingerprints import store_fingerprint_file
+        if material.media_type == MediaType.video:
+            from backend.services.fingerprints import request_fingerprint
 
-        store_fingerprint_file(session, material.id, _fingerprint_path(spooled))
+            request_fingerprint(session, material.id)
         stored_keys.clear()
         if request.kind == MaterialKind.source:
             from backend.services.renders import auto_render_new_source
@@ -300,7 +297,6 @@ def ingest_spooled(
         raise
     finally:
         spooled.discard()
-        _fingerprint_path(spooled).unlink(missing_ok=True)
         for path in (poster, sheet):
             if path is not None:
                 path.unlink(missing_ok=True)

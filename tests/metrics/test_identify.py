@@ -40,6 +40,13 @@ def test_ingest_fingerprints_and_identify_finds_the_copy(client: TestClient, cli
     assert r.status_code == 201, r.text
     material_id = r.json()["id"]
     with session_scope() as s:
+        assert s.get(MaterialFingerprint, __import__("uuid").UUID(material_id)) is None  # not in the request
+    from workers.tasks import fingerprint_material_task, fingerprint_missing_task
+
+    assert fingerprint_missing_task() == 0  # too new for the sweep: its own task is on the way
+    assert fingerprint_material_task(material_id) is True
+    assert fingerprint_material_task(material_id) is False  # idempotent
+    with session_scope() as s:
         row = s.get(MaterialFingerprint, __import__("uuid").UUID(material_id))
         assert row is not None and row.frame_count == 6
 
