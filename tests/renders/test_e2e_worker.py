@@ -1,5 +1,6 @@
 """End to end: a real Celery worker process on the real Redis broker renders a job; a worker killed
-with SIGKILL mid-render is replaced and the job still ends succeeded once, with no duplicate materials.
+with SIGKILL mid-render is replaced and the job still ends succeeded once, with no duplicate materials;
+a cancel stops the worker's running ffmpeg.
 
 Test and worker share a SQLite file and a local storage directory through REELHOUSE_* variables.
 """
@@ -235,3 +236,40 @@ def test_worker_killed_mid_render_is_recovered_once(workers, tmp_path):
     assert job.status == JobStatus.succeeded, (job.error_code, job.error_detail)
     assert job.attempts >= 2
     _check_outputs(job_id)
+
+
+def _ffmpeg_under(worker: Worker) -> list[int]:
+    found = []
+    for pid in worker.descendants():
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().startswith("ffmpeg"):
+                found.append(pid)
+    return found
+
+
+def test_cancel_stops_a_running_render_in_the_worker(workers, tmp_path):
+    from backend.db import session_scope
+    from backend.services import renders
+
+    source_id = ingest_clip(make_clip(tmp_path / "long.mp4", seconds=16.0, size="640x360", seed=22))
+    worker = workers("e2e-cancel")
+    job_id = _create(source_id, 16.0)
+    deadline = time.monotonic() + 60
+    while not (_job(job_id).progress > 0 and _ffmpeg_under(worker)):
+        assert time.monotonic() < deadline, "the render never started"
+        assert not JobStatus(_job(job_id).status).done, _job(job_id).status
+        time.sleep(0.1)
+    with session_scope() as session:
+        renders.cancel_job(session, job_id)
+    cancelled_at = time.monotonic()
+    while _ffmpeg_under(worker):  # the worker's next heartbeat sees it and kills ffmpeg's process group
+        assert time.monotonic() - cancelled_at < 10, "ffmpeg still running after the cancel"
+        time.sleep(0.1)
+    while b"'cancelled'" not in worker.log.read_bytes():  # the task returns; it must not overwrite the cancel
+        assert time.monotonic() - cancelled_at < 20, worker.log.read_text(errors="replace")[-3000:]
+        time.sleep(0.1)
+    job = _job(job_id)
+    assert job.status == JobStatus.cancelled and job.error_code == "cancelled" and job.progress < 0.85
+    assert worker.proc.poll() is None  # the worker lives on for the next job
+    with session_scope() as session:
+        assert session.exec(select(Material).where(Material.render_job_id == job_id)).all() == []
