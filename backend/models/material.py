@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 from backend.models.types import JSONColumn, UTCDateTime, utcnow
@@ -55,6 +55,9 @@ class Material(SQLModel, table=True):
         Index("ix_material_created", "created_at", "id"),
         Index("ix_material_status_kind", "status", "kind"),
         Index("ix_material_parent", "parent_id"),
+        Index("ix_material_title_sort", "title", "id"),
+        Index("ix_material_size_sort", "size_bytes", "id"),
+        Index("ix_material_duration_sort", func.coalesce(text("duration_s"), -1.0), "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -90,7 +93,7 @@ class Material(SQLModel, table=True):
     bit_rate: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     media_created_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     orientation: Orientation | None = Field(default=None, sa_column=Column(String(16), nullable=True))
-    aspect_ratio: float | None = Field(default=None, index=True)
+    aspect_ratio: float | None = None
 
     poster_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
     contact_sheet_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))

@@ -155,10 +155,12 @@ def search_materials(session: Session, query: MaterialQuery) -> MaterialPage:
         stmt = stmt.where(Material.kind == query.kind)
     if query.media_type:
         stmt = stmt.where(Material.media_type == query.media_type)
+    # Duration filters use the same expression as the duration sort, so one index serves both.
+    duration = _SORT_COLUMNS["duration"]
     if query.min_duration is not None:
-        stmt = stmt.where(Material.duration_s >= query.min_duration)
+        stmt = stmt.where(duration >= query.min_duration)
     if query.max_duration is not None:
-        stmt = stmt.where(Material.duration_s <= query.max_duration)
+        stmt = stmt.where(duration >= 0, duration <= query.max_duration)
     if query.orientation:
         stmt = stmt.where(Material.orientation == query.orientation)
     if query.aspect:

@@ -116,17 +116,22 @@ def resolve_tag_refs(session: Session, refs: Iterable[str], *, create: bool) -> 
 
 
 def tags_of(session: Session, material_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Tag]]:
+    """Each material's tags. Links are read as plain pairs and each distinct tag is loaded once: a
+    page of 50 materials with 20 tags each shares far fewer than 1,000 tags."""
     out: dict[uuid.UUID, list[Tag]] = {mid: [] for mid in material_ids}
     if not material_ids:
         return out
-    rows = session.exec(
-        select(MaterialTag.material_id, Tag)
-        .join(Tag, Tag.id == MaterialTag.tag_id)  # type: ignore[arg-type]
-        .where(MaterialTag.material_id.in_(material_ids))  # type: ignore[attr-defined]
-        .order_by(Tag.category, Tag.id)
-    )
-    for material_id, tag in rows:
-        out[material_id].append(tag)
+    pairs = list(session.exec(
+        select(MaterialTag.material_id, MaterialTag.tag_id).where(
+            MaterialTag.material_id.in_(material_ids)  # type: ignore[attr-defined]
+        )
+    ))
+    wanted = {tag_id for _, tag_id in pairs}
+    tags = {t.id: t for t in session.exec(select(Tag).where(Tag.id.in_(wanted)))} if wanted else {}  # type: ignore[union-attr]
+    for material_id, tag_id in pairs:
+        out[material_id].append(tags[tag_id])
+    for listed in out.values():
+        listed.sort(key=lambda t: (t.category, t.id))
     return out
 
 
