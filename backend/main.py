@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -79,6 +80,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(get_storage().ensure_bucket)
     except Exception:  # noqa: BLE001 - storage may come up later; /ready reports it meanwhile
         log.warning("storage is not reachable at start-up", exc_info=True)
+    # Everything loaded so far (modules, routes, schemas) lives as long as the process: move it out
+    # of the collector's sight, or every full collection walks it again (~80 ms pauses in requests).
+    gc.collect()
+    gc.freeze()
     yield
 
 
