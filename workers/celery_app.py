@@ -22,9 +22,10 @@ TASK_MODULES = ["workers.tasks", "workers.upload_tasks", "workers.compliance_tas
 def broker_options(settings: Settings) -> dict[str, object]:
     if settings.uses_filesystem_broker:
         folder = settings.broker_dir
-        for sub in ("in", "processed"):
+        for sub in ("in", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return {
+            "control_folder": str(folder / "control"),
             "data_folder_in": str(folder / "in"),
             "data_folder_out": str(folder / "in"),
             "processed_folder": str(folder / "processed"),
