@@ -33,9 +33,19 @@ def get_storage() -> Storage:
     )
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+# The cached getters are wrapped in `async def` so FastAPI calls them on the event loop: a plain
+# `def` dependency costs a hop to the thread pool on every request.
+async def _settings() -> Settings:
+    return get_settings()
+
+
+async def _storage() -> Storage:
+    return get_storage()
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
-StorageDep = Annotated[Storage, Depends(get_storage)]
+StorageDep = Annotated[Storage, Depends(_storage)]
 
 
 def current_key(
@@ -53,7 +63,7 @@ CurrentKey = Annotated[ApiKey, Depends(current_key)]
 
 
 def require(role: Role):  # type: ignore[no-untyped-def]
-    def check(key: CurrentKey) -> ApiKey:
+    async def check(key: CurrentKey) -> ApiKey:  # no I/O: stays on the event loop
         if Role(key.role).rank < role.rank:
             raise Forbidden(f"this action needs the {role.value} role; the key has {key.role}")
         return key

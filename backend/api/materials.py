@@ -190,7 +190,10 @@ def list_materials(
         ),
     )
     by_id = tag_service.tags_of(session, [m.id for m in page.items])
-    return MaterialPagePublic(items=[to_public(m, by_id[m.id]) for m in page.items], next_cursor=page.next_cursor)
+    body = MaterialPagePublic(items=[to_public(m, by_id[m.id]) for m in page.items], next_cursor=page.next_cursor)
+    # Serialised here, once: returned as a model, FastAPI would dump and re-validate the whole page
+    # against response_model (which still documents it) before serialising it again.
+    return Response(body.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
 
 @router.get(f"{API}/materials/{{material_id}}", response_model=MaterialPublic, summary="One material")
