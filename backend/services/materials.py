@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, literal, or_, text
+from sqlalchemy import and_, func, literal, literal_column, or_, text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -21,7 +21,8 @@ SortKey = Literal["created_at", "-created_at", "title", "-title", "duration", "-
 _SORT_COLUMNS: dict[str, Any] = {
     "created_at": Material.created_at,
     "title": Material.title,
-    "duration": func.coalesce(Material.duration_s, -1.0),
+    # A literal (not a bound parameter), so the text matches ix_material_duration_sort's expression.
+    "duration": func.coalesce(Material.duration_s, literal_column("-1.0")),
     "size": Material.size_bytes,
 }
 MAX_PAGE = 200
