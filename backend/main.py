@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import errors
 from backend.api import compliance, health, keys, materials, metrics, tags, tus, web
-from backend.api import presets as presets_api, renders as renders_api
+from backend.api import presets as presets_api
+from backend.api import renders as renders_api
 from backend.config import get_settings
 
 log = logging.getLogger("reelhouse")

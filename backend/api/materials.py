@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
 from backend import errors
+from backend.api.files import serve_object
 from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
 from backend.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation, TagCategory
 from backend.models.types import utcnow
@@ -29,8 +30,8 @@ from backend.schemas.catalogue import (
     MediaFactsPublic,
     TagPublic,
 )
-from backend.services import ingest, materials, tags as tag_service
-from backend.api.files import serve_object
+from backend.services import ingest, materials
+from backend.services import tags as tag_service
 
 router = APIRouter(tags=["materials"])
 

@@ -1,6 +1,7 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
 
 from backend.models.auth import ApiKey, Role
+from backend.models.compliance import AccountChannel, PlatformAccount, Publication, PublicationEvent, Report
 from backend.models.material import (
     Material,
     MaterialKind,
@@ -11,12 +12,13 @@ from backend.models.material import (
     Tag,
     TagCategory,
 )
+from backend.models.metrics import MaterialFingerprint, MetricImport, MetricSnapshot
+from backend.models.render import JobStatus, OutputStatus, RenderJob, RenderOutput
+from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode
 
 __all__ = [
-    "ApiKey", "Material", "MaterialKind", "MaterialStatus", "MaterialTag", "MediaType",
-    "Orientation", "Role", "Tag", "TagCategory",
+    "AccountChannel", "ApiKey", "JobStatus", "Material", "MaterialFingerprint", "MaterialKind", "MaterialStatus",
+    "MaterialTag", "MediaType", "MetricImport", "MetricSnapshot", "Orientation", "OutputStatus", "PlatformAccount",
+    "Publication", "PublicationEvent", "RenderJob", "RenderOutput", "Report", "Role", "Tag", "TagCategory",
+    "TusUpload", "UploadStatus", "UploadStorageMode",
 ]
-from backend.models.compliance import AccountChannel, PlatformAccount, Publication, PublicationEvent, Report  # noqa: E402,F401
-from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode  # noqa: E402,F401
-from backend.models.metrics import MaterialFingerprint, MetricImport, MetricSnapshot  # noqa: E402,F401
-from backend.models.render import JobStatus, OutputStatus, RenderJob, RenderOutput  # noqa: E402,F401

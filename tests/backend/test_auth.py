@@ -22,7 +22,7 @@ def test_every_endpoint_but_health_needs_a_key(anon_client) -> None:
 
 
 def test_roles(anon_client, keys) -> None:
-    viewer, editor, admin = Keys.auth(keys.viewer), Keys.auth(keys.editor), Keys.auth(keys.admin)
+    viewer, editor = Keys.auth(keys.viewer), Keys.auth(keys.editor)
     assert anon_client.get("/api/v1/materials", headers=viewer).status_code == 200
     denied = anon_client.post("/api/v1/tags", json={"category": "style", "name_en": "vlog"}, headers=viewer)
     assert denied.status_code == 403 and denied.json()["type"] == "/problems/forbidden"

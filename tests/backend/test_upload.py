@@ -140,8 +140,9 @@ def test_truncated_video_is_refused(client, app_env, clip_dir: Path) -> None:
 
 
 def test_audio_declared_as_video_is_a_kind_mismatch(client, clip_dir: Path) -> None:
-    from tests.conftest import ffmpeg_exe
     import subprocess
+
+    from tests.conftest import ffmpeg_exe
 
     audio = clip_dir / "bed.m4a"
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1",
@@ -159,8 +160,9 @@ def test_codec_outside_the_allow_list_is_refused(client, clip_dir: Path) -> None
 
 
 def test_container_outside_the_allow_list_is_refused(client, clip_dir: Path) -> None:
-    from tests.conftest import ffmpeg_exe
     import subprocess
+
+    from tests.conftest import ffmpeg_exe
 
     nut = clip_dir / "clip.nut"
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=duration=1:size=160x120",

@@ -8,9 +8,10 @@ Create Date: 2026-11-22
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import backend.models.types
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import backend.models.types
 
 revision: str = '0001_catalogue'
 down_revision: str | Sequence[str] | None = None

@@ -12,9 +12,10 @@ INCLUDE) so leaderboards are index-only scans; likewise publication by material.
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import backend.models.types  # noqa: F401  (custom column types)
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import backend.models.types  # noqa: F401  (custom column types)
 
 revision: str = '0004_metrics'
 down_revision: str | Sequence[str] | None = '0002_compliance'

@@ -11,9 +11,10 @@ branches; the job's (status, lease_expires_at) index serves the sweep of expired
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import backend.models.types  # noqa: F401  (custom column types)
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import backend.models.types  # noqa: F401  (custom column types)
 
 revision: str = '0005_render'
 down_revision: str | Sequence[str] | None = '0001_catalogue'

@@ -1,0 +1,13 @@
+"""A bare ASGI app that reads a request body and throws it away: the ceiling of one HTTP upload
+stream through uvicorn on this machine, measured beside reelhouse's upload."""
+
+
+async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
