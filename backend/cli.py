@@ -108,6 +108,9 @@ def serve(
         worker_proc = subprocess.Popen(
             _worker_argv("quick,render", settings.worker_concurrency, True, "warning"), start_new_session=True
         )
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handler that
+    # would end this process before the `finally` below stops the worker it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run("backend.main:create_app", factory=True, host=host, port=port, reload=reload,
                     log_level="info", timeout_graceful_shutdown=10)

@@ -93,3 +93,9 @@ def test_serve_runs_api_and_worker_on_the_embedded_defaults(tmp_path: Path) -> N
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+    # Stopping serve stops the worker it started.
+    leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "data" / "celerybeat-schedule")],
+                              capture_output=True, text=True).stdout.split()
+    for pid in leftover:
+        os.kill(int(pid), signal.SIGKILL)
+    assert leftover == []
