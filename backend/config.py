@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         ge=5 * 1024 * 1024,
         description="S3 multipart part size for resumable uploads.",
     )
+    tus_fsync: bool = Field(
+        default=False,
+        description="fsync each PATCH before acknowledging it: survives power loss, costs throughput.",
+    )
     tus_retain_seconds: int = Field(
         default=30 * 24 * 3600,
         ge=0,

@@ -558,7 +558,10 @@ async def receive(
 ) -> PatchOutcome:
     """Append a request body at the upload's offset; call under `writer_lock` after `validate_patch`.
 
-    Bytes are fsynced before the new offset is flushed. A body cut short keeps what arrived
+    With `tus_fsync`, bytes are fsynced before the new offset is flushed; without it (the default,
+    as in tusd) a process crash loses nothing (the page cache survives it) and an OS crash that
+    loses acknowledged bytes is caught on the next PATCH ("lost bytes on disk": start again).
+    A body cut short keeps what arrived
     (unless it carried a checksum, which then cannot be verified); a checksum mismatch or a body
     past the upload's length discards the chunk and leaves the offset where it was.
     """
@@ -614,12 +617,13 @@ async def receive(
                         f"the {received}-byte chunk does not match its {checksum.algorithm} checksum"  # type: ignore[union-attr]
                     )
             fh.flush()
-            os.fsync(fh.fileno())
+            if settings.tus_fsync:
+                os.fsync(fh.fileno())
         except BaseException:
             fh.flush()
             fh.truncate(start - file_start)
             raise
-    if held == 0 and start == file_start:
+    if settings.tus_fsync and held == 0 and start == file_start:
         _fsync_dir(path.parent)
 
     upload.offset = start + received

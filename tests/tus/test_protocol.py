@@ -379,3 +379,30 @@ def test_s3_mode_uses_multipart_parts(client, use_s3, multipart_clip: Path, app_
         assert _upload_files(app_env) == []
     finally:
         clear_caches()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("fsync", [False, True])
+def test_fsync_per_patch_is_a_setting(client, app_env, monkeypatch, fsync: bool) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    monkeypatch.setenv("REELHOUSE_TUS_FSYNC", "true" if fsync else "false")
+    clear_caches()
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    url = create(client, 10).headers["location"]
+    synced.clear()
+    assert patch(client, url, 0, b"01234").status_code == 204
+    assert bool(synced) is fsync
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_acknowledged_bytes_lost_by_the_os_fail_the_upload_cleanly(client, app_env) -> None:  # type: ignore[no-untyped-def]
+    url = create(client, 10).headers["location"]
+    assert patch(client, url, 0, b"01234").status_code == 204
+    (part,) = _upload_files(app_env)
+    part.write_bytes(b"012")  # what an OS crash without fsync can leave behind
+    res = patch(client, url, 5, b"56789")
+    assert res.status_code >= 400
+    assert res.headers["content-type"] == "application/problem+json"
