@@ -320,3 +320,16 @@ def write_file_atomically(path: Path, chunks: Iterable[bytes]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
+
+
+def download_via_open(storage: Storage, key: str, path: Path) -> ObjectStat:
+    """`download_to` for any backend: stream the object into `path`, atomically."""
+    stat = storage.stat(key)
+    if stat is None:
+        raise ObjectNotFound(key)
+    try:
+        with storage.open(key) as reader:
+            write_file_atomically(Path(path), iter(lambda: reader.read(DEFAULT_CHUNK_SIZE), b""))
+    except OSError as exc:
+        raise StorageError(f"cannot copy {key} to {path}: {exc}") from exc
+    return stat

@@ -36,6 +36,7 @@ from storage.base import (
     StorageError,
     check_range,
     copy_stream,
+    download_via_open,
     validate_key,
     write_file_atomically,
 )
@@ -211,15 +212,7 @@ class LocalStorage:
         return None
 
     def download_to(self, key: str, path: Path) -> ObjectStat:
-        stat = self.stat(key)
-        if stat is None:
-            raise ObjectNotFound(key)
-        try:
-            with self.open(key) as reader:
-                write_file_atomically(Path(path), iter(lambda: reader.read(DEFAULT_CHUNK_SIZE), b""))
-        except OSError as exc:
-            raise StorageError(f"cannot copy {key} to {path}: {exc}") from exc
-        return stat
+        return download_via_open(self, key, path)
 
     # -- multipart (resumable uploads) ------------------------------------------------------
 

@@ -35,8 +35,8 @@ from storage.base import (
     StorageError,
     check_range,
     content_disposition,
+    download_via_open,
     validate_key,
-    write_file_atomically,
 )
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
@@ -244,15 +244,7 @@ class S3Storage:
             )
 
     def download_to(self, key: str, path: Path) -> ObjectStat:
-        stat = self.stat(key)
-        if stat is None:
-            raise ObjectNotFound(key)
-        try:
-            with self.open(key) as reader:
-                write_file_atomically(Path(path), iter(lambda: reader.read(DEFAULT_CHUNK_SIZE), b""))
-        except OSError as exc:
-            raise StorageError(f"cannot copy {key} to {path}: {exc}") from exc
-        return stat
+        return download_via_open(self, key, path)
 
     # -- multipart (resumable uploads) ------------------------------------------------------
     # The minio SDK keeps the single-request multipart calls private (underscore-prefixed);
