@@ -411,6 +411,7 @@ def to_html(report: MonthlyReport) -> str:
                 report.month.days,
             )
         )
+        channel_names = {c.channel_id: c.name_zh for c in a.month.channels}
         if a.approved:
             h.append(
                 "<h3>已通过 Approved</h3><table><tr><th>Channel</th><th>Counted at</th><th>Material</th>"
@@ -421,7 +422,8 @@ def to_html(report: MonthlyReport) -> str:
                 if p.post_url:
                     post = f'<a href="{escape(p.post_url)}">{post or "link"}</a>'
                 h.append(
-                    f"<tr><td>{escape(p.channel_id)}</td><td>{p.counted_at:%Y-%m-%d %H:%M}</td>"
+                    f"<tr><td>{escape(channel_names.get(p.channel_id, p.channel_id))}</td>"
+                    f"<td>{p.counted_at:%Y-%m-%d %H:%M}</td>"
                     f"<td>{escape(p.material.title)}</td><td>{escape(p.source.title)}</td><td>{post}</td></tr>"
                 )
             h.append("</table>")
@@ -433,7 +435,8 @@ def to_html(report: MonthlyReport) -> str:
             )
             for f in a.fillers:
                 h.append(
-                    f"<tr><td>{escape(f.channel_id)}</td><td>{escape(f.material.title)}</td>"
+                    f"<tr><td>{escape(channel_names.get(f.channel_id, f.channel_id))}</td>"
+                    f"<td>{escape(f.material.title)}</td>"
                     f"<td>{escape(f.preset_id or '')}</td><td>{escape(f.source.title)}</td></tr>"
                 )
             h.append("</table>")

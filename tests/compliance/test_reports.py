@@ -116,6 +116,7 @@ def test_html_draws_svg_charts_without_scripts(api, story):
     assert page.count('class="chart progress"') == 2
     assert "实拍" in page and "双11 直播回放 第一场" in page and "<script" not in page
     assert re.search(r"<title>实拍: 2 / 6</title>", page)
+    assert "<td>shipai</td>" not in page and "<tr><td>实拍</td>" in page  # people read names, not ids
 
 
 def test_report_periods_are_checked(api, client):
