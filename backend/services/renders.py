@@ -435,14 +435,8 @@ def claim_job(session: Session, job_id: uuid.UUID, owner: str, lease_seconds: fl
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def heartbeat(
-    session: Session, job_id: uuid.UUID, owner: str, lease_seconds: float, progress: float | None
-) -> bool:
-    """Renew the lease (and record progress); False when the job was cancelled or its lease lost."""
-    now = utcnow()
-    values: dict[str, Any] = {"lease_expires_at": now + timedelta(seconds=lease_seconds), "updated_at": now}
-    if progress is not None:
-        values["progress"] = round(min(max(progress, 0.0), 1.0), 4)
+def _update_held_job(session: Session, job_id: uuid.UUID, owner: str, **values: Any) -> bool:
+    """Change a running job only while `owner` still holds its lease; False when it no longer does."""
     result = session.execute(
         update(RenderJob)
         .where(
@@ -453,6 +447,17 @@ def heartbeat(
         .values(**values)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def heartbeat(
+    session: Session, job_id: uuid.UUID, owner: str, lease_seconds: float, progress: float | None
+) -> bool:
+    """Renew the lease (and record progress); False when the job was cancelled or its lease lost."""
+    now = utcnow()
+    values: dict[str, Any] = {"lease_expires_at": now + timedelta(seconds=lease_seconds), "updated_at": now}
+    if progress is not None:
+        values["progress"] = round(min(max(progress, 0.0), 1.0), 4)
+    return _update_held_job(session, job_id, owner, **values)
 
 
 def finish_job(
@@ -477,30 +482,14 @@ def finish_job(
     }
     if status == JobStatus.succeeded:
         values["progress"] = 1.0
-    result = session.execute(
-        update(RenderJob)
-        .where(
-            col(RenderJob.id) == job_id,
-            col(RenderJob.lease_owner) == owner,
-            col(RenderJob.status) == JobStatus.running,
-        )
-        .values(**values)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return _update_held_job(session, job_id, owner, **values)
 
 
 def release_job(session: Session, job_id: uuid.UUID, owner: str) -> bool:
     """Give the lease back so a retry can take the job at once (transient failure)."""
-    result = session.execute(
-        update(RenderJob)
-        .where(
-            col(RenderJob.id) == job_id,
-            col(RenderJob.lease_owner) == owner,
-            col(RenderJob.status) == JobStatus.running,
-        )
-        .values(status=JobStatus.queued, lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+    return _update_held_job(
+        session, job_id, owner, status=JobStatus.queued, lease_owner=None, lease_expires_at=None, updated_at=utcnow()
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 @dataclass
