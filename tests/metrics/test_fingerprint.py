@@ -31,7 +31,7 @@ SECONDS = 4
 GENERATED = {
     "testsrc2": "testsrc2=size=480x270:rate=10",
     "mandelbrot": "mandelbrot=size=480x270:rate=10",
-    "gradients": "gradients=size=480x270:rate=10:speed=0.05:seed=5",
+    "mandelbrot_deep": "mandelbrot=size=480x270:rate=10:start_x=-0.743643887037151:start_y=0.13182590420533:start_scale=0.05",
     "sierpinski": "sierpinski=size=480x270:rate=10:seed=9",
 }
 NOT_INDEXED = {
