@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import errors
+from backend.allocator import keep_heap_top
 from backend.api import compliance, health, keys, materials, metrics, tags, tus, web
 from backend.api import presets as presets_api
 from backend.api import renders as renders_api
@@ -97,6 +98,7 @@ Every endpoint except `/health` and `/ready` needs an API key: `Authorization: B
 
 
 def create_app() -> FastAPI:
+    keep_heap_top()  # large request bodies: see backend/allocator.py
     app = FastAPI(
         title="reelhouse",
         version="0.1.0",

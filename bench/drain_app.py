@@ -1,5 +1,10 @@
 """A bare ASGI app that reads a request body and throws it away: the ceiling of one HTTP upload
-stream through uvicorn on this machine, measured beside reelhouse's upload."""
+stream through uvicorn on this machine, measured beside reelhouse's upload. It tunes the allocator
+the way reelhouse's app does (backend/allocator.py), so both run on the same uvicorn."""
+
+from backend.allocator import keep_heap_top
+
+keep_heap_top()
 
 
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]

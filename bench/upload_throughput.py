@@ -3,7 +3,9 @@ local storage, SQLite), beside a plain file copy of the same bytes, in the same 
 
 Reports MB/s for both, their ratio, and the server's peak RSS (VmHWM). The upload time covers the
 whole request: streaming + hashing to the spool, the sandboxed probe, poster and contact sheet,
-the move into storage and the catalogue row.
+the move into storage and the catalogue row. Each operation is timed in two page-cache states
+(bench/common.py: `settled` and `recycled`), prepared the same way right before it, in rotating
+order. The client is curl (`-T`, streaming from the file), as a script would upload.
 
     .venv/bin/python bench/upload_throughput.py [--size-mib 1024] [--runs 3]
 """
@@ -11,8 +13,8 @@ the move into storage and the catalogue row.
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +26,19 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import OUT, ffmpeg, machine, median, peak_rss_mb, run, today, write_section  # noqa: E402
+from bench.common import (  # noqa: E402
+    MEMORY_STATES,
+    OUT,
+    ffmpeg,
+    machine,
+    median,
+    peak_rss_mb,
+    prepare_memory,
+    run,
+    timed_copy,
+    today,
+    write_section,
+)
 
 
 def make_big_video(size_mib: int) -> Path:
@@ -70,42 +84,37 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("server did not start")
 
 
-def timed_copy(src: Path, dst: Path) -> float:
+def curl_upload(url: str, src: Path, headers: dict[str, str]) -> tuple[float, dict]:  # type: ignore[type-arg]
+    argv = ["curl", "-sS", "--fail-with-body", "-X", "POST", "-T", str(src), url, "-H", "Content-Type: application/octet-stream"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
     t0 = time.perf_counter()
-    shutil.copyfile(src, dst)
-    with dst.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    return time.perf_counter() - t0
+    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    return elapsed, (json.loads(done.stdout) if done.stdout.startswith("{") else {})
 
 
-def timed_upload(src: Path, work: Path) -> tuple[float, float]:
+def timed_upload(src: Path, work: Path, state: str) -> tuple[float, float]:
     port = free_port()
     proc = start_server(work / "data", port)
     try:
-        def body():  # type: ignore[no-untyped-def]
-            with src.open("rb") as fh:
-                while chunk := fh.read(1024 * 1024):
-                    yield chunk
-
-        t0 = time.perf_counter()
-        res = httpx.post(f"http://127.0.0.1:{port}/api/v1/materials", content=body(),
-                         headers={"Authorization": f"Bearer {proc.token}",  # type: ignore[attr-defined]
-                                  "Content-Type": "application/octet-stream",
-                                  "Content-Length": str(src.stat().st_size)},
-                         params={"title": "bench"}, timeout=600)
-        elapsed = time.perf_counter() - t0
-        res.raise_for_status()
+        prepare_memory(state, src.stat().st_size, work)
+        elapsed, body = curl_upload(f"http://127.0.0.1:{port}/api/v1/materials?title=bench", src,
+                                    {"Authorization": f"Bearer {proc.token}"})  # type: ignore[attr-defined]
+        if body.get("status") != "ready":
+            raise RuntimeError(f"upload did not produce a ready material: {body}")
         return elapsed, peak_rss_mb(proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 
 
-def timed_drain(src: Path) -> float:
+def timed_drain(src: Path, work: Path, state: str) -> float:
     """The same client and body against bench/drain_app.py (read and discard)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.drain_app:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning"], start_new_session=True)
+                             "--port", str(port), "--log-level", "warning"], start_new_session=True,
+                            cwd=Path(__file__).resolve().parents[1])
     try:
         for _ in range(100):
             try:
@@ -113,16 +122,8 @@ def timed_drain(src: Path) -> float:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-
-        def body():  # type: ignore[no-untyped-def]
-            with src.open("rb") as fh:
-                while chunk := fh.read(1024 * 1024):
-                    yield chunk
-
-        t0 = time.perf_counter()
-        httpx.post(f"http://127.0.0.1:{port}/", content=body(), timeout=600,
-                   headers={"Content-Length": str(src.stat().st_size)}).raise_for_status()
-        return time.perf_counter() - t0
+        prepare_memory(state, src.stat().st_size, work)
+        return curl_upload(f"http://127.0.0.1:{port}/", src, {})[0]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -132,43 +133,64 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print, do not update RESULTS.md")
     args = parser.parse_args()
     src = make_big_video(args.size_mib)
     size_mb = src.stat().st_size / 1e6
-    copies, uploads, rss, drains = [], [], [], []
-    for i in range(args.runs):  # interleaved, so both see the same machine load
-        with tempfile.TemporaryDirectory(dir=OUT) as tmp:
-            work = Path(tmp)
-            copies.append(timed_copy(src, work / "copy.mp4"))
-            (work / "copy.mp4").unlink()
-            drains.append(timed_drain(src))
-            seconds, peak = timed_upload(src, work)
-            uploads.append(seconds)
-            rss.append(peak)
-        print(f"run {i + 1}: copy {size_mb / copies[-1]:.0f} MB/s, drain {size_mb / drains[-1]:.0f} MB/s, "
-              f"upload {size_mb / uploads[-1]:.0f} MB/s, "
-              f"server peak RSS {peak:.0f} MB", flush=True)
-    copy_mbs, upload_mbs = size_mb / median(copies), size_mb / median(uploads)
-    drain_mbs = size_mb / median(drains)
+    seconds: dict[tuple[str, str], list[float]] = {}
+    rss: list[float] = []
+    ops = ["copy", "drain", "upload"]
+    for i in range(args.runs):
+        for state in MEMORY_STATES:
+            for op in ops[i % 3 :] + ops[: i % 3]:  # rotate, so no operation always goes first
+                with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+                    work = Path(tmp)
+                    if op == "copy":
+                        prepare_memory(state, src.stat().st_size, work)
+                        elapsed = timed_copy(src, work / "copy.mp4")
+                    elif op == "drain":
+                        elapsed = timed_drain(src, work, state)
+                    else:
+                        elapsed, peak = timed_upload(src, work, state)
+                        rss.append(peak)
+                seconds.setdefault((state, op), []).append(elapsed)
+                print(f"run {i + 1} {state:8} {op:6} {size_mb / elapsed:6.0f} MB/s", flush=True)
+
+    def mbs(state: str, op: str) -> float:
+        return size_mb / median(seconds[(state, op)])
+
+    def runs(state: str, op: str) -> str:
+        return ", ".join(f"{size_mb / s:.0f}" for s in seconds[(state, op)])
+
+    rows = []
+    for state in MEMORY_STATES:
+        rows += [
+            f"| {state} | plain file copy + fsync | {mbs(state, 'copy'):.0f} MB/s | {runs(state, 'copy')} |",
+            f"| {state} | uvicorn reading and discarding the body (HTTP ceiling) | {mbs(state, 'drain'):.0f} MB/s | {runs(state, 'drain')} |",
+            f"| {state} | reelhouse upload | {mbs(state, 'upload'):.0f} MB/s | {runs(state, 'upload')} |",
+            f"| {state} | **upload / copy** | **{mbs(state, 'upload') / mbs(state, 'copy'):.0%}** | target ≥ 50 % |",
+            f"| {state} | upload / HTTP ceiling | {mbs(state, 'upload') / mbs(state, 'drain'):.0%} | |",
+        ]
+    table = "\n".join(rows)
     body = f"""Measured {today()} on {machine()}, `bench/upload_throughput.py --size-mib {args.size_mib} --runs {args.runs}`.
 
-A {size_mb:.0f} MB MP4 (1080p, stream-copied loop) sent as one raw streaming body to a real
-uvicorn server (SQLite, local storage), beside `shutil.copyfile` + fsync of the same bytes,
-and beside a bare uvicorn app that reads and discards the same body (the ceiling of one HTTP
-stream here), interleaved in one run. The upload time is the whole request: receive + SHA-256 + spool, sandboxed
-probe, poster and contact sheet, move into storage, catalogue row.
+A {size_mb:.0f} MB MP4 (1080p, 60 Mbit/s, stream-copied loop) sent by curl as one raw streaming
+body to a real uvicorn server (SQLite, local storage), beside `shutil.copyfile` + fsync of the same
+bytes and beside a bare uvicorn app that reads and discards the same body, interleaved in one run.
+The upload time is the whole request: receive + SHA-256 + spool (O_DIRECT), sandboxed probe, poster
+and contact sheet, fsync and move into storage, catalogue row. The two page-cache states are
+explained in bench/common.py: `settled` (10 s idle before each operation, as between uploads on
+this VM, whose freed memory returns to the host) and `recycled` (memory touched just before, as on
+bare metal).
 
-| | median | runs |
-|---|---|---|
-| plain file copy | {copy_mbs:.0f} MB/s | {', '.join(f'{size_mb / c:.0f}' for c in copies)} |
-| uvicorn reading and discarding the body (the HTTP ceiling) | {drain_mbs:.0f} MB/s | {', '.join(f'{size_mb / d:.0f}' for d in drains)} |
-| reelhouse upload | {upload_mbs:.0f} MB/s | {', '.join(f'{size_mb / u:.0f}' for u in uploads)} |
-| upload / copy | **{upload_mbs / copy_mbs:.0%}** | target ≥ 50 % |
-| upload / HTTP ceiling | {upload_mbs / drain_mbs:.0%} | |
-| server peak RSS | **{median(rss):.0f} MB** | {', '.join(f'{r:.0f}' for r in rss)} (target < 200 MB) |
+| state | | median | runs |
+|---|---|---|---|
+{table}
+| | server peak RSS | **{median(rss):.0f} MB** | {', '.join(f'{r:.0f}' for r in rss)} (target < 200 MB) |
 """
-    write_section("Upload throughput (issue 2)", body)
     print(body)
+    if not args.no_write:
+        write_section("Upload throughput (issue 2)", body)
 
 
 if __name__ == "__main__":

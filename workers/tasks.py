@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy.exc import OperationalError
 
 from backend.config import get_settings
-from backend.services.ingest import cleanup_spool
+from backend.services.spool import cleanup_spool
 from storage import StorageError
 from workers.celery_app import celery_app
 

@@ -30,7 +30,7 @@ from backend.schemas.catalogue import (
     MediaFactsPublic,
     TagPublic,
 )
-from backend.services import ingest, materials
+from backend.services import ingest, materials, spool
 from backend.services import tags as tag_service
 
 router = APIRouter(tags=["materials"])
@@ -123,7 +123,7 @@ async def upload_material(
     else:
         if _declared_too_large(request, settings.max_upload_bytes):
             raise errors.PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
-        spooled = await ingest.spool_stream(request.stream(), settings.spool_dir, settings.max_upload_bytes)
+        spooled = await spool.spool_stream(request.stream(), settings.spool_dir, settings.max_upload_bytes)
     result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req)
     if not result.created:
         response.status_code = 200
@@ -136,7 +136,7 @@ def _declared_too_large(request: Request, max_bytes: int) -> bool:
     return bool(declared and declared.isdigit() and int(declared) > max_bytes)
 
 
-async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest) -> ingest.SpooledUpload:  # type: ignore[no-untyped-def]
+async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest) -> spool.SpooledUpload:  # type: ignore[no-untyped-def]
     parser = MultiPartParser(request.headers, _limited(request, settings.max_upload_bytes), max_files=1, max_fields=50)
     form = await parser.parse()
     try:
@@ -151,7 +151,7 @@ async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest
         if form.get("media_type"):
             req.declared_media_type = MediaType(str(form.get("media_type")))
         req.original_filename = req.original_filename or upload.filename
-        return await run_in_threadpool(ingest.spool_file, upload.file, settings.spool_dir, settings.max_upload_bytes)
+        return await run_in_threadpool(spool.spool_file, upload.file, settings.spool_dir, settings.max_upload_bytes)
     except ValueError as exc:
         raise errors.BadRequest(str(exc)) from exc
     finally:

@@ -17,7 +17,7 @@ from backend import errors
 from backend.deps import Editor, SessionDep, SettingsDep, Viewer
 from backend.metrics.mappings import METRICS
 from backend.models.metrics import MetricImport, MetricSnapshot
-from backend.services import fingerprints, ingest, metric_reports, metrics
+from backend.services import fingerprints, metric_reports, metrics, spool
 from backend.services.metric_rollups import GROUPS, ORDERABLE, RollupFilters, month_window, rollup
 
 router = APIRouter(tags=["metrics"])
@@ -273,7 +273,7 @@ class IdentifiedPublic(BaseModel):
 )
 async def identify_copy(request: Request, session: SessionDep, settings: SettingsDep, _: Viewer,
                         limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[IdentifiedPublic]:
-    spooled = await ingest.spool_stream(request.stream(), settings.spool_dir, settings.max_upload_bytes)
+    spooled = await spool.spool_stream(request.stream(), settings.spool_dir, settings.max_upload_bytes)
     try:
         if spooled.size == 0:
             raise errors.EmptyFile("the upload has no bytes")

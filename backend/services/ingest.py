@@ -1,5 +1,5 @@
-"""Ingest: spool an incoming byte stream (hashing and size-limiting as it arrives), probe it in a
-sandbox, store the original and its previews, and register the catalogue row.
+"""Ingest: probe a spooled upload (backend/services/spool.py) in a sandbox, store the original and
+its previews, and register the catalogue row.
 
 An original is written once under a server-generated key and never modified. A rejected or failed
 ingest leaves nothing in storage or in the catalogue.
@@ -7,13 +7,12 @@ ingest leaves nothing in storage or in the catalogue.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -23,11 +22,10 @@ from backend.config import Settings
 from backend.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
 from backend.models.types import utcnow
 from backend.services import tags as tag_service
+from backend.services.spool import SpooledUpload, spool_file
 from storage import Storage
 from workers.media.inspect import InspectFailed, inspect_untrusted
 from workers.media.probe import Limits, MediaFacts, ProbeRejection
-
-CHUNK = 1024 * 1024
 
 _REJECTIONS: dict[str, type[errors.MediaRejected]] = {
     cls.slug: cls for cls in errors.error_classes() if issubclass(cls, errors.MediaRejected)
@@ -39,69 +37,6 @@ _EXTENSIONS = {
     "aac": ("aac", "audio/aac"), "jpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png"),
     "webp": ("webp", "image/webp"),
 }
-
-
-@dataclass
-class SpooledUpload:
-    """Bytes received in full on local disk, with their digest; deleted once ingested or rejected."""
-
-    path: Path
-    size: int
-    sha256: str
-
-    def discard(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-class Spooler:
-    """Writes a stream to a spool file, hashing and enforcing the size limit while it arrives."""
-
-    def __init__(self, spool_dir: Path, max_bytes: int) -> None:
-        spool_dir.mkdir(parents=True, exist_ok=True)
-        self.max_bytes = max_bytes
-        self.path = spool_dir / f"{uuid.uuid4().hex}.part"
-        self._fh: BinaryIO = self.path.open("wb")
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self.max_bytes:
-            self.abort()
-            raise errors.PayloadTooLarge(f"the upload is larger than the limit of {self.max_bytes} bytes")
-        self._hash.update(chunk)
-        self._fh.write(chunk)
-
-    def finish(self) -> SpooledUpload:
-        self._fh.close()
-        return SpooledUpload(path=self.path, size=self.size, sha256=self._hash.hexdigest())
-
-    def abort(self) -> None:
-        self._fh.close()
-        self.path.unlink(missing_ok=True)
-
-
-async def spool_stream(chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int) -> SpooledUpload:
-    spooler = Spooler(spool_dir, max_bytes)
-    try:
-        async for chunk in chunks:
-            if chunk:
-                spooler.write(chunk)
-    except BaseException:
-        spooler.abort()
-        raise
-    return spooler.finish()
-
-
-def spool_file(source: BinaryIO, spool_dir: Path, max_bytes: int) -> SpooledUpload:
-    spooler = Spooler(spool_dir, max_bytes)
-    try:
-        while chunk := source.read(CHUNK):
-            spooler.write(chunk)
-    except BaseException:
-        spooler.abort()
-        raise
-    return spooler.finish()
 
 
 @dataclass
@@ -317,19 +252,3 @@ def ingest_local_file(
         spooled = spool_file(fh, settings.spool_dir, settings.max_upload_bytes)
     request.original_filename = request.original_filename or path.name
     return ingest_spooled(session, storage, settings, spooled, request)
-
-
-def cleanup_spool(spool_dir: Path, older_than_seconds: float = 24 * 3600) -> int:
-    """Remove spool files left by crashed requests."""
-    if not spool_dir.exists():
-        return 0
-    removed = 0
-    now = utcnow().timestamp()
-    for entry in spool_dir.iterdir():
-        try:
-            if entry.is_file() and now - entry.stat().st_mtime > older_than_seconds:
-                entry.unlink()
-                removed += 1
-        except FileNotFoundError:
-            continue
-    return removed

@@ -52,7 +52,7 @@ from backend.config import Settings, get_settings
 from backend.models import ApiKey, MaterialKind, MediaType, Role
 from backend.models.types import utcnow
 from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode
-from backend.services import ingest
+from backend.services import ingest, spool
 from storage import Storage
 
 log = logging.getLogger("reelhouse.tus")
@@ -696,7 +696,7 @@ def _sha256_of_file(path: Path) -> str:
 
 def _assemble(
     storage: Storage, settings: Settings, upload: TusUpload, hasher: ResumableSha256 | None
-) -> ingest.SpooledUpload:
+) -> spool.SpooledUpload:
     """Bring the finished upload's bytes into one spool file with their SHA-256."""
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     spool = settings.spool_dir / f"tus-{upload.id}.part"
@@ -707,7 +707,7 @@ def _assemble(
             source.touch()
         os.replace(source, spool)
         sha256 = hasher.hexdigest() if hasher is not None else _sha256_of_file(spool)
-        return ingest.SpooledUpload(path=spool, size=size, sha256=sha256)
+        return spool.SpooledUpload(path=spool, size=size, sha256=sha256)
 
     assert upload.staging_key is not None and upload.multipart_upload_id is not None
     tail = tail_path(settings, upload.id, upload.tail_start)
@@ -720,7 +720,7 @@ def _assemble(
     tail.unlink(missing_ok=True)
     # Probing needs a local file, so the assembled object comes down once; hashing it on the way
     # also checks the object store joined the parts into exactly the bytes that were acknowledged.
-    spooler = ingest.Spooler(settings.spool_dir, max(size, 1))
+    spooler = spool.Spooler(settings.spool_dir, max(size, 1))
     try:
         with storage.open(upload.staging_key) as reader:
             while chunk := reader.read(_COPY_CHUNK):

@@ -81,11 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         facts = probe_file(args.path, Limits(**json.loads(args.limits)))
-        if args.poster and facts.media_type in {"video", "image"}:
+        if args.poster and args.contact_sheet and facts.media_type == "video":
+            from workers.media.previews import write_video_previews
+
+            write_video_previews(args.path, facts, args.poster, args.contact_sheet)
+        elif args.poster and facts.media_type in {"video", "image"}:
             from workers.media.previews import write_poster
 
             write_poster(args.path, facts, args.poster)
-        if args.contact_sheet and facts.media_type == "video":
+        elif args.contact_sheet and facts.media_type == "video":
             from workers.media.previews import write_contact_sheet
 
             write_contact_sheet(args.path, facts, args.contact_sheet)

@@ -20,20 +20,30 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
 
 
 EXACT_SEEK_MAX_DURATION = 60.0
+SHEET_DECODE_MAX_SIDE = 2 * SHEET_TILE_WIDTH  # tiles are cropped to fit: decode with room to spare
 
 
 def frames_at(
-    path: Path, times: list[float], rotation: int, *, exact: bool = True
+    path: Path, times: list[float], rotation: int, *, exact: bool = True, max_side: int | None = None
 ) -> list[tuple[float, Image.Image]]:
-    """One frame per time. `exact` decodes forward from the keyframe to the time; otherwise the
-    nearest keyframe at or before it is used, which keeps previews of hour-long live streams
-    (long GOPs, 1080p) to a few keyframe decodes instead of thousands of frames."""
+    """One frame per time (where one decodes), upright, with the time it is shown at. `exact`
+    decodes forward from the keyframe to the time; otherwise the nearest keyframe at or before it is
+    used, which keeps previews of hour-long live streams (long GOPs, 1080p) to a few keyframe
+    decodes instead of thousands of frames. `max_side` scales the frame in FFmpeg's scaler before
+    it becomes an image (cheaper than converting a 4K frame)."""
+    return [f for f in _frames_for(path, times, rotation, exact=exact, max_side=max_side) if f is not None]
+
+
+def _frames_for(
+    path: Path, times: list[float], rotation: int, *, exact: bool, max_side: int | None
+) -> list[tuple[float, Image.Image] | None]:
     import av
 
-    out: list[tuple[float, Image.Image]] = []
+    out: list[tuple[float, Image.Image] | None] = []
     with av.open(str(path), metadata_errors="ignore") as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # Frame threads hold back several frames per seek; for a few scattered frames, slices suit.
+        stream.thread_type = "SLICE"
         if not exact:
             stream.codec_context.skip_frame = "NONKEY"
         for t in times:
@@ -43,32 +53,82 @@ def frames_at(
                 chosen = frame
                 if not exact or frame.time is None or frame.time >= t - 0.001:
                     break
-            if chosen is not None:
-                shown_at = chosen.time if chosen.time is not None else t
-                out.append((shown_at, _upright(chosen.to_image(), rotation)))
+            if chosen is None:
+                out.append(None)
+                continue
+            shown_at = chosen.time if chosen.time is not None else t
+            out.append((shown_at, _upright(_to_image(chosen, max_side), rotation)))
     return out
+
+
+def _to_image(frame, max_side: int | None) -> Image.Image:  # type: ignore[no-untyped-def]
+    scale = min(1.0, max_side / max(frame.width, frame.height)) if max_side else 1.0
+    if scale >= 1.0:
+        return frame.to_image()
+    width, height = max(2, round(frame.width * scale)), max(2, round(frame.height * scale))
+    return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_image()
+
+
+def _poster_time(facts: MediaFacts) -> float:
+    duration = facts.duration_s or 0.0
+    return min(1.0, duration * 0.1) if duration < 10 else min(duration * 0.1, 30.0)
+
+
+def _sheet_times(facts: MediaFacts) -> list[float]:
+    duration = facts.duration_s or 0.0
+    count = SHEET_COLUMNS * SHEET_ROWS
+    return [duration * (i + 0.5) / count for i in range(count)]
+
+
+def _exact(facts: MediaFacts) -> bool:
+    return (facts.duration_s or 0.0) <= EXACT_SEEK_MAX_DURATION
 
 
 def write_poster(path: Path, facts: MediaFacts, out: Path) -> None:
     if facts.media_type == "image":
         with Image.open(path) as img:
             shown = ImageOps.exif_transpose(img).convert("RGB")
-    else:
-        duration = facts.duration_s or 0.0
-        t = min(1.0, duration * 0.1) if duration < 10 else min(duration * 0.1, 30.0)
-        exact = duration <= EXACT_SEEK_MAX_DURATION
-        frames = frames_at(path, [t], facts.rotation, exact=exact) or frames_at(path, [0.0], facts.rotation)
-        shown = frames[0][1].convert("RGB")
+        _save_poster(shown, out)
+        return
+    frames = frames_at(path, [_poster_time(facts)], facts.rotation, exact=_exact(facts), max_side=POSTER_MAX_SIDE)
+    _save_poster_frames(path, facts, frames, out)
+
+
+def _save_poster_frames(path: Path, facts: MediaFacts, frames: list[tuple[float, Image.Image]], out: Path) -> None:
+    frames = frames or frames_at(path, [0.0], facts.rotation, max_side=POSTER_MAX_SIDE)
+    if not frames:
+        raise ValueError("no frame could be decoded for the poster")
+    _save_poster(frames[0][1].convert("RGB"), out)
+
+
+def _save_poster(shown: Image.Image, out: Path) -> None:
     shown.thumbnail((POSTER_MAX_SIDE, POSTER_MAX_SIDE), Image.Resampling.LANCZOS)
     shown.save(out, "JPEG", quality=85, optimize=True)
 
 
 def write_contact_sheet(path: Path, facts: MediaFacts, out: Path) -> None:
     """A 3x3 grid of frames spread over the video, each stamped with its time."""
-    duration = facts.duration_s or 0.0
-    count = SHEET_COLUMNS * SHEET_ROWS
-    times = [duration * (i + 0.5) / count for i in range(count)]
-    frames = frames_at(path, times, facts.rotation, exact=duration <= EXACT_SEEK_MAX_DURATION)
+    frames = frames_at(path, _sheet_times(facts), facts.rotation, exact=_exact(facts), max_side=SHEET_DECODE_MAX_SIDE)
+    _save_sheet(facts, frames, out)
+
+
+def write_video_previews(path: Path, facts: MediaFacts, poster: Path, sheet: Path) -> None:
+    """The poster and the contact sheet of a video, decoded on two threads (FFmpeg releases the GIL
+    while it decodes and scales), each with its own demuxer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    poster_at, times = _poster_time(facts), _sheet_times(facts)
+    exact = _exact(facts)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # One demuxer per thread: opening one is not free (an MP4's whole sample index is read).
+        later = pool.submit(_frames_for, path, times[4:], facts.rotation, exact=exact, max_side=SHEET_DECODE_MAX_SIDE)
+        first = _frames_for(path, [poster_at, *times[:4]], facts.rotation, exact=exact, max_side=POSTER_MAX_SIDE)
+        rest = later.result()
+    _save_poster_frames(path, facts, [f for f in first[:1] if f is not None], poster)
+    _save_sheet(facts, [f for f in first[1:] + rest if f is not None], sheet)
+
+
+def _save_sheet(facts: MediaFacts, frames: list[tuple[float, Image.Image]], out: Path) -> None:
     if not frames:
         raise ValueError("no frame could be decoded for the contact sheet")
     w = SHEET_TILE_WIDTH

@@ -113,6 +113,15 @@ def _looks_like_known_container(head: bytes) -> bool:
     )
 
 
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def _looks_like_image(head: bytes) -> bool:
+    """Pillow is asked only about files that start like an image (loading all its format plugins
+    to look at a video costs more than the rest of the probe's start-up)."""
+    return head.startswith(_IMAGE_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
 def _codec_name(stream: Any) -> str:
     # The codec descriptor name (e.g. "mp3"), not the decoder's ("mp3float").
     ctx = stream.codec_context
@@ -221,12 +230,14 @@ def probe_file(path: Path, limits: Limits | None = None) -> MediaFacts:
     with path.open("rb") as fh:
         head = fh.read(4096)
 
-    Image.MAX_IMAGE_PIXELS = None  # opening reads only the header; sizes are checked against our limits
-    try:
-        with Image.open(path) as img:
-            is_image = img.format in ALLOWED_IMAGE_FORMATS or img.format in {"GIF", "BMP", "TIFF"}
-    except (UnidentifiedImageError, OSError, ValueError):
-        is_image = False
+    is_image = False
+    if _looks_like_image(head):
+        Image.MAX_IMAGE_PIXELS = None  # opening reads only the header; sizes are checked against our limits
+        try:
+            with Image.open(path) as img:
+                is_image = img.format in ALLOWED_IMAGE_FORMATS or img.format in {"GIF", "BMP", "TIFF"}
+        except (UnidentifiedImageError, OSError, ValueError):
+            is_image = False
     if is_image:
         return _probe_image(path, limits)
 

@@ -1,0 +1,146 @@
+"""The spool: bytes, digest and size limit of a streamed body, O_DIRECT and its fallback, and that
+nothing is left behind when a body fails half-way."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import hashlib
+import os
+import random
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from backend import errors
+from backend.allocator import keep_heap_top
+from backend.services import spool
+
+BLOCK = 64 * 1024  # small blocks keep the tests quick; still a multiple of 4 KiB as O_DIRECT needs
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spool, "BLOCK_BYTES", BLOCK)
+
+
+async def _chunks(data: bytes, sizes: list[int], fail_at: int | None = None) -> AsyncIterator[bytes]:
+    pos = 0
+    for size in sizes:
+        if fail_at is not None and pos >= fail_at:
+            raise ConnectionResetError("client went away")
+        yield data[pos : pos + size]
+        pos += size
+        await asyncio.sleep(0)
+
+
+def _cut(total: int, rng: random.Random) -> list[int]:
+    sizes = []
+    while total > 0:
+        size = min(total, rng.choice([1, 7, 4095, 4096, 65536, 65537, 3 * BLOCK + 11]))
+        sizes.append(size)
+        total -= size
+    return sizes
+
+
+@pytest.mark.parametrize("total", [0, 1, BLOCK - 1, BLOCK, 2 * BLOCK, 7 * BLOCK + 12345])
+def test_stream_lands_byte_for_byte_with_its_sha256(tmp_path: Path, total: int) -> None:
+    rng = random.Random(total)
+    data = rng.randbytes(total)
+    spooled = asyncio.run(spool.spool_stream(_chunks(data, _cut(total, rng)), tmp_path, max_bytes=total))
+    assert spooled.size == total
+    assert spooled.sha256 == hashlib.sha256(data).hexdigest()
+    assert spooled.path.read_bytes() == data
+    assert oct(spooled.path.stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_full_blocks_bypass_the_page_cache_where_the_filesystem_allows(tmp_path: Path) -> None:
+    spooler = spool.Spooler(tmp_path, 10, direct=True)
+    try:
+        if not spooler._direct:
+            pytest.skip(f"{tmp_path} refuses O_DIRECT; the fallback is tested below")
+        assert os.O_DIRECT & fcntl.fcntl(spooler._fd, fcntl.F_GETFL)
+    finally:
+        spooler.abort()
+
+
+def test_filesystems_without_o_direct_get_buffered_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = os.open
+
+    def refusing_open(path, flags, *args):  # type: ignore[no-untyped-def]
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "O_DIRECT not supported")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    data = random.Random(1).randbytes(5 * BLOCK + 3)
+    spooled = asyncio.run(spool.spool_stream(_chunks(data, [BLOCK] * 5 + [3]), tmp_path, max_bytes=len(data)))
+    assert spooled.path.read_bytes() == data
+
+
+def test_a_write_refused_mid_file_switches_to_buffered_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = os.write
+    calls = {"n": 0}
+
+    def flaky_write(fd, data):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.EINVAL, "alignment")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", flaky_write)
+    data = random.Random(2).randbytes(4 * BLOCK)
+    spooled = asyncio.run(spool.spool_stream(_chunks(data, [BLOCK] * 4), tmp_path, max_bytes=len(data)))
+    assert spooled.path.read_bytes() == data
+
+
+def test_the_limit_is_enforced_as_bytes_arrive_and_nothing_stays(tmp_path: Path) -> None:
+    data = bytes(3 * BLOCK)
+    with pytest.raises(errors.PayloadTooLarge):
+        asyncio.run(spool.spool_stream(_chunks(data, [BLOCK] * 3), tmp_path, max_bytes=2 * BLOCK + 1))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_body_that_breaks_off_leaves_no_spool_file(tmp_path: Path) -> None:
+    data = bytes(6 * BLOCK)
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(spool.spool_stream(_chunks(data, [BLOCK // 2] * 12, fail_at=4 * BLOCK), tmp_path, len(data)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cancelled_request_leaves_no_spool_file(tmp_path: Path) -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield bytes(BLOCK // 4)
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        task = asyncio.create_task(spool.spool_stream(endless(), tmp_path, 1 << 40))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_spool_file_copies_a_local_file(tmp_path: Path) -> None:
+    data = random.Random(3).randbytes(3 * spool.READ_CHUNK + 5)
+    source = tmp_path / "in.bin"
+    source.write_bytes(data)
+    with source.open("rb") as fh:
+        spooled = spool.spool_file(fh, tmp_path / "spool", max_bytes=len(data))
+    assert spooled.path.read_bytes() == data and spooled.sha256 == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
+def test_the_allocator_keeps_its_heap_top_on_glibc() -> None:
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc")
+    assert keep_heap_top() is True
