@@ -2,10 +2,12 @@
 plain copy (+ fsync) of the same bytes in the same run. Reports MB/s and the server's peak RSS.
 
 The upload is created one byte longer than what is sent, so the figure is the resumable transfer
-path alone (receive, SHA-256, append, fsync, offset commit per PATCH); ingest of a finished upload
-is the simple upload's path, measured by bench/upload_throughput.py. Cleans up its files.
+path alone (per PATCH: authenticate, lock, receive, SHA-256, append, offset commit); ingest of a
+finished upload is the simple upload's path, measured by bench/upload_throughput.py. Each
+operation is timed in two page-cache states (bench/common.py), prepared the same way right before
+it, in rotating order. Cleans up its files.
 
-    python -m bench.tus_upload [--size-mib 1024] [--chunk-mib 8]
+    python -m bench.tus_upload [--size-mib 1024] [--chunk-mib 8] [--runs 3]
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import machine, peak_rss_mb, today, write_section
+from bench.common import MEMORY_STATES, machine, median, peak_rss_mb, prepare_memory, timed_copy, today, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 MB = 1_000_000
@@ -44,16 +46,6 @@ def _write_source(path: Path, size: int) -> None:
             written += n
 
 
-def _copy(src: Path, dst: Path) -> float:
-    t0 = time.perf_counter()
-    shutil.copyfile(src, dst)
-    with dst.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    elapsed = time.perf_counter() - t0
-    dst.unlink()
-    return elapsed
-
-
 def _chunked_fsync_write(src: Path, dst: Path, chunk: int) -> float:
     """The disk's own ceiling for this workload: the same bytes written with an fsync per chunk."""
     t0 = time.perf_counter()
@@ -67,10 +59,28 @@ def _chunked_fsync_write(src: Path, dst: Path, chunk: int) -> float:
     return elapsed
 
 
+def _tus_upload(client: httpx.Client, source: Path, size: int, chunk: int) -> float:
+    res = client.post("/api/v1/uploads/", headers={"Upload-Length": str(size + 1)})
+    url = res.headers["location"]
+    t0 = time.perf_counter()
+    offset = 0
+    with source.open("rb") as fh:
+        while piece := fh.read(chunk):
+            res = client.patch(url, content=piece, headers={
+                "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"})
+            res.raise_for_status()
+            offset = int(res.headers["upload-offset"])
+    elapsed = time.perf_counter() - t0
+    assert offset == size
+    client.delete(url).raise_for_status()
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--chunk-mib", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print, do not update RESULTS.md")
     args = parser.parse_args()
     size, chunk = args.size_mib * 1024 * 1024, args.chunk_mib * 1024 * 1024
@@ -95,7 +105,6 @@ def main() -> None:
                                capture_output=True, text=True).stdout.strip().splitlines()[-1]
         source = work / "source.bin"
         _write_source(source, size)
-        copy_s = _copy(source, work / "copy.bin")
         chunked_s = _chunked_fsync_write(source, work / "chunked.bin", chunk)
 
         port = _port()
@@ -111,45 +120,52 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
         auth = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
+        seconds: dict[tuple[str, str], list[float]] = {}
         with httpx.Client(base_url=base, headers=auth, timeout=120) as client:
-            res = client.post("/api/v1/uploads/", headers={"Upload-Length": str(size + 1)})
-            url = res.headers["location"]
-            t0 = time.perf_counter()
-            offset = 0
-            with source.open("rb") as fh:
-                while piece := fh.read(chunk):
-                    res = client.patch(url, content=piece, headers={
-                        "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"})
-                    res.raise_for_status()
-                    offset = int(res.headers["upload-offset"])
-            tus_s = time.perf_counter() - t0
-            assert offset == size
+            for i in range(args.runs):
+                for state in MEMORY_STATES:
+                    for op in (("copy", "tus") if i % 2 == 0 else ("tus", "copy")):
+                        prepare_memory(state, size, work)
+                        if op == "copy":
+                            elapsed = timed_copy(source, work / "copy.bin")
+                        else:
+                            elapsed = _tus_upload(client, source, size, chunk)
+                        seconds.setdefault((state, op), []).append(elapsed)
+                        print(f"run {i + 1} {state:8} {op:4} {size / MB / elapsed:6.0f} MB/s", flush=True)
             rss = peak_rss_mb(server.pid)
-            client.delete(url).raise_for_status()
 
-        copy_mbs, tus_mbs, chunked_mbs = size / MB / copy_s, size / MB / tus_s, size / MB / chunked_s
-        ratio = tus_mbs / copy_mbs
-        print(f"copy {copy_mbs:.0f} MB/s  fsync per chunk {chunked_mbs:.0f} MB/s  tus {tus_mbs:.0f} MB/s  ratio {ratio:.0%}  server peak RSS {rss:.0f} MB")
-        if not args.no_write:
-            write_section("Resumable upload throughput (issue 3)", f"""
-Measured {today()} on {machine()}, `python -m bench.tus_upload --size-mib {args.size_mib} --chunk-mib {args.chunk_mib}`.
+        def mbs(state: str, op: str) -> float:
+            return size / MB / median(seconds[(state, op)])
+
+        def runs(state: str, op: str) -> str:
+            return ", ".join(f"{size / MB / s:.0f}" for s in seconds[(state, op)])
+
+        rows = []
+        for state in MEMORY_STATES:
+            rows += [
+                f"| {state} | plain file copy + fsync | {mbs(state, 'copy'):.0f} MB/s | {runs(state, 'copy')} |",
+                f"| {state} | tus upload | {mbs(state, 'tus'):.0f} MB/s | {runs(state, 'tus')} |",
+                f"| {state} | **tus / copy** | **{mbs(state, 'tus') / mbs(state, 'copy'):.0%}** | target ≥ 40 % |",
+            ]
+        table = "\n".join(rows)
+        body = f"""Measured {today()} on {machine()}, `python -m bench.tus_upload --size-mib {args.size_mib} --chunk-mib {args.chunk_mib} --runs {args.runs}`.
 
 {args.size_mib} MiB of random bytes sent as {args.chunk_mib} MiB tus PATCHes (httpx, one connection) to a real
 uvicorn server on loopback (SQLite, local storage), beside `shutil.copyfile` + fsync of the same
-file in the same run. Each PATCH: authenticate, lock the upload, receive, whole-file SHA-256 (saved context), append,
-offset commit; no fsync per PATCH (the default, `REELHOUSE_TUS_FSYNC=false`; with it the earlier run
-gave 316 MB/s, so the per-request work, not the disk, is what limits). The finishing ingest is
-not included (see the upload throughput section).
+file, interleaved in one run. Each PATCH: authenticate, lock the upload, receive, whole-file SHA-256
+(saved context) and append on threads (O_DIRECT), offset commit. No fsync per PATCH (the default,
+`REELHOUSE_TUS_FSYNC=false`, as in tusd): writing the same bytes with an fsync per {args.chunk_mib} MiB runs at
+{size / MB / chunked_s:.0f} MB/s here. The finishing ingest is not included (see the upload throughput
+section). Page-cache states as explained in bench/common.py.
 
-| | figure |
-|---|---|
-| plain file copy + fsync | {copy_mbs:.0f} MB/s |
-| same bytes written with an fsync per {args.chunk_mib} MiB | {chunked_mbs:.0f} MB/s |
-| tus upload | {tus_mbs:.0f} MB/s |
-| tus / copy | **{ratio:.0%}** (target ≥ 40 %) |
-| tus / fsync-per-chunk write | {tus_mbs / chunked_mbs:.0%} |
-| server peak RSS (VmHWM) | **{rss:.0f} MB** (target < 200 MB) |
-""")
+| state | | median | runs |
+|---|---|---|---|
+{table}
+| | server peak RSS (VmHWM) | **{rss:.0f} MB** | target < 200 MB |
+"""
+        print(body)
+        if not args.no_write:
+            write_section("Resumable upload throughput (issue 3)", body)
     finally:
         if server is not None:
             server.terminate()

@@ -52,7 +52,7 @@ from backend.config import Settings, get_settings
 from backend.models import ApiKey, MaterialKind, MediaType, Role
 from backend.models.types import utcnow
 from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode
-from backend.services import ingest, spool
+from backend.services import blockio, ingest, spool
 from storage import Storage
 
 log = logging.getLogger("reelhouse.tus")
@@ -72,7 +72,6 @@ CHECKSUM_ALGORITHMS: dict[str, Callable[[], Any]] = {
     "sha256": hashlib.sha256,
     "md5": hashlib.md5,
 }
-_WRITE_BUFFER = 1024 * 1024
 _COPY_CHUNK = 1024 * 1024
 
 
@@ -583,32 +582,28 @@ async def receive(
     received = 0
     interrupted = False
 
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "r+b", buffering=_WRITE_BUFFER) as fh:
-        held = os.fstat(fh.fileno()).st_size
-        if held < start - file_start:
-            raise errors.AppError(
-                f"upload {upload.id} lost bytes on disk ({held} of {start - file_start}); start again"
+    position = start - file_start
+
+    def count(n: int) -> None:
+        nonlocal received
+        received += n
+        if start + received > limit:
+            raise errors.PayloadTooLarge(
+                f"the body passes the upload's length of {limit} bytes; the chunk was discarded"
             )
-        fh.truncate(start - file_start)  # bytes past the last acknowledged offset were never acknowledged
-        fh.seek(start - file_start)
+
+    with blockio.AppendFile(path, position=position) as out:
+        held = os.fstat(out.fd).st_size
+        if held < position:
+            raise errors.AppError(f"upload {upload.id} lost bytes on disk ({held} of {position}); start again")
+        out.truncate(position)  # bytes past the last acknowledged offset were never acknowledged
+        consumers: list[blockio.Consumer] = [out.write]
+        consumers += [h.update for h in (hasher, chunk_hash) if h is not None]
         try:
             try:
-                async for chunk in body:
-                    if not chunk:
-                        continue
-                    received += len(chunk)
-                    if start + received > limit:
-                        raise errors.PayloadTooLarge(
-                            f"the body passes the upload's length of {limit} bytes; the chunk was discarded"
-                        )
-                    fh.write(chunk)
-                    if hasher is not None:
-                        hasher.update(chunk)
-                    if chunk_hash is not None:
-                        chunk_hash.update(chunk)
+                await blockio.stream_blocks(body, consumers, count)
             except BodyInterrupted:
-                interrupted = True
+                interrupted = True  # what arrived before the cut was written and hashed
             if chunk_hash is not None:
                 if interrupted:
                     raise BodyInterrupted
@@ -616,12 +611,10 @@ async def receive(
                     raise errors.ChecksumMismatch(
                         f"the {received}-byte chunk does not match its {checksum.algorithm} checksum"  # type: ignore[union-attr]
                     )
-            fh.flush()
             if settings.tus_fsync:
-                os.fsync(fh.fileno())
+                out.fsync()
         except BaseException:
-            fh.flush()
-            fh.truncate(start - file_start)
+            out.truncate(position)
             raise
     if settings.tus_fsync and held == 0 and start == file_start:
         _fsync_dir(path.parent)
@@ -699,15 +692,15 @@ def _assemble(
 ) -> spool.SpooledUpload:
     """Bring the finished upload's bytes into one spool file with their SHA-256."""
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
-    spool = settings.spool_dir / f"tus-{upload.id}.part"
+    spooled_path = settings.spool_dir / f"tus-{upload.id}.part"
     size = upload.offset
     if upload.storage_mode == UploadStorageMode.local or not upload.parts:
         source, _ = _data_file(settings, upload)
         if not source.exists():
             source.touch()
-        os.replace(source, spool)
-        sha256 = hasher.hexdigest() if hasher is not None else _sha256_of_file(spool)
-        return spool.SpooledUpload(path=spool, size=size, sha256=sha256)
+        os.replace(source, spooled_path)
+        sha256 = hasher.hexdigest() if hasher is not None else _sha256_of_file(spooled_path)
+        return spool.SpooledUpload(path=spooled_path, size=size, sha256=sha256)
 
     assert upload.staging_key is not None and upload.multipart_upload_id is not None
     tail = tail_path(settings, upload.id, upload.tail_start)

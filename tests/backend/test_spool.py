@@ -17,14 +17,14 @@ import pytest
 
 from backend import errors
 from backend.allocator import keep_heap_top
-from backend.services import spool
+from backend.services import blockio, spool
 
 BLOCK = 64 * 1024  # small blocks keep the tests quick; still a multiple of 4 KiB as O_DIRECT needs
 
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spool, "BLOCK_BYTES", BLOCK)
+    monkeypatch.setattr(blockio, "BLOCK_BYTES", BLOCK)
 
 
 async def _chunks(data: bytes, sizes: list[int], fail_at: int | None = None) -> AsyncIterator[bytes]:
@@ -60,9 +60,9 @@ def test_stream_lands_byte_for_byte_with_its_sha256(tmp_path: Path, total: int) 
 def test_full_blocks_bypass_the_page_cache_where_the_filesystem_allows(tmp_path: Path) -> None:
     spooler = spool.Spooler(tmp_path, 10, direct=True)
     try:
-        if not spooler._direct:
+        if not spooler.direct:
             pytest.skip(f"{tmp_path} refuses O_DIRECT; the fallback is tested below")
-        assert os.O_DIRECT & fcntl.fcntl(spooler._fd, fcntl.F_GETFL)
+        assert os.O_DIRECT & fcntl.fcntl(spooler._file.fd, fcntl.F_GETFL)
     finally:
         spooler.abort()
 
