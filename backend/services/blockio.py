@@ -24,6 +24,7 @@ import errno
 import fcntl
 import mmap
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +38,36 @@ _O_DIRECT = getattr(os, "O_DIRECT", 0)
 _workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reelhouse-blockio")
 
 Consumer = Callable[[memoryview], object]
+
+
+class _BufferPool:
+    """Page-aligned buffers kept for reuse: a tus upload sends one request per chunk, and fresh
+    anonymous memory for each would be faulted in page by page, every time."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._free: dict[int, list[mmap.mmap]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> mmap.mmap:
+        with self._lock:
+            free = self._free.get(size)
+            if free:
+                return free.pop()
+        return mmap.mmap(-1, size)
+
+    def give(self, buffer: mmap.mmap) -> None:
+        with self._lock:
+            free = self._free.setdefault(len(buffer), [])
+            if len(free) < self._keep:
+                free.append(buffer)
+                return
+        with contextlib.suppress(BufferError):  # a consumer kept a view; the GC frees it later
+            buffer.close()
+
+
+# Two bodies' worth of buffers stay allocated between requests (at most 4 x BLOCK_BYTES).
+_buffers = _BufferPool(keep=4)
 
 
 class AppendFile:
@@ -107,7 +138,7 @@ async def stream_blocks(
     are still consumed before the error propagates, so a resumable upload keeps them. On any
     error, no consumer is still running when this returns.
     """
-    buffers = (mmap.mmap(-1, BLOCK_BYTES), mmap.mmap(-1, BLOCK_BYTES))  # page-aligned, as O_DIRECT needs
+    buffers = (_buffers.take(BLOCK_BYTES), _buffers.take(BLOCK_BYTES))  # page-aligned, as O_DIRECT needs
     current, fill = 0, 0
     in_flight: list[Future[object]] = []
 
@@ -152,5 +183,4 @@ async def stream_blocks(
             with contextlib.suppress(Exception):
                 future.result()
         for buffer in buffers:
-            with contextlib.suppress(BufferError):  # a consumer kept a view; the GC frees it later
-                buffer.close()
+            _buffers.give(buffer)
