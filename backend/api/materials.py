@@ -123,7 +123,9 @@ async def upload_material(
     else:
         if _declared_too_large(request, settings.max_upload_bytes):
             raise errors.PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
-        spooled = await spool.spool_stream(request.stream(), settings.spool_dir, settings.max_upload_bytes)
+        spooled = await spool.spool_stream(
+            request.stream(), settings.spool_dir, settings.max_upload_bytes, direct=settings.upload_direct_io
+        )
     result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req)
     if not result.created:
         response.status_code = 200

@@ -79,9 +79,12 @@ class Spooler:
         self.path.unlink(missing_ok=True)
 
 
-async def spool_stream(chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int) -> SpooledUpload:
-    """Spool an async byte stream (a request body): hashed and written on threads, with O_DIRECT."""
-    spooler = Spooler(spool_dir, max_bytes, direct=True)
+async def spool_stream(
+    chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int, *, direct: bool = True
+) -> SpooledUpload:
+    """Spool an async byte stream (a request body): hashed and written on threads (with O_DIRECT
+    unless `direct` is false)."""
+    spooler = Spooler(spool_dir, max_bytes, direct=direct)
     try:
         await stream_blocks(chunks, (spooler.update_hash, spooler.write_bytes), spooler.count)
     except BaseException:

@@ -592,7 +592,7 @@ async def receive(
                 f"the body passes the upload's length of {limit} bytes; the chunk was discarded"
             )
 
-    with blockio.AppendFile(path, position=position) as out:
+    with blockio.AppendFile(path, position=position, direct=settings.upload_direct_io) as out:
         held = os.fstat(out.fd).st_size
         if held < position:
             raise errors.AppError(f"upload {upload.id} lost bytes on disk ({held} of {position}); start again")
@@ -601,7 +601,7 @@ async def receive(
         consumers += [h.update for h in (hasher, chunk_hash) if h is not None]
         try:
             try:
-                await blockio.stream_blocks(body, consumers, count)
+                await blockio.stream_blocks(body, consumers, count, block_bytes=blockio.PATCH_BLOCK_BYTES)
             except BodyInterrupted:
                 interrupted = True  # what arrived before the cut was written and hashed
             if chunk_hash is not None:

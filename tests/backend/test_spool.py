@@ -144,3 +144,33 @@ def test_the_allocator_keeps_its_heap_top_on_glibc() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("not glibc")
     assert keep_heap_top() is True
+
+
+def test_a_body_that_breaks_off_is_consumed_up_to_the_break(tmp_path: Path) -> None:
+    """tus keeps what arrived before a cut: every received byte reaches the consumers first."""
+    data = random.Random(4).randbytes(3 * BLOCK + 777)
+    seen = bytearray()
+
+    async def cut_after_all_of_it() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 5000):
+            yield data[start : start + 5000]
+        raise ConnectionResetError("cut")
+
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(blockio.stream_blocks(cut_after_all_of_it(), [seen.extend], lambda n: None))
+    assert bytes(seen) == data
+
+
+def test_append_file_uses_o_direct_only_from_aligned_positions(tmp_path: Path) -> None:
+    path = tmp_path / "part"
+    path.write_bytes(b"x" * 5000)
+    with blockio.AppendFile(path, position=4096) as aligned:
+        direct = aligned.direct
+        aligned.truncate(4096)
+        aligned.write(b"y" * 10)
+    with blockio.AppendFile(path, position=4106) as unaligned:
+        assert not unaligned.direct
+        unaligned.write(b"z")
+    assert path.read_bytes() == b"x" * 4096 + b"y" * 10 + b"z"
+    if not direct:
+        pytest.skip(f"{tmp_path} refuses O_DIRECT")
