@@ -82,13 +82,15 @@ def run(argv: list[str]) -> None:
 
 # -- page-cache state ------------------------------------------------------------------------------
 #
-# This machine is a VM whose freed memory goes back to the host a few seconds after it is freed
-# (free page reporting): the first write into such memory faults on the host and costs ~2 s per
-# GiB, memory freed a moment ago costs nothing. Whichever copy or upload happens to run right after
-# a big file was deleted looks 3x faster than one that runs after a pause. Throughput figures are
-# therefore taken in two stated conditions, each operation prepared the same way just before it:
+# This machine is a VM that may return memory to the host a few seconds after the guest frees it
+# (free page reporting); the first write into such memory then faults on the host. The same 1 GiB
+# copy has measured anywhere from ~360 MB/s (after a pause) to ~1,800 MB/s (right after another big
+# file was deleted), and whichever operation happened to run right after a delete looked fastest.
+# Throughput figures are therefore taken in two stated conditions, each operation prepared the
+# same way just before it, in rotating order:
 #
-#   "settled": 10 s idle first, as on a server between uploads (freed memory is back with the host);
+#   "settled": 10 s idle first, as on a server between uploads (freed memory may have gone back to
+#              the host by then; on some runs it has not, and both states measure the same);
 #   "recycled": 1.1x the file size written and deleted just before, so the operation reuses memory
 #               the guest has just touched (what a bare-metal machine would see every time).
 

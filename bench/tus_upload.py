@@ -98,10 +98,11 @@ class SendfileTusClient:
         self.sock.close()
 
 
-def _tus_upload_sendfile(client: httpx.Client, tus: SendfileTusClient, source: Path, size: int, chunk: int) -> float:
+def _tus_upload_sendfile(client: httpx.Client, source: Path, size: int, chunk: int) -> float:
     res = client.post("/api/v1/uploads/", headers={"Upload-Length": str(size + 1)})
     url = httpx.URL(res.headers["location"]).path
     fd = os.open(source, os.O_RDONLY)
+    tus = SendfileTusClient(str(client.base_url), dict(client.headers))
     try:
         t0 = time.perf_counter()
         offset = 0
@@ -109,6 +110,7 @@ def _tus_upload_sendfile(client: httpx.Client, tus: SendfileTusClient, source: P
             offset = tus.patch(url, fd, offset, min(chunk, size - offset))
         elapsed = time.perf_counter() - t0
     finally:
+        tus.close()
         os.close(fd)
     client.delete(url).raise_for_status()
     return elapsed
@@ -178,7 +180,6 @@ def main() -> None:
         seconds: dict[tuple[str, str], list[float]] = {}
         ops = ["copy", "tus, httpx client", "tus, sendfile client"]
         with httpx.Client(base_url=base, headers=auth, timeout=120) as client:
-            raw = SendfileTusClient(base, auth)
             for i in range(args.runs):
                 for state in MEMORY_STATES:
                     for op in ops[i % 3 :] + ops[: i % 3]:  # rotate, so no operation always goes first
@@ -188,10 +189,9 @@ def main() -> None:
                         elif op == "tus, httpx client":
                             elapsed = _tus_upload(client, source, size, chunk)
                         else:
-                            elapsed = _tus_upload_sendfile(client, raw, source, size, chunk)
+                            elapsed = _tus_upload_sendfile(client, source, size, chunk)
                         seconds.setdefault((state, op), []).append(elapsed)
                         print(f"run {i + 1} {state:8} {op:22} {size / MB / elapsed:6.0f} MB/s", flush=True)
-            raw.close()
             rss = peak_rss_mb(server.pid)
 
         def mbs(state: str, op: str) -> float:
