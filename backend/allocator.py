@@ -19,7 +19,11 @@ import logging
 log = logging.getLogger("reelhouse")
 
 M_TOP_PAD = -2  # from glibc's malloc.h
+M_MMAP_THRESHOLD = -3
 TOP_PAD_BYTES = 4 * 1024 * 1024
+# Setting any of these turns off glibc's sliding mmap threshold, which would otherwise have risen
+# past the body chunks' size: fix it above them, or every chunk over 128 KiB is its own mapping.
+MMAP_THRESHOLD_BYTES = 1024 * 1024
 
 
 def keep_heap_top(pad_bytes: int = TOP_PAD_BYTES) -> bool:
@@ -36,7 +40,7 @@ def keep_heap_top(pad_bytes: int = TOP_PAD_BYTES) -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    accepted = bool(mallopt(M_TOP_PAD, pad_bytes))
+    accepted = bool(mallopt(M_TOP_PAD, pad_bytes)) and bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
     if not accepted:
         log.debug("mallopt(M_TOP_PAD) was refused; uploads will spend more time in the kernel")
     return accepted

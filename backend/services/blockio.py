@@ -151,13 +151,15 @@ async def stream_blocks(
     in_flight: list[Future[object]] = []
 
     async def settle() -> None:
+        # Popped only once done: a cancellation mid-await leaves it for the `finally` to wait on.
         while in_flight:
-            await asyncio.wrap_future(in_flight.pop(0))
+            await asyncio.wrap_future(in_flight[0])
+            in_flight.pop(0)
 
-    def consume_tail() -> None:
+    async def consume_tail() -> None:
         tail = memoryview(buffers[current])[:fill]
-        for consumer in consumers:
-            consumer(tail)
+        in_flight.extend(_workers.submit(consumer, tail) for consumer in consumers)
+        await settle()
 
     try:
         iterator = chunks.__aiter__()
@@ -168,7 +170,7 @@ async def stream_blocks(
                 break
             except Exception:
                 await settle()
-                consume_tail()
+                await consume_tail()
                 raise
             count(len(chunk))
             view = memoryview(chunk)
@@ -180,13 +182,14 @@ async def stream_blocks(
                 if fill == size:
                     await settle()  # the previous block: frees the other buffer, keeps the order
                     block = memoryview(buffers[current])
-                    in_flight = [_workers.submit(consumer, block) for consumer in consumers]
+                    in_flight.extend(_workers.submit(consumer, block) for consumer in consumers)
                     current, fill = 1 - current, 0
         await settle()
-        consume_tail()
+        await consume_tail()
     finally:
         # After an error or a cancellation a thread may still be on the last block: wait for it
-        # (at most one block's work) so the caller can close or remove the file safely.
+        # (at most one block's work), blocking, so that no thread reads a buffer handed back to the
+        # pool and the caller can close, truncate or remove the file safely.
         for future in in_flight:
             with contextlib.suppress(Exception):
                 future.result()

@@ -174,3 +174,33 @@ def test_append_file_uses_o_direct_only_from_aligned_positions(tmp_path: Path) -
     assert path.read_bytes() == b"x" * 4096 + b"y" * 10 + b"z"
     if not direct:
         pytest.skip(f"{tmp_path} refuses O_DIRECT")
+
+
+def test_a_cancelled_body_returns_only_after_its_consumers_stopped() -> None:
+    """No thread may still read a block once its buffer is back in the pool (and the file closed)."""
+    import threading
+    import time
+
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_consumer(block: memoryview) -> None:
+        started.set()
+        time.sleep(0.3)
+        finished.set()
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield bytes(BLOCK // 2)
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        task = asyncio.create_task(blockio.stream_blocks(endless(), [slow_consumer], lambda n: None))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the loop is now waiting on the slow block before the next one
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert finished.is_set()
+
+    asyncio.run(main())

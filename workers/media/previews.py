@@ -80,6 +80,16 @@ def _sheet_times(facts: MediaFacts) -> list[float]:
     return [duration * (i + 0.5) / count for i in range(count)]
 
 
+def _tile_size(facts: MediaFacts) -> tuple[int, int]:
+    ratio = (facts.display_height or 9) / (facts.display_width or 16)
+    return SHEET_TILE_WIDTH, max(2, int(round(SHEET_TILE_WIDTH * ratio)))
+
+
+def _sheet_decode_side(facts: MediaFacts) -> int:
+    """Long side to decode sheet frames at: room to spare for the tile, however narrow the video."""
+    return max(SHEET_DECODE_MAX_SIDE, *_tile_size(facts))
+
+
 def _exact(facts: MediaFacts) -> bool:
     return (facts.duration_s or 0.0) <= EXACT_SEEK_MAX_DURATION
 
@@ -108,7 +118,7 @@ def _save_poster(shown: Image.Image, out: Path) -> None:
 
 def write_contact_sheet(path: Path, facts: MediaFacts, out: Path) -> None:
     """A 3x3 grid of frames spread over the video, each stamped with its time."""
-    frames = frames_at(path, _sheet_times(facts), facts.rotation, exact=_exact(facts), max_side=SHEET_DECODE_MAX_SIDE)
+    frames = frames_at(path, _sheet_times(facts), facts.rotation, exact=_exact(facts), max_side=_sheet_decode_side(facts))
     _save_sheet(facts, frames, out)
 
 
@@ -121,7 +131,7 @@ def write_video_previews(path: Path, facts: MediaFacts, poster: Path, sheet: Pat
     exact = _exact(facts)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # One demuxer per thread: opening one is not free (an MP4's whole sample index is read).
-        later = pool.submit(_frames_for, path, times[4:], facts.rotation, exact=exact, max_side=SHEET_DECODE_MAX_SIDE)
+        later = pool.submit(_frames_for, path, times[4:], facts.rotation, exact=exact, max_side=_sheet_decode_side(facts))
         first = _frames_for(path, [poster_at, *times[:4]], facts.rotation, exact=exact, max_side=POSTER_MAX_SIDE)
         rest = later.result()
     _save_poster_frames(path, facts, [f for f in first[:1] if f is not None], poster)
@@ -131,9 +141,7 @@ def write_video_previews(path: Path, facts: MediaFacts, poster: Path, sheet: Pat
 def _save_sheet(facts: MediaFacts, frames: list[tuple[float, Image.Image]], out: Path) -> None:
     if not frames:
         raise ValueError("no frame could be decoded for the contact sheet")
-    w = SHEET_TILE_WIDTH
-    ratio = (facts.display_height or 9) / (facts.display_width or 16)
-    h = max(2, int(round(w * ratio)))
+    w, h = _tile_size(facts)
     gap = 4
     sheet = Image.new("RGB", (SHEET_COLUMNS * (w + gap) + gap, SHEET_ROWS * (h + gap) + gap), (20, 20, 20))
     draw = ImageDraw.Draw(sheet)

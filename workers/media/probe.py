@@ -113,7 +113,10 @@ def _looks_like_known_container(head: bytes) -> bool:
     )
 
 
-_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+_IMAGE_SIGNATURES = (
+    b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM",
+    b"II*\x00", b"MM\x00*", b"MM*\x00", b"II\x00*", b"MM\x00+", b"II+\x00",  # TIFF and BigTIFF, as Pillow reads them
+)
 
 
 def _looks_like_image(head: bytes) -> bool:
