@@ -713,15 +713,9 @@ def _assemble(
     tail.unlink(missing_ok=True)
     # Probing needs a local file, so the assembled object comes down once; hashing it on the way
     # also checks the object store joined the parts into exactly the bytes that were acknowledged.
-    spooler = spool.Spooler(settings.spool_dir, max(size, 1))
     try:
         with storage.open(upload.staging_key) as reader:
-            while chunk := reader.read(_COPY_CHUNK):
-                spooler.write(chunk)
-        spooled = spooler.finish()
-    except BaseException:
-        spooler.abort()
-        raise
+            spooled = spool.spool_file(reader, settings.spool_dir, max(size, 1))
     finally:
         with contextlib.suppress(Exception):
             storage.delete(upload.staging_key)
