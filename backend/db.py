@@ -82,9 +82,3 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-def get_session() -> Iterator[Session]:
-    """FastAPI dependency: the request's session."""
-    with session_scope() as session:
-        yield session

@@ -43,13 +43,18 @@ def authenticate(session: Session, token: str | None) -> ApiKey:
     key = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
     if key is None or key.revoked_at is not None or not hmac.compare_digest(key.secret_sha256, _digest(secret)):
         raise Unauthorized("the API key is unknown or revoked")
-    now = utcnow()
-    # Write last_used_at at most once a minute so reads don't all become writes.
-    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-        key.last_used_at = now
-        session.add(key)
-        session.flush()
     return key
+
+
+def record_use(session: Session, key: ApiKey) -> bool:
+    """Stamp `last_used_at`, at most once a minute so reads don't all become writes; True if it wrote."""
+    now = utcnow()
+    if key.last_used_at is not None and (now - key.last_used_at).total_seconds() <= 60:
+        return False
+    key.last_used_at = now
+    session.add(key)
+    session.flush()
+    return True
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:

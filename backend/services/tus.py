@@ -340,7 +340,10 @@ def discard_bytes(storage: Storage, settings: Settings, upload: TusUpload) -> No
 
 def get_upload(session: Session, upload_id: uuid.UUID, key: ApiKey) -> TusUpload:
     """The caller's upload; another key's upload is 404 like a missing one (admins see all)."""
-    upload = session.get(TusUpload, upload_id)
+    return _owned(session.get(TusUpload, upload_id), upload_id, key)
+
+
+def _owned(upload: TusUpload | None, upload_id: uuid.UUID, key: ApiKey) -> TusUpload:
     if upload is None or (upload.owner_key_id != key.id and Role(key.role) != Role.admin):
         raise errors.NotFound(f"no upload {upload_id}")
     return upload
@@ -385,34 +388,31 @@ def writer_lock(
 ) -> Iterator[TusUpload]:
     """Hold the only write access to one upload; a second writer gets 423 at once, never interleaves.
 
-    PostgreSQL: `SELECT ... FOR UPDATE NOWAIT`, released when the caller commits. SQLite: a flock
-    on the upload's lock file, released on exit (after the caller's commit inside the block).
-    This commits the session first: on SQLite a read snapshot taken before the lock could predate
-    the previous writer's commit, and on PostgreSQL it releases the API key row touched by auth.
-    The caller must commit inside the block.
+    PostgreSQL: `SELECT ... FOR UPDATE NOWAIT`, released when the caller commits (the session is
+    committed first, which releases the API key row auth may have touched). SQLite: a flock on the
+    upload's lock file, released on exit (after the caller's commit inside the block); a write the
+    request already made (auth's `last_used_at`) is committed first, so the database's write lock
+    is not held for the length of a PATCH. The row is read once the lock is held, never from
+    before it. The caller must commit inside the block.
     """
-    session.commit()
+    latest = select(TusUpload).where(TusUpload.id == upload_id).execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "postgresql":
+        session.commit()
         try:
-            upload = session.exec(
-                select(TusUpload).where(TusUpload.id == upload_id).with_for_update(nowait=True)
-            ).first()
+            upload = session.exec(latest.with_for_update(nowait=True)).first()
         except OperationalError as exc:
             if getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03":
                 session.rollback()
                 raise errors.UploadLocked("another request is writing to this upload") from exc
             raise
-        if upload is None:
-            raise errors.NotFound(f"no upload {upload_id}")
-        yield get_upload(session, upload_id, key)
+        yield _owned(upload, upload_id, key)
         return
+    # pysqlite opens a transaction only for a write; a SELECT reads the latest commit on its own.
+    if session.connection().connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        session.commit()
     lock = _FileLock(lock_path(settings, upload_id))
     try:
-        upload = get_upload(session, upload_id, key)
-        session.refresh(upload)
-        # End the read transaction now: a write after a long PATCH must not start from an old snapshot.
-        session.commit()
-        yield upload
+        yield _owned(session.exec(latest).first(), upload_id, key)
     finally:
         lock.release()
 
