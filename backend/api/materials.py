@@ -118,15 +118,22 @@ async def upload_material(
     )
     if kind == MaterialKind.derived:
         raise errors.BadRequest("derived materials are made by renders, not uploaded; use kind=source or external")
-    if content_type.startswith("multipart/form-data"):
-        spooled = await _spool_multipart(request, settings, req)
-    else:
-        if _declared_too_large(request, settings.max_upload_bytes):
-            raise errors.PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
-        spooled = await spool.spool_stream(
-            request.stream(), settings.spool_dir, settings.max_upload_bytes, direct=settings.upload_direct_io
-        )
-    result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req)
+    multipart = content_type.startswith("multipart/form-data")
+    if not multipart and _declared_too_large(request, settings.max_upload_bytes):
+        raise errors.PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
+    # The sandboxed inspector loads its libraries while the body arrives; ingest uses or closes it.
+    inspector = await run_in_threadpool(ingest.start_inspector)
+    try:
+        if multipart:
+            spooled = await _spool_multipart(request, settings, req)
+        else:
+            spooled = await spool.spool_stream(
+                request.stream(), settings.spool_dir, settings.max_upload_bytes, direct=settings.upload_direct_io
+            )
+    except BaseException:
+        inspector.close()
+        raise
+    result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req, inspector)
     if not result.created:
         response.status_code = 200
     response.headers["Location"] = f"{API}/materials/{result.material.id}"

@@ -24,7 +24,7 @@ from backend.models.types import utcnow
 from backend.services import tags as tag_service
 from backend.services.spool import SpooledUpload, spool_file
 from storage import Storage
-from workers.media.inspect import InspectFailed, inspect_untrusted
+from workers.media.inspect import InspectFailed, SandboxedInspector
 from workers.media.probe import Limits, MediaFacts, ProbeRejection
 
 _REJECTIONS: dict[str, type[errors.MediaRejected]] = {
@@ -70,15 +70,24 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
-def probe_spooled(settings: Settings, spooled: SpooledUpload, preview_dir: Path) -> tuple[MediaFacts, Path, Path]:
-    """Probe and render previews in the sandbox; map rejections to the API's error types."""
+def start_inspector() -> SandboxedInspector:
+    """A sandboxed inspector started ahead of the file it will get (see `ingest_spooled`)."""
+    return SandboxedInspector()
+
+
+def probe_spooled(
+    settings: Settings, spooled: SpooledUpload, preview_dir: Path, inspector: SandboxedInspector | None = None
+) -> tuple[MediaFacts, Path, Path]:
+    """Probe and render previews in the sandbox (`inspector` if one was started ahead, else a new
+    one); map rejections to the API's error types."""
     poster = preview_dir / f"{spooled.path.stem}.poster.jpg"
     sheet = preview_dir / f"{spooled.path.stem}.sheet.jpg"
     try:
-        facts = inspect_untrusted(
-            spooled.path, limits=limits_from(settings), poster=poster, contact_sheet=sheet,
-            timeout=settings.probe_timeout_seconds,
-        )
+        with inspector or SandboxedInspector() as child:
+            facts = child.inspect(
+                spooled.path, limits=limits_from(settings), poster=poster, contact_sheet=sheet,
+                timeout=settings.probe_timeout_seconds,
+            )
     except ProbeRejection as exc:
         poster.unlink(missing_ok=True)
         sheet.unlink(missing_ok=True)
@@ -143,11 +152,17 @@ def _existing(session: Session, found: Material, tag_ids: Iterable[int]) -> Inge
 
 
 def ingest_spooled(
-    session: Session, storage: Storage, settings: Settings, spooled: SpooledUpload, request: IngestRequest
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    spooled: SpooledUpload,
+    request: IngestRequest,
+    inspector: SandboxedInspector | None = None,
 ) -> IngestResult:
     """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
 
-    The spool file is consumed: moved into storage, or deleted on rejection/duplicate.
+    The spool file is consumed: moved into storage, or deleted on rejection/duplicate. `inspector`,
+    if given, is used (or closed, for a duplicate) either way.
     """
     stored_keys: list[str] = []
     poster = sheet = None
@@ -159,7 +174,7 @@ def ingest_spooled(
         if found is not None:
             return _existing(session, found, [t.id for t in tags if t.id is not None])
 
-        facts, poster, sheet = probe_spooled(settings, spooled, spooled.path.parent)
+        facts, poster, sheet = probe_spooled(settings, spooled, spooled.path.parent, inspector)
         check_declared_type(facts, request.declared_media_type)
 
         material_id = request.material_id or uuid.uuid4()
@@ -231,6 +246,8 @@ def ingest_spooled(
             storage.delete(key)
         raise
     finally:
+        if inspector is not None:
+            inspector.close()
         spooled.discard()
         for path in (poster, sheet):
             if path is not None:

@@ -1,7 +1,11 @@
 """Untrusted media is opened only in a child process with a timeout and memory cap.
 
-`inspect_untrusted(path, ...)` starts `python -m workers.media.inspect`, which probes the file,
+`inspect_untrusted(path, ...)` runs `python -m workers.media.inspect`, which probes the file,
 optionally writes the poster, contact sheet and perceptual fingerprint, and prints one JSON line.
+
+A child is used for one file and then exits. `SandboxedInspector` starts it ahead of time: the
+upload endpoints start one when a body begins to arrive, so the interpreter and FFmpeg's libraries
+load while the bytes are still coming in, and the finished file is handed over on stdin.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from workers.media.probe import Limits, MediaFacts, ProbeRejection, probe_file
 
@@ -29,6 +34,62 @@ def _limit_child() -> None:  # pragma: no cover - runs in the child before exec
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+class SandboxedInspector:
+    """One inspector child, started now, given one file later with `inspect`; `close` ends it.
+
+    Until it gets a file the child only imports its libraries and waits on stdin; closing an unused
+    inspector (a duplicate upload, a refused request) kills it.
+    """
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_repo_root(), os.environ.get("PYTHONPATH")]))}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "workers.media.inspect", "--request-on-stdin"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=_limit_child, env=env,
+        )
+        self._used = False
+
+    def inspect(
+        self,
+        path: Path,
+        *,
+        limits: Limits,
+        poster: Path | None = None,
+        contact_sheet: Path | None = None,
+        fingerprint: Path | None = None,
+        timeout: float = 60.0,
+    ) -> MediaFacts:
+        """Probe (and render previews of) `path`. Raises ProbeRejection or InspectFailed."""
+        if self._used:
+            raise RuntimeError("an inspector child inspects one file")
+        self._used = True
+        request = {
+            "path": str(path), "limits": asdict(limits),
+            "poster": str(poster) if poster else None,
+            "contact_sheet": str(contact_sheet) if contact_sheet else None,
+            "fingerprint": str(fingerprint) if fingerprint else None,
+        }
+        try:
+            stdout, stderr = self._proc.communicate(json.dumps(request).encode() + b"\n", timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            self.close()
+            raise ProbeRejection("media-unrecognised", f"inspecting the file took longer than {timeout:.0f} s") from exc
+        return _facts_from(stdout, stderr, self._proc.returncode)
+
+    def close(self) -> None:
+        """Kill the child unless it has finished, and reap it."""
+        if self._proc.returncode is None:
+            self._proc.kill()
+            self._proc.communicate()
+
+    def __enter__(self) -> SandboxedInspector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def inspect_untrusted(
     path: Path,
     *,
@@ -39,27 +100,19 @@ def inspect_untrusted(
     timeout: float = 60.0,
 ) -> MediaFacts:
     """Probe (and render previews of) a file in a sandboxed child. Raises ProbeRejection or InspectFailed."""
-    argv = [sys.executable, "-m", "workers.media.inspect", str(path), "--limits", json.dumps(asdict(limits))]
-    if poster:
-        argv += ["--poster", str(poster)]
-    if contact_sheet:
-        argv += ["--contact-sheet", str(contact_sheet)]
-    if fingerprint:
-        argv += ["--fingerprint", str(fingerprint)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_repo_root(), os.environ.get("PYTHONPATH")]))}
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, timeout=timeout, preexec_fn=_limit_child, env=env,
-            stdin=subprocess.DEVNULL, check=False,
+    with SandboxedInspector() as inspector:
+        return inspector.inspect(
+            path, limits=limits, poster=poster, contact_sheet=contact_sheet, fingerprint=fingerprint, timeout=timeout
         )
-    except subprocess.TimeoutExpired as exc:
-        raise ProbeRejection("media-unrecognised", f"inspecting the file took longer than {timeout:.0f} s") from exc
-    lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
+
+
+def _facts_from(stdout: bytes, stderr: bytes, returncode: int | None) -> MediaFacts:
+    lines = stdout.decode("utf-8", "replace").strip().splitlines()
     try:
         result = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError) as exc:
-        tail = done.stderr.decode("utf-8", "replace")[-500:]
-        raise InspectFailed(f"inspector exited {done.returncode}: {tail}") from exc
+        tail = stderr.decode("utf-8", "replace")[-500:]
+        raise InspectFailed(f"inspector exited {returncode}: {tail}") from exc
     if result.get("ok"):
         return MediaFacts.from_dict(result["facts"])
     if result.get("reason"):
@@ -73,34 +126,58 @@ def _repo_root() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Probe one media file; print one JSON line.")
-    parser.add_argument("path", type=Path)
+    parser.add_argument("path", type=Path, nargs="?")
     parser.add_argument("--limits", default="{}")
     parser.add_argument("--poster", type=Path)
     parser.add_argument("--contact-sheet", type=Path)
     parser.add_argument("--fingerprint", type=Path, help="write the video's perceptual fingerprint here")
+    parser.add_argument(
+        "--request-on-stdin", action="store_true",
+        help="load the libraries first, then read the request (JSON: path, limits, poster, ...) from stdin",
+    )
     args = parser.parse_args(argv)
+    if args.request_on_stdin:
+        import av  # noqa: F401 - what the wait is for: loaded before the file is ready
+
+        import workers.media.previews  # noqa: F401
+
+        request: dict[str, Any] = json.loads(sys.stdin.readline() or "{}")
+        if not request.get("path"):
+            return 0  # closed unused
+        paths = {name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
+        result = _inspect(Path(request["path"]), json.dumps(request.get("limits") or {}), **paths)
+    elif args.path is None:
+        parser.error("a path, or --request-on-stdin")
+    else:
+        result = _inspect(args.path, args.limits, args.poster, args.contact_sheet, args.fingerprint)
+    print(json.dumps(result))
+    return 0
+
+
+def _inspect(
+    path: Path, limits: str, poster: Path | None, contact_sheet: Path | None, fingerprint: Path | None
+) -> dict[str, Any]:
     try:
-        facts = probe_file(args.path, Limits(**json.loads(args.limits)))
-        if args.poster and args.contact_sheet and facts.media_type == "video":
+        facts = probe_file(path, Limits(**json.loads(limits)))
+        if poster and contact_sheet and facts.media_type == "video":
             from workers.media.previews import write_video_previews
 
-            write_video_previews(args.path, facts, args.poster, args.contact_sheet)
-        elif args.poster and facts.media_type in {"video", "image"}:
+            write_video_previews(path, facts, poster, contact_sheet)
+        elif poster and facts.media_type in {"video", "image"}:
             from workers.media.previews import write_poster
 
-            write_poster(args.path, facts, args.poster)
-        elif args.contact_sheet and facts.media_type == "video":
+            write_poster(path, facts, poster)
+        elif contact_sheet and facts.media_type == "video":
             from workers.media.previews import write_contact_sheet
 
-            write_contact_sheet(args.path, facts, args.contact_sheet)
-        if args.fingerprint and facts.media_type == "video":
-            _write_fingerprint(args.path, facts, args.fingerprint)
-        print(json.dumps({"ok": True, "facts": facts.to_dict()}))
+            write_contact_sheet(path, facts, contact_sheet)
+        if fingerprint and facts.media_type == "video":
+            _write_fingerprint(path, facts, fingerprint)
+        return {"ok": True, "facts": facts.to_dict()}
     except ProbeRejection as exc:
-        print(json.dumps({"ok": False, "reason": exc.reason, "detail": exc.detail}))
+        return {"ok": False, "reason": exc.reason, "detail": exc.detail}
     except Exception as exc:  # noqa: BLE001 - any crash on hostile input is reported, not raised
-        print(json.dumps({"ok": False, "reason": None, "detail": f"{type(exc).__name__}: {exc}"}))
-    return 0
+        return {"ok": False, "reason": None, "detail": f"{type(exc).__name__}: {exc}"}
 
 
 def _write_fingerprint(path: Path, facts: MediaFacts, out: Path) -> None:

@@ -152,8 +152,36 @@ def _parse_creation_time(tags: dict[str, str]) -> str | None:
     return None
 
 
+_MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
+
+
+def _indexed_times(container: Any, stream: Any, limit: int) -> list[float] | None:
+    """Times (s) of the first `limit` frames from an MP4/MOV sample index, which lists every frame
+    (Matroska's cues list keyframes only): no frame data is read, where demuxing would read ~20 s of
+    video. The index holds decode times, whose steps are the frames' durations; None where the
+    container has no such index."""
+    if container.format.name != _MP4_FAMILY:
+        return None
+    entries = getattr(stream, "index_entries", None)
+    if not entries or len(entries) < 2:
+        return None
+    tb = stream.time_base
+    times = []
+    for i in range(min(len(entries), limit + 64)):  # a few spare for entries an edit list discards
+        entry = entries[i]
+        if not entry.is_discard:
+            times.append(float(entry.timestamp * tb))
+            if len(times) == limit:
+                break
+    times.sort()
+    return times
+
+
 def _frame_intervals(container: Any, stream: Any, limit: int = 600) -> tuple[list[float], float | None]:
-    """Presentation times (s) of up to `limit` video packets, sorted, and the last packet's end time."""
+    """Presentation times (s) of up to `limit` video packets, sorted, and the last packet's end time
+    (None when the times come from the index)."""
+    if container.duration is not None and (indexed := _indexed_times(container, stream, limit)) is not None:
+        return indexed, None
     times: list[float] = []
     end: float | None = None
     tb = stream.time_base
@@ -357,7 +385,7 @@ def _transfer_name(trc: Any) -> str | None:
 def _check_tail_readable(container: Any, size: int) -> None:
     """An MP4/MOV whose sample index points past the end of the file is truncated. (Other containers
     interleave their index with the data, so a cut file simply probes shorter.)"""
-    if container.format.name != "mov,mp4,m4a,3gp,3g2,mj2":
+    if container.format.name != _MP4_FAMILY:
         return
     for stream in (*container.streams.video, *container.streams.audio):
         entries = getattr(stream, "index_entries", None)

@@ -91,3 +91,37 @@ def test_inspector_times_out_on_slow_files(tmp_path: Path, monkeypatch) -> None:
     clip = make_clip(tmp_path / "c.mp4", seconds=1)
     with pytest.raises(ProbeRejection):
         inspect_untrusted(clip, limits=Limits(), timeout=0.01)
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "vfr"),
+    [
+        ("cfr_bframes.mp4", ["-preset", "medium", "-bf", "2"], False),
+        ("vfr_gap.mp4", ["-vf", "select='not(between(n,10,20))'", "-fps_mode", "vfr"], True),
+    ],
+)
+def test_mp4_frame_times_from_the_index_match_demuxing(tmp_path: Path, monkeypatch, name, extra, vfr) -> None:
+    """MP4/MOV frame times come from the sample index (no frame data read); demuxing must agree."""
+    from workers.media import probe
+
+    clip = make_clip(tmp_path / name, seconds=3, audio=False, extra=extra)
+    from_index = probe_file(clip)
+    monkeypatch.setattr(probe, "_indexed_times", lambda *a: None)
+    from_packets = probe_file(clip)
+    assert from_index.is_vfr is from_packets.is_vfr is vfr
+    assert from_index.fps == from_packets.fps
+    assert from_index.frame_count_sampled == from_packets.frame_count_sampled > 0
+
+
+def test_inspector_started_ahead_inspects_one_file_and_is_reaped(tmp_path: Path) -> None:
+    from workers.media.inspect import SandboxedInspector
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=1)
+    with SandboxedInspector() as inspector:
+        facts = inspector.inspect(clip, limits=Limits())
+        assert facts.media_type == "video"
+        with pytest.raises(RuntimeError):
+            inspector.inspect(clip, limits=Limits())
+    unused = SandboxedInspector()
+    unused.close()  # a duplicate upload or a refused request: the waiting child is killed and reaped
+    assert unused._proc.returncode is not None
