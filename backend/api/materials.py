@@ -121,7 +121,7 @@ async def upload_material(
     multipart = content_type.startswith("multipart/form-data")
     if not multipart and _declared_too_large(request, settings.max_upload_bytes):
         raise errors.PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
-    # The sandboxed inspector loads its libraries while the body arrives; ingest uses or closes it.
+    # The sandboxed inspector loads its libraries while the body arrives; ingest hands it the file.
     inspector = await run_in_threadpool(ingest.start_inspector)
     try:
         if multipart:
@@ -130,10 +130,9 @@ async def upload_material(
             spooled = await spool.spool_stream(
                 request.stream(), settings.spool_dir, settings.max_upload_bytes, direct=settings.upload_direct_io
             )
-    except BaseException:
-        inspector.close()
-        raise
-    result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req, inspector)
+        result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req, inspector)
+    finally:
+        inspector.close()  # a no-op once ingest has used or closed it
     if not result.created:
         response.status_code = 200
     response.headers["Location"] = f"{API}/materials/{result.material.id}"
