@@ -47,3 +47,31 @@ def test_admin_issues_and_revokes_keys(anon_client, keys) -> None:
         assert row.secret_sha256 == hashlib.sha256(token.split("_", 2)[2].encode()).hexdigest()
     assert anon_client.delete(f"/api/v1/keys/{me['id']}", headers=admin).json()["revoked_at"]
     assert anon_client.get("/api/v1/keys/me", headers=Keys.auth(token)).status_code == 401
+
+
+def test_key_use_is_committed_before_the_request_goes_on(keys) -> None:
+    """The once-a-minute `last_used_at` stamp is committed by the key check itself: a long request
+    (a multi-GB upload) must not hold SQLite's write lock, or the key's row on PostgreSQL, for its
+    whole length."""
+    import asyncio
+
+    from sqlmodel import Session
+
+    from backend.db import get_engine, session_scope
+    from backend.deps import current_key
+    from backend.models import ApiKey
+
+    session = Session(get_engine(), expire_on_commit=False)
+    try:
+        key = asyncio.run(current_key(session, authorization=f"Bearer {keys.editor}"))
+        assert key.last_used_at is not None
+        assert not session.in_transaction()  # nothing held while the handler runs
+        with session_scope() as other:  # another request's writer gets through at once
+            row = other.get(ApiKey, key.id)
+            assert row is not None and row.last_used_at is not None
+            row.name = "renamed meanwhile"
+            other.add(row)
+        asyncio.run(current_key(session, authorization=f"Bearer {keys.editor}"))
+        assert session.in_transaction() and not session.dirty  # within the minute: a read, no write
+    finally:
+        session.close()
