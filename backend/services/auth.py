@@ -8,6 +8,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from backend.errors import NotFound, Unauthorized
@@ -36,11 +37,15 @@ def create_api_key(session: Session, *, name: str, role: Role) -> IssuedKey:
     return IssuedKey(key=key, token=f"{KEY_PREFIX}{prefix}_{secret}")
 
 
+# Built once: every request runs it, and building a statement costs more than SQLite's lookup.
+_KEY_BY_PREFIX = select(ApiKey).where(ApiKey.prefix == bindparam("prefix"))
+
+
 def authenticate(session: Session, token: str | None) -> ApiKey:
     if not token or not token.startswith(KEY_PREFIX):
         raise Unauthorized("send an API key as 'Authorization: Bearer rh_...' or 'X-API-Key'")
     prefix, _, secret = token[len(KEY_PREFIX) :].partition("_")
-    key = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+    key = session.exec(_KEY_BY_PREFIX, params={"prefix": prefix}).first()
     if key is None or key.revoked_at is not None or not hmac.compare_digest(key.secret_sha256, _digest(secret)):
         raise Unauthorized("the API key is unknown or revoked")
     return key

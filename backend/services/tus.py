@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+from sqlalchemy import bindparam
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
@@ -382,6 +383,13 @@ class _FileLock:
         os.close(self._fd)
 
 
+# The upload row as committed now (not as this session last saw it); built once, run on every request.
+_LATEST_UPLOAD = (
+    select(TusUpload).where(TusUpload.id == bindparam("upload_id")).execution_options(populate_existing=True)
+)
+_LATEST_UPLOAD_LOCKED = _LATEST_UPLOAD.with_for_update(nowait=True)
+
+
 @contextlib.contextmanager
 def writer_lock(
     session: Session, settings: Settings, upload_id: uuid.UUID, key: ApiKey
@@ -395,11 +403,11 @@ def writer_lock(
     is not held for the length of a PATCH. The row is read once the lock is held, never from
     before it. The caller must commit inside the block.
     """
-    latest = select(TusUpload).where(TusUpload.id == upload_id).execution_options(populate_existing=True)
+    params = {"upload_id": upload_id}
     if session.get_bind().dialect.name == "postgresql":
         session.commit()
         try:
-            upload = session.exec(latest.with_for_update(nowait=True)).first()
+            upload = session.exec(_LATEST_UPLOAD_LOCKED, params=params).first()
         except OperationalError as exc:
             if getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03":
                 session.rollback()
@@ -412,7 +420,7 @@ def writer_lock(
         session.commit()
     lock = _FileLock(lock_path(settings, upload_id))
     try:
-        yield _owned(session.exec(latest).first(), upload_id, key)
+        yield _owned(session.exec(_LATEST_UPLOAD, params=params).first(), upload_id, key)
     finally:
         lock.release()
 
