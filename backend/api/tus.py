@@ -91,8 +91,10 @@ async def _append(
     request: Request, session, storage, settings, upload, req: tus.PatchRequest
 ) -> tus.PatchOutcome:  # type: ignore[no-untyped-def]
     _, checksum, new_length = tus.validate_patch(settings, upload, req)
+    declared = req.content_length.strip() if req.content_length else ""
     outcome = await tus.receive(
-        session, storage, settings, upload, _body(request), checksum=checksum, new_length=new_length
+        session, storage, settings, upload, _body(request), checksum=checksum, new_length=new_length,
+        declared_bytes=int(declared) if declared.isdigit() else None,
     )
     session.commit()
     tus.after_commit(settings, outcome.upload)

@@ -55,6 +55,7 @@ from backend.models.types import utcnow
 from backend.models.upload import TusUpload, UploadStatus, UploadStorageMode
 from backend.services import blockio, ingest, spool
 from storage import Storage
+from workers.media.inspect import SandboxedInspector
 
 log = logging.getLogger("reelhouse.tus")
 
@@ -562,8 +563,12 @@ async def receive(
     *,
     checksum: Checksum | None = None,
     new_length: int | None = None,
+    declared_bytes: int | None = None,
 ) -> PatchOutcome:
     """Append a request body at the upload's offset; call under `writer_lock` after `validate_patch`.
+
+    `declared_bytes` is the body's Content-Length: when the body is to finish the upload, the
+    sandboxed inspector for the finished file starts loading while the body arrives.
 
     With `tus_fsync`, bytes are fsynced before the new offset is flushed; without it (the default,
     as in tusd) a process crash loses nothing (the page cache survives it) and an OS crash that
@@ -579,6 +584,26 @@ async def receive(
         return PatchOutcome(upload=upload, headers={"Upload-Offset": str(upload.offset)})
     if new_length is not None and upload.length is None:
         upload.length = new_length
+    finishes = (
+        declared_bytes is not None and upload.length is not None and upload.offset + declared_bytes == upload.length
+    )
+    inspector = await anyio.to_thread.run_sync(ingest.start_inspector) if finishes else None
+    try:
+        return await _receive(session, storage, settings, upload, body, checksum, inspector)
+    finally:
+        if inspector is not None:
+            inspector.close()  # a no-op once ingest has used or closed it
+
+
+async def _receive(
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    upload: TusUpload,
+    body: AsyncIterator[bytes],
+    checksum: Checksum | None,
+    inspector: SandboxedInspector | None,
+) -> PatchOutcome:
     limit = upload.length if upload.length is not None else settings.max_upload_bytes
     start = upload.offset
     uploads_dir(settings).mkdir(parents=True, exist_ok=True)
@@ -638,7 +663,7 @@ async def receive(
         await anyio.to_thread.run_sync(_flush_full_parts, storage, settings, upload)
     outcome = PatchOutcome(upload=upload, interrupted=interrupted)
     if upload.length is not None and upload.offset == upload.length and not interrupted:
-        outcome.error = await _complete(session, storage, settings, upload, hasher)
+        outcome.error = await _complete(session, storage, settings, upload, hasher, inspector)
     session.add(upload)
     session.flush()
     outcome.headers = {"Upload-Offset": str(upload.offset)}
@@ -734,7 +759,12 @@ def _assemble(
 
 
 async def _complete(
-    session: Session, storage: Storage, settings: Settings, upload: TusUpload, hasher: ResumableSha256 | None
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    upload: TusUpload,
+    hasher: ResumableSha256 | None,
+    inspector: SandboxedInspector | None = None,
 ) -> BaseException | None:
     """Hand the finished bytes to ingest. Returns ingest's error (after recording it) or None."""
 
@@ -748,7 +778,7 @@ async def _complete(
             tag_refs=list(upload.tags),
             created_by=upload.owner_key_id,
         )
-        return ingest.ingest_spooled(session, storage, settings, spooled, request)
+        return ingest.ingest_spooled(session, storage, settings, spooled, request, inspector)
 
     try:
         result = await anyio.to_thread.run_sync(run)
