@@ -90,11 +90,10 @@ def _patch_request(request: Request) -> tus.PatchRequest:
 async def _append(
     request: Request, session, storage, settings, upload, req: tus.PatchRequest
 ) -> tus.PatchOutcome:  # type: ignore[no-untyped-def]
-    _, checksum, new_length = tus.validate_patch(settings, upload, req)
-    declared = req.content_length.strip() if req.content_length else ""
+    checksum, new_length, content_length = tus.validate_patch(settings, upload, req)
     outcome = await tus.receive(
         session, storage, settings, upload, _body(request), checksum=checksum, new_length=new_length,
-        declared_bytes=int(declared) if declared.isdigit() else None,
+        declared_bytes=content_length,
     )
     session.commit()
     tus.after_commit(settings, outcome.upload)

@@ -162,7 +162,7 @@ def ingest_spooled(
     """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
 
     The spool file is consumed: moved into storage, or deleted on rejection/duplicate. `inspector`,
-    if given, is used (or closed, for a duplicate) either way.
+    a child started ahead (`start_inspector`), is used for a new file; whoever started it closes it.
     """
     stored_keys: list[str] = []
     poster = sheet = None
@@ -246,8 +246,6 @@ def ingest_spooled(
             storage.delete(key)
         raise
     finally:
-        if inspector is not None:
-            inspector.close()
         spooled.discard()
         for path in (poster, sheet):
             if path is not None:

@@ -519,8 +519,10 @@ class PatchOutcome:
 
 def validate_patch(
     settings: Settings, upload: TusUpload, req: PatchRequest
-) -> tuple[int, Checksum | None, int | None]:
-    """Everything a PATCH is checked against before a byte is read: 415, 400, 409, 413."""
+) -> tuple[Checksum | None, int | None, int | None]:
+    """Everything a PATCH is checked against before a byte is read: 415, 400, 409, 413.
+
+    Returns the chunk's checksum, the Upload-Length it sets (deferred length) and its Content-Length."""
     if (req.content_type or "").split(";")[0].strip().lower() != OFFSET_OCTET_STREAM:
         raise errors.UnsupportedMediaType(f"PATCH needs Content-Type: {OFFSET_OCTET_STREAM}")
     offset = _non_negative_int(req.upload_offset, "Upload-Offset")
@@ -551,7 +553,7 @@ def validate_patch(
         raise errors.PayloadTooLarge(
             f"{content_length} more bytes at offset {upload.offset} would pass the upload's length of {limit}"
         )
-    return offset, checksum, new_length
+    return checksum, new_length, content_length
 
 
 async def receive(

@@ -145,20 +145,21 @@ def main(argv: list[str] | None = None) -> int:
         if not request.get("path"):
             return 0  # closed unused
         paths = {name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
-        result = _inspect(Path(request["path"]), json.dumps(request.get("limits") or {}), **paths)
+        result = _inspect(Path(request["path"]), Limits(**(request.get("limits") or {})), **paths)
     elif args.path is None:
         parser.error("a path, or --request-on-stdin")
     else:
-        result = _inspect(args.path, args.limits, args.poster, args.contact_sheet, args.fingerprint)
+        limits = Limits(**json.loads(args.limits))
+        result = _inspect(args.path, limits, args.poster, args.contact_sheet, args.fingerprint)
     print(json.dumps(result))
     return 0
 
 
 def _inspect(
-    path: Path, limits: str, poster: Path | None, contact_sheet: Path | None, fingerprint: Path | None
+    path: Path, limits: Limits, poster: Path | None, contact_sheet: Path | None, fingerprint: Path | None
 ) -> dict[str, Any]:
     try:
-        facts = probe_file(path, Limits(**json.loads(limits)))
+        facts = probe_file(path, limits)
         if poster and contact_sheet and facts.media_type == "video":
             from workers.media.previews import write_video_previews
 

@@ -1,12 +1,12 @@
 """Fixtures for media tests: the ffmpeg binary, tiny generated clips, the shared sample folder."""
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from presets.loader import load_catalog
+from tests.conftest import IN_CI
 from workers.media.argv import SourceFacts
 from workers.media.run import ffmpeg_path
 
@@ -26,7 +26,7 @@ def ffmpeg() -> str:
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
     if not MEDIA_DIR.is_dir():
-        if os.environ.get("CI") == "true":
+        if IN_CI:
             pytest.fail(f"{MEDIA_DIR} is missing; CI must have ../shared/media")
         pytest.skip(f"{MEDIA_DIR} is missing (sample media live beside the repository)")
     return MEDIA_DIR.resolve()
