@@ -119,16 +119,20 @@ async def upload_material(
     if kind == MaterialKind.derived:
         raise errors.BadRequest("derived materials are made by renders, not uploaded; use kind=source or external")
     multipart = content_type.startswith("multipart/form-data")
-    if not multipart and _declared_too_large(request, settings.max_upload_bytes):
+    declared = _declared_length(request)
+    if not multipart and declared is not None and declared > settings.max_upload_bytes:
         raise errors.PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
-    # The sandboxed inspector loads its libraries while the body arrives; ingest hands it the file.
+    # The sandboxed inspector loads its libraries while the body arrives. A raw body of declared
+    # size is inspected as it lands on disk; otherwise ingest hands over the finished file.
     inspector = await run_in_threadpool(ingest.start_inspector)
     try:
         if multipart:
             spooled = await _spool_multipart(request, settings, req)
         else:
+            watcher = ingest.InspectWhileSpooling(inspector, settings, declared) if declared else None
             spooled = await spool.spool_stream(
-                request.stream(), settings.spool_dir, settings.max_upload_bytes, direct=settings.upload_direct_io
+                request.stream(), settings.spool_dir, settings.max_upload_bytes,
+                direct=settings.upload_direct_io, watcher=watcher,
             )
         result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req, inspector)
     finally:
@@ -139,9 +143,9 @@ async def upload_material(
     return public_one(session, result.material)
 
 
-def _declared_too_large(request: Request, max_bytes: int) -> bool:
+def _declared_length(request: Request) -> int | None:
     declared = request.headers.get("content-length")
-    return bool(declared and declared.isdigit() and int(declared) > max_bytes)
+    return int(declared) if declared and declared.isdigit() else None
 
 
 async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest) -> spool.SpooledUpload:  # type: ignore[no-untyped-def]

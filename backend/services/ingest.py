@@ -75,13 +75,35 @@ def start_inspector() -> SandboxedInspector:
     return SandboxedInspector()
 
 
+def _preview_paths(spool_path: Path) -> tuple[Path, Path]:
+    """Where the inspector writes a spool file's poster and contact sheet (beside it)."""
+    return spool_path.with_name(f"{spool_path.stem}.poster.jpg"), spool_path.with_name(f"{spool_path.stem}.sheet.jpg")
+
+
+class InspectWhileSpooling:
+    """A spool watcher (backend/services/spool.py) that hands the spool file to an inspector as soon
+    as it exists, with the size the client declared, and reports each write: the child probes and
+    decodes preview frames during the transfer. `ingest_spooled` then collects the result."""
+
+    def __init__(self, inspector: SandboxedInspector, settings: Settings, declared_size: int) -> None:
+        self._inspector = inspector
+        self._limits = limits_from(settings)
+        self._size = declared_size
+
+    def started(self, path: Path) -> None:
+        poster, sheet = _preview_paths(path)
+        self._inspector.follow(path, self._size, limits=self._limits, poster=poster, contact_sheet=sheet)
+
+    def written(self, total_bytes: int) -> None:
+        self._inspector.advance(total_bytes)
+
+
 def probe_spooled(
-    settings: Settings, spooled: SpooledUpload, preview_dir: Path, inspector: SandboxedInspector | None = None
+    settings: Settings, spooled: SpooledUpload, inspector: SandboxedInspector | None = None
 ) -> tuple[MediaFacts, Path, Path]:
     """Probe and render previews in the sandbox (`inspector` if one was started ahead, else a new
     one); map rejections to the API's error types."""
-    poster = preview_dir / f"{spooled.path.stem}.poster.jpg"
-    sheet = preview_dir / f"{spooled.path.stem}.sheet.jpg"
+    poster, sheet = _preview_paths(spooled.path)
     try:
         with inspector or SandboxedInspector() as child:
             facts = child.inspect(
@@ -174,7 +196,7 @@ def ingest_spooled(
         if found is not None:
             return _existing(session, found, [t.id for t in tags if t.id is not None])
 
-        facts, poster, sheet = probe_spooled(settings, spooled, spooled.path.parent, inspector)
+        facts, poster, sheet = probe_spooled(settings, spooled, inspector)
         check_declared_type(facts, request.declared_media_type)
 
         material_id = request.material_id or uuid.uuid4()

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from backend import errors
 from backend.models.types import utcnow
@@ -35,6 +35,15 @@ class SpooledUpload:
         self.path.unlink(missing_ok=True)
 
 
+class SpoolWatcher(Protocol):
+    """Told where a new spool file is (`started`) and, after each write, how many bytes of it are
+    on disk (`written`): the upload endpoints let the media inspector read the file as it grows."""
+
+    def started(self, path: Path) -> None: ...
+
+    def written(self, total_bytes: int) -> None: ...
+
+
 class Spooler:
     """Writes a stream to a new spool file, hashing it and enforcing the size limit.
 
@@ -42,13 +51,19 @@ class Spooler:
     rest (each may run on a thread of its own, one block at a time and in order).
     """
 
-    def __init__(self, spool_dir: Path, max_bytes: int, *, direct: bool = False) -> None:
+    def __init__(
+        self, spool_dir: Path, max_bytes: int, *, direct: bool = False, watcher: SpoolWatcher | None = None
+    ) -> None:
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self.path = spool_dir / f"{uuid.uuid4().hex}.part"
         self._file = AppendFile(self.path, exclusive=True, direct=direct)
         self._hash = hashlib.sha256()
+        self._watcher = watcher
         self.size = 0
+        self.written = 0
+        if watcher is not None:
+            watcher.started(self.path)
 
     @property
     def direct(self) -> bool:
@@ -64,6 +79,9 @@ class Spooler:
 
     def write_bytes(self, data: bytes | memoryview) -> None:
         self._file.write(data)
+        self.written += len(data)
+        if self._watcher is not None:
+            self._watcher.written(self.written)
 
     def write(self, chunk: bytes) -> None:
         self.count(len(chunk))
@@ -80,11 +98,16 @@ class Spooler:
 
 
 async def spool_stream(
-    chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int, *, direct: bool = True
+    chunks: AsyncIterator[bytes],
+    spool_dir: Path,
+    max_bytes: int,
+    *,
+    direct: bool = True,
+    watcher: SpoolWatcher | None = None,
 ) -> SpooledUpload:
     """Spool an async byte stream (a request body): hashed and written on threads (with O_DIRECT
-    unless `direct` is false)."""
-    spooler = Spooler(spool_dir, max_bytes, direct=direct)
+    unless `direct` is false), reporting progress to `watcher` if given."""
+    spooler = Spooler(spool_dir, max_bytes, direct=direct, watcher=watcher)
     try:
         await stream_blocks(chunks, (spooler.update_hash, spooler.write_bytes), spooler.count)
     except BaseException:

@@ -5,22 +5,28 @@ optionally writes the poster, contact sheet and perceptual fingerprint, and prin
 
 A child is used for one file and then exits. `SandboxedInspector` starts it ahead of time: the
 upload endpoints start one when a body begins to arrive, so the interpreter and FFmpeg's libraries
-load while the bytes are still coming in, and the finished file is handed over on stdin.
+load while the bytes are still coming in. When the client declared the body's size, the spool file
+is handed over as soon as it is created and the child reads it as it grows (`follow`): the probe
+and the preview frames are decoded during the transfer from bytes already on disk, and what needs
+the end of the file waits for it. Otherwise the finished file is handed over on stdin.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import subprocess
 import sys
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from workers.media.probe import Limits, MediaFacts, ProbeRejection, probe_file
+from workers.media.source import Arrival, MediaSource
 
 MEMORY_CAP_BYTES = 6 * 1024**3
 
@@ -38,7 +44,9 @@ class SandboxedInspector:
     """One inspector child, started now, given one file later with `inspect`; `close` ends it.
 
     Until it gets a file the child only imports its libraries and waits on stdin; closing an unused
-    inspector (a duplicate upload, a refused request) kills it.
+    inspector (a duplicate upload, a refused request) kills it. A file still being written can be
+    handed over early with `follow`: the child then reads it as `advance` reports bytes on disk
+    (workers/media/source.py), and `inspect` with the same request collects the result.
     """
 
     def __init__(self) -> None:
@@ -48,7 +56,27 @@ class SandboxedInspector:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             preexec_fn=_limit_child, env=env,
         )
-        self._used = False
+        self._sent: dict[str, Any] | None = None  # the request the child has
+        self._collected = False
+        self._stdin_lock = threading.Lock()
+
+    def follow(
+        self,
+        path: Path,
+        size: int,
+        *,
+        limits: Limits,
+        poster: Path | None = None,
+        contact_sheet: Path | None = None,
+        fingerprint: Path | None = None,
+    ) -> None:
+        """Hand over `path` while it is written: `size` bytes in all, none on disk until `advance`."""
+        request = _request(path, limits, poster, contact_sheet, fingerprint)
+        self._send({**request, "size": size})
+
+    def advance(self, available: int) -> None:
+        """Tell a following child that the first `available` bytes of its file are on disk."""
+        self._write_line(str(available))
 
     def inspect(
         self,
@@ -60,18 +88,20 @@ class SandboxedInspector:
         fingerprint: Path | None = None,
         timeout: float = 60.0,
     ) -> MediaFacts:
-        """Probe (and render previews of) `path`. Raises ProbeRejection or InspectFailed."""
-        if self._used:
+        """Probe (and render previews of) `path`, now complete. Raises ProbeRejection or InspectFailed."""
+        if self._collected:
             raise RuntimeError("an inspector child inspects one file")
-        self._used = True
-        request = {
-            "path": str(path), "limits": asdict(limits),
-            "poster": str(poster) if poster else None,
-            "contact_sheet": str(contact_sheet) if contact_sheet else None,
-            "fingerprint": str(fingerprint) if fingerprint else None,
-        }
+        self._collected = True
+        request = _request(path, limits, poster, contact_sheet, fingerprint)
+        if self._sent is None:
+            self._send(request)
+        elif {k: v for k, v in self._sent.items() if k != "size"} != request:
+            raise RuntimeError("inspect must ask for the file the child follows, as `follow` gave it")
+        elif self._sent["size"] != path.stat().st_size:
+            raise InspectFailed(f"the file has {path.stat().st_size} bytes, not the {self._sent['size']} it was to have")
         try:
-            stdout, stderr = self._proc.communicate(json.dumps(request).encode() + b"\n", timeout=timeout)
+            # Closing stdin tells a following child that no more bytes will come.
+            stdout, stderr = self._proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             self.close()
             raise ProbeRejection("media-unrecognised", f"inspecting the file took longer than {timeout:.0f} s") from exc
@@ -83,11 +113,38 @@ class SandboxedInspector:
             self._proc.kill()
             self._proc.communicate()
 
+    def _send(self, request: dict[str, Any]) -> None:
+        if self._sent is not None:
+            raise RuntimeError("an inspector child inspects one file")
+        self._sent = request
+        self._write_line(json.dumps(request))
+
+    def _write_line(self, line: str) -> None:
+        # A child that has finished (or died) early has closed its end: its result says why.
+        with self._stdin_lock:
+            stdin = self._proc.stdin
+            if stdin is None or stdin.closed:
+                return
+            with contextlib.suppress(BrokenPipeError, ValueError):
+                stdin.write(line.encode() + b"\n")
+                stdin.flush()
+
     def __enter__(self) -> SandboxedInspector:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _request(
+    path: Path, limits: Limits, poster: Path | None, contact_sheet: Path | None, fingerprint: Path | None
+) -> dict[str, Any]:
+    return {
+        "path": str(path), "limits": asdict(limits),
+        "poster": str(poster) if poster else None,
+        "contact_sheet": str(contact_sheet) if contact_sheet else None,
+        "fingerprint": str(fingerprint) if fingerprint else None,
+    }
 
 
 def inspect_untrusted(
@@ -145,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         if not request.get("path"):
             return 0  # closed unused
         paths = {name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
-        result = _inspect(Path(request["path"]), Limits(**(request.get("limits") or {})), **paths)
+        arrival = None
+        if request.get("size") is not None:  # still being written: progress follows on stdin
+            arrival = Arrival(int(request["size"]))
+            arrival.follow_lines(sys.stdin)
+        source = MediaSource(Path(request["path"]), arrival)
+        result = _inspect(source, Limits(**(request.get("limits") or {})), **paths)
     elif args.path is None:
         parser.error("a path, or --request-on-stdin")
     else:
@@ -156,24 +218,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _inspect(
-    path: Path, limits: Limits, poster: Path | None, contact_sheet: Path | None, fingerprint: Path | None
+    path: Path | MediaSource, limits: Limits, poster: Path | None, contact_sheet: Path | None, fingerprint: Path | None
 ) -> dict[str, Any]:
+    source = MediaSource.of(path)
     try:
-        facts = probe_file(path, limits)
+        facts = probe_file(source, limits)
         if poster and contact_sheet and facts.media_type == "video":
             from workers.media.previews import write_video_previews
 
-            write_video_previews(path, facts, poster, contact_sheet)
+            write_video_previews(source, facts, poster, contact_sheet)
         elif poster and facts.media_type in {"video", "image"}:
             from workers.media.previews import write_poster
 
-            write_poster(path, facts, poster)
+            write_poster(source, facts, poster)
         elif contact_sheet and facts.media_type == "video":
             from workers.media.previews import write_contact_sheet
 
-            write_contact_sheet(path, facts, contact_sheet)
+            write_contact_sheet(source, facts, contact_sheet)
         if fingerprint and facts.media_type == "video":
-            _write_fingerprint(path, facts, fingerprint)
+            source.wait_complete()
+            _write_fingerprint(source.path, facts, fingerprint)
         return {"ok": True, "facts": facts.to_dict()}
     except ProbeRejection as exc:
         return {"ok": False, "reason": exc.reason, "detail": exc.detail}

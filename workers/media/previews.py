@@ -7,6 +7,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from workers.media.probe import MediaFacts
+from workers.media.source import MediaSource
 
 POSTER_MAX_SIDE = 1280
 SHEET_COLUMNS = 3
@@ -24,23 +25,21 @@ SHEET_DECODE_MAX_SIDE = 2 * SHEET_TILE_WIDTH  # tiles are cropped to fit: decode
 
 
 def frames_at(
-    path: Path, times: list[float], rotation: int, *, exact: bool = True, max_side: int | None = None
+    path: Path | MediaSource, times: list[float], rotation: int, *, exact: bool = True, max_side: int | None = None
 ) -> list[tuple[float, Image.Image]]:
     """One frame per time (where one decodes), upright, with the time it is shown at. `exact`
     decodes forward from the keyframe to the time; otherwise the nearest keyframe at or before it is
     used, which keeps previews of hour-long live streams (long GOPs, 1080p) to a few keyframe
     decodes instead of thousands of frames. `max_side` scales the frame in FFmpeg's scaler before
     it becomes an image (cheaper than converting a 4K frame)."""
-    return [f for f in _frames_for(path, times, rotation, exact=exact, max_side=max_side) if f is not None]
+    return [f for f in _frames_for(MediaSource.of(path), times, rotation, exact=exact, max_side=max_side) if f is not None]
 
 
 def _frames_for(
-    path: Path, times: list[float], rotation: int, *, exact: bool, max_side: int | None
+    source: MediaSource, times: list[float], rotation: int, *, exact: bool, max_side: int | None
 ) -> list[tuple[float, Image.Image] | None]:
-    import av
-
     out: list[tuple[float, Image.Image] | None] = []
-    with av.open(str(path), metadata_errors="ignore") as container:
+    with source.open_av(metadata_errors="ignore") as container:
         stream = container.streams.video[0]
         # Frame threads hold back several frames per seek; for a few scattered frames, slices suit.
         stream.thread_type = "SLICE"
@@ -94,18 +93,19 @@ def _exact(facts: MediaFacts) -> bool:
     return (facts.duration_s or 0.0) <= EXACT_SEEK_MAX_DURATION
 
 
-def write_poster(path: Path, facts: MediaFacts, out: Path) -> None:
+def write_poster(path: Path | MediaSource, facts: MediaFacts, out: Path) -> None:
+    source = MediaSource.of(path)
     if facts.media_type == "image":
-        with Image.open(path) as img:
+        with source.open() as fh, Image.open(fh) as img:
             shown = ImageOps.exif_transpose(img).convert("RGB")
         _save_poster(shown, out)
         return
-    frames = frames_at(path, [_poster_time(facts)], facts.rotation, exact=_exact(facts), max_side=POSTER_MAX_SIDE)
-    _save_poster_frames(path, facts, frames, out)
+    frames = frames_at(source, [_poster_time(facts)], facts.rotation, exact=_exact(facts), max_side=POSTER_MAX_SIDE)
+    _save_poster_frames(source, facts, frames, out)
 
 
-def _save_poster_frames(path: Path, facts: MediaFacts, frames: list[tuple[float, Image.Image]], out: Path) -> None:
-    frames = frames or frames_at(path, [0.0], facts.rotation, max_side=POSTER_MAX_SIDE)
+def _save_poster_frames(source: MediaSource, facts: MediaFacts, frames: list[tuple[float, Image.Image]], out: Path) -> None:
+    frames = frames or frames_at(source, [0.0], facts.rotation, max_side=POSTER_MAX_SIDE)
     if not frames:
         raise ValueError("no frame could be decoded for the poster")
     _save_poster(frames[0][1].convert("RGB"), out)
@@ -116,25 +116,26 @@ def _save_poster(shown: Image.Image, out: Path) -> None:
     shown.save(out, "JPEG", quality=85, optimize=True)
 
 
-def write_contact_sheet(path: Path, facts: MediaFacts, out: Path) -> None:
+def write_contact_sheet(path: Path | MediaSource, facts: MediaFacts, out: Path) -> None:
     """A 3x3 grid of frames spread over the video, each stamped with its time."""
     frames = frames_at(path, _sheet_times(facts), facts.rotation, exact=_exact(facts), max_side=_sheet_decode_side(facts))
     _save_sheet(facts, frames, out)
 
 
-def write_video_previews(path: Path, facts: MediaFacts, poster: Path, sheet: Path) -> None:
+def write_video_previews(path: Path | MediaSource, facts: MediaFacts, poster: Path, sheet: Path) -> None:
     """The poster and the contact sheet of a video, decoded on two threads (FFmpeg releases the GIL
     while it decodes and scales), each with its own demuxer."""
     from concurrent.futures import ThreadPoolExecutor
 
+    source = MediaSource.of(path)
     poster_at, times = _poster_time(facts), _sheet_times(facts)
     exact = _exact(facts)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # One demuxer per thread: opening one is not free (an MP4's whole sample index is read).
-        later = pool.submit(_frames_for, path, times[4:], facts.rotation, exact=exact, max_side=_sheet_decode_side(facts))
-        first = _frames_for(path, [poster_at, *times[:4]], facts.rotation, exact=exact, max_side=POSTER_MAX_SIDE)
+        later = pool.submit(_frames_for, source, times[4:], facts.rotation, exact=exact, max_side=_sheet_decode_side(facts))
+        first = _frames_for(source, [poster_at, *times[:4]], facts.rotation, exact=exact, max_side=POSTER_MAX_SIDE)
         rest = later.result()
-    _save_poster_frames(path, facts, [f for f in first[:1] if f is not None], poster)
+    _save_poster_frames(source, facts, [f for f in first[:1] if f is not None], poster)
     _save_sheet(facts, [f for f in first[1:] + rest if f is not None], sheet)
 
 

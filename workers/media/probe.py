@@ -15,6 +15,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from workers.media.source import MediaSource
+
 # Allow-lists: what reelhouse accepts as input. Names are FFmpeg's demuxer / codec names.
 ALLOWED_CONTAINERS = {
     "mov,mp4,m4a,3gp,3g2,mj2": "mp4",
@@ -215,11 +217,11 @@ def _frame_rate(times: list[float], declared: Fraction | None) -> float | None:
     return round(float(declared), 3) if declared else None
 
 
-def _probe_image(path: Path, limits: Limits) -> MediaFacts:
+def _probe_image(source: MediaSource, limits: Limits) -> MediaFacts:
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as img:
+        with source.open() as fh, Image.open(fh) as img:
             fmt = img.format or ""
             if fmt not in ALLOWED_IMAGE_FORMATS:
                 raise ProbeRejection("media-container-not-allowed", f"image format {fmt or 'unknown'} is not allowed")
@@ -249,31 +251,33 @@ def _probe_image(path: Path, limits: Limits) -> MediaFacts:
     )
 
 
-def probe_file(path: Path, limits: Limits | None = None) -> MediaFacts:
-    """Read the facts of a local file, or raise ProbeRejection."""
+def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaFacts:
+    """Read the facts of a local file (or one still arriving, see workers/media/source.py), or
+    raise ProbeRejection."""
     import av
     from PIL import Image, UnidentifiedImageError
 
     limits = limits or Limits()
-    size = path.stat().st_size
+    source = MediaSource.of(path)
+    size = source.size
     if size == 0:
         raise ProbeRejection("media-empty", "the file has no bytes")
-    with path.open("rb") as fh:
+    with source.open() as fh:
         head = fh.read(4096)
 
     is_image = False
     if _looks_like_image(head):
         Image.MAX_IMAGE_PIXELS = None  # opening reads only the header; sizes are checked against our limits
         try:
-            with Image.open(path) as img:
+            with source.open() as fh, Image.open(fh) as img:
                 is_image = img.format in ALLOWED_IMAGE_FORMATS or img.format in {"GIF", "BMP", "TIFF"}
         except (UnidentifiedImageError, OSError, ValueError):
             is_image = False
     if is_image:
-        return _probe_image(path, limits)
+        return _probe_image(source, limits)
 
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = source.open_av(metadata_errors="ignore")
     except av.error.InvalidDataError as exc:
         if _looks_like_known_container(head):
             raise ProbeRejection("media-truncated", f"the container cannot be read (truncated or corrupt): {exc}") from exc
