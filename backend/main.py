@@ -86,7 +86,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # of the collector's sight, or every full collection walks it again (~80 ms pauses in requests).
     gc.collect()
     gc.freeze()
-    yield
+    from backend.services import ingest
+
+    await run_in_threadpool(ingest.refill_inspector, settings)
+    try:
+        yield
+    finally:
+        await run_in_threadpool(ingest.stop_inspectors)
 
 
 API_DESCRIPTION = """reelhouse catalogues brand video material (live-stream footage, derived clips, platform

@@ -137,6 +137,7 @@ async def upload_material(
         result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req, inspector)
     finally:
         inspector.close()  # a no-op once ingest has used or closed it
+        await run_in_threadpool(ingest.refill_inspector, settings)
     if not result.created:
         response.status_code = 200
     response.headers["Location"] = f"{API}/materials/{result.material.id}"

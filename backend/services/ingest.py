@@ -24,7 +24,7 @@ from backend.models.types import utcnow
 from backend.services import tags as tag_service
 from backend.services.spool import SpooledUpload, spool_file
 from storage import Storage
-from workers.media.inspect import InspectFailed, SandboxedInspector
+from workers.media.inspect import InspectFailed, SandboxedInspector, SpareInspector
 from workers.media.probe import Limits, MediaFacts, ProbeRejection
 
 _REJECTIONS: dict[str, type[errors.MediaRejected]] = {
@@ -70,9 +70,24 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+# Per API process: the upload endpoints take the spare child and refill it once they are done.
+_spare_inspector = SpareInspector()
+
+
 def start_inspector() -> SandboxedInspector:
-    """A sandboxed inspector started ahead of the file it will get (see `ingest_spooled`)."""
-    return SandboxedInspector()
+    """A sandboxed inspector started ahead of the file it will get (see `ingest_spooled`): the
+    process's spare if one is ready (`refill_inspector`), else a new child."""
+    return _spare_inspector.take()
+
+
+def refill_inspector(settings: Settings) -> None:
+    """Start the next upload's inspector now, while nothing is being received (if configured)."""
+    if settings.inspector_spare:
+        _spare_inspector.refill()
+
+
+def stop_inspectors() -> None:
+    _spare_inspector.close()
 
 
 def _preview_paths(spool_path: Path) -> tuple[Path, Path]:

@@ -595,6 +595,7 @@ async def receive(
     finally:
         if inspector is not None:
             inspector.close()  # a no-op once ingest has used or closed it
+            await anyio.to_thread.run_sync(ingest.refill_inspector, settings)
 
 
 async def _receive(
