@@ -125,15 +125,20 @@ async def upload_material(
     # The sandboxed inspector loads its libraries while the body arrives. A raw body of declared
     # size is inspected as it lands on disk; otherwise ingest hands over the finished file.
     inspector = await run_in_threadpool(ingest.start_inspector)
+    watcher = ingest.InspectWhileSpooling(inspector, settings, declared) if declared and not multipart else None
     try:
         if multipart:
             spooled = await _spool_multipart(request, settings, req)
         else:
-            watcher = ingest.InspectWhileSpooling(inspector, settings, declared) if declared else None
-            spooled = await spool.spool_stream(
-                request.stream(), settings.spool_dir, settings.max_upload_bytes,
-                direct=settings.upload_direct_io, watcher=watcher,
-            )
+            try:
+                spooled = await spool.spool_stream(
+                    request.stream(), settings.spool_dir, settings.max_upload_bytes,
+                    direct=settings.upload_direct_io, watcher=watcher,
+                )
+            except BaseException:
+                if watcher is not None:
+                    watcher.discard()
+                raise
         result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req, inspector)
     finally:
         inspector.close()  # a no-op once ingest has used or closed it

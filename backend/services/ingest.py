@@ -104,13 +104,22 @@ class InspectWhileSpooling:
         self._inspector = inspector
         self._limits = limits_from(settings)
         self._size = declared_size
+        self._path: Path | None = None
 
     def started(self, path: Path) -> None:
+        self._path = path
         poster, sheet = _preview_paths(path)
         self._inspector.follow(path, self._size, limits=self._limits, poster=poster, contact_sheet=sheet)
 
     def written(self, total_bytes: int) -> None:
         self._inspector.advance(total_bytes)
+
+    def discard(self) -> None:
+        """After a spool that broke off: end the child, then remove what it may have written."""
+        self._inspector.close()
+        if self._path is not None:
+            for path in _preview_paths(self._path):
+                path.unlink(missing_ok=True)
 
 
 def probe_spooled(
@@ -199,10 +208,12 @@ def ingest_spooled(
     """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
 
     The spool file is consumed: moved into storage, or deleted on rejection/duplicate. `inspector`,
-    a child started ahead (`start_inspector`), is used for a new file; whoever started it closes it.
+    a child started ahead (`start_inspector`), possibly already reading the file
+    (`InspectWhileSpooling`), is used for a new file, and closed here once it is of no more use,
+    before its preview files are removed (a child still at work on a duplicate would write them
+    after). Whoever started it closes it too; closing twice does nothing.
     """
     stored_keys: list[str] = []
-    poster = sheet = None
     try:
         if spooled.size == 0:
             raise errors.EmptyFile("the upload has no bytes")
@@ -283,10 +294,11 @@ def ingest_spooled(
             storage.delete(key)
         raise
     finally:
+        if inspector is not None:
+            inspector.close()
         spooled.discard()
-        for path in (poster, sheet):
-            if path is not None:
-                path.unlink(missing_ok=True)
+        for path in _preview_paths(spooled.path):
+            path.unlink(missing_ok=True)
 
 
 def _title_from_filename(filename: str | None) -> str | None:

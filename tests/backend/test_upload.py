@@ -76,6 +76,7 @@ def test_identical_bytes_return_the_existing_material(client, small_clip: Path, 
     assert [t["name_en"] for t in again.json()["tags"]] == ["vlog"]
     assert _objects(app_env) == objects
     assert len(client.get("/api/v1/materials").json()["items"]) == 1
+    assert _spool(app_env) == []  # nor the previews the inspector made of the copy while it arrived
 
 
 def test_size_limit_is_enforced_while_streaming_chunked_bodies(client, app_env, monkeypatch) -> None:
@@ -233,3 +234,39 @@ def test_the_api_keeps_one_inspector_started_ahead_of_the_next_upload(app_env, k
         assert second is not None and second.fresh and second is not first
     assert ingest._spare_inspector._spare is None
     assert second._proc.returncode is not None
+
+
+def test_a_body_cut_off_midway_leaves_nothing_behind(server, keys, app_env, clip_dir: Path) -> None:
+    """A client that declared its size and drops the connection halfway, while the inspector is
+    reading the spool file as it arrives: the child is ended, and no spool file, preview or
+    material is left."""
+    import socket
+    import time
+
+    import httpx
+
+    clip = make_clip(clip_dir / "cut_faststart.mp4", seconds=6, size="640x360", extra=["-movflags", "+faststart"])
+    data = clip.read_bytes()
+    head = (
+        "POST /api/v1/materials?title=cut HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {keys.editor}\r\nContent-Type: application/octet-stream\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(head.encode() + data[: len(data) // 2])
+        time.sleep(1.0)  # the child has the spool file and reads what is there
+    assert server.proc is not None
+
+    def children() -> set[str]:
+        found: set[str] = set()
+        for task in Path(f"/proc/{server.proc.pid}/task").iterdir():
+            found |= set((task / "children").read_text().split())
+        return found
+
+    deadline = time.monotonic() + 15
+    while (_spool(app_env) or children()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _spool(app_env) == []
+    assert children() == set()  # the inspector child was killed and reaped
+    listed = httpx.get(f"{server.url}/api/v1/materials", headers={"Authorization": f"Bearer {keys.editor}"})
+    assert listed.json()["items"] == []

@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI, Keys
-from tests.tus.conftest import OCTETS, TUS, Server
+from tests.live_server import Server
+from tests.tus.conftest import OCTETS, TUS
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 
