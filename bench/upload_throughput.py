@@ -65,8 +65,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "REELHOUSE_DATA_DIR": str(data_dir), "REELHOUSE_MAX_UPLOAD_BYTES": str(8 * 1024**3)}
+def start_server(data_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "REELHOUSE_DATA_DIR": str(data_dir), "REELHOUSE_MAX_UPLOAD_BYTES": str(8 * 1024**3),
+           **{f"REELHOUSE_{name.upper()}": value for name, value in settings.items()}}
     env.pop("REELHOUSE_DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "backend.cli", "migrate"], env=env, check=True, capture_output=True)
     token = subprocess.run([sys.executable, "-m", "backend.cli", "keys", "create", "--name", "bench", "--role", "editor"],
@@ -129,10 +130,52 @@ def timed_drain(src: Path, work: Path, state: str) -> float:
         proc.wait(timeout=30)
 
 
+def make_small_clips(count: int) -> list[Path]:
+    """`count` different 10 s 720p clips (~2-3 MB each): a phone clip or an edited short."""
+    clips = []
+    for seed in range(count):
+        clip = OUT / f"small_{seed}.mp4"
+        if not clip.exists():
+            run([ffmpeg(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                 f"testsrc2=size=1280x720:rate=30:duration=10,noise=alls=12:allf=t:all_seed={seed}", "-f", "lavfi",
+                 "-i", "sine=duration=10", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "2M", "-c:a", "aac",
+                 "-shortest", str(clip)])
+        clips.append(clip)
+    return clips
+
+
+def small_upload_latency(clips: list[Path]) -> dict[str, list[float]]:
+    """Each clip uploaded to a server that keeps a spare inspector and to one that does not (both
+    running, uploads alternating): seconds per request."""
+    times: dict[str, list[float]] = {"spare": [], "no spare": []}
+    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+        servers = {}
+        try:
+            for name, spare in (("spare", "true"), ("no spare", "false")):
+                port = free_port()
+                servers[name] = (port, start_server(Path(tmp) / name.replace(" ", "_"), port, inspector_spare=spare))
+            time.sleep(2)  # the spare has loaded its libraries, as it has between uploads
+            for i, clip in enumerate(clips):
+                for name in (("spare", "no spare") if i % 2 else ("no spare", "spare")):
+                    port, proc = servers[name]
+                    elapsed, body = curl_upload(f"http://127.0.0.1:{port}/api/v1/materials?title=small", clip,
+                                                {"Authorization": f"Bearer {proc.token}"})  # type: ignore[attr-defined]
+                    if body.get("status") != "ready":
+                        raise RuntimeError(f"upload did not produce a ready material: {body}")
+                    times[name].append(elapsed)
+                    time.sleep(0.5)  # as between one person's uploads: the spare is refilled
+        finally:
+            for _, proc in servers.values():
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--small", type=int, default=8, help="small clips for the latency comparison")
     parser.add_argument("--no-write", action="store_true", help="print, do not update RESULTS.md")
     args = parser.parse_args()
     src = make_big_video(args.size_mib)
@@ -172,6 +215,11 @@ def main() -> None:
             f"| {state} | upload / HTTP ceiling | {mbs(state, 'upload') / mbs(state, 'drain'):.0%} | |",
         ]
     table = "\n".join(rows)
+    small = small_upload_latency(make_small_clips(args.small))
+    small_size = median([c.stat().st_size for c in make_small_clips(args.small)]) / 1e6
+    small_rows = "\n".join(
+        f"| {name} | {median(v) * 1000:.0f} ms | {', '.join(f'{x * 1000:.0f}' for x in v)} |" for name, v in small.items()
+    )
     body = f"""Measured {today()} on {machine()}, `bench/upload_throughput.py --size-mib {args.size_mib} --runs {args.runs}`.
 
 A {size_mb:.0f} MB MP4 (1080p, 60 Mbit/s, stream-copied loop) sent by curl as one raw streaming
@@ -187,6 +235,15 @@ this VM may have returned freed memory to the host by then, which slows whatever
 |---|---|---|---|
 {table}
 | | server peak RSS | **{median(rss):.0f} MB** | {', '.join(f'{r:.0f}' for r in rss)} (target < 200 MB) |
+
+Small uploads: {len(small['spare'])} different 10 s 720p clips (median {small_size:.1f} MB), each sent by curl to a
+server that keeps a spare inspector child started ahead (`REELHOUSE_INSPECTOR_SPARE`, the default)
+and to one that starts the child when the upload begins, both running, alternating. Whole request,
+as above.
+
+| server | median | runs |
+|---|---|---|
+{small_rows}
 """
     print(body)
     if not args.no_write:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from workers.media.probe import MediaFacts
+from workers.media.probe import _MP4_FAMILY, MediaFacts
 from workers.media.source import MediaSource
 
 POSTER_MAX_SIDE = 1280
@@ -38,26 +41,56 @@ def frames_at(
 def _frames_for(
     source: MediaSource, times: list[float], rotation: int, *, exact: bool, max_side: int | None
 ) -> list[tuple[float, Image.Image] | None]:
-    out: list[tuple[float, Image.Image] | None] = []
+    out: list[tuple[float, Image.Image] | None] = [None] * len(times)
     with source.open_av(metadata_errors="ignore") as container:
         stream = container.streams.video[0]
         # Frame threads hold back several frames per seek; for a few scattered frames, slices suit.
         stream.thread_type = "SLICE"
         if not exact:
             stream.codec_context.skip_frame = "NONKEY"
-        for t in times:
-            container.seek(int(max(t, 0) * 1_000_000), backward=True, any_frame=False)
-            chosen = None
-            for frame in container.decode(stream):
-                chosen = frame
-                if not exact or frame.time is None or frame.time >= t - 0.001:
+        keyframes = _keyframe_times(container, stream) if exact else None
+        frames: Iterator[Any] | None = None  # the decoder's output since the last seek
+        last = None  # the last frame taken from `frames`
+        for i in sorted(range(len(times)), key=lambda i: times[i]):
+            t = times[i]
+            if not (frames is not None and _decode_on(keyframes, last, t)):
+                container.seek(int(max(t, 0) * 1_000_000), backward=True, any_frame=False)
+                frames, last = container.decode(stream), None
+            chosen = last if last is not None and last.time is not None and last.time >= t - 0.001 else None
+            while chosen is None:
+                frame = next(frames, None)
+                if frame is None:
+                    chosen, frames = last, None  # past the end: the last frame there is
                     break
-            if chosen is None:
-                out.append(None)
-                continue
-            shown_at = chosen.time if chosen.time is not None else t
-            out.append((shown_at, _upright(_to_image(chosen, max_side), rotation)))
+                last = frame
+                if not exact or frame.time is None or frame.time >= t - 0.001:
+                    chosen = frame
+            if chosen is not None:
+                shown_at = chosen.time if chosen.time is not None else t
+                out[i] = (shown_at, _upright(_to_image(chosen, max_side), rotation))
     return out
+
+
+def _keyframe_times(container: Any, stream: Any) -> list[float] | None:
+    """Sorted times (s) of the keyframes an MP4/MOV sample index lists; None for other containers."""
+    if container.format.name != _MP4_FAMILY:
+        return None
+    entries = getattr(stream, "index_entries", None)
+    if not entries:
+        return None
+    tb = stream.time_base
+    return sorted(float(e.timestamp * tb) for e in entries if e.is_keyframe and not e.is_discard)
+
+
+def _decode_on(keyframes: list[float] | None, last: Any, t: float) -> bool:
+    """Whether to keep decoding forward to `t` rather than seek: a seek lands on the keyframe at or
+    before `t`, and if that keyframe is not past the frame decoded last, seeking would decode the
+    same frames again. (Short clips with long GOPs, phone clips of a few 4K frames: one pass
+    instead of one per preview frame.)"""
+    if keyframes is None or last is None or last.time is None or last.time > t:
+        return False
+    before = bisect.bisect_right(keyframes, t) - 1
+    return before < 0 or keyframes[before] <= last.time
 
 
 def _to_image(frame, max_side: int | None) -> Image.Image:  # type: ignore[no-untyped-def]
