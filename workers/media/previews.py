@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from workers.media.probe import _MP4_FAMILY, MediaFacts
+from workers.media.probe import MP4_DEMUXER, MediaFacts
 from workers.media.source import MediaSource
 
 POSTER_MAX_SIDE = 1280
@@ -73,7 +73,7 @@ def _frames_for(
 
 def _keyframe_times(container: Any, stream: Any) -> list[float] | None:
     """Sorted times (s) of the keyframes an MP4/MOV sample index lists; None for other containers."""
-    if container.format.name != _MP4_FAMILY:
+    if container.format.name != MP4_DEMUXER:
         return None
     entries = getattr(stream, "index_entries", None)
     if not entries:

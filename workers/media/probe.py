@@ -154,7 +154,7 @@ def _parse_creation_time(tags: dict[str, str]) -> str | None:
     return None
 
 
-_MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
+MP4_DEMUXER = "mov,mp4,m4a,3gp,3g2,mj2"
 
 
 def _indexed_times(container: Any, stream: Any, limit: int) -> list[float] | None:
@@ -162,7 +162,7 @@ def _indexed_times(container: Any, stream: Any, limit: int) -> list[float] | Non
     (Matroska's cues list keyframes only): no frame data is read, where demuxing would read ~20 s of
     video. The index holds decode times, whose steps are the frames' durations; None where the
     container has no such index."""
-    if container.format.name != _MP4_FAMILY:
+    if container.format.name != MP4_DEMUXER:
         return None
     entries = getattr(stream, "index_entries", None)
     if not entries or len(entries) < 2:
@@ -280,10 +280,10 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
         container = source.open_av(metadata_errors="ignore")
     except av.error.InvalidDataError as exc:
         if _looks_like_known_container(head):
-            raise ProbeRejection("media-truncated", f"the container cannot be read (truncated or corrupt): {exc}") from exc
+            raise ProbeRejection("media-truncated", f"the container cannot be read (truncated or corrupt): {_ffmpeg_reason(exc)}") from exc
         raise ProbeRejection("media-unrecognised", "the file is not a recognised video, audio or image") from exc
     except av.error.FFmpegError as exc:
-        raise ProbeRejection("media-unrecognised", f"the file cannot be opened as media: {exc}") from exc
+        raise ProbeRejection("media-unrecognised", f"the file cannot be opened as media: {_ffmpeg_reason(exc)}") from exc
 
     with container:
         demuxer = container.format.name
@@ -339,7 +339,7 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
             try:
                 first = next(container.decode(video), None)
             except av.error.FFmpegError as exc:
-                raise ProbeRejection("media-truncated", f"the video stream does not decode: {exc}") from exc
+                raise ProbeRejection("media-truncated", f"the video stream does not decode: {_ffmpeg_reason(exc)}") from exc
             if first is None:
                 raise ProbeRejection("media-truncated", "the video stream has no decodable frame")
             facts.rotation = int(round(first.rotation or 0))
@@ -376,6 +376,12 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
     return facts
 
 
+def _ffmpeg_reason(exc: Any) -> str:
+    """FFmpeg's reason without the file name it appends (a server path, or '<none>' for a file
+    still arriving): the detail goes to API clients."""
+    return str(getattr(exc, "strerror", None) or exc)
+
+
 def _transfer_name(trc: Any) -> str | None:
     if trc is None:
         return None
@@ -389,7 +395,7 @@ def _transfer_name(trc: Any) -> str | None:
 def _check_tail_readable(container: Any, size: int) -> None:
     """An MP4/MOV whose sample index points past the end of the file is truncated. (Other containers
     interleave their index with the data, so a cut file simply probes shorter.)"""
-    if container.format.name != _MP4_FAMILY:
+    if container.format.name != MP4_DEMUXER:
         return
     for stream in (*container.streams.video, *container.streams.audio):
         entries = getattr(stream, "index_entries", None)
