@@ -138,6 +138,9 @@ def test_truncated_video_is_refused(client, app_env, clip_dir: Path) -> None:
     assert res.status_code == 422
     assert res.json()["type"] == "/problems/media-truncated"
     assert _objects(app_env) == []
+    cut_index = _upload(client, whole[:600])  # the index (first, +faststart) is cut: FFmpeg refuses it
+    assert cut_index.json()["type"] == "/problems/media-truncated"
+    assert "spool" not in cut_index.json()["detail"] and "<none>" not in cut_index.json()["detail"]
 
 
 def test_audio_declared_as_video_is_a_kind_mismatch(client, clip_dir: Path) -> None:
