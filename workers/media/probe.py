@@ -278,7 +278,7 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
 
     try:
         container = source.open_av(metadata_errors="ignore")
-    except av.error.InvalidDataError as exc:
+    except (av.error.InvalidDataError, av.error.EOFError) as exc:  # EOF: the header itself is cut
         if _looks_like_known_container(head):
             raise ProbeRejection("media-truncated", f"the container cannot be read (truncated or corrupt): {_ffmpeg_reason(exc)}") from exc
         raise ProbeRejection("media-unrecognised", "the file is not a recognised video, audio or image") from exc
