@@ -226,7 +226,7 @@ A {size_mb:.0f} MB MP4 (1080p, 60 Mbit/s, stream-copied loop) sent by curl as on
 body to a real uvicorn server (SQLite, local storage), beside `shutil.copyfile` + fsync of the same
 bytes and beside a bare uvicorn app that reads and discards the same body, interleaved in one run.
 The upload time is the whole request: receive + SHA-256 + spool (O_DIRECT), sandboxed probe, poster
-and contact sheet, fsync and move into storage, catalogue row. The two page-cache states are
+and contact sheet (made while the body arrives), fsync and move into storage, catalogue row. The two page-cache states are
 explained in bench/common.py: `settled` (10 s idle before each operation, as between uploads;
 this VM may have returned freed memory to the host by then, which slows whatever writes next) and
 `recycled` (memory touched just before, as on bare metal).
