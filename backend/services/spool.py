@@ -63,7 +63,11 @@ class Spooler:
         self.size = 0
         self.written = 0
         if watcher is not None:
-            watcher.started(self.path)
+            try:
+                watcher.started(self.path)
+            except BaseException:
+                self.abort()
+                raise
 
     @property
     def direct(self) -> bool:

@@ -29,15 +29,27 @@ from workers.media.probe import Limits, MediaFacts, ProbeRejection, probe_file
 from workers.media.source import Arrival, MediaSource
 
 MEMORY_CAP_BYTES = 6 * 1024**3
+# A child may work while an upload arrives, before the caller's timeout starts: this caps what a
+# file can make it spend in all (a legitimate one takes a few seconds).
+CPU_CAP_SECONDS = 300
+# What the child inherits from the environment: nothing of reelhouse's (database URL, storage keys).
+_CHILD_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME")
 
 
 class InspectFailed(Exception):
     """The inspector crashed, timed out or printed nonsense: treat the file as unreadable."""
 
 
-def _limit_child() -> None:  # pragma: no cover - runs in the child before exec
+def _limit_self() -> None:  # pragma: no cover - runs in the child, before it reads any request
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_CAP_SECONDS, CPU_CAP_SECONDS + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith("LC_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_repo_root(), os.environ.get("PYTHONPATH")]))
+    return env
 
 
 class SandboxedInspector:
@@ -50,11 +62,11 @@ class SandboxedInspector:
     """
 
     def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_repo_root(), os.environ.get("PYTHONPATH")]))}
+        # No preexec_fn (not safe in a threaded parent, and it forces a full fork of the API
+        # process): the child sets its own limits before it reads a request.
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "workers.media.inspect", "--request-on-stdin"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            preexec_fn=_limit_child, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(),
         )
         self._sent: dict[str, Any] | None = None  # the request the child has
         self._collected = False
@@ -298,4 +310,5 @@ def _write_fingerprint(path: Path, facts: MediaFacts, out: Path) -> None:
 
 
 if __name__ == "__main__":
+    _limit_self()
     raise SystemExit(main())

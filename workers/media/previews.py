@@ -87,8 +87,10 @@ def _decode_on(keyframes: list[float] | None, last: Any, t: float) -> bool:
     before `t`, and if that keyframe is not past the frame decoded last, seeking would decode the
     same frames again. (Short clips with long GOPs, phone clips of a few 4K frames: one pass
     instead of one per preview frame.)"""
-    if keyframes is None or last is None or last.time is None or last.time > t:
+    if keyframes is None or last is None or last.time is None:
         return False
+    if last.time >= t - 0.001:
+        return True  # the frame decoded last is the first one shown at `t` as well
     before = bisect.bisect_right(keyframes, t) - 1
     return before < 0 or keyframes[before] <= last.time
 

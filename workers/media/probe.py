@@ -7,6 +7,7 @@ uploads. Every rejection raises a `ProbeRejection` carrying a stable reason slug
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 from dataclasses import asdict, dataclass, field
@@ -276,8 +277,9 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
     if is_image:
         return _probe_image(source, limits)
 
+    opened = contextlib.ExitStack()
     try:
-        container = source.open_av(metadata_errors="ignore")
+        container = opened.enter_context(source.open_av(metadata_errors="ignore"))
     except (av.error.InvalidDataError, av.error.EOFError) as exc:  # EOF: the header itself is cut
         if _looks_like_known_container(head):
             raise ProbeRejection("media-truncated", f"the container cannot be read (truncated or corrupt): {_ffmpeg_reason(exc)}") from exc
@@ -285,7 +287,7 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
     except av.error.FFmpegError as exc:
         raise ProbeRejection("media-unrecognised", f"the file cannot be opened as media: {_ffmpeg_reason(exc)}") from exc
 
-    with container:
+    with opened:
         demuxer = container.format.name
         if demuxer not in ALLOWED_CONTAINERS:
             raise ProbeRejection("media-container-not-allowed", f"container {demuxer!r} is not allowed")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -137,17 +139,16 @@ class MediaSource:
         if self.arrival is not None:
             self.arrival.wait_for(self.arrival.size)
 
-    def open_av(self, **options: Any) -> Any:
-        """The file as a PyAV container (closing it closes the file): by name when complete, so
-        FFmpeg does its own I/O, else through an `ArrivingFile`."""
+    @contextmanager
+    def open_av(self, **options: Any) -> Iterator[Any]:
+        """The file as a PyAV container: by name when complete, so FFmpeg does its own I/O, else
+        through an `ArrivingFile` (which PyAV does not close: closed here after the container)."""
         import av
 
         if self.arrival is None:
-            return av.open(str(self.path), **options)
-        raw = ArrivingFile(self.path, self.arrival)
-        try:
-            # Reads go straight to the file object: PyAV's buffer is the largest read it asks for.
-            return av.open(raw, buffer_size=256 * 1024, **options)
-        except BaseException:
-            raw.close()
-            raise
+            with av.open(str(self.path), **options) as container:
+                yield container
+            return
+        # Reads go straight to the file object: PyAV's buffer is the largest read it asks for.
+        with ArrivingFile(self.path, self.arrival) as raw, av.open(raw, buffer_size=256 * 1024, **options) as container:
+            yield container

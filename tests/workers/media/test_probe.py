@@ -202,3 +202,28 @@ def test_an_arriving_file_that_ends_short_is_refused(tmp_path: Path) -> None:
         inspector.advance(len(data) // 2)
         with pytest.raises(InspectFailed):
             inspector.inspect(dst, limits=Limits())
+
+
+def test_the_inspector_child_runs_capped_and_without_reelhouse_settings(monkeypatch) -> None:
+    """The child that opens untrusted media gets no database URL or storage keys, and caps its own
+    memory and CPU before it reads a request."""
+    import time
+
+    from workers.media.inspect import CPU_CAP_SECONDS, MEMORY_CAP_BYTES, SandboxedInspector
+
+    monkeypatch.setenv("REELHOUSE_S3_SECRET_KEY", "not-for-the-child")
+    with SandboxedInspector() as inspector:
+        pid = inspector._proc.pid
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert not [v for v in environ if v.startswith(b"REELHOUSE_")]
+        deadline = time.monotonic() + 20
+        limits = ""
+        while time.monotonic() < deadline:
+            limits = Path(f"/proc/{pid}/limits").read_text()
+            if f"Max cpu time              {CPU_CAP_SECONDS}" in limits:
+                break
+            time.sleep(0.05)
+        rows = {line[:26].strip(): line[26:].split() for line in limits.splitlines()[1:]}
+        assert rows["Max cpu time"][0] == str(CPU_CAP_SECONDS)
+        assert rows["Max address space"][0] == str(MEMORY_CAP_BYTES)
+        assert rows["Max core file size"][0] == "0"
