@@ -33,7 +33,7 @@ MEMORY_CAP_BYTES = 6 * 1024**3
 # file can make it spend in all (a legitimate one takes a few seconds).
 CPU_CAP_SECONDS = 300
 # What the child inherits from the environment: nothing of reelhouse's (database URL, storage keys).
-_CHILD_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME")
+_CHILD_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME", "LD_LIBRARY_PATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE")
 
 
 class InspectFailed(Exception):
