@@ -215,8 +215,9 @@ def main() -> None:
             f"| {state} | upload / HTTP ceiling | {mbs(state, 'upload') / mbs(state, 'drain'):.0%} | |",
         ]
     table = "\n".join(rows)
-    small = small_upload_latency(make_small_clips(args.small))
-    small_size = median([c.stat().st_size for c in make_small_clips(args.small)]) / 1e6
+    small_clips = make_small_clips(args.small)
+    small = small_upload_latency(small_clips)
+    small_size = median([c.stat().st_size for c in small_clips]) / 1e6
     small_rows = "\n".join(
         f"| {name} | {median(v) * 1000:.0f} ms | {', '.join(f'{x * 1000:.0f}' for x in v)} |" for name, v in small.items()
     )
