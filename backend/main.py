@@ -19,6 +19,7 @@ from backend.api import compliance, health, keys, materials, metrics, tags, tus,
 from backend.api import presets as presets_api
 from backend.api import renders as renders_api
 from backend.config import get_settings
+from backend.warmup import warm_up_database, warm_up_routes
 
 log = logging.getLogger("reelhouse")
 
@@ -82,6 +83,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(get_storage().ensure_bucket)
     except Exception:  # noqa: BLE001 - storage may come up later; /ready reports it meanwhile
         log.warning("storage is not reachable at start-up", exc_info=True)
+    try:
+        await run_in_threadpool(warm_up_database)
+    except Exception:  # noqa: BLE001 - the database may come up later; /ready reports it meanwhile
+        log.warning("database is not reachable at start-up", exc_info=True)
+    await warm_up_routes(app)
     # Everything loaded so far (modules, routes, schemas) lives as long as the process: move it out
     # of the collector's sight, or every full collection walks it again (~80 ms pauses in requests).
     gc.collect()

@@ -41,11 +41,15 @@ def create_api_key(session: Session, *, name: str, role: Role) -> IssuedKey:
 _KEY_BY_PREFIX = select(ApiKey).where(ApiKey.prefix == bindparam("prefix"))
 
 
+def find_key(session: Session, prefix: str) -> ApiKey | None:
+    return session.exec(_KEY_BY_PREFIX, params={"prefix": prefix}).first()
+
+
 def authenticate(session: Session, token: str | None) -> ApiKey:
     if not token or not token.startswith(KEY_PREFIX):
         raise Unauthorized("send an API key as 'Authorization: Bearer rh_...' or 'X-API-Key'")
     prefix, _, secret = token[len(KEY_PREFIX) :].partition("_")
-    key = session.exec(_KEY_BY_PREFIX, params={"prefix": prefix}).first()
+    key = find_key(session, prefix)
     if key is None or key.revoked_at is not None or not hmac.compare_digest(key.secret_sha256, _digest(secret)):
         raise Unauthorized("the API key is unknown or revoked")
     return key

@@ -39,3 +39,47 @@ def test_openapi_is_versioned_and_documents_problems(anon_client) -> None:
 def test_web_page_is_served(anon_client) -> None:
     page = anon_client.get("/")
     assert page.status_code == 200 and "reelhouse" in page.text and 'const API = "/api/v1"' in page.text
+
+
+def test_start_up_warms_routes_and_the_key_lookup_without_side_effects(app_env, keys) -> None:
+    """The lifespan sends one in-process request through the app and runs the key lookup once, so a
+    freshly started API serves its first request (an upload waiting for `100 Continue`) like any
+    other. The warm-up request matches no route and changes nothing."""
+    import asyncio
+
+    from fastapi.testclient import TestClient
+    from sqlmodel import select
+
+    from backend.db import session_scope
+    from backend.main import create_app
+    from backend.models import ApiKey
+    from backend.warmup import WARM_UP_PATH, warm_up_database, warm_up_routes
+
+    app = create_app()
+    assert asyncio.run(warm_up_routes(app)) == 404
+    warm_up_database()
+    with TestClient(app) as client:
+        res = client.get(WARM_UP_PATH)
+        assert res.status_code == 404
+        assert res.json()["type"] == "/problems/not-found"
+        assert client.get("/api/v1/materials", headers={"Authorization": f"Bearer {keys.viewer}"}).status_code == 200
+    with session_scope() as session:
+        used = session.exec(select(ApiKey).where(ApiKey.last_used_at.is_not(None))).all()  # type: ignore[union-attr]
+        assert [k.role for k in used] == ["viewer"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_api_starts_while_the_database_is_unreachable(monkeypatch, app_env) -> None:
+    """The start-up warm-up must not keep the API down: /ready says what is missing."""
+    from fastapi.testclient import TestClient
+
+    from backend.main import create_app
+    from tests.conftest import clear_caches
+
+    monkeypatch.setenv("REELHOUSE_DATABASE_URL", "postgresql+psycopg://reelhouse@127.0.0.1:1/none?connect_timeout=1")
+    clear_caches()
+    with TestClient(create_app()) as client:
+        assert client.get("/health").status_code == 200
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"].startswith("error")
