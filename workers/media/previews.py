@@ -42,6 +42,17 @@ def _frames_for(
     source: MediaSource, times: list[float], rotation: int, *, exact: bool, max_side: int | None
 ) -> list[tuple[float, Image.Image] | None]:
     out: list[tuple[float, Image.Image] | None] = [None] * len(times)
+    for i, frame in _iter_frames(source, times, rotation, exact=exact, max_side=max_side):
+        out[i] = frame
+    return out
+
+
+def _iter_frames(
+    source: MediaSource, times: list[float], rotation: int, *, exact: bool, max_side: int | None
+) -> Iterator[tuple[int, tuple[float, Image.Image]]]:
+    """`(index into times, (shown at, upright image))` for each time where a frame decodes, in the
+    order of the times: the caller can finish each one while the next decodes (or, for a file still
+    arriving, while the bytes it needs arrive)."""
     with source.open_av(metadata_errors="ignore") as container:
         stream = container.streams.video[0]
         # Frame threads hold back several frames per seek; for a few scattered frames, slices suit.
@@ -67,8 +78,7 @@ def _frames_for(
                     chosen = frame
             if chosen is not None:
                 shown_at = chosen.time if chosen.time is not None else t
-                out[i] = (shown_at, _upright(_to_image(chosen, max_side), rotation))
-    return out
+                yield i, (shown_at, _upright(_to_image(chosen, max_side), rotation))
 
 
 def _keyframe_times(container: Any, stream: Any) -> list[float] | None:
@@ -136,14 +146,17 @@ def write_poster(path: Path | MediaSource, facts: MediaFacts, out: Path) -> None
         _save_poster(shown, out)
         return
     frames = frames_at(source, [_poster_time(facts)], facts.rotation, exact=_exact(facts), max_side=POSTER_MAX_SIDE)
-    _save_poster_frames(source, facts, frames, out)
+    _save_poster(_poster_image(source, facts, frames[0][1] if frames else None), out)
 
 
-def _save_poster_frames(source: MediaSource, facts: MediaFacts, frames: list[tuple[float, Image.Image]], out: Path) -> None:
-    frames = frames or frames_at(source, [0.0], facts.rotation, max_side=POSTER_MAX_SIDE)
-    if not frames:
-        raise ValueError("no frame could be decoded for the poster")
-    _save_poster(frames[0][1].convert("RGB"), out)
+def _poster_image(source: MediaSource, facts: MediaFacts, image: Image.Image | None) -> Image.Image:
+    """The poster frame, or the first frame where the one at the poster time did not decode."""
+    if image is None:
+        first = frames_at(source, [0.0], facts.rotation, max_side=POSTER_MAX_SIDE)
+        if not first:
+            raise ValueError("no frame could be decoded for the poster")
+        image = first[0][1]
+    return image.convert("RGB")
 
 
 def _save_poster(shown: Image.Image, out: Path) -> None:
@@ -154,36 +167,55 @@ def _save_poster(shown: Image.Image, out: Path) -> None:
 def write_contact_sheet(path: Path | MediaSource, facts: MediaFacts, out: Path) -> None:
     """A 3x3 grid of frames spread over the video, each stamped with its time."""
     frames = frames_at(path, _sheet_times(facts), facts.rotation, exact=_exact(facts), max_side=_sheet_decode_side(facts))
-    _save_sheet(facts, frames, out)
+    _save_sheet(facts, [(t, _tile(facts, img)) for t, img in frames], out)
 
 
 def write_video_previews(path: Path | MediaSource, facts: MediaFacts, poster: Path, sheet: Path) -> None:
     """The poster and the contact sheet of a video, decoded on two threads (FFmpeg releases the GIL
-    while it decodes and scales), each with its own demuxer."""
+    while it decodes and scales), each with its own demuxer. The poster is written and each tile
+    cut as soon as its frame is decoded, so for a file still arriving only the last tile and the
+    sheet's encoding wait for its last bytes."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = MediaSource.of(path)
     poster_at, times = _poster_time(facts), _sheet_times(facts)
     exact = _exact(facts)
+    tiles: list[tuple[float, Image.Image] | None] = [None] * len(times)
+
+    def later_tiles() -> None:
+        for i, (t, img) in _iter_frames(source, times[4:], facts.rotation, exact=exact, max_side=_sheet_decode_side(facts)):
+            tiles[4 + i] = (t, _tile(facts, img))
+
     with ThreadPoolExecutor(max_workers=1) as pool:
         # One demuxer per thread: opening one is not free (an MP4's whole sample index is read).
-        later = pool.submit(_frames_for, source, times[4:], facts.rotation, exact=exact, max_side=_sheet_decode_side(facts))
-        first = _frames_for(source, [poster_at, *times[:4]], facts.rotation, exact=exact, max_side=POSTER_MAX_SIDE)
-        rest = later.result()
-    _save_poster_frames(source, facts, [f for f in first[:1] if f is not None], poster)
-    _save_sheet(facts, [f for f in first[1:] + rest if f is not None], sheet)
+        later = pool.submit(later_tiles)
+        poster_written = False
+        for i, (t, img) in _iter_frames(source, [poster_at, *times[:4]], facts.rotation, exact=exact, max_side=POSTER_MAX_SIDE):
+            if i == 0:
+                _save_poster(img.convert("RGB"), poster)
+                poster_written = True
+            else:
+                tiles[i - 1] = (t, _tile(facts, img))
+        later.result()
+    if not poster_written:
+        _save_poster(_poster_image(source, facts, None), poster)
+    _save_sheet(facts, [tile for tile in tiles if tile is not None], sheet)
 
 
-def _save_sheet(facts: MediaFacts, frames: list[tuple[float, Image.Image]], out: Path) -> None:
-    if not frames:
+def _tile(facts: MediaFacts, image: Image.Image) -> Image.Image:
+    return ImageOps.fit(image.convert("RGB"), _tile_size(facts), Image.Resampling.BILINEAR)
+
+
+def _save_sheet(facts: MediaFacts, tiles: list[tuple[float, Image.Image]], out: Path) -> None:
+    """Lay out `(shown at, tile)` pairs (tiles of `_tile_size`) in a grid, each stamped with its time."""
+    if not tiles:
         raise ValueError("no frame could be decoded for the contact sheet")
     w, h = _tile_size(facts)
     gap = 4
     sheet = Image.new("RGB", (SHEET_COLUMNS * (w + gap) + gap, SHEET_ROWS * (h + gap) + gap), (20, 20, 20))
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=14)
-    for i, (t, img) in enumerate(frames):
-        tile = ImageOps.fit(img.convert("RGB"), (w, h), Image.Resampling.BILINEAR)
+    for i, (t, tile) in enumerate(tiles):
         x = gap + (i % SHEET_COLUMNS) * (w + gap)
         y = gap + (i // SHEET_COLUMNS) * (h + gap)
         sheet.paste(tile, (x, y))
