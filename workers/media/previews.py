@@ -42,17 +42,19 @@ def _frames_for(
     source: MediaSource, times: list[float], rotation: int, *, exact: bool, max_side: int | None
 ) -> list[tuple[float, Image.Image] | None]:
     out: list[tuple[float, Image.Image] | None] = [None] * len(times)
-    for i, frame in _iter_frames(source, times, rotation, exact=exact, max_side=max_side):
-        out[i] = frame
+    for i, shown_at, frame in _iter_frames(source, times, exact=exact):
+        out[i] = (shown_at, _picture(frame, rotation, max_side))
     return out
 
 
-def _iter_frames(
-    source: MediaSource, times: list[float], rotation: int, *, exact: bool, max_side: int | None
-) -> Iterator[tuple[int, tuple[float, Image.Image]]]:
-    """`(index into times, (shown at, upright image))` for each time where a frame decodes, in the
-    order of the times: the caller can finish each one while the next decodes (or, for a file still
-    arriving, while the bytes it needs arrive)."""
+def _picture(frame: Any, rotation: int, max_side: int | None) -> Image.Image:
+    return _upright(_to_image(frame, max_side), rotation)
+
+
+def _iter_frames(source: MediaSource, times: list[float], *, exact: bool) -> Iterator[tuple[int, float, Any]]:
+    """`(index into times, time shown at, decoded frame)` for each time where a frame decodes, in
+    the order of the times: the caller finishes each one (the frame is the decoder's, valid until
+    the next step) while the next decodes, or, for a file still arriving, while its bytes arrive."""
     with source.open_av(metadata_errors="ignore") as container:
         stream = container.streams.video[0]
         # Frame threads hold back several frames per seek; for a few scattered frames, slices suit.
@@ -77,8 +79,7 @@ def _iter_frames(
                 if not exact or frame.time is None or frame.time >= t - 0.001:
                     chosen = frame
             if chosen is not None:
-                shown_at = chosen.time if chosen.time is not None else t
-                yield i, (shown_at, _upright(_to_image(chosen, max_side), rotation))
+                yield i, (chosen.time if chosen.time is not None else t), chosen
 
 
 def _keyframe_times(container: Any, stream: Any) -> list[float] | None:
@@ -171,32 +172,43 @@ def write_contact_sheet(path: Path | MediaSource, facts: MediaFacts, out: Path) 
 
 
 def write_video_previews(path: Path | MediaSource, facts: MediaFacts, poster: Path, sheet: Path) -> None:
-    """The poster and the contact sheet of a video, decoded on two threads (FFmpeg releases the GIL
-    while it decodes and scales), each with its own demuxer. The poster is written and each tile
-    cut as soon as its frame is decoded, so for a file still arriving only the last tile and the
-    sheet's encoding wait for its last bytes."""
+    """The poster and the contact sheet of a video. The poster is written and each tile cut as soon
+    as its frame is decoded, so for a file still arriving only the last tile and the sheet's layout
+    wait for its last bytes.
+
+    While most of the file is still to arrive, the bytes set the pace: one demuxer decoding each
+    frame as its bytes land keeps up with them, at less CPU than two. A file that is all there (or
+    whose index comes last, so nothing decodes before the end) is split over two threads, each with
+    its own demuxer (FFmpeg releases the GIL while it decodes and scales): then the time to decode
+    is time the uploader waits."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = MediaSource.of(path)
-    poster_at, times = _poster_time(facts), _sheet_times(facts)
+    times = _sheet_times(facts)
     exact = _exact(facts)
     tiles: list[tuple[float, Image.Image] | None] = [None] * len(times)
+    poster_written = False
 
-    def later_tiles() -> None:
-        for i, (t, img) in _iter_frames(source, times[4:], facts.rotation, exact=exact, max_side=_sheet_decode_side(facts)):
-            tiles[4 + i] = (t, _tile(facts, img))
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # One demuxer per thread: opening one is not free (an MP4's whole sample index is read).
-        later = pool.submit(later_tiles)
-        poster_written = False
-        for i, (t, img) in _iter_frames(source, [poster_at, *times[:4]], facts.rotation, exact=exact, max_side=POSTER_MAX_SIDE):
-            if i == 0:
-                _save_poster(img.convert("RGB"), poster)
+    def decode(wanted: list[tuple[float, int]]) -> None:
+        """Decode `(time, what)` pairs: `what` is a tile's index, or -1 for the poster."""
+        nonlocal poster_written
+        for i, shown_at, frame in _iter_frames(source, [t for t, _ in wanted], exact=exact):
+            what = wanted[i][1]
+            if what < 0:
+                _save_poster(_picture(frame, facts.rotation, POSTER_MAX_SIDE).convert("RGB"), poster)
                 poster_written = True
             else:
-                tiles[i - 1] = (t, _tile(facts, img))
-        later.result()
+                tiles[what] = (shown_at, _tile(facts, _picture(frame, facts.rotation, _sheet_decode_side(facts))))
+
+    wanted = [(_poster_time(facts), -1), *((t, n) for n, t in enumerate(times))]
+    arrival = source.arrival
+    if arrival is not None and arrival.available * 2 < arrival.size:
+        decode(wanted)
+    else:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            later = pool.submit(decode, wanted[5:])
+            decode(wanted[:5])
+            later.result()
     if not poster_written:
         _save_poster(_poster_image(source, facts, None), poster)
     _save_sheet(facts, [tile for tile in tiles if tile is not None], sheet)

@@ -33,3 +33,42 @@ def test_decoding_forward_picks_the_frames_seeking_would(tmp_path: Path, monkeyp
     assert [t for t, _ in forward] == [t for t, _ in seeking]
     for (_, a), (_, b) in zip(forward, seeking, strict=True):
         assert ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is None
+
+
+@pytest.mark.parametrize("seconds", [8, 75])  # exact frames, and keyframes only (past EXACT_SEEK_MAX_DURATION)
+def test_previews_of_a_file_still_arriving_match_those_of_the_finished_file(tmp_path: Path, monkeypatch, seconds) -> None:
+    """While most of a file is still to arrive, one demuxer decodes the poster and tiles as their
+    bytes land; a finished file is split over two. The JPEGs must be the same bytes either way."""
+    import threading
+    import time
+
+    from workers.media.probe import probe_file
+    from workers.media.source import Arrival, MediaSource
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=seconds, size="480x270", rate=10, extra=["-g", "40", "-movflags", "+faststart"])
+    facts = probe_file(clip)
+    iter_frames = previews._iter_frames
+    passes: list[int] = []
+    monkeypatch.setattr(previews, "_iter_frames", lambda *a, **k: passes.append(len(a[1])) or iter_frames(*a, **k))
+
+    previews.write_video_previews(clip, facts, tmp_path / "whole.poster.jpg", tmp_path / "whole.sheet.jpg")
+    assert sorted(passes) == [5, 5]  # two threads, each with its own demuxer
+
+    passes.clear()
+    size = clip.stat().st_size
+    arrival = Arrival(size)
+
+    def arrive() -> None:
+        for n in range(1, 21):
+            arrival.advance(size * n // 20)
+            time.sleep(0.01)
+        arrival.end()
+
+    feeder = threading.Thread(target=arrive)
+    feeder.start()
+    source = MediaSource(clip, arrival)
+    previews.write_video_previews(source, facts, tmp_path / "arriving.poster.jpg", tmp_path / "arriving.sheet.jpg")
+    feeder.join()
+    assert passes == [10]  # one pass, in file order, as the bytes arrived
+    for kind in ("poster", "sheet"):
+        assert (tmp_path / f"arriving.{kind}.jpg").read_bytes() == (tmp_path / f"whole.{kind}.jpg").read_bytes()
