@@ -133,7 +133,7 @@ async def upload_material(
             try:
                 spooled = await spool.spool_stream(
                     request.stream(), settings.spool_dir, settings.max_upload_bytes,
-                    direct=settings.upload_direct_io, watcher=watcher,
+                    direct=settings.upload_direct_io, watcher=watcher, expected_bytes=declared,
                 )
             except BaseException:
                 if watcher is not None:

@@ -34,6 +34,9 @@ BLOCK_BYTES = 8 * 1024 * 1024  # multiples of every alignment O_DIRECT asks for
 # byte is in, and the response would wait for all of it. Smaller blocks keep pace with the body.
 PATCH_BLOCK_BYTES = 2 * 1024 * 1024
 ALIGNMENT = 4096
+# When the body's length is known, its last block is cut to about this size: the hash and write of
+# the last block are all that is left to do once the last byte is in (0.15 ms instead of 1.2-5 ms).
+FINAL_BLOCK_BYTES = 256 * 1024
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 
 # Per body, each consumer works on at most one block at a time, so bodies share these threads
@@ -137,18 +140,31 @@ async def stream_blocks(
     count: Callable[[int], None],
     *,
     block_bytes: int | None = None,
+    expected_bytes: int | None = None,
 ) -> None:
     """Feed a body to `consumers` in order, block by block; return when every byte was consumed.
 
     `count(n)` sees each chunk's size as it arrives, before any of it is consumed, and may raise
     (a size limit). If the body itself breaks off (the iterator raises), the bytes received so far
     are still consumed before the error propagates, so a resumable upload keeps them. On any
-    error, no consumer is still running when this returns.
+    error, no consumer is still running when this returns. `expected_bytes` (the declared length,
+    if any) only shapes the blocks: the one before the last ends early, aligned, so that the last
+    is about `FINAL_BLOCK_BYTES`.
     """
     size = block_bytes or BLOCK_BYTES
     buffers = (_buffers.take(size), _buffers.take(size))  # page-aligned, as O_DIRECT needs
     current, fill = 0, 0
+    consumed = 0  # bytes in the blocks handed to consumers so far
     in_flight: list[Future[object]] = []
+
+    def capacity() -> int:
+        """How many bytes the block being filled takes."""
+        if expected_bytes is None:
+            return size
+        cut = (expected_bytes - consumed - FINAL_BLOCK_BYTES) // ALIGNMENT * ALIGNMENT
+        return cut if 0 < cut < size else size  # not cut: a full block, or the last one
+
+    cap = capacity()
 
     async def settle() -> None:
         # Popped only once done: a cancellation mid-await leaves it for the `finally` to wait on.
@@ -157,8 +173,9 @@ async def stream_blocks(
             in_flight.pop(0)
 
     async def consume_tail() -> None:
-        tail = memoryview(buffers[current])[:fill]
-        in_flight.extend(_workers.submit(consumer, tail) for consumer in consumers)
+        if fill:
+            tail = memoryview(buffers[current])[:fill]
+            in_flight.extend(_workers.submit(consumer, tail) for consumer in consumers)
         await settle()
 
     try:
@@ -175,15 +192,17 @@ async def stream_blocks(
             count(len(chunk))
             view = memoryview(chunk)
             while view:
-                n = min(len(view), size - fill)
+                n = min(len(view), cap - fill)
                 buffers[current][fill : fill + n] = view[:n]
                 fill += n
                 view = view[n:]
-                if fill == size:
+                if fill == cap:
                     await settle()  # the previous block: frees the other buffer, keeps the order
-                    block = memoryview(buffers[current])
+                    block = memoryview(buffers[current])[:cap]
                     in_flight.extend(_workers.submit(consumer, block) for consumer in consumers)
+                    consumed += cap
                     current, fill = 1 - current, 0
+                    cap = capacity()
         await settle()
         await consume_tail()
     finally:

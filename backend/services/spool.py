@@ -108,12 +108,16 @@ async def spool_stream(
     *,
     direct: bool = True,
     watcher: SpoolWatcher | None = None,
+    expected_bytes: int | None = None,
 ) -> SpooledUpload:
     """Spool an async byte stream (a request body): hashed and written on threads (with O_DIRECT
-    unless `direct` is false), reporting progress to `watcher` if given."""
+    unless `direct` is false), reporting progress to `watcher` if given. `expected_bytes`, the
+    declared length, lets the last block be small (`blockio.stream_blocks`)."""
     spooler = Spooler(spool_dir, max_bytes, direct=direct, watcher=watcher)
     try:
-        await stream_blocks(chunks, (spooler.update_hash, spooler.write_bytes), spooler.count)
+        await stream_blocks(
+            chunks, (spooler.update_hash, spooler.write_bytes), spooler.count, expected_bytes=expected_bytes
+        )
     except BaseException:
         spooler.abort()
         raise

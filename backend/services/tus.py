@@ -591,7 +591,7 @@ async def receive(
     )
     inspector = await anyio.to_thread.run_sync(ingest.start_inspector) if finishes else None
     try:
-        return await _receive(session, storage, settings, upload, body, checksum, inspector)
+        return await _receive(session, storage, settings, upload, body, checksum, inspector, declared_bytes)
     finally:
         if inspector is not None:
             inspector.close()  # a no-op once ingest has used or closed it
@@ -606,6 +606,7 @@ async def _receive(
     body: AsyncIterator[bytes],
     checksum: Checksum | None,
     inspector: SandboxedInspector | None,
+    declared_bytes: int | None,
 ) -> PatchOutcome:
     limit = upload.length if upload.length is not None else settings.max_upload_bytes
     start = upload.offset
@@ -637,7 +638,9 @@ async def _receive(
         consumers += [h.update for h in (hasher, chunk_hash) if h is not None]
         try:
             try:
-                await blockio.stream_blocks(body, consumers, count, block_bytes=blockio.PATCH_BLOCK_BYTES)
+                await blockio.stream_blocks(
+                    body, consumers, count, block_bytes=blockio.PATCH_BLOCK_BYTES, expected_bytes=declared_bytes
+                )
             except BodyInterrupted:
                 interrupted = True  # what arrived before the cut was written and hashed
             if chunk_hash is not None:

@@ -65,6 +65,33 @@ def test_stream_lands_byte_for_byte_with_its_sha256(tmp_path: Path, total: int) 
     assert oct(spooled.path.stat().st_mode & 0o777) == oct(0o600)
 
 
+@pytest.mark.parametrize("total", [1, 5000, BLOCK, BLOCK + 4096, 3 * BLOCK + 12345, 4 * BLOCK])
+def test_a_declared_length_leaves_only_a_small_last_block(total: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the body's length known, the block before the last ends early (aligned, for O_DIRECT)
+    so that the last block is about FINAL_BLOCK_BYTES: little hashing is left after the last byte."""
+    monkeypatch.setattr(blockio, "FINAL_BLOCK_BYTES", 16 * 1024)
+    rng = random.Random(total)
+    data = rng.randbytes(total)
+    blocks: list[bytes] = []
+    asyncio.run(blockio.stream_blocks(_chunks(data, _cut(total, rng)), [lambda b: blocks.append(bytes(b))],
+                                      lambda n: None, expected_bytes=total))
+    assert b"".join(blocks) == data
+    assert all(len(b) % blockio.ALIGNMENT == 0 for b in blocks[:-1])
+    assert all(len(b) == BLOCK for b in blocks[:-2])
+    assert len(blocks[-1]) <= blockio.FINAL_BLOCK_BYTES + blockio.ALIGNMENT
+    if total > BLOCK:
+        assert len(blocks[-1]) >= blockio.FINAL_BLOCK_BYTES
+
+
+def test_spooling_with_a_declared_length_gives_the_same_file_and_digest(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    data = rng.randbytes(5 * BLOCK + 999)
+    spooled = asyncio.run(spool.spool_stream(_chunks(data, _cut(len(data), rng)), tmp_path, max_bytes=len(data),
+                                             expected_bytes=len(data)))
+    assert spooled.sha256 == hashlib.sha256(data).hexdigest()
+    assert spooled.path.read_bytes() == data
+
+
 def test_full_blocks_bypass_the_page_cache_where_the_filesystem_allows(tmp_path: Path) -> None:
     spooler = spool.Spooler(tmp_path, 10, direct=True)
     try:
