@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from backend.warmup import warm_up_database, warm_up_routes
 log = logging.getLogger("reelhouse")
 
 PROBLEM_JSON = "application/problem+json"
+WARM_UP_DATABASE_SECONDS = 5.0
 
 
 def problem_response(exc: errors.AppError, request: Request) -> JSONResponse:
@@ -84,9 +86,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except Exception:  # noqa: BLE001 - storage may come up later; /ready reports it meanwhile
         log.warning("storage is not reachable at start-up", exc_info=True)
     try:
-        await run_in_threadpool(warm_up_database)
+        # Bounded: an unreachable database host must not hold the API's start-up for a TCP timeout.
+        await asyncio.wait_for(run_in_threadpool(warm_up_database), WARM_UP_DATABASE_SECONDS)
     except Exception:  # noqa: BLE001 - the database may come up later; /ready reports it meanwhile
-        log.warning("database is not reachable at start-up", exc_info=True)
+        log.warning("the database could not be queried at start-up", exc_info=True)
     await warm_up_routes(app)
     # Everything loaded so far (modules, routes, schemas) lives as long as the process: move it out
     # of the collector's sight, or every full collection walks it again (~80 ms pauses in requests).

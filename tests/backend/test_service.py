@@ -83,3 +83,24 @@ def test_api_starts_while_the_database_is_unreachable(monkeypatch, app_env) -> N
         ready = client.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"].startswith("error")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_hanging_database_does_not_hold_start_up(monkeypatch, app_env) -> None:
+    """A database host that drops packets would hold the warm-up for a TCP timeout: start-up waits
+    a bounded time and goes on (here the warm-up is still blocked when /health answers)."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    import backend.main
+
+    release = threading.Event()
+    monkeypatch.setattr(backend.main, "warm_up_database", lambda: release.wait(30))
+    monkeypatch.setattr(backend.main, "WARM_UP_DATABASE_SECONDS", 0.2)
+    try:
+        with TestClient(backend.main.create_app()) as client:
+            assert client.get("/health").status_code == 200
+            assert not release.is_set()
+    finally:
+        release.set()
