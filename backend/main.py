@@ -90,7 +90,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.wait_for(run_in_threadpool(warm_up_database), WARM_UP_DATABASE_SECONDS)
     except Exception:  # noqa: BLE001 - the database may come up later; /ready reports it meanwhile
         log.warning("the database could not be queried at start-up", exc_info=True)
-    await warm_up_routes(app)
+    try:
+        status = await warm_up_routes(app)
+        if status != 404:
+            log.warning("the start-up warm-up request got %s, not 404: routes are built on first use", status)
+    except Exception:  # noqa: BLE001 - a warm-up is an optimisation; never a reason not to start
+        log.warning("the start-up warm-up request failed", exc_info=True)
     # Everything loaded so far (modules, routes, schemas) lives as long as the process: move it out
     # of the collector's sight, or every full collection walks it again (~80 ms pauses in requests).
     gc.collect()

@@ -159,7 +159,7 @@ async def stream_blocks(
 
     def capacity() -> int:
         """How many bytes the block being filled takes."""
-        if expected_bytes is None:
+        if expected_bytes is None or FINAL_BLOCK_BYTES >= size:
             return size
         cut = (expected_bytes - consumed - FINAL_BLOCK_BYTES) // ALIGNMENT * ALIGNMENT
         return cut if 0 < cut < size else size  # not cut: a full block, or the last one

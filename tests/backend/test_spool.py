@@ -83,6 +83,40 @@ def test_a_declared_length_leaves_only_a_small_last_block(total: int, monkeypatc
         assert len(blocks[-1]) >= blockio.FINAL_BLOCK_BYTES
 
 
+@pytest.mark.parametrize(("sent", "declared"), [(0, 0), (0, 5 * BLOCK), (3 * BLOCK + 5, 5 * BLOCK), (5 * BLOCK, 3 * BLOCK + 5)])
+def test_a_body_that_differs_from_its_declared_length_still_lands_whole(tmp_path: Path, sent: int, declared: int) -> None:
+    """The declared length only shapes the blocks: a body shorter or longer than declared (which
+    the HTTP server would refuse first) or empty still lands byte for byte with its digest."""
+    rng = random.Random(sent + declared)
+    data = rng.randbytes(sent)
+    spooled = asyncio.run(spool.spool_stream(_chunks(data, _cut(sent, rng)), tmp_path, max_bytes=10 * BLOCK,
+                                             expected_bytes=declared))
+    assert spooled.size == sent
+    assert spooled.sha256 == hashlib.sha256(data).hexdigest()
+    assert spooled.path.read_bytes() == data
+
+
+def test_the_shortened_block_before_the_last_still_bypasses_the_page_cache(tmp_path: Path, monkeypatch) -> None:
+    """Only the last, small block of a body of declared length goes through the page cache."""
+    monkeypatch.setattr(blockio, "FINAL_BLOCK_BYTES", 16 * 1024)
+    data = random.Random(3).randbytes(4 * BLOCK + 12345)
+    seen: list[tuple[int, bool]] = []
+    with blockio.AppendFile(tmp_path / "body", exclusive=True) as out:
+        if not out.direct:
+            _unsupported(f"{tmp_path} refuses O_DIRECT")
+
+        def write(block: memoryview) -> None:
+            out.write(block)
+            seen.append((len(block), out.direct))
+
+        asyncio.run(blockio.stream_blocks(_chunks(data, _cut(len(data), random.Random(4))), [write], lambda n: None,
+                                          expected_bytes=len(data)))
+    assert (tmp_path / "body").read_bytes() == data
+    assert [direct for _, direct in seen] == [True] * (len(seen) - 1) + [False]
+    assert seen[-2][0] < BLOCK  # the block before the last was cut short, and stayed direct
+    assert seen[-1][0] <= blockio.FINAL_BLOCK_BYTES + blockio.ALIGNMENT
+
+
 def test_spooling_with_a_declared_length_gives_the_same_file_and_digest(tmp_path: Path) -> None:
     rng = random.Random(7)
     data = rng.randbytes(5 * BLOCK + 999)

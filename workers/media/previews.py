@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,10 @@ def _picture(frame: Any, rotation: int, max_side: int | None) -> Image.Image:
 
 
 def _iter_frames(source: MediaSource, times: list[float], *, exact: bool) -> Iterator[tuple[int, float, Any]]:
-    """`(index into times, time shown at, decoded frame)` for each time where a frame decodes, in
-    the order of the times: the caller finishes each one (the frame is the decoder's, valid until
-    the next step) while the next decodes, or, for a file still arriving, while its bytes arrive."""
+    """`(index into times, time shown at, decoded frame)` for each time where a frame decodes,
+    earliest time first: the caller finishes each frame (it is the decoder's, valid until the next
+    step) before the next is decoded, so for a file still arriving that work is done while the
+    bytes of the next frame arrive."""
     with source.open_av(metadata_errors="ignore") as container:
         stream = container.streams.video[0]
         # Frame threads hold back several frames per seek; for a few scattered frames, slices suit.
@@ -177,10 +179,11 @@ def write_video_previews(path: Path | MediaSource, facts: MediaFacts, poster: Pa
     wait for its last bytes.
 
     While most of the file is still to arrive, the bytes set the pace: one demuxer decoding each
-    frame as its bytes land keeps up with them, at less CPU than two. A file that is all there (or
-    whose index comes last, so nothing decodes before the end) is split over two threads, each with
-    its own demuxer (FFmpeg releases the GIL while it decodes and scales): then the time to decode
-    is time the uploader waits."""
+    frame as its bytes land keeps up with them, at less CPU than two. A file that is all there is
+    split over two threads, each with its own demuxer (FFmpeg releases the GIL while it decodes and
+    scales): then the time to decode is time the uploader waits. A file whose index comes last
+    (MP4 without faststart, Matroska cues) counts as all there because the probe, which runs
+    first, has waited for its end; called before a probe, it would be decoded by one thread."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = MediaSource.of(path)
@@ -192,13 +195,15 @@ def write_video_previews(path: Path | MediaSource, facts: MediaFacts, poster: Pa
     def decode(wanted: list[tuple[float, int]]) -> None:
         """Decode `(time, what)` pairs: `what` is a tile's index, or -1 for the poster."""
         nonlocal poster_written
-        for i, shown_at, frame in _iter_frames(source, [t for t, _ in wanted], exact=exact):
-            what = wanted[i][1]
-            if what < 0:
-                _save_poster(_picture(frame, facts.rotation, POSTER_MAX_SIDE).convert("RGB"), poster)
-                poster_written = True
-            else:
-                tiles[what] = (shown_at, _tile(facts, _picture(frame, facts.rotation, _sheet_decode_side(facts))))
+        frames = _iter_frames(source, [t for t, _ in wanted], exact=exact)
+        with contextlib.closing(frames):  # the container closes at once, also when saving fails
+            for i, shown_at, frame in frames:
+                what = wanted[i][1]
+                if what < 0:
+                    _save_poster(_picture(frame, facts.rotation, POSTER_MAX_SIDE).convert("RGB"), poster)
+                    poster_written = True
+                else:
+                    tiles[what] = (shown_at, _tile(facts, _picture(frame, facts.rotation, _sheet_decode_side(facts))))
 
     wanted = [(_poster_time(facts), -1), *((t, n) for n, t in enumerate(times))]
     arrival = source.arrival
