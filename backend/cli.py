@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -116,11 +117,14 @@ def serve(
                     log_level="info", timeout_graceful_shutdown=10)
     finally:
         if worker_proc is not None and worker_proc.poll() is None:
-            os.killpg(worker_proc.pid, signal.SIGTERM)
-            try:
+            # SIGTERM to Celery's main process only: its warm shutdown lets running tasks finish and
+            # then stops its pool. Sent to the whole group, the pool children died at once and the
+            # main process waited for them until the kill below.
+            worker_proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 worker_proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker_proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker_proc.pid, signal.SIGKILL)  # whatever is left of its group
 
 
 @keys_app.command("create")
