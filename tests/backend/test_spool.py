@@ -66,21 +66,59 @@ def test_stream_lands_byte_for_byte_with_its_sha256(tmp_path: Path, total: int) 
 
 
 @pytest.mark.parametrize("total", [1, 5000, BLOCK, BLOCK + 4096, 3 * BLOCK + 12345, 4 * BLOCK])
-def test_a_declared_length_leaves_only_a_small_last_block(total: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the body's length known, the block before the last ends early (aligned, for O_DIRECT)
-    so that the last block is about FINAL_BLOCK_BYTES: little hashing is left after the last byte."""
-    monkeypatch.setattr(blockio, "FINAL_BLOCK_BYTES", 16 * 1024)
+def test_a_declared_length_tapers_the_blocks_towards_the_end(total: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the body's length known, blocks shrink towards its end (each at most half of what is
+    left, aligned for O_DIRECT) down to FINAL_BLOCK_BYTES: little is left after the last byte."""
+    monkeypatch.setattr(blockio, "FINAL_BLOCK_BYTES", 8 * 1024)
     rng = random.Random(total)
     data = rng.randbytes(total)
     blocks: list[bytes] = []
     asyncio.run(blockio.stream_blocks(_chunks(data, _cut(total, rng)), [lambda b: blocks.append(bytes(b))],
                                       lambda n: None, expected_bytes=total))
+    sizes = [len(b) for b in blocks]
     assert b"".join(blocks) == data
-    assert all(len(b) % blockio.ALIGNMENT == 0 for b in blocks[:-1])
-    assert all(len(b) == BLOCK for b in blocks[:-2])
-    assert len(blocks[-1]) <= blockio.FINAL_BLOCK_BYTES + blockio.ALIGNMENT
-    if total > BLOCK:
-        assert len(blocks[-1]) >= blockio.FINAL_BLOCK_BYTES
+    assert all(n % blockio.ALIGNMENT == 0 for n in sizes[:-1])
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-1] <= blockio.FINAL_BLOCK_BYTES
+    if total > 2 * BLOCK:
+        assert sizes[0] == BLOCK and len(sizes) <= total // BLOCK + 5
+
+
+def test_consumers_see_their_blocks_in_order_while_the_loop_runs_ahead() -> None:
+    """The loop fills up to a ring of blocks ahead of a slow consumer; each consumer still gets
+    every block once, in order, and a fast one is not held back by the slow one."""
+    import threading
+    import time
+
+    data = random.Random(5).randbytes(12 * BLOCK + 777)
+    slow: list[bytes] = []
+    fast: list[bytes] = []
+    fast_done_first = threading.Event()
+
+    def slow_consumer(block: memoryview) -> None:
+        time.sleep(0.01)
+        slow.append(bytes(block))
+        if len(fast) > len(slow):
+            fast_done_first.set()
+
+    asyncio.run(blockio.stream_blocks(_chunks(data, _cut(len(data), random.Random(6))),
+                                      [slow_consumer, lambda b: fast.append(bytes(b))], lambda n: None))
+    assert b"".join(slow) == data and b"".join(fast) == data
+    assert fast_done_first.is_set()
+
+
+def test_a_failing_consumer_fails_the_body_and_never_sees_a_later_block() -> None:
+    data = random.Random(8).randbytes(6 * BLOCK)
+    seen: list[int] = []
+
+    def write(block: memoryview) -> None:
+        if len(seen) == 2:
+            raise OSError(28, "No space left on device")
+        seen.append(len(block))
+
+    with pytest.raises(OSError, match="No space left"):
+        asyncio.run(blockio.stream_blocks(_chunks(data, _cut(len(data), random.Random(9))), [write], lambda n: None))
+    assert seen == [BLOCK, BLOCK]
 
 
 @pytest.mark.parametrize(("sent", "declared"), [(0, 0), (0, 5 * BLOCK), (3 * BLOCK + 5, 5 * BLOCK), (5 * BLOCK, 3 * BLOCK + 5)])
@@ -96,7 +134,7 @@ def test_a_body_that_differs_from_its_declared_length_still_lands_whole(tmp_path
     assert spooled.path.read_bytes() == data
 
 
-def test_the_shortened_block_before_the_last_still_bypasses_the_page_cache(tmp_path: Path, monkeypatch) -> None:
+def test_blocks_cut_short_towards_the_end_still_bypass_the_page_cache(tmp_path: Path, monkeypatch) -> None:
     """Only the last, small block of a body of declared length goes through the page cache."""
     monkeypatch.setattr(blockio, "FINAL_BLOCK_BYTES", 16 * 1024)
     data = random.Random(3).randbytes(4 * BLOCK + 12345)
@@ -113,8 +151,8 @@ def test_the_shortened_block_before_the_last_still_bypasses_the_page_cache(tmp_p
                                           expected_bytes=len(data)))
     assert (tmp_path / "body").read_bytes() == data
     assert [direct for _, direct in seen] == [True] * (len(seen) - 1) + [False]
-    assert seen[-2][0] < BLOCK  # the block before the last was cut short, and stayed direct
-    assert seen[-1][0] <= blockio.FINAL_BLOCK_BYTES + blockio.ALIGNMENT
+    assert seen[-2][0] < BLOCK  # the blocks before the last were cut short, and stayed direct
+    assert seen[-1][0] <= blockio.FINAL_BLOCK_BYTES
 
 
 def test_spooling_with_a_declared_length_gives_the_same_file_and_digest(tmp_path: Path) -> None:
