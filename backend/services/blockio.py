@@ -78,7 +78,7 @@ class _BufferPool:
             buffer.close()
 
 
-# Two bodies' worth of buffers of each size stay allocated between requests (at most 4 x 8 MiB + 4 x 2 MiB).
+# Two bodies' worth of buffers of each size stay allocated between requests (at most 8 x 8 MiB + 8 x 2 MiB).
 _buffers = _BufferPool(keep=2 * RING_BLOCKS)
 
 

@@ -112,7 +112,7 @@ async def spool_stream(
 ) -> SpooledUpload:
     """Spool an async byte stream (a request body): hashed and written on threads (with O_DIRECT
     unless `direct` is false), reporting progress to `watcher` if given. `expected_bytes`, the
-    declared length, lets the last block be small (`blockio.stream_blocks`)."""
+    declared length, lets the blocks near the end be small (`blockio.stream_blocks`)."""
     spooler = Spooler(spool_dir, max_bytes, direct=direct, watcher=watcher)
     try:
         await stream_blocks(

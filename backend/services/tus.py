@@ -571,7 +571,7 @@ async def receive(
 
     `declared_bytes` is the body's Content-Length: when the body is to finish the upload, the
     sandboxed inspector for the finished file starts loading while the body arrives; it also lets
-    the body's last block be small (`blockio.stream_blocks`), so little is left after its last byte.
+    the blocks near the body's end be small (`blockio.stream_blocks`), so little is left after its last byte.
 
     With `tus_fsync`, bytes are fsynced before the new offset is flushed; without it (the default,
     as in tusd) a process crash loses nothing (the page cache survives it) and an OS crash that
