@@ -88,6 +88,8 @@ def serve(
     """Run the API (and, by default, a worker with the scheduler) on this machine."""
     import uvicorn
 
+    from backend.http_protocol import UVICORN_HTTP
+
     settings = get_settings()
     _migrate()
     token = _first_admin_key()
@@ -114,7 +116,7 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run("backend.main:create_app", factory=True, host=host, port=port, reload=reload,
-                    log_level="info", timeout_graceful_shutdown=10)
+                    http=UVICORN_HTTP, log_level="info", timeout_graceful_shutdown=10)
     finally:
         if worker_proc is not None and worker_proc.poll() is None:
             # SIGTERM to Celery's main process only: its warm shutdown lets running tasks finish and

@@ -1,6 +1,7 @@
 """A bare ASGI app that reads a request body and throws it away: the ceiling of one HTTP upload
 stream through uvicorn on this machine, measured beside reelhouse's upload. It tunes the allocator
-the way reelhouse's app does (backend/allocator.py), so both run on the same uvicorn."""
+the way reelhouse's app does (backend/allocator.py) and is served with the same HTTP protocol
+(backend/http_protocol.py), so both run on the same uvicorn."""
 
 from backend.allocator import keep_heap_top
 

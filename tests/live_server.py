@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend.http_protocol import UVICORN_HTTP
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -52,6 +54,8 @@ class Server:
                 str(self.port),
                 "--log-level",
                 "warning",
+                "--http",  # as `reelhouse serve` runs it
+                UVICORN_HTTP,
             ],
             cwd=REPO,
             env=self.env,
