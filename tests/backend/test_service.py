@@ -39,6 +39,9 @@ def test_openapi_is_versioned_and_documents_problems(anon_client) -> None:
 def test_web_page_is_served(anon_client) -> None:
     page = anon_client.get("/")
     assert page.status_code == 200 and "reelhouse" in page.text and 'const API = "/api/v1"' in page.text
+    icon = anon_client.get("/favicon.ico")  # asked for by every browser; no key needed
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.text.startswith("<svg") and 'href="/favicon.ico"' in page.text
 
 
 def test_start_up_warms_routes_and_the_key_lookup_without_side_effects(app_env, keys) -> None:
