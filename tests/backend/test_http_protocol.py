@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -12,41 +13,127 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from backend.http_protocol import UVICORN_HTTP, BodyChunks
+from backend.http_protocol import UVICORN_HTTP, BodyChunks, BodyChunksProtocol
 from tests.live_server import REPO, free_port
 
 
 def test_a_lone_chunk_is_handed_on_uncopied() -> None:
     chunk = os.urandom(300_000)
-    body = BodyChunks((bytearray(),))
+    body = BodyChunks()
     body += chunk
     assert len(body) == len(chunk)
     assert bytes(body) is chunk
 
 
 def test_chunks_are_joined_in_order() -> None:
-    body = BodyChunks((bytearray(b"ab"),))
-    body += b"cd"
-    body += b""
-    body += b"ef"
-    assert len(body) == 6
-    assert bytes(body) == b"abcdef"
+    pieces = [os.urandom(n) for n in (20_000, 3, 0, 5, 70_000, 1)]
+    body = BodyChunks()
+    for piece in pieces:
+        body += piece
+    assert len(body) == sum(map(len, pieces))
+    assert bytes(body) == b"".join(pieces) and type(bytes(body)) is bytes
     assert bytes(BodyChunks()) == b""
+
+
+def test_tiny_pieces_are_gathered_not_kept_one_by_one() -> None:
+    """A chunked body sent a byte at a time: one bytearray, not one object per byte."""
+    body = BodyChunks()
+    for _ in range(70_000):
+        body += b"x"
+    assert len(body) == 70_000 and bytes(body) == b"x" * 70_000
+    assert len(body._parts) == 1  # noqa: SLF001
+
+
+class _Transport(asyncio.Transport):
+    """Just enough of a socket transport for uvicorn's protocol, recording what it is asked to do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.paused = False
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+
+def test_the_protocol_hands_the_parsers_chunk_to_the_app_uncopied() -> None:
+    """Driven in-process, chunk by chunk: a chunk read alone reaches the app as the very object the
+    parser made (uvicorn's own protocol would copy it twice), chunks read while the app was busy are
+    joined once, and flow control still pauses reading past 64 KiB."""
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    parsed: list[bytes] = []
+    messages: list[dict] = []  # type: ignore[type-arg]
+
+    class Recording(BodyChunksProtocol):
+        def on_body(self, body: bytes) -> None:
+            parsed.append(body)
+            super().on_body(body)
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        while True:
+            messages.append(await receive())
+            if not messages[-1].get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def scenario() -> _Transport:
+        config = Config(app=app, lifespan="off", log_level="warning")
+        config.load()
+        protocol = Recording(config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop())
+        transport = _Transport()
+        protocol.connection_made(transport)
+        first, second, third = os.urandom(100_000), os.urandom(100), os.urandom(70_000)
+        total = len(first) + len(second) + len(third)
+        protocol.data_received(f"PUT / HTTP/1.1\r\nHost: t\r\nContent-Length: {total}\r\n\r\n".encode() + first)
+        assert transport.paused  # more than 64 KiB waiting for the app
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(messages) == 1 and messages[0]["body"] is parsed[0]
+        protocol.data_received(second)
+        protocol.data_received(third)  # two chunks before the app asks again
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert messages[1]["body"] == second + third and messages[1]["more_body"] is False
+        assert b"".join(m["body"] for m in messages) == first + second + third
+        protocol.connection_lost(None)
+        return transport
+
+    transport = asyncio.run(scenario())
+    assert transport.written.startswith(b"HTTP/1.1 204")
 
 
 @pytest.fixture(scope="module")
 def echo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = free_port()
     log = tmp_path_factory.mktemp("echo") / "uvicorn.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tests.backend.body_echo_app:app", "--host", "127.0.0.1",
-         "--port", str(port), "--http", UVICORN_HTTP, "--log-level", "warning"],
-        cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "tests.backend.body_echo_app:app", "--host", "127.0.0.1",
+             "--port", str(port), "--http", UVICORN_HTTP, "--log-level", "warning"],
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -58,7 +145,11 @@ def echo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             time.sleep(0.1)
     yield port
     proc.terminate()
-    proc.wait(10)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 class Connection:
@@ -169,21 +260,15 @@ def test_a_connection_answered_early_serves_the_next_request(echo_port: int) -> 
     assert json.loads(answer)["sha256"] == _echo(body)["sha256"]
 
 
-def test_serve_runs_uvicorn_with_this_protocol(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_serve_runs_uvicorn_with_this_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
     import uvicorn
 
     from backend import cli
 
     seen: dict[str, object] = {}
-    monkeypatch.setenv("REELHOUSE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("REELHOUSE_DATABASE_URL", raising=False)
+    monkeypatch.setattr(cli, "_migrate", lambda: None)
+    monkeypatch.setattr(cli, "_first_admin_key", lambda: None)
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
     monkeypatch.setattr(cli.signal, "signal", lambda *a: None)  # serve's SIGTERM handler: not in pytest
-    from backend.config import get_settings
-
-    get_settings.cache_clear()
-    try:
-        cli.serve(host="127.0.0.1", port=free_port(), with_worker=False, reload=False)
-    finally:
-        get_settings.cache_clear()
+    cli.serve(host="127.0.0.1", port=8000, with_worker=False, reload=False)
     assert seen["http"] == UVICORN_HTTP
