@@ -98,6 +98,13 @@ def test_the_protocol_hands_the_parsers_chunk_to_the_app_uncopied() -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
+    async def until(condition) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(1000):
+            if condition():
+                return
+            await asyncio.sleep(0)
+        raise AssertionError("the app did not get there")
+
     async def scenario() -> _Transport:
         config = Config(app=app, lifespan="off", log_level="warning")
         config.load()
@@ -108,14 +115,12 @@ def test_the_protocol_hands_the_parsers_chunk_to_the_app_uncopied() -> None:
         total = len(first) + len(second) + len(third)
         protocol.data_received(f"PUT / HTTP/1.1\r\nHost: t\r\nContent-Length: {total}\r\n\r\n".encode() + first)
         assert transport.paused  # more than 64 KiB waiting for the app
-        for _ in range(5):
-            await asyncio.sleep(0)
-        assert len(messages) == 1 and messages[0]["body"] is parsed[0]
+        await until(lambda: len(messages) == 1)
+        assert messages[0]["body"] is parsed[0]
         protocol.data_received(second)
         protocol.data_received(third)  # two chunks before the app asks again
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert messages[1]["body"] == second + third and messages[1]["more_body"] is False
+        await until(lambda: transport.written)  # the app has read the rest and answered
+        assert len(messages) == 2 and messages[1]["body"] == second + third and messages[1]["more_body"] is False
         assert b"".join(m["body"] for m in messages) == first + second + third
         protocol.connection_lost(None)
         return transport
