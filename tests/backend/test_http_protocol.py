@@ -163,7 +163,7 @@ class Connection:
         self.reader = self.sock.makefile("rb")
 
     def send(self, data: bytes, pieces: int = 1) -> None:
-        """Send `data` in `pieces` writes of random sizes, so the server reads it in odd chunks."""
+        """Send `data` in `pieces` writes of random sizes (loopback may still merge them into fewer reads)."""
         cuts = sorted(random.Random(len(data)).sample(range(1, len(data)), pieces - 1)) if pieces > 1 else []
         for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
             self.sock.sendall(data[start:end])
