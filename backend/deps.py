@@ -10,11 +10,11 @@ from fastapi import Depends, Header
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from backend.auth.models import ApiKey, Role
+from backend.auth.service import authenticate, record_use
 from backend.config import Settings, get_settings
 from backend.db import get_engine
 from backend.errors import Forbidden
-from backend.models import ApiKey, Role
-from backend.services.auth import authenticate, record_use
 from storage import Storage
 from storage.factory import build_storage
 

@@ -41,8 +41,8 @@ async def warm_up_routes(app: ASGIApp) -> int:
 def warm_up_database() -> None:
     """Configure the ORM mappers and run the API-key lookup once (its statement is compiled and
     cached, and the pool holds an open connection)."""
+    from backend.auth.service import find_key
     from backend.db import session_scope
-    from backend.services.auth import find_key
 
     configure_mappers()
     with session_scope() as session:

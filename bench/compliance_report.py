@@ -136,12 +136,11 @@ def bench_engine(rows: list[tuple], runs: int) -> float:
 def populate(url: str, rows: list[tuple], rng: random.Random) -> None:
     from sqlmodel import Session
 
+    from backend.catalogue.models import Material
+    from backend.compliance import service as compliance
+    from backend.compliance.models import Publication, PublicationEvent
     from backend.db import make_engine
-    from backend.models import Material
-    from backend.models.compliance import Publication, PublicationEvent
-    from backend.schema import upgrade
-    from backend.services import compliance
-
+    from backend.migrations import upgrade
     upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session:
@@ -247,9 +246,9 @@ def populate(url: str, rows: list[tuple], rng: random.Random) -> None:
 def bench_database(url: str, runs: int) -> dict[str, float]:
     from sqlmodel import Session
 
+    from backend.compliance import service as compliance
+    from backend.compliance.export import FORMATS, render
     from backend.db import make_engine
-    from backend.services import compliance
-    from backend.services.compliance_export import FORMATS, render
 
     began = time.perf_counter()
     populate(url, synthetic_rows(random.Random(5)), random.Random(7))

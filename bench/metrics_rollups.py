@@ -119,7 +119,7 @@ def time_queries(url: str, source: uuid.UUID, runs: int = 9) -> dict[str, object
     from sqlmodel import Session
 
     from backend.db import make_engine
-    from backend.services.metric_rollups import RollupFilters, month_window, rollup
+    from backend.metrics.rollups import RollupFilters, month_window, rollup
 
     engine = make_engine(url)
     out: dict[str, object] = {}
@@ -207,7 +207,7 @@ def main() -> None:
     args = ap.parse_args()
     import tempfile
 
-    from backend.schema import upgrade
+    from backend.migrations import upgrade
 
     results: dict[str, object] = {}
     if not args.skip_db:

@@ -36,7 +36,7 @@ WORDS_EN = ["demo", "unboxing", "review", "stain", "fresh", "laundry", "family",
 
 
 def seed(url: str, n_materials: int, tags_each: int = 20, n_tags: int = 500) -> dict[str, object]:
-    from backend.schema import upgrade
+    from backend.migrations import upgrade
 
     upgrade(url)
     rnd = random.Random(7)
@@ -61,8 +61,7 @@ def seed(url: str, n_materials: int, tags_each: int = 20, n_tags: int = 500) -> 
         })
         for tag_id in rnd.sample(range(1, n_tags + 1), tags_each):
             links.append((mid, tag_id))
-    from backend.models import Material, MaterialTag, Tag
-
+    from backend.catalogue.models import Material, MaterialTag, Tag
     with engine.begin() as conn:
         conn.execute(sa.insert(Tag.__table__), tags)
         for start in range(0, len(materials), 5000):
@@ -109,12 +108,12 @@ def measure(url: str, data_dir: Path, repeats: int) -> dict[str, list[float]]:
     os.environ.update({"REELHOUSE_DATABASE_URL": url, "REELHOUSE_DATA_DIR": str(data_dir)})
     from fastapi.testclient import TestClient
 
+    from backend.app import create_app
+    from backend.auth.models import Role
+    from backend.auth.service import create_api_key
     from backend.config import get_settings
     from backend.db import get_engine, session_scope
     from backend.deps import get_storage
-    from backend.main import create_app
-    from backend.models import Role
-    from backend.services.auth import create_api_key
 
     for cached in (get_settings, get_engine, get_storage):
         cached.cache_clear()

@@ -154,8 +154,8 @@ def main() -> None:
         }
         data_dir.mkdir(parents=True)
         setup = (
-            "from backend.schema import upgrade; from backend.db import session_scope; "
-            "from backend.models import Role; from backend.services.auth import create_api_key; "
+            "from backend.migrations import upgrade; from backend.db import session_scope; "
+            "from backend.tables import Role; from backend.auth.service import create_api_key; "
             "upgrade(); s = session_scope().__enter__(); "
             "print(create_api_key(s, name='bench', role=Role.editor).token); s.commit()"
         )
@@ -167,7 +167,7 @@ def main() -> None:
 
         port = _port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(port), "--log-level", "warning", "--http", UVICORN_HTTP], env=env, cwd=REPO,
         )
         base = f"http://127.0.0.1:{port}"

@@ -73,7 +73,7 @@ def start_server(data_dir: Path, port: int, **settings: str) -> subprocess.Popen
     subprocess.run([sys.executable, "-m", "backend.cli", "migrate"], env=env, check=True, capture_output=True)
     token = subprocess.run([sys.executable, "-m", "backend.cli", "keys", "create", "--name", "bench", "--role", "editor"],
                            env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory",
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory",
                              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--http", UVICORN_HTTP],
                             env=env, start_new_session=True)
     for _ in range(100):

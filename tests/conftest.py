@@ -108,7 +108,7 @@ def postgres_server_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    from backend.schema import upgrade
+    from backend.migrations import upgrade
 
     upgrade(url)
     yield url
@@ -121,7 +121,7 @@ def postgres_server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file, copied for each test (migrating per test would be slow)."""
-    from backend.schema import upgrade
+    from backend.migrations import upgrade
 
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
     upgrade(f"sqlite:///{path}")
@@ -131,7 +131,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _truncate_all(url: str) -> None:
     from sqlmodel import SQLModel
 
-    import backend.models  # noqa: F401
+    import backend.tables  # noqa: F401
 
     engine = sa.create_engine(url)
     names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
@@ -223,9 +223,9 @@ class Keys:
 
 @pytest.fixture
 def keys(app_env: dict[str, str]) -> Keys:
+    from backend.auth.models import Role
+    from backend.auth.service import create_api_key
     from backend.db import session_scope
-    from backend.models import Role
-    from backend.services.auth import create_api_key
 
     with session_scope() as session:
         tokens = {role: create_api_key(session, name=f"test {role.value}", role=role).token for role in Role}
@@ -235,7 +235,7 @@ def keys(app_env: dict[str, str]) -> Keys:
 @pytest.fixture
 def client(app_env: dict[str, str], keys: Keys) -> Iterator[TestClient]:
     """An API client authenticated as an editor (use `keys` for other roles)."""
-    from backend.main import create_app
+    from backend.app import create_app
 
     with TestClient(create_app(), headers=Keys.auth(keys.editor)) as test_client:
         yield test_client
@@ -243,7 +243,7 @@ def client(app_env: dict[str, str], keys: Keys) -> Iterator[TestClient]:
 
 @pytest.fixture
 def anon_client(app_env: dict[str, str]) -> Iterator[TestClient]:
-    from backend.main import create_app
+    from backend.app import create_app
 
     with TestClient(create_app()) as test_client:
         yield test_client

@@ -46,7 +46,7 @@ class Server:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "backend.main:create_app",
+                "backend.app:create_app",
                 "--factory",
                 "--host",
                 "127.0.0.1",

@@ -16,7 +16,7 @@ from backend.config import Settings, get_settings
 QUICK_QUEUE = "quick"  # probes, posters, reports, webhooks: seconds
 RENDER_QUEUE = "render"  # ffmpeg renders: minutes
 LONGEST_TASK_SECONDS = 4 * 3600
-TASK_MODULES = ["workers.tasks", "workers.upload_tasks", "workers.compliance_tasks", "workers.render_tasks"]
+TASK_MODULES = ["workers.catalogue", "workers.uploads", "workers.compliance", "workers.renders"]
 
 
 def broker_options(settings: Settings) -> dict[str, object]:

@@ -1,7 +1,7 @@
 """Reading platform metric exports (pure): CSV in UTF-8 / UTF-8 with BOM / GB18030 / UTF-16, or XLSX,
 through a per-platform column mapping, into typed rows or per-row errors with reasons.
 
-Nothing here touches the database; `backend.services.metrics` attributes and stores the rows.
+Nothing here touches the database; `backend.metrics.service` attributes and stores the rows.
 """
 
 from __future__ import annotations

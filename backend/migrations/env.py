@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import backend.models  # noqa: F401  (registers every table)
+import backend.tables  # noqa: F401  (registers every table)
 from backend.config import get_settings
 from backend.db import make_engine
 

@@ -8,7 +8,7 @@ Create Date: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import backend.models.types  # noqa: F401  (custom column types)
+import backend.sqltypes  # noqa: F401  (custom column types)
 from alembic import op
 ${imports if imports else ""}
 

@@ -32,9 +32,8 @@ def test_roles(anon_client, keys) -> None:
 
 
 def test_admin_issues_and_revokes_keys(anon_client, keys) -> None:
+    from backend.auth.models import ApiKey
     from backend.db import session_scope
-    from backend.models import ApiKey
-
     admin = Keys.auth(keys.admin)
     issued = anon_client.post("/api/v1/keys", json={"name": "直播剪辑组", "role": "editor"}, headers=admin)
     assert issued.status_code == 201
@@ -57,10 +56,9 @@ def test_key_use_is_committed_before_the_request_goes_on(keys) -> None:
 
     from sqlmodel import Session
 
+    from backend.auth.models import ApiKey
     from backend.db import get_engine, session_scope
     from backend.deps import current_key
-    from backend.models import ApiKey
-
     session = Session(get_engine(), expire_on_commit=False)
     try:
         key = asyncio.run(current_key(session, authorization=f"Bearer {keys.editor}"))

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from backend.models import Material, MaterialKind, MaterialStatus, MaterialTag, MediaType, Orientation, Tag
-from backend.models.types import utcnow
+from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MaterialTag, MediaType, Orientation, Tag
+from backend.sqltypes import utcnow
 
 
 def _material(session: Session, **fields) -> Material:  # type: ignore[no-untyped-def]

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-import backend.models  # noqa: F401
-from backend.schema import downgrade, upgrade
+import backend.tables  # noqa: F401
+from backend.migrations import downgrade, upgrade
 from tests.conftest import POSTGRES_URL, service_missing
 
 

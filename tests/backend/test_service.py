@@ -53,9 +53,9 @@ def test_start_up_warms_routes_and_the_key_lookup_without_side_effects(app_env, 
     from fastapi.testclient import TestClient
     from sqlmodel import select
 
+    from backend.app import create_app
+    from backend.auth.models import ApiKey
     from backend.db import session_scope
-    from backend.main import create_app
-    from backend.models import ApiKey
     from backend.warmup import WARM_UP_PATH, warm_up_database, warm_up_routes
 
     app = create_app()
@@ -76,7 +76,7 @@ def test_api_starts_while_the_database_is_unreachable(monkeypatch, app_env) -> N
     """The start-up warm-up must not keep the API down: /ready says what is missing."""
     from fastapi.testclient import TestClient
 
-    from backend.main import create_app
+    from backend.app import create_app
     from tests.conftest import clear_caches
 
     monkeypatch.setenv("REELHOUSE_DATABASE_URL", "postgresql+psycopg://reelhouse@127.0.0.1:1/none?connect_timeout=1")
@@ -96,13 +96,13 @@ def test_a_hanging_database_does_not_hold_start_up(monkeypatch, app_env) -> None
 
     from fastapi.testclient import TestClient
 
-    import backend.main
+    import backend.app
 
     release = threading.Event()
-    monkeypatch.setattr(backend.main, "warm_up_database", lambda: release.wait(30))
-    monkeypatch.setattr(backend.main, "WARM_UP_DATABASE_SECONDS", 0.2)
+    monkeypatch.setattr(backend.app, "warm_up_database", lambda: release.wait(30))
+    monkeypatch.setattr(backend.app, "WARM_UP_DATABASE_SECONDS", 0.2)
     try:
-        with TestClient(backend.main.create_app()) as client:
+        with TestClient(backend.app.create_app()) as client:
             assert client.get("/health").status_code == 200
             assert not release.is_set()
     finally:

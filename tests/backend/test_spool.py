@@ -17,7 +17,7 @@ import pytest
 
 from backend import errors
 from backend.allocator import keep_heap_top
-from backend.services import blockio, spool
+from backend.uploads import blockio, spool
 from tests.conftest import IN_CI
 
 BLOCK = 64 * 1024  # small blocks keep the tests quick; still a multiple of 4 KiB as O_DIRECT needs

@@ -210,8 +210,8 @@ def test_the_api_keeps_one_inspector_started_ahead_of_the_next_upload(app_env, k
     down kills the one left waiting."""
     from fastapi.testclient import TestClient
 
-    from backend.main import create_app
-    from backend.services import ingest
+    from backend.app import create_app
+    from backend.uploads import service as ingest
     from tests.conftest import Keys, clear_caches
 
     monkeypatch.setenv("REELHOUSE_INSPECTOR_SPARE", "true")

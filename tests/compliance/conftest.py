@@ -22,9 +22,8 @@ def iso(value: datetime) -> str:
 @pytest.fixture
 def make_material(app_env):  # type: ignore[no-untyped-def]
     """Insert a catalogue row (no file): compliance only needs the row and its lineage."""
+    from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
     from backend.db import session_scope
-    from backend.models import Material, MaterialKind, MaterialStatus, MediaType
-
     def make(
         title: str, *, parent: uuid.UUID | None = None, status: str = "ready", preset_id: str | None = None
     ) -> uuid.UUID:

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from backend.services.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
+from backend.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from tests.compliance.conftest import iso, sh
 
 SECRET = "s3cret-签名"
@@ -60,7 +60,7 @@ def receiver(monkeypatch, app_env) -> Iterator[Receiver]:  # type: ignore[no-unt
 @pytest.fixture
 def queued(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
     """Webhook tasks enqueued by the report tasks (the broker is not under test here)."""
-    from workers import compliance_tasks
+    from workers import compliance as compliance_tasks
 
     sent: list[int] = []
     monkeypatch.setattr(compliance_tasks.send_webhook, "delay", lambda report_id: sent.append(report_id))
@@ -70,7 +70,7 @@ def queued(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
 def _reports(session):  # type: ignore[no-untyped-def]
     from sqlmodel import select
 
-    from backend.models.compliance import Report
+    from backend.compliance.models import Report
 
     return list(session.exec(select(Report)))
 
@@ -78,7 +78,7 @@ def _reports(session):  # type: ignore[no-untyped-def]
 def test_monthly_report_task_is_idempotent_and_signs_its_webhook(api, receiver, queued, app_env):
     from backend.db import session_scope
     from backend.deps import get_storage
-    from workers.compliance_tasks import generate_monthly_report, send_webhook
+    from workers.compliance import generate_monthly_report, send_webhook
 
     acc = api.account()
     api.publish(acc, "video", sh(2026, 10, 3, 9), approved=sh(2026, 10, 3, 18))
@@ -120,7 +120,7 @@ def test_monthly_report_task_is_idempotent_and_signs_its_webhook(api, receiver, 
 
 
 def test_webhook_retries_with_backoff_on_server_errors_but_not_on_refusals(api, receiver, queued):
-    from workers.compliance_tasks import generate_monthly_report, send_webhook, webhook_backoff
+    from workers.compliance import generate_monthly_report, send_webhook, webhook_backoff
 
     api.account()
     report_id = generate_monthly_report("2026-10", as_of=iso(sh(2026, 11, 1, 20)))
@@ -139,7 +139,7 @@ def test_webhook_retries_with_backoff_on_server_errors_but_not_on_refusals(api, 
 
 def test_at_risk_check_notifies_mid_month_only_when_a_projection_falls_short(api, receiver, queued, app_env):
     from backend.db import session_scope
-    from workers.compliance_tasks import check_at_risk, send_webhook
+    from workers.compliance import check_at_risk, send_webhook
 
     acc = api.account()
     api.client.patch(

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from backend.db import session_scope
-from backend.models.metrics import MaterialFingerprint
+from backend.metrics.models import MaterialFingerprint
 from tests.conftest import ffmpeg_exe
 
 
@@ -41,7 +41,7 @@ def test_ingest_fingerprints_and_identify_finds_the_copy(client: TestClient, cli
     material_id = r.json()["id"]
     with session_scope() as s:
         assert s.get(MaterialFingerprint, __import__("uuid").UUID(material_id)) is None  # not in the request
-    from workers.tasks import fingerprint_material_task, fingerprint_missing_task
+    from workers.catalogue import fingerprint_material_task, fingerprint_missing_task
 
     assert fingerprint_missing_task() == 0  # too new for the sweep: its own task is on the way
     assert fingerprint_material_task(material_id) is True

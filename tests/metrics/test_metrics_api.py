@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
+from backend.compliance.models import PublicationStatus
 from backend.db import session_scope
-from backend.models import (
+from backend.tables import (
     Material,
     MaterialKind,
     MaterialStatus,
@@ -22,7 +23,6 @@ from backend.models import (
     Publication,
     Tag,
 )
-from backend.models.compliance import PublicationStatus
 from tests.conftest import Keys
 
 NOV = datetime(2026, 11, 20, tzinfo=UTC)

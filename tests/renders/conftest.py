@@ -14,7 +14,7 @@ from tests.conftest import make_clip
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[uuid.UUID]:
     """Job ids whose Celery message would have been sent (after the commit)."""
     messages: list[uuid.UUID] = []
-    monkeypatch.setattr("backend.services.renders.send_render_message", messages.append)
+    monkeypatch.setattr("backend.renders.service.send_render_message", messages.append)
     return messages
 
 
@@ -22,7 +22,7 @@ def ingest_clip(path: Path, title: str = "直播回放 618 新品", **kind) -> u
     from backend.config import get_settings
     from backend.db import session_scope
     from backend.deps import get_storage
-    from backend.services.ingest import IngestRequest, ingest_local_file
+    from backend.uploads.service import IngestRequest, ingest_local_file
 
     with session_scope() as session:
         result = ingest_local_file(

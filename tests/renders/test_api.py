@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from backend.models.render import JobStatus, RenderJob
-from backend.models.types import utcnow
+from backend.renders.models import JobStatus, RenderJob
+from backend.sqltypes import utcnow
 from tests.renders.conftest import ingest_clip
 
 RENDERS = "/api/v1/materials/{}/renders"
@@ -22,9 +22,8 @@ def catalogue_row(
     media_type: str = "video", duration: float | None = 4.0, title: str = "直播回放 618 新品"
 ) -> uuid.UUID:
     """A ready material row with probe facts but no bytes: enough for requests that never render."""
+    from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
     from backend.db import session_scope
-    from backend.models import Material, MaterialKind, MaterialStatus, MediaType
-
     material_id = uuid.uuid4()
     with session_scope() as session:
         session.add(
@@ -99,8 +98,7 @@ def test_render_request_is_accepted_and_enqueued_after_commit(client, source_id,
 def test_no_message_when_the_transaction_rolls_back(app_env, source_id, sent):
     from backend.config import get_settings
     from backend.db import session_scope
-    from backend.services import renders
-
+    from backend.renders import service as renders
     request = renders.RenderRequest.model_validate(_body())
     with pytest.raises(RuntimeError), session_scope() as session:
         renders.create_render_job(session, None, get_settings(), source_id, request, requested_by=None)
@@ -216,8 +214,7 @@ def test_cancel_and_retry(client, source_id, sent):
 def test_lease_claim_heartbeat_and_sweep(app_env, source_id, sent):
     from backend.config import get_settings
     from backend.db import session_scope
-    from backend.services import renders
-
+    from backend.renders import service as renders
     settings = get_settings()
     request = renders.RenderRequest.model_validate(_body())
     with session_scope() as session:
@@ -274,10 +271,9 @@ def _status(job_id):  # type: ignore[no-untyped-def]
 
 
 def test_auto_render_rule_queues_new_sources(app_env, monkeypatch, clip_4s, sent, tmp_path):
+    from backend.catalogue.models import MaterialKind
     from backend.config import get_settings
     from backend.db import session_scope
-    from backend.models import MaterialKind
-
     monkeypatch.setenv("REELHOUSE_AUTO_RENDER_PRESETS", "douyin.feed_9x16, tiktok.feed_9x16,nope.unknown")
     monkeypatch.setenv("REELHOUSE_AUTO_RENDER_SECONDS", "2.5")
     get_settings.cache_clear()
@@ -356,7 +352,7 @@ def test_smart_fit_takes_a_crop_path(client, source_id, sent):
 def test_the_crop_path_reaches_the_engine_recipe(app_env, tmp_path):
     from backend.config import get_settings
     from workers.media.argv import CropKey
-    from workers.render_tasks import _recipe
+    from workers.renders import _recipe
 
     request = {"ranges": [{"start": 0, "end": 2}], "crop_path": [{"t": 0, "x": 0.25}, {"t": 2.5, "x": 0.75}]}
     recipe = _recipe(request, tmp_path, None, get_settings())  # type: ignore[arg-type]

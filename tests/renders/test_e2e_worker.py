@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from backend.models import Material
-from backend.models.render import JobStatus, OutputStatus, RenderJob
+from backend.catalogue.models import Material
+from backend.renders.models import JobStatus, OutputStatus, RenderJob
 from tests.conftest import REDIS_URL, REPO, make_clip, service_missing
 from tests.renders.conftest import ingest_clip
 
@@ -64,7 +64,7 @@ def broker(monkeypatch: pytest.MonkeyPatch, app_env: dict[str, str]) -> Iterator
 
     app = create_celery(get_settings())
     monkeypatch.setattr(
-        "backend.services.renders.send_render_message",
+        "backend.renders.service.send_render_message",
         lambda job_id: app.send_task("reelhouse.render.render_job", args=[str(job_id)]),
     )
     yield env
@@ -153,8 +153,7 @@ def workers(broker: dict[str, str], tmp_path: Path) -> Iterator[list[Worker]]:
 def _create(source_id: uuid.UUID, seconds: float) -> uuid.UUID:
     from backend.config import get_settings
     from backend.db import session_scope
-    from backend.services import renders
-
+    from backend.renders import service as renders
     request = renders.RenderRequest(ranges=[renders.TimeRangeIn(start=0, end=seconds)], presets=THREE)
     with session_scope() as session:
         return renders.create_render_job(
@@ -185,8 +184,8 @@ def _wait_done(job_id: uuid.UUID, timeout: float, every=None) -> RenderJob:  # t
 
 def _check_outputs(job_id: uuid.UUID) -> None:
     from backend.db import session_scope
-    from backend.services import renders
-    from workers.render_tasks import output_material_id
+    from backend.renders import service as renders
+    from workers.renders import output_material_id
 
     with session_scope() as session:
         outputs = renders.outputs_of(session, [job_id])[job_id]
@@ -209,8 +208,7 @@ def test_worker_renders_one_source_into_three_presets(workers, clip_4s):
 def test_worker_killed_mid_render_is_recovered_once(workers, tmp_path):
     from backend.config import get_settings
     from backend.db import session_scope
-    from backend.services import renders
-
+    from backend.renders import service as renders
     source_id = ingest_clip(make_clip(tmp_path / "long.mp4", seconds=16.0, size="640x360", seed=21))
     first = workers("e2e-first")
     job_id = _create(source_id, 16.0)
@@ -249,8 +247,7 @@ def _ffmpeg_under(worker: Worker) -> list[int]:
 
 def test_cancel_stops_a_running_render_in_the_worker(workers, tmp_path):
     from backend.db import session_scope
-    from backend.services import renders
-
+    from backend.renders import service as renders
     source_id = ingest_clip(make_clip(tmp_path / "long.mp4", seconds=16.0, size="640x360", seed=22))
     worker = workers("e2e-cancel")
     job_id = _create(source_id, 16.0)

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 from sqlmodel import select
 
-from backend.models import Material, MaterialKind
-from backend.models.render import JobStatus, OutputStatus, RenderJob
+from backend.catalogue.models import Material, MaterialKind
+from backend.renders.models import JobStatus, OutputStatus, RenderJob
 from tests.conftest import make_clip
 from tests.renders.conftest import cjk_font_or_skip, ingest_clip
 
@@ -33,8 +33,7 @@ def create_job(source_id: uuid.UUID, body: dict) -> uuid.UUID:
     from backend.config import get_settings
     from backend.db import session_scope
     from backend.deps import get_storage
-    from backend.services import renders
-
+    from backend.renders import service as renders
     request = renders.RenderRequest.model_validate(body)
     with session_scope() as session:
         return renders.create_render_job(
@@ -44,8 +43,7 @@ def create_job(source_id: uuid.UUID, body: dict) -> uuid.UUID:
 
 def job_state(job_id: uuid.UUID):  # type: ignore[no-untyped-def]
     from backend.db import session_scope
-    from backend.services import renders
-
+    from backend.renders import service as renders
     with session_scope() as session:
         job = session.get(RenderJob, job_id)
         return job, renders.outputs_of(session, [job_id])[job_id]
@@ -62,7 +60,7 @@ def test_one_job_renders_three_presets_into_derived_materials(client, source_id,
     from backend.deps import get_storage
     from presets.loader import load_catalog
     from workers.media.validate import probe_rendition, validate_rendition
-    from workers.render_tasks import execute_render_job, output_material_id
+    from workers.renders import execute_render_job, output_material_id
 
     body = {
         "ranges": [{"start": 0, "end": 1.5}, {"start": 2, "end": 4}],
@@ -124,7 +122,7 @@ def test_one_job_renders_three_presets_into_derived_materials(client, source_id,
 
 @sqlite_only
 def test_too_short_source_fails_that_rendition_clearly(client, source_id):
-    from workers.render_tasks import execute_render_job
+    from workers.renders import execute_render_job
 
     body = {"ranges": [{"start": 0, "end": 2}], "presets": ["douyin.feed_9x16", "tiktok.feed_9x16"]}
     job_id = uuid.UUID(client.post(f"/api/v1/materials/{source_id}/renders", json=body).json()["id"])
@@ -154,7 +152,7 @@ def test_over_size_output_is_re_encoded_once_at_a_lower_bitrate(
     )
     monkeypatch.setenv("REELHOUSE_PRESETS_DIR", str(overrides))
     get_settings.cache_clear()
-    from workers.render_tasks import execute_render_job
+    from workers.renders import execute_render_job
 
     source_id = ingest_clip(clip_4s)
     job_id = create_job(source_id, {"ranges": [{"start": 0, "end": 4}], "presets": ["douyin.feed_9x16"]})
@@ -170,7 +168,7 @@ def test_over_size_output_is_re_encoded_once_at_a_lower_bitrate(
 @sqlite_only
 def test_title_and_subtitles_in_chinese_are_burned_in(client, source_id):
     cjk_font_or_skip()
-    from workers.render_tasks import execute_render_job
+    from workers.renders import execute_render_job
 
     body = {
         "ranges": [{"start": 0, "end": 3}],
@@ -189,8 +187,8 @@ def test_title_and_subtitles_in_chinese_are_burned_in(client, source_id):
 @sqlite_only
 def test_cancel_kills_the_ffmpeg_process_group(monkeypatch, app_env, sent, tmp_path):
     from backend.db import session_scope
-    from backend.services import renders
-    from workers.render_tasks import execute_render_job
+    from backend.renders import service as renders
+    from workers.renders import execute_render_job
 
     clip = make_clip(tmp_path / "long.mp4", seconds=20.0, size="640x360", seed=3)
     source_id = ingest_clip(clip)
@@ -232,7 +230,7 @@ def test_cancel_kills_the_ffmpeg_process_group(monkeypatch, app_env, sent, tmp_p
 def test_unreadable_source_fails_the_job_without_retry(app_env, source_id, sent):
     from backend.db import session_scope
     from backend.deps import get_storage
-    from workers.render_tasks import execute_render_job
+    from workers.renders import execute_render_job
 
     with session_scope() as session:
         key = session.get(Material, source_id).storage_key
@@ -246,7 +244,7 @@ def test_unreadable_source_fails_the_job_without_retry(app_env, source_id, sent)
 @sqlite_only
 def test_storage_outage_releases_the_job_and_raises_for_a_retry(monkeypatch, app_env, source_id, sent):
     from storage import StorageError
-    from workers import render_tasks
+    from workers import renders as render_tasks
 
     class Down:
         def download_to(self, key, path):  # type: ignore[no-untyped-def]
@@ -264,7 +262,7 @@ def test_storage_outage_releases_the_job_and_raises_for_a_retry(monkeypatch, app
 
 
 def test_intro_clip_and_title_card_outro_are_joined_and_recorded(client, source_id, logo_id, tmp_path):
-    from workers.render_tasks import execute_render_job
+    from workers.renders import execute_render_job
 
     intro_id = ingest_clip(
         make_clip(tmp_path / "sting.mp4", seconds=1.0, size="160x160", audio=False), "片头"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.models.types import utcnow
+from backend.sqltypes import utcnow
 from tests.conftest import Keys, clear_caches
 from tests.tus.conftest import OCTETS, TUS, create, head, metadata, patch
 
@@ -297,8 +297,8 @@ def test_expired_uploads_answer_410_and_the_sweep_frees_them(client, app_env) ->
     from backend.config import get_settings
     from backend.db import session_scope
     from backend.deps import get_storage
-    from backend.models import TusUpload
-    from backend.services.tus import expire_uploads
+    from backend.uploads.models import TusUpload
+    from backend.uploads.tus import expire_uploads
 
     stale = create(client, 10).headers["location"]
     fresh = create(client, 10).headers["location"]
@@ -325,11 +325,10 @@ def test_one_writer_at_a_time(client, app_env) -> None:  # type: ignore[no-untyp
     from sqlmodel import Session
 
     from backend import errors
+    from backend.auth.models import ApiKey
     from backend.config import get_settings
     from backend.db import get_engine
-    from backend.models import ApiKey
-    from backend.services import tus
-
+    from backend.uploads import tus
     url = create(client, 10).headers["location"]
     upload_id = uuid.UUID(url.rsplit("/", 1)[1])
     settings = get_settings()
@@ -411,8 +410,7 @@ def test_acknowledged_bytes_lost_by_the_os_fail_the_upload_cleanly(client, app_e
 def test_last_patch_starts_the_inspector_while_its_body_arrives(client, small_clip: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Only the PATCH whose Content-Length finishes the upload starts an inspector child ahead,
     and every child started is used or reaped; a cut final body reaps it too."""
-    from backend.services import ingest
-
+    from backend.uploads import service as ingest
     started = []
     real_start = ingest.start_inspector
 

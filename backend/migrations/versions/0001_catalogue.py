@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import backend.models.types
+import backend.sqltypes
 
 revision: str = '0001_catalogue'
 down_revision: str | Sequence[str] | None = None
@@ -26,9 +26,9 @@ def upgrade() -> None:
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('secret_sha256', sa.String(length=64), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
-    sa.Column('created_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', backend.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', backend.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('prefix')
     )
@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.Column('audio_channels', sa.Integer(), nullable=True),
     sa.Column('audio_sample_rate', sa.Integer(), nullable=True),
     sa.Column('bit_rate', sa.BigInteger(), nullable=True),
-    sa.Column('media_created_at', backend.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('media_created_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('orientation', sa.String(length=16), nullable=True),
     sa.Column('aspect_ratio', sa.Float(), nullable=True),
     sa.Column('poster_key', sa.String(length=512), nullable=True),
@@ -72,9 +72,9 @@ def upgrade() -> None:
     sa.Column('render_job_id', sa.Uuid(), nullable=True),
     sa.Column('production_cost', sa.Float(), nullable=True),
     sa.Column('created_by', sa.Uuid(), nullable=True),
-    sa.Column('created_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('deleted_at', backend.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deleted_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['parent_id'], ['material.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('sha256')
@@ -91,7 +91,7 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=32), nullable=False),
     sa.Column('name_en', sa.String(length=100), nullable=True),
     sa.Column('name_zh', sa.String(length=100), nullable=True),
-    sa.Column('created_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('category', 'name_en', name='uq_tag_category_name_en'),
     sa.UniqueConstraint('category', 'name_zh', name='uq_tag_category_name_zh')

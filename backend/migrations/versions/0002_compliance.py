@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import backend.models.types  # noqa: F401  (custom column types)
+import backend.sqltypes  # noqa: F401  (custom column types)
 
 revision: str = "0002_compliance"
 down_revision: str | Sequence[str] | None = "0001_catalogue"
@@ -29,8 +29,8 @@ def upgrade() -> None:
         sa.Column("store_url", sa.String(length=1000), nullable=True),
         sa.Column("timezone", sa.String(length=64), server_default="Asia/Shanghai", nullable=False),
         sa.Column("approval_rate", sa.Float(), nullable=True),
-        sa.Column("created_at", backend.models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", backend.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("platform_account", schema=None) as batch_op:
@@ -41,8 +41,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("period", sa.String(length=10), nullable=False),
-        sa.Column("as_of", backend.models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("generated_at", backend.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("as_of", backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("generated_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "files",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -53,7 +53,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("webhook_sent_at", backend.models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("webhook_sent_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("kind", "period", name="uq_report_kind_period"),
     )
@@ -86,7 +86,7 @@ def upgrade() -> None:
         sa.Column("manual_state", sa.String(length=16), nullable=True),
         sa.Column("manual_effective_on", sa.Date(), nullable=True),
         sa.Column("manual_reason", sa.Text(), nullable=True),
-        sa.Column("updated_at", backend.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["platform_account.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("account_id", "channel_id", name="uq_account_channel"),
@@ -97,18 +97,18 @@ def upgrade() -> None:
         sa.Column("material_id", sa.Uuid(), nullable=False),
         sa.Column("account_id", sa.Uuid(), nullable=False),
         sa.Column("channel_id", sa.String(length=100), nullable=False),
-        sa.Column("submitted_at", backend.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("submitted_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.Column("platform_post_id", sa.String(length=200), nullable=True),
         sa.Column("post_url", sa.String(length=1000), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("rejection_reason", sa.Text(), nullable=True),
-        sa.Column("approved_at", backend.models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("rejected_at", backend.models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("withdrawn_at", backend.models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("approved_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("rejected_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("withdrawn_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resubmission_of", sa.Uuid(), nullable=True),
         sa.Column("created_by", sa.Uuid(), nullable=True),
-        sa.Column("created_at", backend.models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", backend.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["platform_account.id"], ondelete="RESTRICT"),
         sa.ForeignKeyConstraint(["material_id"], ["material.id"], ondelete="RESTRICT"),
         sa.ForeignKeyConstraint(["resubmission_of"], ["publication.id"], ondelete="SET NULL"),
@@ -127,8 +127,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("publication_id", sa.Uuid(), nullable=False),
         sa.Column("actor_key_id", sa.Uuid(), nullable=True),
-        sa.Column("recorded_at", backend.models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("effective_at", backend.models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recorded_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("effective_at", backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
         sa.Column("from_status", sa.String(length=16), nullable=True),
         sa.Column("to_status", sa.String(length=16), nullable=False),
         sa.Column("note", sa.Text(), server_default="", nullable=False),

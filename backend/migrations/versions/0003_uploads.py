@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import backend.models.types  # noqa: F401  (custom column types)
+import backend.sqltypes  # noqa: F401  (custom column types)
 
 revision: str = '0003_uploads'
 down_revision: str | Sequence[str] | None = '0001_catalogue'
@@ -42,9 +42,9 @@ def upgrade() -> None:
     sa.Column('sha256_offset', sa.BigInteger(), nullable=False),
     sa.Column('error_type', sa.String(length=200), nullable=True),
     sa.Column('material_id', sa.Uuid(), nullable=True),
-    sa.Column('expires_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['material_id'], ['material.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['owner_key_id'], ['api_key.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')

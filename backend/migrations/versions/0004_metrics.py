@@ -15,14 +15,14 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import backend.models.types  # noqa: F401  (custom column types)
+import backend.sqltypes  # noqa: F401  (custom column types)
 
 revision: str = '0004_metrics'
 down_revision: str | Sequence[str] | None = '0002_compliance'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen copy of backend.models.metrics.ROLLUP_COLUMNS at this revision.
+# Frozen copy of backend.metrics.models.ROLLUP_COLUMNS at this revision.
 ROLLUP_COLUMNS = [
     'views_gain', 'likes_gain', 'comments_gain', 'shares_gain', 'favourites_gain', 'followers_gained_gain',
     'clicks_gain', 'add_to_cart_gain', 'orders_gain', 'gmv_cents_gain', 'ad_spend_cents_gain', 'currency',
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('file_name', sa.String(length=500), nullable=False),
     sa.Column('file_sha256', sa.String(length=64), nullable=False),
     sa.Column('dry_run', sa.Boolean(), nullable=False),
-    sa.Column('as_of', backend.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('as_of', backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('is_cumulative', sa.Boolean(), nullable=False),
     sa.Column('rows_read', sa.Integer(), nullable=False),
     sa.Column('rows_inserted', sa.Integer(), nullable=False),
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('errors', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('unmatched', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('created_by', sa.Uuid(), nullable=True),
-    sa.Column('created_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('metric_import', schema=None) as batch_op:
@@ -61,14 +61,14 @@ def upgrade() -> None:
     sa.Column('sample_fps', sa.Float(), nullable=False),
     sa.Column('frame_count', sa.Integer(), nullable=False),
     sa.Column('hashes', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['material_id'], ['material.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('material_id')
     )
     op.create_table('metric_snapshot',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('publication_id', sa.Uuid(), nullable=False),
-    sa.Column('captured_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('captured_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('is_cumulative', sa.Boolean(), nullable=False),
     sa.Column('views', sa.BigInteger(), nullable=True),
     sa.Column('likes', sa.BigInteger(), nullable=True),
@@ -97,7 +97,7 @@ def upgrade() -> None:
     sa.Column('ad_spend_cents_gain', sa.BigInteger(), nullable=True),
     sa.Column('import_id', sa.Uuid(), nullable=True),
     sa.Column('source', sa.String(length=16), nullable=False),
-    sa.Column('updated_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['import_id'], ['metric_import.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['publication_id'], ['publication.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')

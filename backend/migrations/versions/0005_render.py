@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import backend.models.types  # noqa: F401  (custom column types)
+import backend.sqltypes  # noqa: F401  (custom column types)
 
 revision: str = '0005_render'
 down_revision: str | Sequence[str] | None = '0001_catalogue'
@@ -33,14 +33,14 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('max_attempts', sa.Integer(), nullable=False),
     sa.Column('lease_owner', sa.String(length=200), nullable=True),
-    sa.Column('lease_expires_at', backend.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_expires_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('error_code', sa.String(length=100), nullable=True),
     sa.Column('error_detail', sa.Text(), nullable=True),
-    sa.Column('created_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('enqueued_at', backend.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('started_at', backend.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', backend.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', backend.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('enqueued_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', backend.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['source_id'], ['material.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id')
     )

@@ -1,0 +1,162 @@
+"""Video fingerprints in the catalogue: storing them, an in-process index over all of them, and
+identifying a platform's downloaded copy as a known material."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from backend import errors
+from backend.catalogue.models import Material, MaterialStatus
+from backend.config import Settings
+from backend.metrics.models import MaterialFingerprint
+from backend.sqltypes import utcnow
+from storage import Storage
+from workers.media.fingerprint import VERSION, Fingerprint, FingerprintIndex
+
+
+def store_fingerprint(session: Session, material_id: uuid.UUID, fingerprint: Fingerprint) -> MaterialFingerprint:
+    row = session.get(MaterialFingerprint, material_id) or MaterialFingerprint(material_id=material_id)
+    row.version = fingerprint.version
+    row.sample_fps = fingerprint.sample_fps
+    row.frame_count = len(fingerprint)
+    row.hashes = fingerprint.to_bytes()
+    row.created_at = utcnow()
+    session.add(row)
+    session.flush()
+    return row
+
+
+class _CachedIndex:
+    """One index per database, rebuilt when fingerprints were added or replaced since it was built."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_url: dict[str, tuple[tuple[int, object], FingerprintIndex]] = {}
+
+    def get(self, session: Session) -> FingerprintIndex:
+        url = str(session.get_bind().engine.url)
+        generation = tuple(session.execute(
+            select(func.count(), func.max(MaterialFingerprint.created_at)).where(MaterialFingerprint.version == VERSION)
+        ).one())
+        with self._lock:
+            cached = self._by_url.get(url)
+            if cached and cached[0] == generation:
+                return cached[1]
+        index = FingerprintIndex()
+        rows = session.execute(
+            select(MaterialFingerprint.material_id, MaterialFingerprint.hashes)
+            .where(MaterialFingerprint.version == VERSION)
+        )
+        for material_id, hashes in rows:
+            index.add(material_id, Fingerprint.from_bytes(hashes))
+        index.build()
+        with self._lock:
+            self._by_url[url] = (generation, index)  # type: ignore[assignment]
+        return index
+
+
+INDEX = _CachedIndex()
+
+
+@dataclass(frozen=True)
+class Identified:
+    material: Material
+    score: float
+    distance: float
+    offset_seconds: float
+    overlap_seconds: float
+
+
+def identify(session: Session, fingerprint: Fingerprint, limit: int = 5) -> list[Identified]:
+    """Known materials whose video matches the fingerprint, best first (deleted ones left out)."""
+    index = INDEX.get(session)
+    found = index.search(fingerprint, limit=limit * 2)
+    out: list[Identified] = []
+    for cand in found:
+        material = session.get(Material, cand.key)
+        if material is None or material.status == MaterialStatus.deleted:
+            continue
+        out.append(Identified(
+            material=material, score=round(cand.alignment.score, 4), distance=round(cand.alignment.distance, 2),
+            offset_seconds=cand.alignment.offset / fingerprint.sample_fps,
+            overlap_seconds=cand.alignment.overlap / fingerprint.sample_fps,
+        ))
+    return out[:limit]
+
+
+def fingerprint_untrusted(settings: Settings, path: Path) -> Fingerprint:
+    """Fingerprint an uploaded file in the sandboxed inspector (it is untrusted input)."""
+    from backend.uploads.service import limits_from
+    from workers.media.inspect import InspectFailed, inspect_untrusted
+    from workers.media.probe import ProbeRejection
+
+    out = path.with_suffix(".fingerprint")
+    try:
+        facts = inspect_untrusted(path, limits=limits_from(settings), fingerprint=out,
+                                  timeout=settings.probe_timeout_seconds)
+        if facts.media_type != "video":
+            raise errors.FingerprintUnavailable(f"the file is {facts.media_type}, not video")
+        if not out.exists():
+            raise errors.FingerprintUnavailable("no frame of the video could be decoded")
+        return Fingerprint.from_bytes(out.read_bytes())
+    except ProbeRejection as exc:
+        raise errors.FingerprintUnavailable(exc.detail) from exc
+    except InspectFailed as exc:
+        raise errors.FingerprintUnavailable("the file could not be read as video") from exc
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def missing_fingerprints(
+    session: Session, limit: int, *, created_after: datetime | None = None, created_before: datetime | None = None
+) -> list[uuid.UUID]:
+    """Ready videos without a fingerprint (a lost task message, or material from before fingerprints)."""
+    window = []
+    if created_after is not None:
+        window.append(Material.created_at >= created_after)
+    if created_before is not None:
+        window.append(Material.created_at < created_before)
+    return list(session.scalars(
+        select(Material.id)
+        .where(*window, Material.media_type == "video", Material.status == MaterialStatus.ready,
+               Material.storage_key.is_not(None),  # type: ignore[union-attr]
+               ~Material.id.in_(select(MaterialFingerprint.material_id)))  # type: ignore[attr-defined]
+        .order_by(Material.created_at)
+        .limit(limit)
+    ))
+
+
+def fingerprint_material(session: Session, storage: Storage, settings: Settings, material_id: uuid.UUID) -> bool:
+    """Compute and store one material's fingerprint; idempotent. False when there is nothing to do."""
+    material = session.get(Material, material_id)
+    if material is None or material.media_type != "video" or not material.storage_key:
+        return False
+    if session.get(MaterialFingerprint, material_id) is not None:
+        return False
+    settings.spool_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.spool_dir) as tmp:
+        local = Path(tmp) / "video"
+        storage.download_to(material.storage_key, local)
+        store_fingerprint(session, material_id, fingerprint_untrusted(settings, local))
+    return True
+
+
+def request_fingerprint(session: Session, material_id: uuid.UUID) -> None:
+    """Fingerprint a new video on the quick queue once its row is committed (decoding two minutes of
+    a 1080p stream takes seconds that an upload should not wait for)."""
+    from backend.db import after_commit
+
+    def send() -> None:
+        from workers.catalogue import fingerprint_material_task
+
+        fingerprint_material_task.apply_async(args=[str(material_id)])
+
+    after_commit(session, send)

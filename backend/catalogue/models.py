@@ -1,0 +1,137 @@
+"""Materials (videos, images, audio), their tags and their lineage."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlmodel import Field, SQLModel
+
+from backend.sqltypes import JSONColumn, UTCDateTime, utcnow
+
+
+class MediaType(enum.StrEnum):
+    video = "video"
+    image = "image"
+    audio = "audio"
+
+
+class MaterialKind(enum.StrEnum):
+    source = "source"  # footage as recorded (live streams, shoots)
+    derived = "derived"  # made by reelhouse from a parent material
+    external = "external"  # a platform's copy of a video, brought back for identification
+
+
+class MaterialStatus(enum.StrEnum):
+    uploading = "uploading"
+    processing = "processing"
+    ready = "ready"
+    failed = "failed"
+    deleted = "deleted"
+
+
+class Orientation(enum.StrEnum):
+    portrait = "portrait"
+    landscape = "landscape"
+    square = "square"
+
+
+class TagCategory(enum.StrEnum):
+    audience = "audience"
+    content_type = "content_type"
+    product = "product"
+    campaign = "campaign"
+    style = "style"
+    platform = "platform"
+    other = "other"
+
+
+class Material(SQLModel, table=True):
+    __tablename__ = "material"
+    __table_args__ = (
+        Index("ix_material_created", "created_at", "id"),
+        Index("ix_material_status_kind", "status", "kind"),
+        Index("ix_material_parent", "parent_id"),
+        Index("ix_material_title_sort", "title", "id"),
+        Index("ix_material_size_sort", "size_bytes", "id"),
+        Index("ix_material_duration_sort", func.coalesce(text("duration_s"), -1.0), "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    title: str = Field(sa_column=Column(String(500), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    media_type: MediaType = Field(sa_column=Column(String(16), nullable=False))
+    kind: MaterialKind = Field(sa_column=Column(String(16), nullable=False))
+    status: MaterialStatus = Field(sa_column=Column(String(16), nullable=False))
+
+    sha256: str | None = Field(default=None, sa_column=Column(String(64), unique=True, nullable=True))
+    size_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    storage_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
+    original_filename: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    content_type: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+
+    # Probed media facts. Display sizes have rotation applied.
+    container: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    duration_s: float | None = None
+    video_codec: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    width: int | None = None
+    height: int | None = None
+    display_width: int | None = None
+    display_height: int | None = None
+    rotation: int = 0
+    fps: float | None = None
+    is_vfr: bool = False
+    pix_fmt: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    color_transfer: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    has_audio: bool = False
+    audio_codec: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    audio_channels: int | None = None
+    audio_sample_rate: int | None = None
+    bit_rate: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    media_created_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    orientation: Orientation | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    aspect_ratio: float | None = None
+
+    poster_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
+    contact_sheet_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
+
+    # Lineage: a derived material points to its parent and keeps the recipe that made it.
+    parent_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey("material.id", ondelete="RESTRICT"), nullable=True)
+    )
+    recipe: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONColumn, nullable=True))
+    preset_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    render_job_id: uuid.UUID | None = Field(default=None, index=True)
+    production_cost: float | None = None
+
+    created_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class Tag(SQLModel, table=True):
+    __tablename__ = "tag"
+    __table_args__ = (
+        UniqueConstraint("category", "name_en", name="uq_tag_category_name_en"),
+        UniqueConstraint("category", "name_zh", name="uq_tag_category_name_zh"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: TagCategory = Field(sa_column=Column(String(32), nullable=False, index=True))
+    name_en: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    name_zh: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class MaterialTag(SQLModel, table=True):
+    __tablename__ = "material_tag"
+    __table_args__ = (Index("ix_material_tag_tag", "tag_id", "material_id"),)
+
+    material_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("material.id", ondelete="CASCADE"), primary_key=True)
+    )
+    tag_id: int = Field(sa_column=Column(ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True))

@@ -1,0 +1,150 @@
+"""Request and response models of the catalogue API (materials, tags, keys)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.auth.models import Role
+from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType, Orientation, TagCategory
+
+
+class TagPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    category: TagCategory
+    name_en: str | None
+    name_zh: str | None
+
+
+class TagCreate(BaseModel):
+    category: TagCategory
+    name_en: str | None = Field(default=None, max_length=100, examples=["Function demo"])
+    name_zh: str | None = Field(default=None, max_length=100, examples=["功能演示"])
+
+
+class TagUpdate(BaseModel):
+    name_en: str | None = Field(default=None, max_length=100)
+    name_zh: str | None = Field(default=None, max_length=100)
+
+
+class BulkTagging(BaseModel):
+    material_ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000)
+    tag_ids: list[int] = Field(min_length=1, max_length=100)
+
+
+class BulkTaggingResult(BaseModel):
+    changed: int
+
+
+class MediaFactsPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    container: str | None
+    duration_s: float | None
+    video_codec: str | None
+    width: int | None = Field(description="Coded width, as stored in the stream")
+    height: int | None
+    display_width: int | None = Field(description="Width as shown, rotation applied")
+    display_height: int | None
+    rotation: int
+    fps: float | None
+    is_vfr: bool
+    pix_fmt: str | None
+    color_transfer: str | None
+    has_audio: bool
+    audio_codec: str | None
+    audio_channels: int | None
+    audio_sample_rate: int | None
+    bit_rate: int | None
+    media_created_at: datetime | None
+    orientation: Orientation | None
+    aspect_ratio: float | None
+
+
+class MaterialPublic(BaseModel):
+    id: uuid.UUID
+    title: str
+    description: str
+    media_type: MediaType
+    kind: MaterialKind
+    status: MaterialStatus
+    sha256: str | None
+    size_bytes: int
+    original_filename: str | None
+    content_type: str | None
+    media: MediaFactsPublic
+    tags: list[TagPublic]
+    parent_id: uuid.UUID | None
+    recipe: dict[str, Any] | None
+    preset_id: str | None
+    render_job_id: uuid.UUID | None
+    production_cost: float | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    links: dict[str, str]
+
+
+class MaterialUpdate(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=20_000)
+    production_cost: float | None = Field(default=None, ge=0)
+
+
+class MaterialPagePublic(BaseModel):
+    items: list[MaterialPublic]
+    next_cursor: str | None = Field(description="Pass as ?cursor= to get the next page; null on the last page")
+
+
+class LineageMaterial(BaseModel):
+    id: uuid.UUID
+    title: str
+    kind: MaterialKind
+    status: MaterialStatus
+    preset_id: str | None
+    recipe: dict[str, Any] | None
+    duration_s: float | None
+    display_width: int | None
+    display_height: int | None
+    created_at: datetime
+
+
+class LineageNodePublic(BaseModel):
+    material: LineageMaterial
+    children: list[LineageNodePublic]
+
+
+class LineagePublic(BaseModel):
+    ancestors: list[LineageMaterial] = Field(description="Nearest parent first; the last one is the source footage")
+    tree: LineageNodePublic
+
+
+class DownloadLink(BaseModel):
+    url: str
+    expires_at: datetime | None
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["content team laptop"])
+    role: Role = Role.editor
+
+
+class ApiKeyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    role: Role
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyIssued(ApiKeyPublic):
+    token: str = Field(description="Shown once; store it now")

@@ -1,0 +1,206 @@
+"""The `reelhouse` command: run the service, workers and scheduler; migrate; manage keys; import files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from backend.config import get_settings
+
+app = typer.Typer(help="reelhouse: catalogue, platform renders and channel quotas for short video.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+from backend.cli.compliance import report_app  # noqa: E402
+
+app.add_typer(report_app, name="report")
+
+
+def _migrate() -> None:
+    from backend.migrations import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic)."""
+    _migrate()
+    typer.echo("database is up to date")
+
+
+def _worker_argv(queues: str, concurrency: int, beat: bool, loglevel: str) -> list[str]:
+    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app:celery_app", "worker",
+            "-Q", queues, "--concurrency", str(concurrency), "--loglevel", loglevel, "-O", "fair"]
+    if beat:
+        argv += ["--beat", "--schedule", str(get_settings().data_dir / "celerybeat-schedule")]
+    return argv
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated queues: quick, render")] = "quick,render",
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+    beat: Annotated[bool, typer.Option(help="Also run the scheduler (only in one worker per deployment)")] = False,
+    loglevel: str = "info",
+) -> None:
+    """Run a Celery worker (add more machines by running this against shared PostgreSQL, Redis and MinIO)."""
+    n = concurrency or get_settings().worker_concurrency
+    os.execv(sys.executable, _worker_argv(queues, n, beat, loglevel))
+
+
+@app.command()
+def beat(loglevel: str = "info") -> None:
+    """Run the Celery beat scheduler (one per deployment)."""
+    schedule = str(get_settings().data_dir / "celerybeat-schedule")
+    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.celery_app:celery_app", "beat",
+                              "--loglevel", loglevel, "--schedule", schedule])
+
+
+def _first_admin_key() -> str | None:
+    from sqlmodel import select
+
+    from backend.auth.models import ApiKey, Role
+    from backend.auth.service import create_api_key
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        if session.exec(select(ApiKey)).first() is not None:
+            return None
+        return create_api_key(session, name="first admin", role=Role.admin).token
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    with_worker: Annotated[bool, typer.Option(help="Start a worker (with the scheduler) beside the API")] = True,
+    reload: bool = False,
+) -> None:
+    """Run the API (and, by default, a worker with the scheduler) on this machine."""
+    import uvicorn
+
+    from backend.http_protocol import UVICORN_HTTP
+
+    settings = get_settings()
+    _migrate()
+    token = _first_admin_key()
+    url = f"http://{host}:{port}"
+    typer.echo("")
+    typer.echo(f"  reelhouse is starting on {url}  (web page: {url}/, API docs: {url}/docs)")
+    typer.echo(f"  data directory: {settings.data_dir}")
+    typer.echo(f"  database: {settings.effective_database_url.split('@')[-1]}   storage: {settings.storage_backend}")
+    if token:
+        typer.echo("")
+        typer.echo("  First start: an admin API key was created. It is shown only this once:")
+        typer.echo(f"      {token}")
+        typer.echo("  Use it as 'Authorization: Bearer <key>' or paste it into the web page.")
+    else:
+        typer.echo("  Need a key? reelhouse keys create --name <who> --role admin|editor|viewer")
+    typer.echo("")
+    worker_proc = None
+    if with_worker:
+        worker_proc = subprocess.Popen(
+            _worker_argv("quick,render", settings.worker_concurrency, True, "warning"), start_new_session=True
+        )
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handler that
+    # would end this process before the `finally` below stops the worker it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        uvicorn.run("backend.app:create_app", factory=True, host=host, port=port, reload=reload,
+                    http=UVICORN_HTTP, log_level="info", timeout_graceful_shutdown=10)
+    finally:
+        if worker_proc is not None and worker_proc.poll() is None:
+            # SIGTERM to Celery's main process only: its warm shutdown lets running tasks finish and
+            # then stops its pool. Sent to the whole group, the pool children died at once and the
+            # main process waited for them until the kill below.
+            worker_proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker_proc.wait(timeout=30)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker_proc.pid, signal.SIGKILL)  # whatever is left of its group
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key")],
+    role: Annotated[str, typer.Option(help="viewer | editor | admin")] = "editor",
+) -> None:
+    """Create an API key and print it (shown once)."""
+    from backend.auth.models import Role
+    from backend.auth.service import create_api_key
+    from backend.db import session_scope
+
+    _migrate()
+    with session_scope() as session:
+        issued = create_api_key(session, name=name, role=Role(role))
+        typer.echo(issued.token)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (without their secrets)."""
+    from backend.auth.service import list_api_keys
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        for key in list_api_keys(session):
+            state = "revoked" if key.revoked_at else "active"
+            typer.echo(f"{key.id}  rh_{key.prefix}_…  {key.role:<7} {state:<8} {key.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by id."""
+    import uuid
+
+    from backend.auth.service import revoke_api_key
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        revoke_api_key(session, uuid.UUID(key_id))
+    typer.echo("revoked")
+
+
+@app.command("import")
+def import_files(
+    paths: Annotated[list[Path], typer.Argument(help="Files to add to the catalogue")],
+    tag: Annotated[list[str], typer.Option(help="'category:name', repeatable")] = [],  # noqa: B006
+    kind: str = "source",
+) -> None:
+    """Add local files to the catalogue (the files themselves are copied, never moved)."""
+    from backend.catalogue.models import MaterialKind
+    from backend.db import session_scope
+    from backend.deps import get_storage
+    from backend.errors import AppError
+    from backend.uploads.service import IngestRequest, ingest_local_file
+
+    _migrate()
+    settings = get_settings()
+    failed = 0
+    for path in paths:
+        try:
+            with session_scope() as session:
+                result = ingest_local_file(
+                    session, get_storage(), settings, path, IngestRequest(kind=MaterialKind(kind), tag_refs=tag)
+                )
+                state = "added" if result.created else "already catalogued"
+                typer.echo(f"{state}: {path} -> {result.material.id}")
+        except AppError as exc:
+            failed += 1
+            typer.echo(f"rejected: {path}: {exc.title}: {exc.detail} [{exc.type_uri()}]", err=True)
+    raise typer.Exit(code=1 if failed else 0)
+
+
+from backend.cli.metrics import metrics_app  # noqa: E402
+
+app.add_typer(metrics_app, name="metrics")
+

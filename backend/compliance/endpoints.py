@@ -1,0 +1,381 @@
+"""Compliance endpoints: platform accounts and channels, publications and reviews, status, reports."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
+
+from backend import errors
+from backend.compliance import reports
+from backend.compliance import service as compliance
+from backend.compliance.export import MEDIA_TYPES, filename, render, status_document
+from backend.compliance.models import PlatformAccount, Publication, PublicationStatus, Report
+from backend.compliance.schemas import (
+    AccountCreate,
+    AccountPublic,
+    AccountUpdate,
+    ChannelCreate,
+    ChannelPublic,
+    ChannelUpdate,
+    EventPublic,
+    PublicationCreate,
+    PublicationPublic,
+    PublicationUpdate,
+    ReportPublic,
+    Resubmission,
+    Transition,
+)
+from backend.deps import Admin, Editor, SessionDep, StorageDep, Viewer
+from backend.responses import serve_object
+from backend.sqltypes import utcnow
+
+router = APIRouter(tags=["compliance"])
+
+API = "/api/v1"
+Format = Literal["json", "csv", "xlsx", "html"]
+
+
+def _account_public(account: PlatformAccount, channels: list[Any]) -> AccountPublic:
+    public = AccountPublic.model_validate(account)
+    public.channels = [ChannelPublic.model_validate(c) for c in channels]
+    return public
+
+
+def _one_account(session: Any, account_id: uuid.UUID) -> AccountPublic:
+    account = compliance.get_account(session, account_id)
+    return _account_public(account, compliance.channels_of(session, [account_id])[account_id])
+
+
+# --- accounts and channels ----------------------------------------------------------------------------
+
+
+@router.post(
+    f"{API}/accounts",
+    status_code=201,
+    response_model=AccountPublic,
+    summary="Add a platform account (its channels come from the platform's rules)",
+)
+def create_account(body: AccountCreate, session: SessionDep, response: Response, _: Editor) -> AccountPublic:
+    account = compliance.create_account(session, **body.model_dump())
+    response.headers["Location"] = f"{API}/accounts/{account.id}"
+    return _one_account(session, account.id)
+
+
+@router.get(f"{API}/accounts", response_model=list[AccountPublic], summary="List platform accounts")
+def list_accounts(session: SessionDep, _: Viewer, platform_id: str | None = None) -> list[AccountPublic]:
+    accounts = compliance.list_accounts(session, platform_id)
+    channels = compliance.channels_of(session, [a.id for a in accounts])
+    return [_account_public(a, channels[a.id]) for a in accounts]
+
+
+@router.get(f"{API}/accounts/{{account_id}}", response_model=AccountPublic, summary="One account")
+def get_account(account_id: uuid.UUID, session: SessionDep, _: Viewer) -> AccountPublic:
+    return _one_account(session, account_id)
+
+
+@router.patch(f"{API}/accounts/{{account_id}}", response_model=AccountPublic, summary="Edit an account")
+def update_account(
+    account_id: uuid.UUID, body: AccountUpdate, session: SessionDep, _: Editor
+) -> AccountPublic:
+    compliance.update_account(session, account_id, body.model_dump(exclude_unset=True))
+    return _one_account(session, account_id)
+
+
+@router.delete(
+    f"{API}/accounts/{{account_id}}", status_code=204, summary="Delete an account without publications"
+)
+def delete_account(account_id: uuid.UUID, session: SessionDep, _: Admin) -> Response:
+    compliance.delete_account(session, account_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    f"{API}/accounts/{{account_id}}/channels",
+    response_model=list[ChannelPublic],
+    summary="An account's channels",
+)
+def list_channels(account_id: uuid.UUID, session: SessionDep, _: Viewer) -> list[ChannelPublic]:
+    return _one_account(session, account_id).channels
+
+
+@router.post(
+    f"{API}/accounts/{{account_id}}/channels",
+    status_code=201,
+    response_model=ChannelPublic,
+    summary="Add a channel the platform's rules do not list",
+)
+def add_channel(account_id: uuid.UUID, body: ChannelCreate, session: SessionDep, _: Editor) -> ChannelPublic:
+    values = body.model_dump(exclude_unset=True, exclude={"channel_id"})
+    values.setdefault("name_zh", body.name_zh)
+    values.setdefault("name_en", body.name_en)
+    return ChannelPublic.model_validate(compliance.add_channel(session, account_id, body.channel_id, values))
+
+
+@router.patch(
+    f"{API}/accounts/{{account_id}}/channels/{{channel_id}}",
+    response_model=ChannelPublic,
+    summary="Override a channel's rules, or open/close it by hand",
+)
+def update_channel(
+    account_id: uuid.UUID, channel_id: str, body: ChannelUpdate, session: SessionDep, _: Editor
+) -> ChannelPublic:
+    changes = body.model_dump(exclude_unset=True)
+    return ChannelPublic.model_validate(compliance.update_channel(session, account_id, channel_id, changes))
+
+
+@router.post(
+    f"{API}/accounts/{{account_id}}/channels/{{channel_id}}/reset",
+    response_model=ChannelPublic,
+    summary="Drop the account's rule overrides (back to the platform's rules)",
+)
+def reset_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _: Editor) -> ChannelPublic:
+    return ChannelPublic.model_validate(compliance.reset_channel(session, account_id, channel_id))
+
+
+@router.delete(
+    f"{API}/accounts/{{account_id}}/channels/{{channel_id}}",
+    status_code=204,
+    summary="Remove a channel without publications",
+)
+def delete_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _: Editor) -> Response:
+    compliance.delete_channel(session, account_id, channel_id)
+    return Response(status_code=204)
+
+
+# --- publications -------------------------------------------------------------------------------------
+
+
+def _publication_public(session: Any, pubs: list[Publication]) -> list[PublicationPublic]:
+    events = compliance.events_of(session, [p.id for p in pubs])
+    out = []
+    for p in pubs:
+        public = PublicationPublic.model_validate(p)
+        public.events = [EventPublic.model_validate(e) for e in events[p.id]]
+        out.append(public)
+    return out
+
+
+@router.post(
+    f"{API}/publications",
+    status_code=201,
+    response_model=PublicationPublic,
+    summary="Record a submission (or import a reviewed one with its dates)",
+)
+def create_publication(
+    body: PublicationCreate, session: SessionDep, response: Response, key: Editor
+) -> PublicationPublic:
+    pub = compliance.record_publication(session, compliance.PublicationInput(**body.model_dump()), key.id)
+    response.headers["Location"] = f"{API}/publications/{pub.id}"
+    return _publication_public(session, [pub])[0]
+
+
+@router.get(
+    f"{API}/publications", response_model=list[PublicationPublic], summary="List and filter publications"
+)
+def list_publications(
+    session: SessionDep,
+    _: Viewer,
+    account_id: uuid.UUID | None = None,
+    channel_id: str | None = None,
+    status: PublicationStatus | None = None,
+    material_id: uuid.UUID | None = None,
+    submitted_from: AwareDatetime | None = None,
+    submitted_before: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[PublicationPublic]:
+    pubs = compliance.list_publications(
+        session,
+        compliance.PublicationQuery(
+            account_id=account_id,
+            channel_id=channel_id,
+            status=status,
+            material_id=material_id,
+            submitted_from=submitted_from,
+            submitted_before=submitted_before,
+            limit=limit,
+            offset=offset,
+        ),
+    )
+    return _publication_public(session, pubs)
+
+
+@router.get(
+    f"{API}/publications/{{publication_id}}",
+    response_model=PublicationPublic,
+    summary="One publication with its audit trail",
+)
+def get_publication(publication_id: uuid.UUID, session: SessionDep, _: Viewer) -> PublicationPublic:
+    return _publication_public(session, [compliance.get_publication(session, publication_id)])[0]
+
+
+@router.patch(
+    f"{API}/publications/{{publication_id}}",
+    response_model=PublicationPublic,
+    summary="Set the platform's post id and URL",
+)
+def update_publication(
+    publication_id: uuid.UUID, body: PublicationUpdate, session: SessionDep, _: Editor
+) -> PublicationPublic:
+    pub = compliance.update_publication(session, publication_id, body.model_dump(exclude_unset=True))
+    return _publication_public(session, [pub])[0]
+
+
+def _transition(action: str):  # type: ignore[no-untyped-def]
+    def handler(
+        publication_id: uuid.UUID, body: Transition, session: SessionDep, key: Editor
+    ) -> PublicationPublic:
+        pub = compliance.transition(
+            session, publication_id, action, at=body.at, reason=body.reason, note=body.note, actor=key.id
+        )
+        return _publication_public(session, [pub])[0]
+
+    return handler
+
+
+for _action, _summary in (
+    ("approve", "The platform approved it"),
+    ("reject", "The platform rejected it (reason)"),
+    ("withdraw", "Taken down or withdrawn (after approval too)"),
+):
+    router.add_api_route(
+        f"{API}/publications/{{publication_id}}/{_action}",
+        _transition(_action),
+        methods=["POST"],
+        response_model=PublicationPublic,
+        summary=_summary,
+        name=f"{_action}_publication",
+    )
+
+
+@router.post(
+    f"{API}/publications/{{publication_id}}/resubmit",
+    status_code=201,
+    response_model=PublicationPublic,
+    summary="Submit a rejected or withdrawn material again (a new publication)",
+)
+def resubmit(
+    publication_id: uuid.UUID, body: Resubmission, session: SessionDep, key: Editor
+) -> PublicationPublic:
+    pub = compliance.resubmit(
+        session,
+        publication_id,
+        submitted_at=body.submitted_at,
+        platform_post_id=body.platform_post_id,
+        post_url=body.post_url,
+        note=body.note,
+        actor=key.id,
+    )
+    return _publication_public(session, [pub])[0]
+
+
+# --- status and reports -------------------------------------------------------------------------------
+
+
+@router.get(f"{API}/compliance/status", summary="Where every channel stands, now or at as_of")
+def compliance_status(
+    session: SessionDep,
+    _: Viewer,
+    as_of: AwareDatetime | None = None,
+    account_id: Annotated[list[uuid.UUID] | None, Query()] = None,
+) -> dict[str, Any]:
+    at = as_of or utcnow()
+    return status_document(compliance.compliance_status(session, at, account_id or None), at)
+
+
+_ACCEPT = {
+    "text/csv": "csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "text/html": "html",
+    "application/json": "json",
+}
+
+
+def negotiate(request: Request, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    for part in request.headers.get("accept", "").split(","):
+        found = _ACCEPT.get(part.split(";")[0].strip().lower())
+        if found:
+            return found
+    return "json"
+
+
+def _download(data: bytes, fmt: str, name: str, inline: bool) -> Response:
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        data,
+        media_type=MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f"{disposition}; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
+            "Vary": "Accept",
+        },
+    )
+
+
+@router.get(
+    f"{API}/reports/monthly/{{month}}",
+    summary="The monthly quota report (json, csv, xlsx or html; ?format= or Accept)",
+    responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
+)
+def monthly_report(
+    month: str,
+    request: Request,
+    session: SessionDep,
+    _: Viewer,
+    format: Format | None = None,  # noqa: A002
+    as_of: AwareDatetime | None = None,
+) -> Response:
+    fmt = negotiate(request, format)
+    report = compliance.monthly_report(session, month, as_of)
+    return _download(render(report, fmt), fmt, filename(report, fmt), inline=fmt in ("json", "html"))
+
+
+def _report_public(row: Report) -> ReportPublic:
+    return ReportPublic(
+        id=row.id or 0,
+        kind=row.kind,
+        period=row.period,
+        as_of=row.as_of,
+        generated_at=row.generated_at,
+        summary=row.summary,
+        webhook_sent_at=row.webhook_sent_at,
+        files=reports.report_links(row),
+    )
+
+
+@router.get(
+    f"{API}/reports", response_model=list[ReportPublic], summary="Generated reports, newest period first"
+)
+def list_reports(
+    session: SessionDep, _: Viewer, kind: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[ReportPublic]:
+    return [_report_public(r) for r in reports.list_reports(session, kind, limit)]
+
+
+@router.get(f"{API}/reports/{{report_id}}", response_model=ReportPublic, summary="One generated report")
+def get_report(report_id: int, session: SessionDep, _: Viewer) -> ReportPublic:
+    return _report_public(reports.get_report(session, report_id))
+
+
+@router.get(f"{API}/reports/{{report_id}}/files/{{fmt}}", summary="A stored report file")
+def report_file(
+    report_id: int, fmt: Format, request: Request, session: SessionDep, storage: StorageDep, _: Viewer
+) -> Response:
+    row = reports.get_report(session, report_id)
+    meta = row.files.get(fmt)
+    if not meta:
+        raise errors.NotFound(f"report {report_id} has no {fmt} file")
+    return serve_object(
+        request,
+        storage,
+        meta["key"],
+        filename=meta["filename"],
+        content_type=meta["content_type"],
+        etag=f"{row.id}-{row.generated_at.timestamp()}-{fmt}",
+        allow_redirect=False,
+    )

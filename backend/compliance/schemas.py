@@ -1,0 +1,180 @@
+"""Request and response models of the compliance API: accounts, channels, publications, reports."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from backend.compliance.models import ManualState, PublicationStatus
+
+CountBy = Literal["approval_date", "submission_date"]
+ThresholdSource = Literal["own", "prerequisites"]
+OpeningMonth = Literal["exempt", "prorated", "full"]
+
+
+class AccountCreate(BaseModel):
+    platform_id: str = Field(examples=["tmall"])
+    name: str = Field(min_length=1, max_length=200, examples=["旗舰店"])
+    store_id: str | None = Field(default=None, max_length=200)
+    store_url: str | None = Field(default=None, max_length=1000)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    approval_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class AccountUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    store_id: str | None = Field(default=None, max_length=200)
+    store_url: str | None = Field(default=None, max_length=1000)
+    timezone: str | None = Field(default=None, max_length=64)
+    approval_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class ChannelPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    channel_id: str
+    name_zh: str
+    name_en: str
+    position: int
+    requires: list[str]
+    opening_threshold: int
+    threshold_source: ThresholdSource
+    monthly_minimum: int
+    opening_month: OpeningMonth
+    daily_cap: int | None
+    monthly_cap: int | None
+    count_by: CountBy
+    overridden: list[str] = Field(
+        description="Rule fields changed from the platform's rules for this account"
+    )
+    from_platform_rules: bool
+    manual_state: ManualState | None
+    manual_effective_on: date | None
+    manual_reason: str | None
+
+
+class ChannelRuleFields(BaseModel):
+    name_zh: str | None = Field(default=None, min_length=1, max_length=100)
+    name_en: str | None = Field(default=None, min_length=1, max_length=100)
+    requires: list[str] | None = None
+    opening_threshold: int | None = Field(default=None, ge=0)
+    threshold_source: ThresholdSource | None = None
+    monthly_minimum: int | None = Field(default=None, ge=0)
+    opening_month: OpeningMonth | None = None
+    daily_cap: int | None = Field(default=None, ge=0)
+    monthly_cap: int | None = Field(default=None, ge=0)
+    count_by: CountBy | None = None
+
+
+class ChannelCreate(ChannelRuleFields):
+    channel_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.\-]*$", max_length=100)
+    name_zh: str = Field(min_length=1, max_length=100)  # type: ignore[assignment]
+    name_en: str = Field(min_length=1, max_length=100)  # type: ignore[assignment]
+
+
+class ChannelUpdate(ChannelRuleFields):
+    """Rule overrides for this account, and what the platform decided by hand (null manual_state clears)."""
+
+    manual_state: ManualState | None = None
+    manual_effective_on: date | None = Field(default=None, description="Local date in the account's timezone")
+    manual_reason: str | None = Field(default=None, max_length=2000)
+
+
+class AccountPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    platform_id: str
+    name: str
+    store_id: str | None
+    store_url: str | None
+    timezone: str
+    approval_rate: float | None
+    created_at: datetime
+    updated_at: datetime
+    channels: list[ChannelPublic] = []
+
+
+class PublicationCreate(BaseModel):
+    material_id: uuid.UUID
+    account_id: uuid.UUID
+    channel_id: str
+    submitted_at: AwareDatetime | None = Field(
+        default=None, description="Default: now (for a pending submission)"
+    )
+    platform_post_id: str | None = Field(default=None, max_length=200)
+    post_url: str | None = Field(default=None, max_length=1000)
+    status: PublicationStatus = PublicationStatus.pending
+    approved_at: AwareDatetime | None = None
+    rejected_at: AwareDatetime | None = None
+    rejection_reason: str | None = Field(default=None, max_length=2000)
+    withdrawn_at: AwareDatetime | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class PublicationUpdate(BaseModel):
+    platform_post_id: str | None = Field(default=None, max_length=200)
+    post_url: str | None = Field(default=None, max_length=1000)
+
+
+class Transition(BaseModel):
+    at: AwareDatetime | None = Field(
+        default=None, description="When the platform made the change; default now"
+    )
+    reason: str | None = Field(default=None, max_length=2000, description="Required to reject")
+    note: str = Field(default="", max_length=2000)
+
+
+class Resubmission(BaseModel):
+    submitted_at: AwareDatetime | None = None
+    platform_post_id: str | None = Field(default=None, max_length=200)
+    post_url: str | None = Field(default=None, max_length=1000)
+    note: str = Field(default="", max_length=2000)
+
+
+class EventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    actor_key_id: uuid.UUID | None
+    recorded_at: datetime
+    effective_at: datetime | None
+    from_status: str | None
+    to_status: str
+    note: str
+
+
+class PublicationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    material_id: uuid.UUID
+    account_id: uuid.UUID
+    channel_id: str
+    submitted_at: datetime
+    platform_post_id: str | None
+    post_url: str | None
+    status: PublicationStatus
+    rejection_reason: str | None
+    approved_at: datetime | None
+    rejected_at: datetime | None
+    withdrawn_at: datetime | None
+    resubmission_of: uuid.UUID | None
+    created_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    events: list[EventPublic] = []
+
+
+class ReportPublic(BaseModel):
+    id: int
+    kind: str
+    period: str
+    as_of: datetime
+    generated_at: datetime
+    summary: dict[str, Any]
+    webhook_sent_at: datetime | None
+    files: dict[str, str] = Field(description="Download link per format")

@@ -1,0 +1,291 @@
+"""Performance endpoints: export imports (with dry run), batch snapshots, rollups and leaderboards
+(JSON, CSV, XLSX), the HTML report, and identifying a platform's copy of a video."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from backend import errors
+from backend.catalogue import fingerprints
+from backend.deps import Editor, SessionDep, SettingsDep, Viewer
+from backend.metrics import reports as metric_reports
+from backend.metrics import service as metrics
+from backend.metrics.mappings import METRICS
+from backend.metrics.models import MetricImport, MetricSnapshot
+from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, month_window, rollup
+from backend.uploads import spool
+
+router = APIRouter(tags=["metrics"])
+API = "/api/v1"
+MAX_EXPORT_BYTES = 50 * 1024 * 1024
+
+
+class ImportPublic(BaseModel):
+    id: uuid.UUID
+    platform: str
+    file_name: str
+    dry_run: bool
+    is_cumulative: bool
+    as_of: datetime | None
+    rows_read: int
+    rows_inserted: int
+    rows_updated: int
+    rows_unchanged: int
+    rows_unmatched: int
+    rows_failed: int
+    rows_skipped: int
+    errors: list[dict[str, Any]]
+    unmatched: list[dict[str, Any]]
+    planned: list[dict[str, Any]] | None = None
+    created_at: datetime
+
+
+def _import_public(record: MetricImport, planned: list[dict[str, Any]] | None = None) -> ImportPublic:
+    return ImportPublic.model_validate({**record.model_dump(), "planned": planned})
+
+
+async def _body_file(request: Request, filename: str | None) -> tuple[bytes, str]:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise errors.BadRequest("the multipart form needs a 'file' part")
+        data = await upload.read()
+        name = filename or upload.filename or "export"
+        await form.close()
+    else:
+        data = bytearray()
+        async for chunk in request.stream():
+            data.extend(chunk)
+            if len(data) > MAX_EXPORT_BYTES:
+                raise errors.PayloadTooLarge(f"an export may be at most {MAX_EXPORT_BYTES} bytes")
+        data, name = bytes(data), filename or "export.csv"
+    if len(data) > MAX_EXPORT_BYTES:
+        raise errors.PayloadTooLarge(f"an export may be at most {MAX_EXPORT_BYTES} bytes")
+    if not data:
+        raise errors.BadRequest("the export is empty")
+    return data, name
+
+
+@router.post(
+    f"{API}/metrics/imports", response_model=ImportPublic, status_code=201,
+    summary="Import a platform's metrics export (CSV or XLSX)",
+    description="Send the file as the raw body (`filename` in the query) or as multipart `file`. "
+                "`dry_run=true` shows every row's attribution and every unreadable row without writing. "
+                "Unreadable rows reject the whole import (422 `metrics-import-rejected`, nothing written) "
+                "unless `allow_errors=true`. Unmatched rows are skipped and listed with suggestions; "
+                "importing the same file again changes nothing.",
+)
+async def import_metrics(
+    request: Request, session: SessionDep, key: Editor,
+    platform: Annotated[str, Query(examples=["douyin"], description="Export mapping (see GET /metrics/mappings)")],
+    filename: Annotated[str | None, Query(max_length=500)] = None,
+    dry_run: bool = False,
+    allow_errors: bool = False,
+    as_of: Annotated[datetime | None, Query(description="When a totals export was downloaded (default: today)")] = None,
+    account_id: uuid.UUID | None = None,
+) -> ImportPublic:
+    data, name = await _body_file(request, filename)
+    if as_of is not None and as_of.tzinfo is None:
+        raise errors.BadRequest("as_of needs a time zone (e.g. 2026-11-20T00:00:00+08:00)")
+    outcome = await run_in_threadpool(
+        metrics.import_export, session, data, name, platform, as_of=as_of, dry_run=dry_run,
+        allow_errors=allow_errors, account_id=account_id, created_by=key.id,
+    )
+    return _import_public(outcome.record, outcome.planned if dry_run else None)
+
+
+@router.get(f"{API}/metrics/imports", response_model=list[ImportPublic], summary="Recent imports")
+def list_imports(session: SessionDep, _: Viewer, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[ImportPublic]:
+    rows = session.scalars(select(MetricImport).order_by(MetricImport.created_at.desc()).limit(limit))
+    return [_import_public(r) for r in rows]
+
+
+@router.get(f"{API}/metrics/imports/{{import_id}}", response_model=ImportPublic, summary="One import")
+def get_import(import_id: uuid.UUID, session: SessionDep, _: Viewer) -> ImportPublic:
+    record = session.get(MetricImport, import_id)
+    if record is None:
+        raise errors.NotFound(f"no metrics import {import_id}")
+    return _import_public(record)
+
+
+@router.get(f"{API}/metrics/mappings", summary="Platform export mappings (which headers are read)")
+def list_mappings(_: Viewer) -> list[dict[str, Any]]:
+    from backend.metrics.mappings import shipped_mappings
+
+    return [m.model_dump() for m in shipped_mappings().values()]
+
+
+class SnapshotIn(BaseModel):
+    publication_id: uuid.UUID
+    captured_at: datetime
+    is_cumulative: bool = True
+    views: int | None = Field(default=None, ge=0)
+    likes: int | None = Field(default=None, ge=0)
+    comments: int | None = Field(default=None, ge=0)
+    shares: int | None = Field(default=None, ge=0)
+    favourites: int | None = Field(default=None, ge=0)
+    followers_gained: int | None = None
+    avg_watch_seconds: float | None = Field(default=None, ge=0)
+    completion_rate: float | None = Field(default=None, ge=0, le=1)
+    clicks: int | None = Field(default=None, ge=0)
+    add_to_cart: int | None = Field(default=None, ge=0)
+    orders: int | None = Field(default=None, ge=0)
+    gmv: float | None = Field(default=None, ge=0, description="In `currency`, e.g. 1234.50")
+    ad_spend: float | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+
+class SnapshotBatch(BaseModel):
+    snapshots: list[SnapshotIn] = Field(max_length=10_000)
+
+
+class WriteCountsPublic(BaseModel):
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+@router.post(f"{API}/metrics/snapshots", response_model=WriteCountsPublic, summary="Record snapshots in a batch")
+def post_snapshots(body: SnapshotBatch, session: SessionDep, _: Editor) -> WriteCountsPublic:
+    items = []
+    for s in body.snapshots:
+        if s.captured_at.tzinfo is None:
+            raise errors.BadRequest("captured_at needs a time zone")
+        values: dict[str, int | float | None] = {k: getattr(s, k) for k in METRICS if k not in ("gmv", "ad_spend")}
+        values["gmv_cents"] = None if s.gmv is None else round(s.gmv * 100)
+        values["ad_spend_cents"] = None if s.ad_spend is None else round(s.ad_spend * 100)
+        items.append(metrics.SnapshotValues(s.publication_id, s.captured_at, s.is_cumulative, values,
+                                            s.currency or ("CNY" if s.gmv is not None or s.ad_spend is not None else None)))
+    counts = metrics.record_snapshots(session, items)
+    return WriteCountsPublic(**counts.__dict__)
+
+
+@router.get(f"{API}/metrics/publications/{{publication_id}}/snapshots", summary="A publication's snapshots")
+def publication_snapshots(publication_id: uuid.UUID, session: SessionDep, _: Viewer) -> list[dict[str, Any]]:
+    rows = session.scalars(select(MetricSnapshot).where(MetricSnapshot.publication_id == publication_id)
+                           .order_by(MetricSnapshot.captured_at))
+    return [r.model_dump(mode="json") for r in rows]
+
+
+def _filters(
+    month: str | None, start: datetime | None, end: datetime | None, platform: str | None,
+    account_id: uuid.UUID | None, channel_id: str | None, preset_id: str | None, tag: list[int],
+    category: str | None, source_id: uuid.UUID | None, currency: str, zone: str,
+) -> RollupFilters:
+    f = RollupFilters(platform=platform, account_id=account_id, channel_id=channel_id, preset_id=preset_id,
+                      tag_ids=tag, category=category, source_id=source_id, currency=currency, zone=zone)
+    if month:
+        f.start, f.end = month_window(month, zone)
+    f.start = start or f.start
+    f.end = end or f.end
+    for d in (f.start, f.end):
+        if d is not None and d.tzinfo is None:
+            raise errors.BadRequest("start and end need a time zone")
+    return f
+
+
+def _rollup_response(rows: list, fmt: str, name: str) -> Response | list[dict[str, Any]]:  # type: ignore[type-arg]
+    if fmt == "csv":
+        return Response(metric_reports.rows_to_csv(rows), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    if fmt == "xlsx":
+        return Response(metric_reports.rows_to_xlsx(rows, name),
+                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    return [r.as_dict() for r in rows]
+
+
+Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]
+Tags = Annotated[list[int], Query(description="Only materials with any of these tag ids")]
+
+
+@router.get(f"{API}/metrics/rollups", summary="Figures grouped by material, source, tag, platform, month ...",
+            response_model=None)
+def get_rollup(
+    session: SessionDep, _: Viewer,
+    by: Annotated[str, Query(description=" | ".join(GROUPS))] = "material",
+    order: Annotated[str, Query(description=" | ".join(ORDERABLE))] = "views",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    ascending: bool = False,
+    month: Month = None, start: datetime | None = None, end: datetime | None = None,
+    platform: str | None = None, account_id: uuid.UUID | None = None, channel_id: str | None = None,
+    preset_id: str | None = None, tag: Tags = [],  # noqa: B006
+    category: str | None = None, source_id: uuid.UUID | None = None,
+    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY", zone: str = "Asia/Shanghai",
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response | list[dict[str, Any]]:
+    f = _filters(month, start, end, platform, account_id, channel_id, preset_id, tag, category, source_id, currency, zone)
+    rows = rollup(session, by, f, order_by=order, limit=limit, descending=not ascending)
+    return _rollup_response(rows, format, f"rollup-{by}")
+
+
+@router.get(f"{API}/metrics/leaderboard", summary="Top materials (or any group) with filters", response_model=None)
+def get_leaderboard(
+    session: SessionDep, _: Viewer,
+    by: str = "material", order: str = "views", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    month: Month = None, start: datetime | None = None, end: datetime | None = None,
+    platform: str | None = None, account_id: uuid.UUID | None = None, channel_id: str | None = None,
+    preset_id: str | None = None, tag: Tags = [],  # noqa: B006
+    category: str | None = None, source_id: uuid.UUID | None = None,
+    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY", zone: str = "Asia/Shanghai",
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response | list[dict[str, Any]]:
+    f = _filters(month, start, end, platform, account_id, channel_id, preset_id, tag, category, source_id, currency, zone)
+    rows = rollup(session, by, f, order_by=order, limit=limit)
+    return [{"rank": i + 1, **r} for i, r in enumerate(_rollup_response(rows, "json", ""))] if format == "json" \
+        else _rollup_response(rows, format, f"leaderboard-{by}")
+
+
+@router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts")
+def get_report(
+    session: SessionDep, _: Viewer, month: Month = None, start: datetime | None = None, end: datetime | None = None,
+    platform: str | None = None, tag: Tags = [],  # noqa: B006
+    category: str | None = None, currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY",
+    zone: str = "Asia/Shanghai", metric: str = "views",
+) -> HTMLResponse:
+    f = _filters(month, start, end, platform, None, None, None, tag, category, None, currency, zone)
+    title = f"reelhouse performance {month or ''}".strip()
+    return HTMLResponse(metric_reports.html_report(session, f, title=title, metric=metric,
+                                                   series_by="day" if month else "month"))
+
+
+class IdentifiedPublic(BaseModel):
+    material_id: uuid.UUID
+    title: str
+    kind: str
+    score: float = Field(description="1 = identical frames, 0 = unrelated")
+    distance: float = Field(description="Mean Hamming distance of aligned frame hashes (0..64)")
+    offset_seconds: float = Field(description="Where the copy starts within the material (negative: before)")
+    overlap_seconds: float
+
+
+@router.post(
+    f"{API}/fingerprints/identify", response_model=list[IdentifiedPublic],
+    summary="Identify a platform's downloaded copy of a video",
+    description="Send the video as the raw request body. It is fingerprinted in the sandbox and compared with "
+                "every catalogued video; the best matches come first (empty: nothing matches). Nothing is stored.",
+)
+async def identify_copy(request: Request, session: SessionDep, settings: SettingsDep, _: Viewer,
+                        limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[IdentifiedPublic]:
+    spooled = await spool.spool_stream(
+        request.stream(), settings.spool_dir, settings.max_upload_bytes, direct=settings.upload_direct_io
+    )
+    try:
+        if spooled.size == 0:
+            raise errors.EmptyFile("the upload has no bytes")
+        fp = await run_in_threadpool(fingerprints.fingerprint_untrusted, settings, spooled.path)
+        found = await run_in_threadpool(fingerprints.identify, session, fp, limit)
+    finally:
+        spooled.discard()
+    return [IdentifiedPublic(material_id=i.material.id, title=i.material.title, kind=i.material.kind, score=i.score,
+                             distance=i.distance, offset_seconds=i.offset_seconds, overlap_seconds=i.overlap_seconds)
+            for i in found]

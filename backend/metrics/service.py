@@ -1,0 +1,383 @@
+"""Metric snapshots: importing platform exports (dry run, all-or-nothing), attributing each row to a
+publication, the batch API's upsert, and keeping each snapshot's gain over the previous one.
+
+Attribution order: platform post id, then post URL (or a post id inside the URL), then title and
+publish date; a row that matches nothing is reported with the closest publications as suggestions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import unicodedata
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, tuple_
+from sqlmodel import Session
+
+from backend import errors
+from backend.catalogue.models import Material
+from backend.compliance.models import PlatformAccount, Publication
+from backend.metrics.mappings import METRICS, MetricMapping, shipped_mappings
+from backend.metrics.models import ADDITIVE, MetricImport, MetricSnapshot
+from backend.metrics.parsing import ExportUnreadable, MetricRow, as_of_default, parse_export
+from backend.sqltypes import utcnow
+
+TITLE_DATE_WINDOW = timedelta(days=2)  # platform publish time vs. our recorded submission time
+SUGGESTIONS = 3
+
+# Export field -> snapshot column.
+COLUMN_OF = {name: ("gmv_cents" if name == "gmv" else "ad_spend_cents" if name == "ad_spend" else name)
+             for name in METRICS}
+VALUE_COLUMNS = tuple(COLUMN_OF.values())
+
+
+def mapping_for(platform: str) -> MetricMapping:
+    from backend.config import get_settings
+    from backend.metrics.mappings import load_mappings
+
+    extra = get_settings().presets_dir
+    mappings = load_mappings(extra / "metrics") if extra else shipped_mappings()
+    try:
+        return mappings[platform]
+    except KeyError:
+        raise errors.MetricsMappingUnknown(
+            f"no export mapping for {platform!r}; known: {', '.join(sorted(mappings))}"
+        ) from None
+
+
+# --- attribution --------------------------------------------------------------------------------
+
+
+def normalise_title(text: str | None) -> str:
+    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    return re.sub(r"[\W_]+", "", folded)
+
+
+def normalise_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    return f"{host}{parts.path.rstrip('/')}" if host else None
+
+
+@dataclass(frozen=True)
+class PublicationRef:
+    id: uuid.UUID
+    material_id: uuid.UUID
+    post_id: str | None
+    url: str | None
+    title: str
+    submitted_at: datetime
+    account: str
+
+
+@dataclass
+class Attribution:
+    publication: PublicationRef | None
+    method: str  # post_id | url | url_post_id | title_date | unmatched | ambiguous
+    suggestions: list[PublicationRef] = field(default_factory=list)
+
+
+class Attributor:
+    """Publications of one platform held in memory, indexed the ways export rows can name them."""
+
+    def __init__(self, refs: Sequence[PublicationRef]) -> None:
+        self.refs = refs
+        self.by_post: dict[str, list[PublicationRef]] = defaultdict(list)
+        self.by_url: dict[str, list[PublicationRef]] = defaultdict(list)
+        self.by_title: dict[str, list[PublicationRef]] = defaultdict(list)
+        for ref in refs:
+            if ref.post_id:
+                self.by_post[ref.post_id].append(ref)
+            if (u := normalise_url(ref.url)) is not None:
+                self.by_url[u].append(ref)
+                # A recorded link's last path segment is usually the post id: index it as one too.
+                last = u.rsplit("/", 1)[-1]
+                if len(last) >= 6 and last != ref.post_id:
+                    self.by_post[last].append(ref)
+            self.by_title[normalise_title(ref.title)].append(ref)
+        self._titles = list(self.by_title)
+
+    @classmethod
+    def load(cls, session: Session, platform: str, account_id: uuid.UUID | None = None) -> Attributor:
+        stmt = (
+            select(Publication.id, Publication.material_id, Publication.platform_post_id, Publication.post_url,
+                   Material.title, Publication.submitted_at, PlatformAccount.name)
+            .join(Material, Material.id == Publication.material_id)
+            .join(PlatformAccount, PlatformAccount.id == Publication.account_id)
+            .where(PlatformAccount.platform_id == platform)
+        )
+        if account_id is not None:
+            stmt = stmt.where(Publication.account_id == account_id)
+        return cls([PublicationRef(*row) for row in session.execute(stmt)])
+
+    def attribute(self, row: MetricRow) -> Attribution:
+        if row.post_id and (hits := self._account_filter(self.by_post.get(row.post_id, []), row)):
+            return self._one(hits, "post_id", row)
+        if row.url:
+            if hits := self._account_filter(self.by_url.get(normalise_url(row.url) or "", []), row):
+                return self._one(hits, "url", row)
+            # Share links often carry the post id in the path (…/video/7300000000000000001).
+            for segment in reversed([s for s in urlsplit(row.url).path.split("/") if s]):
+                if hits := self._account_filter(self.by_post.get(segment, []), row):
+                    return self._one(hits, "url_post_id", row)
+        if row.title and row.published_at:
+            hits = [r for r in self.by_title.get(normalise_title(row.title), [])
+                    if abs(r.submitted_at - row.published_at) <= TITLE_DATE_WINDOW]
+            if hits := self._account_filter(hits, row):
+                return self._one(hits, "title_date", row)
+        return Attribution(None, "unmatched", self.suggest(row))
+
+    def _account_filter(self, hits: list[PublicationRef], row: MetricRow) -> list[PublicationRef]:
+        if len(hits) > 1 and row.account:
+            narrowed = [h for h in hits if h.account == row.account]
+            return narrowed or hits
+        return hits
+
+    def _one(self, hits: list[PublicationRef], method: str, row: MetricRow) -> Attribution:
+        if len(hits) == 1:
+            return Attribution(hits[0], method)
+        return Attribution(None, "ambiguous", hits[:SUGGESTIONS])
+
+    def suggest(self, row: MetricRow) -> list[PublicationRef]:
+        """Closest publications by title, then by date: what a person would check first."""
+        pool: list[PublicationRef] = []
+        if row.title:
+            for title in difflib.get_close_matches(normalise_title(row.title), self._titles, n=SUGGESTIONS, cutoff=0.4):
+                pool.extend(self.by_title[title])
+        if row.published_at and len(pool) < SUGGESTIONS:
+            near = sorted(self.refs, key=lambda r: abs(r.submitted_at - row.published_at))  # type: ignore[operator]
+            pool.extend(r for r in near[:SUGGESTIONS] if abs(r.submitted_at - row.published_at) <= timedelta(days=7))  # type: ignore[operator]
+        seen: dict[uuid.UUID, PublicationRef] = {}
+        for ref in pool:
+            seen.setdefault(ref.id, ref)
+        return list(seen.values())[:SUGGESTIONS]
+
+
+def ref_public(ref: PublicationRef) -> dict[str, Any]:
+    return {"publication_id": str(ref.id), "material_id": str(ref.material_id), "title": ref.title,
+            "platform_post_id": ref.post_id, "post_url": ref.url, "submitted_at": ref.submitted_at.isoformat(),
+            "account": ref.account}
+
+
+# --- writing snapshots --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotValues:
+    publication_id: uuid.UUID
+    captured_at: datetime
+    is_cumulative: bool
+    values: dict[str, int | float | None]  # snapshot column -> value
+    currency: str | None
+
+
+@dataclass
+class WriteCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def upsert_snapshots(
+    session: Session, items: Sequence[SnapshotValues], *, import_id: uuid.UUID | None, source: str,
+    dry_run: bool = False,
+) -> WriteCounts:
+    """Insert or replace snapshots by (publication, captured_at), then recompute the gains of every
+    publication touched. Never commits; with dry_run nothing is written but the counts are real."""
+    counts = WriteCounts()
+    if not items:
+        return counts
+    existing: dict[tuple[uuid.UUID, datetime], MetricSnapshot] = {}
+    keys = [(i.publication_id, i.captured_at) for i in items]
+    for chunk in _chunks(keys, 500):
+        stmt = select(MetricSnapshot).where(tuple_(MetricSnapshot.publication_id, MetricSnapshot.captured_at).in_(chunk))
+        for snap in session.scalars(stmt):
+            existing[(snap.publication_id, snap.captured_at)] = snap
+    now = utcnow()
+    for item in items:
+        snap = existing.get((item.publication_id, item.captured_at))
+        full = {col: item.values.get(col) for col in VALUE_COLUMNS}
+        if snap is None:
+            counts.inserted += 1
+            if not dry_run:
+                session.add(MetricSnapshot(
+                    publication_id=item.publication_id, captured_at=item.captured_at,
+                    is_cumulative=item.is_cumulative, currency=item.currency, import_id=import_id,
+                    source=source, updated_at=now, **full,
+                ))
+            continue
+        # A column the new figures leave blank keeps what an earlier import said.
+        merged = {col: (val if val is not None else getattr(snap, col)) for col, val in full.items()}
+        same = all(_close(getattr(snap, c), v) for c, v in merged.items()) and snap.is_cumulative == item.is_cumulative
+        if same and (item.currency or snap.currency) == snap.currency:
+            counts.unchanged += 1
+            continue
+        counts.updated += 1
+        if not dry_run:
+            for col, val in merged.items():
+                setattr(snap, col, val)
+            snap.is_cumulative = item.is_cumulative
+            snap.currency = item.currency or snap.currency
+            snap.import_id = import_id
+            snap.source = source
+            snap.updated_at = now
+            session.add(snap)
+    if not dry_run:
+        session.flush()
+        recompute_gains(session, {i.publication_id for i in items})
+    return counts
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(a - b) < 1e-9
+    return a == b
+
+
+def recompute_gains(session: Session, publication_ids: Iterable[uuid.UUID]) -> None:
+    """Each snapshot's `<figure>_gain`: for cumulative snapshots the rise since the previous one (the
+    first one carries everything before it); for per-day snapshots the day's figure. When a post has
+    cumulative snapshots they alone count: the platform's own totals beat a sum of days."""
+    ids = list(publication_ids)
+    for chunk in _chunks(ids, 500):
+        stmt = (select(MetricSnapshot).where(MetricSnapshot.publication_id.in_(chunk))
+                .order_by(MetricSnapshot.publication_id, MetricSnapshot.captured_at))
+        by_pub: dict[uuid.UUID, list[MetricSnapshot]] = defaultdict(list)
+        for snap in session.scalars(stmt):
+            by_pub[snap.publication_id].append(snap)
+        for snaps in by_pub.values():
+            has_cumulative = any(s.is_cumulative for s in snaps)
+            last: dict[str, int] = {}
+            for snap in snaps:
+                for col in ADDITIVE:
+                    value = getattr(snap, col)
+                    if has_cumulative and not snap.is_cumulative:
+                        gain = None
+                    elif not snap.is_cumulative:
+                        gain = value
+                    elif value is None:
+                        gain = None
+                    else:
+                        gain = value - last.get(col, 0)
+                        last[col] = value
+                    if getattr(snap, f"{col}_gain") != gain:
+                        setattr(snap, f"{col}_gain", gain)
+                        session.add(snap)
+    session.flush()
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- import -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportOutcome:
+    record: MetricImport
+    planned: list[dict[str, Any]]  # what each matched row does (shown by dry runs)
+
+
+def import_export(
+    session: Session,
+    data: bytes,
+    filename: str,
+    platform: str,
+    *,
+    as_of: datetime | None = None,
+    dry_run: bool = False,
+    allow_errors: bool = False,
+    account_id: uuid.UUID | None = None,
+    created_by: uuid.UUID | None = None,
+) -> ImportOutcome:
+    """Read, attribute and (unless dry_run) write one export in the caller's transaction.
+
+    Unreadable rows make the whole import fail (nothing is written) unless allow_errors; unmatched
+    rows never block: they are reported with suggestions so publications can be recorded and the
+    file imported again, which is safe because snapshots are keyed by (publication, captured_at).
+    """
+    mapping = mapping_for(platform)
+    stamp = as_of or as_of_default(utcnow(), mapping.zone)
+    try:
+        parsed = parse_export(data, filename, mapping, as_of=stamp)
+    except ExportUnreadable as exc:
+        raise errors.MetricsFileUnreadable(str(exc)) from exc
+
+    attributor = Attributor.load(session, platform, account_id)
+    items: list[SnapshotValues] = []
+    planned: list[dict[str, Any]] = []
+    unmatched: list[dict[str, Any]] = []
+    failures = [{"line": e.line, "reason": e.reason, "raw": e.raw} for e in parsed.errors]
+    taken: dict[tuple[uuid.UUID, datetime], int] = {}
+    for row in parsed.rows:
+        found = attributor.attribute(row)
+        if found.publication is None:
+            unmatched.append({
+                "line": row.line, "post_id": row.post_id, "url": row.url, "title": row.title,
+                "published_at": row.published_at.isoformat() if row.published_at else None,
+                "reason": "several publications fit" if found.method == "ambiguous" else "no publication fits",
+                "suggestions": [ref_public(s) for s in found.suggestions],
+            })
+            continue
+        key = (found.publication.id, row.captured_at)
+        if key in taken:
+            failures.append({"line": row.line, "reason": f"names the same publication and date as line {taken[key]}",
+                             "raw": {}})
+            continue
+        taken[key] = row.line
+        items.append(SnapshotValues(
+            publication_id=found.publication.id, captured_at=row.captured_at, is_cumulative=row.is_cumulative,
+            values={COLUMN_OF[k]: v for k, v in row.values.items()}, currency=row.currency,
+        ))
+        planned.append({"line": row.line, "publication_id": str(found.publication.id),
+                        "material_id": str(found.publication.material_id), "matched_by": found.method,
+                        "captured_at": row.captured_at.isoformat(), "values": row.values, "currency": row.currency})
+    failures.sort(key=lambda f: f["line"])
+    if failures and not allow_errors and not dry_run:
+        raise errors.MetricsImportRejected(
+            f"{len(failures)} row(s) cannot be read; fix them or import with allow_errors",
+            errors=failures[:200],
+        )
+    record = MetricImport(
+        platform=platform, file_name=filename[:500], file_sha256=hashlib.sha256(data).hexdigest(),
+        dry_run=dry_run, as_of=stamp if mapping.cumulative else None, is_cumulative=mapping.cumulative,
+        rows_read=parsed.total_lines, rows_unmatched=len(unmatched), rows_failed=len(failures),
+        rows_skipped=len(parsed.skipped),
+        errors=failures + [{"line": s.line, "reason": s.reason, "raw": s.raw, "skipped": True} for s in parsed.skipped],
+        unmatched=unmatched, created_by=created_by,
+    )
+    session.add(record)
+    session.flush()
+    counts = upsert_snapshots(session, items, import_id=record.id, source="import", dry_run=dry_run)
+    record.rows_inserted, record.rows_updated, record.rows_unchanged = counts.inserted, counts.updated, counts.unchanged
+    session.add(record)
+    session.flush()
+    return ImportOutcome(record=record, planned=planned)
+
+
+def record_snapshots(session: Session, items: Sequence[SnapshotValues]) -> WriteCounts:
+    """The batch API: figures for known publications (ids checked), upserted like an import."""
+    ids = {i.publication_id for i in items}
+    known = set(session.scalars(select(Publication.id).where(Publication.id.in_(list(ids))))) if ids else set()
+    missing = ids - known
+    if missing:
+        raise errors.NotFound(f"no publication {sorted(map(str, missing))[0]}", missing=sorted(map(str, missing)))
+    seen: set[tuple[uuid.UUID, datetime]] = set()
+    for item in items:
+        key = (item.publication_id, item.captured_at)
+        if key in seen:
+            raise errors.BadRequest(f"publication {item.publication_id} at {item.captured_at.isoformat()} appears twice")
+        seen.add(key)
+    return upsert_snapshots(session, items, import_id=None, source="api")

@@ -1,0 +1,629 @@
+"""Render jobs: validate a request against its source and the presets, create the job row, enqueue it
+after the transaction commits, list/cancel/retry jobs, the lease the worker holds, and the sweep.
+
+The job row is the truth. A Celery message only carries the job id; a lost or duplicated message is
+harmless because a worker must take the row's lease (a conditional UPDATE) before it renders.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import exists, or_, update
+from sqlmodel import Session, col, select
+
+from backend import errors
+from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
+from backend.config import Settings
+from backend.db import after_commit
+from backend.platforms.service import get_catalog
+from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
+from backend.sqltypes import utcnow
+from presets.schema import Fit, RenditionPreset, UnknownPreset
+from storage import Storage
+
+log = logging.getLogger("reelhouse.renders")
+
+RANGE_TOLERANCE_S = 0.05  # a range may end this far past the probed duration (container rounding)
+MAX_BOOKEND_S = 30.0  # an intro/outro is a sting or a title card, not a second programme
+DEFAULT_STILL_S = 3.0  # how long an image intro/outro shows when the request does not say
+MAX_SRT_BYTES = 1024 * 1024
+_SRT_CUE = re.compile(r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}")
+
+
+# --------------------------------------------------------------------------- the request
+
+
+class TimeRangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: float = Field(ge=0, description="Seconds from the start of the source")
+    end: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRangeIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class WatermarkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    material_id: uuid.UUID = Field(description="An image material (logo / watermark)")
+    corner: Literal["top_left", "top_right", "bottom_left", "bottom_right"] = "top_right"
+    width_fraction: float = Field(default=0.18, gt=0, le=0.5)
+    opacity: float = Field(default=1.0, gt=0, le=1)
+
+
+class TitleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=200, examples=["618 大促 · 新品首发"])
+    position: Literal["top", "bottom"] = "top"
+    start: float | None = Field(default=None, ge=0)
+    end: float | None = Field(default=None, gt=0)
+
+
+class SubtitlesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    srt: str = Field(min_length=1, description="SRT text timed to the output (after cutting and joining)")
+
+
+class CropKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    t: float = Field(
+        ge=0, description="Seconds on the output timeline (after cutting, joining and any intro)"
+    )
+    x: float = Field(
+        ge=0,
+        le=1,
+        validation_alias=AliasChoices("x", "cx"),
+        description="Horizontal centre of the subject as a fraction of the frame width (0 left, 1 right); "
+        "`cx` is accepted as a synonym",
+    )
+
+
+class RenderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ranges: list[TimeRangeIn] = Field(min_length=1, max_length=50, description="Joined in order")
+    presets: list[str] = Field(min_length=1, max_length=20)
+    fit: dict[str, Fit] = Field(default_factory=dict, description="Per-preset fit override")
+    watermark: WatermarkIn | None = None
+    title: TitleIn | None = None
+    subtitles: SubtitlesIn | None = None
+    crop_path: list[CropKeyIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Subject-following crop for presets rendered with fit `smart`: keyframes sorted by "
+        "time, the crop centre moving linearly between them and held before the first and after the "
+        "last. A `smart` rendition without a crop path is a centre crop, like `crop`.",
+    )
+    intro_material_id: uuid.UUID | None = Field(
+        default=None,
+        description="A ready video (e.g. a brand sting) or image (a title card) joined before the cut. "
+        "It is letterboxed to the cut's frame and counts toward each preset's duration limits.",
+    )
+    intro_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_BOOKEND_S,
+        description=f"An image intro shows this long (default {DEFAULT_STILL_S:g} s); a video intro is cut "
+        f"to at most this long (default: all of it, which may not exceed {MAX_BOOKEND_S:g} s)",
+    )
+    outro_material_id: uuid.UUID | None = Field(
+        default=None, description="Like `intro_material_id`, joined after the cut"
+    )
+    outro_seconds: float | None = Field(
+        default=None, gt=0, le=MAX_BOOKEND_S, description="Like `intro_seconds`"
+    )
+    loudnorm: bool = False
+    mode: Literal["exact", "fast"] = "exact"
+    allow_upscale: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RenderRequest:
+        if self.crop_path and any(
+            b.t <= a.t for a, b in zip(self.crop_path[:-1], self.crop_path[1:], strict=True)
+        ):
+            raise ValueError("crop_path keyframes must be sorted by time, each later than the one before")
+        for side in ("intro", "outro"):
+            if getattr(self, f"{side}_seconds") is not None and getattr(self, f"{side}_material_id") is None:
+                raise ValueError(f"{side}_seconds needs {side}_material_id")
+        return self
+
+
+def bookend_seconds(media_type: MediaType, duration: float | None, requested: float | None) -> float:
+    """How long an intro/outro lasts on the output: an image for the requested (or default) time,
+    a video for its own duration, cut to the requested time when that is shorter."""
+    if media_type == MediaType.image:
+        return requested or DEFAULT_STILL_S
+    return min(requested, duration or requested) if requested else (duration or 0.0)
+
+
+def cut_seconds(ranges: Sequence[dict[str, float]] | Sequence[TimeRangeIn], duration: float | None) -> float:
+    total = 0.0
+    for r in ranges:
+        start, end = (r["start"], r["end"]) if isinstance(r, dict) else (r.start, r.end)
+        total += (min(end, duration) if duration else end) - start
+    return total
+
+
+def rendition_problem(preset: RenditionPreset, seconds: float) -> tuple[str, str] | None:
+    """Why a cut of `seconds` cannot become this preset (code, detail), or None."""
+    if preset.min_duration_s and seconds < preset.min_duration_s.value:
+        return (
+            "source-too-short",
+            f"the cut is {seconds:.2f}s but {preset.id} needs at least {preset.min_duration_s.value:g}s "
+            f"({preset.min_duration_s.source.status}: {preset.min_duration_s.source.ref})",
+        )
+    if preset.max_duration_s and seconds > preset.max_duration_s.value:
+        return (
+            "cut-too-long",
+            f"the cut is {seconds:.2f}s but {preset.id} allows at most {preset.max_duration_s.value:g}s",
+        )
+    return None
+
+
+def subtitles_key(job_id: uuid.UUID) -> str:
+    return f"render-jobs/{job_id}/subtitles.srt"
+
+
+def _check_srt(text: str) -> bytes:
+    data = text.encode("utf-8")
+    if len(data) > MAX_SRT_BYTES:
+        raise errors.RenderOverlayInvalid(f"the subtitles are larger than {MAX_SRT_BYTES} bytes")
+    if not _SRT_CUE.search(text):
+        raise errors.RenderOverlayInvalid("the subtitles have no SRT cue (00:00:01,000 --> 00:00:02,000)")
+    return data
+
+
+def _ready_material(session: Session, material_id: uuid.UUID, media: MediaType, what: str) -> Material:
+    m = session.get(Material, material_id)
+    if m is None or m.status != MaterialStatus.ready or m.media_type != media:
+        raise errors.RenderOverlayInvalid(f"{what} {material_id} is not a ready {media.value} material")
+    return m
+
+
+def _bookend(session: Session, material_id: uuid.UUID, requested: float | None, side: str) -> float:
+    """Check an intro/outro material; return the seconds it adds to the output."""
+    m = session.get(Material, material_id)
+    if (
+        m is None
+        or m.status != MaterialStatus.ready
+        or m.media_type not in (MediaType.video, MediaType.image)
+        or not m.storage_key
+    ):
+        raise errors.RenderOverlayInvalid(f"the {side} {material_id} is not a ready video or image material")
+    if m.media_type == MediaType.video and not m.duration_s:
+        raise errors.RenderOverlayInvalid(f"the {side} video {material_id} has no known duration")
+    seconds = bookend_seconds(MediaType(m.media_type), m.duration_s, requested)
+    if seconds > MAX_BOOKEND_S:
+        raise errors.RenderOverlayInvalid(
+            f"the {side} video is {seconds:.2f}s; an intro or outro may last at most {MAX_BOOKEND_S:g}s "
+            f"(set {side}_seconds to use only its start)"
+        )
+    return seconds
+
+
+def _smart_fit(request: RenderRequest, presets: Sequence[RenditionPreset]) -> bool:
+    return any(request.fit.get(p.id, p.fit) == "smart" for p in presets)
+
+
+def validate_request(
+    session: Session, source_id: uuid.UUID, request: RenderRequest
+) -> tuple[Material, list[str]]:
+    """Check a request against its source and the catalogue; return the source and the preset ids."""
+    source = session.get(Material, source_id)
+    if source is None or source.status == MaterialStatus.deleted:
+        raise errors.NotFound(f"no material {source_id}")
+    if (
+        source.status != MaterialStatus.ready
+        or source.media_type != MediaType.video
+        or not source.storage_key
+    ):
+        raise errors.RenderSourceNotReady(
+            f"material {source_id} is a {source.status} {source.media_type}; renders need a ready video"
+        )
+    duration = source.duration_s or 0.0
+    for r in request.ranges:
+        if duration and (r.start >= duration or r.end > duration + RANGE_TOLERANCE_S):
+            raise errors.RenderRangeInvalid(
+                f"range {r.start:g}..{r.end:g}s is outside the source's {duration:.3f}s", duration_s=duration
+            )
+    catalog = get_catalog()
+    preset_ids = list(dict.fromkeys(request.presets))
+    presets = []
+    for pid in preset_ids:
+        try:
+            presets.append(catalog.preset(pid))
+        except UnknownPreset:
+            raise errors.RenderPresetUnknown(f"no preset {pid!r}", preset=pid) from None
+    for pid in request.fit:
+        if pid not in preset_ids:
+            raise errors.RenderRequestInvalid(
+                f"a fit override names {pid!r}, which is not a requested preset"
+            )
+    if request.crop_path and not _smart_fit(request, presets):
+        raise errors.RenderRequestInvalid(
+            "a crop path is given but no requested preset renders with fit 'smart' (set it in `fit`)"
+        )
+    seconds = cut_seconds(request.ranges, duration)
+    if request.intro_material_id:
+        seconds += _bookend(session, request.intro_material_id, request.intro_seconds, "intro")
+    if request.outro_material_id:
+        seconds += _bookend(session, request.outro_material_id, request.outro_seconds, "outro")
+    problems = {p.id: rendition_problem(p, seconds) for p in presets}
+    if all(problems.values()):
+        raise errors.RenderTooShort(
+            "no requested preset can be made from this cut: "
+            + "; ".join(detail for _, detail in problems.values() if detail),  # type: ignore[misc]
+            renditions={pid: {"code": c, "detail": d} for pid, (c, d) in problems.items()},  # type: ignore[misc]
+        )
+    if request.watermark:
+        _ready_material(session, request.watermark.material_id, MediaType.image, "the watermark")
+    if request.subtitles:
+        _check_srt(request.subtitles.srt)
+    return source, preset_ids
+
+
+# --------------------------------------------------------------------------- enqueue after commit
+
+def send_render_message(job_id: uuid.UUID) -> None:
+    """The message-send boundary: put the job id on the render queue."""
+    from workers.renders import render_job
+
+    render_job.apply_async(args=[str(job_id)])
+
+
+def _enqueue(session: Session, job: RenderJob) -> None:
+    job.enqueued_at = utcnow()
+    job_id = job.id
+    after_commit(session, lambda: send_render_message(job_id))
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def create_render_job(
+    session: Session,
+    storage: Storage | None,
+    settings: Settings,
+    source_id: uuid.UUID,
+    request: RenderRequest,
+    *,
+    requested_by: uuid.UUID | None,
+    origin: str = "api",
+) -> RenderJob:
+    source, preset_ids = validate_request(session, source_id, request)
+    job = RenderJob(
+        source_id=source.id, requested_by=requested_by, request={}, max_attempts=settings.render_max_attempts
+    )
+    stored = request.model_dump(mode="json", exclude={"subtitles"})
+    stored["presets"] = preset_ids
+    stored["origin"] = origin
+    if request.subtitles:
+        if storage is None:
+            raise errors.RenderOverlayInvalid("subtitles need storage")
+        data = _check_srt(request.subtitles.srt)
+        key = subtitles_key(job.id)
+        storage.put(key, io.BytesIO(data), size=len(data), content_type="application/x-subrip")
+        stored["subtitles"] = {"key": key}
+    job.request = stored
+    session.add(job)
+    session.flush()
+    for pid in preset_ids:
+        session.add(RenderOutput(job_id=job.id, preset_id=pid))
+    _enqueue(session, job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: uuid.UUID) -> RenderJob:
+    job = session.get(RenderJob, job_id)
+    if job is None:
+        raise errors.NotFound(f"no render job {job_id}")
+    return job
+
+
+def outputs_of(session: Session, job_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[RenderOutput]]:
+    out: dict[uuid.UUID, list[RenderOutput]] = {j: [] for j in job_ids}
+    if job_ids:
+        rows = session.exec(
+            select(RenderOutput)
+            .where(col(RenderOutput.job_id).in_(list(job_ids)))
+            .order_by(col(RenderOutput.id))
+        )
+        for row in rows:
+            out[row.job_id].append(row)
+    return out
+
+
+@dataclass
+class JobQuery:
+    status: JobStatus | None = None
+    source_id: uuid.UUID | None = None
+    preset_id: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def list_jobs(session: Session, query: JobQuery) -> list[RenderJob]:
+    stmt = select(RenderJob)
+    if query.status:
+        stmt = stmt.where(RenderJob.status == query.status)
+    if query.source_id:
+        stmt = stmt.where(RenderJob.source_id == query.source_id)
+    if query.preset_id:
+        stmt = stmt.where(
+            exists().where(RenderOutput.job_id == RenderJob.id, RenderOutput.preset_id == query.preset_id)
+        )
+    stmt = (
+        stmt.order_by(col(RenderJob.created_at).desc(), col(RenderJob.id))
+        .offset(query.offset)
+        .limit(query.limit)
+    )
+    return list(session.exec(stmt))
+
+
+def cancel_job(session: Session, job_id: uuid.UUID) -> RenderJob:
+    """Mark the job cancelled. A running worker sees it at its next heartbeat and kills ffmpeg."""
+    job = get_job(session, job_id)
+    if JobStatus(job.status).done:
+        raise errors.JobStateConflict(f"the job is already {job.status}", job_status=job.status)
+    now = utcnow()
+    job.status, job.finished_at, job.updated_at = JobStatus.cancelled, now, now
+    job.error_code, job.error_detail = "cancelled", "cancelled on request"
+    session.add(job)
+    session.flush()
+    return job
+
+
+def retry_job(session: Session, job_id: uuid.UUID) -> RenderJob:
+    """Queue a failed or cancelled job again with fresh attempts; outputs already made are reused."""
+    job = get_job(session, job_id)
+    if job.status not in (JobStatus.failed, JobStatus.cancelled):
+        raise errors.JobStateConflict(
+            f"only failed or cancelled jobs can be retried; this one is {job.status}"
+        )
+    job.status, job.progress, job.attempts = JobStatus.queued, 0.0, 0
+    job.error_code = job.error_detail = job.lease_owner = None
+    job.lease_expires_at = job.started_at = job.finished_at = None
+    job.updated_at = utcnow()
+    for out in outputs_of(session, [job.id])[job.id]:
+        out.status, out.error_code, out.error_detail, out.violations = OutputStatus.pending, None, None, []
+        session.add(out)
+    session.add(job)
+    _enqueue(session, job)
+    session.flush()
+    return job
+
+
+# --------------------------------------------------------------------------- the lease
+
+
+def claim_job(session: Session, job_id: uuid.UUID, owner: str, lease_seconds: float) -> bool:
+    """Take the job's lease: it must be queued, or running under a lease that has expired."""
+    now = utcnow()
+    result = session.execute(
+        update(RenderJob)
+        .where(
+            col(RenderJob.id) == job_id,
+            col(RenderJob.attempts) < col(RenderJob.max_attempts),
+            or_(
+                col(RenderJob.status) == JobStatus.queued,
+                (col(RenderJob.status) == JobStatus.running) & (col(RenderJob.lease_expires_at) < now),
+            ),
+        )
+        .values(
+            status=JobStatus.running,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=RenderJob.attempts + 1,
+            started_at=now,
+            updated_at=now,
+            error_code=None,
+            error_detail=None,
+        )
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _update_held_job(session: Session, job_id: uuid.UUID, owner: str, **values: Any) -> bool:
+    """Change a running job only while `owner` still holds its lease; False when it no longer does."""
+    result = session.execute(
+        update(RenderJob)
+        .where(
+            col(RenderJob.id) == job_id,
+            col(RenderJob.lease_owner) == owner,
+            col(RenderJob.status) == JobStatus.running,
+        )
+        .values(**values)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def heartbeat(
+    session: Session, job_id: uuid.UUID, owner: str, lease_seconds: float, progress: float | None
+) -> bool:
+    """Renew the lease (and record progress); False when the job was cancelled or its lease lost."""
+    now = utcnow()
+    values: dict[str, Any] = {"lease_expires_at": now + timedelta(seconds=lease_seconds), "updated_at": now}
+    if progress is not None:
+        values["progress"] = round(min(max(progress, 0.0), 1.0), 4)
+    return _update_held_job(session, job_id, owner, **values)
+
+
+def finish_job(
+    session: Session,
+    job_id: uuid.UUID,
+    owner: str,
+    status: JobStatus,
+    *,
+    error_code: str | None = None,
+    error_detail: str | None = None,
+) -> bool:
+    """End the job, only if this worker still holds it; False means nothing may be committed."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": now,
+        "updated_at": now,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "error_code": error_code,
+        "error_detail": error_detail and error_detail[-4000:],
+    }
+    if status == JobStatus.succeeded:
+        values["progress"] = 1.0
+    return _update_held_job(session, job_id, owner, **values)
+
+
+def release_job(session: Session, job_id: uuid.UUID, owner: str) -> bool:
+    """Give the lease back so a retry can take the job at once (transient failure)."""
+    return _update_held_job(
+        session, job_id, owner, status=JobStatus.queued, lease_owner=None, lease_expires_at=None, updated_at=utcnow()
+    )
+
+
+@dataclass
+class SweepResult:
+    requeued: list[uuid.UUID]
+    failed: list[uuid.UUID]
+    resent: list[uuid.UUID]
+
+
+def sweep_render_jobs(session: Session, settings: Settings) -> SweepResult:
+    """Re-queue running jobs whose worker vanished (lease expired) while attempts remain, fail the rest,
+    and re-send messages for jobs queued longer than a lease (a message lost after commit).
+
+    Every change is a conditional UPDATE, so a worker that renews its lease or finishes meanwhile wins.
+    """
+    now = utcnow()
+    result = SweepResult([], [], [])
+    expired = session.exec(
+        select(RenderJob.id).where(
+            RenderJob.status == JobStatus.running, col(RenderJob.lease_expires_at) < now
+        )
+    ).all()
+    for job_id in expired:
+        still_expired = (
+            (col(RenderJob.id) == job_id)
+            & (col(RenderJob.status) == JobStatus.running)
+            & (col(RenderJob.lease_expires_at) < now)
+        )
+        requeued = session.execute(
+            update(RenderJob)
+            .where(still_expired, col(RenderJob.attempts) < col(RenderJob.max_attempts))
+            .values(
+                status=JobStatus.queued,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                enqueued_at=now,
+            )
+        )
+        if requeued.rowcount == 1:  # type: ignore[attr-defined]
+            after_commit(session, lambda j=job_id: send_render_message(j))
+            result.requeued.append(job_id)
+            continue
+        failed = session.execute(
+            update(RenderJob)
+            .where(still_expired)
+            .values(
+                status=JobStatus.failed,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                finished_at=now,
+                error_code="worker-lost",
+                error_detail="the worker stopped renewing its lease and the job is out of attempts",
+            )
+        )
+        if failed.rowcount == 1:  # type: ignore[attr-defined]
+            result.failed.append(job_id)
+    # Queued but out of attempts (transient failures retried past max_attempts): nobody may claim it.
+    exhausted = session.execute(
+        update(RenderJob)
+        .where(
+            col(RenderJob.status) == JobStatus.queued, col(RenderJob.attempts) >= col(RenderJob.max_attempts)
+        )
+        .values(
+            status=JobStatus.failed,
+            updated_at=now,
+            finished_at=now,
+            error_code="attempts-exhausted",
+            error_detail="the job failed with transient errors on every attempt",
+        )
+        .returning(RenderJob.id)
+    )
+    result.failed.extend(exhausted.scalars().all())
+    stale = now - timedelta(seconds=settings.render_lease_seconds)
+    for job_id in session.exec(
+        select(RenderJob.id).where(RenderJob.status == JobStatus.queued, col(RenderJob.enqueued_at) < stale)
+    ).all():
+        resent = session.execute(
+            update(RenderJob)
+            .where(col(RenderJob.id) == job_id, col(RenderJob.status) == JobStatus.queued)
+            .values(enqueued_at=now)
+        )
+        if resent.rowcount == 1:  # type: ignore[attr-defined]
+            after_commit(session, lambda j=job_id: send_render_message(j))
+            result.resent.append(job_id)
+    session.flush()
+    return result
+
+
+# --------------------------------------------------------------------------- automatic renders
+
+
+def auto_render_preset_ids(settings: Settings) -> list[str]:
+    return [p.strip() for p in settings.auto_render_presets.split(",") if p.strip()]
+
+
+def auto_render_new_source(session: Session, settings: Settings, material: Material) -> RenderJob | None:
+    """The automatic re-edit rule: a new source video is cut to its first `auto_render_seconds` (the
+    whole clip when shorter) into REELHOUSE_AUTO_RENDER_PRESETS. Presets the cut cannot satisfy are left
+    out; no job when none is left."""
+    wanted = auto_render_preset_ids(settings)
+    if (
+        not wanted
+        or material.kind != MaterialKind.source
+        or material.media_type != MediaType.video
+        or material.status != MaterialStatus.ready
+        or not material.duration_s
+    ):
+        return None
+    seconds = min(material.duration_s, settings.auto_render_seconds)
+    catalog = get_catalog()
+    keep = []
+    for pid in wanted:
+        try:
+            preset = catalog.preset(pid)
+        except UnknownPreset:
+            log.warning("REELHOUSE_AUTO_RENDER_PRESETS names unknown preset %r", pid)
+            continue
+        if rendition_problem(preset, seconds) is None:
+            keep.append(pid)
+    if not keep:
+        return None
+    request = RenderRequest(ranges=[TimeRangeIn(start=0, end=seconds)], presets=keep)
+    return create_render_job(
+        session, None, settings, material.id, request, requested_by=material.created_by, origin="auto-rule"
+    )
+
+
+def job_timings(job: RenderJob) -> dict[str, float | None]:
+    def span(a: datetime | None, b: datetime | None) -> float | None:
+        return round((b - a).total_seconds(), 3) if a and b else None
+
+    return {
+        "queued_seconds": span(job.created_at, job.started_at),
+        "run_seconds": span(job.started_at, job.finished_at),
+    }

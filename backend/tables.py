@@ -1,0 +1,24 @@
+"""SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
+
+from backend.auth.models import ApiKey, Role
+from backend.catalogue.models import (
+    Material,
+    MaterialKind,
+    MaterialStatus,
+    MaterialTag,
+    MediaType,
+    Orientation,
+    Tag,
+    TagCategory,
+)
+from backend.compliance.models import AccountChannel, PlatformAccount, Publication, PublicationEvent, Report
+from backend.metrics.models import MaterialFingerprint, MetricImport, MetricSnapshot
+from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
+from backend.uploads.models import TusUpload, UploadStatus, UploadStorageMode
+
+__all__ = [
+    "AccountChannel", "ApiKey", "JobStatus", "Material", "MaterialFingerprint", "MaterialKind", "MaterialStatus",
+    "MaterialTag", "MediaType", "MetricImport", "MetricSnapshot", "Orientation", "OutputStatus", "PlatformAccount",
+    "Publication", "PublicationEvent", "RenderJob", "RenderOutput", "Report", "Role", "Tag", "TagCategory",
+    "TusUpload", "UploadStatus", "UploadStorageMode",
+]

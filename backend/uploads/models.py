@@ -1,0 +1,79 @@
+"""Resumable (tus) uploads in progress: how far each one got, where its bytes wait, who owns it.
+
+A row outlives its bytes: once an upload is completed, terminated or expired its files are removed,
+but the row stays so later requests get 410 Gone (not 404) and a finished upload can name its material.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, LargeBinary, String, Text
+from sqlmodel import Field, SQLModel
+
+from backend.sqltypes import JSONColumn, UTCDateTime, utcnow
+
+
+class UploadStatus(enum.StrEnum):
+    receiving = "receiving"  # accepting PATCHes
+    completed = "completed"  # all bytes in, ingested: material_id is set
+    failed = "failed"  # all bytes in, rejected at ingest: error_type says why; nothing kept
+    terminated = "terminated"  # DELETEd by its owner
+    expired = "expired"  # not finished before expires_at; bytes removed by the sweep
+
+
+class UploadStorageMode(enum.StrEnum):
+    local = "local"  # bytes appended to a partial file in the data dir
+    s3 = "s3"  # full parts in an S3 multipart upload, the tail (< one part) in a file in the data dir
+
+
+class TusUpload(SQLModel, table=True):
+    __tablename__ = "tus_upload"
+    __table_args__ = (
+        Index("ix_tus_upload_status_expires", "status", "expires_at"),
+        Index("ix_tus_upload_owner", "owner_key_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_key_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("api_key.id", ondelete="CASCADE"), nullable=False)
+    )
+    status: UploadStatus = Field(default=UploadStatus.receiving, sa_column=Column(String(16), nullable=False))
+
+    length: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # None: deferred
+    offset: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+    # Upload-Metadata as sent (echoed on HEAD) and decoded; the fields reelhouse uses are pulled out.
+    metadata_header: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    upload_metadata: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONColumn, nullable=False)
+    )
+    filename: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    title: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
+    kind: str = Field(default="source", sa_column=Column(String(16), nullable=False))
+    media_type: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+
+    storage_mode: UploadStorageMode = Field(sa_column=Column(String(8), nullable=False))
+    staging_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
+    multipart_upload_id: str | None = Field(default=None, sa_column=Column(String(1024), nullable=True))
+    parts: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
+    """[[part number, etag, size], ...] of the parts already in object storage (s3 mode)."""
+    tail_start: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    """Offset of the first byte held in the local tail file (s3 mode: bytes not yet in a part)."""
+
+    # SHA-256 of bytes [0, sha256_offset): the raw hash context, so a restarted server continues
+    # hashing where the last acknowledged PATCH stopped instead of re-reading the prefix.
+    sha256_state: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    sha256_offset: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+    error_type: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    material_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey("material.id", ondelete="SET NULL"), nullable=True)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

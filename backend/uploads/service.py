@@ -1,0 +1,318 @@
+"""Ingest: probe a spooled upload (backend/services/spool.py) in a sandbox, store the original and
+its previews, and register the catalogue row.
+
+An original is written once under a server-generated key and never modified. A rejected or failed
+ingest leaves nothing in storage or in the catalogue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from backend import errors
+from backend.catalogue import tags as tag_service
+from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
+from backend.config import Settings
+from backend.sqltypes import utcnow
+from backend.uploads.spool import SpooledUpload, spool_file
+from storage import Storage
+from workers.media.inspect import InspectFailed, SandboxedInspector, SpareInspector
+from workers.media.probe import Limits, MediaFacts, ProbeRejection
+
+_REJECTIONS: dict[str, type[errors.MediaRejected]] = {
+    cls.slug: cls for cls in errors.error_classes() if issubclass(cls, errors.MediaRejected)
+}
+_EXTENSIONS = {
+    "mp4": ("mp4", "video/mp4"), "matroska": ("mkv", "video/x-matroska"), "mpegts": ("ts", "video/mp2t"),
+    "flv": ("flv", "video/x-flv"), "avi": ("avi", "video/x-msvideo"), "mp3": ("mp3", "audio/mpeg"),
+    "wav": ("wav", "audio/wav"), "ogg": ("ogg", "audio/ogg"), "flac": ("flac", "audio/flac"),
+    "aac": ("aac", "audio/aac"), "jpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png"),
+    "webp": ("webp", "image/webp"),
+}
+
+
+@dataclass
+class IngestRequest:
+    title: str | None = None
+    description: str = ""
+    kind: MaterialKind = MaterialKind.source
+    declared_media_type: MediaType | None = None
+    original_filename: str | None = None
+    tag_refs: Sequence[str] = ()
+    created_by: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    recipe: dict[str, Any] | None = None
+    preset_id: str | None = None
+    render_job_id: uuid.UUID | None = None
+    material_id: uuid.UUID | None = None  # callers that need a deterministic id (renders) pass one
+    extra_objects: dict[str, Path] = field(default_factory=dict)  # more files to store beside the original
+
+
+@dataclass
+class IngestResult:
+    material: Material
+    created: bool
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_video_pixels=settings.max_video_pixels,
+        max_image_pixels=settings.max_image_pixels,
+        max_duration_seconds=settings.max_duration_seconds,
+    )
+
+
+# Per API process: the upload endpoints take the spare child and refill it once they are done.
+_spare_inspector = SpareInspector()
+
+
+def start_inspector() -> SandboxedInspector:
+    """A sandboxed inspector started ahead of the file it will get (see `ingest_spooled`): the
+    process's spare if one is ready (`refill_inspector`), else a new child."""
+    return _spare_inspector.take()
+
+
+def refill_inspector(settings: Settings) -> None:
+    """Start the next upload's inspector now, while nothing is being received (if configured)."""
+    if settings.inspector_spare:
+        _spare_inspector.refill()
+
+
+def stop_inspectors() -> None:
+    _spare_inspector.close()
+
+
+def _preview_paths(spool_path: Path) -> tuple[Path, Path]:
+    """Where the inspector writes a spool file's poster and contact sheet (beside it)."""
+    return spool_path.with_name(f"{spool_path.stem}.poster.jpg"), spool_path.with_name(f"{spool_path.stem}.sheet.jpg")
+
+
+class InspectWhileSpooling:
+    """A spool watcher (backend/services/spool.py) that hands the spool file to an inspector as soon
+    as it exists, with the size the client declared, and reports each write: the child probes and
+    decodes preview frames during the transfer. `ingest_spooled` then collects the result."""
+
+    def __init__(self, inspector: SandboxedInspector, settings: Settings, declared_size: int) -> None:
+        self._inspector = inspector
+        self._limits = limits_from(settings)
+        self._size = declared_size
+        self._path: Path | None = None
+
+    def started(self, path: Path) -> None:
+        self._path = path
+        poster, sheet = _preview_paths(path)
+        self._inspector.follow(path, self._size, limits=self._limits, poster=poster, contact_sheet=sheet)
+
+    def written(self, total_bytes: int) -> None:
+        self._inspector.advance(total_bytes)
+
+    def discard(self) -> None:
+        """After a spool that broke off: end the child, then remove what it may have written."""
+        self._inspector.close()
+        if self._path is not None:
+            for path in _preview_paths(self._path):
+                path.unlink(missing_ok=True)
+
+
+def probe_spooled(
+    settings: Settings, spooled: SpooledUpload, inspector: SandboxedInspector | None = None
+) -> tuple[MediaFacts, Path, Path]:
+    """Probe and render previews in the sandbox (`inspector` if one was started ahead, else a new
+    one); map rejections to the API's error types."""
+    poster, sheet = _preview_paths(spooled.path)
+    try:
+        with inspector or SandboxedInspector() as child:
+            facts = child.inspect(
+                spooled.path, limits=limits_from(settings), poster=poster, contact_sheet=sheet,
+                timeout=settings.probe_timeout_seconds,
+            )
+    except ProbeRejection as exc:
+        poster.unlink(missing_ok=True)
+        sheet.unlink(missing_ok=True)
+        raise _REJECTIONS.get(exc.reason, errors.NotMedia)(exc.detail) from exc
+    except InspectFailed as exc:
+        poster.unlink(missing_ok=True)
+        sheet.unlink(missing_ok=True)
+        raise errors.NotMedia("the file could not be read as media") from exc
+    return facts, poster, sheet
+
+
+def check_declared_type(facts: MediaFacts, declared: MediaType | None) -> None:
+    if declared is not None and facts.media_type != declared.value:
+        raise errors.KindMismatch(f"declared {declared.value}, but the file is {facts.media_type}")
+
+
+def apply_facts(material: Material, facts: MediaFacts) -> None:
+    material.media_type = MediaType(facts.media_type)
+    material.container = facts.container
+    material.duration_s = facts.duration_s
+    material.video_codec = facts.video_codec
+    material.width, material.height = facts.width, facts.height
+    material.display_width, material.display_height = facts.display_width, facts.display_height
+    material.rotation = facts.rotation
+    material.fps = facts.fps
+    material.is_vfr = facts.is_vfr
+    material.pix_fmt = facts.pix_fmt
+    material.color_transfer = facts.color_transfer
+    material.has_audio = facts.has_audio
+    material.audio_codec = facts.audio_codec
+    material.audio_channels = facts.audio_channels
+    material.audio_sample_rate = facts.audio_sample_rate
+    material.bit_rate = facts.bit_rate
+    material.media_created_at = datetime.fromisoformat(facts.creation_time) if facts.creation_time else None
+    material.orientation = Orientation(facts.orientation) if facts.orientation else None
+    if facts.display_width and facts.display_height:
+        material.aspect_ratio = round(facts.display_width / facts.display_height, 5)
+
+
+def material_keys(material_id: uuid.UUID, container: str) -> dict[str, str]:
+    ext = _EXTENSIONS.get(container, ("bin", ""))[0]
+    base = f"materials/{material_id}"
+    return {"original": f"{base}/original.{ext}", "poster": f"{base}/poster.jpg", "sheet": f"{base}/contact-sheet.jpg"}
+
+
+def find_by_sha256(session: Session, sha256: str) -> Material | None:
+    return session.exec(select(Material).where(Material.sha256 == sha256)).first()
+
+
+def _existing(session: Session, found: Material, tag_ids: Iterable[int]) -> IngestResult:
+    if found.status == MaterialStatus.deleted:
+        # Uploading the same bytes again is the clearest way to say "I want this back".
+        found.status = MaterialStatus.ready
+        found.deleted_at = None
+        found.updated_at = utcnow()
+        session.add(found)
+        session.flush()
+    ids = list(tag_ids)
+    if ids:
+        tag_service.tag_materials(session, [found.id], ids)
+    return IngestResult(material=found, created=False)
+
+
+def ingest_spooled(
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    spooled: SpooledUpload,
+    request: IngestRequest,
+    inspector: SandboxedInspector | None = None,
+) -> IngestResult:
+    """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
+
+    The spool file is consumed: moved into storage, or deleted on rejection/duplicate. `inspector`,
+    a child started ahead (`start_inspector`), possibly already reading the file
+    (`InspectWhileSpooling`), is used for a new file, and closed here once it is of no more use,
+    before its preview files are removed (a child still at work on a duplicate would write them
+    after). Whoever started it closes it too; closing twice does nothing.
+    """
+    stored_keys: list[str] = []
+    try:
+        if spooled.size == 0:
+            raise errors.EmptyFile("the upload has no bytes")
+        tags = tag_service.resolve_tag_refs(session, request.tag_refs, create=True)
+        found = find_by_sha256(session, spooled.sha256)
+        if found is not None:
+            return _existing(session, found, [t.id for t in tags if t.id is not None])
+
+        facts, poster, sheet = probe_spooled(settings, spooled, inspector)
+        check_declared_type(facts, request.declared_media_type)
+
+        material_id = request.material_id or uuid.uuid4()
+        keys = material_keys(material_id, facts.container)
+        content_type = _EXTENSIONS.get(facts.container, ("bin", "application/octet-stream"))[1]
+        title = (request.title or "").strip() or _title_from_filename(request.original_filename) or "Untitled"
+        material = Material(
+            id=material_id,
+            title=title[:500],
+            description=request.description,
+            media_type=MediaType(facts.media_type),
+            kind=request.kind,
+            status=MaterialStatus.ready,
+            sha256=spooled.sha256,
+            size_bytes=spooled.size,
+            storage_key=keys["original"],
+            original_filename=(request.original_filename or None) and Path(request.original_filename).name[:500],
+            content_type=content_type,
+            parent_id=request.parent_id,
+            recipe=request.recipe,
+            preset_id=request.preset_id,
+            render_job_id=request.render_job_id,
+            created_by=request.created_by,
+        )
+        apply_facts(material, facts)
+
+        storage.put_file(keys["original"], spooled.path, content_type=content_type, move=True)
+        stored_keys.append(keys["original"])
+        if poster.exists():
+            storage.put_file(keys["poster"], poster, content_type="image/jpeg")
+            stored_keys.append(keys["poster"])
+            material.poster_key = keys["poster"]
+        if sheet.exists():
+            storage.put_file(keys["sheet"], sheet, content_type="image/jpeg")
+            stored_keys.append(keys["sheet"])
+            material.contact_sheet_key = keys["sheet"]
+        for name, path in request.extra_objects.items():
+            key = f"materials/{material_id}/{name}"
+            storage.put_file(key, path)
+            stored_keys.append(key)
+
+        session.add(material)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            # Someone stored the same bytes a moment ago: keep theirs, drop ours.
+            for key in stored_keys:
+                storage.delete(key)
+            stored_keys.clear()
+            found = find_by_sha256(session, spooled.sha256)
+            if found is None:
+                raise
+            return _existing(session, found, [t.id for t in tags if t.id is not None])
+        if tags:
+            tag_service.tag_materials(session, [material.id], [t.id for t in tags if t.id is not None])
+        if material.media_type == MediaType.video:
+            from backend.catalogue.fingerprints import request_fingerprint
+
+            request_fingerprint(session, material.id)
+        stored_keys.clear()
+        if request.kind == MaterialKind.source:
+            from backend.renders.service import auto_render_new_source
+
+            auto_render_new_source(session, settings, material)
+        return IngestResult(material=material, created=True)
+    except BaseException:
+        for key in stored_keys:
+            storage.delete(key)
+        raise
+    finally:
+        if inspector is not None:
+            inspector.close()
+        spooled.discard()
+        for path in _preview_paths(spooled.path):
+            path.unlink(missing_ok=True)
+
+
+def _title_from_filename(filename: str | None) -> str | None:
+    if not filename:
+        return None
+    return Path(filename).stem.replace("_", " ").strip() or None
+
+
+def ingest_local_file(
+    session: Session, storage: Storage, settings: Settings, path: Path, request: IngestRequest
+) -> IngestResult:
+    """Ingest a file already on this machine (CLI import, renders): copy it to the spool first so the
+    caller's file is never moved or changed."""
+    with path.open("rb") as fh:
+        spooled = spool_file(fh, settings.spool_dir, settings.max_upload_bytes)
+    request.original_filename = request.original_filename or path.name
+    return ingest_spooled(session, storage, settings, spooled, request)

@@ -1,0 +1,885 @@
+"""Resumable uploads over tus 1.0 (core + creation, creation-with-upload, creation-defer-length,
+termination, checksum, expiration): the protocol's rules, the bytes' way to disk or object storage,
+and the hand-off to the ordinary ingest once the last byte is in.
+
+No HTTP framework here: the router passes header values and an async iterator of body chunks, and
+gets back response headers or an AppError. Byte layout under `<data_dir>/uploads/`:
+
+* local mode: `<id>.part` holds bytes [0, offset); on completion it is renamed into the spool.
+* s3 mode: full parts (`part_size`, >= 5 MiB) go to an S3 multipart upload as soon as they fill;
+  `<id>.tail.<start>` holds bytes [start, offset) that do not fill a part yet. The start is in the
+  file name so a crash between writing a new tail and committing the row never leaves the row
+  pointing at a rewritten file.
+* `<id>.lock`: the per-upload writer lock on SQLite (flock); PostgreSQL uses the row lock.
+
+SHA-256 across restarts: hashlib objects cannot be saved, so the whole-file digest is computed
+with OpenSSL's SHA256_Init/Update/Final through ctypes, whose 112-byte context is a plain struct.
+Each acknowledged PATCH stores that context beside the new offset in the same transaction, so a
+new server process continues hashing from the last acknowledged byte without re-reading the
+prefix. Where libcrypto is not loadable the state is left empty and the digest is computed by one
+pass over the finished file instead (correct, just slower).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import bindparam
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
+
+from backend import errors
+from backend.auth.models import ApiKey, Role
+from backend.catalogue.models import MaterialKind, MediaType
+from backend.config import Settings, get_settings
+from backend.sqltypes import utcnow
+from backend.uploads import blockio, spool
+from backend.uploads import service as ingest
+from backend.uploads.models import TusUpload, UploadStatus, UploadStorageMode
+from storage import Storage
+from workers.media.inspect import SandboxedInspector
+
+log = logging.getLogger("reelhouse.tus")
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = (
+    "creation",
+    "creation-with-upload",
+    "creation-defer-length",
+    "termination",
+    "checksum",
+    "expiration",
+)
+OFFSET_OCTET_STREAM = "application/offset+octet-stream"
+CHECKSUM_ALGORITHMS: dict[str, Callable[[], Any]] = {
+    "sha1": hashlib.sha1,
+    "sha256": hashlib.sha256,
+    "md5": hashlib.md5,
+}
+_COPY_CHUNK = 1024 * 1024
+
+
+# --- a SHA-256 whose state can be stored ------------------------------------------------------------
+
+
+class _Libcrypto:
+    CTX_SIZE = 112  # sizeof(SHA256_CTX): h[8], Nl, Nh, data[16], num, md_len as 32-bit words
+
+    def __init__(self) -> None:
+        name = ctypes.util.find_library("crypto")
+        if not name:
+            raise OSError("libcrypto not found")
+        lib = ctypes.CDLL(name)
+        for fn in ("SHA256_Init", "SHA256_Update", "SHA256_Final"):
+            getattr(lib, fn).restype = ctypes.c_int
+        lib.SHA256_Init.argtypes = [ctypes.c_void_p]
+        lib.SHA256_Update.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        lib.SHA256_Final.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self.lib = lib
+        ctx = ctypes.create_string_buffer(self.CTX_SIZE)
+        lib.SHA256_Init(ctx)
+        lib.SHA256_Update(ctx, b"reelhouse", 9)
+        out = ctypes.create_string_buffer(32)
+        lib.SHA256_Final(out, ctx)
+        if out.raw != hashlib.sha256(b"reelhouse").digest():
+            raise OSError("libcrypto SHA256 does not agree with hashlib")
+
+
+@lru_cache
+def _libcrypto() -> _Libcrypto | None:
+    try:
+        return _Libcrypto()
+    except (OSError, AttributeError) as exc:
+        log.warning("resumable SHA-256 unavailable (%s); finished uploads are re-hashed in one pass", exc)
+        return None
+
+
+class ResumableSha256:
+    """SHA-256 with a savable state (OpenSSL's SHA256_CTX bytes); hashlib's objects cannot be saved."""
+
+    STATE_TAG = b"sha256ctx1:"
+
+    def __init__(self, state: bytes | None = None) -> None:
+        crypto = _libcrypto()
+        if crypto is None:
+            raise RuntimeError("resumable SHA-256 needs libcrypto")
+        self._lib = crypto.lib
+        self._ctx = ctypes.create_string_buffer(crypto.CTX_SIZE)
+        if state is None:
+            self._lib.SHA256_Init(self._ctx)
+        else:
+            if not state.startswith(self.STATE_TAG) or len(state) != len(self.STATE_TAG) + crypto.CTX_SIZE:
+                raise ValueError("not a saved SHA-256 state")
+            ctypes.memmove(self._ctx, state[len(self.STATE_TAG) :], crypto.CTX_SIZE)
+
+    @staticmethod
+    def available() -> bool:
+        return _libcrypto() is not None
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        if isinstance(data, bytes):
+            self._lib.SHA256_Update(self._ctx, data, len(data))
+        else:
+            view = memoryview(data).cast("B")
+            buf = (ctypes.c_char * len(view)).from_buffer(view) if not view.readonly else bytes(view)
+            self._lib.SHA256_Update(self._ctx, buf, len(view))
+
+    def state(self) -> bytes:
+        return self.STATE_TAG + self._ctx.raw
+
+    def hexdigest(self) -> str:
+        ctx = ctypes.create_string_buffer(self._ctx.raw, len(self._ctx))
+        out = ctypes.create_string_buffer(32)
+        self._lib.SHA256_Final(out, ctx)
+        return out.raw.hex()
+
+
+def _hasher_for(upload: TusUpload) -> ResumableSha256 | None:
+    """The whole-file hasher positioned at `upload.offset`, or None (then the file is hashed at the end)."""
+    if not ResumableSha256.available():
+        return None
+    if upload.offset == 0:
+        return ResumableSha256()
+    if upload.sha256_state is None or upload.sha256_offset != upload.offset:
+        return None
+    try:
+        return ResumableSha256(upload.sha256_state)
+    except ValueError:
+        return None
+
+
+# --- header parsing -----------------------------------------------------------------------------------
+
+
+def _non_negative_int(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isascii() or not value.isdigit():
+        raise errors.BadRequest(f"{name} must be a non-negative integer, not {value!r}")
+    return int(value)
+
+
+_METADATA_KEY = re.compile(r"[^\s,]+")
+
+
+def parse_metadata(header: str | None) -> dict[str, str | None]:
+    """Upload-Metadata: comma-separated `key base64value` pairs (value optional), keys unique."""
+    result: dict[str, str | None] = {}
+    if header is None or not header.strip():
+        return result
+    for pair in header.split(","):
+        parts = pair.strip().split(" ")
+        if not parts[0] or len(parts) > 2 or not _METADATA_KEY.fullmatch(parts[0]):
+            raise errors.BadRequest(f"Upload-Metadata pair {pair.strip()!r} is not 'key base64value'")
+        key = parts[0]
+        if key in result:
+            raise errors.BadRequest(f"Upload-Metadata key {key!r} appears twice")
+        if len(parts) == 1 or parts[1] == "":
+            result[key] = None
+            continue
+        try:
+            raw = base64.b64decode(parts[1], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise errors.BadRequest(f"Upload-Metadata value of {key!r} is not valid Base64") from exc
+        try:
+            result[key] = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise errors.BadRequest(f"Upload-Metadata value of {key!r} is not UTF-8 text") from exc
+    return result
+
+
+@dataclass(frozen=True)
+class UploadFields:
+    filename: str | None
+    title: str | None
+    tags: list[str]
+    kind: MaterialKind
+    media_type: MediaType | None
+
+
+def upload_fields(meta: dict[str, str | None]) -> UploadFields:
+    """The metadata reelhouse uses: filename (or tus-js-client's `name`), title, tags, kind, media_type."""
+    filename = meta.get("filename") or meta.get("name")
+    if filename:
+        filename = Path(filename.replace("\\", "/")).name[:500] or None
+    title = (meta.get("title") or "").strip()[:500] or None
+    raw_tags = (meta.get("tags") or "").strip()
+    tags: list[str]
+    if raw_tags.startswith("["):
+        try:
+            loaded = json.loads(raw_tags)
+        except ValueError as exc:
+            raise errors.BadRequest("metadata 'tags' is neither a JSON list nor comma-separated") from exc
+        if not isinstance(loaded, list) or not all(isinstance(t, str | int) for t in loaded):
+            raise errors.BadRequest("metadata 'tags' must be a list of tag ids or 'category:name' strings")
+        tags = [str(t).strip() for t in loaded if str(t).strip()]
+    else:
+        tags = [t.strip() for t in raw_tags.split(",") if t.strip()]
+    try:
+        kind = MaterialKind(meta.get("kind") or MaterialKind.source.value)
+        media_type = MediaType(meta["media_type"]) if meta.get("media_type") else None
+    except ValueError as exc:
+        raise errors.BadRequest(f"metadata: {exc}") from exc
+    if kind == MaterialKind.derived:
+        raise errors.BadRequest(
+            "derived materials are made by renders, not uploaded; use kind=source or external"
+        )
+    return UploadFields(filename=filename, title=title, tags=tags, kind=kind, media_type=media_type)
+
+
+@dataclass(frozen=True)
+class Checksum:
+    algorithm: str
+    digest: bytes
+
+    def new(self) -> Any:
+        return CHECKSUM_ALGORITHMS[self.algorithm]()
+
+
+def parse_checksum(header: str | None) -> Checksum | None:
+    """Upload-Checksum: `<algorithm> <base64 digest>`; an algorithm we lack is 400 (checksum extension)."""
+    if header is None:
+        return None
+    parts = header.strip().split(" ")
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        raise errors.BadRequest("Upload-Checksum must be '<algorithm> <base64 digest>'")
+    algorithm = parts[0]
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise errors.ChecksumAlgorithmUnsupported(
+            f"checksum algorithm {algorithm!r} is not supported; use one of {', '.join(CHECKSUM_ALGORITHMS)}"
+        )
+    try:
+        digest = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise errors.BadRequest("the Upload-Checksum digest is not valid Base64") from exc
+    return Checksum(algorithm, digest)
+
+
+def http_date(moment: datetime) -> str:
+    """RFC 9110 IMF-fixdate, e.g. `Wed, 25 Jun 2014 16:00:00 GMT`."""
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+# --- files ---------------------------------------------------------------------------------------------
+
+
+def uploads_dir(settings: Settings) -> Path:
+    return settings.data_dir / "uploads"
+
+
+def partial_path(settings: Settings, upload_id: uuid.UUID) -> Path:
+    return uploads_dir(settings) / f"{upload_id}.part"
+
+
+def tail_path(settings: Settings, upload_id: uuid.UUID, start: int) -> Path:
+    return uploads_dir(settings) / f"{upload_id}.tail.{start}"
+
+
+def lock_path(settings: Settings, upload_id: uuid.UUID) -> Path:
+    return uploads_dir(settings) / f"{upload_id}.lock"
+
+
+def _data_file(settings: Settings, upload: TusUpload) -> tuple[Path, int]:
+    """The local file receiving new bytes and the upload offset of its first byte."""
+    if upload.storage_mode == UploadStorageMode.s3:
+        return tail_path(settings, upload.id, upload.tail_start), upload.tail_start
+    return partial_path(settings, upload.id), 0
+
+
+def _remove_stale_tails(settings: Settings, upload: TusUpload, keep: Path | None) -> None:
+    for stale in uploads_dir(settings).glob(f"{upload.id}.tail.*"):
+        if stale != keep:
+            stale.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def discard_bytes(storage: Storage, settings: Settings, upload: TusUpload) -> None:
+    """Free everything an upload holds besides its row: local files and any multipart upload."""
+    partial_path(settings, upload.id).unlink(missing_ok=True)
+    _remove_stale_tails(settings, upload, keep=None)
+    if upload.multipart_upload_id and upload.staging_key:
+        try:
+            storage.multipart_abort(upload.staging_key, upload.multipart_upload_id)
+        except Exception:  # noqa: BLE001  (the sweep retries nothing; a leftover multipart upload is only space)
+            log.warning("could not abort multipart upload of %s", upload.id, exc_info=True)
+    if upload.staging_key:
+        with contextlib.suppress(Exception):
+            storage.delete(upload.staging_key)
+    upload.multipart_upload_id = None
+    upload.parts = []
+    upload.sha256_state = None
+
+
+# --- access and locking --------------------------------------------------------------------------------
+
+
+def get_upload(session: Session, upload_id: uuid.UUID, key: ApiKey) -> TusUpload:
+    """The caller's upload; another key's upload is 404 like a missing one (admins see all)."""
+    return _owned(session.get(TusUpload, upload_id), upload_id, key)
+
+
+def _owned(upload: TusUpload | None, upload_id: uuid.UUID, key: ApiKey) -> TusUpload:
+    if upload is None or (upload.owner_key_id != key.id and Role(key.role) != Role.admin):
+        raise errors.NotFound(f"no upload {upload_id}")
+    return upload
+
+
+def check_active(upload: TusUpload, now: datetime | None = None) -> None:
+    """410 for an upload that can no longer take bytes (finished uploads still answer HEAD)."""
+    if upload.status in (UploadStatus.terminated, UploadStatus.expired, UploadStatus.failed):
+        detail = f"upload {upload.id} is {str(upload.status)}"
+        if upload.error_type:
+            detail += f" ({upload.error_type})"
+        raise errors.UploadGone(detail, upload_status=str(upload.status))
+    if upload.status == UploadStatus.receiving and upload.expires_at <= (now or utcnow()):
+        raise errors.UploadGone(
+            f"upload {upload.id} expired at {http_date(upload.expires_at)}", upload_status="expired"
+        )
+
+
+class _FileLock:
+    """An exclusive, non-blocking flock on `<id>.lock`: works across processes on one machine."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self._fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise errors.UploadLocked("another request is writing to this upload") from exc
+            raise
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+
+
+# The upload row as committed now (not as this session last saw it); built once, run on every request.
+_LATEST_UPLOAD = (
+    select(TusUpload).where(TusUpload.id == bindparam("upload_id")).execution_options(populate_existing=True)
+)
+_LATEST_UPLOAD_LOCKED = _LATEST_UPLOAD.with_for_update(nowait=True)
+
+
+@contextlib.contextmanager
+def writer_lock(
+    session: Session, settings: Settings, upload_id: uuid.UUID, key: ApiKey
+) -> Iterator[TusUpload]:
+    """Hold the only write access to one upload; a second writer gets 423 at once, never interleaves.
+
+    PostgreSQL: `SELECT ... FOR UPDATE NOWAIT`, released when the caller commits (the session is
+    committed first, which releases the API key row auth may have touched). SQLite: a flock on the
+    upload's lock file, released on exit (after the caller's commit inside the block); a write the
+    request already made (auth's `last_used_at`) is committed first, so the database's write lock
+    is not held for the length of a PATCH. The row is read once the lock is held, never from
+    before it. The caller must commit inside the block.
+    """
+    params = {"upload_id": upload_id}
+    if session.get_bind().dialect.name == "postgresql":
+        session.commit()
+        try:
+            upload = session.exec(_LATEST_UPLOAD_LOCKED, params=params).first()
+        except OperationalError as exc:
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03":
+                session.rollback()
+                raise errors.UploadLocked("another request is writing to this upload") from exc
+            raise
+        yield _owned(upload, upload_id, key)
+        return
+    # pysqlite opens a transaction only for a write; a SELECT reads the latest commit on its own.
+    if session.connection().connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        session.commit()
+    lock = _FileLock(lock_path(settings, upload_id))
+    try:
+        yield _owned(session.exec(_LATEST_UPLOAD, params=params).first(), upload_id, key)
+    finally:
+        lock.release()
+
+
+# --- the protocol -------------------------------------------------------------------------------------
+
+
+def options_headers(settings: Settings) -> dict[str, str]:
+    return {
+        "Tus-Version": TUS_VERSION,
+        "Tus-Extension": ",".join(EXTENSIONS),
+        "Tus-Max-Size": str(settings.max_upload_bytes),
+        "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
+    }
+
+
+def create_upload(
+    session: Session,
+    settings: Settings,
+    key: ApiKey,
+    *,
+    upload_length: str | None,
+    defer_length: str | None,
+    metadata: str | None,
+) -> TusUpload:
+    """Creation extension: a new upload at offset 0 (with a known or deferred length)."""
+    length = _non_negative_int(upload_length, "Upload-Length")
+    if defer_length is not None and defer_length.strip() != "1":
+        raise errors.BadRequest("Upload-Defer-Length must be 1")
+    if (length is None) == (defer_length is None):
+        raise errors.BadRequest("send exactly one of Upload-Length and Upload-Defer-Length: 1")
+    if length is not None and length > settings.max_upload_bytes:
+        raise errors.PayloadTooLarge(
+            f"Upload-Length {length} is over the limit of {settings.max_upload_bytes} bytes"
+        )
+    meta = parse_metadata(metadata)
+    fields = upload_fields(meta)
+    now = utcnow()
+    upload = TusUpload(
+        owner_key_id=key.id,
+        length=length,
+        metadata_header=metadata.strip() if metadata and metadata.strip() else None,
+        upload_metadata=meta,
+        filename=fields.filename,
+        title=fields.title,
+        tags=fields.tags,
+        kind=fields.kind.value,
+        media_type=fields.media_type.value if fields.media_type else None,
+        storage_mode=UploadStorageMode(settings.storage_backend),
+        expires_at=now + timedelta(seconds=get_settings().tus_expire_seconds),
+        created_at=now,
+        updated_at=now,
+    )
+    if upload.storage_mode == UploadStorageMode.s3:
+        upload.staging_key = f"uploads/{upload.id}/data"
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def head_headers(upload: TusUpload) -> dict[str, str]:
+    headers = {"Upload-Offset": str(upload.offset), "Cache-Control": "no-store"}
+    if upload.length is None:
+        headers["Upload-Defer-Length"] = "1"
+    else:
+        headers["Upload-Length"] = str(upload.length)
+    if upload.metadata_header:
+        headers["Upload-Metadata"] = upload.metadata_header
+    if upload.status == UploadStatus.receiving:
+        headers["Upload-Expires"] = http_date(upload.expires_at)
+    return headers
+
+
+class BodyInterrupted(Exception):
+    """The client went away mid-body (the router translates its framework's disconnect into this)."""
+
+
+@dataclass
+class PatchRequest:
+    upload_offset: str | None
+    content_type: str | None
+    content_length: str | None = None
+    upload_length: str | None = None
+    checksum: str | None = None
+
+
+@dataclass
+class PatchOutcome:
+    upload: TusUpload
+    headers: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+    error: BaseException | None = None
+    """Set when the last byte arrived but ingest refused the file: the caller commits, then raises it."""
+
+
+def validate_patch(
+    settings: Settings, upload: TusUpload, req: PatchRequest
+) -> tuple[Checksum | None, int | None, int | None]:
+    """Everything a PATCH is checked against before a byte is read: 415, 400, 409, 413.
+
+    Returns the chunk's checksum, the Upload-Length it sets (deferred length) and its Content-Length."""
+    if (req.content_type or "").split(";")[0].strip().lower() != OFFSET_OCTET_STREAM:
+        raise errors.UnsupportedMediaType(f"PATCH needs Content-Type: {OFFSET_OCTET_STREAM}")
+    offset = _non_negative_int(req.upload_offset, "Upload-Offset")
+    if offset is None:
+        raise errors.BadRequest("PATCH needs an Upload-Offset header")
+    new_length = _non_negative_int(req.upload_length, "Upload-Length")
+    checksum = parse_checksum(req.checksum)
+    content_length = _non_negative_int(req.content_length, "Content-Length")
+    check_active(upload)
+    if offset != upload.offset:
+        raise errors.UploadOffsetMismatch(
+            f"Upload-Offset is {offset} but the upload is at {upload.offset}", upload_offset=upload.offset
+        )
+    if new_length is not None:
+        if upload.length is not None and new_length != upload.length:
+            raise errors.BadRequest(f"the upload's length is already {upload.length}; it cannot change")
+        if new_length > settings.max_upload_bytes:
+            raise errors.PayloadTooLarge(
+                f"Upload-Length {new_length} is over the limit of {settings.max_upload_bytes} bytes"
+            )
+        if new_length < upload.offset:
+            raise errors.BadRequest(
+                f"Upload-Length {new_length} is below the bytes already received ({upload.offset})"
+            )
+    length = upload.length if upload.length is not None else new_length
+    limit = length if length is not None else settings.max_upload_bytes
+    if content_length is not None and upload.offset + content_length > limit:
+        raise errors.PayloadTooLarge(
+            f"{content_length} more bytes at offset {upload.offset} would pass the upload's length of {limit}"
+        )
+    return checksum, new_length, content_length
+
+
+async def receive(
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    upload: TusUpload,
+    body: AsyncIterator[bytes],
+    *,
+    checksum: Checksum | None = None,
+    new_length: int | None = None,
+    declared_bytes: int | None = None,
+) -> PatchOutcome:
+    """Append a request body at the upload's offset; call under `writer_lock` after `validate_patch`.
+
+    `declared_bytes` is the body's Content-Length: when the body is to finish the upload, the
+    sandboxed inspector for the finished file starts loading while the body arrives; it also lets
+    the blocks near the body's end be small (`blockio.stream_blocks`), so little is left after its last byte.
+
+    With `tus_fsync`, bytes are fsynced before the new offset is flushed; without it (the default,
+    as in tusd) a process crash loses nothing (the page cache survives it) and an OS crash that
+    loses acknowledged bytes is caught on the next PATCH ("lost bytes on disk": start again).
+    A body cut short keeps what arrived
+    (unless it carried a checksum, which then cannot be verified); a checksum mismatch or a body
+    past the upload's length discards the chunk and leaves the offset where it was.
+    """
+    if upload.status == UploadStatus.completed:
+        async for chunk in body:
+            if chunk:
+                raise errors.PayloadTooLarge("the upload is complete; it takes no more bytes")
+        return PatchOutcome(upload=upload, headers={"Upload-Offset": str(upload.offset)})
+    if new_length is not None and upload.length is None:
+        upload.length = new_length
+    finishes = (
+        declared_bytes is not None and upload.length is not None and upload.offset + declared_bytes == upload.length
+    )
+    inspector = await anyio.to_thread.run_sync(ingest.start_inspector) if finishes else None
+    try:
+        return await _receive(session, storage, settings, upload, body, checksum, inspector, declared_bytes)
+    finally:
+        if inspector is not None:
+            inspector.close()  # a no-op once ingest has used or closed it
+            await anyio.to_thread.run_sync(ingest.refill_inspector, settings)
+
+
+async def _receive(
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    upload: TusUpload,
+    body: AsyncIterator[bytes],
+    checksum: Checksum | None,
+    inspector: SandboxedInspector | None,
+    declared_bytes: int | None,
+) -> PatchOutcome:
+    limit = upload.length if upload.length is not None else settings.max_upload_bytes
+    start = upload.offset
+    uploads_dir(settings).mkdir(parents=True, exist_ok=True)
+    path, file_start = _data_file(settings, upload)
+    if upload.storage_mode == UploadStorageMode.s3:
+        _remove_stale_tails(settings, upload, keep=path)
+    hasher = _hasher_for(upload)
+    chunk_hash = checksum.new() if checksum else None
+    received = 0
+    interrupted = False
+
+    position = start - file_start
+
+    def count(n: int) -> None:
+        nonlocal received
+        received += n
+        if start + received > limit:
+            raise errors.PayloadTooLarge(
+                f"the body passes the upload's length of {limit} bytes; the chunk was discarded"
+            )
+
+    with blockio.AppendFile(path, position=position, direct=settings.upload_direct_io) as out:
+        held = os.fstat(out.fd).st_size
+        if held < position:
+            raise errors.AppError(f"upload {upload.id} lost bytes on disk ({held} of {position}); start again")
+        out.truncate(position)  # bytes past the last acknowledged offset were never acknowledged
+        consumers: list[blockio.Consumer] = [out.write]
+        consumers += [h.update for h in (hasher, chunk_hash) if h is not None]
+        try:
+            try:
+                await blockio.stream_blocks(
+                    body, consumers, count, block_bytes=blockio.PATCH_BLOCK_BYTES, expected_bytes=declared_bytes
+                )
+            except BodyInterrupted:
+                interrupted = True  # what arrived before the cut was written and hashed
+            if chunk_hash is not None:
+                if interrupted:
+                    raise BodyInterrupted
+                if chunk_hash.digest() != checksum.digest:  # type: ignore[union-attr]
+                    raise errors.ChecksumMismatch(
+                        f"the {received}-byte chunk does not match its {checksum.algorithm} checksum"  # type: ignore[union-attr]
+                    )
+            if settings.tus_fsync:
+                out.fsync()
+        except BaseException:
+            out.truncate(position)
+            raise
+    if settings.tus_fsync and held == 0 and start == file_start:
+        _fsync_dir(path.parent)
+
+    upload.offset = start + received
+    upload.sha256_state = hasher.state() if hasher is not None else None
+    upload.sha256_offset = upload.offset if hasher is not None else 0
+    now = utcnow()
+    upload.updated_at = now
+    upload.expires_at = now + timedelta(seconds=get_settings().tus_expire_seconds)
+
+    if upload.storage_mode == UploadStorageMode.s3:
+        await anyio.to_thread.run_sync(_flush_full_parts, storage, settings, upload)
+    outcome = PatchOutcome(upload=upload, interrupted=interrupted)
+    if upload.length is not None and upload.offset == upload.length and not interrupted:
+        outcome.error = await _complete(session, storage, settings, upload, hasher, inspector)
+    session.add(upload)
+    session.flush()
+    outcome.headers = {"Upload-Offset": str(upload.offset)}
+    if upload.status == UploadStatus.receiving:
+        outcome.headers["Upload-Expires"] = http_date(upload.expires_at)
+    return outcome
+
+
+def _put_part(storage: Storage, upload: TusUpload, source: Path, position: int, size: int) -> None:
+    assert upload.staging_key is not None
+    if upload.multipart_upload_id is None:
+        upload.multipart_upload_id = storage.multipart_start(upload.staging_key)
+    number = len(upload.parts) + 1
+    with source.open("rb") as fh:
+        fh.seek(position)
+        etag = storage.multipart_put_part(upload.staging_key, upload.multipart_upload_id, number, fh, size)
+    upload.parts = [*upload.parts, [number, etag, size]]
+
+
+def _flush_full_parts(storage: Storage, settings: Settings, upload: TusUpload) -> None:
+    """S3 mode: move every full part out of the tail into the multipart upload; keep the rest local."""
+    part_size = get_settings().tus_part_size
+    path = tail_path(settings, upload.id, upload.tail_start)
+    held = upload.offset - upload.tail_start
+    if held < part_size:
+        return
+    full = held // part_size
+    for index in range(full):
+        _put_part(storage, upload, path, index * part_size, part_size)
+    new_start = upload.tail_start + full * part_size
+    new_path = tail_path(settings, upload.id, new_start)
+    with path.open("rb") as src, new_path.open("wb") as dst:
+        src.seek(full * part_size)
+        while chunk := src.read(_COPY_CHUNK):
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    _fsync_dir(new_path.parent)
+    # The old tail stays until the row names the new one; the next write or the sweep removes it.
+    upload.tail_start = new_start
+
+
+def after_commit(settings: Settings, upload: TusUpload) -> None:
+    """Once the row names the new tail, the tail it replaced can go (s3 mode)."""
+    if upload.storage_mode == UploadStorageMode.s3 and upload.status == UploadStatus.receiving:
+        _remove_stale_tails(settings, upload, keep=tail_path(settings, upload.id, upload.tail_start))
+
+
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _assemble(
+    storage: Storage, settings: Settings, upload: TusUpload, hasher: ResumableSha256 | None
+) -> spool.SpooledUpload:
+    """Bring the finished upload's bytes into one spool file with their SHA-256."""
+    settings.spool_dir.mkdir(parents=True, exist_ok=True)
+    spooled_path = settings.spool_dir / f"tus-{upload.id}.part"
+    size = upload.offset
+    if upload.storage_mode == UploadStorageMode.local or not upload.parts:
+        source, _ = _data_file(settings, upload)
+        if not source.exists():
+            source.touch()
+        os.replace(source, spooled_path)
+        sha256 = hasher.hexdigest() if hasher is not None else _sha256_of_file(spooled_path)
+        return spool.SpooledUpload(path=spooled_path, size=size, sha256=sha256)
+
+    assert upload.staging_key is not None and upload.multipart_upload_id is not None
+    tail = tail_path(settings, upload.id, upload.tail_start)
+    if upload.offset > upload.tail_start:
+        _put_part(storage, upload, tail, 0, upload.offset - upload.tail_start)
+    storage.multipart_complete(
+        upload.staging_key, upload.multipart_upload_id, [(int(n), str(etag)) for n, etag, _ in upload.parts]
+    )
+    upload.multipart_upload_id = None
+    tail.unlink(missing_ok=True)
+    # Probing needs a local file, so the assembled object comes down once; hashing it on the way
+    # also checks the object store joined the parts into exactly the bytes that were acknowledged.
+    try:
+        with storage.open(upload.staging_key) as reader:
+            spooled = spool.spool_file(reader, settings.spool_dir, max(size, 1))
+    finally:
+        with contextlib.suppress(Exception):
+            storage.delete(upload.staging_key)
+    if spooled.size != size or (hasher is not None and hasher.hexdigest() != spooled.sha256):
+        spooled.discard()
+        raise errors.AppError(f"upload {upload.id}: the assembled object does not match the bytes received")
+    return spooled
+
+
+async def _complete(
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    upload: TusUpload,
+    hasher: ResumableSha256 | None,
+    inspector: SandboxedInspector | None = None,
+) -> BaseException | None:
+    """Hand the finished bytes to ingest. Returns ingest's error (after recording it) or None."""
+
+    def run() -> ingest.IngestResult:
+        spooled = _assemble(storage, settings, upload, hasher)
+        request = ingest.IngestRequest(
+            title=upload.title,
+            kind=MaterialKind(upload.kind),
+            declared_media_type=MediaType(upload.media_type) if upload.media_type else None,
+            original_filename=upload.filename,
+            tag_refs=list(upload.tags),
+            created_by=upload.owner_key_id,
+        )
+        return ingest.ingest_spooled(session, storage, settings, spooled, request, inspector)
+
+    try:
+        result = await anyio.to_thread.run_sync(run)
+    except Exception as exc:  # noqa: BLE001  (recorded on the row, then re-raised by the caller)
+        upload.status = UploadStatus.failed
+        upload.error_type = exc.type_uri() if isinstance(exc, errors.AppError) else errors.AppError.type_uri()
+        discard_bytes(storage, settings, upload)
+        if not isinstance(exc, errors.AppError):
+            log.exception("completing upload %s failed", upload.id)
+        return exc
+    upload.status = UploadStatus.completed
+    upload.material_id = result.material.id
+    upload.sha256_state = None
+    upload.parts = []
+    return None
+
+
+def terminate(storage: Storage, settings: Settings, upload: TusUpload) -> None:
+    """Termination extension: free the bytes; the row stays so later requests get 410."""
+    if upload.status in (UploadStatus.terminated, UploadStatus.expired):
+        raise errors.UploadGone(f"upload {upload.id} is already {str(upload.status)}")
+    discard_bytes(storage, settings, upload)
+    upload.status = UploadStatus.terminated
+    upload.updated_at = utcnow()
+
+
+def upload_summary(upload: TusUpload) -> dict[str, Any]:
+    return {
+        "id": str(upload.id),
+        "status": str(upload.status),
+        "offset": upload.offset,
+        "length": upload.length,
+        "filename": upload.filename,
+        "title": upload.title,
+        "tags": upload.tags,
+        "kind": upload.kind,
+        "expires_at": upload.expires_at.isoformat() if upload.status == UploadStatus.receiving else None,
+        "material_id": str(upload.material_id) if upload.material_id else None,
+        "error_type": upload.error_type,
+        "created_at": upload.created_at.isoformat(),
+        "updated_at": upload.updated_at.isoformat(),
+    }
+
+
+# --- expiration sweep ---------------------------------------------------------------------------------
+
+
+def expire_uploads(
+    session: Session, storage: Storage, settings: Settings, now: datetime | None = None
+) -> int:
+    """Expire unfinished uploads past `expires_at` (freeing their bytes) and forget old finished rows.
+
+    An upload being written right now is skipped (its lock is held) and picked up next time.
+    """
+    now = now or utcnow()
+    due = list(
+        session.exec(
+            select(TusUpload.id, TusUpload.owner_key_id).where(
+                TusUpload.status == UploadStatus.receiving, TusUpload.expires_at <= now
+            )
+        )
+    )
+    session.commit()
+    expired = 0
+    for upload_id, owner_key_id in due:
+        owner = session.get(ApiKey, owner_key_id)
+        if owner is None:
+            continue
+        try:
+            with writer_lock(session, settings, upload_id, owner) as upload:
+                if upload.status != UploadStatus.receiving or upload.expires_at > now:
+                    session.commit()
+                    continue
+                discard_bytes(storage, settings, upload)
+                upload.status = UploadStatus.expired
+                upload.updated_at = now
+                session.add(upload)
+                session.commit()
+                expired += 1
+        except (errors.UploadLocked, errors.NotFound):
+            session.rollback()
+            continue
+    cutoff = now - timedelta(seconds=get_settings().tus_retain_seconds)
+    old = list(
+        session.exec(
+            select(TusUpload).where(
+                TusUpload.status != UploadStatus.receiving, TusUpload.updated_at <= cutoff
+            )
+        )
+    )
+    for upload in old:
+        lock_path(settings, upload.id).unlink(missing_ok=True)
+        session.delete(upload)
+    session.commit()
+    return expired

@@ -1,0 +1,68 @@
+"""Housekeeping tasks that keep the catalogue's disk and storage tidy."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import OperationalError
+
+from backend.config import get_settings
+from backend.uploads.spool import cleanup_spool
+from storage import StorageError
+from workers.celery_app import celery_app
+
+celery_app.conf.beat_schedule["cleanup-spool"] = {"task": "reelhouse.cleanup_spool", "schedule": 3600.0}
+celery_app.conf.beat_schedule["fingerprint-missing"] = {
+    "task": "reelhouse.fingerprint_missing",
+    "schedule": 900.0,
+}
+
+
+@celery_app.task(name="reelhouse.cleanup_spool")
+def cleanup_spool_task() -> int:
+    """Delete spool files older than a day (left by interrupted uploads)."""
+    return cleanup_spool(get_settings().spool_dir)
+
+
+@celery_app.task(
+    name="reelhouse.fingerprint_material", autoretry_for=(StorageError, OperationalError), retry_backoff=True,
+    max_retries=5,
+)
+def fingerprint_material_task(material_id: str) -> bool:
+    """Fingerprint one new video (idempotent: a material that has one is skipped)."""
+    from backend.catalogue.fingerprints import fingerprint_material
+    from backend.db import session_scope
+    from backend.deps import get_storage
+    from backend.errors import AppError
+
+    with session_scope() as session:
+        try:
+            return fingerprint_material(session, get_storage(), get_settings(), uuid.UUID(material_id))
+        except AppError:  # undecodable video: nothing to identify it by; the catalogue row stays as is
+            return False
+
+
+@celery_app.task(name="reelhouse.fingerprint_missing")
+def fingerprint_missing_task(limit: int = 200) -> int:
+    """Re-send fingerprint work for recent videos that still have none (a lost message). Only the last
+    day is swept, so an undecodable video is not retried forever; `reelhouse metrics
+    fingerprint-missing` backfills older material."""
+    from datetime import timedelta
+
+    from backend.catalogue.fingerprints import missing_fingerprints
+    from backend.db import session_scope
+    from backend.sqltypes import utcnow
+
+    now = utcnow()
+    with session_scope() as session:
+        todo = missing_fingerprints(
+            session, limit, created_after=now - timedelta(days=1), created_before=now - timedelta(minutes=10)
+        )
+    for material_id in todo:
+        fingerprint_material_task.apply_async(args=[str(material_id)])
+    return len(todo)
+
+
+@celery_app.task(name="reelhouse.ping")
+def ping() -> str:
+    return "pong"
