@@ -86,7 +86,9 @@ def status(
         for c in r.status.channels:
             q = c.quota
             state = c.state.value
-            if c.state.value == "opening":
+            if c.lock_reason is not None:
+                state = f"locked ({c.lock_reason.value})"
+            elif c.state.value == "opening":
                 state = f"opening {c.approved_toward_opening}/{c.opening_threshold}"
             elif c.open_since:
                 state = f"open since {c.open_since.date().isoformat()}"
