@@ -174,6 +174,29 @@ class InvalidTransition(PublicationConflict):
     slug, title = "publication-invalid-transition", "The publication's review status does not allow that change"
 
 
+class PublicationRefused(AppError):
+    """A submission that does not fit its channel; `checks` lists every failed check, the type names the first.
+    An editor may submit anyway with `override` (the check names) and `override_reason`."""
+
+    status, slug, title = 422, "publication-refused", "The material does not fit the channel"
+
+
+class PublicationMediaType(PublicationRefused):
+    slug, title = "publication-media-type", "The channel does not take this kind of media"
+
+
+class PublicationAspect(PublicationRefused):
+    slug, title = "publication-aspect", "The material's aspect ratio is not one the channel takes"
+
+
+class PublicationDuration(PublicationRefused):
+    slug, title = "publication-duration", "The material is shorter or longer than the channel allows"
+
+
+class PublicationDuplicate(PublicationRefused):
+    status, slug, title = 409, "publication-duplicate", "The material (or a copy of it) is already approved or pending on the channel"
+
+
 class AccountInUse(AppError):
     status, slug, title = 409, "account-in-use", "The account has publications and cannot be deleted"
 

@@ -137,7 +137,7 @@ def populate(url: str, rows: list[tuple], rng: random.Random) -> None:
     from sqlmodel import Session
 
     from backend.catalogue.models import Material
-    from backend.compliance import service as compliance
+    from backend.compliance import accounts as compliance
     from backend.compliance.models import Publication, PublicationEvent
     from backend.db import make_engine
     from backend.migrations import upgrade
@@ -246,7 +246,7 @@ def populate(url: str, rows: list[tuple], rng: random.Random) -> None:
 def bench_database(url: str, runs: int) -> dict[str, float]:
     from sqlmodel import Session
 
-    from backend.compliance import service as compliance
+    from backend.compliance import monthly
     from backend.compliance.export import FORMATS, render
     from backend.db import make_engine
 
@@ -258,13 +258,13 @@ def bench_database(url: str, runs: int) -> dict[str, float]:
     gc.collect()
     engine = make_engine(url)
 
-    def report() -> compliance.MonthlyReport:
+    def report() -> monthly.MonthlyReport:
         with Session(engine) as session:
-            return compliance.monthly_report(session, MONTH, AS_OF)
+            return monthly.monthly_report(session, MONTH, AS_OF)
 
     report()  # warm the connection pool and the presets cache
     seconds, result = median_of(runs, report)
-    assert isinstance(result, compliance.MonthlyReport) and len(result.accounts) == ACCOUNTS
+    assert isinstance(result, monthly.MonthlyReport) and len(result.accounts) == ACCOUNTS
     approved = sum(len(a.approved) for a in result.accounts)
     out = {"setup": setup, "report": seconds, "approved_listed": approved}
     for fmt in FORMATS:

@@ -17,6 +17,8 @@ T = TypeVar("T")
 FigureStatus = Literal["documented", "commonly_cited"]
 Fit = Literal["crop", "pad", "smart"]
 CountBy = Literal["approval_date", "submission_date"]
+Opening = Literal["automatically", "on_application"]
+MediaKind = Literal["video", "image", "audio"]
 
 _ID = r"^[a-z0-9][a-z0-9_.\-]*$"
 _ASPECT = re.compile(r"^(\d+):(\d+)$")
@@ -171,8 +173,41 @@ class ChannelRule(Frozen):
     count_by: CountBy = "approval_date"
     threshold_source: Literal["own", "prerequisites"] = "own"  # whose approvals open the channel
     opening_month: Literal["exempt", "prorated", "full"] = "exempt"  # the minimum in the month it opens
+    # "on_application": the store applies and the platform opens the channel; it stays closed until the
+    # team records that opening. "automatically": open once its prerequisites and threshold are met
+    # (from the start when it has none).
+    opens: Opening = "automatically"
+    # What a submission must be: checked when a publication is recorded, and used to pick gap fillers.
+    media_types: tuple[MediaKind, ...] = ("video",)
+    aspects: Figure[tuple[str, ...]] | None = None  # None: any aspect
+    min_duration_s: Figure[float] | None = None
+    max_duration_s: Figure[float] | None = None
     notes: str = ""
     source: Source
+
+    @field_validator("aspects")
+    @classmethod
+    def _aspects_form(cls, v: Figure[tuple[str, ...]] | None) -> Figure[tuple[str, ...]] | None:
+        if v is None:
+            return v
+        if not v.value:
+            raise ValueError("aspects needs at least one ratio, or leave it out to take any")
+        for a in v.value:
+            m = _ASPECT.match(a)
+            if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
+                raise ValueError(f"aspect must look like '9:16', got {a!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChannelRule:
+        if self.opens == "on_application" and self.opening_threshold:
+            raise ValueError(f"channel {self.id!r} opens on application, so it cannot also have a threshold")
+        if not self.media_types:
+            raise ValueError(f"channel {self.id!r} takes no media type")
+        lo = self.min_duration_s.value if self.min_duration_s else 0.0
+        if self.max_duration_s and self.max_duration_s.value <= lo:
+            raise ValueError(f"channel {self.id!r}: max_duration_s must be above min_duration_s")
+        return self
 
 
 class Platform(Frozen):

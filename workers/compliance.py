@@ -13,8 +13,7 @@ from datetime import datetime
 from celery.schedules import crontab
 
 from backend import webhooks
-from backend.compliance import reports
-from backend.compliance import service as compliance
+from backend.compliance import monthly, reports
 from backend.config import get_settings
 from backend.db import session_scope
 from backend.sqltypes import utcnow
@@ -47,7 +46,7 @@ def generate_monthly_report(month: str | None = None, as_of: str | None = None) 
     from backend.deps import get_storage
 
     at = datetime.fromisoformat(as_of) if as_of else utcnow()
-    period = compliance.parse_month(month) if month else compliance.previous_month(at)
+    period = monthly.parse_month(month) if month else monthly.previous_month(at)
     with session_scope() as session:
         row = reports.store_monthly_report(session, get_storage(), period, at)
         report_id, notify = row.id, row.webhook_sent_at is None

@@ -20,6 +20,10 @@ app.add_typer(keys_app, name="keys")
 from backend.cli.compliance import report_app  # noqa: E402
 
 app.add_typer(report_app, name="report")
+from backend.cli.compliance import channels_app, publish_app  # noqa: E402
+
+app.add_typer(channels_app, name="channels")
+app.add_typer(publish_app, name="publish")
 
 
 def _migrate() -> None:

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from backend import errors
-from backend.compliance import reports
-from backend.compliance import service as compliance
+from backend.compliance import accounts, monthly, publications, reports
 from backend.compliance.export import MEDIA_TYPES, filename, render, status_document
 from backend.compliance.models import PlatformAccount, Publication, PublicationStatus, Report
 from backend.compliance.schemas import (
@@ -19,6 +18,7 @@ from backend.compliance.schemas import (
     AccountPublic,
     AccountUpdate,
     ChannelCreate,
+    ChannelOpening,
     ChannelPublic,
     ChannelUpdate,
     EventPublic,
@@ -46,8 +46,8 @@ def _account_public(account: PlatformAccount, channels: list[Any]) -> AccountPub
 
 
 def _one_account(session: Any, account_id: uuid.UUID) -> AccountPublic:
-    account = compliance.get_account(session, account_id)
-    return _account_public(account, compliance.channels_of(session, [account_id])[account_id])
+    account = accounts.get_account(session, account_id)
+    return _account_public(account, accounts.channels_of(session, [account_id])[account_id])
 
 
 # --- accounts and channels ----------------------------------------------------------------------------
@@ -60,16 +60,16 @@ def _one_account(session: Any, account_id: uuid.UUID) -> AccountPublic:
     summary="Add a platform account (its channels come from the platform's rules)",
 )
 def create_account(body: AccountCreate, session: SessionDep, response: Response, _: Editor) -> AccountPublic:
-    account = compliance.create_account(session, **body.model_dump())
+    account = accounts.create_account(session, **body.model_dump())
     response.headers["Location"] = f"{API}/accounts/{account.id}"
     return _one_account(session, account.id)
 
 
 @router.get(f"{API}/accounts", response_model=list[AccountPublic], summary="List platform accounts")
 def list_accounts(session: SessionDep, _: Viewer, platform_id: str | None = None) -> list[AccountPublic]:
-    accounts = compliance.list_accounts(session, platform_id)
-    channels = compliance.channels_of(session, [a.id for a in accounts])
-    return [_account_public(a, channels[a.id]) for a in accounts]
+    found = accounts.list_accounts(session, platform_id)
+    channels = accounts.channels_of(session, [a.id for a in found])
+    return [_account_public(a, channels[a.id]) for a in found]
 
 
 @router.get(f"{API}/accounts/{{account_id}}", response_model=AccountPublic, summary="One account")
@@ -81,7 +81,7 @@ def get_account(account_id: uuid.UUID, session: SessionDep, _: Viewer) -> Accoun
 def update_account(
     account_id: uuid.UUID, body: AccountUpdate, session: SessionDep, _: Editor
 ) -> AccountPublic:
-    compliance.update_account(session, account_id, body.model_dump(exclude_unset=True))
+    accounts.update_account(session, account_id, body.model_dump(exclude_unset=True))
     return _one_account(session, account_id)
 
 
@@ -89,7 +89,7 @@ def update_account(
     f"{API}/accounts/{{account_id}}", status_code=204, summary="Delete an account without publications"
 )
 def delete_account(account_id: uuid.UUID, session: SessionDep, _: Admin) -> Response:
-    compliance.delete_account(session, account_id)
+    accounts.delete_account(session, account_id)
     return Response(status_code=204)
 
 
@@ -112,7 +112,7 @@ def add_channel(account_id: uuid.UUID, body: ChannelCreate, session: SessionDep,
     values = body.model_dump(exclude_unset=True, exclude={"channel_id"})
     values.setdefault("name_zh", body.name_zh)
     values.setdefault("name_en", body.name_en)
-    return ChannelPublic.model_validate(compliance.add_channel(session, account_id, body.channel_id, values))
+    return ChannelPublic.model_validate(accounts.add_channel(session, account_id, body.channel_id, values))
 
 
 @router.patch(
@@ -121,10 +121,31 @@ def add_channel(account_id: uuid.UUID, body: ChannelCreate, session: SessionDep,
     summary="Override a channel's rules, or open/close it by hand",
 )
 def update_channel(
-    account_id: uuid.UUID, channel_id: str, body: ChannelUpdate, session: SessionDep, _: Editor
+    account_id: uuid.UUID, channel_id: str, body: ChannelUpdate, session: SessionDep, key: Editor
 ) -> ChannelPublic:
     changes = body.model_dump(exclude_unset=True)
-    return ChannelPublic.model_validate(compliance.update_channel(session, account_id, channel_id, changes))
+    return ChannelPublic.model_validate(
+        accounts.update_channel(session, account_id, channel_id, changes, recorded_by=key.name)
+    )
+
+
+@router.post(
+    f"{API}/accounts/{{account_id}}/channels/{{channel_id}}/opening",
+    response_model=ChannelPublic,
+    summary="Record that the platform opened the channel (date, who, note)",
+)
+def record_opening(
+    account_id: uuid.UUID, channel_id: str, body: ChannelOpening, session: SessionDep, key: Editor
+) -> ChannelPublic:
+    channel = accounts.record_opening(
+        session,
+        account_id,
+        channel_id,
+        opened_on=body.opened_on,
+        opened_by=body.opened_by or key.name,
+        note=body.note,
+    )
+    return ChannelPublic.model_validate(channel)
 
 
 @router.post(
@@ -133,7 +154,7 @@ def update_channel(
     summary="Drop the account's rule overrides (back to the platform's rules)",
 )
 def reset_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _: Editor) -> ChannelPublic:
-    return ChannelPublic.model_validate(compliance.reset_channel(session, account_id, channel_id))
+    return ChannelPublic.model_validate(accounts.reset_channel(session, account_id, channel_id))
 
 
 @router.delete(
@@ -142,7 +163,7 @@ def reset_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _
     summary="Remove a channel without publications",
 )
 def delete_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _: Editor) -> Response:
-    compliance.delete_channel(session, account_id, channel_id)
+    accounts.delete_channel(session, account_id, channel_id)
     return Response(status_code=204)
 
 
@@ -150,7 +171,7 @@ def delete_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, 
 
 
 def _publication_public(session: Any, pubs: list[Publication]) -> list[PublicationPublic]:
-    events = compliance.events_of(session, [p.id for p in pubs])
+    events = publications.events_of(session, [p.id for p in pubs])
     out = []
     for p in pubs:
         public = PublicationPublic.model_validate(p)
@@ -168,7 +189,7 @@ def _publication_public(session: Any, pubs: list[Publication]) -> list[Publicati
 def create_publication(
     body: PublicationCreate, session: SessionDep, response: Response, key: Editor
 ) -> PublicationPublic:
-    pub = compliance.record_publication(session, compliance.PublicationInput(**body.model_dump()), key.id)
+    pub = publications.record_publication(session, publications.PublicationInput(**body.model_dump()), key.id)
     response.headers["Location"] = f"{API}/publications/{pub.id}"
     return _publication_public(session, [pub])[0]
 
@@ -188,9 +209,9 @@ def list_publications(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[PublicationPublic]:
-    pubs = compliance.list_publications(
+    pubs = publications.list_publications(
         session,
-        compliance.PublicationQuery(
+        publications.PublicationQuery(
             account_id=account_id,
             channel_id=channel_id,
             status=status,
@@ -210,7 +231,7 @@ def list_publications(
     summary="One publication with its audit trail",
 )
 def get_publication(publication_id: uuid.UUID, session: SessionDep, _: Viewer) -> PublicationPublic:
-    return _publication_public(session, [compliance.get_publication(session, publication_id)])[0]
+    return _publication_public(session, [publications.get_publication(session, publication_id)])[0]
 
 
 @router.patch(
@@ -221,7 +242,7 @@ def get_publication(publication_id: uuid.UUID, session: SessionDep, _: Viewer) -
 def update_publication(
     publication_id: uuid.UUID, body: PublicationUpdate, session: SessionDep, _: Editor
 ) -> PublicationPublic:
-    pub = compliance.update_publication(session, publication_id, body.model_dump(exclude_unset=True))
+    pub = publications.update_publication(session, publication_id, body.model_dump(exclude_unset=True))
     return _publication_public(session, [pub])[0]
 
 
@@ -229,7 +250,7 @@ def _transition(action: str):  # type: ignore[no-untyped-def]
     def handler(
         publication_id: uuid.UUID, body: Transition, session: SessionDep, key: Editor
     ) -> PublicationPublic:
-        pub = compliance.transition(
+        pub = publications.transition(
             session, publication_id, action, at=body.at, reason=body.reason, note=body.note, actor=key.id
         )
         return _publication_public(session, [pub])[0]
@@ -261,13 +282,15 @@ for _action, _summary in (
 def resubmit(
     publication_id: uuid.UUID, body: Resubmission, session: SessionDep, key: Editor
 ) -> PublicationPublic:
-    pub = compliance.resubmit(
+    pub = publications.resubmit(
         session,
         publication_id,
         submitted_at=body.submitted_at,
         platform_post_id=body.platform_post_id,
         post_url=body.post_url,
         note=body.note,
+        override=body.override,
+        override_reason=body.override_reason,
         actor=key.id,
     )
     return _publication_public(session, [pub])[0]
@@ -284,7 +307,7 @@ def compliance_status(
     account_id: Annotated[list[uuid.UUID] | None, Query()] = None,
 ) -> dict[str, Any]:
     at = as_of or utcnow()
-    return status_document(compliance.compliance_status(session, at, account_id or None), at)
+    return status_document(monthly.compliance_status(session, at, account_id or None), at)
 
 
 _ACCEPT = {
@@ -329,10 +352,14 @@ def monthly_report(
     _: Viewer,
     format: Format | None = None,  # noqa: A002
     as_of: AwareDatetime | None = None,
+    lang: Annotated[
+        Literal["zh", "en"], Query(description="Language of CSV and XLSX headers, statuses and names")
+    ] = "zh",
 ) -> Response:
     fmt = negotiate(request, format)
-    report = compliance.monthly_report(session, month, as_of)
-    return _download(render(report, fmt), fmt, filename(report, fmt), inline=fmt in ("json", "html"))
+    report = monthly.monthly_report(session, month, as_of)
+    data = render(report, fmt, lang)
+    return _download(data, fmt, filename(report, fmt), inline=fmt in ("json", "html"))
 
 
 def _report_public(row: Report) -> ReportPublic:

@@ -10,13 +10,15 @@ import dataclasses
 import enum
 import io
 import json
+import unicodedata
 import uuid
 from datetime import date, datetime
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from backend.compliance import rules
-from backend.compliance.service import AccountStatusReport, MonthlyReport
+from backend.compliance.monthly import AccountStatusReport, MonthlyReport
 
 FORMATS = ("json", "csv", "xlsx", "html")
 MEDIA_TYPES = {
@@ -114,14 +116,14 @@ def to_json(report: MonthlyReport) -> bytes:
 
 # --- rows shared by CSV and XLSX ----------------------------------------------------------------------
 
+LANGS = ("zh", "en")
 CHANNEL_COLUMNS = (
     "month",
     "platform",
     "account",
     "store_id",
     "channel_id",
-    "channel_zh",
-    "channel_en",
+    "channel",
     "state",
     "open_since",
     "opened_by_hand",
@@ -138,9 +140,93 @@ CHANNEL_COLUMNS = (
     "daily_cap",
     "days_over_daily_cap",
 )
+APPROVED_COLUMNS = (
+    "platform",
+    "account",
+    "channel",
+    "counted_at",
+    "timezone",
+    "material",
+    "source",
+    "post_id",
+    "post_url",
+)
+FILLER_COLUMNS = ("platform", "account", "channel", "material", "preset", "source")
+HEADERS = {
+    "zh": {
+        "month": "月份",
+        "platform": "平台",
+        "account": "店铺",
+        "store_id": "店铺编号",
+        "channel_id": "渠道编号",
+        "channel": "渠道",
+        "state": "渠道状态",
+        "open_since": "开通日期",
+        "opened_by_hand": "手动开通",
+        "required": "要求数",
+        "approved": "已通过",
+        "shortfall": "缺口",
+        "pending": "审核中",
+        "projected": "预计",
+        "days_left": "剩余天数",
+        "status": "达标情况",
+        "submissions": "本月提交",
+        "monthly_cap": "月提交上限",
+        "busiest_day": "单日最多提交",
+        "daily_cap": "日提交上限",
+        "days_over_daily_cap": "超日上限天数",
+        "counted_at": "计入时间",
+        "timezone": "时区",
+        "material": "素材",
+        "source": "来源素材",
+        "post_id": "作品 ID",
+        "post_url": "作品链接",
+        "preset": "预设",
+    },
+    "en": {name: name for name in (*CHANNEL_COLUMNS, *APPROVED_COLUMNS, *FILLER_COLUMNS)},
+}
+SECTIONS = {
+    "zh": {"approved": "已通过素材", "fillers": "可补位素材", "summary": "汇总", "as_of": "截至",
+           "generated_at": "生成时间", "not_started": "该店铺时区的本月尚未开始"},
+    "en": {"approved": "approved", "fillers": "could fill the gap", "summary": "Summary", "as_of": "as_of",
+           "generated_at": "generated_at", "not_started": "the month has not started in this account's timezone"},
+}
+STATUS_NAMES = {
+    "zh": {"met": "达标", "on_track": "进度正常", "at_risk": "有风险", "missed": "未达标", "not_required": "不要求"},
+    "en": {"met": "met", "on_track": "on_track", "at_risk": "at_risk", "missed": "missed",
+           "not_required": "not_required"},
+}
+STATE_NAMES = {
+    "zh": {"locked": "未开通", "opening": "开通中", "open": "已开通"},
+    "en": {"locked": "locked", "opening": "opening", "open": "open"},
+}
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def channel_rows(report: MonthlyReport) -> list[list[Any]]:
+def _lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}; use {' or '.join(LANGS)}")
+    return lang
+
+
+def local_time(value: datetime, tz: str | ZoneInfo) -> str:
+    """An instant as the team reads it: in the account's timezone, to the second."""
+    return value.astimezone(ZoneInfo(tz) if isinstance(tz, str) else tz).strftime(TIME_FORMAT)
+
+
+def _report_zone(report: MonthlyReport) -> str:
+    """The timezone for the report's own times: the accounts' one when they share it, else Shanghai."""
+    zones = {a.account.timezone for a in report.accounts}
+    return zones.pop() if len(zones) == 1 else str(rules.DEFAULT_TIMEZONE)
+
+
+def _names(info: Any, lang: str) -> str:
+    return info.platform_name_zh if lang == "zh" else info.platform_name_en
+
+
+def channel_rows(report: MonthlyReport, lang: str = "zh") -> list[list[Any]]:
+    lang = _lang(lang)
+    yes, no = ("是", "否") if lang == "zh" else (True, False)
     rows = []
     for a in report.accounts:
         for c in a.month.channels if a.month else ():
@@ -148,22 +234,21 @@ def channel_rows(report: MonthlyReport) -> list[list[Any]]:
             rows.append(
                 [
                     str(report.month),
-                    a.account.platform_name_zh,
+                    _names(a.account, lang),
                     a.account.name,
                     a.account.store_id or "",
                     c.channel_id,
-                    c.name_zh,
-                    c.name_en,
-                    c.state_at_close.value,
+                    c.name_zh if lang == "zh" else c.name_en,
+                    STATE_NAMES[lang][c.state_at_close.value],
                     c.open_since.date().isoformat() if c.open_since else "",
-                    c.opened_by_hand,
+                    yes if c.opened_by_hand else no,
                     q.required,
                     q.approved,
                     q.shortfall,
                     q.pending,
                     round(q.projected, 1),
                     q.days_left,
-                    q.status.value,
+                    STATUS_NAMES[lang][q.status.value],
                     c.submissions.used,
                     c.submissions.cap if c.submissions.cap is not None else "",
                     c.busiest_day.used,
@@ -174,12 +259,69 @@ def channel_rows(report: MonthlyReport) -> list[list[Any]]:
     return rows
 
 
-def to_csv(report: MonthlyReport) -> bytes:
-    """One row per account and channel; UTF-8 with a BOM so Excel reads 实拍 as Chinese, not mojibake."""
+def _channel_name(a: Any, channel_id: str, lang: str) -> str:
+    for c in a.month.channels if a.month else ():
+        if c.channel_id == channel_id:
+            return c.name_zh if lang == "zh" else c.name_en
+    return channel_id
+
+
+def approved_rows(report: MonthlyReport, lang: str = "zh") -> list[list[Any]]:
+    lang = _lang(lang)
+    return [
+        [
+            _names(a.account, lang),
+            a.account.name,
+            _channel_name(a, p.channel_id, lang),
+            local_time(p.counted_at, a.account.timezone),
+            a.account.timezone,
+            p.material.title,
+            p.source.title,
+            p.platform_post_id or "",
+            p.post_url or "",
+        ]
+        for a in report.accounts
+        for p in a.approved
+    ]
+
+
+def filler_rows(report: MonthlyReport, lang: str = "zh") -> list[list[Any]]:
+    lang = _lang(lang)
+    return [
+        [
+            _names(a.account, lang),
+            a.account.name,
+            _channel_name(a, f.channel_id, lang),
+            f.material.title,
+            f.preset_id or "",
+            f.source.title,
+        ]
+        for a in report.accounts
+        for f in a.fillers
+    ]
+
+
+def headers(columns: tuple[str, ...], lang: str) -> list[str]:
+    return [HEADERS[_lang(lang)][c] for c in columns]
+
+
+def to_csv(report: MonthlyReport, lang: str = "zh") -> bytes:
+    """One row per account and channel, then the approved clips (and gap fillers) as sections after a
+    blank line; UTF-8 with a BOM so Excel reads 实拍 as Chinese, not mojibake."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CHANNEL_COLUMNS)
-    writer.writerows(channel_rows(report))
+    writer.writerow(headers(CHANNEL_COLUMNS, lang))
+    writer.writerows(channel_rows(report, lang))
+    for section, columns, rows in (
+        ("approved", APPROVED_COLUMNS, approved_rows(report, lang)),
+        ("fillers", FILLER_COLUMNS, filler_rows(report, lang)),
+    ):
+        if section == "fillers" and not rows:
+            continue
+        writer.writerow([])
+        writer.writerow([SECTIONS[lang][section]])
+        writer.writerow(headers(columns, lang))
+        writer.writerows(rows)
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
@@ -198,18 +340,28 @@ def _sheet_title(name: str, taken: set[str]) -> str:
     return title
 
 
-def to_xlsx(report: MonthlyReport) -> bytes:
-    """A summary sheet and one sheet per account; the status column is coloured by conditional formatting."""
+def display_width(value: Any) -> int:
+    """Columns a value takes in a spreadsheet: CJK characters are two wide."""
+    text = value.strftime(TIME_FORMAT) if isinstance(value, datetime) else str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def to_xlsx(report: MonthlyReport, lang: str = "zh") -> bytes:
+    """A summary sheet and one sheet per account, each table with an autofilter, the status column
+    coloured by conditional formatting and columns as wide as their contents."""
     from openpyxl import Workbook
     from openpyxl.formatting.rule import CellIsRule
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    lang = _lang(lang)
+    words = SECTIONS[lang]
     wb = Workbook()
     summary = wb.active
-    summary.title = "Summary"
+    summary.title = words["summary"]
     bold = Font(bold=True)
     status_col = get_column_letter(CHANNEL_COLUMNS.index("status") + 1)
+    last_col = get_column_letter(len(CHANNEL_COLUMNS))
 
     def colour(ws: Any, first_row: int, last_row: int) -> None:
         if last_row < first_row:
@@ -219,62 +371,90 @@ def to_xlsx(report: MonthlyReport) -> bytes:
             ws.conditional_formatting.add(
                 cells,
                 CellIsRule(
-                    operator="equal", formula=[f'"{status}"'], fill=PatternFill("solid", bgColor=fill)
+                    operator="equal",
+                    formula=[f'"{STATUS_NAMES[lang][status]}"'],
+                    fill=PatternFill("solid", bgColor=fill),
                 ),
             )
 
-    def table(ws: Any, rows: list[list[Any]]) -> None:
-        ws.append(list(CHANNEL_COLUMNS))
+    def header_row(ws: Any, columns: tuple[str, ...]) -> None:
+        ws.append(headers(columns, lang))
         for cell in ws[ws.max_row]:
             cell.font = bold
+
+    def table(ws: Any, rows: list[list[Any]]) -> None:
+        header_row(ws, CHANNEL_COLUMNS)
         first = ws.max_row + 1
         for row in rows:
             ws.append(row)
         colour(ws, first, ws.max_row)
-        ws.freeze_panes = "A2"
-        for i, name in enumerate(CHANNEL_COLUMNS, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = max(10, min(24, len(name) + 4))
+        ws.auto_filter.ref = f"A{first - 1}:{last_col}{max(ws.max_row, first - 1)}"
+        ws.freeze_panes = f"A{first}"
 
-    all_rows = channel_rows(report)
+    def fit_columns(ws: Any) -> None:
+        widths: dict[int, int] = {}
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.value is not None and cell.value != "":
+                    widths[cell.column] = max(widths.get(cell.column, 0), display_width(cell.value))
+        for column, width in widths.items():
+            ws.column_dimensions[get_column_letter(column)].width = max(6, min(60, width + 2))
+
+    zone = _report_zone(report)
+    all_rows = channel_rows(report, lang)
     table(summary, all_rows)
     summary.append([])
-    summary.append(["as_of", report.as_of.isoformat()])
-    summary.append(["generated_at", report.generated_at.isoformat()])
+    summary.append([words["as_of"], local_time(report.as_of, zone), zone])
+    summary.append([words["generated_at"], local_time(report.generated_at, zone), zone])
+    fit_columns(summary)
 
-    taken = {"summary"}
+    taken = {words["summary"].lower()}
+    platform_col, account_col = CHANNEL_COLUMNS.index("platform"), CHANNEL_COLUMNS.index("account")
     for a in report.accounts:
         ws = wb.create_sheet(_sheet_title(f"{a.account.platform_name_zh} {a.account.name}", taken))
-        mine = [r for r in all_rows if r[2] == a.account.name and r[1] == a.account.platform_name_zh]
+        mine = [r for r in all_rows if r[account_col] == a.account.name and r[platform_col] == _names(a.account, lang)]
         table(ws, mine)
         if a.month is None:
-            ws.append(["the month has not started in this account's timezone", a.account.timezone])
+            ws.append([words["not_started"], a.account.timezone])
+            fit_columns(ws)
             continue
         ws.append([])
-        ws.append(
-            ["approved", "channel_id", "counted_at", "material", "source footage", "post_id", "post_url"]
-        )
-        for cell in ws[ws.max_row]:
-            cell.font = bold
+        ws.append([words["approved"]])
+        ws.cell(ws.max_row, 1).font = bold
+        header_row(ws, APPROVED_COLUMNS)
+        tz = ZoneInfo(a.account.timezone)
         for p in a.approved:
             ws.append(
                 [
-                    "",
-                    p.channel_id,
-                    p.counted_at.replace(tzinfo=None),
+                    _names(a.account, lang),
+                    a.account.name,
+                    _channel_name(a, p.channel_id, lang),
+                    p.counted_at.astimezone(tz).replace(tzinfo=None, microsecond=0),
+                    a.account.timezone,
                     p.material.title,
                     p.source.title,
                     p.platform_post_id or "",
                     p.post_url or "",
                 ]
             )
-            ws.cell(ws.max_row, 3).number_format = "yyyy-mm-dd hh:mm"
+            ws.cell(ws.max_row, APPROVED_COLUMNS.index("counted_at") + 1).number_format = "yyyy-mm-dd hh:mm:ss"
         if a.fillers:
             ws.append([])
-            ws.append(["could fill the gap", "channel_id", "material", "preset", "source footage"])
-            for cell in ws[ws.max_row]:
-                cell.font = bold
+            ws.append([words["fillers"]])
+            ws.cell(ws.max_row, 1).font = bold
+            header_row(ws, FILLER_COLUMNS)
             for f in a.fillers:
-                ws.append(["", f.channel_id, f.material.title, f.preset_id or "", f.source.title])
+                ws.append(
+                    [
+                        _names(a.account, lang),
+                        a.account.name,
+                        _channel_name(a, f.channel_id, lang),
+                        f.material.title,
+                        f.preset_id or "",
+                        f.source.title,
+                    ]
+                )
+        fit_columns(ws)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -374,7 +554,8 @@ def to_html(report: MonthlyReport) -> str:
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">',
         f"<title>reelhouse monthly quota report {report.month}</title><style>{_CSS}</style></head><body>",
         f"<h1>月度配额报告 Monthly quota report {report.month}</h1>",
-        f"<p>As of {escape(report.as_of.isoformat())}. Summary: "
+        f"<p>截至 As of {local_time(report.as_of, _report_zone(report))} ({escape(_report_zone(report))}). "
+        "Summary: "
         + ", ".join(
             f"{escape(STATUS_LABELS.get(k, k))}: {v}" for k, v in sorted(report.status_counts().items())
         )
@@ -394,7 +575,8 @@ def to_html(report: MonthlyReport) -> str:
             q = c.quota
             cap = f" / {c.submissions.cap}" if c.submissions.cap is not None else ""
             h.append(
-                f"<tr><td>{escape(c.name_zh)} ({escape(c.name_en)})</td><td>{c.state_at_close.value}</td>"
+                f"<tr><td>{escape(c.name_zh)} ({escape(c.name_en)})</td>"
+                f"<td>{STATE_NAMES['zh'][c.state_at_close.value]}</td>"
                 f"<td>{c.open_since.date().isoformat() if c.open_since else ''}</td>"
                 f"<td class=num>{q.required}</td><td class=num>{q.approved}</td>"
                 f"<td class=num>{q.pending}</td>"
@@ -404,13 +586,21 @@ def to_html(report: MonthlyReport) -> str:
                 f"<td class=num>{c.submissions.used}{cap}</td></tr>"
             )
         h.append("</table>")
-        h.append(bar_chart_svg([(c.name_zh, c.quota.approved, c.quota.required) for c in a.month.channels]))
-        h.append(
-            progress_chart_svg(
-                [(c.name_zh, c.cumulative_approved, c.quota.required) for c in a.month.channels],
-                report.month.days,
+        # Charts show what is asked of a channel: one with nothing required this month has nothing to draw.
+        charted = [c for c in a.month.channels if c.quota.required]
+        tz = ZoneInfo(info.timezone)
+        running = rules.YearMonth.of(report.as_of, tz) == report.month
+        last_day = report.as_of.astimezone(tz).day if running else report.month.days  # no line past today
+        if charted:
+            h.append(bar_chart_svg([(c.name_zh, c.quota.approved, c.quota.required) for c in charted]))
+            h.append(
+                progress_chart_svg(
+                    [(c.name_zh, c.cumulative_approved[:last_day], c.quota.required) for c in charted],
+                    report.month.days,
+                )
             )
-        )
+        else:
+            h.append("<p>本月没有渠道有数量要求 No channel has a monthly minimum this month.</p>")
         channel_names = {c.channel_id: c.name_zh for c in a.month.channels}
         if a.approved:
             h.append(
@@ -445,13 +635,14 @@ def to_html(report: MonthlyReport) -> str:
     return "".join(h)
 
 
-def render(report: MonthlyReport, fmt: str) -> bytes:
+def render(report: MonthlyReport, fmt: str, lang: str = "zh") -> bytes:
+    """The report in a format; CSV and XLSX speak `lang` (zh by default, en for English)."""
     if fmt == "json":
         return to_json(report)
     if fmt == "csv":
-        return to_csv(report)
+        return to_csv(report, lang)
     if fmt == "xlsx":
-        return to_xlsx(report)
+        return to_xlsx(report, lang)
     if fmt == "html":
         return to_html(report).encode("utf-8")
     raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -77,11 +77,23 @@ class AccountChannel(SQLModel, table=True):
     count_by: str = Field(
         default="approval_date", sa_column=Column(String(20), nullable=False, server_default="approval_date")
     )
+    opens: str = Field(
+        default="automatically",
+        sa_column=Column(String(20), nullable=False, server_default="automatically"),
+    )
+    # What a submission must be (None: any aspect, no duration bound).
+    media_types: list[str] = Field(default_factory=lambda: ["video"], sa_column=Column(JSONColumn, nullable=False))
+    aspects: list[str] | None = Field(default=None, sa_column=Column(JSONColumn, nullable=True))
+    min_duration_s: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    max_duration_s: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     overridden: list[str] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
     from_platform_rules: bool = True
     manual_state: ManualState | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     manual_effective_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     manual_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Who recorded the manual state (a person's name, or the API key's) and when.
+    manual_recorded_by: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    manual_recorded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 

@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from backend.compliance import rules
-from backend.compliance import service as compliance
+from backend.compliance import monthly, rules
 from backend.compliance.export import FORMATS, MEDIA_TYPES, filename, render
 from backend.compliance.models import Report
 from backend.errors import NotFound
@@ -27,7 +26,7 @@ def monthly_key(month: rules.YearMonth, fmt: str) -> str:
     return f"reports/monthly/{month}/reelhouse-report-{month}.{fmt}"
 
 
-def _summary(report: compliance.MonthlyReport) -> dict[str, Any]:
+def _summary(report: monthly.MonthlyReport) -> dict[str, Any]:
     return {
         "statuses": report.status_counts(),
         "accounts": len(report.accounts),
@@ -60,7 +59,7 @@ def store_monthly_report(
 
     Generating a month again replaces its files and row (the webhook mark is kept, so it is sent once).
     """
-    report = compliance.monthly_report(session, month, as_of)
+    report = monthly.monthly_report(session, month, as_of)
     files: dict[str, Any] = {}
     for fmt in FORMATS:
         data = render(report, fmt)
@@ -91,7 +90,7 @@ def record_at_risk(session: Session, as_of: datetime | None = None) -> Report | 
     if day.day < AT_RISK_FROM_DAY:
         return None
     month = rules.YearMonth(day.year, day.month)
-    report = compliance.monthly_report(session, month, as_of)
+    report = monthly.monthly_report(session, month, as_of)
     summary = _summary(report)
     summary["attention"] = [a for a in summary["attention"] if a["status"] == rules.QuotaStatus.AT_RISK.value]
     if not summary["attention"]:

@@ -32,7 +32,9 @@ Opening
     The approvals are those on the channel itself (``threshold_source=own``, the default) or on its
     prerequisites taken together (``prerequisites``). Approvals made before the prerequisites opened
     still count: platforms usually prevent them, and when imported data holds some we do not second-guess
-    it. A channel with no threshold and no prerequisite is open from the start (``open_since`` is None).
+    it. A channel with no threshold and no prerequisite is open from the start (``open_since`` is None),
+    unless it opens on application (``opens=on_application``, e.g. T-mall 视频): the store applies and the
+    platform opens it, so it is ``locked`` (reason ``not_opened``) until a manual ``open`` records the date.
     Since withdrawn approvals stop counting, ``open_since`` can move later and a channel can fall back to
     ``opening``; when the platform kept it open, record that with a manual override.
 
@@ -99,6 +101,7 @@ __all__ = [
     "LockReason",
     "ManualOverride",
     "MonthQuota",
+    "Opening",
     "OpeningMonthPolicy",
     "OverrideKind",
     "Publication",
@@ -138,6 +141,11 @@ class OpeningMonthPolicy(StrEnum):
     FULL = "full"
 
 
+class Opening(StrEnum):
+    AUTOMATICALLY = "automatically"  # by prerequisites and threshold; from the start when it has neither
+    ON_APPLICATION = "on_application"  # only when the platform opens it (recorded as a manual open)
+
+
 class OverrideKind(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
@@ -159,6 +167,7 @@ class ChannelState(StrEnum):
 class LockReason(StrEnum):
     PREREQUISITE = "prerequisite"
     CLOSED_BY_HAND = "closed_by_hand"
+    NOT_OPENED = "not_opened"  # opens on application and no opening is recorded
 
 
 class QuotaStatus(StrEnum):
@@ -245,9 +254,11 @@ class ChannelRule:
     count_by: CountBy = CountBy.APPROVAL_DATE
     threshold_source: ThresholdSource = ThresholdSource.OWN
     opening_month: OpeningMonthPolicy = OpeningMonthPolicy.EXEMPT
+    opens: Opening = Opening.AUTOMATICALLY
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "requires", tuple(self.requires))
+        object.__setattr__(self, "opens", Opening(self.opens))
         object.__setattr__(self, "count_by", CountBy(self.count_by))
         object.__setattr__(self, "threshold_source", ThresholdSource(self.threshold_source))
         object.__setattr__(self, "opening_month", OpeningMonthPolicy(self.opening_month))
@@ -260,6 +271,8 @@ class ChannelRule:
             raise ValueError(f"channel {self.id!r} requires itself")
         if self.threshold_source is ThresholdSource.PREREQUISITES and not self.requires:
             raise ValueError(f"channel {self.id!r} counts approvals on its prerequisites but has none")
+        if self.opens is Opening.ON_APPLICATION and self.opening_threshold:
+            raise ValueError(f"channel {self.id!r} opens on application, so it cannot also have a threshold")
 
 
 @dataclass(frozen=True)
@@ -620,6 +633,8 @@ class AccountLedger:
         for pre in prerequisites:
             opened = None if opened is None or pre.opened is None else max(opened, pre.opened)
             closed = min(closed, pre.closed)
+        if rule.opens is Opening.ON_APPLICATION:
+            opened = None  # only a recorded opening (the manual open above) opens it
         n = rule.opening_threshold
         if n and opened is not None:
             counted = self._threshold_instants(rule)
@@ -655,6 +670,8 @@ class AccountLedger:
                 return ChannelState.LOCKED, LockReason.CLOSED_BY_HAND, missing
         if missing:
             return ChannelState.LOCKED, LockReason.PREREQUISITE, missing
+        if rule.opens is Opening.ON_APPLICATION:
+            return ChannelState.LOCKED, LockReason.NOT_OPENED, ()
         return ChannelState.OPENING, None, ()
 
     def _open_since(self, cid: str) -> datetime | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -13,6 +13,10 @@ from backend.compliance.models import ManualState, PublicationStatus
 CountBy = Literal["approval_date", "submission_date"]
 ThresholdSource = Literal["own", "prerequisites"]
 OpeningMonth = Literal["exempt", "prorated", "full"]
+Opens = Literal["automatically", "on_application"]
+MediaKind = Literal["video", "image", "audio"]
+Aspect = Annotated[str, Field(pattern=r"^[1-9][0-9]*:[1-9][0-9]*$", examples=["3:4"])]
+Check = Literal["media_type", "aspect", "duration", "duplicate"]
 
 
 class AccountCreate(BaseModel):
@@ -47,6 +51,11 @@ class ChannelPublic(BaseModel):
     daily_cap: int | None
     monthly_cap: int | None
     count_by: CountBy
+    opens: Opens
+    media_types: list[MediaKind]
+    aspects: list[str] | None
+    min_duration_s: float | None
+    max_duration_s: float | None
     overridden: list[str] = Field(
         description="Rule fields changed from the platform's rules for this account"
     )
@@ -54,6 +63,8 @@ class ChannelPublic(BaseModel):
     manual_state: ManualState | None
     manual_effective_on: date | None
     manual_reason: str | None
+    manual_recorded_by: str | None
+    manual_recorded_at: datetime | None
 
 
 class ChannelRuleFields(BaseModel):
@@ -67,6 +78,11 @@ class ChannelRuleFields(BaseModel):
     daily_cap: int | None = Field(default=None, ge=0)
     monthly_cap: int | None = Field(default=None, ge=0)
     count_by: CountBy | None = None
+    opens: Opens | None = None
+    media_types: list[MediaKind] | None = Field(default=None, min_length=1)
+    aspects: list[Aspect] | None = Field(default=None, min_length=1, description="null: any aspect")
+    min_duration_s: float | None = Field(default=None, ge=0)
+    max_duration_s: float | None = Field(default=None, gt=0)
 
 
 class ChannelCreate(ChannelRuleFields):
@@ -81,6 +97,17 @@ class ChannelUpdate(ChannelRuleFields):
     manual_state: ManualState | None = None
     manual_effective_on: date | None = Field(default=None, description="Local date in the account's timezone")
     manual_reason: str | None = Field(default=None, max_length=2000)
+    manual_recorded_by: str | None = Field(default=None, max_length=200)
+
+
+class ChannelOpening(BaseModel):
+    """The platform opened the channel for the store (e.g. T-mall 视频 after the store applied)."""
+
+    opened_on: date = Field(description="Local date in the account's timezone", examples=["2026-11-03"])
+    opened_by: str | None = Field(
+        default=None, max_length=200, description="Who recorded it; default: the API key's name"
+    )
+    note: str = Field(default="", max_length=2000, examples=["千牛后台通知：视频频道已开通"])
 
 
 class AccountPublic(BaseModel):
@@ -113,6 +140,10 @@ class PublicationCreate(BaseModel):
     rejection_reason: str | None = Field(default=None, max_length=2000)
     withdrawn_at: AwareDatetime | None = None
     note: str = Field(default="", max_length=2000)
+    override: list[Check] = Field(
+        default=[], description="Submission checks to pass over (kept in the audit trail with the reason)"
+    )
+    override_reason: str | None = Field(default=None, max_length=2000)
 
 
 class PublicationUpdate(BaseModel):
@@ -133,6 +164,8 @@ class Resubmission(BaseModel):
     platform_post_id: str | None = Field(default=None, max_length=200)
     post_url: str | None = Field(default=None, max_length=1000)
     note: str = Field(default="", max_length=2000)
+    override: list[Check] = []
+    override_reason: str | None = Field(default=None, max_length=2000)
 
 
 class EventPublic(BaseModel):

@@ -25,16 +25,30 @@ def make_material(app_env):  # type: ignore[no-untyped-def]
     from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
     from backend.db import session_scope
     def make(
-        title: str, *, parent: uuid.UUID | None = None, status: str = "ready", preset_id: str | None = None
+        title: str,
+        *,
+        parent: uuid.UUID | None = None,
+        status: str = "ready",
+        preset_id: str | None = None,
+        media_type: str = "video",
+        size: tuple[int, int] | None = (1080, 1440),
+        duration_s: float | None = 30.0,
     ) -> uuid.UUID:
+        """A catalogue row; by default a 30 s 3:4 video as a T-mall 实拍 render would be."""
+        width, height = size or (None, None)
         with session_scope() as session:
             m = Material(
                 title=title,
-                media_type=MediaType.video,
+                media_type=MediaType(media_type),
                 kind=MaterialKind.derived if parent else MaterialKind.source,
                 status=MaterialStatus(status),
                 parent_id=parent,
                 preset_id=preset_id,
+                width=width,
+                height=height,
+                display_width=width,
+                display_height=height,
+                duration_s=duration_s if media_type != "image" else None,
             )
             session.add(m)
             session.flush()
@@ -54,6 +68,15 @@ class Api:
     def account(self, platform_id: str = "tmall", name: str = "旗舰店", **extra) -> dict:  # type: ignore[no-untyped-def]
         res = self.client.post("/api/v1/accounts", json={"platform_id": platform_id, "name": name, **extra})
         assert res.status_code == 201, res.text
+        return res.json()
+
+    def open_channel(self, account: dict, channel: str = "video", on: str = "2026-01-05", **extra) -> dict:  # type: ignore[no-untyped-def]
+        """Record that the platform opened the channel (T-mall 视频 opens on application)."""
+        res = self.client.post(
+            f"/api/v1/accounts/{account['id']}/channels/{channel}/opening",
+            json={"opened_on": on, "note": "千牛后台通知：已开通", **extra},
+        )
+        assert res.status_code == 200, res.text
         return res.json()
 
     def publish(

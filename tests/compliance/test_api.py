@@ -29,7 +29,8 @@ def test_accounts_come_with_the_platforms_channels_and_take_overrides(api, clien
         shipai["opening_threshold"],
         shipai["monthly_minimum"],
     ) == ("实拍", ["video"], 5, 6)
-    assert shipai["threshold_source"] == "prerequisites" and shipai["overridden"] == []
+    assert shipai["threshold_source"] == "own" and shipai["overridden"] == []
+    assert (shipai["aspects"], shipai["max_duration_s"], shipai["media_types"]) == (["3:4"], 60.0, ["video"])
 
     base = f"/api/v1/accounts/{acc['id']}/channels"
     res = client.patch(f"{base}/shipai", json={"monthly_minimum": 8, "opening_month": "prorated"})
@@ -159,10 +160,16 @@ def test_publications_are_validated_with_clear_problems(api, client, make_materi
     )
 
     first = api.publish(acc, "video", sh(2026, 6, 1), material=clip, post_id="TM-1001")
+    another_clip = make_material("另一个切片", parent=api.footage)
     dup = problem(
         client.post(
             "/api/v1/publications",
-            json={**body, "submitted_at": iso(sh(2026, 6, 2)), "platform_post_id": "TM-1001"},
+            json={
+                **body,
+                "material_id": str(another_clip),
+                "submitted_at": iso(sh(2026, 6, 2)),
+                "platform_post_id": "TM-1001",
+            },
         ),
         409,
         "publication-duplicate-post-id",
@@ -245,11 +252,16 @@ def test_viewers_read_but_do_not_record(api, client, keys):
 
 
 def test_tmall_story_across_months(api, client):
-    """视频 is open; 5 approved 视频 uploads open 实拍 (mid-June: June is exempt); then 6 实拍 a month."""
+    """视频 opened on application; 5 approved 实拍 uploads open 实拍 (mid-June: June is exempt); then 6 实拍
+    a month."""
     acc = api.account()
+    closed = api.status(sh(2026, 5, 20))
+    assert (channel(closed, "video")["state"], channel(closed, "video")["lock_reason"]) == ("locked", "not_opened")
+    assert channel(closed, "shipai")["lock_reason"] == "prerequisite"
+    api.open_channel(acc, "video", on="2026-06-01")
     video_days = (2, 5, 9, 14, 19)
     for i, day in enumerate(video_days):
-        api.publish(acc, "video", sh(2026, 6, day, 9), approved=sh(2026, 6, day, 18), post_id=f"V-{i}")
+        api.publish(acc, "shipai", sh(2026, 6, day, 9), approved=sh(2026, 6, day, 18), post_id=f"V-{i}")
 
     early = api.status(sh(2026, 6, 10))
     shipai = channel(early, "shipai")
@@ -264,6 +276,7 @@ def test_tmall_story_across_months(api, client):
     assert opened["state"] == "open" and opened["open_since"] == "2026-06-19T18:00:00+08:00"
     june = channel(api.month("2026-06", sh(2026, 7, 1, 9)), "shipai")
     assert (june["quota"]["required"], june["quota"]["status"]) == (0, "not_required")  # opened mid-month
+    assert june["quota"]["approved"] == 5  # the approvals that opened it count in their month
 
     # July: 6 approvals, one of them after a rejection and a resubmission: met.
     for day in (1, 4, 8, 12, 20):

@@ -587,3 +587,32 @@ def test_withdrawn_publications_never_count(pubs, withdrawn, days_after):
     assert [(c.state, c.open_since, c.approved_toward_opening) for c in a_status.channels] == [
         (c.state, c.open_since, c.approved_toward_opening) for c in b_status.channels
     ]
+
+
+# --- channels that open on application ----------------------------------------------------------------
+
+
+def test_a_channel_that_opens_on_application_stays_locked_until_its_opening_is_recorded():
+    from backend.compliance.rules import Opening
+
+    video = ChannelRule("tmall.video", "视频", "Video", opens=Opening.ON_APPLICATION)
+    shipai = ChannelRule(
+        "tmall.shipai", "实拍", "Real shot", requires=("tmall.video",), opening_threshold=5, monthly_minimum=6
+    )
+    pubs = [approved("tmall.shipai", sh(2026, 11, d, 15)) for d in (3, 4, 5, 6, 7)]
+    before = channel_status(Account("store", (video, shipai)), pubs, sh(2026, 11, 10))
+    v, s = before.channels
+    assert (v.state, v.lock_reason) == (ChannelState.LOCKED, LockReason.NOT_OPENED)
+    assert (s.state, s.lock_reason, s.missing_prerequisites) == (
+        ChannelState.LOCKED,
+        LockReason.PREREQUISITE,
+        ("tmall.video",),
+    )
+    opened = ManualOverride("tmall.video", OverrideKind.OPEN, "千牛通知已开通", date(2026, 11, 2))
+    after = channel_status(Account("store", (video, shipai), (opened,)), pubs, sh(2026, 11, 10))
+    v, s = after.channels
+    assert v.state is ChannelState.OPEN and v.opened_by_hand
+    # 实拍 counts its own approvals (the shipped default): the fifth, on the 7th, opens it.
+    assert s.state is ChannelState.OPEN and s.open_since == sh(2026, 11, 7, 15)
+    with pytest.raises(ValueError, match="opens on application"):
+        ChannelRule("x", "x", "x", requires=("tmall.video",), opening_threshold=2, opens=Opening.ON_APPLICATION)

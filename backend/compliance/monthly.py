@@ -1,0 +1,308 @@
+"""Where channels stand now, and the monthly report: quotas, daily progress, the approved materials with
+their source footage, and ready clips that could fill a gap. Built from the loader and the rule engine."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from backend.catalogue.models import Material, MaterialKind, MaterialStatus
+from backend.compliance import rules
+from backend.compliance.accounts import platform_catalog
+from backend.compliance.checks import bounds_of
+from backend.compliance.engine import require_aware
+from backend.compliance.fit import Facts, misfits
+from backend.compliance.loader import ApprovalRow, Loaded, MaterialRef, chunks, load, materials_with_sources
+from backend.compliance.models import PlatformAccount, Publication, PublicationStatus
+from backend.errors import ReportPeriodInvalid
+from backend.sqltypes import utcnow
+
+GAP_STATUSES = (rules.QuotaStatus.AT_RISK, rules.QuotaStatus.ON_TRACK)
+FILLER_POOL = 500  # newest ready derived materials considered as gap fillers
+
+
+@dataclass
+class AccountInfo:
+    id: uuid.UUID
+    name: str
+    platform_id: str
+    platform_name_zh: str
+    platform_name_en: str
+    store_id: str | None
+    store_url: str | None
+    timezone: str
+
+
+def _info(account: PlatformAccount) -> AccountInfo:
+    try:
+        found = platform_catalog().platform(account.platform_id)
+        zh, en = found.name.zh, found.name.en
+    except KeyError:
+        zh = en = account.platform_id
+    return AccountInfo(
+        account.id,
+        account.name,
+        account.platform_id,
+        zh,
+        en,
+        account.store_id,
+        account.store_url,
+        account.timezone,
+    )
+
+
+@dataclass
+class AccountStatusReport:
+    account: AccountInfo
+    status: rules.AccountStatus
+
+
+def _rate(account: PlatformAccount) -> float:
+    return rules.DEFAULT_APPROVAL_RATE if account.approval_rate is None else account.approval_rate
+
+
+def _ledger(loaded: Loaded, account: PlatformAccount, as_of: datetime) -> rules.AccountLedger:
+    return rules.AccountLedger(
+        loaded.engine_accounts[account.id],
+        (),
+        as_of,
+        approval_rate=_rate(account),
+        instants=loaded.instants[account.id],
+    )
+
+
+def compliance_status(
+    session: Session, as_of: datetime | None = None, account_ids: Sequence[uuid.UUID] | None = None
+) -> list[AccountStatusReport]:
+    """Where every channel of every account (or of the given ones) stands at as_of (default: now)."""
+    as_of = require_aware("as_of", as_of) or utcnow()
+    loaded = load(session, as_of, account_ids)
+    return [AccountStatusReport(_info(a), _ledger(loaded, a, as_of).status()) for a in loaded.accounts]
+
+
+@dataclass
+class ApprovedPublication:
+    publication_id: uuid.UUID
+    channel_id: str
+    counted_at: datetime  # in the account's timezone
+    material: MaterialRef
+    source: MaterialRef  # the root footage (the live stream) it was cut from
+    platform_post_id: str | None
+    post_url: str | None
+
+
+@dataclass
+class GapFiller:
+    channel_id: str
+    material: MaterialRef
+    preset_id: str | None
+    source: MaterialRef
+
+
+@dataclass
+class AccountMonthReport:
+    account: AccountInfo
+    month: rules.AccountMonth | None  # None when the month has not started in the account's timezone
+    approved: list[ApprovedPublication] = field(default_factory=list)
+    fillers: list[GapFiller] = field(default_factory=list)
+
+
+@dataclass
+class MonthlyReport:
+    month: rules.YearMonth
+    as_of: datetime
+    generated_at: datetime
+    accounts: list[AccountMonthReport]
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for a in self.accounts:
+            for c in a.month.channels if a.month else ():
+                counts[str(c.quota.status)] += 1
+        return dict(counts)
+
+    def channels_with(self, *statuses: rules.QuotaStatus) -> list[tuple[AccountInfo, rules.ChannelMonth]]:
+        return [
+            (a.account, c)
+            for a in self.accounts
+            for c in (a.month.channels if a.month else ())
+            if c.quota.status in statuses
+        ]
+
+
+def parse_month(text: str) -> rules.YearMonth:
+    try:
+        return rules.YearMonth.parse(text)
+    except ValueError as exc:
+        raise ReportPeriodInvalid(str(exc)) from exc
+
+
+def monthly_report(
+    session: Session,
+    month: rules.YearMonth | str,
+    as_of: datetime | None = None,
+    account_ids: Sequence[uuid.UUID] | None = None,
+) -> MonthlyReport:
+    """Every account's month as known at as_of (default: now): quotas, daily progress, approved materials
+    with their source footage, and ready derived materials not yet published that could fill the gaps."""
+    month = month if isinstance(month, rules.YearMonth) else parse_month(month)
+    as_of = require_aware("as_of", as_of) or utcnow()
+    if month.start(ZoneInfo("Etc/GMT-14")) > as_of:  # not started anywhere on Earth yet
+        raise ReportPeriodInvalid(f"month {month} has not started at {as_of.isoformat()}")
+    # Every timezone's month lies within a day of the month in UTC: load the approvals in that window.
+    window = (month.start(UTC) - timedelta(days=1), month.end(UTC) + timedelta(days=1))
+    loaded = load(session, as_of, account_ids, approvals_between=window)
+    reports: list[AccountMonthReport] = []
+    counted: list[tuple[AccountMonthReport, ApprovalRow, float]] = []
+    t = as_of.timestamp()
+    for a in loaded.accounts:
+        engine = loaded.engine_accounts[a.id]
+        tz = engine.timezone
+        report = AccountMonthReport(_info(a), None)
+        reports.append(report)
+        if month.start(tz) > as_of:
+            continue
+        report.month = _ledger(loaded, a, as_of).month(month)
+        start, end = month.start(tz).timestamp(), month.end(tz).timestamp()
+        by_submission = {r.id for r in engine.channels if r.count_by is rules.CountBy.SUBMISSION_DATE}
+        for row in loaded.approvals[a.id]:
+            if row.approved > t or (row.withdrawn is not None and row.withdrawn <= t):
+                continue
+            instant = row.submitted if row.channel_id in by_submission else row.approved
+            if start <= instant < end:
+                counted.append((report, row, instant))
+    # The listed materials came with the approvals; their ancestors are walked once each.
+    refs: dict[str, MaterialRef] = {}
+    parents: dict[str, uuid.UUID] = {}
+    for _, row, _ in counted:
+        if row.material_id not in refs:
+            refs[row.material_id] = MaterialRef(
+                uuid.UUID(row.material_id), row.material_title, row.material_kind
+            )
+            if row.parent_id:
+                parents[row.material_id] = uuid.UUID(row.parent_id)
+    running = [
+        r for r in reports if r.month is not None and rules.YearMonth.of(as_of, ZoneInfo(r.account.timezone)) == month
+    ]
+    fillers = _filler_candidates(session, running)
+    channel_rows = {(a.id, c.channel_id): c for a in loaded.accounts for c in loaded.channels.get(a.id, [])}
+    for report in running:
+        assert report.month is not None
+        pool = fillers.get(report.account.id, [])
+        taken: set[uuid.UUID] = set()
+        for channel in report.month.channels:
+            gap = channel.quota.shortfall if channel.quota.status in GAP_STATUSES else 0
+            row = channel_rows.get((report.account.id, channel.channel_id))
+            if not gap or row is None:
+                continue
+            bounds = bounds_of(row)
+            for material, preset_id, facts in pool:
+                if gap == 0:
+                    break
+                if material.id in taken or misfits(facts, bounds):
+                    continue
+                taken.add(material.id)
+                gap -= 1
+                report.fillers.append(GapFiller(channel.channel_id, material, preset_id, material))
+    filler_ids = {f.material.id for r in running for f in r.fillers}
+    walked, roots = materials_with_sources(session, set(parents.values()) | filler_ids)
+    counted.sort(key=lambda x: (x[2], x[1].publication_id))
+    for report, row, instant in counted:
+        ref = refs[row.material_id]
+        parent = parents.get(row.material_id)
+        source = roots.get(parent, ref) if parent is not None else ref
+        local = datetime.fromtimestamp(instant, ZoneInfo(report.account.timezone))
+        report.approved.append(
+            ApprovedPublication(
+                uuid.UUID(row.publication_id),
+                row.channel_id,
+                local,
+                ref,
+                source,
+                row.platform_post_id,
+                row.post_url,
+            )
+        )
+    for report in running:
+        report.fillers = [
+            GapFiller(f.channel_id, walked[f.material.id], f.preset_id, roots[f.material.id])
+            for f in report.fillers
+        ]
+    return MonthlyReport(month, as_of, utcnow(), reports)
+
+
+def _filler_candidates(
+    session: Session, reports: Sequence[AccountMonthReport]
+) -> dict[uuid.UUID, list[tuple[MaterialRef, str | None, Facts]]]:
+    """Per account: ready derived materials not yet submitted there (rejections aside), the platform's own
+    renders first, newest first, with the facts that say which channel they fit."""
+    wanted = [r for r in reports if r.month and any(c.quota.shortfall for c in r.month.channels)]
+    if not wanted:
+        return {}
+    m = Material.__table__  # type: ignore[attr-defined]
+    rows = (
+        session.connection()
+        .execute(
+            sa.select(
+                m.c.id,
+                m.c.title,
+                m.c.kind,
+                m.c.preset_id,
+                m.c.media_type,
+                m.c.display_width,
+                m.c.display_height,
+                m.c.width,
+                m.c.height,
+                m.c.rotation,
+                m.c.duration_s,
+            )
+            .where(m.c.kind == MaterialKind.derived.value, m.c.status == MaterialStatus.ready.value)
+            .order_by(m.c.created_at.desc(), m.c.id)
+            .limit(FILLER_POOL)
+        )
+        .all()
+    )
+    if not rows:
+        return {}
+    p = Publication.__table__  # type: ignore[attr-defined]
+    used: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    ids = [r[0] for r in rows]
+    for chunk in chunks(ids):
+        used.update(
+            (a, mid)
+            for a, mid in session.connection().execute(
+                sa.select(p.c.account_id, p.c.material_id).where(
+                    p.c.material_id.in_(chunk), p.c.status != PublicationStatus.rejected.value
+                )
+            )
+        )
+    out: dict[uuid.UUID, list[tuple[MaterialRef, str | None, Facts]]] = {}
+    for report in wanted:
+        aid, prefix = report.account.id, report.account.platform_id + "."
+        free = [r for r in rows if (aid, r[0]) not in used]
+        free.sort(key=lambda r: not (r[3] or "").startswith(prefix))  # stable: keeps newest first within
+        out[aid] = [(MaterialRef(r[0], r[1], r[2]), r[3], _facts(r)) for r in free]
+    return out
+
+def _facts(row: Any) -> Facts:
+    _, _, _, _, media_type, dw, dh, w, h, rotation, duration = row
+    if not (dw and dh) and w and h:
+        dw, dh = (h, w) if (rotation or 0) % 180 == 90 else (w, h)
+    return Facts(str(media_type), dw, dh, duration)
+
+
+def previous_month(now: datetime | None = None, tz: ZoneInfo = rules.DEFAULT_TIMEZONE) -> rules.YearMonth:
+    return rules.YearMonth.of(now or utcnow(), tz).previous()
+
+
+def local_date(value: datetime, tz: str) -> date:
+    return value.astimezone(ZoneInfo(tz)).date()
+

@@ -1,0 +1,347 @@
+"""Publications: a material submitted to an account's channel, its reviews (approve, reject, withdraw,
+resubmit) and the audit trail of every change."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from backend.catalogue.models import Material, MaterialStatus
+from backend.compliance.accounts import get_account
+from backend.compliance.checks import check_submission
+from backend.compliance.engine import require_aware, to_engine_publication
+from backend.compliance.models import AccountChannel, Publication, PublicationEvent, PublicationStatus
+from backend.errors import (
+    BadRequest,
+    DuplicatePostId,
+    InvalidTransition,
+    NotFound,
+    PublicationDatesOutOfOrder,
+    PublicationNotSubmitted,
+    UnknownChannel,
+    UnknownMaterial,
+    ValidationFailed,
+)
+from backend.sqltypes import utcnow
+
+# Clocks differ a little between a phone, the platform and this server: a date this far ahead still counts
+# as "now"; anything later is refused as a date in the future.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass
+class PublicationInput:
+    material_id: uuid.UUID
+    account_id: uuid.UUID
+    channel_id: str
+    submitted_at: datetime | None = None
+    platform_post_id: str | None = None
+    post_url: str | None = None
+    status: PublicationStatus = PublicationStatus.pending
+    approved_at: datetime | None = None
+    rejected_at: datetime | None = None
+    rejection_reason: str | None = None
+    withdrawn_at: datetime | None = None
+    note: str = ""
+    override: Sequence[str] = ()  # submission checks to pass over (with override_reason)
+    override_reason: str | None = None
+
+
+def _not_future(name: str, value: datetime | None, now: datetime) -> None:
+    if value is not None and value > now + CLOCK_SKEW:
+        raise PublicationDatesOutOfOrder(f"{name} {value.isoformat()} is in the future")
+
+
+def _check_engine(pub: Publication) -> None:
+    """The engine's own checks on a publication's history, as a last line (messages name the dates)."""
+    try:
+        to_engine_publication(pub)
+    except ValueError as exc:
+        raise PublicationDatesOutOfOrder(str(exc)) from exc
+
+
+def _flush_publication(session: Session, pub: Publication) -> None:
+    if pub.platform_post_id:
+        with session.no_autoflush:
+            clash = session.exec(
+                select(Publication.id).where(
+                    Publication.account_id == pub.account_id,
+                    Publication.platform_post_id == pub.platform_post_id,
+                    Publication.id != pub.id,
+                )
+            ).first()
+        if clash is not None:
+            raise DuplicatePostId(
+                f"post id {pub.platform_post_id!r} is already recorded for this account ({clash})",
+                publication_id=str(clash),
+            )
+    session.add(pub)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # a concurrent request recorded the same post id
+        raise DuplicatePostId(
+            f"post id {pub.platform_post_id!r} is already recorded for this account"
+        ) from exc
+
+
+def _event(
+    session: Session,
+    pub: Publication,
+    from_status: str | None,
+    actor: uuid.UUID | None,
+    note: str,
+    effective_at: datetime | None,
+) -> None:
+    session.add(
+        PublicationEvent(
+            publication_id=pub.id,
+            actor_key_id=actor,
+            from_status=from_status,
+            to_status=pub.status,
+            note=note,
+            effective_at=effective_at,
+        )
+    )
+
+
+def record_publication(
+    session: Session, data: PublicationInput, actor: uuid.UUID | None = None
+) -> Publication:
+    """Record a submission (pending), or import one already reviewed with its dates."""
+    now = utcnow()
+    for name in ("submitted_at", "approved_at", "rejected_at", "withdrawn_at"):
+        require_aware(name, getattr(data, name))
+        _not_future(name, getattr(data, name), now)
+    status = PublicationStatus(data.status)
+    reviewed = data.approved_at or data.rejected_at or data.withdrawn_at
+    if data.submitted_at is None:
+        if status != PublicationStatus.pending or reviewed:
+            raise PublicationNotSubmitted(
+                f"a publication recorded as {status} needs submitted_at: nothing is reviewed unsubmitted"
+            )
+        data.submitted_at = now
+    if status == PublicationStatus.approved and data.approved_at is None:
+        raise PublicationDatesOutOfOrder("an approved publication needs approved_at")
+    if status == PublicationStatus.withdrawn and data.withdrawn_at is None:
+        raise PublicationDatesOutOfOrder("a withdrawn publication needs withdrawn_at")
+    if status == PublicationStatus.rejected and data.rejected_at is None:
+        data.rejected_at = data.submitted_at if not reviewed else data.rejected_at
+    get_account(session, data.account_id)
+    channel = session.exec(
+        select(AccountChannel).where(
+            AccountChannel.account_id == data.account_id, AccountChannel.channel_id == data.channel_id
+        )
+    ).first()
+    if channel is None:
+        raise UnknownChannel(f"account {data.account_id} has no channel {data.channel_id!r}")
+    material = session.get(Material, data.material_id)
+    if material is None:
+        raise UnknownMaterial(f"material {data.material_id} does not exist")
+    if material.status == MaterialStatus.deleted:
+        raise UnknownMaterial(f"material {data.material_id} is deleted; restore it before publishing it")
+    note = data.note or "recorded"
+    if status == PublicationStatus.pending:  # a submission now, not history imported with its review
+        passed_over = check_submission(session, material, channel, data.override, data.override_reason)
+        if passed_over:
+            note = f"{note}；越过检查 " + "；".join(passed_over) + f"。理由：{(data.override_reason or '').strip()}"
+    pub = Publication(
+        material_id=data.material_id,
+        account_id=data.account_id,
+        channel_id=data.channel_id,
+        submitted_at=data.submitted_at,
+        platform_post_id=data.platform_post_id or None,
+        post_url=data.post_url,
+        status=status,
+        approved_at=data.approved_at,
+        rejected_at=data.rejected_at,
+        rejection_reason=data.rejection_reason,
+        withdrawn_at=data.withdrawn_at,
+        created_by=actor,
+    )
+    _check_engine(pub)
+    _flush_publication(session, pub)
+    _event(session, pub, None, actor, note, reviewed or pub.submitted_at)
+    session.flush()
+    return pub
+
+
+def get_publication(session: Session, publication_id: uuid.UUID) -> Publication:
+    pub = session.get(Publication, publication_id)
+    if pub is None:
+        raise NotFound(f"publication {publication_id} not found")
+    return pub
+
+
+_TRANSITIONS: dict[str, tuple[set[PublicationStatus], PublicationStatus]] = {
+    "approve": ({PublicationStatus.pending}, PublicationStatus.approved),
+    "reject": ({PublicationStatus.pending}, PublicationStatus.rejected),
+    "withdraw": ({PublicationStatus.pending, PublicationStatus.approved}, PublicationStatus.withdrawn),
+}
+
+
+def transition(
+    session: Session,
+    publication_id: uuid.UUID,
+    action: str,
+    *,
+    at: datetime | None = None,
+    reason: str | None = None,
+    note: str = "",
+    actor: uuid.UUID | None = None,
+) -> Publication:
+    """approve / reject / withdraw a publication, recording the change in its audit trail."""
+    if action not in _TRANSITIONS:
+        raise BadRequest(f"unknown action {action!r}; use approve, reject, withdraw or resubmit")
+    pub = get_publication(session, publication_id)
+    allowed, target = _TRANSITIONS[action]
+    if pub.status not in allowed:
+        raise InvalidTransition(
+            f"cannot {action} a publication that is {pub.status}"
+            + (
+                "; resubmit it as a new publication instead"
+                if pub.status == PublicationStatus.rejected
+                else ""
+            ),
+            current_status=str(pub.status),
+        )
+    now = utcnow()
+    at = require_aware("at", at) or now
+    _not_future("at", at, now)
+    previous = pub.approved_at or pub.submitted_at
+    if at < previous:
+        what = "approval" if pub.approved_at else "submission"
+        raise PublicationDatesOutOfOrder(
+            f"{action} at {at.isoformat()} is before the {what} at {previous.isoformat()}"
+        )
+    if action == "reject" and not (reason or "").strip():
+        raise ValidationFailed("a rejection needs the platform's reason")
+    from_status = pub.status
+    pub.status = target
+    if target == PublicationStatus.approved:
+        pub.approved_at = at
+    elif target == PublicationStatus.rejected:
+        pub.rejected_at, pub.rejection_reason = at, reason
+    else:
+        pub.withdrawn_at = at
+    pub.updated_at = now
+    _check_engine(pub)
+    session.add(pub)
+    _event(session, pub, from_status, actor, note or (reason or ""), at)
+    session.flush()
+    return pub
+
+
+def resubmit(
+    session: Session,
+    publication_id: uuid.UUID,
+    *,
+    submitted_at: datetime | None = None,
+    platform_post_id: str | None = None,
+    post_url: str | None = None,
+    note: str = "",
+    override: Sequence[str] = (),
+    override_reason: str | None = None,
+    actor: uuid.UUID | None = None,
+) -> Publication:
+    """Submit a rejected or withdrawn publication's material again: a new publication, linked to the old."""
+    old = get_publication(session, publication_id)
+    if old.status not in (PublicationStatus.rejected, PublicationStatus.withdrawn):
+        raise InvalidTransition(
+            f"only rejected or withdrawn publications are resubmitted; this one is {old.status}",
+            current_status=str(old.status),
+        )
+    ended = old.rejected_at or old.withdrawn_at or old.submitted_at
+    at = require_aware("submitted_at", submitted_at) or utcnow()
+    if at < ended:
+        raise PublicationDatesOutOfOrder(
+            f"resubmission at {at.isoformat()} is before the review ended at {ended.isoformat()}"
+        )
+    new = record_publication(
+        session,
+        PublicationInput(
+            material_id=old.material_id,
+            account_id=old.account_id,
+            channel_id=old.channel_id,
+            submitted_at=at,
+            platform_post_id=platform_post_id,
+            post_url=post_url,
+            note=note or f"resubmission of {old.id}",
+            override=override,
+            override_reason=override_reason,
+        ),
+        actor,
+    )
+    new.resubmission_of = old.id
+    session.add(new)
+    session.flush()
+    return new
+
+
+def update_publication(session: Session, publication_id: uuid.UUID, changes: dict[str, Any]) -> Publication:
+    """Fill in what the platform gave later: the post id and URL (statuses change through transitions)."""
+    pub = get_publication(session, publication_id)
+    for key, value in changes.items():
+        if key not in {"platform_post_id", "post_url"}:
+            raise BadRequest(f"field {key!r} cannot be changed here; use the approve/reject/withdraw actions")
+        setattr(pub, key, value or None)
+    pub.updated_at = utcnow()
+    _flush_publication(session, pub)
+    return pub
+
+
+@dataclass
+class PublicationQuery:
+    account_id: uuid.UUID | None = None
+    channel_id: str | None = None
+    status: PublicationStatus | None = None
+    material_id: uuid.UUID | None = None
+    submitted_from: datetime | None = None
+    submitted_before: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def list_publications(session: Session, query: PublicationQuery) -> list[Publication]:
+    stmt = select(Publication)
+    if query.account_id:
+        stmt = stmt.where(Publication.account_id == query.account_id)
+    if query.channel_id:
+        stmt = stmt.where(Publication.channel_id == query.channel_id)
+    if query.status:
+        stmt = stmt.where(Publication.status == query.status)
+    if query.material_id:
+        stmt = stmt.where(Publication.material_id == query.material_id)
+    if query.submitted_from:
+        stmt = stmt.where(Publication.submitted_at >= query.submitted_from)
+    if query.submitted_before:
+        stmt = stmt.where(Publication.submitted_at < query.submitted_before)
+    stmt = (
+        stmt.order_by(col(Publication.submitted_at).desc(), Publication.id)
+        .offset(query.offset)
+        .limit(query.limit)
+    )
+    return list(session.exec(stmt))
+
+
+def events_of(
+    session: Session, publication_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[PublicationEvent]]:
+    ids = list(publication_ids)
+    out: dict[uuid.UUID, list[PublicationEvent]] = {i: [] for i in ids}
+    if ids:
+        stmt = (
+            select(PublicationEvent)
+            .where(col(PublicationEvent.publication_id).in_(ids))
+            .order_by(PublicationEvent.id)
+        )
+        for event in session.exec(stmt):
+            out[event.publication_id].append(event)
+    return out
+
