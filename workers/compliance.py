@@ -17,6 +17,7 @@ from backend.compliance import reports
 from backend.compliance import service as compliance
 from backend.config import get_settings
 from backend.db import session_scope
+from backend.objectstore import get_storage
 from backend.sqltypes import utcnow
 from workers.celery_app import celery_app
 
@@ -44,8 +45,6 @@ def webhook_backoff(retries: int) -> int:
 
 def generate_monthly_report(month: str | None = None, as_of: str | None = None) -> int:
     """Generate and store a month's report (default: last month in Shanghai); return the Report id."""
-    from backend.deps import get_storage
-
     at = datetime.fromisoformat(as_of) if as_of else utcnow()
     period = compliance.parse_month(month) if month else compliance.previous_month(at)
     with session_scope() as session:

@@ -13,13 +13,15 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from backend import errors
-from backend.catalogue.models import Material, MaterialStatus
+from backend import errors, queue
+from backend.catalogue.models import Material, MaterialFingerprint, MaterialStatus
+from backend.catalogue.service import limits_from
 from backend.config import Settings
-from backend.metrics.models import MaterialFingerprint
 from backend.sqltypes import utcnow
 from storage import Storage
 from workers.media.fingerprint import VERSION, Fingerprint, FingerprintIndex
+from workers.media.inspect import InspectFailed, inspect_untrusted
+from workers.media.probe import ProbeRejection
 
 
 def store_fingerprint(session: Session, material_id: uuid.UUID, fingerprint: Fingerprint) -> MaterialFingerprint:
@@ -94,10 +96,6 @@ def identify(session: Session, fingerprint: Fingerprint, limit: int = 5) -> list
 
 def fingerprint_untrusted(settings: Settings, path: Path) -> Fingerprint:
     """Fingerprint an uploaded file in the sandboxed inspector (it is untrusted input)."""
-    from backend.uploads.service import limits_from
-    from workers.media.inspect import InspectFailed, inspect_untrusted
-    from workers.media.probe import ProbeRejection
-
     out = path.with_suffix(".fingerprint")
     try:
         facts = inspect_untrusted(path, limits=limits_from(settings), fingerprint=out,
@@ -152,11 +150,4 @@ def fingerprint_material(session: Session, storage: Storage, settings: Settings,
 def request_fingerprint(session: Session, material_id: uuid.UUID) -> None:
     """Fingerprint a new video on the quick queue once its row is committed (decoding two minutes of
     a 1080p stream takes seconds that an upload should not wait for)."""
-    from backend.db import after_commit
-
-    def send() -> None:
-        from workers.catalogue import fingerprint_material_task
-
-        fingerprint_material_task.apply_async(args=[str(material_id)])
-
-    after_commit(session, send)
+    queue.enqueue(session, queue.FINGERPRINT_MATERIAL, str(material_id))

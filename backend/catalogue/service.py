@@ -23,8 +23,11 @@ from backend.catalogue.models import (
     Tag,
     TagCategory,
 )
+from backend.changes import apply_changes
+from backend.config import Settings
 from backend.errors import BadRequest, Conflict, NotFound
 from backend.sqltypes import utcnow
+from workers.media.probe import Limits
 
 SortKey = Literal["created_at", "-created_at", "title", "-title", "duration", "-duration", "size", "-size"]
 _SORT_COLUMNS: dict[str, Any] = {
@@ -35,6 +38,15 @@ _SORT_COLUMNS: dict[str, Any] = {
     "size": Material.size_bytes,
 }
 MAX_PAGE = 200
+
+
+def limits_from(settings: Settings) -> Limits:
+    """What the catalogue accepts as media (pixels, duration), for every probe of untrusted input."""
+    return Limits(
+        max_video_pixels=settings.max_video_pixels,
+        max_image_pixels=settings.max_image_pixels,
+        max_duration_seconds=settings.max_duration_seconds,
+    )
 
 
 def get_material(session: Session, material_id: uuid.UUID, *, include_deleted: bool = True) -> Material:
@@ -48,12 +60,7 @@ def update_material(session: Session, material_id: uuid.UUID, changes: dict[str,
     material = get_material(session, material_id)
     if material.status == MaterialStatus.deleted:
         raise Conflict("restore the material before editing it")
-    allowed = {"title", "description", "production_cost"}
-    for key, value in changes.items():
-        if key not in allowed:
-            raise BadRequest(f"field {key!r} cannot be changed")
-        setattr(material, key, value)
-    material.updated_at = utcnow()
+    apply_changes(material, changes, {"title", "description", "production_cost"})
     session.add(material)
     session.flush()
     return material

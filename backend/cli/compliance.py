@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from backend.cli.common import migrate_database
+
 report_app = typer.Typer(help="Compliance status and the monthly quota report.", no_args_is_help=True)
 
 
@@ -31,7 +33,6 @@ def monthly(
     as_of: Annotated[str | None, typer.Option(help="ISO 8601 instant with offset; default: now")] = None,
 ) -> None:
     """Write the month's report in each format (the same files the API serves)."""
-    from backend.cli import _migrate
     from backend.compliance import service as compliance
     from backend.compliance.export import FORMATS, filename, render
     from backend.db import session_scope
@@ -41,7 +42,7 @@ def monthly(
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise typer.BadParameter(f"unknown format {', '.join(unknown)}; use {', '.join(FORMATS)}")
-    _migrate()
+    migrate_database()
     try:
         with session_scope() as session:
             report = compliance.monthly_report(session, month, _as_of(as_of))
@@ -63,13 +64,12 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
     """Where every channel of every account stands."""
-    from backend.cli import _migrate
     from backend.compliance import service as compliance
     from backend.compliance.export import status_document
     from backend.db import session_scope
     from backend.sqltypes import utcnow
 
-    _migrate()
+    migrate_database()
     at = _as_of(as_of) or utcnow()
     with session_scope() as session:
         found = compliance.compliance_status(session, at)

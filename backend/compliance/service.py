@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from itertools import repeat
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus
+from backend.changes import apply_changes
 from backend.compliance import rules
 from backend.compliance.models import (
     AccountChannel,
@@ -32,7 +32,6 @@ from backend.compliance.models import (
     PublicationEvent,
     PublicationStatus,
 )
-from backend.config import get_settings
 from backend.errors import (
     AccountInUse,
     BadRequest,
@@ -49,9 +48,9 @@ from backend.errors import (
     UnknownPlatform,
     ValidationFailed,
 )
+from backend.platforms.service import get_catalog
 from backend.sqltypes import utcnow
-from presets.loader import load_catalog
-from presets.schema import Platform, PresetCatalog
+from presets.schema import Platform
 
 # Clocks differ a little between a phone, the platform and this server: a date this far ahead still counts
 # as "now"; anything later is refused as a date in the future.
@@ -74,20 +73,11 @@ RULE_FIELDS = (
 # --- presets ------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _catalog(override_dir: Path | None) -> PresetCatalog:
-    return load_catalog(override_dir)
-
-
-def platform_catalog() -> PresetCatalog:
-    return _catalog(get_settings().presets_dir)
-
-
 def platform(platform_id: str) -> Platform:
     try:
-        return platform_catalog().platform(platform_id)
+        return get_catalog().platform(platform_id)
     except KeyError:
-        known = ", ".join(p.id for p in platform_catalog().platforms)
+        known = ", ".join(p.id for p in get_catalog().platforms)
         raise UnknownPlatform(f"no platform {platform_id!r}; known: {known}") from None
 
 
@@ -165,13 +155,8 @@ def list_accounts(session: Session, platform_id: str | None = None) -> list[Plat
 
 def update_account(session: Session, account_id: uuid.UUID, changes: dict[str, Any]) -> PlatformAccount:
     account = get_account(session, account_id)
-    for key, value in changes.items():
-        if key not in {"name", "store_id", "store_url", "timezone", "approval_rate"}:
-            raise BadRequest(f"field {key!r} cannot be changed")
-        if key == "timezone":
-            _zone(value)
-        setattr(account, key, value)
-    account.updated_at = utcnow()
+    apply_changes(account, changes, {"name", "store_id", "store_url", "timezone", "approval_rate"})
+    _zone(account.timezone)
     session.add(account)
     session.flush()
     return account
@@ -554,11 +539,8 @@ def resubmit(
 def update_publication(session: Session, publication_id: uuid.UUID, changes: dict[str, Any]) -> Publication:
     """Fill in what the platform gave later: the post id and URL (statuses change through transitions)."""
     pub = get_publication(session, publication_id)
-    for key, value in changes.items():
-        if key not in {"platform_post_id", "post_url"}:
-            raise BadRequest(f"field {key!r} cannot be changed here; use the approve/reject/withdraw actions")
-        setattr(pub, key, value or None)
-    pub.updated_at = utcnow()
+    apply_changes(pub, {key: value or None for key, value in changes.items()}, {"platform_post_id", "post_url"},
+                  hint="use the approve/reject/withdraw actions")
     _flush_publication(session, pub)
     return pub
 
@@ -831,7 +813,7 @@ class AccountInfo:
 
 def _info(account: PlatformAccount) -> AccountInfo:
     try:
-        found = platform_catalog().platform(account.platform_id)
+        found = get_catalog().platform(account.platform_id)
         zh, en = found.name.zh, found.name.en
     except KeyError:
         zh = en = account.platform_id

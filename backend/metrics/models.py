@@ -1,5 +1,4 @@
-"""Performance tables: metric snapshots per publication, the imports that wrote them, and the
-perceptual fingerprint of each video material (for identifying a platform's copy)."""
+"""Performance tables: metric snapshots per publication and the imports that wrote them."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from backend.compliance.models import Publication
@@ -107,21 +106,6 @@ class MetricSnapshot(SQLModel, table=True):
     )
     source: str = Field(default="import", sa_column=Column(String(16), nullable=False))  # import | api
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-
-
-class MaterialFingerprint(SQLModel, table=True):
-    """Per-frame 64-bit perceptual hashes of a video, big-endian, `sample_fps` frames per second."""
-
-    __tablename__ = "material_fingerprint"
-
-    material_id: uuid.UUID = Field(
-        sa_column=Column(ForeignKey("material.id", ondelete="CASCADE"), primary_key=True)
-    )
-    version: int = Field(sa_column=Column(Integer, nullable=False))
-    sample_fps: float = Field(sa_column=Column(Float, nullable=False))
-    frame_count: int = Field(sa_column=Column(Integer, nullable=False))
-    hashes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
 # Rollups walk material -> publications; with these columns in the index that step never visits

@@ -25,7 +25,8 @@ from sqlmodel import Session
 from backend import errors
 from backend.catalogue.models import Material
 from backend.compliance.models import PlatformAccount, Publication
-from backend.metrics.mappings import METRICS, MetricMapping, shipped_mappings
+from backend.config import get_settings
+from backend.metrics.mappings import METRICS, MetricMapping, load_mappings, shipped_mappings
 from backend.metrics.models import ADDITIVE, MetricImport, MetricSnapshot
 from backend.metrics.parsing import ExportUnreadable, MetricRow, as_of_default, parse_export
 from backend.sqltypes import utcnow
@@ -40,9 +41,6 @@ VALUE_COLUMNS = tuple(COLUMN_OF.values())
 
 
 def mapping_for(platform: str) -> MetricMapping:
-    from backend.config import get_settings
-    from backend.metrics.mappings import load_mappings
-
     extra = get_settings().presets_dir
     mappings = load_mappings(extra / "metrics") if extra else shipped_mappings()
     try:

@@ -20,7 +20,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exists, or_, update
 from sqlmodel import Session, col, select
 
-from backend import errors
+from backend import errors, queue
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
 from backend.config import Settings
 from backend.db import after_commit
@@ -277,9 +277,7 @@ def validate_request(
 
 def send_render_message(job_id: uuid.UUID) -> None:
     """The message-send boundary: put the job id on the render queue."""
-    from workers.renders import render_job
-
-    render_job.apply_async(args=[str(job_id)])
+    queue.send(queue.RENDER_JOB, str(job_id))
 
 
 def _enqueue(session: Session, job: RenderJob) -> None:
@@ -590,7 +588,7 @@ def auto_render_preset_ids(settings: Settings) -> list[str]:
 def auto_render_new_source(session: Session, settings: Settings, material: Material) -> RenderJob | None:
     """The automatic re-edit rule: a new source video is cut to its first `auto_render_seconds` (the
     whole clip when shorter) into REELHOUSE_AUTO_RENDER_PRESETS. Presets the cut cannot satisfy are left
-    out; no job when none is left."""
+    out; no job when none is left, nor when the rule already made one (a re-delivered message)."""
     wanted = auto_render_preset_ids(settings)
     if (
         not wanted
@@ -600,8 +598,11 @@ def auto_render_new_source(session: Session, settings: Settings, material: Mater
         or not material.duration_s
     ):
         return None
+    earlier = session.exec(select(RenderJob.request).where(RenderJob.source_id == material.id)).all()
+    if any(request.get("origin") == "auto-rule" for request in earlier):
+        return None
     seconds = min(material.duration_s, settings.auto_render_seconds)
-    catalog = get_catalog()
+    catalog = get_catalog(settings)
     keep = []
     for pid in wanted:
         try:

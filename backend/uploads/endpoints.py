@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect
 
 from backend import errors
 from backend.deps import CurrentKey, Editor, SessionDep, SettingsDep, StorageDep
+from backend.responses import problem_response
 from backend.uploads import tus
 
 API = "/api/v1/uploads"
@@ -24,8 +25,6 @@ _UNVERSIONED = {"OPTIONS", "GET"}
 
 
 def _problem(exc: errors.AppError, request: Request) -> Response:
-    from backend.app import problem_response  # the app module imports this router
-
     return problem_response(exc, request)
 
 
