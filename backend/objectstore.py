@@ -8,18 +8,15 @@ from backend.config import get_settings
 from storage import Storage
 from storage.factory import build_storage
 
+# Settings fields passed to storage.factory.build_storage under the same names.
+S3_SETTINGS = {
+    "s3_endpoint", "s3_access_key", "s3_secret_key", "s3_bucket", "s3_secure", "s3_region", "s3_public_endpoint",
+}
+
 
 @lru_cache
 def get_storage() -> Storage:
-    s = get_settings()
+    settings = get_settings()
     return build_storage(
-        s.storage_backend,
-        root=s.effective_storage_root,
-        s3_endpoint=s.s3_endpoint,
-        s3_access_key=s.s3_access_key,
-        s3_secret_key=s.s3_secret_key,
-        s3_bucket=s.s3_bucket,
-        s3_secure=s.s3_secure,
-        s3_region=s.s3_region,
-        s3_public_endpoint=s.s3_public_endpoint,
+        settings.storage_backend, root=settings.effective_storage_root, **settings.model_dump(include=S3_SETTINGS)
     )

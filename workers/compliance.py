@@ -100,7 +100,7 @@ def deliver_report_webhook(report_id: int) -> bool:
 
 
 @celery_app.task(name="reelhouse.compliance.send_webhook", bind=True, max_retries=MAX_WEBHOOK_RETRIES)
-def send_webhook(self, report_id: int) -> bool:  # type: ignore[no-untyped-def]
+def send_webhook(self, report_id: int) -> bool:
     try:
         return deliver_report_webhook(report_id)
     except webhooks.WebhookFailed as exc:

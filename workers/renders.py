@@ -415,7 +415,7 @@ def _register(
     settings: Settings,
     job_id: uuid.UUID,
     source_id: uuid.UUID,
-    source_title: str,  # type: ignore[no-untyped-def]
+    source_title: str,
     requested_by: uuid.UUID | None,
     item: Planned,
     res: dict[str, Any],
@@ -534,7 +534,7 @@ def _slug(name: str) -> str:
     retry_jitter=True,
     max_retries=5,
 )
-def render_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
+def render_job(self, job_id: str) -> str:
     return execute_render_job(job_id, self.request.id)
 
 

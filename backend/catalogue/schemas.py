@@ -101,6 +101,8 @@ class MaterialPagePublic(BaseModel):
 
 
 class LineageMaterial(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     title: str
     kind: MaterialKind

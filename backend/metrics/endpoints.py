@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
+from sqlmodel import col
 
 from backend import errors
 from backend.catalogue import fingerprints
@@ -19,7 +20,7 @@ from backend.metrics import reports as metric_reports
 from backend.metrics import service as metrics
 from backend.metrics.mappings import METRICS, shipped_mappings
 from backend.metrics.models import MetricImport, MetricSnapshot
-from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, month_window, rollup
+from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup
 from backend.metrics.schemas import IdentifiedPublic, ImportPublic, SnapshotBatch, WriteCountsPublic
 from backend.uploads import spool
 
@@ -42,12 +43,12 @@ async def _body_file(request: Request, filename: str | None) -> tuple[bytes, str
         name = filename or upload.filename or "export"
         await form.close()
     else:
-        data = bytearray()
+        received = bytearray()
         async for chunk in request.stream():
-            data.extend(chunk)
-            if len(data) > MAX_EXPORT_BYTES:
+            received.extend(chunk)
+            if len(received) > MAX_EXPORT_BYTES:
                 raise errors.PayloadTooLarge(f"an export may be at most {MAX_EXPORT_BYTES} bytes")
-        data, name = bytes(data), filename or "export.csv"
+        data, name = bytes(received), filename or "export.csv"
     if len(data) > MAX_EXPORT_BYTES:
         raise errors.PayloadTooLarge(f"an export may be at most {MAX_EXPORT_BYTES} bytes")
     if not data:
@@ -85,7 +86,7 @@ async def import_metrics(
 
 @router.get(f"{API}/metrics/imports", response_model=list[ImportPublic], summary="Recent imports")
 def list_imports(session: SessionDep, _: Viewer, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[ImportPublic]:
-    rows = session.scalars(select(MetricImport).order_by(MetricImport.created_at.desc()).limit(limit))
+    rows = session.scalars(select(MetricImport).order_by(col(MetricImport.created_at).desc()).limit(limit))
     return [_import_public(r) for r in rows]
 
 
@@ -119,8 +120,8 @@ def post_snapshots(body: SnapshotBatch, session: SessionDep, _: Editor) -> Write
 
 @router.get(f"{API}/metrics/publications/{{publication_id}}/snapshots", summary="A publication's snapshots")
 def publication_snapshots(publication_id: uuid.UUID, session: SessionDep, _: Viewer) -> list[dict[str, Any]]:
-    rows = session.scalars(select(MetricSnapshot).where(MetricSnapshot.publication_id == publication_id)
-                           .order_by(MetricSnapshot.captured_at))
+    rows = session.scalars(select(MetricSnapshot).where(col(MetricSnapshot.publication_id) == publication_id)
+                           .order_by(col(MetricSnapshot.captured_at)))
     return [r.model_dump(mode="json") for r in rows]
 
 
@@ -151,7 +152,7 @@ def rollup_filters(
 Filters = Annotated[RollupFilters, Depends(rollup_filters)]
 
 
-def _rollup_response(rows: list, fmt: str, name: str) -> Response | list[dict[str, Any]]:  # type: ignore[type-arg]
+def _rollup_response(rows: list[RollupRow], fmt: str, name: str) -> Response | list[dict[str, Any]]:
     if fmt == "csv":
         return Response(metric_reports.rows_to_csv(rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -183,8 +184,9 @@ def get_leaderboard(
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response | list[dict[str, Any]]:
     rows = rollup(session, by, f, order_by=order, limit=limit)
-    return [{"rank": i + 1, **r} for i, r in enumerate(_rollup_response(rows, "json", ""))] if format == "json" \
-        else _rollup_response(rows, format, f"leaderboard-{by}")
+    if format == "json":
+        return [{"rank": i + 1, **r.as_dict()} for i, r in enumerate(rows)]
+    return _rollup_response(rows, format, f"leaderboard-{by}")
 
 
 @router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts")

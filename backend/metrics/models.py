@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, In
 from sqlmodel import Field, SQLModel
 
 from backend.compliance.models import Publication
-from backend.sqltypes import JSONColumn, UTCDateTime, utcnow
+from backend.sqltypes import JSONColumn, UTCDateTime, table_of, utcnow
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL needs 64 bits for billions of rows.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -110,5 +110,5 @@ class MetricSnapshot(SQLModel, table=True):
 
 # Rollups walk material -> publications; with these columns in the index that step never visits
 # the publication heap (PostgreSQL; elsewhere it is a plain index on material_id).
-Index("ix_publication_material_cover", Publication.__table__.c.material_id,
+Index("ix_publication_material_cover", table_of(Publication).c.material_id,
       postgresql_include=["id", "account_id", "channel_id"])

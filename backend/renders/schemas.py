@@ -27,7 +27,8 @@ class ProblemRef(BaseModel):
 
 
 class RenditionPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    # Read from the row; the derived fields (defaults) are filled in after, and always sent.
+    model_config = ConfigDict(from_attributes=True, json_schema_serialization_defaults_required=True)
 
     preset_id: str
     status: OutputStatus
@@ -43,7 +44,7 @@ class RenditionPublic(BaseModel):
 
 
 class JobPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_serialization_defaults_required=True)
 
     id: uuid.UUID
     status: JobStatus

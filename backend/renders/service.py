@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
@@ -360,7 +361,7 @@ def list_jobs(session: Session, query: JobQuery) -> list[RenderJob]:
         stmt = stmt.where(RenderJob.source_id == query.source_id)
     if query.preset_id:
         stmt = stmt.where(
-            exists().where(RenderOutput.job_id == RenderJob.id, RenderOutput.preset_id == query.preset_id)
+            exists().where(col(RenderOutput.job_id) == RenderJob.id, col(RenderOutput.preset_id) == query.preset_id)
         )
     stmt = (
         stmt.order_by(col(RenderJob.created_at).desc(), col(RenderJob.id))
@@ -528,7 +529,7 @@ def sweep_render_jobs(session: Session, settings: Settings) -> SweepResult:
             )
         )
         if requeued.rowcount == 1:  # type: ignore[attr-defined]
-            after_commit(session, lambda j=job_id: send_render_message(j))
+            after_commit(session, partial(send_render_message, job_id))
             result.requeued.append(job_id)
             continue
         failed = session.execute(
@@ -559,7 +560,7 @@ def sweep_render_jobs(session: Session, settings: Settings) -> SweepResult:
             error_code="attempts-exhausted",
             error_detail="the job failed with transient errors on every attempt",
         )
-        .returning(RenderJob.id)
+        .returning(col(RenderJob.id))
     )
     result.failed.extend(exhausted.scalars().all())
     stale = now - timedelta(seconds=settings.render_lease_seconds)
@@ -572,7 +573,7 @@ def sweep_render_jobs(session: Session, settings: Settings) -> SweepResult:
             .values(enqueued_at=now)
         )
         if resent.rowcount == 1:  # type: ignore[attr-defined]
-            after_commit(session, lambda j=job_id: send_render_message(j))
+            after_commit(session, partial(send_render_message, job_id))
             result.resent.append(job_id)
     session.flush()
     return result
