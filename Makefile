@@ -1,4 +1,5 @@
-# reelhouse: `make run` starts the service on the embedded defaults, `make test` runs every test.
+# reelhouse: `make run` starts the service on the embedded defaults, `make test` checks the import contracts
+# and types, then runs every test.
 # Both create or refresh the virtualenv in .venv themselves.
 
 PYTHON ?= python3
@@ -17,7 +18,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/reelhouse serve
 
+# The import contracts and the type checker first (seconds; pyproject.toml configures both), then the tests.
 test: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

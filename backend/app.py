@@ -25,21 +25,14 @@ from backend.health import endpoints as health
 from backend.metrics import endpoints as metrics
 from backend.platforms import endpoints as presets_api
 from backend.renders import endpoints as renders_api
+from backend.responses import PROBLEM_JSON, problem_response
 from backend.uploads import endpoints as tus
 from backend.warmup import warm_up_database, warm_up_routes
 from backend.web import endpoints as web
 
 log = logging.getLogger("reelhouse")
 
-PROBLEM_JSON = "application/problem+json"
 WARM_UP_DATABASE_SECONDS = 5.0
-
-
-def problem_response(exc: errors.AppError, request: Request) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    if isinstance(exc, errors.RangeNotSatisfiable) and "size" in exc.extra:
-        headers = {"Content-Range": f"bytes */{exc.extra['size']}"}
-    return JSONResponse(exc.to_problem(request.url.path), status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 _HTTP_ERRORS: dict[int, type[errors.AppError]] = {
@@ -86,7 +79,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     from fastapi.concurrency import run_in_threadpool
 
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
 
     try:
         await run_in_threadpool(get_storage().ensure_bucket)

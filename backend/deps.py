@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Header
@@ -15,24 +14,8 @@ from backend.auth.service import authenticate, record_use
 from backend.config import Settings, get_settings
 from backend.db import get_engine
 from backend.errors import Forbidden
+from backend.objectstore import get_storage  # re-exported: the API's storage is the process's
 from storage import Storage
-from storage.factory import build_storage
-
-
-@lru_cache
-def get_storage() -> Storage:
-    s = get_settings()
-    return build_storage(
-        s.storage_backend,
-        root=s.effective_storage_root,
-        s3_endpoint=s.s3_endpoint,
-        s3_access_key=s.s3_access_key,
-        s3_secret_key=s.s3_secret_key,
-        s3_bucket=s.s3_bucket,
-        s3_secure=s.s3_secure,
-        s3_region=s.s3_region,
-        s3_public_endpoint=s.s3_public_endpoint,
-    )
 
 
 # The cached getters are wrapped in `async def` so FastAPI calls them on the event loop: a plain
@@ -90,7 +73,7 @@ async def current_key(
 CurrentKey = Annotated[ApiKey, Depends(current_key)]
 
 
-def require(role: Role):  # type: ignore[no-untyped-def]
+def require(role: Role):
     async def check(key: CurrentKey) -> ApiKey:  # no I/O: stays on the event loop
         if Role(key.role).rank < role.rank:
             raise Forbidden(f"this action needs the {role.value} role; the key has {key.role}")

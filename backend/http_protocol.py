@@ -41,7 +41,7 @@ class BodyChunks:
         elif size:
             if not self._parts or type(self._parts[-1]) is not bytearray:
                 self._parts.append(bytearray())
-            self._parts[-1] += data  # type: ignore[operator]
+            self._parts[-1] += data
         self._size += size
         return self
 

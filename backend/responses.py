@@ -1,4 +1,5 @@
-"""Serving stored objects over HTTP: single byte ranges (RFC 9110), conditional requests, presigned redirects."""
+"""HTTP answers shared by the routers: problem+json for errors; stored objects served with single byte
+ranges (RFC 9110), conditional requests and presigned redirects."""
 
 from __future__ import annotations
 
@@ -7,12 +8,21 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 from fastapi import Request, Response
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
-from backend.errors import NotFound, RangeNotSatisfiable
+from backend.errors import AppError, NotFound, RangeNotSatisfiable
 from storage import ObjectNotFound, Storage
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(exc: AppError, request: Request) -> JSONResponse:
+    """The error as problem+json (RFC 9457), with the headers its status calls for."""
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, RangeNotSatisfiable) and "size" in exc.extra:
+        headers = {"Content-Range": f"bytes */{exc.extra['size']}"}
+    return JSONResponse(exc.to_problem(request.url.path), status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

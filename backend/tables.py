@@ -3,6 +3,7 @@
 from backend.auth.models import ApiKey, Role
 from backend.catalogue.models import (
     Material,
+    MaterialFingerprint,
     MaterialKind,
     MaterialStatus,
     MaterialTag,
@@ -12,7 +13,7 @@ from backend.catalogue.models import (
     TagCategory,
 )
 from backend.compliance.models import AccountChannel, PlatformAccount, Publication, PublicationEvent, Report
-from backend.metrics.models import MaterialFingerprint, MetricImport, MetricSnapshot
+from backend.metrics.models import MetricImport, MetricSnapshot
 from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
 from backend.uploads.models import TusUpload, UploadStatus, UploadStorageMode
 

@@ -113,7 +113,7 @@ def measure(url: str, data_dir: Path, repeats: int) -> dict[str, list[float]]:
     from backend.auth.service import create_api_key
     from backend.config import get_settings
     from backend.db import get_engine, session_scope
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
 
     for cached in (get_settings, get_engine, get_storage):
         cached.cache_clear()

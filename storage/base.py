@@ -194,7 +194,7 @@ class RangeReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         view = memoryview(buffer).cast("B")
         want = len(view) if self._remaining is None else min(len(view), self._remaining)
         if want == 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import mimetypes
@@ -275,7 +276,7 @@ class LocalStorage:
             for (number, etag), part_file in zip(parts, part_files, strict=True):
                 digest = hashlib.md5(usedforsecurity=False)
                 with part_file.open("rb") as src:
-                    for chunk in iter(lambda src=src: src.read(DEFAULT_CHUNK_SIZE), b""):
+                    for chunk in iter(functools.partial(src.read, DEFAULT_CHUNK_SIZE), b""):
                         digest.update(chunk)
                         write(chunk)
                 if digest.hexdigest() != etag.strip('"'):

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 from urllib.parse import urlsplit
 
 import urllib3
@@ -198,7 +198,7 @@ class S3Storage:
             response.close()
             response.release_conn()
 
-        with _ResponseReader(response, None, release) as reader:
+        with _ResponseReader(cast(BinaryIO, response), None, release) as reader:
             yield reader  # type: ignore[misc]
 
     def iter_bytes(
@@ -233,7 +233,7 @@ class S3Storage:
         content_type: str | None = None,
     ) -> str | None:
         validate_key(key)
-        response_headers = {}
+        response_headers: dict[str, str | list[str] | tuple[str]] = {}
         if filename:
             response_headers["response-content-disposition"] = content_disposition(filename)
         if content_type:
@@ -359,7 +359,7 @@ class S3Storage:
 
 
 class _ResponseReader(RangeReader):
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         try:
             return super().readinto(buffer)
         except urllib3.exceptions.HTTPError as exc:

@@ -168,11 +168,12 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 def clear_caches() -> None:
     from backend.config import get_settings
     from backend.db import get_engine
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
+    from backend.queue import producer
 
     if get_engine.cache_info().currsize:
         get_engine().dispose()
-    for cached in (get_settings, get_engine, get_storage):
+    for cached in (get_settings, get_engine, get_storage, producer):
         cached.cache_clear()
 
 
@@ -193,6 +194,14 @@ def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) 
     clear_caches()
     yield env
     clear_caches()
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[str | int, ...]]]:
+    """Messages the backend would have sent to the broker (after their commit), as (task name, args)."""
+    messages: list[tuple[str, tuple[str | int, ...]]] = []
+    monkeypatch.setattr("backend.queue.send", lambda name, *args: messages.append((name, args)))
+    return messages
 
 
 @pytest.fixture

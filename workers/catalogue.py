@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
 
+from backend import queue
+from backend.catalogue.fingerprints import fingerprint_material, missing_fingerprints
 from backend.config import get_settings
+from backend.db import session_scope
+from backend.errors import AppError
+from backend.objectstore import get_storage
+from backend.sqltypes import utcnow
 from backend.uploads.spool import cleanup_spool
 from storage import StorageError
 from workers.celery_app import celery_app
@@ -25,16 +32,11 @@ def cleanup_spool_task() -> int:
 
 
 @celery_app.task(
-    name="reelhouse.fingerprint_material", autoretry_for=(StorageError, OperationalError), retry_backoff=True,
+    name=queue.FINGERPRINT_MATERIAL, autoretry_for=(StorageError, OperationalError), retry_backoff=True,
     max_retries=5,
 )
 def fingerprint_material_task(material_id: str) -> bool:
     """Fingerprint one new video (idempotent: a material that has one is skipped)."""
-    from backend.catalogue.fingerprints import fingerprint_material
-    from backend.db import session_scope
-    from backend.deps import get_storage
-    from backend.errors import AppError
-
     with session_scope() as session:
         try:
             return fingerprint_material(session, get_storage(), get_settings(), uuid.UUID(material_id))
@@ -47,12 +49,6 @@ def fingerprint_missing_task(limit: int = 200) -> int:
     """Re-send fingerprint work for recent videos that still have none (a lost message). Only the last
     day is swept, so an undecodable video is not retried forever; `reelhouse metrics
     fingerprint-missing` backfills older material."""
-    from datetime import timedelta
-
-    from backend.catalogue.fingerprints import missing_fingerprints
-    from backend.db import session_scope
-    from backend.sqltypes import utcnow
-
     now = utcnow()
     with session_scope() as session:
         todo = missing_fingerprints(

@@ -16,6 +16,7 @@ from backend import webhooks
 from backend.compliance import monthly, reports
 from backend.config import get_settings
 from backend.db import session_scope
+from backend.objectstore import get_storage
 from backend.sqltypes import utcnow
 from workers.celery_app import celery_app
 
@@ -43,8 +44,6 @@ def webhook_backoff(retries: int) -> int:
 
 def generate_monthly_report(month: str | None = None, as_of: str | None = None) -> int:
     """Generate and store a month's report (default: last month in Shanghai); return the Report id."""
-    from backend.deps import get_storage
-
     at = datetime.fromisoformat(as_of) if as_of else utcnow()
     period = monthly.parse_month(month) if month else monthly.previous_month(at)
     with session_scope() as session:
@@ -100,7 +99,7 @@ def deliver_report_webhook(report_id: int) -> bool:
 
 
 @celery_app.task(name="reelhouse.compliance.send_webhook", bind=True, max_retries=MAX_WEBHOOK_RETRIES)
-def send_webhook(self, report_id: int) -> bool:  # type: ignore[no-untyped-def]
+def send_webhook(self, report_id: int) -> bool:
     try:
         return deliver_report_webhook(report_id)
     except webhooks.WebhookFailed as exc:

@@ -23,6 +23,7 @@ from backend.catalogue.models import Material, MaterialKind, MediaType
 from backend.config import Settings, get_settings
 from backend.db import session_scope
 from backend.platforms.service import get_catalog
+from backend.queue import AUTO_RENDER_SOURCE, RENDER_JOB
 from backend.renders import service as renders
 from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
 from backend.uploads.service import IngestRequest, ingest_local_file, limits_from
@@ -90,7 +91,7 @@ def output_material_id(job_id: uuid.UUID, preset_id: str) -> uuid.UUID:
 
 
 def _storage() -> Storage:
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
 
     return get_storage()
 
@@ -414,7 +415,7 @@ def _register(
     settings: Settings,
     job_id: uuid.UUID,
     source_id: uuid.UUID,
-    source_title: str,  # type: ignore[no-untyped-def]
+    source_title: str,
     requested_by: uuid.UUID | None,
     item: Planned,
     res: dict[str, Any],
@@ -522,7 +523,7 @@ def _slug(name: str) -> str:
 
 
 @celery_app.task(
-    name="reelhouse.render.render_job",
+    name=RENDER_JOB,
     bind=True,
     queue=RENDER_QUEUE,
     acks_late=True,
@@ -533,7 +534,7 @@ def _slug(name: str) -> str:
     retry_jitter=True,
     max_retries=5,
 )
-def render_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
+def render_job(self, job_id: str) -> str:
     return execute_render_job(job_id, self.request.id)
 
 
@@ -543,3 +544,14 @@ def sweep_task() -> dict[str, int]:
     with session_scope() as session:
         result = renders.sweep_render_jobs(session, get_settings())
     return {"requeued": len(result.requeued), "failed": len(result.failed), "resent": len(result.resent)}
+
+
+@celery_app.task(
+    name=AUTO_RENDER_SOURCE, queue=QUICK_QUEUE, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5
+)
+def auto_render_source_task(material_id: str) -> str | None:
+    """Apply the automatic re-edit rule to a new source video (sent by ingest once its row committed)."""
+    with session_scope() as session:
+        material = session.get(Material, uuid.UUID(material_id))
+        job = renders.auto_render_new_source(session, get_settings(), material) if material else None
+        return str(job.id) if job else None

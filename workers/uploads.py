@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend.config import get_settings
 from backend.db import session_scope
-from backend.deps import get_storage
+from backend.objectstore import get_storage
 from backend.uploads.tus import expire_uploads
 from workers.celery_app import celery_app
 

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter
 
 from backend.auth import service as auth
-from backend.catalogue.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyPublic
+from backend.auth.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyPublic
 from backend.deps import Admin, CurrentKey, SessionDep
 
 router = APIRouter(prefix="/api/v1/keys", tags=["api keys"])

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.auth.models import ApiKey, Role
 from backend.errors import NotFound, Unauthorized
@@ -67,7 +67,7 @@ def record_use(session: Session, key: ApiKey) -> bool:
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:
-    return list(session.exec(select(ApiKey).order_by(ApiKey.created_at)))
+    return list(session.exec(select(ApiKey).order_by(col(ApiKey.created_at))))
 
 
 def revoke_api_key(session: Session, key_id: uuid.UUID) -> ApiKey:

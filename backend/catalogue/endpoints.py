@@ -26,8 +26,6 @@ from backend.catalogue.schemas import (
     MaterialPagePublic,
     MaterialPublic,
     MaterialUpdate,
-    MediaFactsPublic,
-    TagPublic,
 )
 from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
 from backend.responses import serve_object
@@ -40,7 +38,7 @@ router = APIRouter(tags=["materials"])
 API = "/api/v1"
 
 
-def to_public(material: Material, material_tags: list) -> MaterialPublic:  # type: ignore[type-arg]
+def to_public(material: Material, material_tags: list) -> MaterialPublic:
     base = f"{API}/materials/{material.id}"
     links = {"self": base, "file": f"{base}/file", "lineage": f"{base}/lineage"}
     if material.poster_key:
@@ -49,19 +47,11 @@ def to_public(material: Material, material_tags: list) -> MaterialPublic:  # typ
         links["contact_sheet"] = f"{base}/contact-sheet"
     if material.parent_id:
         links["parent"] = f"{API}/materials/{material.parent_id}"
-    return MaterialPublic(
-        id=material.id, title=material.title, description=material.description,
-        media_type=material.media_type, kind=material.kind, status=material.status,
-        sha256=material.sha256, size_bytes=material.size_bytes, original_filename=material.original_filename,
-        content_type=material.content_type, media=MediaFactsPublic.model_validate(material),
-        tags=[TagPublic.model_validate(t) for t in material_tags], parent_id=material.parent_id,
-        recipe=material.recipe, preset_id=material.preset_id, render_job_id=material.render_job_id,
-        production_cost=material.production_cost, created_at=material.created_at,
-        updated_at=material.updated_at, deleted_at=material.deleted_at, links=links,
-    )
+    # `media` is read from the same row (MediaFactsPublic validates from attributes), as are the tags.
+    return MaterialPublic.model_validate({**material.model_dump(), "media": material, "tags": material_tags, "links": links})
 
 
-def public_one(session, material: Material) -> MaterialPublic:  # type: ignore[no-untyped-def]
+def public_one(session, material: Material) -> MaterialPublic:
     return to_public(material, tag_service.tags_of(session, [material.id])[material.id])
 
 
@@ -156,7 +146,7 @@ def _declared_length(request: Request) -> int | None:
     return int(declared) if declared and declared.isdigit() else None
 
 
-async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest) -> spool.SpooledUpload:  # type: ignore[no-untyped-def]
+async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest) -> spool.SpooledUpload:
     parser = MultiPartParser(request.headers, _limited(request, settings.max_upload_bytes), max_files=1, max_fields=50)
     form = await parser.parse()
     try:
@@ -239,11 +229,7 @@ def restore_material(material_id: uuid.UUID, session: SessionDep, _: Editor) -> 
 
 
 def _lineage_material(m: Material) -> LineageMaterial:
-    return LineageMaterial(
-        id=m.id, title=m.title, kind=m.kind, status=m.status, preset_id=m.preset_id, recipe=m.recipe,
-        duration_s=m.duration_s, display_width=m.display_width, display_height=m.display_height,
-        created_at=m.created_at,
-    )
+    return LineageMaterial.model_validate(m, from_attributes=True)
 
 
 def _lineage_node(node: materials.LineageNode) -> LineageNodePublic:
@@ -256,7 +242,7 @@ def get_lineage(material_id: uuid.UUID, session: SessionDep, _: Viewer) -> Linea
     return LineagePublic(ancestors=[_lineage_material(a) for a in found.ancestors], tree=_lineage_node(found.tree))
 
 
-def _downloadable(session, material_id: uuid.UUID) -> Material:  # type: ignore[no-untyped-def]
+def _downloadable(session, material_id: uuid.UUID) -> Material:
     material = materials.get_material(session, material_id)
     if material.status == MaterialStatus.deleted:
         raise errors.Gone("the material is deleted; restore it to download")
@@ -299,7 +285,7 @@ def download_url(material_id: uuid.UUID, session: SessionDep, storage: StorageDe
     return DownloadLink(url=f"{API}/materials/{material.id}/file", expires_at=None)
 
 
-def _preview(material_id: uuid.UUID, which: str, request: Request, session, storage) -> Response:  # type: ignore[no-untyped-def]
+def _preview(material_id: uuid.UUID, which: str, request: Request, session, storage) -> Response:
     material = materials.get_material(session, material_id)
     key = material.poster_key if which == "poster" else material.contact_sheet_key
     if not key:

@@ -11,25 +11,24 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from backend import errors
-from backend.catalogue.models import Material, MaterialStatus
+from backend import errors, queue
+from backend.catalogue.models import Material, MaterialFingerprint, MaterialStatus
+from backend.catalogue.service import limits_from
 from backend.config import Settings
-from backend.metrics.models import MaterialFingerprint
 from backend.sqltypes import utcnow
 from storage import Storage
 from workers.media.fingerprint import VERSION, Fingerprint, FingerprintIndex
+from workers.media.inspect import InspectFailed, inspect_untrusted
+from workers.media.probe import ProbeRejection
 
 
 def store_fingerprint(session: Session, material_id: uuid.UUID, fingerprint: Fingerprint) -> MaterialFingerprint:
-    row = session.get(MaterialFingerprint, material_id) or MaterialFingerprint(material_id=material_id)
-    row.version = fingerprint.version
-    row.sample_fps = fingerprint.sample_fps
-    row.frame_count = len(fingerprint)
-    row.hashes = fingerprint.to_bytes()
-    row.created_at = utcnow()
-    session.add(row)
+    row = session.merge(MaterialFingerprint(  # inserted, or replacing the one stored for this material
+        material_id=material_id, version=fingerprint.version, sample_fps=fingerprint.sample_fps,
+        frame_count=len(fingerprint), hashes=fingerprint.to_bytes(), created_at=utcnow(),
+    ))
     session.flush()
     return row
 
@@ -44,7 +43,8 @@ class _CachedIndex:
     def get(self, session: Session) -> FingerprintIndex:
         url = str(session.get_bind().engine.url)
         generation = tuple(session.execute(
-            select(func.count(), func.max(MaterialFingerprint.created_at)).where(MaterialFingerprint.version == VERSION)
+            select(func.count(), func.max(col(MaterialFingerprint.created_at)))
+            .where(col(MaterialFingerprint.version) == VERSION)
         ).one())
         with self._lock:
             cached = self._by_url.get(url)
@@ -52,14 +52,14 @@ class _CachedIndex:
                 return cached[1]
         index = FingerprintIndex()
         rows = session.execute(
-            select(MaterialFingerprint.material_id, MaterialFingerprint.hashes)
-            .where(MaterialFingerprint.version == VERSION)
+            select(col(MaterialFingerprint.material_id), col(MaterialFingerprint.hashes))
+            .where(col(MaterialFingerprint.version) == VERSION)
         )
         for material_id, hashes in rows:
             index.add(material_id, Fingerprint.from_bytes(hashes))
         index.build()
         with self._lock:
-            self._by_url[url] = (generation, index)  # type: ignore[assignment]
+            self._by_url[url] = (generation, index)
         return index
 
 
@@ -94,10 +94,6 @@ def identify(session: Session, fingerprint: Fingerprint, limit: int = 5) -> list
 
 def fingerprint_untrusted(settings: Settings, path: Path) -> Fingerprint:
     """Fingerprint an uploaded file in the sandboxed inspector (it is untrusted input)."""
-    from backend.uploads.service import limits_from
-    from workers.media.inspect import InspectFailed, inspect_untrusted
-    from workers.media.probe import ProbeRejection
-
     out = path.with_suffix(".fingerprint")
     try:
         facts = inspect_untrusted(path, limits=limits_from(settings), fingerprint=out,
@@ -121,15 +117,15 @@ def missing_fingerprints(
     """Ready videos without a fingerprint (a lost task message, or material from before fingerprints)."""
     window = []
     if created_after is not None:
-        window.append(Material.created_at >= created_after)
+        window.append(col(Material.created_at) >= created_after)
     if created_before is not None:
-        window.append(Material.created_at < created_before)
+        window.append(col(Material.created_at) < created_before)
     return list(session.scalars(
-        select(Material.id)
-        .where(*window, Material.media_type == "video", Material.status == MaterialStatus.ready,
-               Material.storage_key.is_not(None),  # type: ignore[union-attr]
-               ~Material.id.in_(select(MaterialFingerprint.material_id)))  # type: ignore[attr-defined]
-        .order_by(Material.created_at)
+        select(col(Material.id))
+        .where(*window, col(Material.media_type) == "video", col(Material.status) == MaterialStatus.ready,
+               col(Material.storage_key).is_not(None),
+               ~col(Material.id).in_(select(col(MaterialFingerprint.material_id))))
+        .order_by(col(Material.created_at))
         .limit(limit)
     ))
 
@@ -152,11 +148,4 @@ def fingerprint_material(session: Session, storage: Storage, settings: Settings,
 def request_fingerprint(session: Session, material_id: uuid.UUID) -> None:
     """Fingerprint a new video on the quick queue once its row is committed (decoding two minutes of
     a 1080p stream takes seconds that an upload should not wait for)."""
-    from backend.db import after_commit
-
-    def send() -> None:
-        from workers.catalogue import fingerprint_material_task
-
-        fingerprint_material_task.apply_async(args=[str(material_id)])
-
-    after_commit(session, send)
+    queue.enqueue(session, queue.FINGERPRINT_MATERIAL, str(material_id))

@@ -1,4 +1,5 @@
-"""Materials (videos, images, audio), their tags and their lineage."""
+"""Materials (videos, images, audio), their tags, their lineage and the fingerprint of each video
+(for identifying a platform's copy)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from backend.sqltypes import JSONColumn, UTCDateTime, utcnow
@@ -135,3 +149,18 @@ class MaterialTag(SQLModel, table=True):
         sa_column=Column(ForeignKey("material.id", ondelete="CASCADE"), primary_key=True)
     )
     tag_id: int = Field(sa_column=Column(ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True))
+
+
+class MaterialFingerprint(SQLModel, table=True):
+    """Per-frame 64-bit perceptual hashes of a video, big-endian, `sample_fps` frames per second."""
+
+    __tablename__ = "material_fingerprint"
+
+    material_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("material.id", ondelete="CASCADE"), primary_key=True)
+    )
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    sample_fps: float = Field(sa_column=Column(Float, nullable=False))
+    frame_count: int = Field(sa_column=Column(Integer, nullable=False))
+    hashes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

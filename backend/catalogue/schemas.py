@@ -1,4 +1,4 @@
-"""Request and response models of the catalogue API (materials, tags, keys)."""
+"""Request and response models of the catalogue API (materials, tags)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.auth.models import Role
 from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType, Orientation, TagCategory
 
 
@@ -102,6 +101,8 @@ class MaterialPagePublic(BaseModel):
 
 
 class LineageMaterial(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     title: str
     kind: MaterialKind
@@ -128,23 +129,3 @@ class DownloadLink(BaseModel):
     url: str
     expires_at: datetime | None
 
-
-class ApiKeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200, examples=["content team laptop"])
-    role: Role = Role.editor
-
-
-class ApiKeyPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    name: str
-    prefix: str
-    role: Role
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-class ApiKeyIssued(ApiKeyPublic):
-    token: str = Field(description="Shown once; store it now")

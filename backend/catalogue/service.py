@@ -23,8 +23,11 @@ from backend.catalogue.models import (
     Tag,
     TagCategory,
 )
+from backend.changes import apply_changes
+from backend.config import Settings
 from backend.errors import BadRequest, Conflict, NotFound
-from backend.sqltypes import utcnow
+from backend.sqltypes import table_of, utcnow
+from workers.media.probe import Limits
 
 SortKey = Literal["created_at", "-created_at", "title", "-title", "duration", "-duration", "size", "-size"]
 _SORT_COLUMNS: dict[str, Any] = {
@@ -35,6 +38,15 @@ _SORT_COLUMNS: dict[str, Any] = {
     "size": Material.size_bytes,
 }
 MAX_PAGE = 200
+
+
+def limits_from(settings: Settings) -> Limits:
+    """What the catalogue accepts as media (pixels, duration), for every probe of untrusted input."""
+    return Limits(
+        max_video_pixels=settings.max_video_pixels,
+        max_image_pixels=settings.max_image_pixels,
+        max_duration_seconds=settings.max_duration_seconds,
+    )
 
 
 def get_material(session: Session, material_id: uuid.UUID, *, include_deleted: bool = True) -> Material:
@@ -48,12 +60,7 @@ def update_material(session: Session, material_id: uuid.UUID, changes: dict[str,
     material = get_material(session, material_id)
     if material.status == MaterialStatus.deleted:
         raise Conflict("restore the material before editing it")
-    allowed = {"title", "description", "production_cost"}
-    for key, value in changes.items():
-        if key not in allowed:
-            raise BadRequest(f"field {key!r} cannot be changed")
-        setattr(material, key, value)
-    material.updated_at = utcnow()
+    apply_changes(material, changes, {"title", "description", "production_cost"})
     session.add(material)
     session.flush()
     return material
@@ -149,9 +156,9 @@ def _text_condition(session: Session, q: str) -> Any:
         )
         fts = document.op("@@")(func.websearch_to_tsquery(text("'simple'"), q))
         # Chinese has no spaces, so the 'simple' parser sees whole phrases: substring match as well (trigram index).
-        substring = and_(*[or_(Material.title.ilike(f"%{w}%"), Material.description.ilike(f"%{w}%")) for w in words])
+        substring = and_(*[or_(col(Material.title).ilike(f"%{w}%"), col(Material.description).ilike(f"%{w}%")) for w in words])
         return or_(fts, substring)
-    return and_(*[or_(Material.title.ilike(f"%{w}%"), Material.description.ilike(f"%{w}%")) for w in words])
+    return and_(*[or_(col(Material.title).ilike(f"%{w}%"), col(Material.description).ilike(f"%{w}%")) for w in words])
 
 
 def search_materials(session: Session, query: MaterialQuery) -> MaterialPage:
@@ -192,7 +199,7 @@ def search_materials(session: Session, query: MaterialQuery) -> MaterialPage:
             matching = (
                 select(MaterialTag.material_id)
                 .where(col(MaterialTag.tag_id).in_(tag_ids))
-                .group_by(MaterialTag.material_id)
+                .group_by(col(MaterialTag.material_id))
                 .having(func.count() == len(tag_ids))
             )
             stmt = stmt.where(col(Material.id).in_(matching))
@@ -221,9 +228,9 @@ def search_materials(session: Session, query: MaterialQuery) -> MaterialPage:
     if query.cursor:
         value, last_id = _decode_cursor(query.cursor, query.sort)
         if descending:
-            stmt = stmt.where(or_(sort_col < value, and_(sort_col == value, Material.id < last_id)))
+            stmt = stmt.where(or_(sort_col < value, and_(sort_col == value, col(Material.id) < last_id)))
         else:
-            stmt = stmt.where(or_(sort_col > value, and_(sort_col == value, Material.id > last_id)))
+            stmt = stmt.where(or_(sort_col > value, and_(sort_col == value, col(Material.id) > last_id)))
     order = (sort_col.desc(), col(Material.id).desc()) if descending else (sort_col.asc(), col(Material.id).asc())
     rows = list(session.exec(stmt.order_by(*order).limit(limit + 1)))
     next_cursor = None
@@ -262,7 +269,7 @@ def lineage(session: Session, material_id: uuid.UUID, *, max_depth: int = 32) ->
         current = parent
 
     # Descendants in one recursive query (SQLite and PostgreSQL both support WITH RECURSIVE).
-    m = Material.__table__  # type: ignore[attr-defined]
+    m = table_of(Material)
     tree_cte = (
         select(m.c.id, m.c.parent_id, literal(0).label("depth")).where(m.c.id == material.id).cte(recursive=True)
     )
@@ -271,7 +278,7 @@ def lineage(session: Session, material_id: uuid.UUID, *, max_depth: int = 32) ->
         select(child.c.id, child.c.parent_id, (tree_cte.c.depth + 1).label("depth"))
         .where(child.c.parent_id == tree_cte.c.id, tree_cte.c.depth < max_depth)
     )
-    ids = list(session.exec(select(tree_cte.c.id)))  # type: ignore[call-overload]
+    ids = list(session.exec(select(tree_cte.c.id)))
     materials = {x.id: x for x in session.exec(select(Material).where(col(Material.id).in_(ids)))}
     children: dict[uuid.UUID, list[Material]] = {}
     for x in materials.values():

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.catalogue.models import Material, MaterialTag, Tag, TagCategory
 from backend.errors import BadRequest, Conflict, NotFound
@@ -69,7 +69,7 @@ def _find_by_name(session: Session, category: TagCategory, name_en: str | None, 
     if name_en:
         conds.append(func.lower(Tag.name_en) == name_en.lower())
     if name_zh:
-        conds.append(Tag.name_zh == name_zh)
+        conds.append(col(Tag.name_zh) == name_zh)
     if not conds:
         return None
     return session.exec(select(Tag).where(Tag.category == category, or_(*conds))).first()
@@ -82,7 +82,7 @@ def list_tags(session: Session, *, category: TagCategory | None = None, q: str |
     if q:
         like = f"%{q.strip()}%"
         stmt = stmt.where(or_(Tag.name_en.ilike(like), Tag.name_zh.like(like)))  # type: ignore[union-attr]
-    return list(session.exec(stmt.order_by(Tag.category, Tag.id)))
+    return list(session.exec(stmt.order_by(col(Tag.category), col(Tag.id))))
 
 
 def resolve_tag_refs(session: Session, refs: Iterable[str], *, create: bool) -> list[Tag]:
@@ -159,7 +159,7 @@ def tag_materials(session: Session, material_ids: Sequence[uuid.UUID], tag_ids: 
 
 def untag_materials(session: Session, material_ids: Sequence[uuid.UUID], tag_ids: Sequence[int]) -> int:
     _require_materials(session, material_ids)
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         delete(MaterialTag).where(
             MaterialTag.material_id.in_(material_ids), MaterialTag.tag_id.in_(tag_ids)  # type: ignore[attr-defined]
         )

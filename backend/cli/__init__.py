@@ -12,32 +12,24 @@ from typing import Annotated
 
 import typer
 
+from backend.cli.common import migrate_database
+from backend.cli.compliance import channels_app, publish_app, report_app
+from backend.cli.metrics import metrics_app
 from backend.config import get_settings
 
 app = typer.Typer(help="reelhouse: catalogue, platform renders and channel quotas for short video.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-from backend.cli.compliance import report_app  # noqa: E402
-
 app.add_typer(report_app, name="report")
-from backend.cli.compliance import channels_app, publish_app  # noqa: E402
-
+app.add_typer(metrics_app, name="metrics")
 app.add_typer(channels_app, name="channels")
 app.add_typer(publish_app, name="publish")
-
-
-def _migrate() -> None:
-    from backend.migrations import upgrade
-
-    settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.effective_database_url)
 
 
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic)."""
-    _migrate()
+    migrate_database()
     typer.echo("database is up to date")
 
 
@@ -95,7 +87,7 @@ def serve(
     from backend.http_protocol import UVICORN_HTTP
 
     settings = get_settings()
-    _migrate()
+    migrate_database()
     token = _first_admin_key()
     url = f"http://{host}:{port}"
     typer.echo("")
@@ -143,7 +135,7 @@ def keys_create(
     from backend.auth.service import create_api_key
     from backend.db import session_scope
 
-    _migrate()
+    migrate_database()
     with session_scope() as session:
         issued = create_api_key(session, name=name, role=Role(role))
         typer.echo(issued.token)
@@ -183,11 +175,11 @@ def import_files(
     """Add local files to the catalogue (the files themselves are copied, never moved)."""
     from backend.catalogue.models import MaterialKind
     from backend.db import session_scope
-    from backend.deps import get_storage
     from backend.errors import AppError
+    from backend.objectstore import get_storage
     from backend.uploads.service import IngestRequest, ingest_local_file
 
-    _migrate()
+    migrate_database()
     settings = get_settings()
     failed = 0
     for path in paths:
@@ -203,8 +195,4 @@ def import_files(
             typer.echo(f"rejected: {path}: {exc.title}: {exc.detail} [{exc.type_uri()}]", err=True)
     raise typer.Exit(code=1 if failed else 0)
 
-
-from backend.cli.metrics import metrics_app  # noqa: E402
-
-app.add_typer(metrics_app, name="metrics")
 

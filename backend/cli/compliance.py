@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from backend.cli.common import migrate_database
+
 report_app = typer.Typer(help="Compliance status and the monthly quota report.", no_args_is_help=True)
 
 
@@ -32,7 +34,6 @@ def monthly(
     lang: Annotated[str, typer.Option(help="Language of CSV and XLSX: zh (default) or en")] = "zh",
 ) -> None:
     """Write the month's report in each format (the same files the API serves)."""
-    from backend.cli import _migrate
     from backend.compliance import monthly
     from backend.compliance.export import FORMATS, filename, render
     from backend.db import session_scope
@@ -44,7 +45,7 @@ def monthly(
         raise typer.BadParameter(f"unknown format {', '.join(unknown)}; use {', '.join(FORMATS)}")
     if lang not in ("zh", "en"):
         raise typer.BadParameter("--lang is zh or en")
-    _migrate()
+    migrate_database()
     try:
         with session_scope() as session:
             report = monthly.monthly_report(session, month, _as_of(as_of))
@@ -66,13 +67,12 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
     """Where every channel of every account stands."""
-    from backend.cli import _migrate
     from backend.compliance import monthly
     from backend.compliance.export import status_document
     from backend.db import session_scope
     from backend.sqltypes import utcnow
 
-    _migrate()
+    migrate_database()
     at = _as_of(as_of) or utcnow()
     with session_scope() as session:
         found = monthly.compliance_status(session, at)
@@ -118,11 +118,10 @@ def _database() -> str:
 
 def _write(work):  # type: ignore[no-untyped-def]
     """Run `work(session)` in one transaction after migrating; AppErrors become exit code 1 with the type."""
-    from backend.cli import _migrate
     from backend.db import session_scope
     from backend.errors import AppError
 
-    _migrate()
+    migrate_database()
     typer.echo(f"database: {_database()}", err=True)
     try:
         with session_scope() as session:

@@ -146,8 +146,8 @@ def fingerprint_missing(limit: int = 1000) -> None:
     from backend.catalogue.fingerprints import fingerprint_material, missing_fingerprints
     from backend.config import get_settings
     from backend.db import session_scope
-    from backend.deps import get_storage
     from backend.errors import AppError
+    from backend.objectstore import get_storage
 
     settings, storage = get_settings(), get_storage()
     with session_scope() as session:

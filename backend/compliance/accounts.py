@@ -5,17 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from backend.changes import apply_changes
 from backend.compliance.engine import to_engine_account
 from backend.compliance.models import AccountChannel, ManualState, PlatformAccount, Publication
-from backend.config import get_settings
 from backend.errors import (
     AccountInUse,
     BadRequest,
@@ -25,8 +23,8 @@ from backend.errors import (
     UnknownPlatform,
     ValidationFailed,
 )
+from backend.platforms.service import get_catalog
 from backend.sqltypes import utcnow
-from presets.loader import load_catalog
 from presets.schema import Platform, PresetCatalog
 
 RULE_FIELDS = (
@@ -50,13 +48,8 @@ LIST_FIELDS = {"requires", "media_types", "aspects"}
 # --- presets ------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _catalog(override_dir: Path | None) -> PresetCatalog:
-    return load_catalog(override_dir)
-
-
 def platform_catalog() -> PresetCatalog:
-    return _catalog(get_settings().presets_dir)
+    return get_catalog()
 
 
 def platform(platform_id: str) -> Platform:
@@ -161,13 +154,8 @@ def list_accounts(session: Session, platform_id: str | None = None) -> list[Plat
 
 def update_account(session: Session, account_id: uuid.UUID, changes: dict[str, Any]) -> PlatformAccount:
     account = get_account(session, account_id)
-    for key, value in changes.items():
-        if key not in {"name", "store_id", "store_url", "timezone", "approval_rate"}:
-            raise BadRequest(f"field {key!r} cannot be changed")
-        if key == "timezone":
-            _zone(value)
-        setattr(account, key, value)
-    account.updated_at = utcnow()
+    apply_changes(account, changes, {"name", "store_id", "store_url", "timezone", "approval_rate"})
+    _zone(account.timezone)
     session.add(account)
     session.flush()
     return account

@@ -246,7 +246,7 @@ def update_publication(
     return _publication_public(session, [pub])[0]
 
 
-def _transition(action: str):  # type: ignore[no-untyped-def]
+def _transition(action: str):
     def handler(
         publication_id: uuid.UUID, body: Transition, session: SessionDep, key: Editor
     ) -> PublicationPublic:
@@ -363,15 +363,8 @@ def monthly_report(
 
 
 def _report_public(row: Report) -> ReportPublic:
-    return ReportPublic(
-        id=row.id or 0,
-        kind=row.kind,
-        period=row.period,
-        as_of=row.as_of,
-        generated_at=row.generated_at,
-        summary=row.summary,
-        webhook_sent_at=row.webhook_sent_at,
-        files=reports.report_links(row),
+    return ReportPublic.model_validate(row, from_attributes=True).model_copy(
+        update={"files": reports.report_links(row)}
     )
 
 

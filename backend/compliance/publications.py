@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from backend.catalogue.models import Material, MaterialStatus
+from backend.changes import apply_changes
 from backend.compliance.accounts import get_account
 from backend.compliance.checks import check_submission
 from backend.compliance.engine import require_aware, to_engine_publication
@@ -287,11 +288,8 @@ def resubmit(
 def update_publication(session: Session, publication_id: uuid.UUID, changes: dict[str, Any]) -> Publication:
     """Fill in what the platform gave later: the post id and URL (statuses change through transitions)."""
     pub = get_publication(session, publication_id)
-    for key, value in changes.items():
-        if key not in {"platform_post_id", "post_url"}:
-            raise BadRequest(f"field {key!r} cannot be changed here; use the approve/reject/withdraw actions")
-        setattr(pub, key, value or None)
-    pub.updated_at = utcnow()
+    apply_changes(pub, {key: value or None for key, value in changes.items()}, {"platform_post_id", "post_url"},
+                  hint="use the approve/reject/withdraw actions")
     _flush_publication(session, pub)
     return pub
 

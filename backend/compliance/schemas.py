@@ -87,8 +87,8 @@ class ChannelRuleFields(BaseModel):
 
 class ChannelCreate(ChannelRuleFields):
     channel_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.\-]*$", max_length=100)
-    name_zh: str = Field(min_length=1, max_length=100)  # type: ignore[assignment]
-    name_en: str = Field(min_length=1, max_length=100)  # type: ignore[assignment]
+    name_zh: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(min_length=1, max_length=100)
 
 
 class ChannelUpdate(ChannelRuleFields):
@@ -203,6 +203,8 @@ class PublicationPublic(BaseModel):
 
 
 class ReportPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_serialization_defaults_required=True)
+
     id: int
     kind: str
     period: str
@@ -210,4 +212,4 @@ class ReportPublic(BaseModel):
     generated_at: datetime
     summary: dict[str, Any]
     webhook_sent_at: datetime | None
-    files: dict[str, str] = Field(description="Download link per format")
+    files: dict[str, str] = Field(default_factory=dict, description="Download link per format")

@@ -9,8 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from backend import queue
 from backend.db import get_engine
-from backend.deps import get_storage
+from backend.objectstore import get_storage
 
 router = APIRouter(tags=["health"])
 
@@ -29,18 +30,11 @@ def _check_storage() -> None:
     get_storage().healthcheck()
 
 
-def _check_broker() -> None:
-    from workers.celery_app import celery_app
-
-    with celery_app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=3)
-
-
 @router.get("/ready", summary="Readiness: database, storage and broker reachable")
 async def ready() -> JSONResponse:
     checks: dict[str, Any] = {}
     ok = True
-    for name, check in (("database", _check_database), ("storage", _check_storage), ("broker", _check_broker)):
+    for name, check in (("database", _check_database), ("storage", _check_storage), ("broker", queue.check_broker)):
         try:
             await run_in_threadpool(check)
             checks[name] = "ok"

@@ -7,20 +7,21 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlmodel import col
 
 from backend import errors
 from backend.catalogue import fingerprints
 from backend.deps import Editor, SessionDep, SettingsDep, Viewer
 from backend.metrics import reports as metric_reports
 from backend.metrics import service as metrics
-from backend.metrics.mappings import METRICS
+from backend.metrics.mappings import METRICS, shipped_mappings
 from backend.metrics.models import MetricImport, MetricSnapshot
-from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, month_window, rollup
+from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup
+from backend.metrics.schemas import IdentifiedPublic, ImportPublic, SnapshotBatch, WriteCountsPublic
 from backend.uploads import spool
 
 router = APIRouter(tags=["metrics"])
@@ -28,28 +29,8 @@ API = "/api/v1"
 MAX_EXPORT_BYTES = 50 * 1024 * 1024
 
 
-class ImportPublic(BaseModel):
-    id: uuid.UUID
-    platform: str
-    file_name: str
-    dry_run: bool
-    is_cumulative: bool
-    as_of: datetime | None
-    rows_read: int
-    rows_inserted: int
-    rows_updated: int
-    rows_unchanged: int
-    rows_unmatched: int
-    rows_failed: int
-    rows_skipped: int
-    errors: list[dict[str, Any]]
-    unmatched: list[dict[str, Any]]
-    planned: list[dict[str, Any]] | None = None
-    created_at: datetime
-
-
 def _import_public(record: MetricImport, planned: list[dict[str, Any]] | None = None) -> ImportPublic:
-    return ImportPublic.model_validate({**record.model_dump(), "planned": planned})
+    return ImportPublic.model_validate(record, from_attributes=True).model_copy(update={"planned": planned})
 
 
 async def _body_file(request: Request, filename: str | None) -> tuple[bytes, str]:
@@ -62,12 +43,12 @@ async def _body_file(request: Request, filename: str | None) -> tuple[bytes, str
         name = filename or upload.filename or "export"
         await form.close()
     else:
-        data = bytearray()
+        received = bytearray()
         async for chunk in request.stream():
-            data.extend(chunk)
-            if len(data) > MAX_EXPORT_BYTES:
+            received.extend(chunk)
+            if len(received) > MAX_EXPORT_BYTES:
                 raise errors.PayloadTooLarge(f"an export may be at most {MAX_EXPORT_BYTES} bytes")
-        data, name = bytes(data), filename or "export.csv"
+        data, name = bytes(received), filename or "export.csv"
     if len(data) > MAX_EXPORT_BYTES:
         raise errors.PayloadTooLarge(f"an export may be at most {MAX_EXPORT_BYTES} bytes")
     if not data:
@@ -105,7 +86,7 @@ async def import_metrics(
 
 @router.get(f"{API}/metrics/imports", response_model=list[ImportPublic], summary="Recent imports")
 def list_imports(session: SessionDep, _: Viewer, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[ImportPublic]:
-    rows = session.scalars(select(MetricImport).order_by(MetricImport.created_at.desc()).limit(limit))
+    rows = session.scalars(select(MetricImport).order_by(col(MetricImport.created_at).desc()).limit(limit))
     return [_import_public(r) for r in rows]
 
 
@@ -119,39 +100,7 @@ def get_import(import_id: uuid.UUID, session: SessionDep, _: Viewer) -> ImportPu
 
 @router.get(f"{API}/metrics/mappings", summary="Platform export mappings (which headers are read)")
 def list_mappings(_: Viewer) -> list[dict[str, Any]]:
-    from backend.metrics.mappings import shipped_mappings
-
     return [m.model_dump() for m in shipped_mappings().values()]
-
-
-class SnapshotIn(BaseModel):
-    publication_id: uuid.UUID
-    captured_at: datetime
-    is_cumulative: bool = True
-    views: int | None = Field(default=None, ge=0)
-    likes: int | None = Field(default=None, ge=0)
-    comments: int | None = Field(default=None, ge=0)
-    shares: int | None = Field(default=None, ge=0)
-    favourites: int | None = Field(default=None, ge=0)
-    followers_gained: int | None = None
-    avg_watch_seconds: float | None = Field(default=None, ge=0)
-    completion_rate: float | None = Field(default=None, ge=0, le=1)
-    clicks: int | None = Field(default=None, ge=0)
-    add_to_cart: int | None = Field(default=None, ge=0)
-    orders: int | None = Field(default=None, ge=0)
-    gmv: float | None = Field(default=None, ge=0, description="In `currency`, e.g. 1234.50")
-    ad_spend: float | None = Field(default=None, ge=0)
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-
-
-class SnapshotBatch(BaseModel):
-    snapshots: list[SnapshotIn] = Field(max_length=10_000)
-
-
-class WriteCountsPublic(BaseModel):
-    inserted: int
-    updated: int
-    unchanged: int
 
 
 @router.post(f"{API}/metrics/snapshots", response_model=WriteCountsPublic, summary="Record snapshots in a batch")
@@ -166,21 +115,28 @@ def post_snapshots(body: SnapshotBatch, session: SessionDep, _: Editor) -> Write
         items.append(metrics.SnapshotValues(s.publication_id, s.captured_at, s.is_cumulative, values,
                                             s.currency or ("CNY" if s.gmv is not None or s.ad_spend is not None else None)))
     counts = metrics.record_snapshots(session, items)
-    return WriteCountsPublic(**counts.__dict__)
+    return WriteCountsPublic.model_validate(counts, from_attributes=True)
 
 
 @router.get(f"{API}/metrics/publications/{{publication_id}}/snapshots", summary="A publication's snapshots")
 def publication_snapshots(publication_id: uuid.UUID, session: SessionDep, _: Viewer) -> list[dict[str, Any]]:
-    rows = session.scalars(select(MetricSnapshot).where(MetricSnapshot.publication_id == publication_id)
-                           .order_by(MetricSnapshot.captured_at))
+    rows = session.scalars(select(MetricSnapshot).where(col(MetricSnapshot.publication_id) == publication_id)
+                           .order_by(col(MetricSnapshot.captured_at)))
     return [r.model_dump(mode="json") for r in rows]
 
 
-def _filters(
-    month: str | None, start: datetime | None, end: datetime | None, platform: str | None,
-    account_id: uuid.UUID | None, channel_id: str | None, preset_id: str | None, tag: list[int],
-    category: str | None, source_id: uuid.UUID | None, currency: str, zone: str,
+Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]
+Tags = Annotated[list[int], Query(description="Only materials with any of these tag ids")]
+
+
+def rollup_filters(
+    month: Month = None, start: datetime | None = None, end: datetime | None = None,
+    platform: str | None = None, account_id: uuid.UUID | None = None, channel_id: str | None = None,
+    preset_id: str | None = None, tag: Tags = [],  # noqa: B006
+    category: str | None = None, source_id: uuid.UUID | None = None,
+    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY", zone: str = "Asia/Shanghai",
 ) -> RollupFilters:
+    """The query parameters every figure endpoint filters by (rollups, leaderboard, report)."""
     f = RollupFilters(platform=platform, account_id=account_id, channel_id=channel_id, preset_id=preset_id,
                       tag_ids=tag, category=category, source_id=source_id, currency=currency, zone=zone)
     if month:
@@ -193,7 +149,10 @@ def _filters(
     return f
 
 
-def _rollup_response(rows: list, fmt: str, name: str) -> Response | list[dict[str, Any]]:  # type: ignore[type-arg]
+Filters = Annotated[RollupFilters, Depends(rollup_filters)]
+
+
+def _rollup_response(rows: list[RollupRow], fmt: str, name: str) -> Response | list[dict[str, Any]]:
     if fmt == "csv":
         return Response(metric_reports.rows_to_csv(rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -204,68 +163,39 @@ def _rollup_response(rows: list, fmt: str, name: str) -> Response | list[dict[st
     return [r.as_dict() for r in rows]
 
 
-Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]
-Tags = Annotated[list[int], Query(description="Only materials with any of these tag ids")]
-
-
 @router.get(f"{API}/metrics/rollups", summary="Figures grouped by material, source, tag, platform, month ...",
             response_model=None)
 def get_rollup(
-    session: SessionDep, _: Viewer,
+    session: SessionDep, _: Viewer, f: Filters,
     by: Annotated[str, Query(description=" | ".join(GROUPS))] = "material",
     order: Annotated[str, Query(description=" | ".join(ORDERABLE))] = "views",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     ascending: bool = False,
-    month: Month = None, start: datetime | None = None, end: datetime | None = None,
-    platform: str | None = None, account_id: uuid.UUID | None = None, channel_id: str | None = None,
-    preset_id: str | None = None, tag: Tags = [],  # noqa: B006
-    category: str | None = None, source_id: uuid.UUID | None = None,
-    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY", zone: str = "Asia/Shanghai",
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response | list[dict[str, Any]]:
-    f = _filters(month, start, end, platform, account_id, channel_id, preset_id, tag, category, source_id, currency, zone)
     rows = rollup(session, by, f, order_by=order, limit=limit, descending=not ascending)
     return _rollup_response(rows, format, f"rollup-{by}")
 
 
 @router.get(f"{API}/metrics/leaderboard", summary="Top materials (or any group) with filters", response_model=None)
 def get_leaderboard(
-    session: SessionDep, _: Viewer,
+    session: SessionDep, _: Viewer, f: Filters,
     by: str = "material", order: str = "views", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    month: Month = None, start: datetime | None = None, end: datetime | None = None,
-    platform: str | None = None, account_id: uuid.UUID | None = None, channel_id: str | None = None,
-    preset_id: str | None = None, tag: Tags = [],  # noqa: B006
-    category: str | None = None, source_id: uuid.UUID | None = None,
-    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY", zone: str = "Asia/Shanghai",
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response | list[dict[str, Any]]:
-    f = _filters(month, start, end, platform, account_id, channel_id, preset_id, tag, category, source_id, currency, zone)
     rows = rollup(session, by, f, order_by=order, limit=limit)
-    return [{"rank": i + 1, **r} for i, r in enumerate(_rollup_response(rows, "json", ""))] if format == "json" \
-        else _rollup_response(rows, format, f"leaderboard-{by}")
+    if format == "json":
+        return [{"rank": i + 1, **r.as_dict()} for i, r in enumerate(rows)]
+    return _rollup_response(rows, format, f"leaderboard-{by}")
 
 
 @router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts")
 def get_report(
-    session: SessionDep, _: Viewer, month: Month = None, start: datetime | None = None, end: datetime | None = None,
-    platform: str | None = None, tag: Tags = [],  # noqa: B006
-    category: str | None = None, currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY",
-    zone: str = "Asia/Shanghai", metric: str = "views",
+    session: SessionDep, _: Viewer, f: Filters, month: Month = None, metric: str = "views",
 ) -> HTMLResponse:
-    f = _filters(month, start, end, platform, None, None, None, tag, category, None, currency, zone)
     title = f"reelhouse performance {month or ''}".strip()
     return HTMLResponse(metric_reports.html_report(session, f, title=title, metric=metric,
                                                    series_by="day" if month else "month"))
-
-
-class IdentifiedPublic(BaseModel):
-    material_id: uuid.UUID
-    title: str
-    kind: str
-    score: float = Field(description="1 = identical frames, 0 = unrelated")
-    distance: float = Field(description="Mean Hamming distance of aligned frame hashes (0..64)")
-    offset_seconds: float = Field(description="Where the copy starts within the material (negative: before)")
-    overlap_seconds: float
 
 
 @router.post(

@@ -1,5 +1,4 @@
-"""Performance tables: metric snapshots per publication, the imports that wrote them, and the
-perceptual fingerprint of each video material (for identifying a platform's copy)."""
+"""Performance tables: metric snapshots per publication and the imports that wrote them."""
 
 from __future__ import annotations
 
@@ -7,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from backend.compliance.models import Publication
-from backend.sqltypes import JSONColumn, UTCDateTime, utcnow
+from backend.sqltypes import JSONColumn, UTCDateTime, table_of, utcnow
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL needs 64 bits for billions of rows.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -109,22 +108,7 @@ class MetricSnapshot(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
-class MaterialFingerprint(SQLModel, table=True):
-    """Per-frame 64-bit perceptual hashes of a video, big-endian, `sample_fps` frames per second."""
-
-    __tablename__ = "material_fingerprint"
-
-    material_id: uuid.UUID = Field(
-        sa_column=Column(ForeignKey("material.id", ondelete="CASCADE"), primary_key=True)
-    )
-    version: int = Field(sa_column=Column(Integer, nullable=False))
-    sample_fps: float = Field(sa_column=Column(Float, nullable=False))
-    frame_count: int = Field(sa_column=Column(Integer, nullable=False))
-    hashes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-
-
 # Rollups walk material -> publications; with these columns in the index that step never visits
 # the publication heap (PostgreSQL; elsewhere it is a plain index on material_id).
-Index("ix_publication_material_cover", Publication.__table__.c.material_id,
+Index("ix_publication_material_cover", table_of(Publication).c.material_id,
       postgresql_include=["id", "account_id", "channel_id"])

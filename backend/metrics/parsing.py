@@ -477,7 +477,7 @@ def parse_export(
 
 
 def _typed_row(line: int, cells: dict[str, Any], mapping: MetricMapping, as_of: datetime | None) -> MetricRow:
-    def cell(fld: str, read):  # type: ignore[no-untyped-def]
+    def cell(fld: str, read):
         try:
             return read(cells.get(fld))
         except CellError as exc:

@@ -23,6 +23,7 @@ from backend import errors
 from backend.catalogue.models import Material, MaterialTag, Tag
 from backend.compliance.models import PlatformAccount, Publication
 from backend.metrics.models import MetricSnapshot
+from backend.sqltypes import table_of
 
 GroupBy = Literal["material", "source", "tag", "tag_category", "platform", "account", "channel", "preset",
                   "month", "day"]
@@ -97,9 +98,9 @@ def month_window(month: str, zone: str) -> tuple[datetime, datetime]:
     return (datetime.combine(first, time(), tz).astimezone(UTC), datetime.combine(nxt, time(), tz).astimezone(UTC))
 
 
-def _lineage_cte(root_id: uuid.UUID | None):  # type: ignore[no-untyped-def]
+def _lineage_cte(root_id: uuid.UUID | None):
     """(material id, its root source id) for every material, or for one source's tree."""
-    m = Material.__table__
+    m = table_of(Material)
     anchor = select(m.c.id.label("id"), m.c.id.label("root_id"))
     anchor = anchor.where(m.c.id == root_id) if root_id is not None else anchor.where(m.c.parent_id.is_(None))
     tree = anchor.cte("lineage", recursive=True)
@@ -119,7 +120,7 @@ def _period_expr(session: Session, column: ColumnElement[Any], fmt: Literal["mon
 
 def _base(session: Session, by: str, f: RollupFilters) -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any]]:
     """FROM/WHERE shared by the figures and the cost queries, with the group key and its label."""
-    s, p, m, a = MetricSnapshot.__table__, Publication.__table__, Material.__table__, PlatformAccount.__table__
+    s, p, m, a = table_of(MetricSnapshot), table_of(Publication), table_of(Material), table_of(PlatformAccount)
     join = s.join(p, p.c.id == s.c.publication_id).join(m, m.c.id == p.c.material_id)
     if by in ("platform", "account", "channel") or f.platform:
         join = join.join(a, a.c.id == p.c.account_id)
@@ -134,12 +135,12 @@ def _base(session: Session, by: str, f: RollupFilters) -> tuple[Select[Any], Col
         join = join.join(tree, tree.c.id == m.c.id).join(root, root.c.id == tree.c.root_id)
         key, label = root.c.id, root.c.title
     elif by == "tag":
-        mt, t = MaterialTag.__table__, Tag.__table__
+        mt, t = table_of(MaterialTag), table_of(Tag)
         join = join.join(mt, mt.c.material_id == m.c.id).join(t, t.c.id == mt.c.tag_id)
         key = t.c.id
         label = func.coalesce(t.c.name_zh, t.c.name_en, "") + literal(" (") + t.c.category + literal(")")
     elif by == "tag_category":
-        mt, t = MaterialTag.__table__, Tag.__table__
+        mt, t = table_of(MaterialTag), table_of(Tag)
         per_material = (select(mt.c.material_id, t.c.category).join(t, t.c.id == mt.c.tag_id).distinct()
                         .subquery("material_category"))
         join = join.join(per_material, per_material.c.material_id == m.c.id)
@@ -174,10 +175,10 @@ def _base(session: Session, by: str, f: RollupFilters) -> tuple[Select[Any], Col
     if f.material_id:
         conds.append(m.c.id == f.material_id)
     if f.tag_ids:
-        mt = MaterialTag.__table__
+        mt = table_of(MaterialTag)
         conds.append(m.c.id.in_(select(mt.c.material_id).where(mt.c.tag_id.in_(f.tag_ids))))
     if f.category:
-        mt, t = MaterialTag.__table__, Tag.__table__
+        mt, t = table_of(MaterialTag), table_of(Tag)
         conds.append(m.c.id.in_(select(mt.c.material_id).join(t, t.c.id == mt.c.tag_id).where(t.c.category == f.category)))
     if f.source_id and by != "source":
         tree = _lineage_cte(f.source_id)
@@ -200,7 +201,7 @@ def rollup(
     f = filters or RollupFilters()
     if order_by not in ORDERABLE:
         raise errors.BadRequest(f"cannot order by {order_by!r}; choose one of {', '.join(ORDERABLE)}")
-    s, p = MetricSnapshot.__table__, Publication.__table__
+    s, p = table_of(MetricSnapshot), table_of(Publication)
     base, key, label = _base(session, by, f)
 
     def money(col: str) -> ColumnElement[Any]:
@@ -215,7 +216,7 @@ def rollup(
         *figures,
         money("gmv_cents_gain").label("gmv"), money("ad_spend_cents_gain").label("ad_spend"),
         (func.sum(s.c.avg_watch_seconds * s.c.views_gain) / func.nullif(watch_weight, 0)).label("avg_watch"),
-        func.min(Material.__table__.c.production_cost).label("own_cost"),
+        func.min(table_of(Material).c.production_cost).label("own_cost"),
     ).group_by(key)
     if by in ("month", "day"):
         stmt = stmt.order_by(key)  # a time series reads in time order
@@ -232,10 +233,12 @@ def rollup(
     if by == "material":
         costs = {r.key: (float(r.own_cost) if r.own_cost is not None else None) for r in rows}
     elif by in MATERIAL_GROUPS and rows:
-        m = Material.__table__
+        m = table_of(Material)
         keys = [r.key for r in rows]
-        members = base.add_columns(key.label("key"), m.c.id.label("material_id"), m.c.production_cost.label("cost"))
-        members = members.where(key.in_(keys)).distinct().subquery()
+        members = (
+            base.add_columns(key.label("key"), m.c.id.label("material_id"), m.c.production_cost.label("cost"))
+            .where(key.in_(keys)).distinct().subquery()
+        )
         cost_rows = session.execute(
             select(members.c.key, func.sum(members.c.cost), func.count(members.c.cost)).group_by(members.c.key)
         )

@@ -21,11 +21,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select, tuple_
 from sqlmodel import Session
+from sqlmodel import col as sqlcol  # `col` names snapshot columns here
 
 from backend import errors
 from backend.catalogue.models import Material
 from backend.compliance.models import PlatformAccount, Publication
-from backend.metrics.mappings import METRICS, MetricMapping, shipped_mappings
+from backend.config import get_settings
+from backend.metrics.mappings import METRICS, MetricMapping, load_mappings, shipped_mappings
 from backend.metrics.models import ADDITIVE, MetricImport, MetricSnapshot
 from backend.metrics.parsing import ExportUnreadable, MetricRow, as_of_default, parse_export
 from backend.sqltypes import utcnow
@@ -40,9 +42,6 @@ VALUE_COLUMNS = tuple(COLUMN_OF.values())
 
 
 def mapping_for(platform: str) -> MetricMapping:
-    from backend.config import get_settings
-    from backend.metrics.mappings import load_mappings
-
     extra = get_settings().presets_dir
     mappings = load_mappings(extra / "metrics") if extra else shipped_mappings()
     try:
@@ -110,14 +109,15 @@ class Attributor:
     @classmethod
     def load(cls, session: Session, platform: str, account_id: uuid.UUID | None = None) -> Attributor:
         stmt = (
-            select(Publication.id, Publication.material_id, Publication.platform_post_id, Publication.post_url,
-                   Material.title, Publication.submitted_at, PlatformAccount.name)
-            .join(Material, Material.id == Publication.material_id)
-            .join(PlatformAccount, PlatformAccount.id == Publication.account_id)
-            .where(PlatformAccount.platform_id == platform)
+            select(sqlcol(Publication.id), sqlcol(Publication.material_id), sqlcol(Publication.platform_post_id),
+                   sqlcol(Publication.post_url), sqlcol(Material.title), sqlcol(Publication.submitted_at),
+                   sqlcol(PlatformAccount.name))
+            .join(Material, sqlcol(Material.id) == Publication.material_id)
+            .join(PlatformAccount, sqlcol(PlatformAccount.id) == Publication.account_id)
+            .where(sqlcol(PlatformAccount.platform_id) == platform)
         )
         if account_id is not None:
-            stmt = stmt.where(Publication.account_id == account_id)
+            stmt = stmt.where(sqlcol(Publication.account_id) == account_id)
         return cls([PublicationRef(*row) for row in session.execute(stmt)])
 
     def attribute(self, row: MetricRow) -> Attribution:
@@ -156,7 +156,7 @@ class Attributor:
                 pool.extend(self.by_title[title])
         if row.published_at and len(pool) < SUGGESTIONS:
             near = sorted(self.refs, key=lambda r: abs(r.submitted_at - row.published_at))  # type: ignore[operator]
-            pool.extend(r for r in near[:SUGGESTIONS] if abs(r.submitted_at - row.published_at) <= timedelta(days=7))  # type: ignore[operator]
+            pool.extend(r for r in near[:SUGGESTIONS] if abs(r.submitted_at - row.published_at) <= timedelta(days=7))
         seen: dict[uuid.UUID, PublicationRef] = {}
         for ref in pool:
             seen.setdefault(ref.id, ref)
@@ -201,12 +201,12 @@ def upsert_snapshots(
     keys = [(i.publication_id, i.captured_at) for i in items]
     for chunk in _chunks(keys, 500):
         stmt = select(MetricSnapshot).where(tuple_(MetricSnapshot.publication_id, MetricSnapshot.captured_at).in_(chunk))
-        for snap in session.scalars(stmt):
-            existing[(snap.publication_id, snap.captured_at)] = snap
+        for stored in session.scalars(stmt):
+            existing[(stored.publication_id, stored.captured_at)] = stored
     now = utcnow()
     for item in items:
         snap = existing.get((item.publication_id, item.captured_at))
-        full = {col: item.values.get(col) for col in VALUE_COLUMNS}
+        full: dict[str, Any] = {col: item.values.get(col) for col in VALUE_COLUMNS}
         if snap is None:
             counts.inserted += 1
             if not dry_run:
@@ -250,8 +250,8 @@ def recompute_gains(session: Session, publication_ids: Iterable[uuid.UUID]) -> N
     cumulative snapshots they alone count: the platform's own totals beat a sum of days."""
     ids = list(publication_ids)
     for chunk in _chunks(ids, 500):
-        stmt = (select(MetricSnapshot).where(MetricSnapshot.publication_id.in_(chunk))
-                .order_by(MetricSnapshot.publication_id, MetricSnapshot.captured_at))
+        stmt = (select(MetricSnapshot).where(sqlcol(MetricSnapshot.publication_id).in_(chunk))
+                .order_by(sqlcol(MetricSnapshot.publication_id), sqlcol(MetricSnapshot.captured_at)))
         by_pub: dict[uuid.UUID, list[MetricSnapshot]] = defaultdict(list)
         for snap in session.scalars(stmt):
             by_pub[snap.publication_id].append(snap)
@@ -319,7 +319,7 @@ def import_export(
     items: list[SnapshotValues] = []
     planned: list[dict[str, Any]] = []
     unmatched: list[dict[str, Any]] = []
-    failures = [{"line": e.line, "reason": e.reason, "raw": e.raw} for e in parsed.errors]
+    failures: list[dict[str, Any]] = [{"line": e.line, "reason": e.reason, "raw": e.raw} for e in parsed.errors]
     taken: dict[tuple[uuid.UUID, datetime], int] = {}
     for row in parsed.rows:
         found = attributor.attribute(row)
@@ -370,7 +370,7 @@ def import_export(
 def record_snapshots(session: Session, items: Sequence[SnapshotValues]) -> WriteCounts:
     """The batch API: figures for known publications (ids checked), upserted like an import."""
     ids = {i.publication_id for i in items}
-    known = set(session.scalars(select(Publication.id).where(Publication.id.in_(list(ids))))) if ids else set()
+    known = set(session.scalars(select(sqlcol(Publication.id)).where(sqlcol(Publication.id).in_(list(ids))))) if ids else set()
     missing = ids - known
     if missing:
         raise errors.NotFound(f"no publication {sorted(map(str, missing))[0]}", missing=sorted(map(str, missing)))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from backend import errors
-from backend.config import get_settings
+from backend.config import Settings, get_settings
 from presets.loader import load_catalog
 from presets.schema import Platform, PresetCatalog, RenditionPreset, UnknownPreset
 
@@ -17,9 +17,10 @@ def _catalog_for(override_dir: Path | None) -> PresetCatalog:
     return load_catalog(override_dir)
 
 
-def get_catalog() -> PresetCatalog:
-    """The catalogue for the current settings (cached per override directory, i.e. once per process)."""
-    return _catalog_for(get_settings().presets_dir)
+def get_catalog(settings: Settings | None = None) -> PresetCatalog:
+    """The one preset catalogue: shipped presets plus `settings.presets_dir` (default: the process's
+    settings), cached per override directory, i.e. loaded once per process."""
+    return _catalog_for((settings or get_settings()).presets_dir)
 
 
 def get_preset(preset_id: str) -> RenditionPreset:

@@ -3,62 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
+from sqlmodel import Session
 
 from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
 from backend.renders import service as renders
-from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
+from backend.renders.models import JobStatus, RenderJob, RenderOutput
+from backend.renders.schemas import JobPagePublic, JobPublic, ProblemRef, RenditionPublic
 
 router = APIRouter(tags=["renders"])
 
 API = "/api/v1"
-
-
-class ProblemRef(BaseModel):
-    code: str
-    detail: str | None = None
-
-
-class RenditionPublic(BaseModel):
-    preset_id: str
-    status: OutputStatus
-    material_id: uuid.UUID | None
-    violations: list[dict[str, Any]]
-    error: ProblemRef | None
-    size_bytes: int | None
-    duration_s: float | None
-    width: int | None
-    height: int | None
-    reencoded: bool
-    links: dict[str, str]
-
-
-class JobPublic(BaseModel):
-    id: uuid.UUID
-    status: JobStatus
-    progress: float
-    source_id: uuid.UUID
-    requested_by: uuid.UUID | None
-    request: dict[str, Any]
-    attempts: int
-    max_attempts: int
-    error: ProblemRef | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    timings: dict[str, float | None]
-    renditions: list[RenditionPublic]
-    links: dict[str, str]
-
-
-class JobPagePublic(BaseModel):
-    items: list[JobPublic]
-    limit: int
-    offset: int
 
 
 def _rendition(out: RenderOutput) -> RenditionPublic:
@@ -68,48 +25,27 @@ def _rendition(out: RenderOutput) -> RenditionPublic:
             "material": f"{API}/materials/{out.material_id}",
             "file": f"{API}/materials/{out.material_id}/file",
         }
-    return RenditionPublic(
-        preset_id=out.preset_id,
-        status=out.status,
-        material_id=out.material_id,
-        violations=out.violations,
-        error=ProblemRef(code=out.error_code, detail=out.error_detail) if out.error_code else None,
-        size_bytes=out.size_bytes,
-        duration_s=out.duration_s,
-        width=out.width,
-        height=out.height,
-        reencoded=out.reencoded,
-        links=links,
-    )
+    public = RenditionPublic.model_validate(out, from_attributes=True)
+    return public.model_copy(update={"error": ProblemRef.of(out), "links": links})
 
 
 def job_public(job: RenderJob, outputs: list[RenderOutput]) -> JobPublic:
     base = f"{API}/jobs/{job.id}"
-    return JobPublic(
-        id=job.id,
-        status=job.status,
-        progress=job.progress,
-        source_id=job.source_id,
-        requested_by=job.requested_by,
-        request=job.request,
-        attempts=job.attempts,
-        max_attempts=job.max_attempts,
-        error=ProblemRef(code=job.error_code, detail=job.error_detail) if job.error_code else None,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        timings=renders.job_timings(job),
-        renditions=[_rendition(o) for o in outputs],
-        links={
-            "self": base,
-            "cancel": f"{base}/cancel",
-            "retry": f"{base}/retry",
-            "source": f"{API}/materials/{job.source_id}",
-        },
-    )
+    links = {
+        "self": base,
+        "cancel": f"{base}/cancel",
+        "retry": f"{base}/retry",
+        "source": f"{API}/materials/{job.source_id}",
+    }
+    return JobPublic.model_validate(job, from_attributes=True).model_copy(update={
+        "error": ProblemRef.of(job),
+        "timings": renders.job_timings(job),
+        "renditions": [_rendition(o) for o in outputs],
+        "links": links,
+    })
 
 
-def _one(session, job: RenderJob) -> JobPublic:  # type: ignore[no-untyped-def]
+def _one(session: Session, job: RenderJob) -> JobPublic:
     return job_public(job, renders.outputs_of(session, [job.id])[job.id])
 
 

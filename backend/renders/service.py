@@ -14,13 +14,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exists, or_, update
 from sqlmodel import Session, col, select
 
-from backend import errors
+from backend import errors, queue
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
 from backend.config import Settings
 from backend.db import after_commit
@@ -277,9 +278,7 @@ def validate_request(
 
 def send_render_message(job_id: uuid.UUID) -> None:
     """The message-send boundary: put the job id on the render queue."""
-    from workers.renders import render_job
-
-    render_job.apply_async(args=[str(job_id)])
+    queue.send(queue.RENDER_JOB, str(job_id))
 
 
 def _enqueue(session: Session, job: RenderJob) -> None:
@@ -362,7 +361,7 @@ def list_jobs(session: Session, query: JobQuery) -> list[RenderJob]:
         stmt = stmt.where(RenderJob.source_id == query.source_id)
     if query.preset_id:
         stmt = stmt.where(
-            exists().where(RenderOutput.job_id == RenderJob.id, RenderOutput.preset_id == query.preset_id)
+            exists().where(col(RenderOutput.job_id) == RenderJob.id, col(RenderOutput.preset_id) == query.preset_id)
         )
     stmt = (
         stmt.order_by(col(RenderJob.created_at).desc(), col(RenderJob.id))
@@ -530,7 +529,7 @@ def sweep_render_jobs(session: Session, settings: Settings) -> SweepResult:
             )
         )
         if requeued.rowcount == 1:  # type: ignore[attr-defined]
-            after_commit(session, lambda j=job_id: send_render_message(j))
+            after_commit(session, partial(send_render_message, job_id))
             result.requeued.append(job_id)
             continue
         failed = session.execute(
@@ -561,7 +560,7 @@ def sweep_render_jobs(session: Session, settings: Settings) -> SweepResult:
             error_code="attempts-exhausted",
             error_detail="the job failed with transient errors on every attempt",
         )
-        .returning(RenderJob.id)
+        .returning(col(RenderJob.id))
     )
     result.failed.extend(exhausted.scalars().all())
     stale = now - timedelta(seconds=settings.render_lease_seconds)
@@ -574,7 +573,7 @@ def sweep_render_jobs(session: Session, settings: Settings) -> SweepResult:
             .values(enqueued_at=now)
         )
         if resent.rowcount == 1:  # type: ignore[attr-defined]
-            after_commit(session, lambda j=job_id: send_render_message(j))
+            after_commit(session, partial(send_render_message, job_id))
             result.resent.append(job_id)
     session.flush()
     return result
@@ -590,7 +589,7 @@ def auto_render_preset_ids(settings: Settings) -> list[str]:
 def auto_render_new_source(session: Session, settings: Settings, material: Material) -> RenderJob | None:
     """The automatic re-edit rule: a new source video is cut to its first `auto_render_seconds` (the
     whole clip when shorter) into REELHOUSE_AUTO_RENDER_PRESETS. Presets the cut cannot satisfy are left
-    out; no job when none is left."""
+    out; no job when none is left, nor when the rule already made one (a re-delivered message)."""
     wanted = auto_render_preset_ids(settings)
     if (
         not wanted
@@ -600,8 +599,11 @@ def auto_render_new_source(session: Session, settings: Settings, material: Mater
         or not material.duration_s
     ):
         return None
+    earlier = session.exec(select(RenderJob.request).where(RenderJob.source_id == material.id)).all()
+    if any(request.get("origin") == "auto-rule" for request in earlier):
+        return None
     seconds = min(material.duration_s, settings.auto_render_seconds)
-    catalog = get_catalog()
+    catalog = get_catalog(settings)
     keep = []
     for pid in wanted:
         try:

@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect
 
 from backend import errors
 from backend.deps import CurrentKey, Editor, SessionDep, SettingsDep, StorageDep
+from backend.responses import problem_response
 from backend.uploads import tus
 
 API = "/api/v1/uploads"
@@ -24,8 +25,6 @@ _UNVERSIONED = {"OPTIONS", "GET"}
 
 
 def _problem(exc: errors.AppError, request: Request) -> Response:
-    from backend.app import problem_response  # the app module imports this router
-
     return problem_response(exc, request)
 
 
@@ -89,7 +88,7 @@ def _patch_request(request: Request) -> tus.PatchRequest:
 
 async def _append(
     request: Request, session, storage, settings, upload, req: tus.PatchRequest
-) -> tus.PatchOutcome:  # type: ignore[no-untyped-def]
+) -> tus.PatchOutcome:
     checksum, new_length, content_length = tus.validate_patch(settings, upload, req)
     outcome = await tus.receive(
         session, storage, settings, upload, _body(request), checksum=checksum, new_length=new_length,
@@ -176,7 +175,7 @@ def upload_head(upload_id: uuid.UUID, key: CurrentKey, session: SessionDep) -> R
     return Response(status_code=200, headers=tus.head_headers(upload))
 
 
-async def _patch(request: Request, upload_id: uuid.UUID, key, session, storage, settings) -> Response:  # type: ignore[no-untyped-def]
+async def _patch(request: Request, upload_id: uuid.UUID, key, session, storage, settings) -> Response:
     req = _patch_request(request)
     if (req.content_type or "").split(";")[0].strip().lower() != tus.OFFSET_OCTET_STREAM:
         raise errors.UnsupportedMediaType(f"PATCH needs Content-Type: {tus.OFFSET_OCTET_STREAM}")
@@ -201,7 +200,7 @@ async def upload_patch(
     return await _patch(request, upload_id, key, session, storage, settings)
 
 
-def _delete(upload_id: uuid.UUID, key, session, storage, settings) -> Response:  # type: ignore[no-untyped-def]
+def _delete(upload_id: uuid.UUID, key, session, storage, settings) -> Response:
     with tus.writer_lock(session, settings, upload_id, key) as upload:
         tus.terminate(storage, settings, upload)
         session.add(upload)

@@ -17,15 +17,17 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from backend import errors
+from backend import errors, queue
 from backend.catalogue import tags as tag_service
+from backend.catalogue.fingerprints import request_fingerprint
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
+from backend.catalogue.service import limits_from
 from backend.config import Settings
 from backend.sqltypes import utcnow
 from backend.uploads.spool import SpooledUpload, spool_file
 from storage import Storage
 from workers.media.inspect import InspectFailed, SandboxedInspector, SpareInspector
-from workers.media.probe import Limits, MediaFacts, ProbeRejection
+from workers.media.probe import MediaFacts, ProbeRejection
 
 _REJECTIONS: dict[str, type[errors.MediaRejected]] = {
     cls.slug: cls for cls in errors.error_classes() if issubclass(cls, errors.MediaRejected)
@@ -60,14 +62,6 @@ class IngestRequest:
 class IngestResult:
     material: Material
     created: bool
-
-
-def limits_from(settings: Settings) -> Limits:
-    return Limits(
-        max_video_pixels=settings.max_video_pixels,
-        max_image_pixels=settings.max_image_pixels,
-        max_duration_seconds=settings.max_duration_seconds,
-    )
 
 
 # Per API process: the upload endpoints take the spare child and refill it once they are done.
@@ -280,14 +274,10 @@ def ingest_spooled(
         if tags:
             tag_service.tag_materials(session, [material.id], [t.id for t in tags if t.id is not None])
         if material.media_type == MediaType.video:
-            from backend.catalogue.fingerprints import request_fingerprint
-
             request_fingerprint(session, material.id)
         stored_keys.clear()
-        if request.kind == MaterialKind.source:
-            from backend.renders.service import auto_render_new_source
-
-            auto_render_new_source(session, settings, material)
+        if request.kind == MaterialKind.source and settings.auto_render_presets.strip():
+            queue.enqueue(session, queue.AUTO_RENDER_SOURCE, str(material.id))  # the render rule runs in a worker
         return IngestResult(material=material, created=True)
     except BaseException:
         for key in stored_keys:

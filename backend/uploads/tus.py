@@ -51,7 +51,7 @@ from sqlmodel import Session, select
 from backend import errors
 from backend.auth.models import ApiKey, Role
 from backend.catalogue.models import MaterialKind, MediaType
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.sqltypes import utcnow
 from backend.uploads import blockio, spool
 from backend.uploads import service as ingest
@@ -473,7 +473,7 @@ def create_upload(
         kind=fields.kind.value,
         media_type=fields.media_type.value if fields.media_type else None,
         storage_mode=UploadStorageMode(settings.storage_backend),
-        expires_at=now + timedelta(seconds=get_settings().tus_expire_seconds),
+        expires_at=now + timedelta(seconds=settings.tus_expire_seconds),
         created_at=now,
         updated_at=now,
     )
@@ -666,7 +666,7 @@ async def _receive(
     upload.sha256_offset = upload.offset if hasher is not None else 0
     now = utcnow()
     upload.updated_at = now
-    upload.expires_at = now + timedelta(seconds=get_settings().tus_expire_seconds)
+    upload.expires_at = now + timedelta(seconds=settings.tus_expire_seconds)
 
     if upload.storage_mode == UploadStorageMode.s3:
         await anyio.to_thread.run_sync(_flush_full_parts, storage, settings, upload)
@@ -694,7 +694,7 @@ def _put_part(storage: Storage, upload: TusUpload, source: Path, position: int, 
 
 def _flush_full_parts(storage: Storage, settings: Settings, upload: TusUpload) -> None:
     """S3 mode: move every full part out of the tail into the multipart upload; keep the rest local."""
-    part_size = get_settings().tus_part_size
+    part_size = settings.tus_part_size
     path = tail_path(settings, upload.id, upload.tail_start)
     held = upload.offset - upload.tail_start
     if held < part_size:
@@ -870,7 +870,7 @@ def expire_uploads(
         except (errors.UploadLocked, errors.NotFound):
             session.rollback()
             continue
-    cutoff = now - timedelta(seconds=get_settings().tus_retain_seconds)
+    cutoff = now - timedelta(seconds=settings.tus_retain_seconds)
     old = list(
         session.exec(
             select(TusUpload).where(

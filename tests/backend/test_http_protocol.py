@@ -271,7 +271,7 @@ def test_serve_runs_uvicorn_with_this_protocol(monkeypatch: pytest.MonkeyPatch) 
     from backend import cli
 
     seen: dict[str, object] = {}
-    monkeypatch.setattr(cli, "_migrate", lambda: None)
+    monkeypatch.setattr(cli, "migrate_database", lambda: None)
     monkeypatch.setattr(cli, "_first_admin_key", lambda: None)
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
     monkeypatch.setattr(cli.signal, "signal", lambda *a: None)  # serve's SIGTERM handler: not in pytest

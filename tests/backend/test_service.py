@@ -13,9 +13,9 @@ def test_ready_checks_database_storage_and_broker(anon_client) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_ready_reports_an_unreachable_broker(anon_client, monkeypatch) -> None:
-    from workers.celery_app import celery_app
+    from backend.queue import producer
 
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(producer().conf, "broker_url", "redis://127.0.0.1:1/0")
     res = anon_client.get("/ready")
     assert res.status_code == 503
     assert res.json()["checks"]["broker"].startswith("error")

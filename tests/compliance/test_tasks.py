@@ -77,7 +77,7 @@ def _reports(session):  # type: ignore[no-untyped-def]
 
 def test_monthly_report_task_is_idempotent_and_signs_its_webhook(api, receiver, queued, app_env):
     from backend.db import session_scope
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
     from workers.compliance import generate_monthly_report, send_webhook
 
     acc = api.account()

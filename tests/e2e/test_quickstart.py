@@ -75,7 +75,7 @@ def test_serve_runs_api_and_worker_on_the_embedded_defaults(tmp_path: Path) -> N
         # The embedded worker also ran the quick queue: the upload's fingerprint was computed.
         import sqlalchemy as sa
 
-        from backend.metrics.models import MaterialFingerprint
+        from backend.catalogue.models import MaterialFingerprint
 
         engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'reelhouse.db'}")
         for _ in range(120):

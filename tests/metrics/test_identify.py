@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from backend.catalogue.models import MaterialFingerprint
 from backend.db import session_scope
-from backend.metrics.models import MaterialFingerprint
 from tests.conftest import ffmpeg_exe
 
 

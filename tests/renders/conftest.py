@@ -21,7 +21,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[uuid.UUID]:
 def ingest_clip(path: Path, title: str = "直播回放 618 新品", **kind) -> uuid.UUID:  # type: ignore[no-untyped-def]
     from backend.config import get_settings
     from backend.db import session_scope
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
     from backend.uploads.service import IngestRequest, ingest_local_file
 
     with session_scope() as session:

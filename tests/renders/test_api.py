@@ -166,7 +166,7 @@ def test_source_and_overlays_must_be_the_right_materials(client, source_id, logo
 
 
 def test_inline_subtitles_are_stored_by_the_server(client, source_id):
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
 
     srt = "1\n00:00:00,000 --> 00:00:01,500\n直播回放：夏季新品\n"
     job = client.post(RENDERS.format(source_id), json=_body(subtitles={"srt": srt})).json()
@@ -270,31 +270,54 @@ def _status(job_id):  # type: ignore[no-untyped-def]
         return job.status, job.error_code
 
 
-def test_auto_render_rule_queues_new_sources(app_env, monkeypatch, clip_4s, sent, tmp_path):
+def test_auto_render_rule_queues_new_sources(app_env, monkeypatch, clip_4s, sent, queued, tmp_path):
+    from backend import queue
     from backend.catalogue.models import MaterialKind
     from backend.config import get_settings
     from backend.db import session_scope
+    from workers.renders import auto_render_source_task
+
+    def run_rule() -> list[str | None]:
+        """What the quick worker does with the messages ingest sent after its commit."""
+        results = [auto_render_source_task(*args) for name, args in queued if name == queue.AUTO_RENDER_SOURCE]
+        queued.clear()
+        return results
+
     monkeypatch.setenv("REELHOUSE_AUTO_RENDER_PRESETS", "douyin.feed_9x16, tiktok.feed_9x16,nope.unknown")
     monkeypatch.setenv("REELHOUSE_AUTO_RENDER_SECONDS", "2.5")
     get_settings.cache_clear()
     material_id = ingest_clip(clip_4s)
+    assert (queue.AUTO_RENDER_SOURCE, (str(material_id),)) in queued
+    assert sent == []  # ingest only names the rule's task; the job is made by the worker
+    [made] = run_rule()
     with session_scope() as session:
         job = session.exec(select(RenderJob).where(RenderJob.source_id == material_id)).one()
+        assert made == str(job.id)
         assert job.request["presets"] == ["douyin.feed_9x16"]  # tiktok needs 3 s; unknown ids are skipped
         assert job.request["ranges"] == [{"start": 0.0, "end": 2.5}]
         assert job.request["origin"] == "auto-rule" and job.status == JobStatus.queued
     assert sent == [job.id]
+    # a re-delivered message makes no second job
+    assert auto_render_source_task(str(material_id)) is None
+    with session_scope() as session:
+        assert len(session.exec(select(RenderJob).where(RenderJob.source_id == material_id)).all()) == 1
     # external copies (and re-uploads of known bytes) are not auto-rendered
     from tests.conftest import make_clip
 
     ingest_clip(make_clip(tmp_path / "ext.mp4", seconds=3.0, seed=5), kind=MaterialKind.external)
     ingest_clip(clip_4s)
+    assert run_rule() == []
     assert sent == [job.id]
     monkeypatch.setenv("REELHOUSE_AUTO_RENDER_PRESETS", "tiktok.feed_9x16")
     monkeypatch.setenv("REELHOUSE_AUTO_RENDER_SECONDS", "2")
     get_settings.cache_clear()
     ingest_clip(make_clip(tmp_path / "short.mp4", seconds=2.0, seed=9))
+    assert run_rule() == [None]
     assert sent == [job.id]  # nothing the 2 s cut can satisfy: no doomed job
+    monkeypatch.setenv("REELHOUSE_AUTO_RENDER_PRESETS", "")
+    get_settings.cache_clear()
+    ingest_clip(make_clip(tmp_path / "off.mp4", seconds=3.0, seed=11))
+    assert run_rule() == []  # no rule configured: no message for it at all
 
 
 def test_intro_and_outro_count_toward_the_duration_limits(client, source_id, logo_id, sent):

@@ -32,7 +32,7 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def create_job(source_id: uuid.UUID, body: dict) -> uuid.UUID:
     from backend.config import get_settings
     from backend.db import session_scope
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
     from backend.renders import service as renders
     request = renders.RenderRequest.model_validate(body)
     with session_scope() as session:
@@ -57,7 +57,7 @@ def derived_of(job_id: uuid.UUID) -> list[Material]:
 
 
 def test_one_job_renders_three_presets_into_derived_materials(client, source_id, logo_id, tmp_path):
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
     from presets.loader import load_catalog
     from workers.media.validate import probe_rendition, validate_rendition
     from workers.renders import execute_render_job, output_material_id
@@ -229,7 +229,7 @@ def test_cancel_kills_the_ffmpeg_process_group(monkeypatch, app_env, sent, tmp_p
 @sqlite_only
 def test_unreadable_source_fails_the_job_without_retry(app_env, source_id, sent):
     from backend.db import session_scope
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
     from workers.renders import execute_render_job
 
     with session_scope() as session:

@@ -296,7 +296,7 @@ def test_rejected_media_leaves_nothing_and_answers_410_after(client, app_env) ->
 def test_expired_uploads_answer_410_and_the_sweep_frees_them(client, app_env) -> None:  # type: ignore[no-untyped-def]
     from backend.config import get_settings
     from backend.db import session_scope
-    from backend.deps import get_storage
+    from backend.objectstore import get_storage
     from backend.uploads.models import TusUpload
     from backend.uploads.tus import expire_uploads
 

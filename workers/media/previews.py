@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,9 @@ def _picture(frame: Any, rotation: int, max_side: int | None) -> Image.Image:
     return _upright(_to_image(frame, max_side), rotation)
 
 
-def _iter_frames(source: MediaSource, times: list[float], *, exact: bool) -> Iterator[tuple[int, float, Any]]:
+def _iter_frames(
+    source: MediaSource, times: list[float], *, exact: bool
+) -> Generator[tuple[int, float, Any], None, None]:
     """`(index into times, time shown at, decoded frame)` for each time where a frame decodes,
     earliest time first: the caller finishes each frame (it is the decoder's, valid until the next
     step) before the next is decoded, so for a file still arriving that work is done while the
@@ -108,7 +110,7 @@ def _decode_on(keyframes: list[float] | None, last: Any, t: float) -> bool:
     return before < 0 or keyframes[before] <= last.time
 
 
-def _to_image(frame, max_side: int | None) -> Image.Image:  # type: ignore[no-untyped-def]
+def _to_image(frame, max_side: int | None) -> Image.Image:
     scale = min(1.0, max_side / max(frame.width, frame.height)) if max_side else 1.0
     if scale >= 1.0:
         return frame.to_image()

@@ -37,7 +37,7 @@ def probe_rendition(path: Path) -> RenditionFacts:
     with av.open(str(path)) as c:
         v = c.streams.video[0]
         a = c.streams.audio[0] if c.streams.audio else None
-        duration = float(c.duration) / 1e6 if c.duration else float(v.duration * v.time_base)
+        duration = float(c.duration) / 1e6 if c.duration else float((v.duration or 0) * (v.time_base or 0))
         return RenditionFacts(
             width=v.codec_context.width,
             height=v.codec_context.height,

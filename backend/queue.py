@@ -1,0 +1,95 @@
+"""Enqueue work by task name, after commit: the one place the backend talks to the broker.
+
+The Celery configuration (broker from Settings, queues by cost, routing table, delivery guarantees)
+lives here, so the API's producer and `workers/celery_app.py`'s worker app are built from the same
+settings. Services never import a task module: they name the task and the job row's transaction
+decides whether the message goes out (`enqueue` sends only after the commit).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from celery import Celery
+from kombu import Exchange, Queue
+from sqlmodel import Session
+
+from backend.config import Settings, get_settings
+from backend.db import after_commit
+
+QUICK_QUEUE = "quick"  # probes, posters, fingerprints, reports, webhooks: seconds
+RENDER_QUEUE = "render"  # ffmpeg renders: minutes
+LONGEST_TASK_SECONDS = 4 * 3600
+
+# Task names: the contract between the services that send and workers/ that registers them.
+RENDER_JOB = "reelhouse.render.render_job"
+AUTO_RENDER_SOURCE = "reelhouse.auto_render_source"
+FINGERPRINT_MATERIAL = "reelhouse.fingerprint_material"
+
+TASK_ROUTES = {"reelhouse.render.*": {"queue": RENDER_QUEUE}}
+
+
+def broker_options(settings: Settings) -> dict[str, object]:
+    if settings.uses_filesystem_broker:
+        folder = settings.broker_dir
+        for sub in ("in", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return {
+            "control_folder": str(folder / "control"),
+            "data_folder_in": str(folder / "in"),
+            "data_folder_out": str(folder / "in"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+    # Redis re-delivers an unacked message after the visibility timeout: keep it above the longest task.
+    return {"visibility_timeout": settings.broker_visibility_timeout or LONGEST_TASK_SECONDS + 3600}
+
+
+def create_celery(settings: Settings, include: list[str] | None = None) -> Celery:
+    """A Celery app configured from settings: the producer here, the worker app in workers/."""
+    app = Celery("reelhouse", broker=settings.effective_broker_url, include=include or [])
+    app.conf.update(
+        broker_transport_options=broker_options(settings),
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=QUICK_QUEUE,
+        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (QUICK_QUEUE, RENDER_QUEUE)],
+        task_default_exchange=QUICK_QUEUE,
+        task_default_routing_key=QUICK_QUEUE,
+        task_routes=TASK_ROUTES,
+        task_time_limit=LONGEST_TASK_SECONDS,
+        task_soft_time_limit=LONGEST_TASK_SECONDS - 60,
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        worker_hijack_root_logger=False,
+        beat_schedule={},
+    )
+    return app
+
+
+@lru_cache
+def producer() -> Celery:
+    """The app the backend sends with (no tasks registered: messages go by name)."""
+    return create_celery(get_settings())
+
+
+def send(task_name: str, *args: str | int) -> None:
+    """Send one message now, routed by the task name (`TASK_ROUTES`). Prefer `enqueue` inside a transaction."""
+    producer().send_task(task_name, args=list(args))
+
+
+def enqueue(session: Session, task_name: str, *args: str | int) -> None:
+    """Send the message once the session's transaction commits; nothing is sent if it rolls back."""
+    # Looked up at send time, so a test may replace `send` and see what would have gone out.
+    after_commit(session, lambda: send(task_name, *args))
+
+
+def check_broker() -> None:
+    """Raise unless the broker accepts a connection (readiness)."""
+    with producer().connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=3)

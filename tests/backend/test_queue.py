@@ -1,0 +1,72 @@
+"""backend/queue.py: messages go out by task name, routed by the table, only after the commit."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def test_enqueue_sends_after_commit_and_never_after_rollback(app_env, queued) -> None:
+    from backend import queue
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        queue.enqueue(session, queue.FINGERPRINT_MATERIAL, "a")
+        assert queued == []  # not before the commit
+    assert queued == [(queue.FINGERPRINT_MATERIAL, ("a",))]
+    with pytest.raises(RuntimeError), session_scope() as session:
+        queue.enqueue(session, queue.FINGERPRINT_MATERIAL, "b")
+        raise RuntimeError("the request failed")
+    assert queued == [(queue.FINGERPRINT_MATERIAL, ("a",))]
+
+
+def test_ingest_names_its_follow_up_work_without_importing_it(app_env, queued, small_clip, monkeypatch) -> None:
+    """A new source video asks for its fingerprint and the automatic render rule by task name."""
+    from backend import queue
+    from backend.config import get_settings
+    from backend.db import session_scope
+    from backend.objectstore import get_storage
+    from backend.uploads.service import IngestRequest, ingest_local_file
+
+    monkeypatch.setenv("REELHOUSE_AUTO_RENDER_PRESETS", "douyin.feed_9x16")
+    get_settings.cache_clear()
+    with session_scope() as session:
+        material = ingest_local_file(
+            session, get_storage(), get_settings(), small_clip, IngestRequest(title="直播切片")
+        ).material
+        assert queued == []
+    mid = str(material.id)
+    assert sorted(queued) == sorted([(queue.FINGERPRINT_MATERIAL, (mid,)), (queue.AUTO_RENDER_SOURCE, (mid,))])
+
+
+def test_task_names_are_routed_by_the_table_and_registered_by_the_worker(app_env) -> None:
+    from backend import queue
+    from workers.celery_app import celery_app
+
+    router = queue.producer().amqp.router
+    assert router.route({}, queue.RENDER_JOB)["queue"].name == queue.RENDER_QUEUE
+    assert router.route({}, queue.FINGERPRINT_MATERIAL)["queue"].name == queue.QUICK_QUEUE
+    assert router.route({}, queue.AUTO_RENDER_SOURCE)["queue"].name == queue.QUICK_QUEUE
+    celery_app.loader.import_default_modules()
+    names = {queue.RENDER_JOB, queue.AUTO_RENDER_SOURCE, queue.FINGERPRINT_MATERIAL}
+    assert names <= set(celery_app.tasks)
+    assert celery_app.tasks[queue.RENDER_JOB].queue == queue.RENDER_QUEUE
+
+
+def test_send_puts_a_message_on_the_configured_broker(app_env) -> None:
+    """The embedded filesystem broker: the message lands in the data dir, named by task, on its queue."""
+    from backend import queue
+    from backend.config import get_settings
+
+    job_id = str(uuid.uuid4())
+    queue.send(queue.RENDER_JOB, job_id)
+    found = []
+    for path in (get_settings().broker_dir / "in").iterdir():
+        message = json.loads(path.read_text())
+        found.append((message["headers"]["task"], message["properties"]["delivery_info"]["routing_key"],
+                      message["headers"]["argsrepr"]))
+    assert found == [(queue.RENDER_JOB, queue.RENDER_QUEUE, repr([job_id]))]
