@@ -116,7 +116,7 @@ def _database() -> str:
     return make_url(get_settings().effective_database_url).render_as_string(hide_password=True)
 
 
-def _write(work):  # type: ignore[no-untyped-def]
+def _write(work):
     """Run `work(session)` in one transaction after migrating; AppErrors become exit code 1 with the type."""
     from backend.db import session_scope
     from backend.errors import AppError
@@ -131,7 +131,7 @@ def _write(work):  # type: ignore[no-untyped-def]
         raise typer.Exit(code=1) from exc
 
 
-def _uuid(text: str, what: str):  # type: ignore[no-untyped-def]
+def _uuid(text: str, what: str):
     import uuid
 
     try:
@@ -140,7 +140,7 @@ def _uuid(text: str, what: str):  # type: ignore[no-untyped-def]
         raise typer.BadParameter(f"{what} must be an id such as 0b6c…, got {text!r}") from None
 
 
-def _print_publication(pub, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_publication(pub, as_json: bool) -> None:
     if as_json:
         from backend.compliance.schemas import PublicationPublic
 
@@ -167,7 +167,7 @@ def open_channel(
     except ValueError:
         raise typer.BadParameter(f"--on must be a date such as 2026-11-03, got {on!r}") from None
 
-    def work(session):  # type: ignore[no-untyped-def]
+    def work(session):
         found = accounts.find_account(session, account)
         row = accounts.record_opening(session, found.id, channel, opened_on=opened_on, opened_by=by, note=note)
         return found.name, row.name_zh, row.manual_effective_on
@@ -197,7 +197,7 @@ def submit(
     material_id = _uuid(material, "MATERIAL")
     submitted_at = _as_of(at)
 
-    def work(session):  # type: ignore[no-untyped-def]
+    def work(session):
         found = accounts.find_account(session, account)
         return publications.record_publication(
             session,
@@ -223,7 +223,7 @@ def _review(action: str, publication: str, at: str | None, reason: str | None, n
     publication_id = _uuid(publication, "PUBLICATION")
     when = _as_of(at)
 
-    def work(session):  # type: ignore[no-untyped-def]
+    def work(session):
         return publications.transition(session, publication_id, action, at=when, reason=reason, note=note)
 
     _print_publication(_write(work), as_json)

@@ -145,7 +145,7 @@ def find_account(session: Session, ref: str) -> PlatformAccount:
 
 def list_accounts(session: Session, platform_id: str | None = None) -> list[PlatformAccount]:
     stmt = select(PlatformAccount).order_by(
-        PlatformAccount.platform_id, PlatformAccount.created_at, PlatformAccount.id
+        col(PlatformAccount.platform_id), col(PlatformAccount.created_at), col(PlatformAccount.id)
     )
     if platform_id:
         stmt = stmt.where(PlatformAccount.platform_id == platform_id)
@@ -176,7 +176,7 @@ def channels_of(
     session: Session, account_ids: Sequence[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, list[AccountChannel]]:
     stmt = select(AccountChannel).order_by(
-        AccountChannel.account_id, AccountChannel.position, AccountChannel.id
+        col(AccountChannel.account_id), col(AccountChannel.position), col(AccountChannel.id)
     )
     if account_ids is not None:
         stmt = stmt.where(col(AccountChannel.account_id).in_(list(account_ids)))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from sqlmodel import Session, col, select
 
-from backend.catalogue.models import Material
+from backend.catalogue.models import Material, MaterialFingerprint
 from backend.compliance.fit import Bounds, Facts, Misfit, misfits
 from backend.compliance.models import AccountChannel, Publication, PublicationStatus
 from backend.errors import (
@@ -24,7 +24,6 @@ from backend.errors import (
     PublicationRefused,
     ValidationFailed,
 )
-from backend.metrics.models import MaterialFingerprint
 from workers.media.fingerprint import FLAT, VERSION, Fingerprint, align
 
 CHECKS = ("media_type", "aspect", "duration", "duplicate")

@@ -363,9 +363,9 @@ def monthly_report(
 
 
 def _report_public(row: Report) -> ReportPublic:
-    return ReportPublic.model_validate(row, from_attributes=True).model_copy(
-        update={"files": reports.report_links(row)}
-    )
+    # The row's `files` holds storage keys per format; the public answer links to them instead.
+    fields = {name: getattr(row, name) for name in ReportPublic.model_fields if name != "files"}
+    return ReportPublic.model_validate({**fields, "files": reports.report_links(row)})
 
 
 @router.get(

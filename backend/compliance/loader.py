@@ -60,7 +60,7 @@ class Loaded:
     accounts: list[PlatformAccount]
     channels: dict[uuid.UUID, list[AccountChannel]]
     engine_accounts: dict[uuid.UUID, rules.Account]
-    instants: dict[uuid.UUID, list[tuple[str, float, float | None, float | None, float | None]]]
+    instants: dict[uuid.UUID, list[rules.Instants]]  # plain tuples in Instants' field order (bulk-loaded)
     approvals: dict[uuid.UUID, list[ApprovalRow]]
 
 
@@ -95,7 +95,7 @@ def _instant_lists(session: Session, columns: Sequence[Any], order: Any) -> tupl
     function turning one aggregated value back into a list of floats and Nones."""
     if session.get_bind().dialect.name == "postgresql":
         # Ordered alike, so the n-th element of every list is the same publication, parallel plans included.
-        aggregates = [sa.func.array_agg(aggregate_order_by(_epoch(session, c), order)) for c in columns]
+        aggregates: list[Any] = [sa.func.array_agg(aggregate_order_by(_epoch(session, c), order)) for c in columns]
         return aggregates, lambda values: values
     # SQLite has no arrays: integer microseconds joined by commas ('' for NULL: group_concat drops NULLs).
     aggregates = [

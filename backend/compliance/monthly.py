@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -158,7 +158,8 @@ def monthly_report(
     if month.start(ZoneInfo("Etc/GMT-14")) > as_of:  # not started anywhere on Earth yet
         raise ReportPeriodInvalid(f"month {month} has not started at {as_of.isoformat()}")
     # Every timezone's month lies within a day of the month in UTC: load the approvals in that window.
-    window = (month.start(UTC) - timedelta(days=1), month.end(UTC) + timedelta(days=1))
+    utc = ZoneInfo("UTC")
+    window = (month.start(utc) - timedelta(days=1), month.end(utc) + timedelta(days=1))
     loaded = load(session, as_of, account_ids, approvals_between=window)
     reports: list[AccountMonthReport] = []
     counted: list[tuple[AccountMonthReport, ApprovalRow, float]] = []
@@ -200,10 +201,10 @@ def monthly_report(
         taken: set[uuid.UUID] = set()
         for channel in report.month.channels:
             gap = channel.quota.shortfall if channel.quota.status in GAP_STATUSES else 0
-            row = channel_rows.get((report.account.id, channel.channel_id))
-            if not gap or row is None:
+            channel_row = channel_rows.get((report.account.id, channel.channel_id))
+            if not gap or channel_row is None:
                 continue
-            bounds = bounds_of(row)
+            bounds = bounds_of(channel_row)
             for material, preset_id, facts in pool:
                 if gap == 0:
                     break

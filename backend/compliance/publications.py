@@ -321,7 +321,7 @@ def list_publications(session: Session, query: PublicationQuery) -> list[Publica
     if query.submitted_before:
         stmt = stmt.where(Publication.submitted_at < query.submitted_before)
     stmt = (
-        stmt.order_by(col(Publication.submitted_at).desc(), Publication.id)
+        stmt.order_by(col(Publication.submitted_at).desc(), col(Publication.id))
         .offset(query.offset)
         .limit(query.limit)
     )
@@ -337,7 +337,7 @@ def events_of(
         stmt = (
             select(PublicationEvent)
             .where(col(PublicationEvent.publication_id).in_(ids))
-            .order_by(PublicationEvent.id)
+            .order_by(col(PublicationEvent.id))
         )
         for event in session.exec(stmt):
             out[event.publication_id].append(event)
