@@ -190,29 +190,13 @@ def monthly_report(
             )
             if row.parent_id:
                 parents[row.material_id] = uuid.UUID(row.parent_id)
+    # Gap fillers are suggestions for what can still be done: only in the month that is running.
     running = [
-        r for r in reports if r.month is not None and rules.YearMonth.of(as_of, ZoneInfo(r.account.timezone)) == month
+        r
+        for r in reports
+        if r.month is not None and rules.YearMonth.of(as_of, ZoneInfo(r.account.timezone)) == month
     ]
-    fillers = _filler_candidates(session, running)
-    channel_rows = {(a.id, c.channel_id): c for a in loaded.accounts for c in loaded.channels.get(a.id, [])}
-    for report in running:
-        assert report.month is not None
-        pool = fillers.get(report.account.id, [])
-        taken: set[uuid.UUID] = set()
-        for channel in report.month.channels:
-            gap = channel.quota.shortfall if channel.quota.status in GAP_STATUSES else 0
-            channel_row = channel_rows.get((report.account.id, channel.channel_id))
-            if not gap or channel_row is None:
-                continue
-            bounds = bounds_of(channel_row)
-            for material, preset_id, facts in pool:
-                if gap == 0:
-                    break
-                if material.id in taken or misfits(facts, bounds):
-                    continue
-                taken.add(material.id)
-                gap -= 1
-                report.fillers.append(GapFiller(channel.channel_id, material, preset_id, material))
+    _suggest_fillers(running, _filler_candidates(session, running), loaded)
     filler_ids = {f.material.id for r in running for f in r.fillers}
     walked, roots = materials_with_sources(session, set(parents.values()) | filler_ids)
     counted.sort(key=lambda x: (x[2], x[1].publication_id))
@@ -238,6 +222,32 @@ def monthly_report(
             for f in report.fillers
         ]
     return MonthlyReport(month, as_of, utcnow(), reports)
+
+
+def _suggest_fillers(
+    reports: Sequence[AccountMonthReport],
+    candidates: dict[uuid.UUID, list[tuple[MaterialRef, str | None, Facts]]],
+    loaded: Loaded,
+) -> None:
+    """Up to each channel's shortfall, candidates that fit the channel (each offered once per account)."""
+    rows = {(a.id, c.channel_id): c for a in loaded.accounts for c in loaded.channels.get(a.id, [])}
+    for report in reports:
+        assert report.month is not None
+        taken: set[uuid.UUID] = set()
+        for channel in report.month.channels:
+            gap = channel.quota.shortfall if channel.quota.status in GAP_STATUSES else 0
+            row = rows.get((report.account.id, channel.channel_id))
+            if not gap or row is None:
+                continue
+            bounds = bounds_of(row)
+            for material, preset_id, facts in candidates.get(report.account.id, []):
+                if gap == 0:
+                    break
+                if material.id in taken or misfits(facts, bounds):
+                    continue
+                taken.add(material.id)
+                gap -= 1
+                report.fillers.append(GapFiller(channel.channel_id, material, preset_id, material))
 
 
 def _filler_candidates(
