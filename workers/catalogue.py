@@ -12,6 +12,10 @@ from storage import StorageError
 from workers.celery_app import celery_app
 
 celery_app.conf.beat_schedule["cleanup-spool"] = {"task": "reelhouse.cleanup_spool", "schedule": 3600.0}
+celery_app.conf.beat_schedule["retry-missing-previews"] = {
+    "task": "reelhouse.retry_missing_previews",
+    "schedule": 900.0,
+}
 celery_app.conf.beat_schedule["fingerprint-missing"] = {
     "task": "reelhouse.fingerprint_missing",
     "schedule": 900.0,
@@ -60,6 +64,40 @@ def fingerprint_missing_task(limit: int = 200) -> int:
         )
     for material_id in todo:
         fingerprint_material_task.apply_async(args=[str(material_id)])
+    return len(todo)
+
+
+@celery_app.task(
+    name="reelhouse.retry_previews", autoretry_for=(StorageError, OperationalError), retry_backoff=True,
+    max_retries=5,
+)
+def retry_previews_task(material_id: str) -> bool:
+    """Make the poster and contact sheet of a material kept without them (idempotent)."""
+    from backend.db import session_scope
+    from backend.deps import get_storage
+    from backend.uploads.previews import retry_previews
+
+    with session_scope() as session:
+        return retry_previews(session, get_storage(), get_settings(), uuid.UUID(material_id))
+
+
+@celery_app.task(name="reelhouse.retry_missing_previews")
+def retry_missing_previews_task(limit: int = 100) -> int:
+    """Try again, every quarter hour, the previews of material from the last day that has none.
+    Older material is not retried forever: a file whose frames never decode stays on its placeholder."""
+    from datetime import timedelta
+
+    from backend.db import session_scope
+    from backend.sqltypes import utcnow
+    from backend.uploads.previews import materials_missing_previews
+
+    now = utcnow()
+    with session_scope() as session:
+        todo = materials_missing_previews(
+            session, limit, created_after=now - timedelta(days=1), created_before=now - timedelta(minutes=5)
+        )
+    for material_id in todo:
+        retry_previews_task.apply_async(args=[str(material_id)])
     return len(todo)
 
 

@@ -43,7 +43,7 @@ API = "/api/v1"
 def to_public(material: Material, material_tags: list) -> MaterialPublic:  # type: ignore[type-arg]
     base = f"{API}/materials/{material.id}"
     links = {"self": base, "file": f"{base}/file", "lineage": f"{base}/lineage"}
-    if material.poster_key:
+    if material.poster_key or material.previews_failed:
         links["poster"] = f"{base}/poster"
     if material.contact_sheet_key:
         links["contact_sheet"] = f"{base}/contact-sheet"
@@ -54,6 +54,7 @@ def to_public(material: Material, material_tags: list) -> MaterialPublic:  # typ
         media_type=material.media_type, kind=material.kind, status=material.status,
         sha256=material.sha256, size_bytes=material.size_bytes, original_filename=material.original_filename,
         content_type=material.content_type, media=MediaFactsPublic.model_validate(material),
+        previews_failed=material.previews_failed,
         tags=[TagPublic.model_validate(t) for t in material_tags], parent_id=material.parent_id,
         recipe=material.recipe, preset_id=material.preset_id, render_job_id=material.render_job_id,
         production_cost=material.production_cost, created_at=material.created_at,
@@ -302,6 +303,12 @@ def download_url(material_id: uuid.UUID, session: SessionDep, storage: StorageDe
 def _preview(material_id: uuid.UUID, which: str, request: Request, session, storage) -> Response:  # type: ignore[no-untyped-def]
     material = materials.get_material(session, material_id)
     key = material.poster_key if which == "poster" else material.contact_sheet_key
+    if not key and which == "poster" and material.previews_failed:
+        # Kept without previews (no frame decoded yet): a placeholder until the retry makes them.
+        from workers.media.previews import placeholder_poster
+
+        return Response(placeholder_poster(), media_type="image/jpeg",
+                        headers={"Cache-Control": "no-store", "X-Reelhouse-Placeholder": "previews-failed"})
     if not key:
         raise errors.NotFound(f"this material has no {which.replace('-', ' ')}")
     return serve_object(request, storage, key, filename=f"{material.id}-{which}.jpg", content_type="image/jpeg",

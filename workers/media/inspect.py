@@ -16,17 +16,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from workers.media.probe import Limits, MediaFacts, ProbeRejection, probe_file
 from workers.media.source import Arrival, MediaSource
+
+logger = logging.getLogger(__name__)
 
 MEMORY_CAP_BYTES = 6 * 1024**3
 # A child may work while an upload arrives, before the caller's timeout starts: this caps what a
@@ -223,6 +229,9 @@ def _facts_from(stdout: bytes, stderr: bytes, returncode: int | None) -> MediaFa
         tail = stderr.decode("utf-8", "replace")[-500:]
         raise InspectFailed(f"inspector exited {returncode}: {tail}") from exc
     if result.get("ok"):
+        if result.get("previews_error"):
+            # The file is media all the same: it is kept, and its previews are made again later.
+            logger.warning("no previews could be made: %s", result["previews_error"])
         return MediaFacts.from_dict(result["facts"])
     if result.get("reason"):
         raise ProbeRejection(result["reason"], result["detail"])
@@ -233,7 +242,17 @@ def _repo_root() -> str:
     return str(Path(__file__).resolve().parents[2])
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, origin: Path | None = None, workdir: Path | None = None) -> int:
+    """`workdir`: the child's own empty directory (where it runs; the file is opened through a link
+    there); `origin`: the directory relative paths were given from."""
+
+    def local(path: Path | None) -> Path | None:
+        return origin / path if path is not None and origin is not None else path
+
+    def media(path: Path) -> Path:
+        path = local(path) or path
+        return _private_view(path, workdir) if workdir is not None else path
+
     parser = argparse.ArgumentParser(description="Probe one media file; print one JSON line.")
     parser.add_argument("path", type=Path, nargs="?")
     parser.add_argument("--limits", default="{}")
@@ -253,18 +272,18 @@ def main(argv: list[str] | None = None) -> int:
         request: dict[str, Any] = json.loads(sys.stdin.readline() or "{}")
         if not request.get("path"):
             return 0  # closed unused
-        paths = {name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
+        paths = {name: local(Path(request[name])) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
         arrival = None
         if request.get("size") is not None:  # still being written: progress follows on stdin
             arrival = Arrival(int(request["size"]))
             arrival.follow_lines(sys.stdin)
-        source = MediaSource(Path(request["path"]), arrival)
+        source = MediaSource(media(Path(request["path"])), arrival)
         result = _inspect(source, Limits(**(request.get("limits") or {})), **paths)
     elif args.path is None:
         parser.error("a path, or --request-on-stdin")
     else:
         limits = Limits(**json.loads(args.limits))
-        result = _inspect(args.path, limits, args.poster, args.contact_sheet, args.fingerprint)
+        result = _inspect(media(args.path), limits, local(args.poster), local(args.contact_sheet), local(args.fingerprint))
     print(json.dumps(result))
     return 0
 
@@ -275,22 +294,13 @@ def _inspect(
     source = MediaSource.of(path)
     try:
         facts = probe_file(source, limits)
-        if poster and contact_sheet and facts.media_type == "video":
-            from workers.media.previews import write_video_previews
+        from workers.media.previews import write_previews
 
-            write_video_previews(source, facts, poster, contact_sheet)
-        elif poster and facts.media_type in {"video", "image"}:
-            from workers.media.previews import write_poster
-
-            write_poster(source, facts, poster)
-        elif contact_sheet and facts.media_type == "video":
-            from workers.media.previews import write_contact_sheet
-
-            write_contact_sheet(source, facts, contact_sheet)
+        previews_error = write_previews(source, facts, poster, contact_sheet)
         if fingerprint and facts.media_type == "video":
             source.wait_complete()
             _write_fingerprint(source.path, facts, fingerprint)
-        return {"ok": True, "facts": facts.to_dict()}
+        return {"ok": True, "facts": facts.to_dict(), "previews_error": previews_error}
     except ProbeRejection as exc:
         return {"ok": False, "reason": exc.reason, "detail": exc.detail}
     except Exception as exc:  # noqa: BLE001 - any crash on hostile input is reported, not raised
@@ -309,6 +319,29 @@ def _write_fingerprint(path: Path, facts: MediaFacts, out: Path) -> None:
         out.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _private_directory() -> Iterator[Path]:  # pragma: no cover - runs in the child
+    """Work in a fresh empty directory, removed on exit: a name written inside a file (an
+    ffconcat's or a playlist's entries) would be looked up there and find nothing."""
+    workdir = Path(tempfile.mkdtemp(prefix="reelhouse-inspect-"))
+    try:
+        os.chdir(workdir)
+        yield workdir
+    finally:
+        os.chdir("/")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _private_view(path: Path, workdir: Path) -> Path:  # pragma: no cover - runs in the child
+    """`path` as seen from `workdir` (a link there): FFmpeg resolves names relative to the file it
+    opened, so the folder the file really sits in (the spool, with other uploads) is never searched."""
+    view = workdir / "media"
+    os.symlink(path.resolve(), view)
+    return view
+
+
 if __name__ == "__main__":
     _limit_self()
-    raise SystemExit(main())
+    _origin = Path.cwd()
+    with _private_directory() as _workdir:
+        raise SystemExit(main(origin=_origin, workdir=_workdir))
