@@ -70,9 +70,13 @@ class SandboxedInspector:
     def __init__(self) -> None:
         # No preexec_fn (not safe in a threaded parent, and it forces a full fork of the API
         # process): the child sets its own limits before it reads a request.
+        # The child runs in an empty directory of its own (removed once it has ended): a name
+        # written inside a hostile file would be looked up there and find nothing.
+        self._workdir = tempfile.mkdtemp(prefix="reelhouse-inspect-")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.media.inspect", "--request-on-stdin"],
+            [sys.executable, "-m", "workers.media.inspect", "--request-on-stdin", "--in-private-dir"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(),
+            cwd=self._workdir,
         )
         self._sent: dict[str, Any] | None = None  # the request the child has
         self._collected = False
@@ -123,6 +127,7 @@ class SandboxedInspector:
         except subprocess.TimeoutExpired as exc:
             self.close()
             raise ProbeRejection("media-unrecognised", f"inspecting the file took longer than {timeout:.0f} s") from exc
+        shutil.rmtree(self._workdir, ignore_errors=True)
         return _facts_from(stdout, stderr, self._proc.returncode)
 
     def close(self) -> None:
@@ -130,6 +135,7 @@ class SandboxedInspector:
         if self._proc.returncode is None:
             self._proc.kill()
             self._proc.communicate()
+        shutil.rmtree(self._workdir, ignore_errors=True)
 
     @property
     def fresh(self) -> bool:
@@ -197,11 +203,12 @@ class SpareInspector:
 def _request(
     path: Path, limits: Limits, poster: Path | None, contact_sheet: Path | None, fingerprint: Path | None
 ) -> dict[str, Any]:
+    # Absolute: the child runs in a directory of its own.
     return {
-        "path": str(path), "limits": asdict(limits),
-        "poster": str(poster) if poster else None,
-        "contact_sheet": str(contact_sheet) if contact_sheet else None,
-        "fingerprint": str(fingerprint) if fingerprint else None,
+        "path": str(path.absolute()), "limits": asdict(limits),
+        "poster": str(poster.absolute()) if poster else None,
+        "contact_sheet": str(contact_sheet.absolute()) if contact_sheet else None,
+        "fingerprint": str(fingerprint.absolute()) if fingerprint else None,
     }
 
 
@@ -263,6 +270,7 @@ def main(argv: list[str] | None = None, *, origin: Path | None = None, workdir: 
         "--request-on-stdin", action="store_true",
         help="load the libraries first, then read the request (JSON: path, limits, poster, ...) from stdin",
     )
+    parser.add_argument("--in-private-dir", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.request_on_stdin:
         import av  # noqa: F401 - what the wait is for: loaded before the file is ready
@@ -342,6 +350,8 @@ def _private_view(path: Path, workdir: Path) -> Path:  # pragma: no cover - runs
 
 if __name__ == "__main__":
     _limit_self()
+    if "--in-private-dir" in sys.argv:  # made empty by the parent, which removes it
+        raise SystemExit(main(workdir=Path.cwd()))
     _origin = Path.cwd()
     with _private_directory() as _workdir:
         raise SystemExit(main(origin=_origin, workdir=_workdir))

@@ -60,6 +60,9 @@ def _looks_like_known_container(head: bytes) -> bool:
     )
 
 
+# Text formats whose demuxers open the files they name (FFmpeg's concat and HLS, M3U lists).
+_LIST_SIGNATURES = (b"ffconcat version", b"#EXTM3U", b"#EXTINF")
+
 _IMAGE_SIGNATURES = (
     b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM",
     b"II*\x00", b"MM\x00*", b"MM*\x00", b"II\x00*", b"MM\x00+", b"II+\x00",  # TIFF and BigTIFF, as Pillow reads them
@@ -211,6 +214,10 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
         raise ProbeRejection("media-empty", "the file has no bytes")
     with source.open() as fh:
         head = fh.read(4096)
+
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_LIST_SIGNATURES):
+        # A playlist or a list of files names other files: never media, and never opened as such.
+        raise ProbeRejection("media-container-not-allowed", "playlists and lists of files are not accepted, only media files")
 
     is_image = False
     if _looks_like_image(head):
