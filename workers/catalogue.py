@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -51,20 +52,9 @@ def fingerprint_missing_task(limit: int = 200) -> int:
     """Re-send fingerprint work for recent videos that still have none (a lost message). Only the last
     day is swept, so an undecodable video is not retried forever; `reelhouse metrics
     fingerprint-missing` backfills older material."""
-    from datetime import timedelta
-
     from backend.catalogue.fingerprints import missing_fingerprints
-    from backend.db import session_scope
-    from backend.sqltypes import utcnow
 
-    now = utcnow()
-    with session_scope() as session:
-        todo = missing_fingerprints(
-            session, limit, created_after=now - timedelta(days=1), created_before=now - timedelta(minutes=10)
-        )
-    for material_id in todo:
-        fingerprint_material_task.apply_async(args=[str(material_id)])
-    return len(todo)
+    return _resend_recent(missing_fingerprints, fingerprint_material_task, limit, settled_minutes=10)
 
 
 @celery_app.task(
@@ -85,19 +75,26 @@ def retry_previews_task(material_id: str) -> bool:
 def retry_missing_previews_task(limit: int = 100) -> int:
     """Try again, every quarter hour, the previews of material from the last day that has none.
     Older material is not retried forever: a file whose frames never decode stays on its placeholder."""
+    from backend.uploads.previews import materials_missing_previews
+
+    return _resend_recent(materials_missing_previews, retry_previews_task, limit, settled_minutes=5)
+
+
+def _resend_recent(find: Any, task: Any, limit: int, *, settled_minutes: int) -> int:
+    """Send `task` for each material of the last day that `find` lists (a lost message, a retry),
+    leaving alone what is younger than `settled_minutes` (its first attempt may still be running)."""
     from datetime import timedelta
 
     from backend.db import session_scope
     from backend.sqltypes import utcnow
-    from backend.uploads.previews import materials_missing_previews
 
     now = utcnow()
     with session_scope() as session:
-        todo = materials_missing_previews(
-            session, limit, created_after=now - timedelta(days=1), created_before=now - timedelta(minutes=5)
+        todo = find(
+            session, limit, created_after=now - timedelta(days=1), created_before=now - timedelta(minutes=settled_minutes)
         )
     for material_id in todo:
-        retry_previews_task.apply_async(args=[str(material_id)])
+        task.apply_async(args=[str(material_id)])
     return len(todo)
 
 

@@ -23,22 +23,30 @@ def _ffmpeg(*args: str) -> None:
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *args], check=True)
 
 
+def live_recording(out: Path, seconds: int = 16) -> Path:
+    """A live recording (MPEG-TS or FLV by the suffix): keyframes every 4 s, B-frames, audio, the
+    stream clock an hour in."""
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=30:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+        "-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", str(30 * GOP_SECONDS),
+        "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac",
+        "-output_ts_offset", "3600", "-f", {".ts": "mpegts", ".flv": "flv"}[out.suffix], str(out),
+    )  # fmt: skip
+    return out
+
+
+def copied_from_mid_gop(recording: Path, out: Path, at: float = 5.0) -> Path:
+    """Stream copy from mid-GOP keeping the recorder's clock, as HLS/FLV segmenters write them."""
+    fmt = {".ts": "mpegts", ".flv": "flv"}[out.suffix]
+    _ffmpeg("-ss", str(at), "-i", str(recording), "-c", "copy", "-copyts", "-f", fmt, str(out))
+    return out
+
+
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A 16 s live recording in each format, keyframes every 4 s, B-frames, the stream clock at 1 h."""
     root = tmp_path_factory.mktemp("live")
-    made = {}
-    for fmt, ext in (("mpegts", "ts"), ("flv", "flv")):
-        out = root / f"live.{ext}"
-        _ffmpeg(
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=16",
-            "-f", "lavfi", "-i", "sine=frequency=440:duration=16",
-            "-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", str(30 * GOP_SECONDS),
-            "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac",
-            "-output_ts_offset", "3600", "-f", fmt, str(out),
-        )  # fmt: skip
-        made[ext] = out
-    return made
+    return {ext: live_recording(root / f"live.{ext}") for ext in ("ts", "flv")}
 
 
 def _byte_cut_mid_gop(recording: Path, out: Path) -> Path:
@@ -66,10 +74,7 @@ def _segment(recordings: dict[str, Path], kind: str, tmp_path: Path) -> Path:
     out = tmp_path / f"segment.{ext}"
     if how == "bytes":
         return _byte_cut_mid_gop(recordings[ext], out)
-    # Stream copy from mid-GOP keeping the recorder's clock, as HLS/FLV segmenters write them.
-    fmt = "mpegts" if ext == "ts" else "flv"
-    _ffmpeg("-ss", "5", "-i", str(recordings[ext]), "-c", "copy", "-copyts", "-f", fmt, str(out))
-    return out
+    return copied_from_mid_gop(recordings[ext], out)
 
 
 SEGMENTS = ["ts-bytes", "ts-copy", "flv-copy"]
