@@ -231,18 +231,14 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
         return _probe_image(source, limits)
 
     opened = contextlib.ExitStack()
-    try:
-        container = opened.enter_context(source.open_av(metadata_errors="ignore"))
-    except (av.error.InvalidDataError, av.error.EOFError) as exc:  # EOF: the header itself is cut
-        if _looks_like_known_container(head):
-            raise ProbeRejection("media-truncated", f"the container cannot be read (truncated or corrupt): {_ffmpeg_reason(exc)}") from exc
-        raise ProbeRejection("media-unrecognised", "the file is not a recognised video, audio or image") from exc
-    except av.error.FFmpegError as exc:
-        if getattr(exc, "errno", None) == errno.EINVAL:  # what FFmpeg says of a demuxer off the whitelist
-            raise ProbeRejection(
-                "media-container-not-allowed", "the container is not one reelhouse reads (playlists and lists of files are refused)"
-            ) from exc
-        raise ProbeRejection("media-unrecognised", f"the file cannot be opened as media: {_ffmpeg_reason(exc)}") from exc
+    container = _open(source, head, opened)
+    if container.format.name in _LIVE_DEMUXERS and _video_without_size(container):
+        # A live segment cut mid-GOP: its first keyframe (and the stream parameters that come
+        # with it) can be further in than FFmpeg's default 5 s of analysis. Look further.
+        opened.close()
+        opened = contextlib.ExitStack()
+        container = _open(source, head, opened, analyzeduration=str(LIVE_ANALYZE_SECONDS * 1_000_000),
+                          probesize=str(LIVE_PROBE_BYTES))
 
     with opened:
         demuxer = container.format.name
@@ -332,6 +328,33 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
             facts.bit_rate = int(size * 8 / duration)
         _check_tail_readable(container, size)
     return facts
+
+
+_LIVE_DEMUXERS = {"mpegts", "flv"}
+LIVE_ANALYZE_SECONDS = 30
+LIVE_PROBE_BYTES = 64 * 1024 * 1024
+
+
+def _video_without_size(container: Any) -> bool:
+    return any(not s.codec_context.width or not s.codec_context.height for s in container.streams.video)
+
+
+def _open(source: MediaSource, head: bytes, opened: contextlib.ExitStack, **container_options: str) -> Any:
+    """The file opened with PyAV (entered into `opened`), or the ProbeRejection saying why not."""
+    import av
+
+    try:
+        return opened.enter_context(source.open_av(metadata_errors="ignore", **container_options))
+    except (av.error.InvalidDataError, av.error.EOFError) as exc:  # EOF: the header itself is cut
+        if _looks_like_known_container(head):
+            raise ProbeRejection("media-truncated", f"the container cannot be read (truncated or corrupt): {_ffmpeg_reason(exc)}") from exc
+        raise ProbeRejection("media-unrecognised", "the file is not a recognised video, audio or image") from exc
+    except av.error.FFmpegError as exc:
+        if getattr(exc, "errno", None) == errno.EINVAL:  # what FFmpeg says of a demuxer off the whitelist
+            raise ProbeRejection(
+                "media-container-not-allowed", "the container is not one reelhouse reads (playlists and lists of files are refused)"
+            ) from exc
+        raise ProbeRejection("media-unrecognised", f"the file cannot be opened as media: {_ffmpeg_reason(exc)}") from exc
 
 
 def _ffmpeg_reason(exc: Any) -> str:

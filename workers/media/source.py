@@ -159,20 +159,20 @@ class MediaSource:
             self.arrival.wait_for(self.arrival.size)
 
     @contextmanager
-    def open_av(self, **options: Any) -> Iterator[Any]:
-        """The file as a PyAV container, with only the allow-listed demuxers and the `file`
-        protocol: by name when complete, so FFmpeg does its own I/O, else through an
+    def open_av(self, *, metadata_errors: str = "strict", **container_options: str) -> Iterator[Any]:
+        """The file as a PyAV container (`container_options`: FFmpeg's format options), with only
+        the allow-listed demuxers and the `file` protocol: by name when complete, so FFmpeg does its own I/O, else through an
         `ArrivingFile` (which PyAV does not close: closed here after the container)."""
         import av
 
-        whitelists = {"format_whitelist": FORMAT_WHITELIST, "protocol_whitelist": PROTOCOL_WHITELIST}
+        options = {**container_options, "format_whitelist": FORMAT_WHITELIST, "protocol_whitelist": PROTOCOL_WHITELIST}
         if self.arrival is None:
-            with av.open(str(self.path), container_options=whitelists, **options) as container:
+            with av.open(str(self.path), container_options=options, metadata_errors=metadata_errors) as container:
                 yield container
             return
         # Reads go straight to the file object: PyAV's buffer is the largest read it asks for.
         with (
             ArrivingFile(self.path, self.arrival) as raw,
-            av.open(raw, buffer_size=256 * 1024, container_options=whitelists, **options) as container,
+            av.open(raw, buffer_size=256 * 1024, container_options=options, metadata_errors=metadata_errors) as container,
         ):
             yield container

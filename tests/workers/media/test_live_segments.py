@@ -143,3 +143,30 @@ def test_write_previews_reports_a_video_with_no_decodable_frame(tmp_path: Path) 
     reason = previews.write_previews(junk, facts, tmp_path / "p.jpg", tmp_path / "s.jpg")
     assert reason is not None
     assert not (tmp_path / "p.jpg").exists() and not (tmp_path / "s.jpg").exists()
+
+
+def test_a_segment_whose_first_keyframe_is_far_in_is_media(tmp_path: Path) -> None:
+    """A 10 s GOP cut 1 s after a keyframe: the stream parameters come with the next keyframe,
+    9 s in, past FFmpeg's default 5 s of analysis (the video read as 0x0 and was refused)."""
+    whole = tmp_path / "long_gop.ts"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=24",
+        "-c:v", "libx264", "-preset", "veryfast", "-g", "300", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+        "-output_ts_offset", "3600", "-f", "mpegts", str(whole),
+    )  # fmt: skip
+    import av
+
+    with av.open(str(whole)) as container:
+        stream = container.streams.video[0]
+        start = float(stream.start_time * stream.time_base)
+        pos = next(
+            p.pos for p in container.demux(stream)
+            if p.pts is not None and float(p.pts * stream.time_base) - start >= 1.0 and p.pos is not None and p.pos >= 0
+        )
+    segment = tmp_path / "segment.ts"
+    segment.write_bytes(whole.read_bytes()[pos:])
+    poster, sheet = tmp_path / "poster.jpg", tmp_path / "sheet.jpg"
+    facts = inspect_untrusted(segment, limits=Limits(), poster=poster, contact_sheet=sheet)
+    assert (facts.display_width, facts.display_height) == (320, 240)
+    assert facts.duration_s and 20 < facts.duration_s < 24
+    assert poster.stat().st_size > 0 and sheet.stat().st_size > 0
