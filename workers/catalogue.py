@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -19,6 +20,10 @@ from storage import StorageError
 from workers.celery_app import celery_app
 
 celery_app.conf.beat_schedule["cleanup-spool"] = {"task": "reelhouse.cleanup_spool", "schedule": 3600.0}
+celery_app.conf.beat_schedule["retry-missing-previews"] = {
+    "task": "reelhouse.retry_missing_previews",
+    "schedule": 900.0,
+}
 celery_app.conf.beat_schedule["fingerprint-missing"] = {
     "task": "reelhouse.fingerprint_missing",
     "schedule": 900.0,
@@ -49,13 +54,40 @@ def fingerprint_missing_task(limit: int = 200) -> int:
     """Re-send fingerprint work for recent videos that still have none (a lost message). Only the last
     day is swept, so an undecodable video is not retried forever; `reelhouse metrics
     fingerprint-missing` backfills older material."""
+    return _resend_recent(missing_fingerprints, fingerprint_material_task, limit, settled_minutes=10)
+
+
+@celery_app.task(
+    name="reelhouse.retry_previews", autoretry_for=(StorageError, OperationalError), retry_backoff=True,
+    max_retries=5,
+)
+def retry_previews_task(material_id: str) -> bool:
+    """Make the poster and contact sheet of a material kept without them (idempotent)."""
+    from backend.uploads.previews import retry_previews
+
+    with session_scope() as session:
+        return retry_previews(session, get_storage(), get_settings(), uuid.UUID(material_id))
+
+
+@celery_app.task(name="reelhouse.retry_missing_previews")
+def retry_missing_previews_task(limit: int = 100) -> int:
+    """Try again, every quarter hour, the previews of material from the last day that has none.
+    Older material is not retried forever: a file whose frames never decode stays on its placeholder."""
+    from backend.uploads.previews import materials_missing_previews
+
+    return _resend_recent(materials_missing_previews, retry_previews_task, limit, settled_minutes=5)
+
+
+def _resend_recent(find: Any, task: Any, limit: int, *, settled_minutes: int) -> int:
+    """Send `task` for each material of the last day that `find` lists (a lost message, a retry),
+    leaving alone what is younger than `settled_minutes` (its first attempt may still be running)."""
     now = utcnow()
     with session_scope() as session:
-        todo = missing_fingerprints(
-            session, limit, created_after=now - timedelta(days=1), created_before=now - timedelta(minutes=10)
+        todo = find(
+            session, limit, created_after=now - timedelta(days=1), created_before=now - timedelta(minutes=settled_minutes)
         )
     for material_id in todo:
-        fingerprint_material_task.apply_async(args=[str(material_id)])
+        task.apply_async(args=[str(material_id)])
     return len(todo)
 
 

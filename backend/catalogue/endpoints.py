@@ -41,7 +41,7 @@ API = "/api/v1"
 def to_public(material: Material, material_tags: list) -> MaterialPublic:
     base = f"{API}/materials/{material.id}"
     links = {"self": base, "file": f"{base}/file", "lineage": f"{base}/lineage"}
-    if material.poster_key:
+    if material.poster_key or material.previews_failed:
         links["poster"] = f"{base}/poster"
     if material.contact_sheet_key:
         links["contact_sheet"] = f"{base}/contact-sheet"
@@ -288,6 +288,12 @@ def download_url(material_id: uuid.UUID, session: SessionDep, storage: StorageDe
 def _preview(material_id: uuid.UUID, which: str, request: Request, session, storage) -> Response:
     material = materials.get_material(session, material_id)
     key = material.poster_key if which == "poster" else material.contact_sheet_key
+    if not key and which == "poster" and material.previews_failed:
+        # Kept without previews (no frame decoded yet): a placeholder until the retry makes them.
+        from workers.media.previews import placeholder_poster
+
+        return Response(placeholder_poster(), media_type="image/jpeg",
+                        headers={"Cache-Control": "no-store", "X-Reelhouse-Placeholder": "previews-failed"})
     if not key:
         raise errors.NotFound(f"this material has no {which.replace('-', ' ')}")
     return serve_object(request, storage, key, filename=f"{material.id}-{which}.jpg", content_type="image/jpeg",

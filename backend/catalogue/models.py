@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -19,18 +20,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
 from sqlmodel import Field, SQLModel
 
 from backend.sqltypes import JSONColumn, UTCDateTime, utcnow
+from workers.media.facts import MediaFacts, MediaType, Orientation
 
-
-class MediaType(enum.StrEnum):
-    video = "video"
-    image = "image"
-    audio = "audio"
+__all__ = ["Material", "MaterialKind", "MaterialStatus", "MaterialTag", "MediaType", "Orientation", "Tag", "TagCategory"]
 
 
 class MaterialKind(enum.StrEnum):
@@ -45,12 +44,6 @@ class MaterialStatus(enum.StrEnum):
     ready = "ready"
     failed = "failed"
     deleted = "deleted"
-
-
-class Orientation(enum.StrEnum):
-    portrait = "portrait"
-    landscape = "landscape"
-    square = "square"
 
 
 class TagCategory(enum.StrEnum):
@@ -87,8 +80,9 @@ class Material(SQLModel, table=True):
     original_filename: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     content_type: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
 
-    # Probed media facts. Display sizes have rotation applied.
+    # Probed media facts: one column per field of workers.media.facts.MediaFacts, set by `apply_facts`.
     container: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    demuxer: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     duration_s: float | None = None
     video_codec: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     width: int | None = None
@@ -99,6 +93,7 @@ class Material(SQLModel, table=True):
     fps: float | None = None
     is_vfr: bool = False
     pix_fmt: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    bit_depth: int | None = None
     color_transfer: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     has_audio: bool = False
     audio_codec: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
@@ -111,6 +106,9 @@ class Material(SQLModel, table=True):
 
     poster_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
     contact_sheet_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
+    # No poster or contact sheet could be made (no frame decoded): the material is kept, a
+    # placeholder is served and `reelhouse.retry_previews` tries again.
+    previews_failed: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
     # Lineage: a derived material points to its parent and keeps the recipe that made it.
     parent_id: uuid.UUID | None = Field(
@@ -125,6 +123,11 @@ class Material(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+    def apply_facts(self, facts: MediaFacts) -> None:
+        """Store the probed facts, each in the column of its name (the derived ones too)."""
+        for name, value in facts.model_dump().items():
+            setattr(self, name, value)
 
 
 class Tag(SQLModel, table=True):

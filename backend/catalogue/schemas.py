@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType, Orientation, TagCategory
+from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType, TagCategory
+from workers.media.facts import MediaFacts
 
 
 class TagPublic(BaseModel):
@@ -40,29 +41,10 @@ class BulkTaggingResult(BaseModel):
     changed: int
 
 
-class MediaFactsPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class MediaFactsPublic(MediaFacts):
+    """The probed facts as stored on the material (read from its columns)."""
 
-    container: str | None
-    duration_s: float | None
-    video_codec: str | None
-    width: int | None = Field(description="Coded width, as stored in the stream")
-    height: int | None
-    display_width: int | None = Field(description="Width as shown, rotation applied")
-    display_height: int | None
-    rotation: int
-    fps: float | None
-    is_vfr: bool
-    pix_fmt: str | None
-    color_transfer: str | None
-    has_audio: bool
-    audio_codec: str | None
-    audio_channels: int | None
-    audio_sample_rate: int | None
-    bit_rate: int | None
-    media_created_at: datetime | None
-    orientation: Orientation | None
-    aspect_ratio: float | None
+    model_config = ConfigDict(from_attributes=True)
 
 
 class MaterialPublic(BaseModel):
@@ -77,6 +59,9 @@ class MaterialPublic(BaseModel):
     original_filename: str | None
     content_type: str | None
     media: MediaFactsPublic
+    previews_failed: bool = Field(
+        default=False, description="No poster could be made yet: /poster serves a placeholder until a retry makes one"
+    )
     tags: list[TagPublic]
     parent_id: uuid.UUID | None
     recipe: dict[str, Any] | None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from sqlmodel import Session, select
 from backend import errors, queue
 from backend.catalogue import tags as tag_service
 from backend.catalogue.fingerprints import request_fingerprint
-from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
+from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
 from backend.catalogue.service import limits_from
 from backend.config import Settings
 from backend.sqltypes import utcnow
@@ -144,31 +143,8 @@ def check_declared_type(facts: MediaFacts, declared: MediaType | None) -> None:
         raise errors.KindMismatch(f"declared {declared.value}, but the file is {facts.media_type}")
 
 
-def apply_facts(material: Material, facts: MediaFacts) -> None:
-    material.media_type = MediaType(facts.media_type)
-    material.container = facts.container
-    material.duration_s = facts.duration_s
-    material.video_codec = facts.video_codec
-    material.width, material.height = facts.width, facts.height
-    material.display_width, material.display_height = facts.display_width, facts.display_height
-    material.rotation = facts.rotation
-    material.fps = facts.fps
-    material.is_vfr = facts.is_vfr
-    material.pix_fmt = facts.pix_fmt
-    material.color_transfer = facts.color_transfer
-    material.has_audio = facts.has_audio
-    material.audio_codec = facts.audio_codec
-    material.audio_channels = facts.audio_channels
-    material.audio_sample_rate = facts.audio_sample_rate
-    material.bit_rate = facts.bit_rate
-    material.media_created_at = datetime.fromisoformat(facts.creation_time) if facts.creation_time else None
-    material.orientation = Orientation(facts.orientation) if facts.orientation else None
-    if facts.display_width and facts.display_height:
-        material.aspect_ratio = round(facts.display_width / facts.display_height, 5)
-
-
-def material_keys(material_id: uuid.UUID, container: str) -> dict[str, str]:
-    ext = _EXTENSIONS.get(container, ("bin", ""))[0]
+def material_keys(material_id: uuid.UUID, container: str | None) -> dict[str, str]:
+    ext = _EXTENSIONS.get(container or "", ("bin", ""))[0]
     base = f"materials/{material_id}"
     return {"original": f"{base}/original.{ext}", "poster": f"{base}/poster.jpg", "sheet": f"{base}/contact-sheet.jpg"}
 
@@ -221,7 +197,7 @@ def ingest_spooled(
 
         material_id = request.material_id or uuid.uuid4()
         keys = material_keys(material_id, facts.container)
-        content_type = _EXTENSIONS.get(facts.container, ("bin", "application/octet-stream"))[1]
+        content_type = _EXTENSIONS.get(facts.container or "", ("bin", "application/octet-stream"))[1]
         title = (request.title or "").strip() or _title_from_filename(request.original_filename) or "Untitled"
         material = Material(
             id=material_id,
@@ -241,7 +217,8 @@ def ingest_spooled(
             render_job_id=request.render_job_id,
             created_by=request.created_by,
         )
-        apply_facts(material, facts)
+        material.apply_facts(facts)
+        material.previews_failed = facts.media_type != MediaType.audio and not poster.exists()
 
         storage.put_file(keys["original"], spooled.path, content_type=content_type, move=True)
         stored_keys.append(keys["original"])

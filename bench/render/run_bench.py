@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from presets.loader import load_catalog  # noqa: E402
 from workers.media.argv import OutputSpec, RenderRecipe, SourceFacts, TimeRange, build_render_argv  # noqa: E402
+from workers.media.facts import MediaFacts  # noqa: E402
 from workers.media.run import ffmpeg_filters, ffmpeg_path, run_ffmpeg  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -70,8 +71,10 @@ def generate(ff: str) -> dict[str, Path]:
 
 
 def facts(path: Path, w: int, h: int, duration: float) -> SourceFacts:
-    return SourceFacts(path=str(path), demuxer=MP4, duration=duration, width=w, height=h, fps=30.0,
-                       has_audio=True, video_codec="h264", audio_codec="aac")  # fmt: skip
+    return SourceFacts(str(path), MediaFacts(
+        media_type="video", container="mp4", demuxer=MP4, duration_s=duration, width=w, height=h, display_width=w,
+        display_height=h, fps=30.0, has_audio=True, video_codec="h264", pix_fmt="yuv420p", bit_depth=8,
+        audio_codec="aac"))  # fmt: skip
 
 
 def x264_args(p) -> list[str]:

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Literal
 
 from presets.schema import Fit, RenditionPreset
+from workers.media.facts import MediaFacts
 
 Mode = Literal["exact", "fast"]
 Corner = Literal["top_left", "top_right", "bottom_left", "bottom_right"]
 
-HDR_TRANSFERS = frozenset({"arib-std-b67", "smpte2084"})
 # Demuxers a watermark image may be read with (ffmpeg picks one by probing the file).
 IMAGE_DEMUXERS = "image2,png_pipe,jpeg_pipe,webp_pipe"
 # A still intro/outro is read by image2 by name (it alone has -loop); the worker names the file.
@@ -36,50 +36,32 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True)
 class SourceFacts:
-    """What the argv builder needs to know about the source; mapped from the catalogue's probe."""
+    """A render's source: the file to read and its probed facts (one video stream at least)."""
 
     path: str
-    demuxer: str  # probed demuxer name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2"
-    duration: float
-    width: int  # displayed, i.e. after rotation
-    height: int
-    fps: float  # average frame rate; 0 when unknown
-    has_audio: bool
-    video_codec: str
-    rotation: int = 0
-    vfr: bool = False
-    pix_fmt: str = "yuv420p"
-    bit_depth: int = 8
-    color_transfer: str | None = None  # "arib-std-b67" (HLG), "smpte2084" (PQ), "bt709" ...
-    color_primaries: str | None = None
-    color_space: str | None = None
-    audio_codec: str | None = None
+    facts: MediaFacts
 
-    @property
-    def hdr(self) -> bool:
-        return self.color_transfer in HDR_TRANSFERS
+    def __post_init__(self) -> None:
+        if not self.facts.video_codec or not self.facts.display_width or not self.facts.display_height:
+            raise RecipeError("the source has no video stream")
 
     @classmethod
-    def from_media_facts(cls, path: str, facts: Any) -> SourceFacts:
-        """Map workers.media.probe.MediaFacts (duck-typed, to keep this module import-light)."""
-        if not facts.video_codec or not facts.display_width or not facts.display_height:
-            raise RecipeError("the source has no video stream")
-        return cls(
-            path=path,
-            demuxer=facts.demuxer or "",
-            duration=float(facts.duration_s or 0.0),
-            width=int(facts.display_width),
-            height=int(facts.display_height),
-            fps=float(facts.fps or 0.0),
-            has_audio=bool(facts.has_audio),
-            video_codec=facts.video_codec,
-            rotation=int(facts.rotation or 0),
-            vfr=bool(facts.is_vfr),
-            pix_fmt=facts.pix_fmt or "yuv420p",
-            bit_depth=int(facts.bit_depth or 8),
-            color_transfer=facts.color_transfer,
-            audio_codec=facts.audio_codec,
-        )
+    def from_media_facts(cls, path: str, facts: MediaFacts) -> SourceFacts:
+        return cls(path=path, facts=facts)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Displayed width and height (rotation applied)."""
+        return self.facts.display_width or 0, self.facts.display_height or 0
+
+    @property
+    def fps(self) -> float:
+        """Average frame rate; 0 when unknown."""
+        return self.facts.fps or 0.0
+
+    @property
+    def duration(self) -> float:
+        return self.facts.duration_s or 0.0
 
 
 @dataclass(frozen=True)
@@ -148,7 +130,7 @@ class Bookend:
     def __post_init__(self) -> None:
         if not self.seconds > 0:
             raise RecipeError(f"an intro/outro must last more than 0s, not {self.seconds}")
-        if self.media is not None and not self.media.demuxer:
+        if self.media is not None and not self.media.facts.demuxer:
             raise RecipeError("the intro/outro's demuxer is unknown, so its input cannot be whitelisted")
 
     @property
@@ -157,7 +139,7 @@ class Bookend:
 
     @property
     def has_audio(self) -> bool:
-        return self.media is not None and self.media.has_audio
+        return self.media is not None and self.media.facts.has_audio
 
     @property
     def duration(self) -> float:
@@ -284,7 +266,7 @@ def output_duration(source: SourceFacts, recipe: RenderRecipe) -> float:
 
 def timeline_has_audio(source: SourceFacts, recipe: RenderRecipe) -> bool:
     """Whether the joined timeline carries sound (silent segments are then filled with silence)."""
-    return source.has_audio or any(b.has_audio for b in recipe.bookends)
+    return source.facts.has_audio or any(b.has_audio for b in recipe.bookends)
 
 
 def _can_copy(
@@ -294,17 +276,17 @@ def _can_copy(
         recipe.mode == "fast"
         and len(recipe.ranges) == 1
         and not recipe.filtered
-        and source.video_codec in preset.stream_copy_codecs
-        and (source.width, source.height) == size == preset.size
-        and source.rotation % 360 == 0
-        and source.pix_fmt == "yuv420p"
-        and source.bit_depth == 8
-        and not source.hdr
-        and not source.vfr
+        and source.facts.video_codec in preset.stream_copy_codecs
+        and source.size == size == preset.size
+        and source.facts.rotation % 360 == 0
+        and source.facts.pix_fmt == "yuv420p"
+        and (source.facts.bit_depth or 8) == 8
+        and not source.facts.is_hdr
+        and not source.facts.is_vfr
         and 0 < source.fps <= preset.fps_cap.value + 0.01
         and (
-            (source.has_audio and source.audio_codec == preset.audio_codec.value)
-            or (not source.has_audio and not preset.requires_audio)
+            (source.facts.has_audio and source.facts.audio_codec == preset.audio_codec.value)
+            or (not source.facts.has_audio and not preset.requires_audio)
         )
     )
 
@@ -318,7 +300,7 @@ def plan_outputs(
     for spec in outputs:
         p = spec.preset
         fit = spec.fit or p.fit
-        w, h = output_size(source.width, source.height, p.width.value, p.height.value, recipe.allow_upscale)
+        w, h = output_size(*source.size, p.width.value, p.height.value, recipe.allow_upscale)
         fps = target_fps(source, p.fps_cap.value)
         audio: Literal["source", "silence", "none"] = (
             "source" if timeline_has_audio(source, recipe) else ("silence" if p.requires_audio else "none")
@@ -343,9 +325,9 @@ def plan_outputs(
 
 def _hdr_to_sdr(source: SourceFacts, filters: frozenset[str]) -> list[str]:
     if "zscale" in filters and "tonemap" in filters:
-        tin = source.color_transfer or "arib-std-b67"
-        pin = source.color_primaries or "bt2020"
-        min_ = source.color_space or "bt2020nc"
+        tin = source.facts.color_transfer or "arib-std-b67"
+        pin = "bt2020"
+        min_ = "bt2020nc"
         return [
             f"zscale=tin={tin}:pin={pin}:min={min_}:t=linear:npl=100",
             "format=gbrpf32le",
@@ -360,9 +342,9 @@ def _hdr_to_sdr(source: SourceFacts, filters: frozenset[str]) -> list[str]:
 
 def _colour_chain(source: SourceFacts, filters: frozenset[str]) -> list[str]:
     """The source's frames as 8-bit limited-range yuv420p, SDR."""
-    if source.hdr:
+    if source.facts.is_hdr:
         return _hdr_to_sdr(source, filters)
-    if source.pix_fmt.startswith("yuvj"):
+    if (source.facts.pix_fmt or "").startswith("yuvj"):
         # Phones record full range; players and platforms expect limited (TV) range.
         return ["scale=out_range=tv", "format=yuv420p"]
     return ["format=yuv420p"]
@@ -371,7 +353,7 @@ def _colour_chain(source: SourceFacts, filters: frozenset[str]) -> list[str]:
 def _bookend_video(bookend: Bookend, width: int, height: int, fps: Fraction, filters: frozenset[str]) -> str:
     """Filters normalising an intro/outro picture to the cut's working frame: letterboxed into its
     size with square pixels, at its rate, yuv420p; so the concat sees one kind of frame."""
-    steps = _hdr_to_sdr(bookend.media, filters) if bookend.media and bookend.media.hdr else []
+    steps = _hdr_to_sdr(bookend.media, filters) if bookend.media and bookend.media.facts.is_hdr else []
     steps += [
         f"scale={width}:{height}:force_original_aspect_ratio=decrease:out_range=tv:flags=bicubic",
         f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black",
@@ -491,7 +473,9 @@ def _bookend_input(bookend: Bookend, fps: Fraction) -> list[str]:
             "-f", STILL_DEMUXER, "-pattern_type", "none", "-loop", "1", "-framerate", str(fps),
             "-t", _num(bookend.duration), "-i", _file_url(bookend.path),
         ]  # fmt: skip
-    return _input_args(bookend.media.demuxer) + ["-t", _num(bookend.duration), "-i", _file_url(bookend.path)]
+    demuxer = bookend.media.facts.demuxer
+    assert demuxer, "Bookend refuses media without a demuxer"
+    return _input_args(demuxer) + ["-t", _num(bookend.duration), "-i", _file_url(bookend.path)]
 
 
 def _file_url(path: str) -> str:
@@ -508,7 +492,7 @@ def build_render_argv(
     filters: frozenset[str] = DEFAULT_FILTERS,
 ) -> list[str]:
     """One ffmpeg invocation rendering every output from one decode of the cut ranges."""
-    if not source.demuxer:
+    if not source.facts.demuxer:
         raise RecipeError("the source's demuxer is unknown, so its input cannot be whitelisted")
     ranges = clamp_ranges(source, recipe.ranges)
     plans = plan_outputs(source, recipe, outputs)
@@ -529,7 +513,7 @@ def build_render_argv(
         argv += _bookend_input(recipe.intro, work_fps)
     for r in ranges:
         segments.append((len(segments), r))
-        argv += _input_args(source.demuxer)
+        argv += _input_args(source.facts.demuxer)
         argv += ["-ss", _num(r.start), "-t", _num(r.duration), "-i", _file_url(source.path)]
     if recipe.outro:
         segments.append((len(segments), recipe.outro))
@@ -551,10 +535,10 @@ def build_render_argv(
             pads = ""
             for i, seg in segments:
                 if isinstance(seg, Bookend):
-                    video = _bookend_video(seg, source.width, source.height, work_fps, filters)
+                    video = _bookend_video(seg, *source.size, work_fps, filters)
                     sound = seg.has_audio
                 else:
-                    video, sound = ",".join([*colour, "setsar=1"]), source.has_audio
+                    video, sound = ",".join([*colour, "setsar=1"]), source.facts.has_audio
                 graph.append(f"[{i}:v:0]{video}[s{i}v]")
                 if has_audio:
                     if sound:
@@ -567,10 +551,10 @@ def build_render_argv(
             vsrc, asrc = "[vcat]", "[acat]"
             shared: list[str] = []
         elif len(ranges) > 1:
-            a = "[{i}:a:0]" if source.has_audio else ""
+            a = "[{i}:a:0]" if source.facts.has_audio else ""
             pads = "".join(f"[{i}:v:0]" + a.format(i=i) for i, _ in segments)
-            outs = "[vcat]" + ("[acat]" if source.has_audio else "")
-            graph.append(f"{pads}concat=n={len(ranges)}:v=1:a={int(source.has_audio)}{outs}")
+            outs = "[vcat]" + ("[acat]" if source.facts.has_audio else "")
+            graph.append(f"{pads}concat=n={len(ranges)}:v=1:a={int(source.facts.has_audio)}{outs}")
             vsrc, asrc = "[vcat]", "[acat]"
             shared = colour
         else:
@@ -596,7 +580,7 @@ def build_render_argv(
             if not common_fps:
                 graph.append(f"[{tag}in]fps={plan.fps}[{tag}r]")
                 src = f"[{tag}r]"
-            graph += _fit_chain(plan, source.width, source.height, recipe, tag, src)
+            graph += _fit_chain(plan, *source.size, recipe, tag, src)
             last = f"[{tag}fit]"
             if wm_index is not None:
                 wm = recipe.watermark

@@ -16,17 +16,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from workers.media.probe import Limits, MediaFacts, ProbeRejection, probe_file
 from workers.media.source import Arrival, MediaSource
+
+logger = logging.getLogger(__name__)
 
 MEMORY_CAP_BYTES = 6 * 1024**3
 # A child may work while an upload arrives, before the caller's timeout starts: this caps what a
@@ -64,9 +70,13 @@ class SandboxedInspector:
     def __init__(self) -> None:
         # No preexec_fn (not safe in a threaded parent, and it forces a full fork of the API
         # process): the child sets its own limits before it reads a request.
+        # The child runs in an empty directory of its own (removed once it has ended): a name
+        # written inside a hostile file would be looked up there and find nothing.
+        self._workdir = tempfile.mkdtemp(prefix="reelhouse-inspect-")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.media.inspect", "--request-on-stdin"],
+            [sys.executable, "-m", "workers.media.inspect", "--request-on-stdin", "--in-private-dir"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(),
+            cwd=self._workdir,
         )
         self._sent: dict[str, Any] | None = None  # the request the child has
         self._collected = False
@@ -117,6 +127,7 @@ class SandboxedInspector:
         except subprocess.TimeoutExpired as exc:
             self.close()
             raise ProbeRejection("media-unrecognised", f"inspecting the file took longer than {timeout:.0f} s") from exc
+        shutil.rmtree(self._workdir, ignore_errors=True)
         return _facts_from(stdout, stderr, self._proc.returncode)
 
     def close(self) -> None:
@@ -124,6 +135,7 @@ class SandboxedInspector:
         if self._proc.returncode is None:
             self._proc.kill()
             self._proc.communicate()
+        shutil.rmtree(self._workdir, ignore_errors=True)
 
     @property
     def fresh(self) -> bool:
@@ -191,11 +203,12 @@ class SpareInspector:
 def _request(
     path: Path, limits: Limits, poster: Path | None, contact_sheet: Path | None, fingerprint: Path | None
 ) -> dict[str, Any]:
+    # Absolute: the child runs in a directory of its own.
     return {
-        "path": str(path), "limits": asdict(limits),
-        "poster": str(poster) if poster else None,
-        "contact_sheet": str(contact_sheet) if contact_sheet else None,
-        "fingerprint": str(fingerprint) if fingerprint else None,
+        "path": str(path.absolute()), "limits": asdict(limits),
+        "poster": str(poster.absolute()) if poster else None,
+        "contact_sheet": str(contact_sheet.absolute()) if contact_sheet else None,
+        "fingerprint": str(fingerprint.absolute()) if fingerprint else None,
     }
 
 
@@ -223,6 +236,9 @@ def _facts_from(stdout: bytes, stderr: bytes, returncode: int | None) -> MediaFa
         tail = stderr.decode("utf-8", "replace")[-500:]
         raise InspectFailed(f"inspector exited {returncode}: {tail}") from exc
     if result.get("ok"):
+        if result.get("previews_error"):
+            # The file is media all the same: it is kept, and its previews are made again later.
+            logger.warning("no previews could be made: %s", result["previews_error"])
         return MediaFacts.from_dict(result["facts"])
     if result.get("reason"):
         raise ProbeRejection(result["reason"], result["detail"])
@@ -233,7 +249,17 @@ def _repo_root() -> str:
     return str(Path(__file__).resolve().parents[2])
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, origin: Path | None = None, workdir: Path | None = None) -> int:
+    """`workdir`: the child's own empty directory (where it runs; the file is opened through a link
+    there); `origin`: the directory relative paths were given from."""
+
+    def local(path: Path | None) -> Path | None:
+        return origin / path if path is not None and origin is not None else path
+
+    def media(path: Path) -> Path:
+        path = local(path) or path
+        return _private_view(path, workdir) if workdir is not None else path
+
     parser = argparse.ArgumentParser(description="Probe one media file; print one JSON line.")
     parser.add_argument("path", type=Path, nargs="?")
     parser.add_argument("--limits", default="{}")
@@ -244,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         "--request-on-stdin", action="store_true",
         help="load the libraries first, then read the request (JSON: path, limits, poster, ...) from stdin",
     )
+    parser.add_argument("--in-private-dir", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.request_on_stdin:
         import av  # noqa: F401 - what the wait is for: loaded before the file is ready
@@ -253,18 +280,18 @@ def main(argv: list[str] | None = None) -> int:
         request: dict[str, Any] = json.loads(sys.stdin.readline() or "{}")
         if not request.get("path"):
             return 0  # closed unused
-        paths = {name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
+        paths = {name: local(Path(request[name])) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
         arrival = None
         if request.get("size") is not None:  # still being written: progress follows on stdin
             arrival = Arrival(int(request["size"]))
             arrival.follow_lines(sys.stdin)
-        source = MediaSource(Path(request["path"]), arrival)
+        source = MediaSource(media(Path(request["path"])), arrival)
         result = _inspect(source, Limits(**(request.get("limits") or {})), **paths)
     elif args.path is None:
         parser.error("a path, or --request-on-stdin")
     else:
         limits = Limits(**json.loads(args.limits))
-        result = _inspect(args.path, limits, args.poster, args.contact_sheet, args.fingerprint)
+        result = _inspect(media(args.path), limits, local(args.poster), local(args.contact_sheet), local(args.fingerprint))
     print(json.dumps(result))
     return 0
 
@@ -275,22 +302,13 @@ def _inspect(
     source = MediaSource.of(path)
     try:
         facts = probe_file(source, limits)
-        if poster and contact_sheet and facts.media_type == "video":
-            from workers.media.previews import write_video_previews
+        from workers.media.previews import write_previews
 
-            write_video_previews(source, facts, poster, contact_sheet)
-        elif poster and facts.media_type in {"video", "image"}:
-            from workers.media.previews import write_poster
-
-            write_poster(source, facts, poster)
-        elif contact_sheet and facts.media_type == "video":
-            from workers.media.previews import write_contact_sheet
-
-            write_contact_sheet(source, facts, contact_sheet)
+        previews_error = write_previews(source, facts, poster, contact_sheet)
         if fingerprint and facts.media_type == "video":
             source.wait_complete()
             _write_fingerprint(source.path, facts, fingerprint)
-        return {"ok": True, "facts": facts.to_dict()}
+        return {"ok": True, "facts": facts.to_dict(), "previews_error": previews_error}
     except ProbeRejection as exc:
         return {"ok": False, "reason": exc.reason, "detail": exc.detail}
     except Exception as exc:  # noqa: BLE001 - any crash on hostile input is reported, not raised
@@ -309,6 +327,31 @@ def _write_fingerprint(path: Path, facts: MediaFacts, out: Path) -> None:
         out.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _private_directory() -> Iterator[Path]:  # pragma: no cover - runs in the child
+    """Work in a fresh empty directory, removed on exit: a name written inside a file (an
+    ffconcat's or a playlist's entries) would be looked up there and find nothing."""
+    workdir = Path(tempfile.mkdtemp(prefix="reelhouse-inspect-"))
+    try:
+        os.chdir(workdir)
+        yield workdir
+    finally:
+        os.chdir("/")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _private_view(path: Path, workdir: Path) -> Path:  # pragma: no cover - runs in the child
+    """`path` as seen from `workdir` (a link there): FFmpeg resolves names relative to the file it
+    opened, so the folder the file really sits in (the spool, with other uploads) is never searched."""
+    view = workdir / "media"
+    os.symlink(path.resolve(), view)
+    return view
+
+
 if __name__ == "__main__":
     _limit_self()
-    raise SystemExit(main())
+    if "--in-private-dir" in sys.argv:  # made empty by the parent, which removes it
+        raise SystemExit(main(workdir=Path.cwd()))
+    _origin = Path.cwd()
+    with _private_directory() as _workdir:
+        raise SystemExit(main(origin=_origin, workdir=_workdir))

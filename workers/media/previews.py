@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
+import io
+import itertools
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from workers.media.probe import MP4_DEMUXER, MediaFacts
+from workers.media.facts import MediaFacts, MediaType
+from workers.media.probe import MP4_DEMUXER
 from workers.media.source import MediaSource
 
 POSTER_MAX_SIDE = 1280
@@ -58,9 +62,17 @@ def _iter_frames(
     """`(index into times, time shown at, decoded frame)` for each time where a frame decodes,
     earliest time first: the caller finishes each frame (it is the decoder's, valid until the next
     step) before the next is decoded, so for a file still arriving that work is done while the
-    bytes of the next frame arrive."""
+    bytes of the next frame arrive.
+
+    Times count from the video's first timestamp (a live recording's clock starts anywhere), and
+    so do the times shown at. A time whose seek or decode fails is not fatal: the times seeking
+    gave nothing for are taken afterwards in one pass from the start (`_frames_in_order`)."""
+    import av
+
+    done: set[int] = set()
     with source.open_av(metadata_errors="ignore") as container:
         stream = container.streams.video[0]
+        start = _start_time(container, stream)
         # Frame threads hold back several frames per seek; for a few scattered frames, slices suit.
         stream.thread_type = "SLICE"
         if not exact:
@@ -69,21 +81,86 @@ def _iter_frames(
         frames: Iterator[Any] | None = None  # the decoder's output since the last seek
         last = None  # the last frame taken from `frames`
         for i in sorted(range(len(times)), key=lambda i: times[i]):
-            t = times[i]
-            if not (frames is not None and _decode_on(keyframes, last, t)):
-                container.seek(int(max(t, 0) * 1_000_000), backward=True, any_frame=False)
-                frames, last = container.decode(stream), None
-            chosen = last if last is not None and last.time is not None and last.time >= t - 0.001 else None
-            while chosen is None:
-                frame = next(frames, None)
-                if frame is None:
-                    chosen, frames = last, None  # past the end: the last frame there is
-                    break
-                last = frame
-                if not exact or frame.time is None or frame.time >= t - 0.001:
-                    chosen = frame
+            t = start + times[i]
+            chosen = None
+            try:
+                if not (frames is not None and _decode_on(keyframes, last, t)):
+                    frames, last = _seek_to(container, stream, t, start), None
+                chosen = last if last is not None and last.time is not None and last.time >= t - 0.001 else None
+                while chosen is None:
+                    frame = next(frames, None)
+                    if frame is None:
+                        chosen, frames = last, None  # past the end: the last frame there is
+                        break
+                    last = frame
+                    if not exact or frame.time is None or frame.time >= t - 0.001:
+                        chosen = frame
+            except av.error.FFmpegError:
+                frames, last, chosen = None, None, None
             if chosen is not None:
-                yield i, (chosen.time if chosen.time is not None else t), chosen
+                done.add(i)
+                yield i, (chosen.time - start if chosen.time is not None else times[i]), chosen
+    missing = [i for i in range(len(times)) if i not in done]
+    if missing:
+        for j, shown_at, frame in _frames_in_order(source, [times[i] for i in missing], exact=exact):
+            yield missing[j], shown_at, frame
+
+
+def _seek_to(container: Any, stream: Any, t: float, start: float) -> Iterator[Any]:
+    """The decoder's frames from the keyframe at or before `t` (absolute seconds). Where the
+    demuxer has no index (MPEG-TS, FLV) a seek searches timestamps and can land past `t`, on the
+    next keyframe: then it seeks again further back."""
+    back = 0.0
+    while True:
+        target = max(t - back, start)
+        container.seek(int(max(target, 0) * 1_000_000), backward=True, any_frame=False)
+        frames = container.decode(stream)
+        first = next(frames, None)
+        if first is None:
+            return iter(())
+        overshoot = (first.time - t) if first.time is not None else 0.0
+        if overshoot <= 0.001 or target <= start or back >= 60.0:
+            return itertools.chain([first], frames)
+        back = max(2 * back, overshoot + 1.0)
+
+
+def _frames_in_order(source: MediaSource, times: list[float], *, exact: bool) -> Iterator[tuple[int, float, Any]]:
+    """Like `_iter_frames`, from one pass that decodes from the start without seeking, packet by
+    packet so a packet that does not decode is passed over: for the times seeking gave nothing
+    (timestamps a seek cannot find its way through). Each time gets the first frame at or after
+    it, or the last frame there is."""
+    import av
+
+    order = sorted(range(len(times)), key=lambda i: times[i])
+    with source.open_av(metadata_errors="ignore") as container:
+        stream = container.streams.video[0]
+        start = _start_time(container, stream)
+        if not exact:
+            stream.codec_context.skip_frame = "NONKEY"
+        last = None
+        for packet in container.demux(stream):
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            for frame in decoded:
+                shown = frame.time - start if frame.time is not None else None
+                while order and (shown is None or shown >= times[order[0]] - 0.001):
+                    yield order.pop(0), (shown if shown is not None else 0.0), frame
+                last = frame
+            if not order:
+                return
+        if last is not None:
+            shown = last.time - start if last.time is not None else 0.0
+            for i in order:
+                yield i, shown, last
+
+
+def _start_time(container: Any, stream: Any) -> float:
+    """The video's first timestamp, in seconds (0 for most files; a live recording's clock for TS and FLV)."""
+    if stream.start_time is not None and stream.time_base:
+        return float(stream.start_time * stream.time_base)
+    return (container.start_time or 0) / 1_000_000
 
 
 def _keyframe_times(container: Any, stream: Any) -> list[float] | None:
@@ -143,25 +220,36 @@ def _exact(facts: MediaFacts) -> bool:
     return (facts.duration_s or 0.0) <= EXACT_SEEK_MAX_DURATION
 
 
+class PreviewsUnavailable(ValueError):
+    """Not one frame of the video decoded into a picture: the file's other facts still stand."""
+
+
+def write_previews(path: Path | MediaSource, facts: MediaFacts, poster: Path | None, sheet: Path | None) -> str | None:
+    """Write what previews `facts.media_type` has (poster and/or contact sheet); never raises for a
+    picture that cannot be made: returns why (and removes what was half written), None when done.
+    Previews are a convenience: they are never the reason a file is refused."""
+    try:
+        if facts.media_type == MediaType.video and (poster or sheet):
+            write_video_previews(path, facts, poster, sheet)
+        elif facts.media_type == MediaType.image and poster:
+            write_poster(path, facts, poster)
+        return None
+    except Exception as exc:  # noqa: BLE001 - whatever failed, the media itself was read
+        for out in (poster, sheet):
+            if out is not None:
+                with contextlib.suppress(OSError):
+                    out.unlink(missing_ok=True)
+        return f"{type(exc).__name__}: {exc}"
+
+
 def write_poster(path: Path | MediaSource, facts: MediaFacts, out: Path) -> None:
     source = MediaSource.of(path)
-    if facts.media_type == "image":
+    if facts.media_type == MediaType.image:
         with source.open() as fh, Image.open(fh) as img:
             shown = ImageOps.exif_transpose(img).convert("RGB")
         _save_poster(shown, out)
         return
-    frames = frames_at(source, [_poster_time(facts)], facts.rotation, exact=_exact(facts), max_side=POSTER_MAX_SIDE)
-    _save_poster(_poster_image(source, facts, frames[0][1] if frames else None), out)
-
-
-def _poster_image(source: MediaSource, facts: MediaFacts, image: Image.Image | None) -> Image.Image:
-    """The poster frame, or the first frame where the one at the poster time did not decode."""
-    if image is None:
-        first = frames_at(source, [0.0], facts.rotation, max_side=POSTER_MAX_SIDE)
-        if not first:
-            raise ValueError("no frame could be decoded for the poster")
-        image = first[0][1]
-    return image.convert("RGB")
+    write_video_previews(source, facts, out, None)
 
 
 def _save_poster(shown: Image.Image, out: Path) -> None:
@@ -171,25 +259,26 @@ def _save_poster(shown: Image.Image, out: Path) -> None:
 
 def write_contact_sheet(path: Path | MediaSource, facts: MediaFacts, out: Path) -> None:
     """A 3x3 grid of frames spread over the video, each stamped with its time."""
-    frames = frames_at(path, _sheet_times(facts), facts.rotation, exact=_exact(facts), max_side=_sheet_decode_side(facts))
-    _save_sheet(facts, [(t, _tile(facts, img)) for t, img in frames], out)
+    write_video_previews(path, facts, None, out)
 
 
-def write_video_previews(path: Path | MediaSource, facts: MediaFacts, poster: Path, sheet: Path) -> None:
-    """The poster and the contact sheet of a video. The poster is written and each tile cut as soon
-    as its frame is decoded, so for a file still arriving only the last tile and the sheet's layout
-    wait for its last bytes.
+def write_video_previews(path: Path | MediaSource, facts: MediaFacts, poster: Path | None, sheet: Path | None) -> None:
+    """The poster and the contact sheet of a video (either may be None). The poster is written and
+    each tile cut as soon as its frame is decoded, so for a file still arriving only the last tile
+    and the sheet's layout wait for its last bytes.
 
     While most of the file is still to arrive, the bytes set the pace: one demuxer decoding each
     frame as its bytes land keeps up with them, at less CPU than two. A file that is all there is
     split over two threads, each with its own demuxer (FFmpeg releases the GIL while it decodes and
     scales): then the time to decode is time the uploader waits. A file whose index comes last
     (MP4 without faststart, Matroska cues) counts as all there because the probe, which runs
-    first, has waited for its end; called before a probe, it would be decoded by one thread."""
+    first, has waited for its end; called before a probe, it would be decoded by one thread.
+
+    The sheet has the tiles that decoded; raises PreviewsUnavailable when no frame at all does."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = MediaSource.of(path)
-    times = _sheet_times(facts)
+    times = _sheet_times(facts) if sheet else []
     exact = _exact(facts)
     tiles: list[tuple[float, Image.Image] | None] = [None] * len(times)
     poster_written = False
@@ -202,23 +291,25 @@ def write_video_previews(path: Path | MediaSource, facts: MediaFacts, poster: Pa
             for i, shown_at, frame in frames:
                 what = wanted[i][1]
                 if what < 0:
+                    assert poster is not None
                     _save_poster(_picture(frame, facts.rotation, POSTER_MAX_SIDE).convert("RGB"), poster)
                     poster_written = True
                 else:
                     tiles[what] = (shown_at, _tile(facts, _picture(frame, facts.rotation, _sheet_decode_side(facts))))
 
-    wanted = [(_poster_time(facts), -1), *((t, n) for n, t in enumerate(times))]
+    wanted = ([(_poster_time(facts), -1)] if poster else []) + [(t, n) for n, t in enumerate(times)]
     arrival = source.arrival
-    if arrival is not None and arrival.available * 2 < arrival.size:
+    if len(wanted) <= 5 or (arrival is not None and arrival.available * 2 < arrival.size):
         decode(wanted)
     else:
         with ThreadPoolExecutor(max_workers=1) as pool:
             later = pool.submit(decode, wanted[5:])
             decode(wanted[:5])
             later.result()
-    if not poster_written:
-        _save_poster(_poster_image(source, facts, None), poster)
-    _save_sheet(facts, [tile for tile in tiles if tile is not None], sheet)
+    if poster and not poster_written:
+        raise PreviewsUnavailable("no frame of the video could be decoded for the poster")
+    if sheet:
+        _save_sheet(facts, [tile for tile in tiles if tile is not None], sheet)
 
 
 def _tile(facts: MediaFacts, image: Image.Image) -> Image.Image:
@@ -228,7 +319,7 @@ def _tile(facts: MediaFacts, image: Image.Image) -> Image.Image:
 def _save_sheet(facts: MediaFacts, tiles: list[tuple[float, Image.Image]], out: Path) -> None:
     """Lay out `(shown at, tile)` pairs (tiles of `_tile_size`) in a grid, each stamped with its time."""
     if not tiles:
-        raise ValueError("no frame could be decoded for the contact sheet")
+        raise PreviewsUnavailable("no frame of the video could be decoded for the contact sheet")
     w, h = _tile_size(facts)
     gap = 4
     sheet = Image.new("RGB", (SHEET_COLUMNS * (w + gap) + gap, SHEET_ROWS * (h + gap) + gap), (20, 20, 20))
@@ -242,3 +333,18 @@ def _save_sheet(facts: MediaFacts, tiles: list[tuple[float, Image.Image]], out: 
         draw.rectangle((x, y + h - 20, x + 8 + 8 * len(label), y + h), fill=(0, 0, 0))
         draw.text((x + 4, y + h - 18), label, fill=(255, 255, 255), font=font)
     sheet.save(out, "JPEG", quality=80, optimize=True)
+
+
+@functools.cache
+def placeholder_poster() -> bytes:
+    """The JPEG shown for a video or image whose poster could not be made (yet): a dark frame with
+    a play mark, 16:9."""
+    width, height = 640, 360
+    image = Image.new("RGB", (width, height), (38, 38, 42))
+    draw = ImageDraw.Draw(image)
+    cx, cy, r = width // 2, height // 2, 48
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(150, 150, 156), width=4)
+    draw.polygon([(cx - 16, cy - 24), (cx - 16, cy + 24), (cx + 26, cy)], fill=(150, 150, 156))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()

@@ -8,36 +8,26 @@ uploads. Every rejection raises a `ProbeRejection` carrying a stable reason slug
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from workers.media.source import MediaSource
+from workers.media.facts import MediaFacts, MediaType
+from workers.media.source import ALLOWED_CONTAINERS, MediaSource
 
-# Allow-lists: what reelhouse accepts as input. Names are FFmpeg's demuxer / codec names.
-ALLOWED_CONTAINERS = {
-    "mov,mp4,m4a,3gp,3g2,mj2": "mp4",
-    "matroska,webm": "matroska",
-    "mpegts": "mpegts",
-    "flv": "flv",
-    "avi": "avi",
-    "mp3": "mp3",
-    "wav": "wav",
-    "ogg": "ogg",
-    "flac": "flac",
-    "aac": "aac",
-}
+# Allow-lists: what reelhouse accepts as input (containers: workers/media/source.py). Names are
+# FFmpeg's demuxer / codec names.
 ALLOWED_VIDEO_CODECS = {"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mpeg2video", "prores", "mjpeg"}
 ALLOWED_AUDIO_CODECS = {
     "aac", "mp3", "opus", "vorbis", "ac3", "eac3", "flac", "alac", "mp2",
     "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_s16be", "pcm_u8",
 }
 ALLOWED_IMAGE_FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
-HDR_TRANSFERS = {"arib-std-b67", "smpte2084"}
 
 # Leading bytes of containers we know; a file that starts like one but will not open is truncated.
 _SIGNATURES: tuple[tuple[int, bytes], ...] = (
@@ -64,57 +54,14 @@ class ProbeRejection(Exception):
         self.detail = detail
 
 
-@dataclass
-class MediaFacts:
-    media_type: str  # video | audio | image
-    container: str  # normalised: mp4, matroska, mpegts, ..., jpeg, png, webp
-    demuxer: str | None = None  # FFmpeg demuxer name(s), for -format_whitelist
-    duration_s: float | None = None
-    video_codec: str | None = None
-    width: int | None = None
-    height: int | None = None
-    display_width: int | None = None
-    display_height: int | None = None
-    rotation: int = 0
-    fps: float | None = None
-    is_vfr: bool = False
-    frame_count_sampled: int = 0
-    pix_fmt: str | None = None
-    bit_depth: int | None = None
-    color_transfer: str | None = None
-    has_audio: bool = False
-    audio_codec: str | None = None
-    audio_channels: int | None = None
-    audio_sample_rate: int | None = None
-    bit_rate: int | None = None
-    creation_time: str | None = None  # ISO 8601 UTC
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_hdr(self) -> bool:
-        return self.color_transfer in HDR_TRANSFERS
-
-    @property
-    def orientation(self) -> str | None:
-        if not self.display_width or not self.display_height:
-            return None
-        if self.display_width == self.display_height:
-            return "square"
-        return "portrait" if self.display_height > self.display_width else "landscape"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MediaFacts:
-        return cls(**data)
-
-
 def _looks_like_known_container(head: bytes) -> bool:
     return any(head[off : off + len(sig)] == sig for off, sig in _SIGNATURES) or (
         len(head) > 188 and head[0] == 0x47 and head[188] == 0x47
     )
 
+
+# Text formats whose demuxers open the files they name (FFmpeg's concat and HLS, M3U lists).
+_LIST_SIGNATURES = (b"ffconcat version", b"#EXTM3U", b"#EXTINF")
 
 _IMAGE_SIGNATURES = (
     b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM",
@@ -138,7 +85,7 @@ def _codec_name(stream: Any) -> str:
     return aliases.get(name, descriptor if isinstance(descriptor, str) and descriptor.isidentifier() else name)
 
 
-def _parse_creation_time(tags: dict[str, str]) -> str | None:
+def _parse_creation_time(tags: dict[str, str]) -> datetime | None:
     for key in ("com.apple.quicktime.creationdate", "creation_time", "date"):
         raw = tags.get(key)
         if not raw:
@@ -151,7 +98,7 @@ def _parse_creation_time(tags: dict[str, str]) -> str | None:
             parsed = parsed.replace(tzinfo=UTC)
         if parsed.year < 1971:  # cameras without a clock write the epoch
             continue
-        return parsed.astimezone(UTC).isoformat()
+        return parsed.astimezone(UTC)
     return None
 
 
@@ -162,22 +109,24 @@ def _indexed_times(container: Any, stream: Any, limit: int) -> list[float] | Non
     """Times (s) of the first `limit` frames from an MP4/MOV sample index, which lists every frame
     (Matroska's cues list keyframes only): no frame data is read, where demuxing would read ~20 s of
     video. The index holds decode times, whose steps are the frames' durations; None where the
-    container has no such index."""
+    container has no such index.
+
+    Entries flagged discard count too: a sample the index marks discardable (iPhone HEVC marks
+    non-reference frames so) still takes its slot on the timeline, and leaving it out would read a
+    30 fps clip as 22.5 fps and variable. The frames an edit list cuts before its start all carry
+    the edit's first time, so they add no time of their own: repeated times are counted once."""
     if container.format.name != MP4_DEMUXER:
         return None
     entries = getattr(stream, "index_entries", None)
     if not entries or len(entries) < 2:
         return None
     tb = stream.time_base
-    times = []
-    for i in range(min(len(entries), limit + 64)):  # a few spare for entries an edit list discards
-        entry = entries[i]
-        if not entry.is_discard:
-            times.append(float(entry.timestamp * tb))
-            if len(times) == limit:
-                break
-    times.sort()
-    return times
+    times: set[float] = set()
+    for i in range(len(entries)):
+        times.add(float(entries[i].timestamp * tb))
+        if len(times) == limit:
+            break
+    return sorted(times)
 
 
 def _frame_intervals(container: Any, stream: Any, limit: int = 600) -> tuple[list[float], float | None]:
@@ -247,7 +196,7 @@ def _probe_image(source: MediaSource, limits: Limits) -> MediaFacts:
         raise ProbeRejection("media-decompression-bomb", str(exc)) from exc
     rotation = {3: 180, 6: -90, 8: 90}.get(exif_orientation, 0)
     return MediaFacts(
-        media_type="image", container=ALLOWED_IMAGE_FORMATS[fmt], width=w, height=h,
+        media_type=MediaType.image, container=ALLOWED_IMAGE_FORMATS[fmt], width=w, height=h,
         display_width=dw, display_height=dh, rotation=rotation,
     )
 
@@ -266,6 +215,10 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
     with source.open() as fh:
         head = fh.read(4096)
 
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_LIST_SIGNATURES):
+        # A playlist or a list of files names other files: never media, and never opened as such.
+        raise ProbeRejection("media-container-not-allowed", "playlists and lists of files are not accepted, only media files")
+
     is_image = False
     if _looks_like_image(head):
         Image.MAX_IMAGE_PIXELS = None  # opening reads only the header; sizes are checked against our limits
@@ -278,14 +231,14 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
         return _probe_image(source, limits)
 
     opened = contextlib.ExitStack()
-    try:
-        container = opened.enter_context(source.open_av(metadata_errors="ignore"))
-    except (av.error.InvalidDataError, av.error.EOFError) as exc:  # EOF: the header itself is cut
-        if _looks_like_known_container(head):
-            raise ProbeRejection("media-truncated", f"the container cannot be read (truncated or corrupt): {_ffmpeg_reason(exc)}") from exc
-        raise ProbeRejection("media-unrecognised", "the file is not a recognised video, audio or image") from exc
-    except av.error.FFmpegError as exc:
-        raise ProbeRejection("media-unrecognised", f"the file cannot be opened as media: {_ffmpeg_reason(exc)}") from exc
+    container = _open(source, head, opened)
+    if container.format.name in _LIVE_DEMUXERS and _video_without_size(container):
+        # A live segment cut mid-GOP: its first keyframe (and the stream parameters that come
+        # with it) can be further in than FFmpeg's default 5 s of analysis. Look further.
+        opened.close()
+        opened = contextlib.ExitStack()
+        container = _open(source, head, opened, analyzeduration=str(LIVE_ANALYZE_SECONDS * 1_000_000),
+                          probesize=str(LIVE_PROBE_BYTES))
 
     with opened:
         demuxer = container.format.name
@@ -297,11 +250,11 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
             raise ProbeRejection("media-unrecognised", "the file has neither a video nor an audio stream")
 
         facts = MediaFacts(
-            media_type="video" if video is not None else "audio",
+            media_type=MediaType.video if video is not None else MediaType.audio,
             container=ALLOWED_CONTAINERS[demuxer],
             demuxer=demuxer,
             bit_rate=container.bit_rate or None,
-            creation_time=_parse_creation_time(dict(container.metadata)),
+            media_created_at=_parse_creation_time(dict(container.metadata)),
         )
         # The longest audio/video stream, not the container (data tracks can outlast the picture).
         stream_durations = [
@@ -335,7 +288,7 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
             facts.bit_depth = 10 if ctx.pix_fmt and ("10" in ctx.pix_fmt or "p12" in ctx.pix_fmt) else 8
             trc = getattr(ctx, "color_trc", None)
             facts.color_transfer = _transfer_name(trc)
-            facts.creation_time = facts.creation_time or _parse_creation_time(dict(video.metadata))
+            facts.media_created_at = facts.media_created_at or _parse_creation_time(dict(video.metadata))
 
             # Rotation lives in per-frame side data: decode the first frame (also proves the stream decodes).
             try:
@@ -354,7 +307,6 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
 
             container.seek(0)
             times, end = _frame_intervals(container, video)
-            facts.frame_count_sampled = len(times)
             tick = float(video.time_base) if video.time_base else 0.0
             facts.is_vfr = _is_vfr(times, tick)
             if duration is None and end is not None:
@@ -376,6 +328,33 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
             facts.bit_rate = int(size * 8 / duration)
         _check_tail_readable(container, size)
     return facts
+
+
+_LIVE_DEMUXERS = {"mpegts", "flv"}
+LIVE_ANALYZE_SECONDS = 30
+LIVE_PROBE_BYTES = 64 * 1024 * 1024
+
+
+def _video_without_size(container: Any) -> bool:
+    return any(not s.codec_context.width or not s.codec_context.height for s in container.streams.video)
+
+
+def _open(source: MediaSource, head: bytes, opened: contextlib.ExitStack, **container_options: str) -> Any:
+    """The file opened with PyAV (entered into `opened`), or the ProbeRejection saying why not."""
+    import av
+
+    try:
+        return opened.enter_context(source.open_av(metadata_errors="ignore", **container_options))
+    except (av.error.InvalidDataError, av.error.EOFError) as exc:  # EOF: the header itself is cut
+        if _looks_like_known_container(head):
+            raise ProbeRejection("media-truncated", f"the container cannot be read (truncated or corrupt): {_ffmpeg_reason(exc)}") from exc
+        raise ProbeRejection("media-unrecognised", "the file is not a recognised video, audio or image") from exc
+    except av.error.FFmpegError as exc:
+        if getattr(exc, "errno", None) == errno.EINVAL:  # what FFmpeg says of a demuxer off the whitelist
+            raise ProbeRejection(
+                "media-container-not-allowed", "the container is not one reelhouse reads (playlists and lists of files are refused)"
+            ) from exc
+        raise ProbeRejection("media-unrecognised", f"the file cannot be opened as media: {_ffmpeg_reason(exc)}") from exc
 
 
 def _ffmpeg_reason(exc: Any) -> str:

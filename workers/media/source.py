@@ -19,6 +19,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+# The containers reelhouse reads (FFmpeg demuxer name -> normalised name). Every untrusted file is
+# opened with FFmpeg's format whitelist set to these and its protocol whitelist to `file`: a demuxer
+# that reads other files (concat, HLS, image sequences) is refused before it reads its header, so a
+# file never makes FFmpeg open a name written inside it.
+ALLOWED_CONTAINERS = {
+    "mov,mp4,m4a,3gp,3g2,mj2": "mp4",
+    "matroska,webm": "matroska",
+    "mpegts": "mpegts",
+    "flv": "flv",
+    "avi": "avi",
+    "mp3": "mp3",
+    "wav": "wav",
+    "ogg": "ogg",
+    "flac": "flac",
+    "aac": "aac",
+}
+FORMAT_WHITELIST = ",".join(ALLOWED_CONTAINERS)
+PROTOCOL_WHITELIST = "file"
+
 
 class ArrivalEnded(OSError):
     """The file stopped growing before it reached its declared size (the upload broke off)."""
@@ -140,15 +159,20 @@ class MediaSource:
             self.arrival.wait_for(self.arrival.size)
 
     @contextmanager
-    def open_av(self, **options: Any) -> Iterator[Any]:
-        """The file as a PyAV container: by name when complete, so FFmpeg does its own I/O, else
-        through an `ArrivingFile` (which PyAV does not close: closed here after the container)."""
+    def open_av(self, *, metadata_errors: str = "strict", **container_options: str) -> Iterator[Any]:
+        """The file as a PyAV container (`container_options`: FFmpeg's format options), with only
+        the allow-listed demuxers and the `file` protocol: by name when complete, so FFmpeg does its own I/O, else through an
+        `ArrivingFile` (which PyAV does not close: closed here after the container)."""
         import av
 
+        options = {**container_options, "format_whitelist": FORMAT_WHITELIST, "protocol_whitelist": PROTOCOL_WHITELIST}
         if self.arrival is None:
-            with av.open(str(self.path), **options) as container:
+            with av.open(str(self.path), container_options=options, metadata_errors=metadata_errors) as container:
                 yield container
             return
         # Reads go straight to the file object: PyAV's buffer is the largest read it asks for.
-        with ArrivingFile(self.path, self.arrival) as raw, av.open(raw, buffer_size=256 * 1024, **options) as container:
+        with (
+            ArrivingFile(self.path, self.arrival) as raw,
+            av.open(raw, buffer_size=256 * 1024, container_options=options, metadata_errors=metadata_errors) as container,
+        ):
             yield container

@@ -1,7 +1,7 @@
 """Channel openings recorded by the team, and what a channel takes (media types, aspects, durations)
 
 Revision ID: 0009
-Revises: 0006_catalogue_sort_indexes
+Revises: 0007_media_facts_previews_failed
 Create Date: 2026-12-07
 
 `opens` says whether a channel opens by itself or only when the platform opens it on application (then
@@ -19,8 +19,8 @@ from sqlalchemy.dialects import postgresql
 
 import backend.sqltypes
 
-revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0006_catalogue_sort_indexes"
+revision: str = "0009_channel_openings_and_bounds"
+down_revision: str | Sequence[str] | None = "0007_media_facts_previews_failed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,24 +19,21 @@ from workers.media.argv import (
     output_size,
     plan_outputs,
 )
+from workers.media.facts import MediaFacts
 
 MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
 
 
-def src(**kw) -> SourceFacts:
-    base = dict(
-        path="/in/live.mp4",
-        demuxer=MP4,
-        duration=7200.0,
-        width=1920,
-        height=1080,
-        fps=30.0,
-        has_audio=True,
-        video_codec="h264",
-        audio_codec="aac",
+def src(path: str = "/in/live.mp4", **kw) -> SourceFacts:
+    """A 2-hour 1080p live recording; `kw` are MediaFacts fields (width/height set the displayed size too)."""
+    facts = dict(
+        media_type="video", container="mp4", demuxer=MP4, duration_s=7200.0, width=1920, height=1080,
+        fps=30.0, has_audio=True, video_codec="h264", pix_fmt="yuv420p", bit_depth=8, audio_codec="aac",
     )
-    base.update(kw)
-    return SourceFacts(**base)
+    facts.update(kw)
+    facts.setdefault("display_width", facts["width"])
+    facts.setdefault("display_height", facts["height"])
+    return SourceFacts(path, MediaFacts(**facts))
 
 
 @pytest.fixture
@@ -145,7 +142,7 @@ def test_sdr_source_has_no_tone_mapping_but_8bit_format(three):
 
 
 def test_vfr_source_goes_cfr_and_differing_caps_stay_per_branch(catalog):
-    vfr = src(fps=59.94, vfr=True)
+    vfr = src(fps=59.94, is_vfr=True)
     outs = [
         OutputSpec(catalog.preset("douyin.feed_9x16"), "/a.mp4"),
         OutputSpec(catalog.preset("weibo.vertical_9x16"), "/b.mp4"),
@@ -164,7 +161,7 @@ def test_fast_mode_copies_only_when_nothing_needs_filtering(catalog):
     assert "-filter_complex" not in argv and argv[argv.index("-c") + 1] == "copy"
     assert argv.index("-ss") < argv.index("-i")
     assert plan_outputs(src(), RenderRecipe(ranges=(TimeRange(10, 20),)), spec)[0].copy is False  # exact mode
-    assert not plan_outputs(src(vfr=True), fast, spec)[0].copy
+    assert not plan_outputs(src(is_vfr=True), fast, spec)[0].copy
     assert not plan_outputs(src(video_codec="hevc"), fast, spec)[0].copy
     assert not plan_outputs(src(width=1280, height=720), fast, spec)[0].copy
     loud = RenderRecipe(ranges=(TimeRange(10, 20),), mode="fast", loudnorm=True)
@@ -225,7 +222,7 @@ def test_bad_recipes_are_rejected(three):
         TimeRange(5, 5)
     with pytest.raises(RecipeError, match="source is 10.000s long"):
         build_render_argv(
-            src(duration=10.0), RenderRecipe(ranges=(TimeRange(12, 14),)), three, ffmpeg="ffmpeg"
+            src(duration_s=10.0), RenderRecipe(ranges=(TimeRange(12, 14),)), three, ffmpeg="ffmpeg"
         )
     with pytest.raises(RecipeError, match="whitelist"):
         build_render_argv(src(demuxer=""), RenderRecipe(ranges=(TimeRange(0, 1),)), three, ffmpeg="ffmpeg")
@@ -235,7 +232,7 @@ def test_bad_recipes_are_rejected(three):
 
 def test_range_past_the_end_is_clamped(three):
     argv = build_render_argv(
-        src(duration=10.0), RenderRecipe(ranges=(TimeRange(8, 30),)), three, ffmpeg="ffmpeg"
+        src(duration_s=10.0), RenderRecipe(ranges=(TimeRange(8, 30),)), three, ffmpeg="ffmpeg"
     )
     assert argv[argv.index("-t") + 1] == "2"
 
@@ -267,7 +264,7 @@ def inputs_of(argv: list[str]) -> list[tuple[list[str], str]]:
 
 
 def test_intro_and_outro_are_inputs_of_the_same_process(three):
-    sting = src(path="/in/sting.mov", duration=3.0, width=1280, height=720, fps=25.0, has_audio=False)
+    sting = src(path="/in/sting.mov", duration_s=3.0, width=1280, height=720, fps=25.0, has_audio=False)
     recipe = RenderRecipe(
         ranges=(TimeRange(3600, 3615), TimeRange(4000, 4010)),
         intro=Bookend("/in/sting.mov", 2.0, sting),
@@ -305,7 +302,7 @@ def test_intro_and_outro_are_inputs_of_the_same_process(three):
 
 
 def test_a_video_intro_is_cut_to_its_own_length_and_brings_its_sound(catalog):
-    sting = src(path="/in/sting.mp4", duration=1.2, width=640, height=640)
+    sting = src(path="/in/sting.mp4", duration_s=1.2, width=640, height=640)
     recipe = RenderRecipe(ranges=(TimeRange(0, 5),), intro=Bookend("/in/sting.mp4", 30.0, sting))
     silent_source = src(has_audio=False, audio_codec=None)
     spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4")]

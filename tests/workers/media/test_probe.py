@@ -73,7 +73,7 @@ def test_truncated_recording_is_refused() -> None:
 
 def test_recording_time_is_read_from_metadata() -> None:
     facts = probe_file(shared_media("phone_android_portrait_4k60_h264_aac_rot90.mp4"))
-    assert facts.creation_time == "2023-03-16T15:26:24+00:00"
+    assert facts.media_created_at is not None and facts.media_created_at.isoformat() == "2023-03-16T15:26:24+00:00"
 
 
 def test_sandboxed_inspector_writes_upright_previews(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_mp4_frame_times_from_the_index_match_demuxing(tmp_path: Path, monkeypat
     from_packets = probe_file(clip)
     assert from_index.is_vfr is from_packets.is_vfr is vfr
     assert from_index.fps == from_packets.fps
-    assert from_index.frame_count_sampled == from_packets.frame_count_sampled > 0
+    assert from_index.duration_s == from_packets.duration_s
 
 
 def test_inspector_started_ahead_inspects_one_file_and_is_reaped(tmp_path: Path) -> None:
@@ -227,3 +227,50 @@ def test_the_inspector_child_runs_capped_and_without_reelhouse_settings(monkeypa
         assert rows["Max cpu time"][0] == str(CPU_CAP_SECONDS)
         assert rows["Max address space"][0] == str(MEMORY_CAP_BYTES)
         assert rows["Max core file size"][0] == "0"
+
+
+class _Entry:
+    def __init__(self, timestamp: int, discard: bool) -> None:
+        self.timestamp, self.is_discard, self.is_keyframe = timestamp, discard, False
+
+
+def test_samples_marked_discardable_still_count_for_frame_rate() -> None:
+    """An iPhone HEVC MOV's index at 30 fps (time base 1/600, 20 ticks a frame) marks every fourth
+    sample discardable: those frames still take their slot on the timeline, so the clip is 30 fps
+    constant, not 22.5 fps and variable."""
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    from workers.media import probe
+
+    stream = SimpleNamespace(
+        time_base=Fraction(1, 600), index_entries=[_Entry(20 * n, discard=n % 4 == 3) for n in range(300)]
+    )
+    container = SimpleNamespace(format=SimpleNamespace(name=probe.MP4_DEMUXER), duration=10_000_000)
+    times, _ = probe._frame_intervals(container, stream)
+    assert probe._frame_rate(times, None) == 30.0
+    assert not probe._is_vfr(times, float(stream.time_base))
+    # An edit list that starts after its keyframe gives the frames it cuts the edit's first time:
+    # counted once, they add nothing.
+    cut = [_Entry(0, discard=True), _Entry(0, discard=True), *(_Entry(20 * n, discard=False) for n in range(100))]
+    stream.index_entries = cut
+    times, _ = probe._frame_intervals(container, stream)
+    assert len(times) == 100 and probe._frame_rate(times, None) == 30.0
+
+
+def test_mov_cut_mid_gop_by_its_edit_list_keeps_its_frame_rate(tmp_path: Path) -> None:
+    """A stream copy started between keyframes: the MOV's edit list hides the frames before the cut,
+    which its index marks discardable."""
+    import subprocess
+
+    from tests.conftest import ffmpeg_exe
+
+    long_gop = make_clip(tmp_path / "long_gop.mov", seconds=4, rate=30, audio=False, extra=["-g", "120"])
+    cut = tmp_path / "cut.mov"
+    subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-ss", "1.5", "-i", str(long_gop), "-c", "copy", str(cut)],
+        check=True,
+    )
+    facts = probe_file(cut)
+    assert facts.fps == 30.0 and not facts.is_vfr
+    assert facts.duration_s == pytest.approx(2.5, abs=0.05)

@@ -197,7 +197,7 @@ def test_portrait_rotation_is_applied_to_pixels(media_dir, ffmpeg, source_facts,
     """The render looks like the upright source, not like its sideways coded frames."""
     path = media_dir / "phone_android_portrait_4k60_h264_aac_rot90.mp4"
     src = source_facts(path)
-    assert (src.width, src.height) == (2160, 3840)
+    assert src.size == (2160, 3840)
     out = tmp_path / "p.mp4"
     spec = OutputSpec(catalog.preset("douyin.feed_9x16"), str(out))
     render(ffmpeg, src, RenderRecipe(ranges=(TimeRange(0, 0.3),)), [spec])
@@ -211,7 +211,7 @@ def test_portrait_rotation_is_applied_to_pixels(media_dir, ffmpeg, source_facts,
 @pytest.mark.shared_media
 def test_hlg_source_comes_out_8bit_bt709(media_dir, ffmpeg, source_facts, catalog, tmp_path):
     src = source_facts(media_dir / "android_hevc10_hlg_landscape.mp4")
-    assert src.hdr and src.bit_depth == 10
+    assert src.facts.is_hdr and src.facts.bit_depth == 10
     out = tmp_path / "sdr.mp4"
     render(
         ffmpeg,
@@ -229,7 +229,8 @@ def test_hlg_source_comes_out_8bit_bt709(media_dir, ffmpeg, source_facts, catalo
 def test_format_whitelist_refuses_a_file_that_is_not_what_was_probed(
     ffmpeg, make_clip, source_facts, catalog, tmp_path
 ):
-    src = dataclasses.replace(source_facts(make_clip(320, 240, 2.0)), demuxer="matroska,webm")
+    probed = source_facts(make_clip(320, 240, 2.0))
+    src = dataclasses.replace(probed, facts=probed.facts.model_copy(update={"demuxer": "matroska,webm"}))
     spec = [OutputSpec(catalog.preset("weibo.landscape_720p"), str(tmp_path / "x.mp4"))]
     argv = build_render_argv(src, RenderRecipe(ranges=(TimeRange(0, 1),)), spec, ffmpeg=ffmpeg)
     with pytest.raises(FfmpegFailed):
