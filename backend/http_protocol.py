@@ -11,7 +11,7 @@ the very `bytes` object the parser made; several are joined once. Everything els
 100-continue, pipelining, disconnects) is uvicorn's own code. `reelhouse serve` runs with it; to run
 uvicorn by hand the same way, pass `--http backend.http_protocol:BodyChunksProtocol` (`UVICORN_HTTP`).
 It leans on how uvicorn's request cycle treats its body buffer (see `BodyChunks`), so pyproject.toml
-bounds uvicorn's version, and tests/backend/test_http_protocol.py checks it against the installed one.
+bounds uvicorn's version, and tests/uploads/test_http_protocol.py checks it against the installed one.
 """
 
 from __future__ import annotations

@@ -144,7 +144,7 @@ def time_queries(url: str, source: uuid.UUID, runs: int = 9) -> dict[str, object
 
 def fingerprint_bench(workdir: Path) -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.metrics import test_fingerprint as T
+    from tests.catalogue import test_fingerprint as T
     from workers.media.fingerprint import FingerprintIndex, fingerprint_file
 
     originals = {n: T._generate(workdir / f"{n}.mp4", s) for n, s in T.GENERATED.items()}

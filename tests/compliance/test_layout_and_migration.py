@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from backend.migrations import upgrade
 from backend.sqltypes import JSONColumn, UTCDateTime, utcnow
-from tests.backend.test_migrations import empty_database  # noqa: F401  (fixture: SQLite and PostgreSQL)
+from tests.migrations.test_migrations import empty_database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 PACKAGE = Path(__file__).resolve().parents[2] / "backend" / "compliance"
 

@@ -135,7 +135,7 @@ def echo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     log = tmp_path_factory.mktemp("echo") / "uvicorn.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "tests.backend.body_echo_app:app", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "tests.uploads.body_echo_app:app", "--host", "127.0.0.1",
              "--port", str(port), "--http", UVICORN_HTTP, "--log-level", "warning"],
             cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
         )

@@ -22,7 +22,7 @@ from hypothesis.stateful import (
 )
 
 from tests.conftest import Keys
-from tests.tus.conftest import OCTETS, TUS, create, head, patch
+from tests.uploads.tus.conftest import OCTETS, TUS, create, head, patch
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from backend.sqltypes import utcnow
 from tests.conftest import Keys, clear_caches
-from tests.tus.conftest import OCTETS, TUS, create, head, metadata, patch
+from tests.uploads.tus.conftest import OCTETS, TUS, create, head, metadata, patch
 
 
 def _b64(digest: bytes) -> str:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import IN_CI, Keys
 from tests.live_server import Server
-from tests.tus.conftest import OCTETS, TUS
+from tests.uploads.tus.conftest import OCTETS, TUS
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 

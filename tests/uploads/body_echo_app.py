@@ -1,4 +1,4 @@
-"""An ASGI app for tests/backend/test_http_protocol.py: answers each request with the SHA-256 and
+"""An ASGI app for tests/uploads/test_http_protocol.py: answers each request with the SHA-256 and
 size of the body it received and whether every message's body was `bytes`. `/early` answers 413 without reading the body, as a size limit does."""
 
 from __future__ import annotations
