@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         """Where upload bodies are spooled while they are hashed and probed (same disk as local storage)."""
         return self.data_dir / "spool"
 
+    @property
+    def render_work_dir(self) -> Path:
+        """Where render jobs keep their temporary folders (one each, removed when the job ends; a worker
+        removes the ones left by killed workers when it starts)."""
+        return self.data_dir / "render-work"
+
 
 @lru_cache
 def get_settings() -> Settings:

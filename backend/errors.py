@@ -81,6 +81,17 @@ class ServiceUnavailable(AppError):
     status, slug, title = 503, "service-unavailable", "A backing service is unavailable"
 
 
+# --- catalogue: tags and their categories ------------------------------------------------------------
+
+
+class TagCategoryUnknown(ValidationFailed):
+    slug, title = "tag-category-unknown", "Unknown tag category"
+
+
+class TagCategoryExists(Conflict):
+    slug, title = "tag-category-exists", "The tag category exists already"
+
+
 # --- media rejected at ingest: 422, one type per reason -------------------------------------------
 
 

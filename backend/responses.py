@@ -49,9 +49,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def content_disposition(filename: str, inline: bool) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
+    """RFC 6266 with the RFC 5987 `filename*` for any name (Chinese included) and a plain ASCII fallback.
+    Control characters (CR, LF, NUL: invalid in a header) are dropped whatever the stored name holds."""
+    name = "".join(c for c in filename if ord(c) >= 0x20 and ord(c) != 0x7F) or "download"
+    fallback = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\%' else "_" for c in name)
     kind = "inline" if inline else "attachment"
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def serve_object(

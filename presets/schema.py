@@ -105,6 +105,9 @@ class RenditionPreset(Frozen):
     min_duration_s: Figure[float] | None = None
     max_duration_s: Figure[float] | None = None
     max_file_size_mb: Figure[float] | None = None
+    # The platform's smallest accepted picture, as the shorter side in pixels (720 for "720p or higher").
+    # A source smaller than the preset renders smaller (no upscaling); this says whether that is still enough.
+    min_short_side_px: Figure[int] | None = None
     faststart: bool = True
     cover: CoverSpec | None = None
     caption_safe_zone: Figure[SafeZone] | None = None
@@ -133,6 +136,8 @@ class RenditionPreset(Frozen):
             raise ValueError("audio_channels must be 1 or 2")
         if self.audio_sample_rate.value not in (22050, 32000, 44100, 48000):
             raise ValueError("audio_sample_rate must be one of 22050, 32000, 44100, 48000")
+        if self.min_short_side_px and not 16 <= self.min_short_side_px.value <= min(w, h):
+            raise ValueError(f"min_short_side_px must be between 16 and the preset's shorter side {min(w, h)}")
         if self.bufsize_kbps < self.maxrate_kbps // 4:
             raise ValueError("bufsize_kbps is too small for maxrate_kbps")
         lo = self.min_duration_s.value if self.min_duration_s else 0.0

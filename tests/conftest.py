@@ -132,11 +132,18 @@ def _truncate_all(url: str) -> None:
     from sqlmodel import SQLModel
 
     import backend.tables  # noqa: F401
+    from backend.catalogue.models import SEEDED_TAG_CATEGORIES, TagCategory
+    from backend.sqltypes import utcnow
 
     engine = sa.create_engine(url)
     names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        # Rows the migrations seed come back, as in a freshly migrated database.
+        conn.execute(sa.insert(TagCategory), [
+            {"id": i, "label_zh": zh, "label_en": en, "inheritable": inherit, "created_at": utcnow()}
+            for i, zh, en, inherit in SEEDED_TAG_CATEGORIES
+        ])
     engine.dispose()
 
 

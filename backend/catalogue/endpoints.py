@@ -15,7 +15,8 @@ from starlette.formparsers import MultiPartParser
 from backend import errors
 from backend.catalogue import service as materials
 from backend.catalogue import tags as tag_service
-from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation, TagCategory
+from backend.catalogue.downloads import download_name
+from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
 from backend.catalogue.schemas import (
     BulkTagging,
     BulkTaggingResult,
@@ -174,7 +175,7 @@ def list_materials(
     _: Viewer,
     tag: Annotated[list[int], Query(description="Tag ids; see tag_mode")] = [],  # noqa: B006
     tag_mode: Literal["any", "all"] = "any",
-    category: Annotated[TagCategory | None, Query(description="Has at least one tag of this category")] = None,
+    category: Annotated[str | None, Query(max_length=100, description="Has at least one tag of this category (id or label)")] = None,
     kind: MaterialKind | None = None,
     status: MaterialStatus | None = None,
     include_deleted: bool = False,
@@ -194,7 +195,7 @@ def list_materials(
     page = materials.search_materials(
         session,
         materials.MaterialQuery(
-            tag_ids=tag, tag_mode=tag_mode, category=category, kind=kind, status=status,
+            tag_ids=tag, tag_mode=tag_mode, category=category and tag_service.get_category(session, category).id, kind=kind, status=status,
             include_deleted=include_deleted, media_type=media_type, min_duration=min_duration,
             max_duration=max_duration, orientation=orientation, aspect=aspect, created_after=created_after,
             created_before=created_before, parent_id=parent_id, q=q, sort=sort, cursor=cursor, limit=limit,
@@ -251,12 +252,6 @@ def _downloadable(session, material_id: uuid.UUID) -> Material:
     return material
 
 
-def _download_name(material: Material) -> str:
-    ext = (material.storage_key or "").rsplit(".", 1)[-1]
-    stem = material.original_filename.rsplit(".", 1)[0] if material.original_filename else material.title
-    return f"{stem}.{ext}"
-
-
 @router.head(f"{API}/materials/{{material_id}}/file", include_in_schema=False)
 @router.get(
     f"{API}/materials/{{material_id}}/file", summary="Download the file (Range supported)",
@@ -268,7 +263,7 @@ def download_file(
 ) -> Response:
     material = _downloadable(session, material_id)
     return serve_object(
-        request, storage, material.storage_key or "", filename=_download_name(material),
+        request, storage, material.storage_key or "", filename=download_name(material),
         content_type=material.content_type or "application/octet-stream", etag=material.sha256,
         allow_redirect=redirect, presign_seconds=settings.presigned_url_ttl_seconds,
     )
@@ -278,7 +273,7 @@ def download_file(
 def download_url(material_id: uuid.UUID, session: SessionDep, storage: StorageDep, settings: SettingsDep, _: Viewer) -> DownloadLink:
     material = _downloadable(session, material_id)
     ttl = timedelta(seconds=settings.presigned_url_ttl_seconds)
-    url = storage.presigned_url(material.storage_key or "", expires=ttl, filename=_download_name(material),
+    url = storage.presigned_url(material.storage_key or "", expires=ttl, filename=download_name(material),
                                 content_type=material.content_type)
     if url:
         return DownloadLink(url=url, expires_at=utcnow() + ttl)

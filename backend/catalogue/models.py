@@ -23,6 +23,7 @@ from sqlalchemy import (
     false,
     func,
     text,
+    true,
 )
 from sqlmodel import Field, SQLModel
 
@@ -46,14 +47,30 @@ class MaterialStatus(enum.StrEnum):
     deleted = "deleted"
 
 
-class TagCategory(enum.StrEnum):
-    audience = "audience"
-    content_type = "content_type"
-    product = "product"
-    campaign = "campaign"
-    style = "style"
-    platform = "platform"
-    other = "other"
+# The categories a new installation starts with (migration 0010 seeds them); admins add more as rows.
+# (id, Chinese label, English label, inheritable: a derived clip takes its source's tags of this category)
+SEEDED_TAG_CATEGORIES: tuple[tuple[str, str, str, bool], ...] = (
+    ("audience", "受众", "Audience", True),
+    ("content_type", "内容类型", "Content type", True),
+    ("product", "产品", "Product", True),
+    ("campaign", "活动", "Campaign", True),
+    ("style", "风格", "Style", True),
+    ("platform", "平台", "Platform", False),  # a rendition gets its own preset's platform instead
+    ("other", "其他", "Other", True),
+)
+PLATFORM_CATEGORY = "platform"
+
+
+class TagCategory(SQLModel, table=True):
+    """A tag category: data, so an admin can add one. `id` is what a tag reference starts with."""
+
+    __tablename__ = "tag_category"
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    label_zh: str = Field(sa_column=Column(String(100), nullable=False))
+    label_en: str = Field(sa_column=Column(String(100), nullable=False))
+    inheritable: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
 class Material(SQLModel, table=True):
@@ -65,6 +82,11 @@ class Material(SQLModel, table=True):
         Index("ix_material_title_sort", "title", "id"),
         Index("ix_material_size_sort", "size_bytes", "id"),
         Index("ix_material_duration_sort", func.coalesce(text("duration_s"), -1.0), "id"),
+        # Uploads are deduplicated by their bytes; renditions are not (two presets with the same
+        # encoding settings make identical files, and each is its own material with its own preset).
+        Index("uq_material_sha256_upload", "sha256", unique=True, sqlite_where=text("kind != 'derived'"),
+              postgresql_where=text("kind != 'derived'")),
+        Index("ix_material_sha256", "sha256"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -74,7 +96,7 @@ class Material(SQLModel, table=True):
     kind: MaterialKind = Field(sa_column=Column(String(16), nullable=False))
     status: MaterialStatus = Field(sa_column=Column(String(16), nullable=False))
 
-    sha256: str | None = Field(default=None, sa_column=Column(String(64), unique=True, nullable=True))
+    sha256: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     size_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     storage_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
     original_filename: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
@@ -138,7 +160,14 @@ class Tag(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    category: TagCategory = Field(sa_column=Column(String(32), nullable=False, index=True))
+    category: str = Field(
+        sa_column=Column(
+            String(32),
+            ForeignKey("tag_category.id", ondelete="RESTRICT", name="fk_tag_category"),
+            nullable=False,
+            index=True,
+        )
+    )
     name_en: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     name_zh: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType, TagCategory
+from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType
 from workers.media.facts import MediaFacts
 
 
@@ -16,15 +16,33 @@ class TagPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    category: TagCategory
+    category: str
     name_en: str | None
     name_zh: str | None
 
 
 class TagCreate(BaseModel):
-    category: TagCategory
+    category: str = Field(
+        max_length=100, description="A category id, or its Chinese or English label (GET /api/v1/tag-categories)"
+    )
     name_en: str | None = Field(default=None, max_length=100, examples=["Function demo"])
     name_zh: str | None = Field(default=None, max_length=100, examples=["功能演示"])
+
+
+class TagCategoryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(description="What a tag reference starts with: `campaign:618大促`")
+    label_zh: str
+    label_en: str
+    inheritable: bool = Field(description="A rendition (derived clip) takes its source's tags of this category")
+
+
+class TagCategoryCreate(BaseModel):
+    id: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$", examples=["source"])
+    label_zh: str = Field(min_length=1, max_length=100, examples=["素材来源"])
+    label_en: str = Field(min_length=1, max_length=100, examples=["Source"])
+    inheritable: bool = True
 
 
 class TagUpdate(BaseModel):

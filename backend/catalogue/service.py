@@ -21,7 +21,6 @@ from backend.catalogue.models import (
     MediaType,
     Orientation,
     Tag,
-    TagCategory,
 )
 from backend.changes import apply_changes
 from backend.config import Settings
@@ -93,7 +92,7 @@ def restore_material(session: Session, material_id: uuid.UUID) -> Material:
 class MaterialQuery:
     tag_ids: list[int] = field(default_factory=list)
     tag_mode: Literal["any", "all"] = "any"
-    category: TagCategory | None = None
+    category: str | None = None  # a category id
     kind: MaterialKind | None = None
     status: MaterialStatus | None = None
     include_deleted: bool = False

@@ -1,4 +1,4 @@
-"""Tag endpoints: the vocabulary content teams file materials under."""
+"""Tag endpoints: the vocabulary content teams file materials under, and its categories."""
 
 from __future__ import annotations
 
@@ -7,39 +7,58 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from backend.catalogue import tags as tag_service
-from backend.catalogue.models import TagCategory
-from backend.catalogue.schemas import TagCreate, TagPublic, TagUpdate
-from backend.deps import Editor, SessionDep, Viewer
+from backend.catalogue.schemas import TagCategoryCreate, TagCategoryPublic, TagCreate, TagPublic, TagUpdate
+from backend.deps import Admin, Editor, SessionDep, Viewer
 
-router = APIRouter(prefix="/api/v1/tags", tags=["tags"])
+router = APIRouter(tags=["tags"])
+TAGS = "/api/v1/tags"
+CATEGORIES = "/api/v1/tag-categories"
 
 
-@router.get("", response_model=list[TagPublic], summary="List tags")
+@router.get(CATEGORIES, response_model=list[TagCategoryPublic], summary="List tag categories")
+def list_categories(session: SessionDep, _: Viewer) -> list[TagCategoryPublic]:
+    return [TagCategoryPublic.model_validate(c) for c in tag_service.list_categories(session)]
+
+
+@router.post(
+    CATEGORIES, response_model=TagCategoryPublic, status_code=201, summary="Add a tag category (admin)",
+    description="`inheritable`: whether a rendition takes its source's tags of this category.",
+)
+def create_category(body: TagCategoryCreate, session: SessionDep, _: Admin, response: Response) -> TagCategoryPublic:
+    category = tag_service.create_category(
+        session, id=body.id, label_zh=body.label_zh, label_en=body.label_en, inheritable=body.inheritable
+    )
+    response.headers["Location"] = CATEGORIES
+    return TagCategoryPublic.model_validate(category)
+
+
+@router.get(TAGS, response_model=list[TagPublic], summary="List tags")
 def list_tags(
-    session: SessionDep, _: Viewer, category: TagCategory | None = None,
+    session: SessionDep, _: Viewer,
+    category: Annotated[str | None, Query(max_length=100, description="Category id or label")] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[TagPublic]:
     return [TagPublic.model_validate(t) for t in tag_service.list_tags(session, category=category, q=q)]
 
 
-@router.post("", response_model=TagPublic, status_code=201, summary="Create a tag")
+@router.post(TAGS, response_model=TagPublic, status_code=201, summary="Create a tag")
 def create_tag(body: TagCreate, session: SessionDep, _: Editor, response: Response) -> TagPublic:
     tag = tag_service.create_tag(session, category=body.category, name_en=body.name_en, name_zh=body.name_zh)
-    response.headers["Location"] = f"/api/v1/tags/{tag.id}"
+    response.headers["Location"] = f"{TAGS}/{tag.id}"
     return TagPublic.model_validate(tag)
 
 
-@router.get("/{tag_id}", response_model=TagPublic, summary="One tag")
+@router.get(f"{TAGS}/{{tag_id}}", response_model=TagPublic, summary="One tag")
 def get_tag(tag_id: int, session: SessionDep, _: Viewer) -> TagPublic:
     return TagPublic.model_validate(tag_service.get_tag(session, tag_id))
 
 
-@router.patch("/{tag_id}", response_model=TagPublic, summary="Rename a tag")
+@router.patch(f"{TAGS}/{{tag_id}}", response_model=TagPublic, summary="Rename a tag")
 def update_tag(tag_id: int, body: TagUpdate, session: SessionDep, _: Editor) -> TagPublic:
     return TagPublic.model_validate(tag_service.update_tag(session, tag_id, name_en=body.name_en, name_zh=body.name_zh))
 
 
-@router.delete("/{tag_id}", status_code=204, summary="Delete a tag (untags every material)")
+@router.delete(f"{TAGS}/{{tag_id}}", status_code=204, summary="Delete a tag (untags every material)")
 def delete_tag(tag_id: int, session: SessionDep, _: Editor) -> Response:
     tag_service.delete_tag(session, tag_id)
     return Response(status_code=204)

@@ -1,16 +1,83 @@
-"""Tags: categories with English and Chinese names, unique per category; tagging in bulk."""
+"""Tags: categories (rows an admin can add to) and tags with English and Chinese names, unique per
+category; tags found or created idempotently, also under concurrency; tagging in bulk."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from backend.catalogue.models import Material, MaterialTag, Tag, TagCategory
-from backend.errors import BadRequest, Conflict, NotFound
+from backend.errors import BadRequest, Conflict, NotFound, TagCategoryExists, TagCategoryUnknown
+from backend.sqltypes import utcnow
+
+_CATEGORY_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+# --------------------------------------------------------------------------- categories
+
+
+def list_categories(session: Session) -> list[TagCategory]:
+    return list(session.exec(select(TagCategory).order_by(col(TagCategory.created_at), col(TagCategory.id))))
+
+
+def _categories_text(categories: Sequence[TagCategory]) -> tuple[str, str]:
+    zh = "、".join(f"{c.id}（{c.label_zh}）" for c in categories)
+    en = ", ".join(f"{c.id} ({c.label_en})" for c in categories)
+    return zh, en
+
+
+def get_category(session: Session, text: str) -> TagCategory:
+    """The category a person typed: its id (`campaign`) or its Chinese or English label (`活动`,
+    `Campaign`). The refusal lists every category in both languages and shows how to write a tag."""
+    wanted = text.strip()
+    categories = list_categories(session)
+    for c in categories:
+        if wanted.lower() in (c.id, c.label_en.lower()) or wanted == c.label_zh:
+            return c
+    zh, en = _categories_text(categories)
+    raise TagCategoryUnknown(
+        f"没有“{wanted}”这个标签类别。可用的类别：{zh}。标签写作“类别:名称”，例如 campaign:618大促 或 活动:618大促；"
+        f"管理员可在 /api/v1/tag-categories 添加类别。"
+        f" / Unknown tag category {wanted!r}. Valid categories: {en}. Write a tag as 'category:name', "
+        f"e.g. campaign:618大促; an admin can add categories at /api/v1/tag-categories.",
+        category=wanted,
+        categories=[{"id": c.id, "label_zh": c.label_zh, "label_en": c.label_en} for c in categories],
+    )
+
+
+def create_category(session: Session, *, id: str, label_zh: str, label_en: str, inheritable: bool) -> TagCategory:
+    category_id, label_zh, label_en = id.strip().lower(), label_zh.strip(), label_en.strip()
+    if not _CATEGORY_ID.match(category_id):
+        raise BadRequest(
+            "类别 id 须以小写字母开头，只含小写字母、数字和下划线，最长 32 个字符 / a category id starts with a "
+            "lower-case letter and holds only lower-case letters, digits and underscores (at most 32)"
+        )
+    if not label_zh or not label_en:
+        raise BadRequest("类别需要中文名和英文名 / a category needs a Chinese and an English label")
+    for c in list_categories(session):
+        if category_id == c.id or label_zh == c.label_zh or label_en.lower() == c.label_en.lower():
+            raise TagCategoryExists(f"类别已存在 / the category exists already: {c.id}", category=c.id)
+    category = TagCategory(id=category_id, label_zh=label_zh, label_en=label_en, inheritable=inheritable)
+    session.add(category)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise TagCategoryExists(f"类别已存在 / the category exists already: {category_id}") from exc
+    return category
+
+
+def inheritable_categories(session: Session) -> set[str]:
+    return set(session.exec(select(TagCategory.id).where(col(TagCategory.inheritable).is_(True))))
+
+
+# --------------------------------------------------------------------------- tags
 
 
 def _clean(name: str | None) -> str | None:
@@ -18,21 +85,44 @@ def _clean(name: str | None) -> str | None:
     return name or None
 
 
-def create_tag(session: Session, *, category: TagCategory, name_en: str | None, name_zh: str | None) -> Tag:
+def create_tag(session: Session, *, category: str, name_en: str | None, name_zh: str | None) -> Tag:
+    """A new tag (409 when the category already has one of these names)."""
+    category = get_category(session, category).id
     name_en, name_zh = _clean(name_en), _clean(name_zh)
     if not name_en and not name_zh:
         raise BadRequest("a tag needs an English or a Chinese name")
     existing = _find_by_name(session, category, name_en, name_zh)
     if existing is not None:
-        raise Conflict(f"tag already exists in {category.value}", tag_id=existing.id)
+        raise Conflict(f"tag already exists in {category}", tag_id=existing.id)
     tag = Tag(category=category, name_en=name_en, name_zh=name_zh)
     session.add(tag)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"tag already exists in {category.value}") from exc
+        raise Conflict(f"tag already exists in {category}") from exc
     return tag
+
+
+def ensure_tag(session: Session, *, category: str, name_en: str | None, name_zh: str | None) -> Tag:
+    """The tag with these names in the category, created if missing. Idempotent under concurrency: the
+    insert does nothing when another transaction stored the same names first (it waits for that one to
+    commit or roll back), and the tag is then read back."""
+    name_en, name_zh = _clean(name_en), _clean(name_zh)
+    if not name_en and not name_zh:
+        raise BadRequest("a tag needs an English or a Chinese name")
+    found = _find_by_name(session, category, name_en, name_zh)
+    if found is not None:
+        return found
+    values = {"category": category, "name_en": name_en, "name_zh": name_zh, "created_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # No conflict target: either unique key (category + English name, category + Chinese name) may clash.
+    session.execute(insert(Tag).values(**values).on_conflict_do_nothing())
+    found = _find_by_name(session, category, name_en, name_zh)
+    if found is None:  # a clash on one name while the other differs: report it like create_tag does
+        raise Conflict(f"another tag in {category} has one of these names")
+    return found
 
 
 def update_tag(session: Session, tag_id: int, *, name_en: str | None, name_zh: str | None) -> Tag:
@@ -64,7 +154,7 @@ def delete_tag(session: Session, tag_id: int) -> None:
     session.flush()
 
 
-def _find_by_name(session: Session, category: TagCategory, name_en: str | None, name_zh: str | None) -> Tag | None:
+def _find_by_name(session: Session, category: str, name_en: str | None, name_zh: str | None) -> Tag | None:
     conds = []
     if name_en:
         conds.append(func.lower(Tag.name_en) == name_en.lower())
@@ -75,10 +165,10 @@ def _find_by_name(session: Session, category: TagCategory, name_en: str | None, 
     return session.exec(select(Tag).where(Tag.category == category, or_(*conds))).first()
 
 
-def list_tags(session: Session, *, category: TagCategory | None = None, q: str | None = None) -> list[Tag]:
+def list_tags(session: Session, *, category: str | None = None, q: str | None = None) -> list[Tag]:
     stmt = select(Tag)
     if category:
-        stmt = stmt.where(Tag.category == category)
+        stmt = stmt.where(Tag.category == get_category(session, category).id)
     if q:
         like = f"%{q.strip()}%"
         stmt = stmt.where(or_(Tag.name_en.ilike(like), Tag.name_zh.like(like)))  # type: ignore[union-attr]
@@ -95,22 +185,20 @@ def resolve_tag_refs(session: Session, refs: Iterable[str], *, create: bool) -> 
         if ref.isdigit():
             tags.append(get_tag(session, int(ref)))
             continue
-        category_text, sep, name = ref.partition(":")
+        category_text, sep, name = ref.replace("：", ":").partition(":")  # a full-width colon too
         if not sep or not name.strip():
-            raise BadRequest(f"tag reference {ref!r} must be a tag id or 'category:name'")
-        try:
-            category = TagCategory(category_text.strip())
-        except ValueError as exc:
             raise BadRequest(
-                f"unknown tag category {category_text!r}; one of {', '.join(c.value for c in TagCategory)}"
-            ) from exc
+                f"标签 {ref!r} 应写作标签 id 或“类别:名称” / tag reference {ref!r} must be a tag id or 'category:name'"
+            )
+        category = get_category(session, category_text).id
         name = name.strip()
         is_zh = any(ord(ch) > 0x2E7F for ch in name)
-        found = _find_by_name(session, category, None if is_zh else name, name if is_zh else None)
+        name_en, name_zh = (None, name) if is_zh else (name, None)
+        found = _find_by_name(session, category, name_en, name_zh)
         if found is None:
             if not create:
                 raise NotFound(f"tag {ref!r} not found")
-            found = create_tag(session, category=category, name_en=None if is_zh else name, name_zh=name if is_zh else None)
+            found = ensure_tag(session, category=category, name_en=name_en, name_zh=name_zh)
         tags.append(found)
     return list({t.id: t for t in tags}.values())
 

@@ -56,6 +56,10 @@ class RenderJob(SQLModel, table=True):
     lease_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     error_code: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     error_detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Made, but worth a look: e.g. a rendition below the preset's size or the platform's minimum.
+    warnings: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONColumn, nullable=False, server_default="[]")
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     enqueued_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
@@ -81,6 +85,9 @@ class RenderOutput(SQLModel, table=True):
     )
     violations: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSONColumn, nullable=False)
+    )
+    warnings: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONColumn, nullable=False, server_default="[]")
     )
     error_code: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     error_detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -34,6 +34,11 @@ class RenditionPublic(BaseModel):
     status: OutputStatus
     material_id: uuid.UUID | None
     violations: list[dict[str, Any]]
+    warnings: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Made, but worth a look: `below-preset-size` (the source is smaller; with "
+        "`platform_minimum_met`) and `below-platform-minimum`",
+    )
     error: ProblemRef | None = None
     size_bytes: int | None
     duration_s: float | None
@@ -54,6 +59,9 @@ class JobPublic(BaseModel):
     request: dict[str, Any]
     attempts: int
     max_attempts: int
+    warnings: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every rendition's warnings, each with its `preset_id`"
+    )
     error: ProblemRef | None = None
     created_at: datetime
     started_at: datetime | None

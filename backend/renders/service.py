@@ -172,6 +172,40 @@ def rendition_problem(preset: RenditionPreset, seconds: float) -> tuple[str, str
     return None
 
 
+@dataclass(frozen=True)
+class StoredRequest:
+    """A job's request as the worker reads it back: the validated request, where its subtitles were
+    stored (the SRT text itself is not kept in the row) and what asked for it (`api`, `auto-rule`)."""
+
+    request: RenderRequest
+    origin: str
+    subtitles_key: str | None
+
+
+def store_request(
+    request: RenderRequest, preset_ids: list[str], *, origin: str, subtitles_key: str | None
+) -> dict[str, Any]:
+    """The JSON kept in `render_job.request`; `read_stored_request` is its inverse."""
+    stored = request.model_dump(mode="json", exclude={"subtitles"})
+    stored["presets"] = preset_ids
+    stored["origin"] = origin
+    if subtitles_key:
+        stored["subtitles"] = {"key": subtitles_key}
+    return stored
+
+
+def read_stored_request(stored: dict[str, Any]) -> StoredRequest:
+    """Validate a stored request again as a `RenderRequest` (raises pydantic's ValidationError)."""
+    data = dict(stored)
+    origin = str(data.pop("origin", "api"))
+    subtitles = data.pop("subtitles", None)
+    return StoredRequest(
+        request=RenderRequest.model_validate(data),
+        origin=origin,
+        subtitles_key=subtitles["key"] if subtitles else None,
+    )
+
+
 def subtitles_key(job_id: uuid.UUID) -> str:
     return f"render-jobs/{job_id}/subtitles.srt"
 
@@ -304,17 +338,14 @@ def create_render_job(
     job = RenderJob(
         source_id=source.id, requested_by=requested_by, request={}, max_attempts=settings.render_max_attempts
     )
-    stored = request.model_dump(mode="json", exclude={"subtitles"})
-    stored["presets"] = preset_ids
-    stored["origin"] = origin
+    key = None
     if request.subtitles:
         if storage is None:
             raise errors.RenderOverlayInvalid("subtitles need storage")
         data = _check_srt(request.subtitles.srt)
         key = subtitles_key(job.id)
         storage.put(key, io.BytesIO(data), size=len(data), content_type="application/x-subrip")
-        stored["subtitles"] = {"key": key}
-    job.request = stored
+    job.request = store_request(request, preset_ids, origin=origin, subtitles_key=key)
     session.add(job)
     session.flush()
     for pid in preset_ids:
@@ -394,9 +425,10 @@ def retry_job(session: Session, job_id: uuid.UUID) -> RenderJob:
     job.status, job.progress, job.attempts = JobStatus.queued, 0.0, 0
     job.error_code = job.error_detail = job.lease_owner = None
     job.lease_expires_at = job.started_at = job.finished_at = None
-    job.updated_at = utcnow()
+    job.updated_at, job.warnings = utcnow(), []
     for out in outputs_of(session, [job.id])[job.id]:
         out.status, out.error_code, out.error_detail, out.violations = OutputStatus.pending, None, None, []
+        out.warnings = []
         session.add(out)
     session.add(job)
     _enqueue(session, job)
@@ -467,6 +499,7 @@ def finish_job(
     *,
     error_code: str | None = None,
     error_detail: str | None = None,
+    warnings: list[dict[str, Any]] | None = None,
 ) -> bool:
     """End the job, only if this worker still holds it; False means nothing may be committed."""
     now = utcnow()
@@ -478,6 +511,7 @@ def finish_job(
         "lease_expires_at": None,
         "error_code": error_code,
         "error_detail": error_detail and error_detail[-4000:],
+        "warnings": warnings or [],
     }
     if status == JobStatus.succeeded:
         values["progress"] = 1.0

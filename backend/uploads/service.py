@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend import errors, queue
 from backend.catalogue import tags as tag_service
+from backend.catalogue.downloads import safe_filename
 from backend.catalogue.fingerprints import request_fingerprint
-from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
+from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Tag
 from backend.catalogue.service import limits_from
 from backend.config import Settings
 from backend.sqltypes import utcnow
@@ -48,6 +49,7 @@ class IngestRequest:
     declared_media_type: MediaType | None = None
     original_filename: str | None = None
     tag_refs: Sequence[str] = ()
+    tags: Sequence[Tag] = ()  # tags already resolved (a rendition's inherited and platform tags)
     created_by: uuid.UUID | None = None
     parent_id: uuid.UUID | None = None
     recipe: dict[str, Any] | None = None
@@ -150,7 +152,13 @@ def material_keys(material_id: uuid.UUID, container: str | None) -> dict[str, st
 
 
 def find_by_sha256(session: Session, sha256: str) -> Material | None:
-    return session.exec(select(Material).where(Material.sha256 == sha256)).first()
+    """The material an upload of these bytes is: the uploaded one (unique among uploads), else the
+    earliest rendition with the same bytes."""
+    return session.exec(
+        select(Material)
+        .where(Material.sha256 == sha256)
+        .order_by(col(Material.kind) == MaterialKind.derived, col(Material.created_at))
+    ).first()
 
 
 def _existing(session: Session, found: Material, tag_ids: Iterable[int]) -> IngestResult:
@@ -188,7 +196,11 @@ def ingest_spooled(
         if spooled.size == 0:
             raise errors.EmptyFile("the upload has no bytes")
         tags = tag_service.resolve_tag_refs(session, request.tag_refs, create=True)
-        found = find_by_sha256(session, spooled.sha256)
+        tags += [t for t in request.tags if t.id not in {x.id for x in tags}]
+        # Uploads are deduplicated by their bytes. A rendition is not: two presets with the same
+        # encoding settings make identical files, and each is its own material with its own preset.
+        deduplicate = request.kind != MaterialKind.derived
+        found = find_by_sha256(session, spooled.sha256) if deduplicate else None
         if found is not None:
             return _existing(session, found, [t.id for t in tags if t.id is not None])
 
@@ -198,7 +210,7 @@ def ingest_spooled(
         material_id = request.material_id or uuid.uuid4()
         keys = material_keys(material_id, facts.container)
         content_type = _EXTENSIONS.get(facts.container or "", ("bin", "application/octet-stream"))[1]
-        title = (request.title or "").strip() or _title_from_filename(request.original_filename) or "Untitled"
+        title = (request.title or "").strip() or _title_from_filename(safe_filename(request.original_filename)) or "Untitled"
         material = Material(
             id=material_id,
             title=title[:500],
@@ -209,7 +221,7 @@ def ingest_spooled(
             sha256=spooled.sha256,
             size_bytes=spooled.size,
             storage_key=keys["original"],
-            original_filename=(request.original_filename or None) and Path(request.original_filename).name[:500],
+            original_filename=safe_filename(request.original_filename),
             content_type=content_type,
             parent_id=request.parent_id,
             recipe=request.recipe,
@@ -240,6 +252,8 @@ def ingest_spooled(
             with session.begin_nested():
                 session.flush()
         except IntegrityError:
+            if not deduplicate:
+                raise
             # Someone stored the same bytes a moment ago: keep theirs, drop ours.
             for key in stored_keys:
                 storage.delete(key)

@@ -127,7 +127,7 @@ def test_tags_crud_uniqueness_and_bulk(client, seeded) -> None:
     other_category = client.post("/api/v1/tags", json={"category": "style", "name_zh": "双11"})
     assert other_category.status_code == 201
     bad = client.post("/api/v1/tags", json={"category": "mood", "name_en": "x"})
-    assert bad.status_code == 422 and bad.json()["type"] == "/problems/validation-error"
+    assert bad.status_code == 422 and bad.json()["type"] == "/problems/tag-category-unknown"
 
     ids = [seeded["live"], seeded["c1"], seeded["c2"], seeded["ad"]]
     added = client.post("/api/v1/materials/tags:add", json={"material_ids": ids, "tag_ids": [tag_id]})

@@ -374,10 +374,16 @@ def test_smart_fit_takes_a_crop_path(client, source_id, sent):
 
 def test_the_crop_path_reaches_the_engine_recipe(app_env, tmp_path):
     from backend.config import get_settings
+    from backend.renders.pipeline import RenderPlan, _recipe
+    from backend.renders.service import RenderRequest
     from workers.media.argv import CropKey
-    from workers.renders import _recipe
 
-    request = {"ranges": [{"start": 0, "end": 2}], "crop_path": [{"t": 0, "x": 0.25}, {"t": 2.5, "x": 0.75}]}
-    recipe = _recipe(request, tmp_path, None, get_settings())  # type: ignore[arg-type]
+    request = RenderRequest.model_validate({
+        "ranges": [{"start": 0, "end": 2}], "presets": ["douyin.feed_9x16"],
+        "crop_path": [{"t": 0, "x": 0.25}, {"t": 2.5, "x": 0.75}],
+    })
+    plan = RenderPlan(job_id=uuid.uuid4(), source_id=uuid.uuid4(), source_key=None, source_title="",
+                      requested_by=None, request=request, subtitles_key=None, origin="api")
+    recipe = _recipe(plan, tmp_path, None, get_settings())  # type: ignore[arg-type]
     assert recipe.crop_path == (CropKey(0, 0.25), CropKey(2.5, 0.75))
     assert recipe.intro is None and recipe.outro is None

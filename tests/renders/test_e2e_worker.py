@@ -28,7 +28,9 @@ from tests.renders.conftest import ingest_clip
 pytestmark = [pytest.mark.redis, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 THREE = ["douyin.feed_9x16", "xiaohongshu.note_3x4", "weibo.landscape_720p"]
-E2E_REDIS_DB = 13  # apart from anything else using this Redis server; flushed at the start
+# Apart from anything else using this Redis server; flushed at the start. Parallel test runs on one
+# server each set their own REELHOUSE_TEST_E2E_REDIS_DB.
+E2E_REDIS_DB = int(os.environ.get("REELHOUSE_TEST_E2E_REDIS_DB", "13"))
 LEASE_SECONDS = 3
 
 
@@ -223,8 +225,12 @@ def test_worker_killed_mid_render_is_recovered_once(workers, tmp_path):
         raise AssertionError("the render never started")
     first.kill()
     assert _job(job_id).status == JobStatus.running  # the row still says so: only the lease can tell
+    work_dir = get_settings().render_work_dir
+    (left_behind,) = _render_folders(work_dir)  # the killed job's temporary folder, with its files
+    assert any(left_behind.iterdir())
 
     workers("e2e-second")
+    assert not left_behind.exists()  # removed when the next worker started
 
     def sweep() -> None:
         with session_scope() as session:
@@ -234,6 +240,11 @@ def test_worker_killed_mid_render_is_recovered_once(workers, tmp_path):
     assert job.status == JobStatus.succeeded, (job.error_code, job.error_detail)
     assert job.attempts >= 2
     _check_outputs(job_id)
+    assert _render_folders(work_dir) == []
+
+
+def _render_folders(work_dir: Path) -> list[Path]:
+    return sorted(p for p in work_dir.glob("job-*") if p.is_dir()) if work_dir.is_dir() else []
 
 
 def _ffmpeg_under(worker: Worker) -> list[int]:
@@ -268,5 +279,8 @@ def test_cancel_stops_a_running_render_in_the_worker(workers, tmp_path):
     job = _job(job_id)
     assert job.status == JobStatus.cancelled and job.error_code == "cancelled" and job.progress < 0.85
     assert worker.proc.poll() is None  # the worker lives on for the next job
+    from backend.config import get_settings
+
+    assert _render_folders(get_settings().render_work_dir) == []  # a cancelled job leaves no files
     with session_scope() as session:
         assert session.exec(select(Material).where(Material.render_job_id == job_id)).all() == []

@@ -107,6 +107,62 @@ def validate_rendition(
     return out
 
 
+@dataclass(frozen=True)
+class SizeWarning:
+    """The file was made, but smaller than its preset: the source is smaller and is not upscaled."""
+
+    code: str  # "below-preset-size" | "below-platform-minimum"
+    expected: str
+    actual: str
+    message: str
+    platform_minimum_px: int | None  # the preset's min_short_side_px, when the platform has one
+    platform_minimum_met: bool | None  # None: the platform states no minimum
+
+
+def size_warnings(facts: RenditionFacts, preset: RenditionPreset) -> list[SizeWarning]:
+    """Why a conforming rendition still needs a look: below the preset's frame size, and whether the
+    platform's minimum (the shorter side, `min_short_side_px`) is still met. Empty at full size."""
+    want_w, want_h = preset.size
+    if facts.width >= want_w and facts.height >= want_h:
+        return []
+    actual, expected = f"{facts.width}x{facts.height}", f"{want_w}x{want_h}"
+    minimum = preset.min_short_side_px
+    floor = minimum.value if minimum else None
+    short = min(facts.width, facts.height)
+    met = None if floor is None else short >= floor
+    if met is None:
+        verdict = "平台未给出最低分辨率 / the platform states no minimum"
+    elif met:
+        verdict = f"短边 {short} px 满足平台最低 {floor} px / meets the platform minimum of {floor} px"
+    else:
+        verdict = f"短边 {short} px 低于平台最低 {floor} px / below the platform minimum of {floor} px"
+    out = [
+        SizeWarning(
+            "below-preset-size",
+            expected,
+            actual,
+            f"画面 {actual} 小于预设的 {expected}（源素材分辨率较低，未放大）；{verdict} / rendered at {actual}, "
+            f"below the preset's {expected} (the source is smaller and is not upscaled)",
+            floor,
+            met,
+        )
+    ]
+    if minimum is not None and not met:
+        out.append(
+            SizeWarning(
+                "below-platform-minimum",
+                f">= {minimum.value} px",
+                f"{short} px",
+                f"短边 {short} px 低于 {preset.platform} 的最低要求 {minimum.value} px，平台可能拒收或显示模糊"
+                f"（{minimum.source.status}: {minimum.source.ref}） / the shorter side {short} px is below "
+                f"{preset.platform}'s minimum of {minimum.value} px: the platform may refuse it or show it blurred",
+                minimum.value,
+                False,
+            )
+        )
+    return out
+
+
 def lowered_maxrate_kbps(
     facts: RenditionFacts, preset: RenditionPreset, *, headroom: float = 0.9
 ) -> int | None:
