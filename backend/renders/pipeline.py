@@ -11,6 +11,7 @@ when the job ends; folders left by a killed worker are removed when a worker sta
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -71,6 +72,7 @@ OUTPUT_NAMESPACE = uuid.UUID("6f0b7a3e-2c1d-5e8f-9a4b-72656e646572")
 ENCODE_SHARE = 0.85  # of the job's progress; the rest is validation, covers and registration
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 WORKDIR_PREFIX = "job-"
+ORPHAN_LOCK_AGE_S = 3600.0
 
 
 class RenderFailed(Exception):
@@ -271,14 +273,12 @@ def remove_stale_workdirs(root: Path) -> list[Path]:
             shutil.rmtree(path, ignore_errors=True)
             lock_path.unlink(missing_ok=True)
             removed.append(path)
-    for lock_path in root.glob(f"{WORKDIR_PREFIX}*.lock"):  # locks whose folder is gone
-        if not lock_path.with_suffix("").exists():
-            with lock_path.open("a") as lock:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue
-                lock_path.unlink(missing_ok=True)
+    # Lock files whose folder is gone (a worker killed between the two). Only old ones: a job starting
+    # right now has its lock file, not yet locked, a moment before its folder.
+    for lock_path in root.glob(f"{WORKDIR_PREFIX}*.lock"):
+        with contextlib.suppress(FileNotFoundError):
+            if not lock_path.with_suffix("").exists() and time.time() - lock_path.stat().st_mtime > ORPHAN_LOCK_AGE_S:
+                lock_path.unlink()
     if removed:
         log.warning("removed %d render folder(s) left by stopped workers under %s", len(removed), root)
     return removed

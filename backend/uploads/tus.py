@@ -50,6 +50,7 @@ from sqlmodel import Session, select
 
 from backend import errors
 from backend.auth.models import ApiKey, Role
+from backend.catalogue.downloads import safe_filename
 from backend.catalogue.models import MaterialKind, MediaType
 from backend.config import Settings
 from backend.sqltypes import utcnow
@@ -220,9 +221,7 @@ class UploadFields:
 
 def upload_fields(meta: dict[str, str | None]) -> UploadFields:
     """The metadata reelhouse uses: filename (or tus-js-client's `name`), title, tags, kind, media_type."""
-    filename = meta.get("filename") or meta.get("name")
-    if filename:
-        filename = Path(filename.replace("\\", "/")).name[:500] or None
+    filename = safe_filename(meta.get("filename") or meta.get("name"))
     title = (meta.get("title") or "").strip()[:500] or None
     raw_tags = (meta.get("tags") or "").strip()
     tags: list[str]
@@ -466,7 +465,8 @@ def create_upload(
         owner_key_id=key.id,
         length=length,
         metadata_header=metadata.strip() if metadata and metadata.strip() else None,
-        upload_metadata=meta,
+        # As sent (HEAD returns the header itself), but without NUL, which PostgreSQL's JSON cannot hold.
+        upload_metadata={k: v.replace("\x00", "") if v else v for k, v in meta.items()},
         filename=fields.filename,
         title=fields.title,
         tags=fields.tags,

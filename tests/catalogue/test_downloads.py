@@ -1,12 +1,17 @@
-"""Downloads: byte ranges and conditional requests from local storage, presigned URLs from S3."""
+"""Downloads: byte ranges and conditional requests from local storage, presigned URLs from S3, and names
+(Chinese, or stored with control characters) sent in a valid Content-Disposition."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import Keys, make_clip
 
 
 def _upload(client, path: Path):  # type: ignore[no-untyped-def]
@@ -83,3 +88,43 @@ def test_s3_rejected_upload_leaves_no_object(use_s3, client) -> None:
                       headers={"Content-Type": "application/octet-stream"})
     assert res.status_code == 422
     assert list(use_s3.client().list_objects(use_s3.bucket, recursive=True)) == []
+
+
+def test_download_names_survive_control_characters_and_chinese(server, keys: Keys, small_clip: Path, tmp_path) -> None:
+    """A name with CR/LF/NUL is stored clean; any stored name is sent in a valid header (RFC 6266/5987)."""
+    from backend.catalogue.models import Material
+    from backend.db import session_scope
+
+    auth = Keys.auth(keys.editor)
+    made = httpx.post(f"{server.url}/api/v1/materials", params={"filename": "直播\r\n切片\x00 618.mp4"},
+                      content=small_clip.read_bytes(), headers={**auth, "Content-Type": "application/octet-stream"},
+                      timeout=60)
+    assert made.status_code == 201, made.text
+    assert made.json()["original_filename"] == "直播 切片 618.mp4"
+    got = httpx.get(f"{server.url}/api/v1/materials/{made.json()['id']}/file", headers=auth, timeout=60)
+    assert got.status_code == 200 and got.content == small_clip.read_bytes()
+    assert got.headers["content-disposition"] == (
+        "attachment; filename=\"__ __ 618.mp4\"; "
+        "filename*=UTF-8''%E7%9B%B4%E6%92%AD%20%E5%88%87%E7%89%87%20618.mp4"
+    )
+    # The same through tus (the name is metadata there).
+    meta = "filename " + base64.b64encode("片段\r\n二\x00.mp4".encode()).decode()
+    other = make_clip(tmp_path / "other.mp4", seconds=1.0, seed=3)
+    tus = httpx.post(f"{server.url}/api/v1/uploads/", timeout=60, content=other.read_bytes(), headers={
+        **auth, "Tus-Resumable": "1.0.0", "Upload-Length": str(other.stat().st_size), "Upload-Metadata": meta,
+        "Content-Type": "application/offset+octet-stream",
+    })
+    assert tus.status_code == 201, tus.text
+    material_id = httpx.get(f"{server.url}{tus.headers['location']}", headers={**auth, "Tus-Resumable": "1.0.0"}).json()[
+        "material_id"
+    ]
+    assert httpx.get(f"{server.url}/api/v1/materials/{material_id}", headers=auth).json()["original_filename"] == "片段 二.mp4"
+    # A row stored before names were cleaned still downloads.
+    with session_scope() as session:
+        row = session.get(Material, uuid.UUID(made.json()["id"]))
+        assert row is not None
+        row.original_filename = "旧\r\n名字\x1b.mp4"  # PostgreSQL stores no NUL
+        session.add(row)
+    old = httpx.get(f"{server.url}/api/v1/materials/{row.id}/file", headers=auth, timeout=60)
+    assert old.status_code == 200
+    assert "filename*=UTF-8''%E6%97%A7%20%E5%90%8D%E5%AD%97.mp4" in old.headers["content-disposition"]
