@@ -49,7 +49,10 @@ def to_public(material: Material, material_tags: list) -> MaterialPublic:
     if material.parent_id:
         links["parent"] = f"{API}/materials/{material.parent_id}"
     # `media` is read from the same row (MediaFactsPublic validates from attributes), as are the tags.
-    return MaterialPublic.model_validate({**material.model_dump(), "media": material, "tags": material_tags, "links": links})
+    return MaterialPublic.model_validate({
+        **material.model_dump(), "download_name": download_name(material), "media": material, "tags": material_tags,
+        "links": links,
+    })
 
 
 def public_one(session, material: Material) -> MaterialPublic:

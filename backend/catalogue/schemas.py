@@ -75,6 +75,9 @@ class MaterialPublic(BaseModel):
     sha256: str | None
     size_bytes: int
     original_filename: str | None
+    download_name: str = Field(
+        description="The name `/file` sends in Content-Disposition: a rendition's title, platform label and date"
+    )
     content_type: str | None
     media: MediaFactsPublic
     previews_failed: bool = Field(

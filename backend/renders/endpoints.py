@@ -58,7 +58,9 @@ def _one(session: Session, job: RenderJob) -> JobPublic:
     "queued once the request commits; follow it at the `Location` URL. A cut shorter than every "
     "preset's minimum is refused (422 render-too-short); one too short for only some presets fails "
     "just those renditions. Duration limits count the intro and outro too. A preset rendered with fit "
-    "`smart` follows `crop_path`; without one it falls back to a centre crop.",
+    "`smart` follows `crop_path`; without one it falls back to a centre crop. Each rendition becomes its "
+    "own derived material (with the source's inheritable tags and a platform tag); one smaller than its "
+    "preset (a small source is not upscaled) carries `warnings`, also listed on the job.",
 )
 def request_render(
     material_id: uuid.UUID,

@@ -224,3 +224,17 @@ def test_shipped_figures_without_source_are_rejected(tmp_path):
 def test_missing_override_dir_is_an_error(tmp_path):
     with pytest.raises(PresetFileError, match="does not exist"):
         load_catalog(tmp_path / "missing")
+
+
+def test_platform_minimum_sizes_name_their_source_and_fit_the_preset(catalog, tmp_path):
+    minimums = {p.id: p.min_short_side_px for p in catalog.presets() if p.min_short_side_px}
+    assert minimums["xiaohongshu.note_3x4"].value == 720 and minimums["tiktok.feed_9x16"].value == 360
+    assert minimums["tiktok.feed_9x16"].documented and not minimums["douyin.feed_9x16"].documented
+    assert all(m.value <= min(catalog.preset(pid).size) for pid, m in minimums.items())
+    write(
+        tmp_path, "douyin.toml",
+        'id = "douyin"\n[[presets]]\nid = "douyin.feed_9x16"\n'
+        'min_short_side_px = { value = 2000, source = "creator_guides" }\n',
+    )
+    with pytest.raises(PresetFileError, match="min_short_side_px"):
+        load_catalog(tmp_path)

@@ -284,3 +284,32 @@ def test_intro_clip_and_title_card_outro_are_joined_and_recorded(client, source_
     assert derived.has_audio and derived.parent_id == source_id
     assert derived.recipe["intro"] == {"material_id": str(intro_id), "seconds": 1.0}
     assert derived.recipe["outro"] == {"material_id": str(logo_id), "seconds": 1.0}
+
+
+def test_the_stored_request_reads_back_as_the_request_it_was():
+    from backend.renders.service import RenderRequest, read_stored_request, store_request
+
+    request = RenderRequest.model_validate({
+        "ranges": [{"start": 1, "end": 3}], "presets": ["douyin.feed_9x16"], "fit": {"douyin.feed_9x16": "smart"},
+        "crop_path": [{"t": 0, "cx": 0.3}], "title": {"text": "618 大促"}, "subtitles": {"srt": "1\n00:00:00,000 --> 00:00:01,000\n嗨\n"},
+    })
+    stored = store_request(request, ["douyin.feed_9x16"], origin="auto-rule", subtitles_key="render-jobs/x/subtitles.srt")
+    assert "嗨" not in str(stored)  # the text lives in storage, not in the row
+    back = read_stored_request(stored)
+    assert (back.origin, back.subtitles_key) == ("auto-rule", "render-jobs/x/subtitles.srt")
+    assert back.request == request.model_copy(update={"subtitles": None})
+
+
+@sqlite_only
+def test_a_stored_request_that_no_longer_validates_fails_the_job(app_env, source_id, sent):
+    from backend.db import session_scope
+    from workers.renders import execute_render_job
+
+    job_id = create_job(source_id, {"ranges": [{"start": 0, "end": 2}], "presets": ["douyin.feed_9x16"]})
+    with session_scope() as session:
+        job = session.get(RenderJob, job_id)
+        job.request = {**job.request, "ranges": [{"start": 2, "end": 1}]}
+        session.add(job)
+    assert execute_render_job(str(job_id)) == "failed"
+    job, _ = job_state(job_id)
+    assert job.error_code == "request-invalid" and "end must be after start" in job.error_detail

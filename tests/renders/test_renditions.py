@@ -111,6 +111,8 @@ def test_renditions_download_under_title_platform_and_date(client, clip_4s, tmp_
         assert got.status_code == 200
         names.append(got.headers["content-disposition"])
         day = _beijing_day(material)
+        public = client.get(f"/api/v1/materials/{material.id}").json()
+        assert quote(public["download_name"], safe="") in got.headers["content-disposition"]  # what the web app uses
     title = "洗衣凝珠 开箱 · 抖音 竖版 9：16"  # the title says the platform; ':' in its full-width form
     assert names[0].startswith('attachment; filename="')  # with an ASCII fallback, then the real name:
     assert names[0].endswith(f"; filename*=UTF-8''{quote(f'{title}_{day}.mp4', safe='')}")

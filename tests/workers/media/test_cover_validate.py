@@ -78,3 +78,19 @@ def test_probe_rendition_reads_our_output(make_clip):
     f = probe_rendition(Path(make_clip(320, 240, 2.0)))
     assert (f.width, f.height, f.video_codec, f.has_audio) == (320, 240, "h264", True)
     assert f.duration == pytest.approx(2.0, abs=0.1)
+
+
+def test_size_warnings_say_whether_the_platform_minimum_is_met(catalog):
+    from workers.media.validate import size_warnings
+
+    note = catalog.preset("xiaohongshu.note_3x4")  # 1080x1440; the platform asks 720 px or more
+    assert size_warnings(facts(width=1080, height=1440), note) == []
+    small = size_warnings(facts(width=636, height=848), note)  # the 480p clip of issue 15
+    assert [(w.code, w.actual, w.platform_minimum_met) for w in small] == [
+        ("below-preset-size", "636x848", False),
+        ("below-platform-minimum", "636 px", False),
+    ]
+    (enough,) = size_warnings(facts(width=720, height=960), note)
+    assert (enough.code, enough.platform_minimum_px, enough.platform_minimum_met) == ("below-preset-size", 720, True)
+    (unknown,) = size_warnings(facts(width=540, height=960), catalog.preset("bilibili.vertical_9x16"))
+    assert (unknown.platform_minimum_px, unknown.platform_minimum_met) == (None, None)
