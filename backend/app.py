@@ -22,7 +22,7 @@ from backend.catalogue import endpoints as materials
 from backend.catalogue import tag_endpoints as tags
 from backend.compliance import endpoints as compliance
 from backend.config import get_settings
-from backend.guard import guard_routes
+from backend.guard import BodyGuard
 from backend.health import endpoints as health
 from backend.metrics import endpoints as metrics
 from backend.platforms import endpoints as presets_api
@@ -145,9 +145,10 @@ def create_app() -> FastAPI:
         },
     )
     install_error_handlers(app)
-    for module in (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api):
-        app.include_router(module.router)
-    guard_routes(app)  # key, size and nesting checked before FastAPI reads a JSON body
+    routers = [m.router for m in (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api)]
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(BodyGuard, routers=routers)  # key, size and nesting checked before a JSON body is read
 
     @app.get("/problems", tags=["health"], summary="Every problem type this API returns")
     def problem_types() -> list[dict[str, Any]]:
