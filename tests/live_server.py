@@ -19,6 +19,7 @@ import pytest
 from backend.http_protocol import UVICORN_HTTP
 
 REPO = Path(__file__).resolve().parents[1]
+START_SECONDS = 120
 
 
 def free_port() -> int:
@@ -62,7 +63,8 @@ class Server:
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded 2-core machine (other test runs, ffmpeg) a cold start took over 30 s.
+        deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
