@@ -124,3 +124,37 @@ def test_the_commit_happens_before_the_response_starts(app_env, keys: Keys) -> N
     # after the response has started.
     for seen in (created, events):
         assert "commit" in seen and seen[-1] == "response 201", seen
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_write_refused_at_commit_is_a_5xx_through_a_real_server(server: Server, keys: Keys, app_env) -> None:
+    """PostgreSQL checks a deferred constraint only at COMMIT: the write flushes fine, the commit
+    fails. The client must see that failure, not a 201 for a tag that was never saved."""
+    engine = sa.create_engine(app_env["REELHOUSE_DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            CREATE FUNCTION refuse_unsaved_tag() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.name_zh = '不会保存' THEN RAISE EXCEPTION 'refused at commit'; END IF;
+                RETURN NULL;
+            END $$"""))
+        conn.execute(sa.text(
+            "CREATE CONSTRAINT TRIGGER refuse_unsaved_tag AFTER INSERT ON tag DEFERRABLE INITIALLY DEFERRED "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_unsaved_tag()"
+        ))
+    try:
+        auth = Keys.auth(keys.editor)
+        res = httpx.post(f"{server.url}/api/v1/tags", json={"category": "campaign", "name_zh": "不会保存"},
+                         headers=auth, timeout=30)
+        assert res.status_code >= 500, res.text
+        assert res.headers["content-type"].startswith("application/problem+json")
+        tags = httpx.get(f"{server.url}/api/v1/tags", headers=auth, timeout=30).json()
+        assert all(t["name_zh"] != "不会保存" for t in tags)
+        ok = httpx.post(f"{server.url}/api/v1/tags", json={"category": "campaign", "name_zh": "会保存"},
+                        headers=auth, timeout=30)
+        assert ok.status_code == 201, ok.text
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER IF EXISTS refuse_unsaved_tag ON tag"))
+            conn.execute(sa.text("DROP FUNCTION IF EXISTS refuse_unsaved_tag()"))
+        engine.dispose()
