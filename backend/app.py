@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import errors
@@ -21,6 +22,7 @@ from backend.catalogue import endpoints as materials
 from backend.catalogue import tag_endpoints as tags
 from backend.compliance import endpoints as compliance
 from backend.config import get_settings
+from backend.guard import BodyGuard
 from backend.health import endpoints as health
 from backend.metrics import endpoints as metrics
 from backend.platforms import endpoints as presets_api
@@ -65,6 +67,19 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and detail in (None, "Not Found"):
             detail = f"no such endpoint: {request.method} {request.url.path}"
         return problem_response(cls(detail), request)
+
+    @app.exception_handler(sa_exc.SQLAlchemyError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # A lost or refused connection (a database restart, a failover) is a 503 the client may
+        # retry; the pool drops the dead connection (invalidation, pre-ping) and the next request
+        # reconnects. Anything else from the database is a bug: 500, logged.
+        problem = errors.database_error(exc)
+        if problem is None:
+            log.exception("database error on %s %s", request.method, request.url.path)
+            problem = errors.AppError("an unexpected error occurred; it has been logged")
+        else:
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(problem, request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -130,8 +145,10 @@ def create_app() -> FastAPI:
         },
     )
     install_error_handlers(app)
-    for module in (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api):
-        app.include_router(module.router)
+    routers = [m.router for m in (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api)]
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(BodyGuard, routers=routers)  # key, size and nesting checked before a JSON body is read
 
     @app.get("/problems", tags=["health"], summary="Every problem type this API returns")
     def problem_types() -> list[dict[str, Any]]:

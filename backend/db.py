@@ -45,7 +45,14 @@ def _drop_after_commit(session: OrmSession) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # `timeout` is SQLite's busy timeout: a writer waits up to 30 s for the write lock instead of
+        # failing with `database is locked`. The pool is wide: a SQLite connection is a file handle,
+        # and SQLAlchemy's default (5 + 10 overflow) made the 16th concurrent request wait for a
+        # connection (issue 16: the API froze with ~15 requests in flight); writes serialise on
+        # SQLite's lock, not on the pool.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=80
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):

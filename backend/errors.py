@@ -14,6 +14,7 @@ class AppError(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
+    retry_after: ClassVar[int | None] = None  # seconds, sent as Retry-After when set
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)
@@ -79,6 +80,36 @@ class RangeNotSatisfiable(AppError):
 
 class ServiceUnavailable(AppError):
     status, slug, title = 503, "service-unavailable", "A backing service is unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database dropped the connection or could not be reached (a restart, a failover, a full
+    pool). Nothing was committed by this request; retrying it is safe."""
+
+    slug, title = "database-unavailable", "The database is unavailable; retry shortly"
+    retry_after = 5
+
+
+class BodyTooLarge(PayloadTooLarge):
+    slug, title = "body-too-large", "The request body exceeds this endpoint's size limit"
+
+
+class JsonTooDeep(BadRequest):
+    slug, title = "json-too-deep", "The JSON body is nested too deeply"
+
+
+def database_error(exc: BaseException) -> AppError | None:
+    """The problem a client sees for a database failure that is about reaching the database, not about
+    the request: a lost or refused connection, a pool that stayed empty. Anything else is a bug (500)."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):  # QueuePool: no connection came free in time
+        return DatabaseUnavailable("no database connection came free in time")
+    if isinstance(exc, sa_exc.DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+    ):
+        return DatabaseUnavailable()
+    return None
 
 
 # --- catalogue: tags and their categories ------------------------------------------------------------

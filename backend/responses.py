@@ -22,6 +22,8 @@ def problem_response(exc: AppError, request: Request) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if isinstance(exc, RangeNotSatisfiable) and "size" in exc.extra:
         headers = {"Content-Range": f"bytes */{exc.extra['size']}"}
+    if exc.retry_after is not None:
+        headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
     return JSONResponse(exc.to_problem(request.url.path), status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
 
 

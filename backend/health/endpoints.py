@@ -17,7 +17,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="Liveness: the process answers")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:  # on the loop: liveness must not queue behind a busy thread pool
     return {"status": "ok"}
 
 

@@ -16,6 +16,7 @@ from sqlmodel import col
 from backend import errors
 from backend.catalogue import fingerprints
 from backend.deps import Editor, SessionDep, SettingsDep, Viewer
+from backend.guard import max_body_bytes
 from backend.metrics import reports as metric_reports
 from backend.metrics import service as metrics
 from backend.metrics.mappings import METRICS, shipped_mappings
@@ -104,6 +105,7 @@ def list_mappings(_: Viewer) -> list[dict[str, Any]]:
 
 
 @router.post(f"{API}/metrics/snapshots", response_model=WriteCountsPublic, summary="Record snapshots in a batch")
+@max_body_bytes(8 * 1024 * 1024)  # a full batch (10,000 snapshots, every field) is ~5 MB of JSON
 def post_snapshots(body: SnapshotBatch, session: SessionDep, _: Editor) -> WriteCountsPublic:
     items = []
     for s in body.snapshots:

@@ -49,27 +49,21 @@ def test_admin_issues_and_revokes_keys(anon_client, keys) -> None:
 
 
 def test_key_use_is_committed_before_the_request_goes_on(keys) -> None:
-    """The once-a-minute `last_used_at` stamp is committed by the key check itself: a long request
-    (a multi-GB upload) must not hold SQLite's write lock, or the key's row on PostgreSQL, for its
-    whole length."""
-    import asyncio
-
-    from sqlmodel import Session
-
+    """The key check runs in its own short transaction and commits the once-a-minute `last_used_at`
+    stamp itself: a long request (a multi-GB upload) must not hold SQLite's write lock, the key's
+    row on PostgreSQL, or a pooled connection, for its whole length."""
     from backend.auth.models import ApiKey
     from backend.db import get_engine, session_scope
-    from backend.deps import current_key
-    session = Session(get_engine(), expire_on_commit=False)
-    try:
-        key = asyncio.run(current_key(session, authorization=f"Bearer {keys.editor}"))
-        assert key.last_used_at is not None
-        assert not session.in_transaction()  # nothing held while the handler runs
-        with session_scope() as other:  # another request's writer gets through at once
-            row = other.get(ApiKey, key.id)
-            assert row is not None and row.last_used_at is not None
-            row.name = "renamed meanwhile"
-            other.add(row)
-        asyncio.run(current_key(session, authorization=f"Bearer {keys.editor}"))
-        assert session.in_transaction() and not session.dirty  # within the minute: a read, no write
-    finally:
-        session.close()
+    from backend.deps import lookup_key
+
+    key = lookup_key(keys.editor)
+    assert key.last_used_at is not None
+    assert get_engine().pool.checkedout() == 0  # nothing held while the handler runs
+    with session_scope() as other:  # another request's writer gets through at once
+        row = other.get(ApiKey, key.id)
+        assert row is not None and row.last_used_at is not None
+        row.name = "renamed meanwhile"
+        other.add(row)
+    again = lookup_key(keys.editor)  # within the minute: a read, no write
+    assert again.last_used_at == key.last_used_at and again.name == "renamed meanwhile"
+    assert get_engine().pool.checkedout() == 0
