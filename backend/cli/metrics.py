@@ -70,7 +70,7 @@ def rollup_cmd(
     limit: int = 50,
     month: Annotated[str | None, typer.Option(help="e.g. 2026-11")] = None,
     platform: str | None = None,
-    tag: Annotated[list[int], typer.Option(help="Tag id, repeatable")] = [],  # noqa: B006
+    tag: Annotated[list[str], typer.Option(help="'category:name' (e.g. campaign:双11) or a tag id; repeatable")] = [],  # noqa: B006
     category: str | None = None,
     source_id: str | None = None,
     currency: str = "CNY",
@@ -79,13 +79,14 @@ def rollup_cmd(
     """Figures grouped and ranked (a leaderboard when ordered and limited)."""
     from backend.db import session_scope
     from backend.metrics import reports as metric_reports
-    from backend.metrics.rollups import RollupFilters, month_window, rollup
+    from backend.metrics.rollups import RollupFilters, month_window, rollup, tag_ids_of
 
-    f = RollupFilters(platform=platform, tag_ids=list(tag), category=category, currency=currency,
+    f = RollupFilters(platform=platform, category=category, currency=currency,
                       source_id=uuid.UUID(source_id) if source_id else None)
     if month:
         f.start, f.end = month_window(month, f.zone)
     with session_scope() as session:
+        f.tag_ids = tag_ids_of(session, list(tag))
         rows = rollup(session, by, f, order_by=order, limit=limit)
     if out is None:
         for i, r in enumerate(rows, 1):
@@ -108,17 +109,21 @@ def report_cmd(
     platform: str | None = None,
     metric: str = "views",
     currency: str = "CNY",
+    tag: Annotated[list[str], typer.Option(help="'category:name' or a tag id; repeatable")] = [],  # noqa: B006
+    lang: Annotated[str, typer.Option(help="zh (default) or en")] = "zh",
 ) -> None:
     """An HTML report with charts (self-contained: inline SVG, no scripts)."""
     from backend.db import session_scope
     from backend.metrics.reports import html_report
-    from backend.metrics.rollups import RollupFilters, month_window
+    from backend.metrics.rollups import RollupFilters, month_window, tag_ids_of
 
     f = RollupFilters(platform=platform, currency=currency)
     if month:
         f.start, f.end = month_window(month, f.zone)
+    title = f"{'reelhouse 效果报告' if lang == 'zh' else 'reelhouse performance'} {month or ''}".strip()
     with session_scope() as session:
-        out.write_text(html_report(session, f, title=f"reelhouse performance {month or ''}".strip(), metric=metric,
+        f.tag_ids = tag_ids_of(session, list(tag))
+        out.write_text(html_report(session, f, title=title, metric=metric, lang=lang,
                                    series_by="day" if month else "month"), encoding="utf-8")
     typer.echo(f"wrote {out}")
 

@@ -23,7 +23,7 @@ from backend.metrics import reports as metric_reports
 from backend.metrics import service as metrics
 from backend.metrics.mappings import METRICS, shipped_mappings
 from backend.metrics.models import MetricImport, MetricSnapshot
-from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup
+from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup, tag_ids_of
 from backend.metrics.schemas import IdentifiedPublic, ImportPublic, SnapshotBatch, WriteCountsPublic
 from backend.uploads import spool
 
@@ -160,11 +160,12 @@ def publication_snapshots(publication_id: uuid.UUID, session: SessionDep, _: Vie
 
 
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]
-Tags = Annotated[list[int], Query(description="Only materials with any of these tag ids")]
+Tags = Annotated[list[str], Query(description="Only materials with any of these tags: 'category:name' "
+                                             "(e.g. campaign:双11) or a tag id; repeatable")]
 
 
 def rollup_filters(
-    month: Month = None, start: datetime | None = None, end: datetime | None = None,
+    session: SessionDep, month: Month = None, start: datetime | None = None, end: datetime | None = None,
     platform: str | None = None, account_id: uuid.UUID | None = None, channel_id: str | None = None,
     preset_id: str | None = None, tag: Tags = [],  # noqa: B006
     category: str | None = None, source_id: uuid.UUID | None = None,
@@ -172,7 +173,7 @@ def rollup_filters(
 ) -> RollupFilters:
     """The query parameters every figure endpoint filters by (rollups, leaderboard, report)."""
     f = RollupFilters(platform=platform, account_id=account_id, channel_id=channel_id, preset_id=preset_id,
-                      tag_ids=tag, category=category, source_id=source_id, currency=currency, zone=zone)
+                      tag_ids=tag_ids_of(session, tag), category=category, source_id=source_id, currency=currency, zone=zone)
     if month:
         f.start, f.end = month_window(month, zone)
     f.start = start or f.start
@@ -226,9 +227,10 @@ def get_leaderboard(
 @router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts")
 def get_report(
     session: SessionDep, _: Viewer, f: Filters, month: Month = None, metric: str = "views",
+    lang: Literal["zh", "en"] = "zh",
 ) -> HTMLResponse:
-    title = f"reelhouse performance {month or ''}".strip()
-    return HTMLResponse(metric_reports.html_report(session, f, title=title, metric=metric,
+    title = f"{'reelhouse 效果报告' if lang == 'zh' else 'reelhouse performance'} {month or ''}".strip()
+    return HTMLResponse(metric_reports.html_report(session, f, title=title, metric=metric, lang=lang,
                                                    series_by="day" if month else "month"))
 
 
