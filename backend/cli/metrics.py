@@ -34,10 +34,12 @@ def import_file(
     account_id: Annotated[str | None, typer.Option(help="Only attribute to this platform account")] = None,
 ) -> None:
     """Import a platform's metrics export (one transaction: all of it or nothing)."""
+    from backend.cli.common import prepare_write
     from backend.db import session_scope
     from backend.errors import AppError
     from backend.metrics.service import import_export
 
+    prepare_write()
     try:
         with session_scope() as session:
             outcome = import_export(
