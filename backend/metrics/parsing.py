@@ -561,7 +561,9 @@ def parse_export(
         unmapped_headers=[str(c).strip() for i, c in enumerate(header) if i not in columns and c not in (None, "")],
     )
     seen: dict[tuple[str, str, datetime], MetricRow] = {}
-    for line, raw_row in itertools.chain(head[header_idx + 1 :], lines):
+    for count, (line, raw_row) in enumerate(itertools.chain(head[header_idx + 1 :], lines), 1):
+        if count > limits.rows:
+            raise ImportLimitExceeded("rows", limits.rows, f"the export has more than {limits.rows:,} rows; split it")
         cells = {fld: raw_row[i] if i < len(raw_row) else None for i, fld in columns.items()}
         raw = {parsed.columns[f]: ("" if v is None else str(v)) for f, v in cells.items()}
         first = next((v for v in raw_row if not is_blank(v)), "")
