@@ -151,11 +151,13 @@ def identify_cmd(path: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
 def fingerprint_missing(limit: int = 1000) -> None:
     """Fingerprint ready videos that have none (ingested before fingerprints, or whose task was lost)."""
     from backend.catalogue.fingerprints import fingerprint_material, missing_fingerprints
+    from backend.cli.common import announce_database
     from backend.config import get_settings
     from backend.db import session_scope
     from backend.errors import AppError
     from backend.objectstore import get_storage
 
+    announce_database()
     settings, storage = get_settings(), get_storage()
     with session_scope() as session:
         todo = missing_fingerprints(session, limit)

@@ -90,6 +90,18 @@ def test_a_child_that_runs_out_of_memory_is_a_refusal_naming_memory() -> None:
     assert caught.value.limit == "memory"
 
 
+def test_a_child_past_its_time_is_killed_and_refused_naming_time() -> None:
+    from dataclasses import replace
+
+    from backend.metrics.limits import DEFAULT_LIMITS
+
+    rows = "\n".join(f"73000000{i:011d},标题{i},{i},{i}" for i in range(20_000))
+    data = (hostile.HEADER + "\n" + rows + "\n").encode()
+    with pytest.raises(ImportLimitExceeded) as caught:  # no interpreter starts and parses this in 10 ms
+        parse_export_sandboxed(data, "a.csv", shipped_mappings()["douyin"], limits=replace(DEFAULT_LIMITS, seconds=0.01))
+    assert caught.value.limit == "time"
+
+
 def _peak_rss(pid: int) -> int:
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
         for line in status:
