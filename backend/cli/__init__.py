@@ -166,6 +166,7 @@ def keys_list() -> None:
     from backend.auth.service import list_api_keys
     from backend.db import session_scope
 
+    announce_database()  # a key that gets 401 is often a key of another database
     with session_scope() as session:
         for key in list_api_keys(session):
             state = "revoked" if key.revoked_at else "active"
