@@ -60,6 +60,7 @@ for line in open("/proc/self/status"):
 def files() -> dict[str, tuple[str, bytes]]:
     return {
         "dimension bomb (A1:XFD1048576, 2 cells)": ("bomb.xlsx", hostile.dimension_bomb()),
+        "row 5,000,000 (past Excel's last)": ("far.xlsx", hostile.row_past_excel()),
         "300 MB shared string": ("strings.xlsx", hostile.huge_shared_string()),
         "zip bomb member (300 MB of zeros)": ("zipbomb.xlsx", hostile.zip_bomb_member()),
         "5,006 zip members": ("members.xlsx", hostile.many_members()),

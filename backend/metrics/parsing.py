@@ -31,6 +31,7 @@ from backend.metrics.mappings import METRICS, MetricMapping, normalise_header
 __all__ = ["ExportUnreadable", "ImportLimitExceeded", "ImportLimits", "parse_export", "iter_table"]
 
 MAX_ROWS = DEFAULT_LIMITS.rows
+EXCEL_MAX_ROWS = 1_048_576
 HEADER_SEARCH_ROWS = 15  # exports often start with a title line or a "数据更新时间" line
 
 # --- cells --------------------------------------------------------------------------------------
@@ -451,6 +452,9 @@ def _xlsx_lines(data: bytes, limits: ImportLimits) -> Iterator[tuple[int, list[A
         # 16,384 cells of every row). Without it a row holds only up to its last written cell.
         sheet.reset_dimensions()
         for line, cells in enumerate(sheet.iter_rows(values_only=True), 1):
+            if line > EXCEL_MAX_ROWS:  # a row number no spreadsheet can write: stop counting empty rows
+                raise ImportLimitExceeded("rows", limits.rows,
+                                          f"the sheet has a row past Excel's last row ({EXCEL_MAX_ROWS:,})")
             yield line, _checked(cells, line, limits)
     finally:
         book.close()

@@ -12,6 +12,7 @@ service in its threadpool); at most `MAX_CHILDREN` parse at once.
 from __future__ import annotations
 
 import csv
+import os
 import pickle
 import resource
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from backend.metrics.limits import (
@@ -91,6 +93,14 @@ def child_main() -> None:
     sys.stdout.buffer.flush()
 
 
+def _child_env() -> dict[str, str]:
+    """The caller's environment, with the folder holding `backend` first on the path: the child
+    must import this same code even when the caller runs from elsewhere without an install."""
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+
+
 def parse_export_sandboxed(
     data: bytes, filename: str, mapping: MetricMapping, *, as_of: datetime | None = None,
     limits: ImportLimits = DEFAULT_LIMITS,
@@ -104,7 +114,7 @@ def parse_export_sandboxed(
                        protocol=pickle.HIGHEST_PROTOCOL)
     with _slots:
         child = subprocess.Popen([sys.executable, "-m", "backend.metrics.sandbox"], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env())
         try:
             out, err = child.communicate(job, timeout=limits.seconds)
         except subprocess.TimeoutExpired:

@@ -77,6 +77,12 @@ def dimension_bomb() -> bytes:
     return _xlsx(_sheet("A1:XFD1048576", rows))
 
 
+def row_past_excel() -> bytes:
+    """A header and one row numbered 5,000,000: Excel stops at 1,048,576; openpyxl would yield every
+    empty row in between."""
+    return _xlsx(_sheet("A1:D1", _header_row() + '<row r="5000000"><c r="A5000000"><v>1</v></c></row>'))
+
+
 def huge_shared_string(size: int = 300 * 1024 * 1024) -> bytes:
     """One shared string of `size` characters (deflates to ~0.1 % of it), streamed into the zip."""
     buf = io.BytesIO()

@@ -27,6 +27,7 @@ SERVER_RSS_CAP = 640 * 1024 * 1024  # the API process, peak over every hostile r
 # name -> (file name, HTTP status, problem type, limit named in the body)
 CASES = {
     "dimension-bomb": ("bomb.xlsx", 413, "metrics-import-too-large", "columns"),
+    "row-past-excel": ("far.xlsx", 413, "metrics-import-too-large", "rows"),
     "huge-shared-string": ("strings.xlsx", 413, "metrics-import-too-large", "shared-strings"),
     "zip-bomb-member": ("zipbomb.xlsx", 413, "metrics-import-too-large", "uncompressed"),
     "many-members": ("members.xlsx", 413, "metrics-import-too-large", "zip-members"),
@@ -39,7 +40,8 @@ CASES = {
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("hostile")
     made = {
-        "dimension-bomb": hostile.dimension_bomb, "huge-shared-string": hostile.huge_shared_string,
+        "dimension-bomb": hostile.dimension_bomb, "row-past-excel": hostile.row_past_excel,
+        "huge-shared-string": hostile.huge_shared_string,
         "zip-bomb-member": hostile.zip_bomb_member, "many-members": hostile.many_members,
         "huge-csv-field": hostile.csv_huge_field, "invalid-utf8": hostile.csv_invalid_utf8,
     }
