@@ -15,6 +15,7 @@ import csv
 import os
 import pickle
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -127,11 +128,14 @@ def parse_export_sandboxed(
                 child.kill()
                 child.wait()
     del job
-    if child.returncode != 0 or not out:
-        # Killed by RLIMIT_CPU, or an allocation that aborted instead of raising MemoryError.
-        if b"MemoryError" in err or child.returncode < 0 or not out:
-            raise ImportLimitExceeded("memory", limits.memory_bytes, _memory_detail(limits))
-        raise RuntimeError(f"the metrics parsing child failed: {err.decode(errors='replace')[-2000:]}")
+    if child.returncode == -signal.SIGXCPU:  # RLIMIT_CPU: CPU time past the limit
+        raise ImportLimitExceeded("time", limits.seconds, f"reading the export took longer than {limits.seconds:g} s")
+    if child.returncode < 0 or (child.returncode != 0 and b"MemoryError" in err):
+        # Killed (an allocation that aborted instead of raising, or the kernel) or out of memory late.
+        raise ImportLimitExceeded("memory", limits.memory_bytes, _memory_detail(limits))
+    if child.returncode != 0 or not out:  # a bug or a broken install: a 500 with the child's traceback logged
+        raise RuntimeError(f"the metrics parsing child failed ({child.returncode}): "
+                           f"{err.decode(errors='replace')[-2000:]}")
     message = pickle.loads(out)  # noqa: S301 - our own child's answer, over a pipe only it writes
     kind, peak = message[0], message[-1]
     if kind == "ok":
