@@ -30,5 +30,6 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
-clean-data:
-	rm -rf .reelhouse-data
+# Removes the data directory the configuration resolves to (see README, Configuration).
+clean-data: $(STAMP)
+	$(BIN)/python -c "import shutil; from backend.config import get_settings; d = get_settings().data_dir; print('removing', d); shutil.rmtree(d, ignore_errors=True)"

@@ -2,22 +2,35 @@
 
 The defaults run everything from one data directory: a SQLite file, local-disk storage and a
 filesystem Celery broker, so a fresh clone needs no server.
+
+The server, the workers and the CLI resolve the same settings wherever they are started from (a
+key made by `reelhouse keys create` in another folder used to land in a new, empty database):
+environment variables win; then one config file, the first of `$REELHOUSE_CONFIG`, the nearest
+`reelhouse.env` (or `.env` that sets a REELHOUSE_ variable) found walking up from the current folder (as git finds `.git`), and the
+user's `~/.config/reelhouse/reelhouse.env`; relative paths in a file are read from the file's
+folder. With nothing set, the data directory is the user data dir (`~/.local/share/reelhouse` on
+Linux, from platformdirs), not the current folder.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from dotenv import dotenv_values
+from platformdirs import user_config_path, user_data_path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REELHOUSE_", env_file=".env", extra="ignore")
+    # The file is chosen by `config_file()` and passed in by `get_settings()`.
+    model_config = SettingsConfigDict(env_prefix="REELHOUSE_", env_file=None, extra="ignore")
 
-    data_dir: Path = Field(default=Path(".reelhouse-data"), description="Root of every embedded default.")
+    data_dir: Path = Field(default_factory=lambda: user_data_path("reelhouse", appauthor=False),
+                           description="Root of every embedded default; default: the user data dir.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
 
     storage_backend: Literal["local", "s3"] = "local"
@@ -130,6 +143,46 @@ class Settings(BaseSettings):
         return self.data_dir / "render-work"
 
 
+CONFIG_NAMES = ("reelhouse.env", ".env")
+_PATH_SETTINGS = ("data_dir", "storage_root", "presets_dir", "cjk_font_path")
+
+
+def config_file(start: Path | None = None) -> Path | None:
+    """The one config file in force: $REELHOUSE_CONFIG, else the nearest reelhouse.env / .env from
+    `start` (the current folder) up to the root, else the user's config file, else none."""
+    explicit = os.environ.get("REELHOUSE_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser().resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"REELHOUSE_CONFIG names {path}, which is not a file")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        for name in CONFIG_NAMES:
+            candidate = folder / name
+            # Another project's .env is not ours: only one that sets a REELHOUSE_ variable counts.
+            if candidate.is_file() and (name != ".env" or any(
+                    k.upper().startswith("REELHOUSE_") for k in dotenv_values(candidate))):
+                return candidate
+    user = user_config_path("reelhouse", appauthor=False) / "reelhouse.env"
+    return user if user.is_file() else None
+
+
+def load_settings(start: Path | None = None) -> Settings:
+    path = config_file(start)
+    if path is None:
+        return Settings()
+    # Relative paths in the file mean "next to the file", not "next to wherever the command runs".
+    anchored = {}
+    for name, value in dotenv_values(path).items():
+        field = name.upper().removeprefix("REELHOUSE_").lower()
+        if (name.upper().startswith("REELHOUSE_") and field in _PATH_SETTINGS and value
+                and name.upper() not in {k.upper() for k in os.environ} and not Path(value).expanduser().is_absolute()):
+            anchored[field] = (path.parent / value).resolve()
+    settings = Settings(_env_file=path)
+    return settings.model_copy(update=anchored) if anchored else settings
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

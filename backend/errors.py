@@ -281,6 +281,17 @@ class MetricsFileUnreadable(AppError):
     status, slug, title = 422, "metrics-file-unreadable", "The metrics export cannot be read"
 
 
+class MetricsFileEncoding(MetricsFileUnreadable):
+    slug, title = "metrics-file-encoding", "The CSV is not UTF-8, UTF-16 or GB18030 text"
+
+
+class MetricsImportTooLarge(AppError):
+    """The export goes past a hard limit; `limit` names which (rows, columns, cell, shared-strings,
+    uncompressed, zip-members, memory, time) and `max` its value."""
+
+    status, slug, title = 413, "metrics-import-too-large", "The metrics export goes past a size limit"
+
+
 class MetricsMappingUnknown(AppError):
     status, slug, title = 422, "metrics-mapping-unknown", "No column mapping for that platform's export"
 

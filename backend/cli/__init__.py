@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO, cast
 
 import typer
 
-from backend.cli.common import migrate_database
+from backend.cli.common import announce_database, database_label, migrate_database, prepare_write
 from backend.cli.compliance import channels_app, publish_app, report_app
 from backend.cli.metrics import metrics_app
-from backend.config import get_settings
+from backend.cli.renders import render_cmd
+from backend.config import config_file, get_settings
 
 app = typer.Typer(help="reelhouse: catalogue, platform renders and channel quotas for short video.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -24,12 +27,13 @@ app.add_typer(report_app, name="report")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(channels_app, name="channels")
 app.add_typer(publish_app, name="publish")
+app.command("render")(render_cmd)
 
 
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic)."""
-    migrate_database()
+    prepare_write()
     typer.echo("database is up to date")
 
 
@@ -93,14 +97,15 @@ def serve(
     typer.echo("")
     typer.echo(f"  reelhouse is starting on {url}  (web page: {url}/, API docs: {url}/docs)")
     typer.echo(f"  data directory: {settings.data_dir}")
-    typer.echo(f"  database: {settings.effective_database_url.split('@')[-1]}   storage: {settings.storage_backend}")
+    typer.echo(f"  database: {database_label()}   storage: {settings.storage_backend}")
+    typer.echo(f"  config: {config_file() or 'none (environment and defaults)'}")
     if token:
         typer.echo("")
         typer.echo("  First start: an admin API key was created. It is shown only this once:")
         typer.echo(f"      {token}")
         typer.echo("  Use it as 'Authorization: Bearer <key>' or paste it into the web page.")
     else:
-        typer.echo("  Need a key? reelhouse keys create --name <who> --role admin|editor|viewer")
+        typer.echo("  Need a key? reelhouse keys create --role admin|editor|viewer (from any folder: same config)")
     typer.echo("")
     worker_proc = None
     if with_worker:
@@ -125,20 +130,34 @@ def serve(
                 os.killpg(worker_proc.pid, signal.SIGKILL)  # whatever is left of its group
 
 
+def _default_key_name() -> str:
+    import getpass
+    import socket
+
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 @keys_app.command("create")
 def keys_create(
-    name: Annotated[str, typer.Option(help="Who or what uses the key")],
+    name: Annotated[str | None, typer.Option(help="Who or what uses the key; default user@host")] = None,
     role: Annotated[str, typer.Option(help="viewer | editor | admin")] = "editor",
 ) -> None:
-    """Create an API key and print it (shown once)."""
+    """Create an API key and print it (shown once). The database used is named on stderr."""
     from backend.auth.models import Role
     from backend.auth.service import create_api_key
     from backend.db import session_scope
 
-    migrate_database()
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise typer.BadParameter("--role is viewer, editor or admin") from None
+    prepare_write()
     with session_scope() as session:
-        issued = create_api_key(session, name=name, role=Role(role))
-        typer.echo(issued.token)
+        issued = create_api_key(session, name=name or _default_key_name(), role=chosen)
+    typer.echo(issued.token)
 
 
 @keys_app.command("list")
@@ -147,6 +166,7 @@ def keys_list() -> None:
     from backend.auth.service import list_api_keys
     from backend.db import session_scope
 
+    announce_database()  # a key that gets 401 is often a key of another database
     with session_scope() as session:
         for key in list_api_keys(session):
             state = "revoked" if key.revoked_at else "active"
@@ -161,38 +181,68 @@ def keys_revoke(key_id: str) -> None:
     from backend.auth.service import revoke_api_key
     from backend.db import session_scope
 
+    announce_database()
     with session_scope() as session:
         revoke_api_key(session, uuid.UUID(key_id))
     typer.echo("revoked")
 
 
+class _CountingReader:
+    """A binary file that advances a progress bar as it is read (the copy into the spool)."""
+
+    def __init__(self, raw: BinaryIO, advance: Callable[[int], None]) -> None:
+        self.raw, self.advance = raw, advance
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.raw.read(size)
+        self.advance(len(chunk))
+        return chunk
+
+
 @app.command("import")
 def import_files(
-    paths: Annotated[list[Path], typer.Argument(help="Files to add to the catalogue")],
+    paths: Annotated[list[Path], typer.Argument(help="Files to add to the catalogue", exists=True, dir_okay=False)],
+    title: Annotated[str | None, typer.Option(help="Title of the material (one file only); default: file name")] = None,
     tag: Annotated[list[str], typer.Option(help="'category:name', repeatable")] = [],  # noqa: B006
     kind: str = "source",
+    progress: Annotated[bool, typer.Option(help="Show progress bars (default: when stderr is a terminal)")] = sys.stderr.isatty(),
 ) -> None:
-    """Add local files to the catalogue (the files themselves are copied, never moved)."""
+    """Add local files to the catalogue (copied, never moved). Prints '<material id>\t<state>\t<path>'."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
     from backend.catalogue.models import MaterialKind
     from backend.db import session_scope
     from backend.errors import AppError
     from backend.objectstore import get_storage
-    from backend.uploads.service import IngestRequest, ingest_local_file
+    from backend.uploads.service import IngestRequest, ingest_spooled
+    from backend.uploads.spool import spool_file
 
-    migrate_database()
+    if title is not None and len(paths) != 1:
+        raise typer.BadParameter("--title names one material: give one file")
+    prepare_write()
     settings = get_settings()
     failed = 0
-    for path in paths:
-        try:
-            with session_scope() as session:
-                result = ingest_local_file(
-                    session, get_storage(), settings, path, IngestRequest(kind=MaterialKind(kind), tag_refs=tag)
-                )
-                state = "added" if result.created else "already catalogued"
-                typer.echo(f"{state}: {path} -> {result.material.id}")
-        except AppError as exc:
-            failed += 1
-            typer.echo(f"rejected: {path}: {exc.title}: {exc.detail} [{exc.type_uri()}]", err=True)
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                    TimeRemainingColumn(), console=Console(stderr=True), disable=not progress, transient=True)
+    with bars:
+        for path in paths:
+            task = bars.add_task(f"copying {path.name}", total=path.stat().st_size)
+            try:
+                with path.open("rb") as fh:
+                    counting = cast(BinaryIO, _CountingReader(fh, functools.partial(bars.advance, task)))
+                    spooled = spool_file(counting, settings.spool_dir, settings.max_upload_bytes)
+                # Probing, hashing and storing: no byte count to show, so the bar pulses.
+                bars.update(task, description=f"checking {path.name}", total=None)
+                request = IngestRequest(kind=MaterialKind(kind), tag_refs=tag, title=title, original_filename=path.name)
+                with session_scope() as session:
+                    result = ingest_spooled(session, get_storage(), settings, spooled, request)
+                    material_id, created = result.material.id, result.created
+                bars.console.print(f"{'added' if created else 'already catalogued'}: {path}", highlight=False)
+                typer.echo(f"{material_id}\t{'added' if created else 'existing'}\t{path}")
+            except AppError as exc:
+                failed += 1
+                typer.echo(f"rejected: {path}: {exc.title}: {exc.detail} [{exc.type_uri()}]", err=True)
+            finally:
+                bars.remove_task(task)
     raise typer.Exit(code=1 if failed else 0)
-
-

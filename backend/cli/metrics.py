@@ -34,10 +34,12 @@ def import_file(
     account_id: Annotated[str | None, typer.Option(help="Only attribute to this platform account")] = None,
 ) -> None:
     """Import a platform's metrics export (one transaction: all of it or nothing)."""
+    from backend.cli.common import prepare_write
     from backend.db import session_scope
     from backend.errors import AppError
     from backend.metrics.service import import_export
 
+    prepare_write()
     try:
         with session_scope() as session:
             outcome = import_export(
@@ -70,7 +72,7 @@ def rollup_cmd(
     limit: int = 50,
     month: Annotated[str | None, typer.Option(help="e.g. 2026-11")] = None,
     platform: str | None = None,
-    tag: Annotated[list[int], typer.Option(help="Tag id, repeatable")] = [],  # noqa: B006
+    tag: Annotated[list[str], typer.Option(help="'category:name' (e.g. campaign:双11) or a tag id; repeatable")] = [],  # noqa: B006
     category: str | None = None,
     source_id: str | None = None,
     currency: str = "CNY",
@@ -79,13 +81,14 @@ def rollup_cmd(
     """Figures grouped and ranked (a leaderboard when ordered and limited)."""
     from backend.db import session_scope
     from backend.metrics import reports as metric_reports
-    from backend.metrics.rollups import RollupFilters, month_window, rollup
+    from backend.metrics.rollups import RollupFilters, month_window, rollup, tag_ids_of
 
-    f = RollupFilters(platform=platform, tag_ids=list(tag), category=category, currency=currency,
+    f = RollupFilters(platform=platform, category=category, currency=currency,
                       source_id=uuid.UUID(source_id) if source_id else None)
     if month:
         f.start, f.end = month_window(month, f.zone)
     with session_scope() as session:
+        f.tag_ids = tag_ids_of(session, list(tag))
         rows = rollup(session, by, f, order_by=order, limit=limit)
     if out is None:
         for i, r in enumerate(rows, 1):
@@ -108,17 +111,21 @@ def report_cmd(
     platform: str | None = None,
     metric: str = "views",
     currency: str = "CNY",
+    tag: Annotated[list[str], typer.Option(help="'category:name' or a tag id; repeatable")] = [],  # noqa: B006
+    lang: Annotated[str, typer.Option(help="zh (default) or en")] = "zh",
 ) -> None:
     """An HTML report with charts (self-contained: inline SVG, no scripts)."""
     from backend.db import session_scope
     from backend.metrics.reports import html_report
-    from backend.metrics.rollups import RollupFilters, month_window
+    from backend.metrics.rollups import RollupFilters, month_window, tag_ids_of
 
     f = RollupFilters(platform=platform, currency=currency)
     if month:
         f.start, f.end = month_window(month, f.zone)
+    title = f"{'reelhouse 效果报告' if lang == 'zh' else 'reelhouse performance'} {month or ''}".strip()
     with session_scope() as session:
-        out.write_text(html_report(session, f, title=f"reelhouse performance {month or ''}".strip(), metric=metric,
+        f.tag_ids = tag_ids_of(session, list(tag))
+        out.write_text(html_report(session, f, title=title, metric=metric, lang=lang,
                                    series_by="day" if month else "month"), encoding="utf-8")
     typer.echo(f"wrote {out}")
 
@@ -144,11 +151,13 @@ def identify_cmd(path: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
 def fingerprint_missing(limit: int = 1000) -> None:
     """Fingerprint ready videos that have none (ingested before fingerprints, or whose task was lost)."""
     from backend.catalogue.fingerprints import fingerprint_material, missing_fingerprints
+    from backend.cli.common import announce_database
     from backend.config import get_settings
     from backend.db import session_scope
     from backend.errors import AppError
     from backend.objectstore import get_storage
 
+    announce_database()
     settings, storage = get_settings(), get_storage()
     with session_scope() as session:
         todo = missing_fingerprints(session, limit)

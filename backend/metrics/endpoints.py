@@ -21,7 +21,7 @@ from backend.metrics import reports as metric_reports
 from backend.metrics import service as metrics
 from backend.metrics.mappings import METRICS, shipped_mappings
 from backend.metrics.models import MetricImport, MetricSnapshot
-from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup
+from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup, tag_ids_of
 from backend.metrics.schemas import IdentifiedPublic, ImportPublic, SnapshotBatch, WriteCountsPublic
 from backend.uploads import spool
 
@@ -34,22 +34,33 @@ def _import_public(record: MetricImport, planned: list[dict[str, Any]] | None = 
     return ImportPublic.model_validate(record, from_attributes=True).model_copy(update={"planned": planned})
 
 
+async def _capped_body(request: Request, limit: int, what: str) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise errors.PayloadTooLarge(f"{what} may be at most {limit} bytes")
+    received = bytearray()
+    async for chunk in request.stream():
+        received.extend(chunk)
+        if len(received) > limit:
+            raise errors.PayloadTooLarge(f"{what} may be at most {limit} bytes")
+    return bytes(received)
+
+
 async def _body_file(request: Request, filename: str | None) -> tuple[bytes, str]:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form(max_files=1)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise errors.BadRequest("the multipart form needs a 'file' part")
-        data = await upload.read()
-        name = filename or upload.filename or "export"
-        await form.close()
-    else:
-        received = bytearray()
-        async for chunk in request.stream():
-            received.extend(chunk)
-            if len(received) > MAX_EXPORT_BYTES:
+        form = await request.form(max_files=1, max_part_size=MAX_EXPORT_BYTES)
+        try:  # the form spools parts to temporary files: closed (deleted) on every path
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise errors.BadRequest("the multipart form needs a 'file' part")
+            if upload.size is not None and upload.size > MAX_EXPORT_BYTES:
                 raise errors.PayloadTooLarge(f"an export may be at most {MAX_EXPORT_BYTES} bytes")
-        data, name = bytes(received), filename or "export.csv"
+            data = await upload.read()
+            name = filename or upload.filename or "export"
+        finally:
+            await form.close()
+    else:
+        data, name = await _capped_body(request, MAX_EXPORT_BYTES, "an export"), filename or "export.csv"
     if len(data) > MAX_EXPORT_BYTES:
         raise errors.PayloadTooLarge(f"an export may be at most {MAX_EXPORT_BYTES} bytes")
     if not data:
@@ -128,11 +139,12 @@ def publication_snapshots(publication_id: uuid.UUID, session: SessionDep, _: Vie
 
 
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]
-Tags = Annotated[list[int], Query(description="Only materials with any of these tag ids")]
+Tags = Annotated[list[str], Query(description="Only materials with any of these tags: 'category:name' "
+                                             "(e.g. campaign:双11) or a tag id; repeatable")]
 
 
 def rollup_filters(
-    month: Month = None, start: datetime | None = None, end: datetime | None = None,
+    session: SessionDep, month: Month = None, start: datetime | None = None, end: datetime | None = None,
     platform: str | None = None, account_id: uuid.UUID | None = None, channel_id: str | None = None,
     preset_id: str | None = None, tag: Tags = [],  # noqa: B006
     category: str | None = None, source_id: uuid.UUID | None = None,
@@ -140,7 +152,7 @@ def rollup_filters(
 ) -> RollupFilters:
     """The query parameters every figure endpoint filters by (rollups, leaderboard, report)."""
     f = RollupFilters(platform=platform, account_id=account_id, channel_id=channel_id, preset_id=preset_id,
-                      tag_ids=tag, category=category, source_id=source_id, currency=currency, zone=zone)
+                      tag_ids=tag_ids_of(session, tag), category=category, source_id=source_id, currency=currency, zone=zone)
     if month:
         f.start, f.end = month_window(month, zone)
     f.start = start or f.start
@@ -194,9 +206,10 @@ def get_leaderboard(
 @router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts")
 def get_report(
     session: SessionDep, _: Viewer, f: Filters, month: Month = None, metric: str = "views",
+    lang: Literal["zh", "en"] = "zh",
 ) -> HTMLResponse:
-    title = f"reelhouse performance {month or ''}".strip()
-    return HTMLResponse(metric_reports.html_report(session, f, title=title, metric=metric,
+    title = f"{'reelhouse 效果报告' if lang == 'zh' else 'reelhouse performance'} {month or ''}".strip()
+    return HTMLResponse(metric_reports.html_report(session, f, title=title, metric=metric, lang=lang,
                                                    series_by="day" if month else "month"))
 
 

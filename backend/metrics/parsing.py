@@ -9,18 +9,29 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend.metrics.limits import (
+    DEFAULT_LIMITS,
+    ExportUnreadable,
+    ImportLimitExceeded,
+    ImportLimits,
+    check_xlsx_archive,
+)
 from backend.metrics.mappings import METRICS, MetricMapping, normalise_header
 
-MAX_ROWS = 200_000
+__all__ = ["ExportUnreadable", "ImportLimitExceeded", "ImportLimits", "parse_export", "iter_table"]
+
+MAX_ROWS = DEFAULT_LIMITS.rows
+EXCEL_MAX_ROWS = 1_048_576
 HEADER_SEARCH_ROWS = 15  # exports often start with a title line or a "数据更新时间" line
 
 # --- cells --------------------------------------------------------------------------------------
@@ -315,11 +326,24 @@ class ParsedExport:
         return len(self.rows) + len(self.errors) + len(self.skipped)
 
 
-class ExportUnreadable(ValueError):
-    """The file as a whole cannot be read (encoding, format, no recognisable header)."""
+class ExportEncodingInvalid(ExportUnreadable):
+    """A CSV that is not text in any encoding we read; says where the first bad byte is."""
+
+    def __init__(self, detail: str, *, byte_offset: int, line: int, encoding: str) -> None:
+        super().__init__(detail)
+        self.byte_offset, self.line, self.encoding = byte_offset, line, encoding
 
 
 # --- files --------------------------------------------------------------------------------------
+
+
+def _looks_like_broken_utf8(data: bytes) -> bool:
+    """Mostly valid UTF-8 multi-byte text with a few bad bytes (a truncated or spliced UTF-8 file),
+    rather than GBK text: GB18030 would 'decode' it into mojibake, so it is refused instead."""
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+    return good >= 4 * bad
 
 
 def decode_csv_bytes(data: bytes) -> tuple[str, str]:
@@ -328,55 +352,141 @@ def decode_csv_bytes(data: bytes) -> tuple[str, str]:
     A BOM decides (UTF-8 or UTF-16, as Excel's "Unicode text" writes); otherwise strict UTF-8, and if
     that fails GB18030 (a superset of GBK/GB2312, what Chinese Excel and most platform back-ends
     write). Strict UTF-8 almost never accepts GBK bytes by accident, so the order is safe; a file that
-    is neither is refused rather than guessed at.
+    is neither, or that is UTF-8 with a few broken bytes, is refused with the first bad byte's place.
     """
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
-        return data.decode("utf-16"), "utf-16"
-    for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return data.decode(encoding), encoding
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise _encoding_error(data, exc, "UTF-16") from None
+    try:
+        return data.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError as utf8_error:
+        if data.startswith(codecs.BOM_UTF8) or _looks_like_broken_utf8(data):
+            raise _encoding_error(data, utf8_error, "UTF-8") from None
+        try:
+            return data.decode("gb18030"), "gb18030"
         except UnicodeDecodeError:
-            continue
-    raise ExportUnreadable("the CSV is neither UTF-8 nor GB18030 text; save it again as CSV (UTF-8)")
+            raise _encoding_error(data, utf8_error, "UTF-8 or GB18030") from None
 
 
-def _csv_rows(text: str) -> list[list[str]]:
+def _encoding_error(data: bytes, exc: UnicodeDecodeError, tried: str) -> ExportEncodingInvalid:
+    line = data.count(b"\n", 0, exc.start) + 1
+    return ExportEncodingInvalid(
+        f"the CSV is not valid {tried} text: byte {exc.start} (line {line}) is 0x{data[exc.start]:02x}; "
+        "save it again as CSV (UTF-8)", byte_offset=exc.start, line=line, encoding=tried,
+    )
+
+
+def _checked(cells: Sequence[Any], line: int, limits: ImportLimits) -> list[Any]:
+    """The row without its trailing empty cells, refused if it is too wide or a cell too long."""
+    row = list(cells)
+    while row and (row[-1] is None or row[-1] == ""):
+        row.pop()
+    if len(row) > limits.columns:
+        raise ImportLimitExceeded("columns", limits.columns,
+                                  f"line {line} has {len(row)} columns; at most {limits.columns} are read")
+    for value in row:
+        if isinstance(value, str) and len(value) > limits.cell_chars:
+            raise ImportLimitExceeded("cell", limits.cell_chars,
+                                      f"line {line} has a cell of {len(value):,} characters; "
+                                      f"at most {limits.cell_chars:,} are read")
+    return row
+
+
+def _lines_of(text: str) -> Iterator[str]:
+    """The text's lines with their endings, one at a time (io.StringIO would hold the whole text
+    again as 4-byte code points: 180 MB for a 45 MB file)."""
+    sep = "\n" if "\n" in text or "\r" not in text else "\r"  # bare CR: old Mac Excel
+    start = 0
+    while start < len(text):
+        end = text.find(sep, start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _csv_lines(data: bytes, limits: ImportLimits) -> Iterator[tuple[int, list[Any]]]:
+    text, _ = decode_csv_bytes(data)
+    del data
     sample = text[:8192]
     first = sample.splitlines()[0] if sample else ""
     delimiter = max([",", "\t", ";"], key=first.count) if first else ","
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    reader = csv.reader(_lines_of(text), delimiter=delimiter)
+    # The csv module's own cap stops one field from growing without end (a stray quote can make
+    # the rest of a 45 MB file one field); its default (131072) is process-wide, so the explicit
+    # length check in `_checked` is what holds the cap when this runs outside the parsing child.
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise ImportLimitExceeded(
+                    "cell", limits.cell_chars,
+                    f"line {reader.line_num} has a field longer than {limits.cell_chars:,} characters "
+                    "(often an unclosed quote)",
+                ) from None
+            raise ExportUnreadable(f"line {reader.line_num} of the CSV cannot be read: {exc}") from None
+        yield reader.line_num, _checked(cells, reader.line_num, limits)
 
 
-def _xlsx_rows(data: bytes) -> list[list[Any]]:
+def _xlsx_lines(data: bytes, limits: ImportLimits) -> Iterator[tuple[int, list[Any]]]:
     from openpyxl import load_workbook
 
+    check_xlsx_archive(data, limits)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except ImportLimitExceeded:
+        raise
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
         raise ExportUnreadable(f"the XLSX file cannot be opened: {type(exc).__name__}") from exc
     try:
+        if not book.worksheets:
+            raise ExportUnreadable("the XLSX file has no worksheet")
         sheet = book.worksheets[0]
-        out: list[list[Any]] = []
-        for row in sheet.iter_rows(values_only=True):
-            out.append(list(row))
-            if len(out) > MAX_ROWS + HEADER_SEARCH_ROWS:
-                raise ExportUnreadable(f"the sheet has more than {MAX_ROWS} rows; split the export")
-        return out
+        # Never trust <dimension>: read-only openpyxl pads every row to its width (A1:XFD1048576 made
+        # 16,384 cells of every row). Without it a row holds only up to its last written cell.
+        sheet.reset_dimensions()
+        for line, cells in enumerate(sheet.iter_rows(values_only=True), 1):
+            if line > EXCEL_MAX_ROWS:  # a row number no spreadsheet can write: stop counting empty rows
+                raise ImportLimitExceeded("rows", limits.rows,
+                                          f"the sheet has a row past Excel's last row ({EXCEL_MAX_ROWS:,})")
+            yield line, _checked(cells, line, limits)
     finally:
         book.close()
 
 
-def read_table(data: bytes, filename: str) -> list[list[Any]]:
-    """All rows of the first sheet (XLSX) or of the CSV, as cell values."""
-    if data[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm")):
-        return _xlsx_rows(data)
-    if filename.lower().endswith(".xls") or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+def is_xlsx(data: bytes, filename: str) -> bool:
+    return data[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm"))
+
+
+def iter_table(data: bytes, filename: str, limits: ImportLimits = DEFAULT_LIMITS) -> Iterator[tuple[int, list[Any]]]:
+    """(line number, cells) of every non-blank row of the first sheet (XLSX) or of the CSV, read as
+    they stream, with the row, column and cell limits checked on the way."""
+    if is_xlsx(data, filename):
+        lines = _xlsx_lines(data, limits)
+    elif filename.lower().endswith(".xls") or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise ExportUnreadable("old .xls workbooks are not read; save the export as .xlsx or CSV")
-    text, _ = decode_csv_bytes(data)
-    rows = _csv_rows(text)
-    if len(rows) > MAX_ROWS + HEADER_SEARCH_ROWS:
-        raise ExportUnreadable(f"the file has more than {MAX_ROWS} rows; split the export")
-    return rows
+    else:
+        lines = _csv_lines(data, limits)
+    kept = 0
+    for line, row in lines:
+        if not row or all(is_blank(v) for v in row):
+            continue
+        kept += 1
+        if kept > limits.rows + HEADER_SEARCH_ROWS:
+            raise ImportLimitExceeded("rows", limits.rows,
+                                      f"the export has more than {limits.rows:,} rows; split it")
+        yield line, row
+
+
+def read_table(data: bytes, filename: str, limits: ImportLimits = DEFAULT_LIMITS) -> list[list[Any]]:
+    """All non-blank rows of the first sheet (XLSX) or of the CSV, as cell values."""
+    return [row for _, row in iter_table(data, filename, limits)]
 
 
 def _match_headers(row: Sequence[Any], mapping: MetricMapping) -> dict[int, str]:
@@ -410,9 +520,10 @@ def _find_header(rows: list[list[Any]], mapping: MetricMapping) -> tuple[int, di
     return idx, found
 
 
-def detect_platform(data: bytes, filename: str, mappings: dict[str, MetricMapping]) -> str | None:
+def detect_platform(data: bytes, filename: str, mappings: dict[str, MetricMapping],
+                    limits: ImportLimits = DEFAULT_LIMITS) -> str | None:
     """The mapping whose headers match the file best (ties: None, the caller must say)."""
-    rows = read_table(data, filename)
+    rows = [row for _, row in itertools.islice(iter_table(data, filename, limits), HEADER_SEARCH_ROWS)]
     scores = []
     for name, mapping in mappings.items():
         try:
@@ -429,37 +540,45 @@ def detect_platform(data: bytes, filename: str, mappings: dict[str, MetricMappin
 _TOTALS = {"合计", "总计", "汇总", "total", "totals", "总计:", "合计:"}
 
 
+class _NoFiguresYet(CellError):
+    """Every figure of the row is missing ('--', '-', '暂无', empty): the platform has no data yet."""
+
+
 def parse_export(
-    data: bytes, filename: str, mapping: MetricMapping, *, as_of: datetime | None = None
+    data: bytes, filename: str, mapping: MetricMapping, *, as_of: datetime | None = None,
+    limits: ImportLimits = DEFAULT_LIMITS,
 ) -> ParsedExport:
-    """Read an export through `mapping`.
+    """Read an export through `mapping`, row by row as the file streams.
 
     `as_of` is the capture time for rows of a cumulative export that has no date column (the moment
     the export was downloaded); a per-day export takes each row's date instead.
     """
-    rows = read_table(data, filename)
-    header_idx, columns = _find_header(rows, mapping)
-    header = rows[header_idx]
+    lines = iter_table(data, filename, limits)
+    head = list(itertools.islice(lines, HEADER_SEARCH_ROWS))
+    header_idx, columns = _find_header([row for _, row in head], mapping)
+    header_line, header = head[header_idx]
     parsed = ParsedExport(
         platform=mapping.platform,
         is_cumulative=mapping.cumulative,
-        header_line=header_idx + 1,
+        header_line=header_line,
         columns={fld: str(header[i]).strip() for i, fld in columns.items()},
         unmapped_headers=[str(c).strip() for i, c in enumerate(header) if i not in columns and c not in (None, "")],
     )
     seen: dict[tuple[str, str, datetime], MetricRow] = {}
-    for offset, raw_row in enumerate(rows[header_idx + 1 :]):
-        line = header_idx + 2 + offset
+    for count, (line, raw_row) in enumerate(itertools.chain(head[header_idx + 1 :], lines), 1):
+        if count > limits.rows:
+            raise ImportLimitExceeded("rows", limits.rows, f"the export has more than {limits.rows:,} rows; split it")
         cells = {fld: raw_row[i] if i < len(raw_row) else None for i, fld in columns.items()}
         raw = {parsed.columns[f]: ("" if v is None else str(v)) for f, v in cells.items()}
-        if all(is_blank(v) for v in raw_row):
-            continue
         first = next((v for v in raw_row if not is_blank(v)), "")
         if _text(first).rstrip(":") in _TOTALS:
             parsed.skipped.append(RowError(line, "a totals row, not a post", raw))
             continue
         try:
             row = _typed_row(line, cells, mapping, as_of)
+        except _NoFiguresYet as exc:
+            parsed.skipped.append(RowError(line, str(exc), raw))
+            continue
         except CellError as exc:
             parsed.errors.append(RowError(line, str(exc), raw))
             continue
@@ -528,7 +647,7 @@ def _typed_row(line: int, cells: dict[str, Any], mapping: MetricMapping, as_of: 
     if len(currencies) > 1:
         raise CellError(f"money columns in different currencies ({', '.join(sorted(currencies))})")
     if all(v is None for v in values.values()):
-        raise CellError("no figures on this row")
+        raise _NoFiguresYet("no figures yet: every figure is missing ('--', '暂无' or empty)")
     return MetricRow(
         line=line, post_id=post_id, url=url, title=title, published_at=published_at, captured_at=captured,
         account=cell("account", clean_text), values=values,

@@ -7,8 +7,9 @@ import csv
 import html
 import io
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -80,9 +81,18 @@ def line_chart_svg(points: Sequence[tuple[str, float]], *, title: str, width: in
              f'text-anchor="end">{_fmt(top)}</text>']
     if points:
         step = plot_w / max(len(points) - 1, 1)
-        xy = [(left + i * step, top_pad + plot_h - plot_h * v / top) for i, (_, v) in enumerate(points)]
-        parts.append('<polyline fill="none" stroke="#d8593b" stroke-width="2" points="'
-                     + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy) + '"/>')
+        # One point has no line to draw: it stands in the middle, as a marker with its value.
+        xy = ([(left + plot_w / 2, top_pad + plot_h - plot_h * points[0][1] / top)] if len(points) == 1 else
+              [(left + i * step, top_pad + plot_h - plot_h * v / top) for i, (_, v) in enumerate(points)])
+        if len(points) > 1:
+            parts.append('<polyline fill="none" stroke="#d8593b" stroke-width="2" points="'
+                         + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy) + '"/>')
+        if len(points) <= 62:  # markers while they do not crowd (two months of days)
+            parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{4 if len(points) == 1 else 3}" fill="#d8593b"/>'
+                         for x, y in xy)
+        if len(points) == 1:
+            parts.append(f'<text x="{xy[0][0]:.1f}" y="{xy[0][1] - 8:.1f}" font-size="12" text-anchor="middle">'
+                         f"{_fmt(points[0][1])}</text>")
         every = max(1, len(points) // 8)
         for i, (label, _) in enumerate(points):
             if i % every == 0 or i == len(points) - 1:
@@ -102,9 +112,44 @@ def _table(rows: Sequence[RollupRow], columns: Sequence[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+_TEXT = {
+    "zh": {"top_materials": "素材排行（{metric}）", "series": "{metric}（按{period}）", "tags": "标签（{metric}）",
+           "platforms": "平台（{metric}）", "sources": "原始素材（含全部衍生剪辑）", "day": "日", "month": "月",
+           "period": "统计周期 {start} 至 {end}", "captured": "采集日期 {first} 至 {last}",
+           "captured_one": "采集日期 {first}", "none": "暂无数据", "money": "金额单位 {currency}"},
+    "en": {"top_materials": "Top materials by {metric}", "series": "{metric} per {period}", "tags": "Tags by {metric}",
+           "platforms": "Platforms by {metric}", "sources": "Source footage (all clips derived from it)",
+           "day": "day", "month": "month", "period": "Period {start} to {end}",
+           "captured": "Captured {first} to {last}", "captured_one": "Captured {first}", "none": "no data yet",
+           "money": "money in {currency}"},
+}
+
+
+def _window_text(session: Session, filters: RollupFilters, text: dict[str, str],
+                 days: Sequence[RollupRow] | None) -> str:
+    """The requested period (if any) and the capture dates actually present, in the report's zone."""
+    zone = ZoneInfo(filters.zone)
+    parts = []
+    if filters.start is not None and filters.end is not None:
+        start = filters.start.astimezone(zone).date()
+        end = (filters.end - timedelta(microseconds=1)).astimezone(zone).date()
+        parts.append(text["period"].format(start=start, end=end))
+    captured = sorted(r.key for r in (days if days is not None else rollup(session, "day", filters, limit=None)))
+    if not captured:
+        parts.append(text["none"])
+    elif captured[0] == captured[-1]:
+        parts.append(text["captured_one"].format(first=captured[0]))
+    else:
+        parts.append(text["captured"].format(first=captured[0], last=captured[-1]))
+    parts.append(text["money"].format(currency=filters.currency))
+    return " · ".join(parts)
+
+
 def html_report(session: Session, filters: RollupFilters, *, title: str, metric: str = "views",
-                series_by: str = "day", limit: int = 20) -> str:
-    """One page: top materials, top tags, platforms, a time series, and ROI where it is known."""
+                series_by: str = "day", limit: int = 20, lang: str = "zh") -> str:
+    """One page: top materials, top tags, platforms, a time series, and ROI where it is known.
+    Headings speak Chinese unless lang='en'; the header gives the capture dates actually present."""
+    text = _TEXT.get(lang, _TEXT["zh"])
     top_materials = rollup(session, "material", filters, order_by=metric, limit=limit)
     top_tags = rollup(session, "tag", filters, order_by=metric, limit=limit)
     platforms = rollup(session, "platform", filters, order_by=metric, limit=None)
@@ -112,25 +157,28 @@ def html_report(session: Session, filters: RollupFilters, *, title: str, metric:
     series = rollup(session, series_by, filters, limit=None)
     cols = ("label", "publications", "views", "likes", "comments", "shares", "orders", "gmv", "ad_spend",
             "production_cost", "roi")
+    period = text.get(series_by, series_by)
     sections = [
         bar_chart_svg([r.label for r in top_materials], [getattr(r, metric) for r in top_materials],
-                      title=f"Top materials by {metric}"),
+                      title=text["top_materials"].format(metric=metric)),
         _table(top_materials, cols),
-        line_chart_svg([(r.key, getattr(r, metric)) for r in series], title=f"{metric} per {series_by}"),
-        bar_chart_svg([r.label for r in top_tags], [getattr(r, metric) for r in top_tags], title=f"Tags by {metric}"),
+        line_chart_svg([(r.key, getattr(r, metric)) for r in series],
+                       title=text["series"].format(metric=metric, period=period)),
+        bar_chart_svg([r.label for r in top_tags], [getattr(r, metric) for r in top_tags],
+                      title=text["tags"].format(metric=metric)),
         _table(top_tags, cols),
         bar_chart_svg([r.label for r in platforms], [getattr(r, metric) for r in platforms],
-                      title=f"Platforms by {metric}"),
-        "<h2>Source footage (all clips derived from it)</h2>",
+                      title=text["platforms"].format(metric=metric)),
+        f"<h2>{html.escape(text['sources'])}</h2>",
         _table(sources, cols),
     ]
-    window = " – ".join(d.strftime("%Y-%m-%d %H:%M UTC") if isinstance(d, datetime) else "…"
-                        for d in (filters.start, filters.end))
+    window = _window_text(session, filters, text, series if series_by == "day" else None)
     style = ("body{font-family:system-ui,'PingFang SC','Noto Sans CJK SC',sans-serif;margin:24px;color:#222}"
              "table{border-collapse:collapse;margin:8px 0 28px;font-size:13px}"
              "td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
              "svg{display:block;margin:12px 0}")
-    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+    html_lang = "zh-CN" if text is _TEXT["zh"] else "en"
+    return (f'<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p>Captured {html.escape(window)} · money in {html.escape(filters.currency)}</p>"
+            f'<p class="window">{html.escape(window)}</p>'
             + "".join(sections) + "</body></html>")

@@ -44,7 +44,7 @@ class RollupFilters:
     account_id: uuid.UUID | None = None
     channel_id: str | None = None
     preset_id: str | None = None
-    tag_ids: list[int] = field(default_factory=list)
+    tag_ids: list[int] = field(default_factory=list)  # see `tag_ids_of` for 'category:name' references
     category: str | None = None
     source_id: uuid.UUID | None = None  # only this material and everything derived from it
     material_id: uuid.UUID | None = None
@@ -187,6 +187,14 @@ def _base(session: Session, by: str, f: RollupFilters) -> tuple[Select[Any], Col
     if conds:
         stmt = stmt.where(and_(*conds))
     return stmt, key, label
+
+
+def tag_ids_of(session: Session, refs: list[str]) -> list[int]:
+    """Filter tags as uploads name them: a tag id or 'category:name' (English or Chinese name).
+    An unknown tag is a 404 rather than an empty report, so a typo does not pass for 'no figures'."""
+    from backend.catalogue.tags import resolve_tag_refs
+
+    return [t.id for t in resolve_tag_refs(session, refs, create=False) if t.id is not None]
 
 
 def _public_key(by: str, key: Any) -> str:

@@ -27,9 +27,17 @@ from backend import errors
 from backend.catalogue.models import Material
 from backend.compliance.models import PlatformAccount, Publication
 from backend.config import get_settings
+from backend.metrics.limits import DEFAULT_LIMITS, ImportLimitExceeded, ImportLimits
 from backend.metrics.mappings import METRICS, MetricMapping, load_mappings, shipped_mappings
 from backend.metrics.models import ADDITIVE, MetricImport, MetricSnapshot
-from backend.metrics.parsing import ExportUnreadable, MetricRow, as_of_default, parse_export
+from backend.metrics.parsing import (
+    ExportEncodingInvalid,
+    ExportUnreadable,
+    MetricRow,
+    ParsedExport,
+    as_of_default,
+)
+from backend.metrics.sandbox import parse_export_sandboxed
 from backend.sqltypes import utcnow
 
 TITLE_DATE_WINDOW = timedelta(days=2)  # platform publish time vs. our recorded submission time
@@ -301,6 +309,7 @@ def import_export(
     allow_errors: bool = False,
     account_id: uuid.UUID | None = None,
     created_by: uuid.UUID | None = None,
+    limits: ImportLimits = DEFAULT_LIMITS,
 ) -> ImportOutcome:
     """Read, attribute and (unless dry_run) write one export in the caller's transaction.
 
@@ -310,10 +319,7 @@ def import_export(
     """
     mapping = mapping_for(platform)
     stamp = as_of or as_of_default(utcnow(), mapping.zone)
-    try:
-        parsed = parse_export(data, filename, mapping, as_of=stamp)
-    except ExportUnreadable as exc:
-        raise errors.MetricsFileUnreadable(str(exc)) from exc
+    parsed = parse_export_refusing(data, filename, mapping, as_of=stamp, limits=limits)
 
     attributor = Attributor.load(session, platform, account_id)
     items: list[SnapshotValues] = []
@@ -365,6 +371,21 @@ def import_export(
     session.add(record)
     session.flush()
     return ImportOutcome(record=record, planned=planned)
+
+
+def parse_export_refusing(data: bytes, filename: str, mapping: MetricMapping, *, as_of: datetime | None,
+                          limits: ImportLimits = DEFAULT_LIMITS) -> ParsedExport:
+    """The export parsed in the capped child (no database work happens meanwhile), its refusals as
+    problem types: too large (naming the limit), not text, or unreadable."""
+    try:
+        return parse_export_sandboxed(data, filename, mapping, as_of=as_of, limits=limits).parsed
+    except ImportLimitExceeded as exc:
+        raise errors.MetricsImportTooLarge(str(exc), limit=exc.limit, max=exc.maximum) from exc
+    except ExportEncodingInvalid as exc:
+        raise errors.MetricsFileEncoding(str(exc), byte_offset=exc.byte_offset, line=exc.line,
+                                         encoding=exc.encoding) from exc
+    except ExportUnreadable as exc:
+        raise errors.MetricsFileUnreadable(str(exc)) from exc
 
 
 def record_snapshots(session: Session, items: Sequence[SnapshotValues]) -> WriteCounts:

@@ -238,3 +238,45 @@ def test_errors_are_problems(client: TestClient, catalogue: dict, keys: Keys) ->
     viewer = client.post("/api/v1/metrics/imports", params={"platform": "douyin"}, content=_csv(ROWS_1),
                          headers=Keys.auth(keys.viewer))
     assert viewer.status_code == 403
+
+
+def test_rows_with_no_figures_yet_are_skipped_not_a_failed_import(client: TestClient, catalogue: dict) -> None:  # type: ignore[type-arg]
+    """Issue 15: one row of '--' (the platform's 'no data yet') used to reject the whole import."""
+    rows = ROWS_1[:1] + ["7300000000000000003,,功能演示 15秒版,2026-11-03 20:00,--,-,,暂无,--,--,--,-"]
+    answer = _import(client, _csv(rows), as_of="2026-11-10T00:00:00+08:00")
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["rows_inserted"] == 1 and body["rows_failed"] == 0 and body["rows_skipped"] == 1
+    assert "no figures yet" in body["errors"][0]["reason"] and body["errors"][0]["skipped"]
+
+
+def test_filters_take_tags_as_category_name(client: TestClient, catalogue: dict) -> None:  # type: ignore[type-arg]
+    assert _import(client, _csv(ROWS_1[:3]), as_of="2026-11-10T00:00:00+08:00").status_code == 201
+    by_ref = client.get("/api/v1/metrics/rollups", params={"by": "material", "tag": "content_type:功能演示"})
+    by_en = client.get("/api/v1/metrics/rollups", params={"by": "material", "tag": "content_type:demo"})
+    by_id = client.get("/api/v1/metrics/rollups", params={"by": "material", "tag": str(catalogue["t_demo"])})
+    assert by_ref.status_code == 200, by_ref.text
+    titles = sorted(r["label"] for r in by_ref.json())
+    assert titles == ["功能演示 15秒版", "洗衣液功能演示"]
+    assert by_ref.json() == by_en.json() == by_id.json()
+    two = client.get("/api/v1/metrics/leaderboard", params=[("tag", "content_type:问答"), ("tag", "campaign:618")])
+    assert sorted(r["label"] for r in two.json()) == sorted(["问答：能不能洗羊毛", "洗衣液功能演示"])
+    unknown = client.get("/api/v1/metrics/rollups", params={"tag": "campaign:双12"})
+    assert unknown.status_code == 404 and unknown.json()["type"] == "/problems/not-found"
+    report = client.get("/api/v1/metrics/report", params={"tag": "campaign:618"})
+    assert report.status_code == 200 and "问答：能不能洗羊毛" in report.text and "防晒喷雾" not in report.text
+
+
+def test_report_of_one_capture_draws_its_point_and_names_the_dates(client: TestClient, catalogue: dict) -> None:  # type: ignore[type-arg]
+    assert _import(client, _csv(ROWS_1[:2]), as_of="2026-11-10T00:00:00+08:00").status_code == 201
+    page = client.get("/api/v1/metrics/report").text  # no month: one point in the monthly series
+    series = page.split("<svg")[2]  # after the top-materials bar chart
+    assert "<circle" in series and "<polyline" not in series
+    assert "采集日期 2026-11-10" in page and "…" not in page and 'lang="zh-CN"' in page
+    month = client.get("/api/v1/metrics/report", params={"month": "2026-11"}).text
+    assert "统计周期 2026-11-01 至 2026-11-30" in month and "采集日期 2026-11-10" in month
+    assert _import(client, _csv(ROWS_1[:2]), as_of="2026-11-12T00:00:00+08:00").status_code == 201
+    two = client.get("/api/v1/metrics/report", params={"month": "2026-11", "lang": "en"}).text
+    assert "Captured 2026-11-10 to 2026-11-12" in two and "<polyline" in two
+    empty = client.get("/api/v1/metrics/report", params={"month": "2026-10"}).text
+    assert "暂无数据" in empty

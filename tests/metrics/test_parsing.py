@@ -170,3 +170,68 @@ def test_no_header_is_unreadable() -> None:
 def test_every_shipped_mapping_loads() -> None:
     mappings = shipped_mappings()
     assert {"douyin", "xiaohongshu", "tmall", "kuaishou", "bilibili", "wechat_channels", "tiktok", "youtube"} <= set(mappings)
+
+
+def _limited(**caps: int):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from backend.metrics.limits import DEFAULT_LIMITS
+
+    return replace(DEFAULT_LIMITS, **caps)
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+HEAD = ["作品ID", "作品名称", "播放量"]
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+@pytest.mark.parametrize(
+    ("limit", "caps", "rows"),
+    [
+        ("rows", {"rows": 3}, [HEAD] + [[f"73{i}", f"标题{i}", i] for i in range(4)]),
+        ("columns", {"columns": 4}, [HEAD, ["731", "标题", 1, "", "x"]]),
+        ("cell", {"cell_chars": 10}, [HEAD, ["731", "十一个字的作品标题呀", 1], ["732", "十二个字的作品标题呀呀", 2]]),
+    ],
+)
+def test_limits_are_checked_while_reading(kind: str, limit: str, caps: dict[str, int], rows: list[list[object]]) -> None:
+    from backend.metrics.limits import ImportLimitExceeded
+
+    data = _xlsx(rows) if kind == "xlsx" else "\n".join(",".join(map(str, r)) for r in rows).encode()
+    with pytest.raises(ImportLimitExceeded) as caught:
+        parse_export(data, f"a.{kind}", shipped_mappings()["douyin"], as_of=AS_OF, limits=_limited(**caps))
+    assert caught.value.limit == limit and caught.value.maximum == next(iter(caps.values()))
+
+
+def test_blank_rows_and_trailing_empty_cells_do_not_count_toward_limits() -> None:
+    rows = [HEAD + ["", "", ""], ["731", "标题", 5, None, None, None], [], [None, None], ["732", "标题二", 6]]
+    parsed = parse_export(_xlsx(rows), "a.xlsx", shipped_mappings()["douyin"], as_of=AS_OF,
+                          limits=_limited(rows=2, columns=3))
+    assert [r.values["views"] for r in parsed.rows] == [5, 6] and [r.line for r in parsed.rows] == [2, 5]
+
+
+def test_broken_utf8_is_refused_with_its_place_not_read_as_gb18030() -> None:
+    from backend.metrics.parsing import ExportEncodingInvalid
+
+    text = "作品ID,作品名称,播放量\n731,双十一直播切片,5\n".encode()
+    cut = text.index("直".encode())
+    with pytest.raises(ExportEncodingInvalid) as caught:
+        decode_csv_bytes(text[:cut] + text[cut + 1 :])
+    assert caught.value.line == 2 and caught.value.encoding == "UTF-8" and "byte" in str(caught.value)
+    assert decode_csv_bytes("作品ID,播放量\n".encode("gb18030")) == ("作品ID,播放量\n", "gb18030")
+
+
+def test_a_row_whose_figures_are_all_missing_is_skipped() -> None:
+    data = "作品ID,作品名称,播放量,点赞数\n731,有数据,5,1\n732,还没有数据,--,暂无\n733,空,,-\n".encode()
+    parsed = parse_export(data, "a.csv", shipped_mappings()["douyin"], as_of=AS_OF)
+    assert [r.post_id for r in parsed.rows] == ["731"] and not parsed.errors
+    assert [s.line for s in parsed.skipped] == [3, 4] and "no figures yet" in parsed.skipped[0].reason
