@@ -142,7 +142,7 @@ def test_the_api_refuses_every_hostile_file_and_keeps_nothing(
             assert deep.status_code == 400 and deep.json()["type"] == "/problems/json-too-deep"
             huge = http.post("/api/v1/metrics/snapshots", content=b" " * (17 * 1024 * 1024) + b"{}",
                              headers={"Content-Type": "application/json"})
-            assert huge.status_code == 413 and huge.json()["type"] == "/problems/payload-too-large"
+            assert huge.status_code == 413 and huge.json()["type"] == "/problems/body-too-large"
             # Nothing was recorded and the API is still serving.
             assert http.get("/api/v1/metrics/imports").json() == []
             assert http.get("/api/v1/metrics/rollups", params={"by": "platform"}).json() == []
