@@ -46,7 +46,11 @@ def _drop_after_commit(session: OrmSession) -> None:
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # `timeout` is SQLite's busy timeout: a writer waits up to 30 s for the write lock instead of
-        # failing with `database is locked`. The pool is wide: a SQLite connection is a file handle,
+        # failing with `database is locked`. No `BEGIN IMMEDIATE`: the driver (pysqlite, left in its
+        # default mode) opens a transaction only at the first INSERT/UPDATE/DELETE, so a write
+        # transaction takes the lock with its first statement and never has to upgrade a read
+        # snapshot (the one case the busy timeout cannot wait out); reads run outside transactions
+        # and never wait for a writer (WAL). The pool is wide: a SQLite connection is a file handle,
         # and SQLAlchemy's default (5 + 10 overflow) made the 16th concurrent request wait for a
         # connection (issue 16: the API froze with ~15 requests in flight); writes serialise on
         # SQLite's lock, not on the pool.

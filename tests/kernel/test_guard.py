@@ -151,5 +151,6 @@ def test_a_60_mb_json_body_costs_the_server_no_memory(server: Server, keys: Keys
     assert _post_raw(server, {}, size).startswith(b"HTTP/1.1 401")
     assert _post_raw(server, {"Authorization": f"Bearer {keys.editor}"}, size).startswith(b"HTTP/1.1 413")
     grown = _rss(server) - before
+    print(f"\nRSS before {before / 2**20:.0f} MiB, after two 60 MB bodies {(before + grown) / 2**20:.0f} MiB")
     assert grown < 40 * 1024 * 1024, f"the server grew by {grown / 2**20:.0f} MiB"
     assert httpx.get(f"{server.url}/health").status_code == 200
