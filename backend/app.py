@@ -25,7 +25,7 @@ from backend.health import endpoints as health
 from backend.metrics import endpoints as metrics
 from backend.platforms import endpoints as presets_api
 from backend.renders import endpoints as renders_api
-from backend.responses import PROBLEM_JSON, problem_response
+from backend.responses import PROBLEM_JSON, SecurityHeaders, problem_response
 from backend.uploads import endpoints as tus
 from backend.warmup import warm_up_database, warm_up_routes
 from backend.web import endpoints as web
@@ -130,6 +130,7 @@ def create_app() -> FastAPI:
         },
     )
     install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
     for module in (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api):
         app.include_router(module.router)
 

@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import AppError, NotFound, RangeNotSatisfiable
 from storage import ObjectNotFound, Storage
@@ -109,3 +111,38 @@ def serve_object(
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=content_type)
     return StreamingResponse(body(), status_code=status, headers=headers, media_type=content_type)
+
+
+# A stored or generated HTML document (a report, a problem type's page) shows, it never runs:
+# no script at all, its own inline styles and drawn images only.
+DOCUMENT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'none'"
+)
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: every answer says `nosniff` (a stored file is never read as script or
+    HTML by content sniffing) and sends no referrer; an HTML answer without a Content-Security-Policy
+    of its own gets DOCUMENT_CSP, except the interactive API docs, which load Swagger UI and ReDoc
+    with inline script. Bodies pass through untouched (uploads and downloads stream)."""
+
+    def __init__(self, app: ASGIApp, api_docs: tuple[str, ...] = ("/docs", "/docs/oauth2-redirect", "/redoc")) -> None:
+        self.app = app
+        self.api_docs = frozenset(api_docs)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if headers.get("content-type", "").startswith("text/html") and scope["path"] not in self.api_docs:
+                    headers.setdefault("Content-Security-Policy", DOCUMENT_CSP)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
