@@ -25,7 +25,7 @@ from backend.health import endpoints as health
 from backend.metrics import endpoints as metrics
 from backend.platforms import endpoints as presets_api
 from backend.renders import endpoints as renders_api
-from backend.responses import PROBLEM_JSON, SecurityHeaders, problem_response
+from backend.responses import PROBLEM_JSON, PathMethods, SecurityHeaders, problem_response
 from backend.uploads import endpoints as tus
 from backend.warmup import warm_up_database, warm_up_routes
 from backend.web import endpoints as web
@@ -37,7 +37,7 @@ WARM_UP_DATABASE_SECONDS = 5.0
 
 _HTTP_ERRORS: dict[int, type[errors.AppError]] = {
     400: errors.BadRequest, 401: errors.Unauthorized, 403: errors.Forbidden, 404: errors.NotFound,
-    409: errors.Conflict, 410: errors.Gone, 413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType,
+    405: errors.MethodNotAllowed, 409: errors.Conflict, 410: errors.Gone, 413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType,
     416: errors.RangeNotSatisfiable, 503: errors.ServiceUnavailable,
 }
 
@@ -64,7 +64,10 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != cls.title else None
         if exc.status_code == 404 and detail in (None, "Not Found"):
             detail = f"no such endpoint: {request.method} {request.url.path}"
-        return problem_response(cls(detail), request)
+        response = problem_response(cls(detail), request)
+        if exc.status_code == 405:
+            response.headers["Allow"] = request.app.state.path_methods.allowed(request.url.path)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -131,7 +134,8 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
-    for module in (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api):
+    modules = (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api)
+    for module in modules:
         app.include_router(module.router)
 
     @app.get("/problems", tags=["health"], summary="Every problem type this API returns")
@@ -145,4 +149,5 @@ def create_app() -> FastAPI:
                 return HTMLResponse(f"<h1>{c.title}</h1><p>HTTP {c.status}. Type <code>{c.type_uri()}</code>.</p>")
         raise errors.NotFound(f"no problem type {slug!r}")
 
+    app.state.path_methods = PathMethods([app.router, *(module.router for module in modules)])
     return app

@@ -4,12 +4,14 @@ ranges (RFC 9110), conditional requests and presigned redirects."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import AppError, NotFound, RangeNotSatisfiable
@@ -146,3 +148,25 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+
+class PathMethods:
+    """Every method each path takes, gathered from the routers once the app is built, for the Allow
+    header of a 405: the router names only the first route whose path matched, while one path's
+    methods are often split over several routes (GET and PATCH /tags/{id})."""
+
+    def __init__(self, routers: Iterable[APIRouter]) -> None:
+        self._routes: list[tuple[re.Pattern[str], frozenset[str]]] = [
+            (route.path_regex, frozenset(route.methods))
+            for router in routers
+            for route in router.routes
+            if isinstance(route, APIRoute | Route) and route.methods
+        ]
+
+    def allowed(self, path: str) -> str:
+        methods: set[str] = set()
+        for regex, route_methods in self._routes:
+            if regex.match(path):
+                methods |= route_methods
+        return ", ".join(sorted(methods))

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
@@ -30,6 +31,7 @@ from backend.catalogue.schemas import (
 from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
 from backend.responses import serve_object
 from backend.sqltypes import utcnow
+from backend.text import IntId, MultilineText, Text
 from backend.uploads import service as ingest
 from backend.uploads import spool
 
@@ -96,12 +98,12 @@ async def upload_material(
     session: SessionDep,
     storage: StorageDep,
     settings: SettingsDep,
-    title: Annotated[str | None, Query(max_length=500, examples=["618 直播切片 洗衣液功能演示"])] = None,
-    description: Annotated[str, Query(max_length=20_000)] = "",
-    tag: Annotated[list[str], Query(description="Tag id or 'category:name' (created if missing); repeatable")] = [],  # noqa: B006
+    title: Annotated[Text | None, Query(max_length=500, examples=["618 直播切片 洗衣液功能演示"])] = None,
+    description: Annotated[MultilineText, Query(max_length=20_000)] = "",
+    tag: Annotated[list[Text], Query(max_length=100, description="Tag id or 'category:name' (created if missing); repeatable")] = [],  # noqa: B006
     kind: MaterialKind = MaterialKind.source,
     media_type: Annotated[MediaType | None, Query(description="Declared type; a mismatch is refused")] = None,
-    filename: Annotated[str | None, Query(max_length=500)] = None,
+    filename: Annotated[Text | None, Query(max_length=500)] = None,
 ) -> MaterialPublic:
     content_type = request.headers.get("content-type", "")
     req = ingest.IngestRequest(
@@ -146,6 +148,11 @@ def _declared_length(request: Request) -> int | None:
     return int(declared) if declared and declared.isdigit() else None
 
 
+_FORM_TITLE = TypeAdapter(Annotated[Text, Field(max_length=500)])
+_FORM_DESCRIPTION = TypeAdapter(Annotated[MultilineText, Field(max_length=20_000)])
+_FORM_TAGS = TypeAdapter(Annotated[list[Text], Field(max_length=100)])
+
+
 async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest) -> spool.SpooledUpload:
     parser = MultiPartParser(request.headers, _limited(request, settings.max_upload_bytes), max_files=1, max_fields=50)
     form = await parser.parse()
@@ -153,15 +160,18 @@ async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise errors.BadRequest("the multipart form needs a 'file' part")
-        req.title = str(form.get("title") or req.title or "") or None
-        req.description = str(form.get("description") or req.description)
-        req.tag_refs = [*req.tag_refs, *[str(t) for t in form.getlist("tags") + form.getlist("tag")]]
+        # Form fields pass the same types as the query parameters (backend/text.py): a ValueError is a 422.
+        req.title = _FORM_TITLE.validate_python(str(form.get("title") or req.title or "")) or None
+        req.description = _FORM_DESCRIPTION.validate_python(str(form.get("description") or req.description))
+        req.tag_refs = [*req.tag_refs, *_FORM_TAGS.validate_python([str(t) for t in form.getlist("tags") + form.getlist("tag")])]
         if form.get("kind"):
             req.kind = MaterialKind(str(form.get("kind")))
         if form.get("media_type"):
             req.declared_media_type = MediaType(str(form.get("media_type")))
         req.original_filename = req.original_filename or upload.filename
         return await run_in_threadpool(spool.spool_file, upload.file, settings.spool_dir, settings.max_upload_bytes)
+    except ValidationError as exc:
+        raise errors.ValidationFailed("; ".join(f"{e['loc']}: {e['msg']}" for e in exc.errors()[:5])) from None
     except ValueError as exc:
         raise errors.BadRequest(str(exc)) from exc
     finally:
@@ -172,7 +182,7 @@ async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest
 def list_materials(
     session: SessionDep,
     _: Viewer,
-    tag: Annotated[list[int], Query(description="Tag ids; see tag_mode")] = [],  # noqa: B006
+    tag: Annotated[list[IntId], Query(max_length=100, description="Tag ids; see tag_mode")] = [],  # noqa: B006
     tag_mode: Literal["any", "all"] = "any",
     category: Annotated[TagCategory | None, Query(description="Has at least one tag of this category")] = None,
     kind: MaterialKind | None = None,
@@ -186,9 +196,9 @@ def list_materials(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     parent_id: uuid.UUID | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Free text over title and description")] = None,
+    q: Annotated[Text | None, Query(max_length=200, description="Free text over title and description")] = None,
     sort: materials.SortKey = "-created_at",
-    cursor: str | None = None,
+    cursor: Annotated[Text | None, Query(max_length=2000)] = None,
     limit: Annotated[int, Query(ge=1, le=materials.MAX_PAGE)] = 50,
 ) -> MaterialPagePublic:
     page = materials.search_materials(

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType, TagCategory
+from backend.text import IntId, MultilineText, PartialUpdate, Text, unchanged
 from workers.media.facts import MediaFacts
 
 
@@ -23,18 +24,18 @@ class TagPublic(BaseModel):
 
 class TagCreate(BaseModel):
     category: TagCategory
-    name_en: str | None = Field(default=None, max_length=100, examples=["Function demo"])
-    name_zh: str | None = Field(default=None, max_length=100, examples=["功能演示"])
+    name_en: Text | None = Field(default=None, max_length=100, examples=["Function demo"])
+    name_zh: Text | None = Field(default=None, max_length=100, examples=["功能演示"])
 
 
 class TagUpdate(BaseModel):
-    name_en: str | None = Field(default=None, max_length=100)
-    name_zh: str | None = Field(default=None, max_length=100)
+    name_en: Text | None = Field(default=None, max_length=100)
+    name_zh: Text | None = Field(default=None, max_length=100)
 
 
 class BulkTagging(BaseModel):
     material_ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000)
-    tag_ids: list[int] = Field(min_length=1, max_length=100)
+    tag_ids: list[IntId] = Field(min_length=1, max_length=100)
 
 
 class BulkTaggingResult(BaseModel):
@@ -74,10 +75,10 @@ class MaterialPublic(BaseModel):
     links: dict[str, str]
 
 
-class MaterialUpdate(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    description: str | None = Field(default=None, max_length=20_000)
-    production_cost: float | None = Field(default=None, ge=0)
+class MaterialUpdate(PartialUpdate):
+    title: Text = unchanged(min_length=1, max_length=500)
+    description: MultilineText = unchanged(max_length=20_000)
+    production_cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class MaterialPagePublic(BaseModel):

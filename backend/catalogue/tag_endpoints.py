@@ -10,6 +10,7 @@ from backend.catalogue import tags as tag_service
 from backend.catalogue.models import TagCategory
 from backend.catalogue.schemas import TagCreate, TagPublic, TagUpdate
 from backend.deps import Editor, SessionDep, Viewer
+from backend.text import IntId, Text
 
 router = APIRouter(prefix="/api/v1/tags", tags=["tags"])
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/v1/tags", tags=["tags"])
 @router.get("", response_model=list[TagPublic], summary="List tags")
 def list_tags(
     session: SessionDep, _: Viewer, category: TagCategory | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[Text | None, Query(max_length=100)] = None,
 ) -> list[TagPublic]:
     return [TagPublic.model_validate(t) for t in tag_service.list_tags(session, category=category, q=q)]
 
@@ -30,16 +31,16 @@ def create_tag(body: TagCreate, session: SessionDep, _: Editor, response: Respon
 
 
 @router.get("/{tag_id}", response_model=TagPublic, summary="One tag")
-def get_tag(tag_id: int, session: SessionDep, _: Viewer) -> TagPublic:
+def get_tag(tag_id: IntId, session: SessionDep, _: Viewer) -> TagPublic:
     return TagPublic.model_validate(tag_service.get_tag(session, tag_id))
 
 
 @router.patch("/{tag_id}", response_model=TagPublic, summary="Rename a tag")
-def update_tag(tag_id: int, body: TagUpdate, session: SessionDep, _: Editor) -> TagPublic:
+def update_tag(tag_id: IntId, body: TagUpdate, session: SessionDep, _: Editor) -> TagPublic:
     return TagPublic.model_validate(tag_service.update_tag(session, tag_id, name_en=body.name_en, name_zh=body.name_zh))
 
 
 @router.delete("/{tag_id}", status_code=204, summary="Delete a tag (untags every material)")
-def delete_tag(tag_id: int, session: SessionDep, _: Editor) -> Response:
+def delete_tag(tag_id: IntId, session: SessionDep, _: Editor) -> Response:
     tag_service.delete_tag(session, tag_id)
     return Response(status_code=204)

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
 from backend import errors
@@ -18,6 +18,7 @@ from backend.compliance.schemas import (
     AccountPublic,
     AccountUpdate,
     ChannelCreate,
+    ChannelId,
     ChannelOpening,
     ChannelPublic,
     ChannelUpdate,
@@ -32,6 +33,7 @@ from backend.compliance.schemas import (
 from backend.deps import Admin, Editor, SessionDep, StorageDep, Viewer
 from backend.responses import serve_object
 from backend.sqltypes import utcnow
+from backend.text import IntId, Offset, Text
 
 router = APIRouter(tags=["compliance"])
 
@@ -66,7 +68,9 @@ def create_account(body: AccountCreate, session: SessionDep, response: Response,
 
 
 @router.get(f"{API}/accounts", response_model=list[AccountPublic], summary="List platform accounts")
-def list_accounts(session: SessionDep, _: Viewer, platform_id: str | None = None) -> list[AccountPublic]:
+def list_accounts(
+    session: SessionDep, _: Viewer, platform_id: Annotated[Text | None, Query(max_length=64)] = None
+) -> list[AccountPublic]:
     found = accounts.list_accounts(session, platform_id)
     channels = accounts.channels_of(session, [a.id for a in found])
     return [_account_public(a, channels[a.id]) for a in found]
@@ -121,7 +125,7 @@ def add_channel(account_id: uuid.UUID, body: ChannelCreate, session: SessionDep,
     summary="Override a channel's rules, or open/close it by hand",
 )
 def update_channel(
-    account_id: uuid.UUID, channel_id: str, body: ChannelUpdate, session: SessionDep, key: Editor
+    account_id: uuid.UUID, channel_id: ChannelId, body: ChannelUpdate, session: SessionDep, key: Editor
 ) -> ChannelPublic:
     changes = body.model_dump(exclude_unset=True)
     return ChannelPublic.model_validate(
@@ -135,7 +139,7 @@ def update_channel(
     summary="Record that the platform opened the channel (date, who, note)",
 )
 def record_opening(
-    account_id: uuid.UUID, channel_id: str, body: ChannelOpening, session: SessionDep, key: Editor
+    account_id: uuid.UUID, channel_id: ChannelId, body: ChannelOpening, session: SessionDep, key: Editor
 ) -> ChannelPublic:
     channel = accounts.record_opening(
         session,
@@ -153,7 +157,7 @@ def record_opening(
     response_model=ChannelPublic,
     summary="Drop the account's rule overrides (back to the platform's rules)",
 )
-def reset_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _: Editor) -> ChannelPublic:
+def reset_channel(account_id: uuid.UUID, channel_id: ChannelId, session: SessionDep, _: Editor) -> ChannelPublic:
     return ChannelPublic.model_validate(accounts.reset_channel(session, account_id, channel_id))
 
 
@@ -162,7 +166,7 @@ def reset_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _
     status_code=204,
     summary="Remove a channel without publications",
 )
-def delete_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _: Editor) -> Response:
+def delete_channel(account_id: uuid.UUID, channel_id: ChannelId, session: SessionDep, _: Editor) -> Response:
     accounts.delete_channel(session, account_id, channel_id)
     return Response(status_code=204)
 
@@ -201,13 +205,13 @@ def list_publications(
     session: SessionDep,
     _: Viewer,
     account_id: uuid.UUID | None = None,
-    channel_id: str | None = None,
+    channel_id: Annotated[ChannelId | None, Query()] = None,
     status: PublicationStatus | None = None,
     material_id: uuid.UUID | None = None,
     submitted_from: AwareDatetime | None = None,
     submitted_before: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[PublicationPublic]:
     pubs = publications.list_publications(
         session,
@@ -304,7 +308,7 @@ def compliance_status(
     session: SessionDep,
     _: Viewer,
     as_of: AwareDatetime | None = None,
-    account_id: Annotated[list[uuid.UUID] | None, Query()] = None,
+    account_id: Annotated[list[uuid.UUID] | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     at = as_of or utcnow()
     return status_document(monthly.compliance_status(session, at, account_id or None), at)
@@ -346,7 +350,7 @@ def _download(data: bytes, fmt: str, name: str, inline: bool) -> Response:
     responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
 )
 def monthly_report(
-    month: str,
+    month: Annotated[Text, Path(max_length=20, examples=["2026-11"])],
     request: Request,
     session: SessionDep,
     _: Viewer,
@@ -372,19 +376,19 @@ def _report_public(row: Report) -> ReportPublic:
     f"{API}/reports", response_model=list[ReportPublic], summary="Generated reports, newest period first"
 )
 def list_reports(
-    session: SessionDep, _: Viewer, kind: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    session: SessionDep, _: Viewer, kind: Annotated[Text | None, Query(max_length=32)] = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[ReportPublic]:
     return [_report_public(r) for r in reports.list_reports(session, kind, limit)]
 
 
 @router.get(f"{API}/reports/{{report_id}}", response_model=ReportPublic, summary="One generated report")
-def get_report(report_id: int, session: SessionDep, _: Viewer) -> ReportPublic:
+def get_report(report_id: IntId, session: SessionDep, _: Viewer) -> ReportPublic:
     return _report_public(reports.get_report(session, report_id))
 
 
 @router.get(f"{API}/reports/{{report_id}}/files/{{fmt}}", summary="A stored report file")
 def report_file(
-    report_id: int, fmt: Format, request: Request, session: SessionDep, storage: StorageDep, _: Viewer
+    report_id: IntId, fmt: Format, request: Request, session: SessionDep, storage: StorageDep, _: Viewer
 ) -> Response:
     row = reports.get_report(session, report_id)
     meta = row.files.get(fmt)

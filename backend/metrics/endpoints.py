@@ -22,6 +22,7 @@ from backend.metrics.mappings import METRICS, shipped_mappings
 from backend.metrics.models import MetricImport, MetricSnapshot
 from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup
 from backend.metrics.schemas import IdentifiedPublic, ImportPublic, SnapshotBatch, WriteCountsPublic
+from backend.text import IntId, Text, ZoneName
 from backend.uploads import spool
 
 router = APIRouter(tags=["metrics"])
@@ -67,8 +68,8 @@ async def _body_file(request: Request, filename: str | None) -> tuple[bytes, str
 )
 async def import_metrics(
     request: Request, session: SessionDep, key: Editor,
-    platform: Annotated[str, Query(examples=["douyin"], description="Export mapping (see GET /metrics/mappings)")],
-    filename: Annotated[str | None, Query(max_length=500)] = None,
+    platform: Annotated[Text, Query(max_length=64, examples=["douyin"], description="Export mapping (see GET /metrics/mappings)")],
+    filename: Annotated[Text | None, Query(max_length=500)] = None,
     dry_run: bool = False,
     allow_errors: bool = False,
     as_of: Annotated[datetime | None, Query(description="When a totals export was downloaded (default: today)")] = None,
@@ -126,15 +127,18 @@ def publication_snapshots(publication_id: uuid.UUID, session: SessionDep, _: Vie
 
 
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]
-Tags = Annotated[list[int], Query(description="Only materials with any of these tag ids")]
+Tags = Annotated[list[IntId], Query(max_length=100, description="Only materials with any of these tag ids")]
+ShortText = Annotated[Text | None, Query(max_length=100)]
+Group = Annotated[Text, Query(description=" | ".join(GROUPS), json_schema_extra={"enum": list(GROUPS)})]
+Order = Annotated[Text, Query(description=" | ".join(ORDERABLE), json_schema_extra={"enum": list(ORDERABLE)})]
 
 
 def rollup_filters(
     month: Month = None, start: datetime | None = None, end: datetime | None = None,
-    platform: str | None = None, account_id: uuid.UUID | None = None, channel_id: str | None = None,
-    preset_id: str | None = None, tag: Tags = [],  # noqa: B006
-    category: str | None = None, source_id: uuid.UUID | None = None,
-    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY", zone: str = "Asia/Shanghai",
+    platform: ShortText = None, account_id: uuid.UUID | None = None, channel_id: ShortText = None,
+    preset_id: ShortText = None, tag: Tags = [],  # noqa: B006
+    category: ShortText = None, source_id: uuid.UUID | None = None,
+    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY", zone: Annotated[ZoneName, Query()] = "Asia/Shanghai",
 ) -> RollupFilters:
     """The query parameters every figure endpoint filters by (rollups, leaderboard, report)."""
     f = RollupFilters(platform=platform, account_id=account_id, channel_id=channel_id, preset_id=preset_id,
@@ -167,8 +171,8 @@ def _rollup_response(rows: list[RollupRow], fmt: str, name: str) -> Response | l
             response_model=None)
 def get_rollup(
     session: SessionDep, _: Viewer, f: Filters,
-    by: Annotated[str, Query(description=" | ".join(GROUPS))] = "material",
-    order: Annotated[str, Query(description=" | ".join(ORDERABLE))] = "views",
+    by: Group = "material",
+    order: Order = "views",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     ascending: bool = False,
     format: Literal["json", "csv", "xlsx"] = "json",
@@ -180,7 +184,7 @@ def get_rollup(
 @router.get(f"{API}/metrics/leaderboard", summary="Top materials (or any group) with filters", response_model=None)
 def get_leaderboard(
     session: SessionDep, _: Viewer, f: Filters,
-    by: str = "material", order: str = "views", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    by: Group = "material", order: Order = "views", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response | list[dict[str, Any]]:
     rows = rollup(session, by, f, order_by=order, limit=limit)
@@ -191,7 +195,7 @@ def get_leaderboard(
 
 @router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts")
 def get_report(
-    session: SessionDep, _: Viewer, f: Filters, month: Month = None, metric: str = "views",
+    session: SessionDep, _: Viewer, f: Filters, month: Month = None, metric: Order = "views",
 ) -> HTMLResponse:
     title = f"reelhouse performance {month or ''}".strip()
     return HTMLResponse(metric_reports.html_report(session, f, title=title, metric=metric,

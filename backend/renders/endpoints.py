@@ -12,6 +12,7 @@ from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
 from backend.renders import service as renders
 from backend.renders.models import JobStatus, RenderJob, RenderOutput
 from backend.renders.schemas import JobPagePublic, JobPublic, ProblemRef, RenditionPublic
+from backend.text import Offset, Text
 
 router = APIRouter(tags=["renders"])
 
@@ -80,9 +81,9 @@ def list_jobs(
     session: SessionDep,
     status: JobStatus | None = None,
     source_id: uuid.UUID | None = None,
-    preset: Annotated[str | None, Query(description="Jobs with a rendition of this preset")] = None,
+    preset: Annotated[Text | None, Query(max_length=100, description="Jobs with a rendition of this preset")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> JobPagePublic:
     jobs = renders.list_jobs(
         session,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exists, or_, update
@@ -28,6 +28,7 @@ from backend.db import after_commit
 from backend.platforms.service import get_catalog
 from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
 from backend.sqltypes import utcnow
+from backend.text import MultilineText, Text
 from presets.schema import Fit, RenditionPreset, UnknownPreset
 from storage import Storage
 
@@ -37,6 +38,7 @@ RANGE_TOLERANCE_S = 0.05  # a range may end this far past the probed duration (c
 MAX_BOOKEND_S = 30.0  # an intro/outro is a sting or a title card, not a second programme
 DEFAULT_STILL_S = 3.0  # how long an image intro/outro shows when the request does not say
 MAX_SRT_BYTES = 1024 * 1024
+PresetId = Annotated[Text, Field(max_length=100, examples=["douyin-9x16"])]
 _SRT_CUE = re.compile(r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}")
 
 
@@ -65,7 +67,7 @@ class WatermarkIn(BaseModel):
 
 class TitleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=200, examples=["618 大促 · 新品首发"])
+    text: Text = Field(min_length=1, max_length=200, examples=["618 大促 · 新品首发"])
     position: Literal["top", "bottom"] = "top"
     start: float | None = Field(default=None, ge=0)
     end: float | None = Field(default=None, gt=0)
@@ -73,7 +75,7 @@ class TitleIn(BaseModel):
 
 class SubtitlesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    srt: str = Field(min_length=1, description="SRT text timed to the output (after cutting and joining)")
+    srt: MultilineText = Field(min_length=1, max_length=MAX_SRT_BYTES, description="SRT text timed to the output (after cutting and joining)")
 
 
 class CropKeyIn(BaseModel):
@@ -93,8 +95,8 @@ class CropKeyIn(BaseModel):
 class RenderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ranges: list[TimeRangeIn] = Field(min_length=1, max_length=50, description="Joined in order")
-    presets: list[str] = Field(min_length=1, max_length=20)
-    fit: dict[str, Fit] = Field(default_factory=dict, description="Per-preset fit override")
+    presets: list[PresetId] = Field(min_length=1, max_length=20)
+    fit: dict[PresetId, Fit] = Field(max_length=20, default_factory=dict, description="Per-preset fit override")
     watermark: WatermarkIn | None = None
     title: TitleIn | None = None
     subtitles: SubtitlesIn | None = None
