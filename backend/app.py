@@ -25,7 +25,7 @@ from backend.health import endpoints as health
 from backend.metrics import endpoints as metrics
 from backend.platforms import endpoints as presets_api
 from backend.renders import endpoints as renders_api
-from backend.responses import PROBLEM_JSON, PathMethods, SecurityHeaders, problem_response
+from backend.responses import PROBLEM_JSON, PathMethods, SecurityHeaders, problem_response, problems
 from backend.uploads import endpoints as tus
 from backend.warmup import warm_up_database, warm_up_routes
 from backend.web import endpoints as web
@@ -126,11 +126,6 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        responses={
-            401: {"description": "Missing or invalid API key", "content": {PROBLEM_JSON: {}}},
-            403: {"description": "The key's role does not allow this", "content": {PROBLEM_JSON: {}}},
-            422: {"description": "Invalid request", "content": {PROBLEM_JSON: {}}},
-        },
     )
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
@@ -142,7 +137,10 @@ def create_app() -> FastAPI:
     def problem_types() -> list[dict[str, Any]]:
         return [{"type": c.type_uri(), "title": c.title, "status": c.status} for c in errors.error_classes()]
 
-    @app.get("/problems/{slug}", tags=["health"], summary="One problem type", response_class=HTMLResponse)
+    @app.get(
+        "/problems/{slug}", tags=["health"], summary="One problem type", response_class=HTMLResponse,
+        responses=problems(404),
+    )
     def problem_type(slug: str) -> HTMLResponse:
         for c in errors.error_classes():
             if c.slug == slug:

@@ -8,11 +8,12 @@ them is a 422 before any handler runs."""
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 # C0 controls (NUL included) and lone surrogates; multi-line text keeps tab, LF and CR.
 _NOT_LINE = re.compile(r"[\x00-\x1f\ud800-\udfff]")
@@ -61,17 +62,39 @@ MultilineText = Annotated[str, AfterValidator(multi_line), Field(json_schema_ext
 ZoneName = Annotated[str, AfterValidator(zone_name), Field(max_length=64, examples=["Asia/Shanghai"])]
 """An IANA time zone name."""
 
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def iso_8601(value: Any) -> Any:
+    """Dates and times come as ISO 8601 text (or as date objects from Python callers): pydantic would
+    also read a number as a Unix time, which no client means and the schema does not say."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("expected an ISO 8601 date or date-time, e.g. 2026-11-20 or 2026-11-20T08:00:00+08:00")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(iso_8601)]
+"""A moment with its UTC offset."""
+
+Moment = Annotated[datetime, BeforeValidator(iso_8601)]
+"""A date-time whose offset the handler checks itself (and answers 400 without one)."""
+
+Day = Annotated[date, BeforeValidator(iso_8601)]
+"""A calendar date."""
+
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+"""A JSON number in a body: finite, never a boolean or a string (pydantic's lax mode takes both)."""
+
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
 IntId = Annotated[int, Field(ge=1, le=INT32_MAX)]
 """The id of a row with an INTEGER key (tags, reports)."""
 
-Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
-"""A count or limit stored in an INTEGER column (channel rules)."""
-
-BigCount = Annotated[int, Field(ge=0, le=INT64_MAX)]
-"""A count stored in a BIGINT column (platform metrics)."""
+Count = Annotated[int, Strict(), Field(ge=0, le=INT32_MAX)]
+"""A count or limit in a body, stored in an INTEGER column (channel rules); never a boolean."""
 
 Offset = Annotated[int, Field(ge=0, le=INT32_MAX)]
 """How many rows a page skips."""

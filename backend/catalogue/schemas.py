@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType, TagCategory
-from backend.text import IntId, MultilineText, PartialUpdate, Text, unchanged
+from backend.text import IntId, MultilineText, Number, PartialUpdate, Text, unchanged
 from workers.media.facts import MediaFacts
 
 
@@ -35,7 +35,7 @@ class TagUpdate(BaseModel):
 
 class BulkTagging(BaseModel):
     material_ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000)
-    tag_ids: list[IntId] = Field(min_length=1, max_length=100)
+    tag_ids: list[Annotated[IntId, Strict()]] = Field(min_length=1, max_length=100)
 
 
 class BulkTaggingResult(BaseModel):
@@ -78,7 +78,7 @@ class MaterialPublic(BaseModel):
 class MaterialUpdate(PartialUpdate):
     title: Text = unchanged(min_length=1, max_length=500)
     description: MultilineText = unchanged(max_length=20_000)
-    production_cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    production_cost: Number | None = Field(default=None, ge=0)
 
 
 class MaterialPagePublic(BaseModel):

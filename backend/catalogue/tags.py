@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from backend.catalogue.models import Material, MaterialTag, Tag, TagCategory
 from backend.errors import BadRequest, Conflict, NotFound
+from backend.text import INT32_MAX
 
 
 def _clean(name: str | None) -> str | None:
@@ -92,7 +93,9 @@ def resolve_tag_refs(session: Session, refs: Iterable[str], *, create: bool) -> 
         ref = raw.strip()
         if not ref:
             continue
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():  # str.isdigit alone takes '²', which int() refuses
+            if int(ref) > INT32_MAX:
+                raise NotFound(f"tag {ref} not found")
             tags.append(get_tag(session, int(ref)))
             continue
         category_text, sep, name = ref.partition(":")

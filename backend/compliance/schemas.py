@@ -6,10 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.compliance.models import ManualState, PublicationStatus
-from backend.text import Count, MultilineText, PartialUpdate, Text, ZoneName, unchanged
+from backend.text import Count, Day, Instant, MultilineText, Number, PartialUpdate, Text, ZoneName, unchanged
 
 CountBy = Literal["approval_date", "submission_date"]
 ThresholdSource = Literal["own", "prerequisites"]
@@ -27,7 +27,7 @@ class AccountCreate(BaseModel):
     store_id: Text | None = Field(default=None, max_length=200)
     store_url: Text | None = Field(default=None, max_length=1000)
     timezone: ZoneName = "Asia/Shanghai"
-    approval_rate: float | None = Field(default=None, ge=0, le=1)
+    approval_rate: Number | None = Field(default=None, ge=0, le=1)
 
 
 class AccountUpdate(PartialUpdate):
@@ -35,7 +35,7 @@ class AccountUpdate(PartialUpdate):
     store_id: Text | None = Field(default=None, max_length=200)
     store_url: Text | None = Field(default=None, max_length=1000)
     timezone: ZoneName = unchanged()
-    approval_rate: float | None = Field(default=None, ge=0, le=1)
+    approval_rate: Number | None = Field(default=None, ge=0, le=1)
 
 
 class ChannelPublic(BaseModel):
@@ -86,8 +86,8 @@ class ChannelRuleFields(PartialUpdate):
     opens: Opens = unchanged()
     media_types: list[MediaKind] = unchanged(min_length=1)
     aspects: list[Aspect] | None = Field(default=None, min_length=1, max_length=50, description="null: any aspect")
-    min_duration_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    max_duration_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    min_duration_s: Number | None = Field(default=None, ge=0)
+    max_duration_s: Number | None = Field(default=None, gt=0)
 
 
 class ChannelCreate(ChannelRuleFields):
@@ -100,7 +100,7 @@ class ChannelUpdate(ChannelRuleFields):
     """Rule overrides for this account, and what the platform decided by hand (null manual_state clears)."""
 
     manual_state: ManualState | None = None
-    manual_effective_on: date | None = Field(default=None, description="Local date in the account's timezone")
+    manual_effective_on: Day | None = Field(default=None, description="Local date in the account's timezone")
     manual_reason: MultilineText | None = Field(default=None, max_length=2000)
     manual_recorded_by: Text | None = Field(default=None, max_length=200)
 
@@ -108,7 +108,7 @@ class ChannelUpdate(ChannelRuleFields):
 class ChannelOpening(BaseModel):
     """The platform opened the channel for the store (e.g. T-mall 视频 after the store applied)."""
 
-    opened_on: date = Field(description="Local date in the account's timezone", examples=["2026-11-03"])
+    opened_on: Day = Field(description="Local date in the account's timezone", examples=["2026-11-03"])
     opened_by: Text | None = Field(
         default=None, max_length=200, description="Who recorded it; default: the API key's name"
     )
@@ -134,16 +134,16 @@ class PublicationCreate(BaseModel):
     material_id: uuid.UUID
     account_id: uuid.UUID
     channel_id: ChannelId
-    submitted_at: AwareDatetime | None = Field(
+    submitted_at: Instant | None = Field(
         default=None, description="Default: now (for a pending submission)"
     )
     platform_post_id: Text | None = Field(default=None, max_length=200)
     post_url: Text | None = Field(default=None, max_length=1000)
     status: PublicationStatus = PublicationStatus.pending
-    approved_at: AwareDatetime | None = None
-    rejected_at: AwareDatetime | None = None
+    approved_at: Instant | None = None
+    rejected_at: Instant | None = None
     rejection_reason: MultilineText | None = Field(default=None, max_length=2000)
-    withdrawn_at: AwareDatetime | None = None
+    withdrawn_at: Instant | None = None
     note: MultilineText = Field(default="", max_length=2000)
     override: list[Check] = Field(
         default=[], description="Submission checks to pass over (kept in the audit trail with the reason)"
@@ -157,7 +157,7 @@ class PublicationUpdate(BaseModel):
 
 
 class Transition(BaseModel):
-    at: AwareDatetime | None = Field(
+    at: Instant | None = Field(
         default=None, description="When the platform made the change; default now"
     )
     reason: MultilineText | None = Field(default=None, max_length=2000, description="Required to reject")
@@ -165,7 +165,7 @@ class Transition(BaseModel):
 
 
 class Resubmission(BaseModel):
-    submitted_at: AwareDatetime | None = None
+    submitted_at: Instant | None = None
     platform_post_id: Text | None = Field(default=None, max_length=200)
     post_url: Text | None = Field(default=None, max_length=1000)
     note: MultilineText = Field(default="", max_length=2000)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -22,10 +21,13 @@ from backend.metrics.mappings import METRICS, shipped_mappings
 from backend.metrics.models import MetricImport, MetricSnapshot
 from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup
 from backend.metrics.schemas import IdentifiedPublic, ImportPublic, SnapshotBatch, WriteCountsPublic
-from backend.text import IntId, Text, ZoneName
+from backend.responses import answers, problems
+from backend.text import IntId, Moment, Text, ZoneName
 from backend.uploads import spool
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(tags=["metrics"], responses=problems(401, 422))
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TABLE_ANSWERS = {**answers(200, "Rows as JSON, CSV or XLSX (`format`)", "application/json", "text/csv", XLSX), **problems(400)}
 API = "/api/v1"
 MAX_EXPORT_BYTES = 50 * 1024 * 1024
 
@@ -60,6 +62,13 @@ async def _body_file(request: Request, filename: str | None) -> tuple[bytes, str
 @router.post(
     f"{API}/metrics/imports", response_model=ImportPublic, status_code=201,
     summary="Import a platform's metrics export (CSV or XLSX)",
+    responses=problems(400, 403, 404, 413),
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string", "format": "binary"}},
+        XLSX: {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                           "properties": {"file": {"type": "string", "format": "binary"}}}},
+    }}},
     description="Send the file as the raw body (`filename` in the query) or as multipart `file`. "
                 "`dry_run=true` shows every row's attribution and every unreadable row without writing. "
                 "Unreadable rows reject the whole import (422 `metrics-import-rejected`, nothing written) "
@@ -72,7 +81,7 @@ async def import_metrics(
     filename: Annotated[Text | None, Query(max_length=500)] = None,
     dry_run: bool = False,
     allow_errors: bool = False,
-    as_of: Annotated[datetime | None, Query(description="When a totals export was downloaded (default: today)")] = None,
+    as_of: Annotated[Moment | None, Query(description="When a totals export was downloaded (default: today)")] = None,
     account_id: uuid.UUID | None = None,
 ) -> ImportPublic:
     data, name = await _body_file(request, filename)
@@ -91,7 +100,7 @@ def list_imports(session: SessionDep, _: Viewer, limit: Annotated[int, Query(ge=
     return [_import_public(r) for r in rows]
 
 
-@router.get(f"{API}/metrics/imports/{{import_id}}", response_model=ImportPublic, summary="One import")
+@router.get(f"{API}/metrics/imports/{{import_id}}", response_model=ImportPublic, summary="One import", responses=problems(404))
 def get_import(import_id: uuid.UUID, session: SessionDep, _: Viewer) -> ImportPublic:
     record = session.get(MetricImport, import_id)
     if record is None:
@@ -104,7 +113,10 @@ def list_mappings(_: Viewer) -> list[dict[str, Any]]:
     return [m.model_dump() for m in shipped_mappings().values()]
 
 
-@router.post(f"{API}/metrics/snapshots", response_model=WriteCountsPublic, summary="Record snapshots in a batch")
+@router.post(
+    f"{API}/metrics/snapshots", response_model=WriteCountsPublic, summary="Record snapshots in a batch",
+    responses=problems(400, 403, 404),
+)
 def post_snapshots(body: SnapshotBatch, session: SessionDep, _: Editor) -> WriteCountsPublic:
     items = []
     for s in body.snapshots:
@@ -134,7 +146,7 @@ Order = Annotated[Text, Query(description=" | ".join(ORDERABLE), json_schema_ext
 
 
 def rollup_filters(
-    month: Month = None, start: datetime | None = None, end: datetime | None = None,
+    month: Month = None, start: Annotated[Moment | None, Query()] = None, end: Annotated[Moment | None, Query()] = None,
     platform: ShortText = None, account_id: uuid.UUID | None = None, channel_id: ShortText = None,
     preset_id: ShortText = None, tag: Tags = [],  # noqa: B006
     category: ShortText = None, source_id: uuid.UUID | None = None,
@@ -168,7 +180,7 @@ def _rollup_response(rows: list[RollupRow], fmt: str, name: str) -> Response | l
 
 
 @router.get(f"{API}/metrics/rollups", summary="Figures grouped by material, source, tag, platform, month ...",
-            response_model=None)
+            response_model=None, responses=TABLE_ANSWERS)
 def get_rollup(
     session: SessionDep, _: Viewer, f: Filters,
     by: Group = "material",
@@ -181,7 +193,10 @@ def get_rollup(
     return _rollup_response(rows, format, f"rollup-{by}")
 
 
-@router.get(f"{API}/metrics/leaderboard", summary="Top materials (or any group) with filters", response_model=None)
+@router.get(
+    f"{API}/metrics/leaderboard", summary="Top materials (or any group) with filters", response_model=None,
+    responses=TABLE_ANSWERS,
+)
 def get_leaderboard(
     session: SessionDep, _: Viewer, f: Filters,
     by: Group = "material", order: Order = "views", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -193,7 +208,7 @@ def get_leaderboard(
     return _rollup_response(rows, format, f"leaderboard-{by}")
 
 
-@router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts")
+@router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts", responses=problems(400))
 def get_report(
     session: SessionDep, _: Viewer, f: Filters, month: Month = None, metric: Order = "views",
 ) -> HTMLResponse:
@@ -205,6 +220,8 @@ def get_report(
 @router.post(
     f"{API}/fingerprints/identify", response_model=list[IdentifiedPublic],
     summary="Identify a platform's downloaded copy of a video",
+    responses=problems(413),
+    openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
     description="Send the video as the raw request body. It is fingerprinted in the sandbox and compared with "
                 "every catalogued video; the best matches come first (empty: nothing matches). Nothing is stored.",
 )
