@@ -131,7 +131,9 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeaders)
     modules = (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api)
     for module in modules:
-        app.include_router(module.router)
+        # Every API route takes parameters, headers or a body, so any of them can answer 422 (as
+        # problem+json: FastAPI would otherwise declare its own JSON shape).
+        app.include_router(module.router, responses=None if module in (health, web) else problems(422))
 
     @app.get("/problems", tags=["health"], summary="Every problem type this API returns")
     def problem_types() -> list[dict[str, Any]]:
@@ -139,7 +141,7 @@ def create_app() -> FastAPI:
 
     @app.get(
         "/problems/{slug}", tags=["health"], summary="One problem type", response_class=HTMLResponse,
-        responses=problems(404),
+        responses=problems(404, 422),
     )
     def problem_type(slug: str) -> HTMLResponse:
         for c in errors.error_classes():

@@ -21,14 +21,14 @@ def list_keys(session: SessionDep, _: Admin) -> list[ApiKeyPublic]:
 
 @router.post(
     "", response_model=ApiKeyIssued, status_code=201, summary="Issue a key (the token is shown once)",
-    responses=problems(400, 403, 422),
+    responses=problems(400, 403),
 )
 def create_key(body: ApiKeyCreate, session: SessionDep, _: Admin) -> ApiKeyIssued:
     issued = auth.create_api_key(session, name=body.name, role=body.role)
     return ApiKeyIssued(**ApiKeyPublic.model_validate(issued.key).model_dump(), token=issued.token)
 
 
-@router.delete("/{key_id:uuid}", response_model=ApiKeyPublic, summary="Revoke a key", responses=problems(403, 404, 422))
+@router.delete("/{key_id:uuid}", response_model=ApiKeyPublic, summary="Revoke a key", responses=problems(403, 404))
 def revoke_key(key_id: uuid.UUID, session: SessionDep, _: Admin) -> ApiKeyPublic:
     return ApiKeyPublic.model_validate(auth.revoke_api_key(session, key_id))
 

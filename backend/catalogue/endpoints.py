@@ -35,7 +35,7 @@ from backend.text import IntId, Moment, MultilineText, Text
 from backend.uploads import service as ingest
 from backend.uploads import spool
 
-router = APIRouter(tags=["materials"], responses=problems(401, 422))
+router = APIRouter(tags=["materials"], responses=problems(401))
 # `{material_id:uuid}` where the path could also be `tags:add` / `tags:remove`: PATCH /materials/tags:add
 # is then a 405 naming POST, not a 422 for a malformed material id.
 

@@ -13,7 +13,7 @@ from backend.deps import Editor, SessionDep, Viewer
 from backend.responses import problems
 from backend.text import IntId, Text
 
-router = APIRouter(prefix="/api/v1/tags", tags=["tags"], responses=problems(401, 422))
+router = APIRouter(prefix="/api/v1/tags", tags=["tags"], responses=problems(401))
 
 
 @router.get("", response_model=list[TagPublic], summary="List tags")

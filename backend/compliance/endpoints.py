@@ -34,7 +34,7 @@ from backend.responses import answers, problems, serve_object
 from backend.sqltypes import utcnow
 from backend.text import Instant, IntId, Offset, Text
 
-router = APIRouter(tags=["compliance"], responses=problems(401, 422))
+router = APIRouter(tags=["compliance"], responses=problems(401))
 
 API = "/api/v1"
 Format = Literal["json", "csv", "xlsx", "html"]

@@ -25,7 +25,7 @@ from backend.responses import answers, problems
 from backend.text import IntId, Moment, Text, ZoneName
 from backend.uploads import spool
 
-router = APIRouter(tags=["metrics"], responses=problems(401, 422))
+router = APIRouter(tags=["metrics"], responses=problems(401))
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TABLE_ANSWERS = {**answers(200, "Rows as JSON, CSV or XLSX (`format`)", "application/json", "text/csv", XLSX), **problems(400)}
 API = "/api/v1"

@@ -16,7 +16,7 @@ router = APIRouter(tags=["presets"], responses=problems(401))
 API = "/api/v1"
 
 
-@router.get(f"{API}/presets", summary="List rendition presets", responses=problems(422))
+@router.get(f"{API}/presets", summary="List rendition presets")
 def list_presets(
     _: Viewer, platform: Annotated[Text | None, Query(max_length=64, description="Only this platform's presets")] = None
 ) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def list_presets(
     return {"items": items, "count": len(items)}
 
 
-@router.get(f"{API}/presets/{{preset_id}}", summary="One rendition preset", responses=problems(404, 422))
+@router.get(f"{API}/presets/{{preset_id}}", summary="One rendition preset", responses=problems(404))
 def get_preset(preset_id: Annotated[Text, Path(max_length=100)], _: Viewer) -> dict[str, Any]:
     return preset_service.preset_public(preset_service.get_preset(preset_id))
 

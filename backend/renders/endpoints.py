@@ -15,7 +15,7 @@ from backend.renders.schemas import JobPagePublic, JobPublic, ProblemRef, Rendit
 from backend.responses import problems
 from backend.text import Offset, Text
 
-router = APIRouter(tags=["renders"], responses=problems(401, 422))
+router = APIRouter(tags=["renders"], responses=problems(401))
 
 API = "/api/v1"
 

@@ -145,3 +145,34 @@ def test_405_names_every_method_of_the_path(client: TestClient) -> None:
     res = client.post(f"{API}/materials/{uuid.uuid4()}/file")
     _problem(res, 405)
     assert res.headers["allow"] == "GET, HEAD"
+
+
+def test_what_schemathesis_found(client: TestClient, keys: Keys, material_id: str) -> None:
+    """Each was a 500 or a schema-invalid value taken as valid before."""
+    # A multipart upload without a boundary; a tag reference that str.isdigit() takes and int() refuses.
+    res = client.post(f"{API}/materials", content=b"x" * 100, headers={"Content-Type": "multipart/form-data"})
+    _problem(res, 400)
+    for ref in ("²", "99999999999999999999"):
+        res = client.post(f"{API}/materials", params={"tag": ref}, content=b"x" * 100)
+        assert res.status_code in (400, 404, 422), res.text
+    # Numbers are not Unix times, booleans are not numbers.
+    _problem(client.get(f"{API}/materials", params={"created_before": "0.5"}))
+    _problem(client.get(f"{API}/publications", params={"submitted_from": "1700000000"}))
+    _problem(client.patch(f"{API}/materials/{material_id}", json={"production_cost": False}))
+    account = client.post(f"{API}/accounts", json={"platform_id": "tmall", "name": "店", "approval_rate": True})
+    _problem(account)
+    account = client.post(f"{API}/accounts", json={"platform_id": "tmall", "name": "店"}).json()
+    url = f"{API}/accounts/{account['id']}/channels/{account['channels'][0]['channel_id']}"
+    _problem(client.patch(url, json={"monthly_cap": False}))
+    _problem(client.post(f"{url}/opening", json={"opened_on": 0}))
+    _problem(client.post(f"{API}/materials/tags:add", json={"material_ids": [material_id], "tag_ids": [True]}))
+    # A literal path answers for itself: /keys/me and /materials/tags:add are not ids.
+    res = client.delete(f"{API}/keys/me", headers=Keys.auth(keys.admin))
+    _problem(res, 405)
+    assert res.headers["allow"] == "GET"
+    res = client.patch(f"{API}/materials/tags:add", json={})
+    _problem(res, 405)
+    assert res.headers["allow"] == "POST"
+    # Rollups keep answering JSON (and CSV) as declared.
+    assert client.get(f"{API}/metrics/rollups").headers["content-type"] == "application/json"
+    assert client.get(f"{API}/metrics/rollups", params={"format": "csv"}).headers["content-type"].startswith("text/csv")
