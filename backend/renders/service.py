@@ -28,7 +28,7 @@ from backend.db import after_commit
 from backend.platforms.service import get_catalog
 from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
 from backend.sqltypes import utcnow
-from backend.text import MultilineText, Text
+from backend.text import MultilineText, Number, Text
 from presets.schema import Fit, RenditionPreset, UnknownPreset
 from storage import Storage
 
@@ -47,8 +47,8 @@ _SRT_CUE = re.compile(r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{
 
 class TimeRangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    start: float = Field(ge=0, description="Seconds from the start of the source")
-    end: float = Field(gt=0)
+    start: Number = Field(ge=0, description="Seconds from the start of the source")
+    end: Number = Field(gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRangeIn:
@@ -61,16 +61,16 @@ class WatermarkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     material_id: uuid.UUID = Field(description="An image material (logo / watermark)")
     corner: Literal["top_left", "top_right", "bottom_left", "bottom_right"] = "top_right"
-    width_fraction: float = Field(default=0.18, gt=0, le=0.5)
-    opacity: float = Field(default=1.0, gt=0, le=1)
+    width_fraction: Number = Field(default=0.18, gt=0, le=0.5)
+    opacity: Number = Field(default=1.0, gt=0, le=1)
 
 
 class TitleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: Text = Field(min_length=1, max_length=200, examples=["618 大促 · 新品首发"])
     position: Literal["top", "bottom"] = "top"
-    start: float | None = Field(default=None, ge=0)
-    end: float | None = Field(default=None, gt=0)
+    start: Number | None = Field(default=None, ge=0)
+    end: Number | None = Field(default=None, gt=0)
 
 
 class SubtitlesIn(BaseModel):
@@ -80,10 +80,10 @@ class SubtitlesIn(BaseModel):
 
 class CropKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    t: float = Field(
+    t: Number = Field(
         ge=0, description="Seconds on the output timeline (after cutting, joining and any intro)"
     )
-    x: float = Field(
+    x: Number = Field(
         ge=0,
         le=1,
         validation_alias=AliasChoices("x", "cx"),
@@ -113,7 +113,7 @@ class RenderRequest(BaseModel):
         description="A ready video (e.g. a brand sting) or image (a title card) joined before the cut. "
         "It is letterboxed to the cut's frame and counts toward each preset's duration limits.",
     )
-    intro_seconds: float | None = Field(
+    intro_seconds: Number | None = Field(
         default=None,
         gt=0,
         le=MAX_BOOKEND_S,
@@ -123,7 +123,7 @@ class RenderRequest(BaseModel):
     outro_material_id: uuid.UUID | None = Field(
         default=None, description="Like `intro_material_id`, joined after the cut"
     )
-    outro_seconds: float | None = Field(
+    outro_seconds: Number | None = Field(
         default=None, gt=0, le=MAX_BOOKEND_S, description="Like `intro_seconds`"
     )
     loudnorm: bool = False

@@ -176,3 +176,10 @@ def test_what_schemathesis_found(client: TestClient, keys: Keys, material_id: st
     # Rollups keep answering JSON (and CSV) as declared.
     assert client.get(f"{API}/metrics/rollups").headers["content-type"] == "application/json"
     assert client.get(f"{API}/metrics/rollups", params={"format": "csv"}).headers["content-type"].startswith("text/csv")
+
+
+def test_numbers_in_render_requests_are_json_numbers(client: TestClient, material_id: str) -> None:
+    base = {"ranges": [{"start": 0, "end": 5}], "presets": ["douyin-9x16"]}
+    for bad in ({"ranges": [{"start": False, "end": 5}]}, {"ranges": [{"start": 0, "end": "5"}]},
+                {"title": {"text": "标题", "start": True}}, {"crop_path": [{"t": 0, "x": True}]}):
+        _problem(client.post(f"{API}/materials/{material_id}/renders", json={**base, **bad}))
