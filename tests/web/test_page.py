@@ -89,7 +89,7 @@ def test_markup_in_titles_stays_text_and_the_key_stays_in_memory(
 
     # The list: the title is the card's text, not an element.
     page.click("#search button")
-    page.wait_for_selector(".card")
+    sync_api.expect(page.locator(".card")).to_have_count(2)
     titles = page.eval_on_selector_all(".card .title", "nodes => nodes.map(n => n.textContent)")
     assert XSS_TITLE in titles and XSS_CHILD in titles
 
