@@ -27,7 +27,7 @@ from backend.health import endpoints as health
 from backend.metrics import endpoints as metrics
 from backend.platforms import endpoints as presets_api
 from backend.renders import endpoints as renders_api
-from backend.responses import PROBLEM_JSON, problem_response
+from backend.responses import PROBLEM_JSON, PathMethods, SecurityHeaders, problem_response, problems
 from backend.uploads import endpoints as tus
 from backend.warmup import warm_up_database, warm_up_routes
 from backend.web import endpoints as web
@@ -39,7 +39,7 @@ WARM_UP_DATABASE_SECONDS = 5.0
 
 _HTTP_ERRORS: dict[int, type[errors.AppError]] = {
     400: errors.BadRequest, 401: errors.Unauthorized, 403: errors.Forbidden, 404: errors.NotFound,
-    409: errors.Conflict, 410: errors.Gone, 413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType,
+    405: errors.MethodNotAllowed, 409: errors.Conflict, 410: errors.Gone, 413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType,
     416: errors.RangeNotSatisfiable, 503: errors.ServiceUnavailable,
 }
 
@@ -66,7 +66,10 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != cls.title else None
         if exc.status_code == 404 and detail in (None, "Not Found"):
             detail = f"no such endpoint: {request.method} {request.url.path}"
-        return problem_response(cls(detail), request)
+        response = problem_response(cls(detail), request)
+        if exc.status_code == 405:
+            response.headers["Allow"] = request.app.state.path_methods.allowed(request.url.path)
+        return response
 
     @app.exception_handler(sa_exc.SQLAlchemyError)
     async def _database(request: Request, exc: Exception) -> JSONResponse:
@@ -138,27 +141,30 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        responses={
-            401: {"description": "Missing or invalid API key", "content": {PROBLEM_JSON: {}}},
-            403: {"description": "The key's role does not allow this", "content": {PROBLEM_JSON: {}}},
-            422: {"description": "Invalid request", "content": {PROBLEM_JSON: {}}},
-        },
     )
     install_error_handlers(app)
-    routers = [m.router for m in (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api)]
-    for router in routers:
-        app.include_router(router)
-    app.add_middleware(BodyGuard, routers=routers)  # key, size and nesting checked before a JSON body is read
+    modules = (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api)
+    for module in modules:
+        # Every API route takes parameters, headers or a body, so any of them can answer 422 (as
+        # problem+json: FastAPI would otherwise declare its own JSON shape).
+        app.include_router(module.router, responses=None if module in (health, web) else problems(422))
+    # Key, size and nesting checked before a JSON body is read.
+    app.add_middleware(BodyGuard, routers=[m.router for m in modules])
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the guard's refusals too
 
     @app.get("/problems", tags=["health"], summary="Every problem type this API returns")
     def problem_types() -> list[dict[str, Any]]:
         return [{"type": c.type_uri(), "title": c.title, "status": c.status} for c in errors.error_classes()]
 
-    @app.get("/problems/{slug}", tags=["health"], summary="One problem type", response_class=HTMLResponse)
+    @app.get(
+        "/problems/{slug}", tags=["health"], summary="One problem type", response_class=HTMLResponse,
+        responses=problems(404, 422),
+    )
     def problem_type(slug: str) -> HTMLResponse:
         for c in errors.error_classes():
             if c.slug == slug:
                 return HTMLResponse(f"<h1>{c.title}</h1><p>HTTP {c.status}. Type <code>{c.type_uri()}</code>.</p>")
         raise errors.NotFound(f"no problem type {slug!r}")
 
+    app.state.path_methods = PathMethods([app.router, *(module.router for module in modules)])
     return app

@@ -58,6 +58,10 @@ class NotFound(AppError):
     status, slug, title = 404, "not-found", "Not found"
 
 
+class MethodNotAllowed(AppError):
+    status, slug, title = 405, "method-not-allowed", "This path does not take that method; see the Allow header"
+
+
 class Gone(AppError):
     status, slug, title = 410, "gone", "Gone"
 

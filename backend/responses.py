@@ -4,17 +4,72 @@ ranges (RFC 9110), conditional requests and presigned redirects."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from starlette.datastructures import MutableHeaders
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import AppError, NotFound, RangeNotSatisfiable
 from storage import ObjectNotFound, Storage
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 PROBLEM_JSON = "application/problem+json"
+
+
+# --- what the OpenAPI declares: every status and content type a route can answer ---------------------
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; switch on `type` (listed at GET /problems)",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+}
+_PROBLEM_MEANING = {
+    400: "Malformed request (see detail)",
+    401: "Missing, unknown or revoked API key",
+    403: "The key's role does not allow this",
+    404: "No such resource",
+    405: "The path does not take that method (see Allow)",
+    409: "Conflicts with recorded state",
+    410: "Gone (deleted, terminated or expired)",
+    412: "Unsupported Tus-Resumable version",
+    413: "The body is larger than the limit",
+    415: "Unsupported Content-Type",
+    416: "Range not satisfiable",
+    422: "Invalid request, or refused by a domain rule (see type)",
+    423: "Locked by another request",
+    460: "Checksum mismatch",
+    503: "A backing service is unavailable",
+}
+BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for the problem statuses a route can answer, each as application/problem+json."""
+    return {
+        status: {"description": _PROBLEM_MEANING[status], "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+        for status in statuses
+    }
+
+
+def answers(status: int, description: str, *media_types: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for an answer in other media types than the route's JSON (a file, a CSV, a page; JSON
+    among them has no schema here), or one without a body (no media type)."""
+    content = {t.split(";")[0]: {} if t.endswith("json") else BINARY for t in media_types}
+    body = {"content": content} if content else {}
+    return {status: {"description": description, **body}}
 
 
 def problem_response(exc: AppError, request: Request) -> JSONResponse:
@@ -114,3 +169,63 @@ def serve_object(
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=content_type)
     return StreamingResponse(body(), status_code=status, headers=headers, media_type=content_type)
+
+
+# A stored or generated HTML document (a report, a problem type's page) shows, it never runs:
+# no script at all, its own inline styles and drawn images only.
+DOCUMENT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'none'"
+)
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: every answer says `nosniff` (a stored file is never read as script or
+    HTML by content sniffing) and sends no referrer; an HTML answer without a Content-Security-Policy
+    of its own gets DOCUMENT_CSP, except the interactive API docs, which load Swagger UI and ReDoc
+    with inline script. Bodies pass through untouched (uploads and downloads stream)."""
+
+    def __init__(self, app: ASGIApp, api_docs: tuple[str, ...] = ("/docs", "/docs/oauth2-redirect", "/redoc")) -> None:
+        self.app = app
+        self.api_docs = frozenset(api_docs)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if headers.get("content-type", "").startswith("text/html") and scope["path"] not in self.api_docs:
+                    headers.setdefault("Content-Security-Policy", DOCUMENT_CSP)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+
+class PathMethods:
+    """Every method each path takes, gathered from the routers once the app is built, for the Allow
+    header of a 405: the router names only the first route whose path matched, while one path's
+    methods are often split over several routes (GET and PATCH /tags/{id})."""
+
+    def __init__(self, routers: Iterable[APIRouter]) -> None:
+        self._routes: list[tuple[re.Pattern[str], bool, frozenset[str]]] = [
+            (route.path_regex, "{" in route.path, frozenset(route.methods))
+            for router in routers
+            for route in router.routes
+            if isinstance(route, APIRoute | Route) and route.methods
+        ]
+
+    def allowed(self, path: str) -> str:
+        """A literal path (/keys/me) answers for itself, as in OpenAPI, even where a templated one
+        (/keys/{key_id}) matches it too."""
+        literal: set[str] = set()
+        templated: set[str] = set()
+        for regex, has_parameters, route_methods in self._routes:
+            if regex.match(path):
+                (templated if has_parameters else literal).update(route_methods)
+        return ", ".join(sorted(literal or templated))

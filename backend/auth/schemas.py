@@ -8,10 +8,11 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.auth.models import Role
+from backend.text import Text
 
 
 class ApiKeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200, examples=["content team laptop"])
+    name: Text = Field(min_length=1, max_length=200, examples=["content team laptop"])
     role: Role = Role.editor
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartParser
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from backend import errors
 from backend.catalogue import service as materials
@@ -29,14 +30,25 @@ from backend.catalogue.schemas import (
     MaterialUpdate,
 )
 from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
-from backend.responses import serve_object
+from backend.responses import answers, problems, serve_object
 from backend.sqltypes import utcnow
+from backend.text import IntId, Moment, MultilineText, Text
 from backend.uploads import service as ingest
 from backend.uploads import spool
 
-router = APIRouter(tags=["materials"])
+router = APIRouter(tags=["materials"], responses=problems(401))
+# `{material_id:uuid}` where the path could also be `tags:add` / `tags:remove`: PATCH /materials/tags:add
+# is then a 405 naming POST, not a 422 for a malformed material id.
 
 API = "/api/v1"
+# What a stored file can be served as: the uploaded media's own type, or bytes when it is unknown.
+FILE_TYPES = ("video/*", "audio/*", "image/*", "application/octet-stream")
+PREVIEW_ANSWERS = {
+    **answers(200, "JPEG (a placeholder while previews_failed)", "image/jpeg"),
+    **answers(206, "Partial content (Range)", "image/jpeg"),
+    **answers(304, "Not modified (If-None-Match)"),
+    **problems(404, 416),
+}
 
 
 def to_public(material: Material, material_tags: list) -> MaterialPublic:
@@ -87,9 +99,8 @@ is kept. Uploading bytes that are already in the catalogue returns the existing 
     summary="Upload a material",
     description=UPLOAD_DOC,
     responses={
-        200: {"description": "The same bytes were already catalogued; that material is returned"},
-        413: {"description": "Larger than REELHOUSE_MAX_UPLOAD_BYTES", "content": {"application/problem+json": {}}},
-        422: {"description": "Rejected as media (see type)", "content": {"application/problem+json": {}}},
+        200: {"description": "The same bytes were already catalogued; that material is returned", "model": MaterialPublic},
+        **problems(400, 403, 404, 413),
     },
     openapi_extra={"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}, "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}, "title": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}}}}},
 )
@@ -100,12 +111,12 @@ async def upload_material(
     session: SessionDep,
     storage: StorageDep,
     settings: SettingsDep,
-    title: Annotated[str | None, Query(max_length=500, examples=["618 直播切片 洗衣液功能演示"])] = None,
-    description: Annotated[str, Query(max_length=20_000)] = "",
-    tag: Annotated[list[str], Query(description="Tag id or 'category:name' (created if missing); repeatable")] = [],  # noqa: B006
+    title: Annotated[Text | None, Query(max_length=500, examples=["618 直播切片 洗衣液功能演示"])] = None,
+    description: Annotated[MultilineText, Query(max_length=20_000)] = "",
+    tag: Annotated[list[Text], Query(max_length=100, description="Tag id or 'category:name' (created if missing); repeatable")] = [],  # noqa: B006
     kind: MaterialKind = MaterialKind.source,
     media_type: Annotated[MediaType | None, Query(description="Declared type; a mismatch is refused")] = None,
-    filename: Annotated[str | None, Query(max_length=500)] = None,
+    filename: Annotated[Text | None, Query(max_length=500)] = None,
 ) -> MaterialPublic:
     content_type = request.headers.get("content-type", "")
     req = ingest.IngestRequest(
@@ -150,33 +161,46 @@ def _declared_length(request: Request) -> int | None:
     return int(declared) if declared and declared.isdigit() else None
 
 
+_FORM_TITLE = TypeAdapter(Annotated[Text, Field(max_length=500)])
+_FORM_DESCRIPTION = TypeAdapter(Annotated[MultilineText, Field(max_length=20_000)])
+_FORM_TAGS = TypeAdapter(Annotated[list[Text], Field(max_length=100)])
+
+
 async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest) -> spool.SpooledUpload:
     parser = MultiPartParser(request.headers, _limited(request, settings.max_upload_bytes), max_files=1, max_fields=50)
-    form = await parser.parse()
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:  # no boundary, a malformed part, too many parts
+        raise errors.BadRequest(f"the multipart body cannot be read: {exc.message}") from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise errors.BadRequest("the multipart form needs a 'file' part")
-        req.title = str(form.get("title") or req.title or "") or None
-        req.description = str(form.get("description") or req.description)
-        req.tag_refs = [*req.tag_refs, *[str(t) for t in form.getlist("tags") + form.getlist("tag")]]
+        # Form fields pass the same types as the query parameters (backend/text.py): a ValueError is a 422.
+        req.title = _FORM_TITLE.validate_python(str(form.get("title") or req.title or "")) or None
+        req.description = _FORM_DESCRIPTION.validate_python(str(form.get("description") or req.description))
+        req.tag_refs = [*req.tag_refs, *_FORM_TAGS.validate_python([str(t) for t in form.getlist("tags") + form.getlist("tag")])]
         if form.get("kind"):
             req.kind = MaterialKind(str(form.get("kind")))
         if form.get("media_type"):
             req.declared_media_type = MediaType(str(form.get("media_type")))
         req.original_filename = req.original_filename or upload.filename
         return await run_in_threadpool(spool.spool_file, upload.file, settings.spool_dir, settings.max_upload_bytes)
+    except ValidationError as exc:
+        raise errors.ValidationFailed("; ".join(f"{e['loc']}: {e['msg']}" for e in exc.errors()[:5])) from None
     except ValueError as exc:
         raise errors.BadRequest(str(exc)) from exc
     finally:
         await form.close()
 
 
-@router.get(f"{API}/materials", response_model=MaterialPagePublic, summary="Search and list materials")
+@router.get(
+    f"{API}/materials", response_model=MaterialPagePublic, summary="Search and list materials", responses=problems(400)
+)
 def list_materials(
     session: SessionDep,
     _: Viewer,
-    tag: Annotated[list[int], Query(description="Tag ids; see tag_mode")] = [],  # noqa: B006
+    tag: Annotated[list[IntId], Query(max_length=100, description="Tag ids; see tag_mode")] = [],  # noqa: B006
     tag_mode: Literal["any", "all"] = "any",
     category: Annotated[str | None, Query(max_length=100, description="Has at least one tag of this category (id or label)")] = None,
     kind: MaterialKind | None = None,
@@ -187,12 +211,12 @@ def list_materials(
     max_duration: Annotated[float | None, Query(ge=0)] = None,
     orientation: Orientation | None = None,
     aspect: Annotated[str | None, Query(pattern=r"^\d+(\.\d+)?:\d+(\.\d+)?$", examples=["9:16"])] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: Annotated[Moment | None, Query()] = None,
+    created_before: Annotated[Moment | None, Query()] = None,
     parent_id: uuid.UUID | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Free text over title and description")] = None,
+    q: Annotated[Text | None, Query(max_length=200, description="Free text over title and description")] = None,
     sort: materials.SortKey = "-created_at",
-    cursor: str | None = None,
+    cursor: Annotated[Text | None, Query(max_length=2000)] = None,
     limit: Annotated[int, Query(ge=1, le=materials.MAX_PAGE)] = 50,
 ) -> MaterialPagePublic:
     page = materials.search_materials(
@@ -211,23 +235,32 @@ def list_materials(
     return Response(body.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
 
-@router.get(f"{API}/materials/{{material_id}}", response_model=MaterialPublic, summary="One material")
+@router.get(f"{API}/materials/{{material_id:uuid}}", response_model=MaterialPublic, summary="One material", responses=problems(404))
 def get_material(material_id: uuid.UUID, session: SessionDep, _: Viewer) -> MaterialPublic:
     return public_one(session, materials.get_material(session, material_id))
 
 
-@router.patch(f"{API}/materials/{{material_id}}", response_model=MaterialPublic, summary="Edit title, description, cost")
+@router.patch(
+    f"{API}/materials/{{material_id:uuid}}", response_model=MaterialPublic, summary="Edit title, description, cost",
+    responses=problems(400, 403, 404, 409),
+)
 def patch_material(material_id: uuid.UUID, body: MaterialUpdate, session: SessionDep, _: Editor) -> MaterialPublic:
     changes = body.model_dump(exclude_unset=True)
     return public_one(session, materials.update_material(session, material_id, changes))
 
 
-@router.delete(f"{API}/materials/{{material_id}}", response_model=MaterialPublic, summary="Soft-delete (restorable)")
+@router.delete(
+    f"{API}/materials/{{material_id:uuid}}", response_model=MaterialPublic, summary="Soft-delete (restorable)",
+    responses=problems(403, 404, 409),
+)
 def delete_material(material_id: uuid.UUID, session: SessionDep, _: Editor) -> MaterialPublic:
     return public_one(session, materials.soft_delete_material(session, material_id))
 
 
-@router.post(f"{API}/materials/{{material_id}}/restore", response_model=MaterialPublic, summary="Undo a delete")
+@router.post(
+    f"{API}/materials/{{material_id}}/restore", response_model=MaterialPublic, summary="Undo a delete",
+    responses=problems(403, 404, 409),
+)
 def restore_material(material_id: uuid.UUID, session: SessionDep, _: Editor) -> MaterialPublic:
     return public_one(session, materials.restore_material(session, material_id))
 
@@ -240,7 +273,10 @@ def _lineage_node(node: materials.LineageNode) -> LineageNodePublic:
     return LineageNodePublic(material=_lineage_material(node.material), children=[_lineage_node(c) for c in node.children])
 
 
-@router.get(f"{API}/materials/{{material_id}}/lineage", response_model=LineagePublic, summary="Lineage up and down")
+@router.get(
+    f"{API}/materials/{{material_id}}/lineage", response_model=LineagePublic, summary="Lineage up and down",
+    responses=problems(404),
+)
 def get_lineage(material_id: uuid.UUID, session: SessionDep, _: Viewer) -> LineagePublic:
     found = materials.lineage(session, material_id)
     return LineagePublic(ancestors=[_lineage_material(a) for a in found.ancestors], tree=_lineage_node(found.tree))
@@ -257,8 +293,14 @@ def _downloadable(session, material_id: uuid.UUID) -> Material:
 
 @router.head(f"{API}/materials/{{material_id}}/file", include_in_schema=False)
 @router.get(
-    f"{API}/materials/{{material_id}}/file", summary="Download the file (Range supported)",
-    responses={206: {"description": "Partial content"}, 307: {"description": "Presigned object-storage URL"}},
+    f"{API}/materials/{{material_id}}/file", summary="Download the file (Range supported)", response_class=Response,
+    responses={
+        **answers(200, "The file, with the Content-Type it was uploaded as", *FILE_TYPES),
+        **answers(206, "Partial content (Range)", *FILE_TYPES),
+        **answers(304, "Not modified (If-None-Match)"),
+        **answers(307, "Redirect to a presigned object-storage URL"),
+        **problems(404, 410, 416),
+    },
 )
 def download_file(
     material_id: uuid.UUID, request: Request, session: SessionDep, storage: StorageDep, settings: SettingsDep,
@@ -272,7 +314,10 @@ def download_file(
     )
 
 
-@router.get(f"{API}/materials/{{material_id}}/download-url", response_model=DownloadLink, summary="A link to the file")
+@router.get(
+    f"{API}/materials/{{material_id}}/download-url", response_model=DownloadLink, summary="A link to the file",
+    responses=problems(404, 410),
+)
 def download_url(material_id: uuid.UUID, session: SessionDep, storage: StorageDep, settings: SettingsDep, _: Viewer) -> DownloadLink:
     material = _downloadable(session, material_id)
     ttl = timedelta(seconds=settings.presigned_url_ttl_seconds)
@@ -298,21 +343,33 @@ def _preview(material_id: uuid.UUID, which: str, request: Request, session, stor
                         etag=f"{material.sha256}-{which}", inline=True, allow_redirect=False)
 
 
-@router.get(f"{API}/materials/{{material_id}}/poster", summary="Poster frame (JPEG)", response_class=Response)
+@router.get(
+    f"{API}/materials/{{material_id}}/poster", summary="Poster frame (JPEG)", response_class=Response,
+    responses=PREVIEW_ANSWERS,
+)
 def poster(material_id: uuid.UUID, request: Request, session: SessionDep, storage: StorageDep, _: Viewer) -> Response:
     return _preview(material_id, "poster", request, session, storage)
 
 
-@router.get(f"{API}/materials/{{material_id}}/contact-sheet", summary="Contact sheet (JPEG)", response_class=Response)
+@router.get(
+    f"{API}/materials/{{material_id}}/contact-sheet", summary="Contact sheet (JPEG)", response_class=Response,
+    responses=PREVIEW_ANSWERS,
+)
 def contact_sheet(material_id: uuid.UUID, request: Request, session: SessionDep, storage: StorageDep, _: Viewer) -> Response:
     return _preview(material_id, "contact-sheet", request, session, storage)
 
 
-@router.post(f"{API}/materials/tags:add", response_model=BulkTaggingResult, summary="Tag many materials at once")
+@router.post(
+    f"{API}/materials/tags:add", response_model=BulkTaggingResult, summary="Tag many materials at once",
+    responses=problems(400, 403, 404),
+)
 def bulk_tag(body: BulkTagging, session: SessionDep, _: Editor) -> BulkTaggingResult:
     return BulkTaggingResult(changed=tag_service.tag_materials(session, body.material_ids, body.tag_ids))
 
 
-@router.post(f"{API}/materials/tags:remove", response_model=BulkTaggingResult, summary="Untag many materials at once")
+@router.post(
+    f"{API}/materials/tags:remove", response_model=BulkTaggingResult, summary="Untag many materials at once",
+    responses=problems(400, 403, 404),
+)
 def bulk_untag(body: BulkTagging, session: SessionDep, _: Editor) -> BulkTaggingResult:
     return BulkTaggingResult(changed=tag_service.untag_materials(session, body.material_ids, body.tag_ids))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType
+from backend.text import IntId, MultilineText, Number, PartialUpdate, Text, unchanged
 from workers.media.facts import MediaFacts
 
 
@@ -22,11 +23,11 @@ class TagPublic(BaseModel):
 
 
 class TagCreate(BaseModel):
-    category: str = Field(
+    category: Text = Field(
         max_length=100, description="A category id, or its Chinese or English label (GET /api/v1/tag-categories)"
     )
-    name_en: str | None = Field(default=None, max_length=100, examples=["Function demo"])
-    name_zh: str | None = Field(default=None, max_length=100, examples=["功能演示"])
+    name_en: Text | None = Field(default=None, max_length=100, examples=["Function demo"])
+    name_zh: Text | None = Field(default=None, max_length=100, examples=["功能演示"])
 
 
 class TagCategoryPublic(BaseModel):
@@ -40,19 +41,19 @@ class TagCategoryPublic(BaseModel):
 
 class TagCategoryCreate(BaseModel):
     id: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$", examples=["source"])
-    label_zh: str = Field(min_length=1, max_length=100, examples=["素材来源"])
-    label_en: str = Field(min_length=1, max_length=100, examples=["Source"])
+    label_zh: Text = Field(min_length=1, max_length=100, examples=["素材来源"])
+    label_en: Text = Field(min_length=1, max_length=100, examples=["Source"])
     inheritable: bool = True
 
 
 class TagUpdate(BaseModel):
-    name_en: str | None = Field(default=None, max_length=100)
-    name_zh: str | None = Field(default=None, max_length=100)
+    name_en: Text | None = Field(default=None, max_length=100)
+    name_zh: Text | None = Field(default=None, max_length=100)
 
 
 class BulkTagging(BaseModel):
     material_ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000)
-    tag_ids: list[int] = Field(min_length=1, max_length=100)
+    tag_ids: list[Annotated[IntId, Strict()]] = Field(min_length=1, max_length=100)
 
 
 class BulkTaggingResult(BaseModel):
@@ -95,10 +96,10 @@ class MaterialPublic(BaseModel):
     links: dict[str, str]
 
 
-class MaterialUpdate(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    description: str | None = Field(default=None, max_length=20_000)
-    production_cost: float | None = Field(default=None, ge=0)
+class MaterialUpdate(PartialUpdate):
+    title: Text = unchanged(min_length=1, max_length=500)
+    description: MultilineText = unchanged(max_length=20_000)
+    production_cost: Number | None = Field(default=None, ge=0)
 
 
 class MaterialPagePublic(BaseModel):

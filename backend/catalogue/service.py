@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from backend.changes import apply_changes
 from backend.config import Settings
 from backend.errors import BadRequest, Conflict, NotFound
 from backend.sqltypes import table_of, utcnow
+from backend.text import INT64_MAX, single_line
 from workers.media.probe import Limits
 
 SortKey = Literal["created_at", "-created_at", "title", "-title", "duration", "-duration", "size", "-size"]
@@ -123,6 +125,20 @@ def _encode_cursor(sort: str, value: Any, mid: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _cursor_value(key: str, value: Any) -> Any:
+    """A cursor comes back from the client: its value must be what the sort column holds (an aware
+    datetime, a line of text, a finite number, a BIGINT), or the comparison fails in the database."""
+    if key == "created_at" and isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    if key == "title" and isinstance(value, str):
+        return single_line(value)
+    if key == "duration" and isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if key == "size" and isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX:
+        return value
+    raise ValueError(f"a {key} cursor cannot hold {value!r}")
+
+
 def _decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -131,7 +147,7 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
             raise ValueError("sort changed")
         if isinstance(value, dict) and "dt" in value:
             value = datetime.fromisoformat(value["dt"])
-        return value, uuid.UUID(mid)
+        return _cursor_value(sort.lstrip("-"), value), uuid.UUID(mid)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise BadRequest("invalid or stale cursor; start again without it") from exc
 

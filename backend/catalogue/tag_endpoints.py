@@ -9,8 +9,10 @@ from fastapi import APIRouter, Query, Response
 from backend.catalogue import tags as tag_service
 from backend.catalogue.schemas import TagCategoryCreate, TagCategoryPublic, TagCreate, TagPublic, TagUpdate
 from backend.deps import Admin, Editor, SessionDep, Viewer
+from backend.responses import problems
+from backend.text import IntId, Text
 
-router = APIRouter(tags=["tags"])
+router = APIRouter(tags=["tags"], responses=problems(401))
 TAGS = "/api/v1/tags"
 CATEGORIES = "/api/v1/tag-categories"
 
@@ -22,6 +24,7 @@ def list_categories(session: SessionDep, _: Viewer) -> list[TagCategoryPublic]:
 
 @router.post(
     CATEGORIES, response_model=TagCategoryPublic, status_code=201, summary="Add a tag category (admin)",
+    responses=problems(400, 403, 409),
     description="`inheritable`: whether a rendition takes its source's tags of this category.",
 )
 def create_category(body: TagCategoryCreate, session: SessionDep, _: Admin, response: Response) -> TagCategoryPublic:
@@ -35,30 +38,32 @@ def create_category(body: TagCategoryCreate, session: SessionDep, _: Admin, resp
 @router.get(TAGS, response_model=list[TagPublic], summary="List tags")
 def list_tags(
     session: SessionDep, _: Viewer,
-    category: Annotated[str | None, Query(max_length=100, description="Category id or label")] = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    category: Annotated[Text | None, Query(max_length=100, description="Category id or label")] = None,
+    q: Annotated[Text | None, Query(max_length=100)] = None,
 ) -> list[TagPublic]:
     return [TagPublic.model_validate(t) for t in tag_service.list_tags(session, category=category, q=q)]
 
 
-@router.post(TAGS, response_model=TagPublic, status_code=201, summary="Create a tag")
+@router.post(TAGS, response_model=TagPublic, status_code=201, summary="Create a tag", responses=problems(400, 403, 409))
 def create_tag(body: TagCreate, session: SessionDep, _: Editor, response: Response) -> TagPublic:
     tag = tag_service.create_tag(session, category=body.category, name_en=body.name_en, name_zh=body.name_zh)
     response.headers["Location"] = f"{TAGS}/{tag.id}"
     return TagPublic.model_validate(tag)
 
 
-@router.get(f"{TAGS}/{{tag_id}}", response_model=TagPublic, summary="One tag")
-def get_tag(tag_id: int, session: SessionDep, _: Viewer) -> TagPublic:
+@router.get(f"{TAGS}/{{tag_id}}", response_model=TagPublic, summary="One tag", responses=problems(404))
+def get_tag(tag_id: IntId, session: SessionDep, _: Viewer) -> TagPublic:
     return TagPublic.model_validate(tag_service.get_tag(session, tag_id))
 
 
-@router.patch(f"{TAGS}/{{tag_id}}", response_model=TagPublic, summary="Rename a tag")
-def update_tag(tag_id: int, body: TagUpdate, session: SessionDep, _: Editor) -> TagPublic:
+@router.patch(f"{TAGS}/{{tag_id}}", response_model=TagPublic, summary="Rename a tag", responses=problems(400, 403, 404, 409))
+def update_tag(tag_id: IntId, body: TagUpdate, session: SessionDep, _: Editor) -> TagPublic:
     return TagPublic.model_validate(tag_service.update_tag(session, tag_id, name_en=body.name_en, name_zh=body.name_zh))
 
 
-@router.delete(f"{TAGS}/{{tag_id}}", status_code=204, summary="Delete a tag (untags every material)")
-def delete_tag(tag_id: int, session: SessionDep, _: Editor) -> Response:
+@router.delete(
+    f"{TAGS}/{{tag_id}}", status_code=204, summary="Delete a tag (untags every material)", responses=problems(403, 404)
+)
+def delete_tag(tag_id: IntId, session: SessionDep, _: Editor) -> Response:
     tag_service.delete_tag(session, tag_id)
     return Response(status_code=204)

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from backend.catalogue.models import Material, MaterialTag, Tag, TagCategory
 from backend.errors import BadRequest, Conflict, NotFound, TagCategoryExists, TagCategoryUnknown
 from backend.sqltypes import utcnow
+from backend.text import INT32_MAX
 
 _CATEGORY_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -182,7 +183,9 @@ def resolve_tag_refs(session: Session, refs: Iterable[str], *, create: bool) -> 
         ref = raw.strip()
         if not ref:
             continue
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():  # str.isdigit alone takes '²', which int() refuses
+            if int(ref) > INT32_MAX:
+                raise NotFound(f"tag {ref} not found")
             tags.append(get_tag(session, int(ref)))
             continue
         category_text, sep, name = ref.replace("：", ":").partition(":")  # a full-width colon too

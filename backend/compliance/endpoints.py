@@ -6,8 +6,7 @@ import uuid
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from backend import errors
 from backend.compliance import accounts, monthly, publications, reports
@@ -18,6 +17,7 @@ from backend.compliance.schemas import (
     AccountPublic,
     AccountUpdate,
     ChannelCreate,
+    ChannelId,
     ChannelOpening,
     ChannelPublic,
     ChannelUpdate,
@@ -30,10 +30,11 @@ from backend.compliance.schemas import (
     Transition,
 )
 from backend.deps import Admin, Editor, SessionDep, StorageDep, Viewer
-from backend.responses import serve_object
+from backend.responses import answers, problems, serve_object
 from backend.sqltypes import utcnow
+from backend.text import Instant, IntId, Offset, Text
 
-router = APIRouter(tags=["compliance"])
+router = APIRouter(tags=["compliance"], responses=problems(401))
 
 API = "/api/v1"
 Format = Literal["json", "csv", "xlsx", "html"]
@@ -58,6 +59,7 @@ def _one_account(session: Any, account_id: uuid.UUID) -> AccountPublic:
     status_code=201,
     response_model=AccountPublic,
     summary="Add a platform account (its channels come from the platform's rules)",
+    responses=problems(400, 403, 409),
 )
 def create_account(body: AccountCreate, session: SessionDep, response: Response, _: Editor) -> AccountPublic:
     account = accounts.create_account(session, **body.model_dump())
@@ -66,18 +68,23 @@ def create_account(body: AccountCreate, session: SessionDep, response: Response,
 
 
 @router.get(f"{API}/accounts", response_model=list[AccountPublic], summary="List platform accounts")
-def list_accounts(session: SessionDep, _: Viewer, platform_id: str | None = None) -> list[AccountPublic]:
+def list_accounts(
+    session: SessionDep, _: Viewer, platform_id: Annotated[Text | None, Query(max_length=64)] = None
+) -> list[AccountPublic]:
     found = accounts.list_accounts(session, platform_id)
     channels = accounts.channels_of(session, [a.id for a in found])
     return [_account_public(a, channels[a.id]) for a in found]
 
 
-@router.get(f"{API}/accounts/{{account_id}}", response_model=AccountPublic, summary="One account")
+@router.get(f"{API}/accounts/{{account_id}}", response_model=AccountPublic, summary="One account", responses=problems(404))
 def get_account(account_id: uuid.UUID, session: SessionDep, _: Viewer) -> AccountPublic:
     return _one_account(session, account_id)
 
 
-@router.patch(f"{API}/accounts/{{account_id}}", response_model=AccountPublic, summary="Edit an account")
+@router.patch(
+    f"{API}/accounts/{{account_id}}", response_model=AccountPublic, summary="Edit an account",
+    responses=problems(400, 403, 404, 409),
+)
 def update_account(
     account_id: uuid.UUID, body: AccountUpdate, session: SessionDep, _: Editor
 ) -> AccountPublic:
@@ -86,7 +93,8 @@ def update_account(
 
 
 @router.delete(
-    f"{API}/accounts/{{account_id}}", status_code=204, summary="Delete an account without publications"
+    f"{API}/accounts/{{account_id}}", status_code=204, summary="Delete an account without publications",
+    responses=problems(403, 404, 409),
 )
 def delete_account(account_id: uuid.UUID, session: SessionDep, _: Admin) -> Response:
     accounts.delete_account(session, account_id)
@@ -97,6 +105,7 @@ def delete_account(account_id: uuid.UUID, session: SessionDep, _: Admin) -> Resp
     f"{API}/accounts/{{account_id}}/channels",
     response_model=list[ChannelPublic],
     summary="An account's channels",
+    responses=problems(404),
 )
 def list_channels(account_id: uuid.UUID, session: SessionDep, _: Viewer) -> list[ChannelPublic]:
     return _one_account(session, account_id).channels
@@ -107,6 +116,7 @@ def list_channels(account_id: uuid.UUID, session: SessionDep, _: Viewer) -> list
     status_code=201,
     response_model=ChannelPublic,
     summary="Add a channel the platform's rules do not list",
+    responses=problems(400, 403, 404, 409),
 )
 def add_channel(account_id: uuid.UUID, body: ChannelCreate, session: SessionDep, _: Editor) -> ChannelPublic:
     values = body.model_dump(exclude_unset=True, exclude={"channel_id"})
@@ -119,9 +129,10 @@ def add_channel(account_id: uuid.UUID, body: ChannelCreate, session: SessionDep,
     f"{API}/accounts/{{account_id}}/channels/{{channel_id}}",
     response_model=ChannelPublic,
     summary="Override a channel's rules, or open/close it by hand",
+    responses=problems(400, 403, 404, 409),
 )
 def update_channel(
-    account_id: uuid.UUID, channel_id: str, body: ChannelUpdate, session: SessionDep, key: Editor
+    account_id: uuid.UUID, channel_id: ChannelId, body: ChannelUpdate, session: SessionDep, key: Editor
 ) -> ChannelPublic:
     changes = body.model_dump(exclude_unset=True)
     return ChannelPublic.model_validate(
@@ -133,9 +144,10 @@ def update_channel(
     f"{API}/accounts/{{account_id}}/channels/{{channel_id}}/opening",
     response_model=ChannelPublic,
     summary="Record that the platform opened the channel (date, who, note)",
+    responses=problems(400, 403, 404, 409),
 )
 def record_opening(
-    account_id: uuid.UUID, channel_id: str, body: ChannelOpening, session: SessionDep, key: Editor
+    account_id: uuid.UUID, channel_id: ChannelId, body: ChannelOpening, session: SessionDep, key: Editor
 ) -> ChannelPublic:
     channel = accounts.record_opening(
         session,
@@ -152,8 +164,9 @@ def record_opening(
     f"{API}/accounts/{{account_id}}/channels/{{channel_id}}/reset",
     response_model=ChannelPublic,
     summary="Drop the account's rule overrides (back to the platform's rules)",
+    responses=problems(403, 404, 409),
 )
-def reset_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _: Editor) -> ChannelPublic:
+def reset_channel(account_id: uuid.UUID, channel_id: ChannelId, session: SessionDep, _: Editor) -> ChannelPublic:
     return ChannelPublic.model_validate(accounts.reset_channel(session, account_id, channel_id))
 
 
@@ -161,8 +174,9 @@ def reset_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _
     f"{API}/accounts/{{account_id}}/channels/{{channel_id}}",
     status_code=204,
     summary="Remove a channel without publications",
+    responses=problems(403, 404, 409),
 )
-def delete_channel(account_id: uuid.UUID, channel_id: str, session: SessionDep, _: Editor) -> Response:
+def delete_channel(account_id: uuid.UUID, channel_id: ChannelId, session: SessionDep, _: Editor) -> Response:
     accounts.delete_channel(session, account_id, channel_id)
     return Response(status_code=204)
 
@@ -185,6 +199,7 @@ def _publication_public(session: Any, pubs: list[Publication]) -> list[Publicati
     status_code=201,
     response_model=PublicationPublic,
     summary="Record a submission (or import a reviewed one with its dates)",
+    responses=problems(400, 403, 404, 409),
 )
 def create_publication(
     body: PublicationCreate, session: SessionDep, response: Response, key: Editor
@@ -201,13 +216,13 @@ def list_publications(
     session: SessionDep,
     _: Viewer,
     account_id: uuid.UUID | None = None,
-    channel_id: str | None = None,
+    channel_id: Annotated[ChannelId | None, Query()] = None,
     status: PublicationStatus | None = None,
     material_id: uuid.UUID | None = None,
-    submitted_from: AwareDatetime | None = None,
-    submitted_before: AwareDatetime | None = None,
+    submitted_from: Annotated[Instant | None, Query()] = None,
+    submitted_before: Annotated[Instant | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[PublicationPublic]:
     pubs = publications.list_publications(
         session,
@@ -229,6 +244,7 @@ def list_publications(
     f"{API}/publications/{{publication_id}}",
     response_model=PublicationPublic,
     summary="One publication with its audit trail",
+    responses=problems(404),
 )
 def get_publication(publication_id: uuid.UUID, session: SessionDep, _: Viewer) -> PublicationPublic:
     return _publication_public(session, [publications.get_publication(session, publication_id)])[0]
@@ -238,6 +254,7 @@ def get_publication(publication_id: uuid.UUID, session: SessionDep, _: Viewer) -
     f"{API}/publications/{{publication_id}}",
     response_model=PublicationPublic,
     summary="Set the platform's post id and URL",
+    responses=problems(400, 403, 404, 409),
 )
 def update_publication(
     publication_id: uuid.UUID, body: PublicationUpdate, session: SessionDep, _: Editor
@@ -270,6 +287,7 @@ for _action, _summary in (
         response_model=PublicationPublic,
         summary=_summary,
         name=f"{_action}_publication",
+        responses=problems(400, 403, 404, 409),
     )
 
 
@@ -278,6 +296,7 @@ for _action, _summary in (
     status_code=201,
     response_model=PublicationPublic,
     summary="Submit a rejected or withdrawn material again (a new publication)",
+    responses=problems(400, 403, 404, 409),
 )
 def resubmit(
     publication_id: uuid.UUID, body: Resubmission, session: SessionDep, key: Editor
@@ -299,12 +318,14 @@ def resubmit(
 # --- status and reports -------------------------------------------------------------------------------
 
 
-@router.get(f"{API}/compliance/status", summary="Where every channel stands, now or at as_of")
+@router.get(
+    f"{API}/compliance/status", summary="Where every channel stands, now or at as_of", responses=problems(404)
+)
 def compliance_status(
     session: SessionDep,
     _: Viewer,
-    as_of: AwareDatetime | None = None,
-    account_id: Annotated[list[uuid.UUID] | None, Query()] = None,
+    as_of: Annotated[Instant | None, Query()] = None,
+    account_id: Annotated[list[uuid.UUID] | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     at = as_of or utcnow()
     return status_document(monthly.compliance_status(session, at, account_id or None), at)
@@ -343,15 +364,19 @@ def _download(data: bytes, fmt: str, name: str, inline: bool) -> Response:
 @router.get(
     f"{API}/reports/monthly/{{month}}",
     summary="The monthly quota report (json, csv, xlsx or html; ?format= or Accept)",
-    responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
+    response_class=Response,
+    responses={
+        **answers(200, "The report in the format asked for", *MEDIA_TYPES.values()),
+        **problems(404),
+    },
 )
 def monthly_report(
-    month: str,
+    month: Annotated[Text, Path(max_length=20, examples=["2026-11"])],
     request: Request,
     session: SessionDep,
     _: Viewer,
     format: Format | None = None,  # noqa: A002
-    as_of: AwareDatetime | None = None,
+    as_of: Annotated[Instant | None, Query()] = None,
     lang: Annotated[
         Literal["zh", "en"], Query(description="Language of CSV and XLSX headers, statuses and names")
     ] = "zh",
@@ -372,19 +397,27 @@ def _report_public(row: Report) -> ReportPublic:
     f"{API}/reports", response_model=list[ReportPublic], summary="Generated reports, newest period first"
 )
 def list_reports(
-    session: SessionDep, _: Viewer, kind: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    session: SessionDep, _: Viewer, kind: Annotated[Text | None, Query(max_length=32)] = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[ReportPublic]:
     return [_report_public(r) for r in reports.list_reports(session, kind, limit)]
 
 
-@router.get(f"{API}/reports/{{report_id}}", response_model=ReportPublic, summary="One generated report")
-def get_report(report_id: int, session: SessionDep, _: Viewer) -> ReportPublic:
+@router.get(f"{API}/reports/{{report_id}}", response_model=ReportPublic, summary="One generated report", responses=problems(404))
+def get_report(report_id: IntId, session: SessionDep, _: Viewer) -> ReportPublic:
     return _report_public(reports.get_report(session, report_id))
 
 
-@router.get(f"{API}/reports/{{report_id}}/files/{{fmt}}", summary="A stored report file")
+@router.get(
+    f"{API}/reports/{{report_id}}/files/{{fmt}}", summary="A stored report file", response_class=Response,
+    responses={
+        **answers(200, "The stored file", *MEDIA_TYPES.values()),
+        **answers(206, "Partial content (Range)", *MEDIA_TYPES.values()),
+        **answers(304, "Not modified (If-None-Match)"),
+        **problems(404, 416),
+    },
+)
 def report_file(
-    report_id: int, fmt: Format, request: Request, session: SessionDep, storage: StorageDep, _: Viewer
+    report_id: IntId, fmt: Format, request: Request, session: SessionDep, storage: StorageDep, _: Viewer
 ) -> Response:
     row = reports.get_report(session, report_id)
     meta = row.files.get(fmt)

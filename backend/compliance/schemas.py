@@ -6,9 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.compliance.models import ManualState, PublicationStatus
+from backend.text import Count, Day, Instant, MultilineText, Number, PartialUpdate, Text, ZoneName, unchanged
 
 CountBy = Literal["approval_date", "submission_date"]
 ThresholdSource = Literal["own", "prerequisites"]
@@ -17,23 +18,24 @@ Opens = Literal["automatically", "on_application"]
 MediaKind = Literal["video", "image", "audio"]
 Aspect = Annotated[str, Field(pattern=r"^[1-9][0-9]*:[1-9][0-9]*$", examples=["3:4"])]
 Check = Literal["media_type", "aspect", "duration", "duplicate"]
+ChannelId = Annotated[Text, Field(max_length=100, examples=["video"])]
 
 
 class AccountCreate(BaseModel):
-    platform_id: str = Field(examples=["tmall"])
-    name: str = Field(min_length=1, max_length=200, examples=["旗舰店"])
-    store_id: str | None = Field(default=None, max_length=200)
-    store_url: str | None = Field(default=None, max_length=1000)
-    timezone: str = Field(default="Asia/Shanghai", max_length=64)
-    approval_rate: float | None = Field(default=None, ge=0, le=1)
+    platform_id: Text = Field(max_length=64, examples=["tmall"])
+    name: Text = Field(min_length=1, max_length=200, examples=["旗舰店"])
+    store_id: Text | None = Field(default=None, max_length=200)
+    store_url: Text | None = Field(default=None, max_length=1000)
+    timezone: ZoneName = "Asia/Shanghai"
+    approval_rate: Number | None = Field(default=None, ge=0, le=1)
 
 
-class AccountUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    store_id: str | None = Field(default=None, max_length=200)
-    store_url: str | None = Field(default=None, max_length=1000)
-    timezone: str | None = Field(default=None, max_length=64)
-    approval_rate: float | None = Field(default=None, ge=0, le=1)
+class AccountUpdate(PartialUpdate):
+    name: Text = unchanged(min_length=1, max_length=200)
+    store_id: Text | None = Field(default=None, max_length=200)
+    store_url: Text | None = Field(default=None, max_length=1000)
+    timezone: ZoneName = unchanged()
+    approval_rate: Number | None = Field(default=None, ge=0, le=1)
 
 
 class ChannelPublic(BaseModel):
@@ -67,47 +69,50 @@ class ChannelPublic(BaseModel):
     manual_recorded_at: datetime | None
 
 
-class ChannelRuleFields(BaseModel):
-    name_zh: str | None = Field(default=None, min_length=1, max_length=100)
-    name_en: str | None = Field(default=None, min_length=1, max_length=100)
-    requires: list[str] | None = None
-    opening_threshold: int | None = Field(default=None, ge=0)
-    threshold_source: ThresholdSource | None = None
-    monthly_minimum: int | None = Field(default=None, ge=0)
-    opening_month: OpeningMonth | None = None
-    daily_cap: int | None = Field(default=None, ge=0)
-    monthly_cap: int | None = Field(default=None, ge=0)
-    count_by: CountBy | None = None
-    opens: Opens | None = None
-    media_types: list[MediaKind] | None = Field(default=None, min_length=1)
-    aspects: list[Aspect] | None = Field(default=None, min_length=1, description="null: any aspect")
-    min_duration_s: float | None = Field(default=None, ge=0)
-    max_duration_s: float | None = Field(default=None, gt=0)
+class ChannelRuleFields(PartialUpdate):
+    """Rule fields; one left out keeps its value (the platform's rule when creating). The nullable
+    ones (caps, aspects, durations) take null for "no bound"; the others refuse it."""
+
+    name_zh: Text = unchanged(min_length=1, max_length=100)
+    name_en: Text = unchanged(min_length=1, max_length=100)
+    requires: list[ChannelId] = unchanged(max_length=50)
+    opening_threshold: Count = unchanged()
+    threshold_source: ThresholdSource = unchanged()
+    monthly_minimum: Count = unchanged()
+    opening_month: OpeningMonth = unchanged()
+    daily_cap: Count | None = None
+    monthly_cap: Count | None = None
+    count_by: CountBy = unchanged()
+    opens: Opens = unchanged()
+    media_types: list[MediaKind] = unchanged(min_length=1)
+    aspects: list[Aspect] | None = Field(default=None, min_length=1, max_length=50, description="null: any aspect")
+    min_duration_s: Number | None = Field(default=None, ge=0)
+    max_duration_s: Number | None = Field(default=None, gt=0)
 
 
 class ChannelCreate(ChannelRuleFields):
     channel_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.\-]*$", max_length=100)
-    name_zh: str = Field(min_length=1, max_length=100)
-    name_en: str = Field(min_length=1, max_length=100)
+    name_zh: Text = Field(min_length=1, max_length=100)
+    name_en: Text = Field(min_length=1, max_length=100)
 
 
 class ChannelUpdate(ChannelRuleFields):
     """Rule overrides for this account, and what the platform decided by hand (null manual_state clears)."""
 
     manual_state: ManualState | None = None
-    manual_effective_on: date | None = Field(default=None, description="Local date in the account's timezone")
-    manual_reason: str | None = Field(default=None, max_length=2000)
-    manual_recorded_by: str | None = Field(default=None, max_length=200)
+    manual_effective_on: Day | None = Field(default=None, description="Local date in the account's timezone")
+    manual_reason: MultilineText | None = Field(default=None, max_length=2000)
+    manual_recorded_by: Text | None = Field(default=None, max_length=200)
 
 
 class ChannelOpening(BaseModel):
     """The platform opened the channel for the store (e.g. T-mall 视频 after the store applied)."""
 
-    opened_on: date = Field(description="Local date in the account's timezone", examples=["2026-11-03"])
-    opened_by: str | None = Field(
+    opened_on: Day = Field(description="Local date in the account's timezone", examples=["2026-11-03"])
+    opened_by: Text | None = Field(
         default=None, max_length=200, description="Who recorded it; default: the API key's name"
     )
-    note: str = Field(default="", max_length=2000, examples=["千牛后台通知：视频频道已开通"])
+    note: MultilineText = Field(default="", max_length=2000, examples=["千牛后台通知：视频频道已开通"])
 
 
 class AccountPublic(BaseModel):
@@ -128,44 +133,44 @@ class AccountPublic(BaseModel):
 class PublicationCreate(BaseModel):
     material_id: uuid.UUID
     account_id: uuid.UUID
-    channel_id: str
-    submitted_at: AwareDatetime | None = Field(
+    channel_id: ChannelId
+    submitted_at: Instant | None = Field(
         default=None, description="Default: now (for a pending submission)"
     )
-    platform_post_id: str | None = Field(default=None, max_length=200)
-    post_url: str | None = Field(default=None, max_length=1000)
+    platform_post_id: Text | None = Field(default=None, max_length=200)
+    post_url: Text | None = Field(default=None, max_length=1000)
     status: PublicationStatus = PublicationStatus.pending
-    approved_at: AwareDatetime | None = None
-    rejected_at: AwareDatetime | None = None
-    rejection_reason: str | None = Field(default=None, max_length=2000)
-    withdrawn_at: AwareDatetime | None = None
-    note: str = Field(default="", max_length=2000)
+    approved_at: Instant | None = None
+    rejected_at: Instant | None = None
+    rejection_reason: MultilineText | None = Field(default=None, max_length=2000)
+    withdrawn_at: Instant | None = None
+    note: MultilineText = Field(default="", max_length=2000)
     override: list[Check] = Field(
         default=[], description="Submission checks to pass over (kept in the audit trail with the reason)"
     )
-    override_reason: str | None = Field(default=None, max_length=2000)
+    override_reason: MultilineText | None = Field(default=None, max_length=2000)
 
 
 class PublicationUpdate(BaseModel):
-    platform_post_id: str | None = Field(default=None, max_length=200)
-    post_url: str | None = Field(default=None, max_length=1000)
+    platform_post_id: Text | None = Field(default=None, max_length=200)
+    post_url: Text | None = Field(default=None, max_length=1000)
 
 
 class Transition(BaseModel):
-    at: AwareDatetime | None = Field(
+    at: Instant | None = Field(
         default=None, description="When the platform made the change; default now"
     )
-    reason: str | None = Field(default=None, max_length=2000, description="Required to reject")
-    note: str = Field(default="", max_length=2000)
+    reason: MultilineText | None = Field(default=None, max_length=2000, description="Required to reject")
+    note: MultilineText = Field(default="", max_length=2000)
 
 
 class Resubmission(BaseModel):
-    submitted_at: AwareDatetime | None = None
-    platform_post_id: str | None = Field(default=None, max_length=200)
-    post_url: str | None = Field(default=None, max_length=1000)
-    note: str = Field(default="", max_length=2000)
+    submitted_at: Instant | None = None
+    platform_post_id: Text | None = Field(default=None, max_length=200)
+    post_url: Text | None = Field(default=None, max_length=1000)
+    note: MultilineText = Field(default="", max_length=2000)
     override: list[Check] = []
-    override_reason: str | None = Field(default=None, max_length=2000)
+    override_reason: MultilineText | None = Field(default=None, max_length=2000)
 
 
 class EventPublic(BaseModel):

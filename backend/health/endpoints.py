@@ -30,7 +30,11 @@ def _check_storage() -> None:
     get_storage().healthcheck()
 
 
-@router.get("/ready", summary="Readiness: database, storage and broker reachable")
+@router.get(
+    "/ready",
+    summary="Readiness: database, storage and broker reachable",
+    responses={503: {"description": "Not ready: `checks` names what is unreachable", "content": {"application/json": {}}}},
+)
 async def ready() -> JSONResponse:
     checks: dict[str, Any] = {}
     ok = True

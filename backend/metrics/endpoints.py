@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -23,9 +22,13 @@ from backend.metrics.mappings import METRICS, shipped_mappings
 from backend.metrics.models import MetricImport, MetricSnapshot
 from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup, tag_ids_of
 from backend.metrics.schemas import IdentifiedPublic, ImportPublic, SnapshotBatch, WriteCountsPublic
+from backend.responses import answers, problems
+from backend.text import IntId, Moment, Text, ZoneName
 from backend.uploads import spool
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(tags=["metrics"], responses=problems(401))
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TABLE_ANSWERS = {**answers(200, "Rows as JSON, CSV or XLSX (`format`)", "application/json", "text/csv", XLSX), **problems(400)}
 API = "/api/v1"
 MAX_EXPORT_BYTES = 50 * 1024 * 1024
 
@@ -71,6 +74,13 @@ async def _body_file(request: Request, filename: str | None) -> tuple[bytes, str
 @router.post(
     f"{API}/metrics/imports", response_model=ImportPublic, status_code=201,
     summary="Import a platform's metrics export (CSV or XLSX)",
+    responses=problems(400, 403, 404, 413),
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string", "format": "binary"}},
+        XLSX: {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                           "properties": {"file": {"type": "string", "format": "binary"}}}},
+    }}},
     description="Send the file as the raw body (`filename` in the query) or as multipart `file`. "
                 "`dry_run=true` shows every row's attribution and every unreadable row without writing. "
                 "Unreadable rows reject the whole import (422 `metrics-import-rejected`, nothing written) "
@@ -79,11 +89,11 @@ async def _body_file(request: Request, filename: str | None) -> tuple[bytes, str
 )
 async def import_metrics(
     request: Request, session: SessionDep, key: Editor,
-    platform: Annotated[str, Query(examples=["douyin"], description="Export mapping (see GET /metrics/mappings)")],
-    filename: Annotated[str | None, Query(max_length=500)] = None,
+    platform: Annotated[Text, Query(max_length=64, examples=["douyin"], description="Export mapping (see GET /metrics/mappings)")],
+    filename: Annotated[Text | None, Query(max_length=500)] = None,
     dry_run: bool = False,
     allow_errors: bool = False,
-    as_of: Annotated[datetime | None, Query(description="When a totals export was downloaded (default: today)")] = None,
+    as_of: Annotated[Moment | None, Query(description="When a totals export was downloaded (default: today)")] = None,
     account_id: uuid.UUID | None = None,
 ) -> ImportPublic:
     data, name = await _body_file(request, filename)
@@ -102,7 +112,7 @@ def list_imports(session: SessionDep, _: Viewer, limit: Annotated[int, Query(ge=
     return [_import_public(r) for r in rows]
 
 
-@router.get(f"{API}/metrics/imports/{{import_id}}", response_model=ImportPublic, summary="One import")
+@router.get(f"{API}/metrics/imports/{{import_id}}", response_model=ImportPublic, summary="One import", responses=problems(404))
 def get_import(import_id: uuid.UUID, session: SessionDep, _: Viewer) -> ImportPublic:
     record = session.get(MetricImport, import_id)
     if record is None:
@@ -115,7 +125,10 @@ def list_mappings(_: Viewer) -> list[dict[str, Any]]:
     return [m.model_dump() for m in shipped_mappings().values()]
 
 
-@router.post(f"{API}/metrics/snapshots", response_model=WriteCountsPublic, summary="Record snapshots in a batch")
+@router.post(
+    f"{API}/metrics/snapshots", response_model=WriteCountsPublic, summary="Record snapshots in a batch",
+    responses=problems(400, 403, 404, 413),
+)
 @max_body_bytes(8 * 1024 * 1024)  # a full batch (10,000 snapshots, every field) is ~5 MB of JSON
 def post_snapshots(body: SnapshotBatch, session: SessionDep, _: Editor) -> WriteCountsPublic:
     items = []
@@ -139,16 +152,21 @@ def publication_snapshots(publication_id: uuid.UUID, session: SessionDep, _: Vie
 
 
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]
-Tags = Annotated[list[str], Query(description="Only materials with any of these tags: 'category:name' "
-                                             "(e.g. campaign:双11) or a tag id; repeatable")]
+Tags = Annotated[list[Annotated[Text, Query(max_length=200)]], Query(
+    max_length=100, description="Only materials with any of these tags: 'category:name' (e.g. campaign:双11) "
+                                "or a tag id; repeatable")]
+ShortText = Annotated[Text | None, Query(max_length=100)]
+Group = Annotated[Text, Query(description=" | ".join(GROUPS), json_schema_extra={"enum": list(GROUPS)})]
+Order = Annotated[Text, Query(description=" | ".join(ORDERABLE), json_schema_extra={"enum": list(ORDERABLE)})]
 
 
 def rollup_filters(
-    session: SessionDep, month: Month = None, start: datetime | None = None, end: datetime | None = None,
-    platform: str | None = None, account_id: uuid.UUID | None = None, channel_id: str | None = None,
-    preset_id: str | None = None, tag: Tags = [],  # noqa: B006
-    category: str | None = None, source_id: uuid.UUID | None = None,
-    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY", zone: str = "Asia/Shanghai",
+    session: SessionDep, month: Month = None, start: Annotated[Moment | None, Query()] = None,
+    end: Annotated[Moment | None, Query()] = None,
+    platform: ShortText = None, account_id: uuid.UUID | None = None, channel_id: ShortText = None,
+    preset_id: ShortText = None, tag: Tags = [],  # noqa: B006
+    category: ShortText = None, source_id: uuid.UUID | None = None,
+    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY", zone: Annotated[ZoneName, Query()] = "Asia/Shanghai",
 ) -> RollupFilters:
     """The query parameters every figure endpoint filters by (rollups, leaderboard, report)."""
     f = RollupFilters(platform=platform, account_id=account_id, channel_id=channel_id, preset_id=preset_id,
@@ -178,11 +196,11 @@ def _rollup_response(rows: list[RollupRow], fmt: str, name: str) -> Response | l
 
 
 @router.get(f"{API}/metrics/rollups", summary="Figures grouped by material, source, tag, platform, month ...",
-            response_model=None)
+            response_model=None, responses=TABLE_ANSWERS)
 def get_rollup(
     session: SessionDep, _: Viewer, f: Filters,
-    by: Annotated[str, Query(description=" | ".join(GROUPS))] = "material",
-    order: Annotated[str, Query(description=" | ".join(ORDERABLE))] = "views",
+    by: Group = "material",
+    order: Order = "views",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     ascending: bool = False,
     format: Literal["json", "csv", "xlsx"] = "json",
@@ -191,10 +209,13 @@ def get_rollup(
     return _rollup_response(rows, format, f"rollup-{by}")
 
 
-@router.get(f"{API}/metrics/leaderboard", summary="Top materials (or any group) with filters", response_model=None)
+@router.get(
+    f"{API}/metrics/leaderboard", summary="Top materials (or any group) with filters", response_model=None,
+    responses=TABLE_ANSWERS,
+)
 def get_leaderboard(
     session: SessionDep, _: Viewer, f: Filters,
-    by: str = "material", order: str = "views", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    by: Group = "material", order: Order = "views", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response | list[dict[str, Any]]:
     rows = rollup(session, by, f, order_by=order, limit=limit)
@@ -203,9 +224,9 @@ def get_leaderboard(
     return _rollup_response(rows, format, f"leaderboard-{by}")
 
 
-@router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts")
+@router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts", responses=problems(400))
 def get_report(
-    session: SessionDep, _: Viewer, f: Filters, month: Month = None, metric: str = "views",
+    session: SessionDep, _: Viewer, f: Filters, month: Month = None, metric: Order = "views",
     lang: Literal["zh", "en"] = "zh",
 ) -> HTMLResponse:
     title = f"{'reelhouse 效果报告' if lang == 'zh' else 'reelhouse performance'} {month or ''}".strip()
@@ -216,6 +237,8 @@ def get_report(
 @router.post(
     f"{API}/fingerprints/identify", response_model=list[IdentifiedPublic],
     summary="Identify a platform's downloaded copy of a video",
+    responses=problems(413),
+    openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
     description="Send the video as the raw request body. It is fingerprinted in the sandbox and compared with "
                 "every catalogued video; the best matches come first (empty: nothing matches). Nothing is stored.",
 )

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+from backend.text import Moment, Number
+
+# Bounds far above any real figure that keep sums over millions of snapshots inside a BIGINT
+# (SQLite raises on integer overflow in SUM); money is stored as cents.
+MAX_COUNT = 10**12
+MAX_MONEY = 10**11
+MetricCount = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
 
 
 class ImportPublic(BaseModel):
@@ -33,21 +41,21 @@ class ImportPublic(BaseModel):
 
 class SnapshotIn(BaseModel):
     publication_id: uuid.UUID
-    captured_at: datetime
+    captured_at: Moment
     is_cumulative: bool = True
-    views: int | None = Field(default=None, ge=0)
-    likes: int | None = Field(default=None, ge=0)
-    comments: int | None = Field(default=None, ge=0)
-    shares: int | None = Field(default=None, ge=0)
-    favourites: int | None = Field(default=None, ge=0)
-    followers_gained: int | None = None
-    avg_watch_seconds: float | None = Field(default=None, ge=0)
-    completion_rate: float | None = Field(default=None, ge=0, le=1)
-    clicks: int | None = Field(default=None, ge=0)
-    add_to_cart: int | None = Field(default=None, ge=0)
-    orders: int | None = Field(default=None, ge=0)
-    gmv: float | None = Field(default=None, ge=0, description="In `currency`, e.g. 1234.50")
-    ad_spend: float | None = Field(default=None, ge=0)
+    views: MetricCount | None = None
+    likes: MetricCount | None = None
+    comments: MetricCount | None = None
+    shares: MetricCount | None = None
+    favourites: MetricCount | None = None
+    followers_gained: int | None = Field(default=None, ge=-MAX_COUNT, le=MAX_COUNT, strict=True)
+    avg_watch_seconds: Number | None = Field(default=None, ge=0)
+    completion_rate: Number | None = Field(default=None, ge=0, le=1)
+    clicks: MetricCount | None = None
+    add_to_cart: MetricCount | None = None
+    orders: MetricCount | None = None
+    gmv: Number | None = Field(default=None, ge=0, le=MAX_MONEY, description="In `currency`, e.g. 1234.50")
+    ad_spend: Number | None = Field(default=None, ge=0, le=MAX_MONEY)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from backend.deps import Viewer
 from backend.platforms import service as preset_service
+from backend.responses import problems
+from backend.text import Text
 
-router = APIRouter(tags=["presets"])
+router = APIRouter(tags=["presets"], responses=problems(401))
 
 API = "/api/v1"
 
 
 @router.get(f"{API}/presets", summary="List rendition presets")
 def list_presets(
-    _: Viewer, platform: Annotated[str | None, Query(description="Only this platform's presets")] = None
+    _: Viewer, platform: Annotated[Text | None, Query(max_length=64, description="Only this platform's presets")] = None
 ) -> dict[str, Any]:
     items = [
         preset_service.preset_public(p)
@@ -26,8 +28,8 @@ def list_presets(
     return {"items": items, "count": len(items)}
 
 
-@router.get(f"{API}/presets/{{preset_id}}", summary="One rendition preset")
-def get_preset(preset_id: str, _: Viewer) -> dict[str, Any]:
+@router.get(f"{API}/presets/{{preset_id}}", summary="One rendition preset", responses=problems(404))
+def get_preset(preset_id: Annotated[Text, Path(max_length=100)], _: Viewer) -> dict[str, Any]:
     return preset_service.preset_public(preset_service.get_preset(preset_id))
 
 

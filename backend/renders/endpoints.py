@@ -12,8 +12,10 @@ from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
 from backend.renders import service as renders
 from backend.renders.models import JobStatus, RenderJob, RenderOutput
 from backend.renders.schemas import JobPagePublic, JobPublic, ProblemRef, RenditionPublic
+from backend.responses import problems
+from backend.text import Offset, Text
 
-router = APIRouter(tags=["renders"])
+router = APIRouter(tags=["renders"], responses=problems(401))
 
 API = "/api/v1"
 
@@ -54,6 +56,7 @@ def _one(session: Session, job: RenderJob) -> JobPublic:
     status_code=202,
     response_model=JobPublic,
     summary="Render a source into platform presets",
+    responses=problems(400, 403, 404),
     description="Cuts the ranges (joined in order) and renders every preset from one decode. The job is "
     "queued once the request commits; follow it at the `Location` URL. A cut shorter than every "
     "preset's minimum is refused (422 render-too-short); one too short for only some presets fails "
@@ -82,9 +85,9 @@ def list_jobs(
     session: SessionDep,
     status: JobStatus | None = None,
     source_id: uuid.UUID | None = None,
-    preset: Annotated[str | None, Query(description="Jobs with a rendition of this preset")] = None,
+    preset: Annotated[Text | None, Query(max_length=100, description="Jobs with a rendition of this preset")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> JobPagePublic:
     jobs = renders.list_jobs(
         session,
@@ -94,20 +97,22 @@ def list_jobs(
     return JobPagePublic(items=[job_public(j, outs[j.id]) for j in jobs], limit=limit, offset=offset)
 
 
-@router.get(f"{API}/jobs/{{job_id}}", response_model=JobPublic, summary="One render job")
+@router.get(f"{API}/jobs/{{job_id}}", response_model=JobPublic, summary="One render job", responses=problems(404))
 def get_job(job_id: uuid.UUID, _: Viewer, session: SessionDep) -> JobPublic:
     return _one(session, renders.get_job(session, job_id))
 
 
 @router.post(
-    f"{API}/jobs/{{job_id}}/cancel", response_model=JobPublic, summary="Cancel a queued or running job"
+    f"{API}/jobs/{{job_id}}/cancel", response_model=JobPublic, summary="Cancel a queued or running job",
+    responses=problems(403, 404, 409),
 )
 def cancel_job(job_id: uuid.UUID, _: Editor, session: SessionDep) -> JobPublic:
     return _one(session, renders.cancel_job(session, job_id))
 
 
 @router.post(
-    f"{API}/jobs/{{job_id}}/retry", status_code=202, response_model=JobPublic, summary="Retry a failed job"
+    f"{API}/jobs/{{job_id}}/retry", status_code=202, response_model=JobPublic, summary="Retry a failed job",
+    responses=problems(403, 404, 409),
 )
 def retry_job(job_id: uuid.UUID, response: Response, _: Editor, session: SessionDep) -> JobPublic:
     job = renders.retry_job(session, job_id)

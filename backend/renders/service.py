@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exists, or_, update
@@ -28,6 +28,7 @@ from backend.db import after_commit
 from backend.platforms.service import get_catalog
 from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
 from backend.sqltypes import utcnow
+from backend.text import MultilineText, Number, Text
 from presets.schema import Fit, RenditionPreset, UnknownPreset
 from storage import Storage
 
@@ -37,6 +38,7 @@ RANGE_TOLERANCE_S = 0.05  # a range may end this far past the probed duration (c
 MAX_BOOKEND_S = 30.0  # an intro/outro is a sting or a title card, not a second programme
 DEFAULT_STILL_S = 3.0  # how long an image intro/outro shows when the request does not say
 MAX_SRT_BYTES = 1024 * 1024
+PresetId = Annotated[Text, Field(max_length=100, examples=["douyin-9x16"])]
 _SRT_CUE = re.compile(r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}")
 
 
@@ -45,8 +47,8 @@ _SRT_CUE = re.compile(r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{
 
 class TimeRangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    start: float = Field(ge=0, description="Seconds from the start of the source")
-    end: float = Field(gt=0)
+    start: Number = Field(ge=0, description="Seconds from the start of the source")
+    end: Number = Field(gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRangeIn:
@@ -59,29 +61,29 @@ class WatermarkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     material_id: uuid.UUID = Field(description="An image material (logo / watermark)")
     corner: Literal["top_left", "top_right", "bottom_left", "bottom_right"] = "top_right"
-    width_fraction: float = Field(default=0.18, gt=0, le=0.5)
-    opacity: float = Field(default=1.0, gt=0, le=1)
+    width_fraction: Number = Field(default=0.18, gt=0, le=0.5)
+    opacity: Number = Field(default=1.0, gt=0, le=1)
 
 
 class TitleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=200, examples=["618 大促 · 新品首发"])
+    text: Text = Field(min_length=1, max_length=200, examples=["618 大促 · 新品首发"])
     position: Literal["top", "bottom"] = "top"
-    start: float | None = Field(default=None, ge=0)
-    end: float | None = Field(default=None, gt=0)
+    start: Number | None = Field(default=None, ge=0)
+    end: Number | None = Field(default=None, gt=0)
 
 
 class SubtitlesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    srt: str = Field(min_length=1, description="SRT text timed to the output (after cutting and joining)")
+    srt: MultilineText = Field(min_length=1, max_length=MAX_SRT_BYTES, description="SRT text timed to the output (after cutting and joining)")
 
 
 class CropKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    t: float = Field(
+    t: Number = Field(
         ge=0, description="Seconds on the output timeline (after cutting, joining and any intro)"
     )
-    x: float = Field(
+    x: Number = Field(
         ge=0,
         le=1,
         validation_alias=AliasChoices("x", "cx"),
@@ -93,8 +95,8 @@ class CropKeyIn(BaseModel):
 class RenderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ranges: list[TimeRangeIn] = Field(min_length=1, max_length=50, description="Joined in order")
-    presets: list[str] = Field(min_length=1, max_length=20)
-    fit: dict[str, Fit] = Field(default_factory=dict, description="Per-preset fit override")
+    presets: list[PresetId] = Field(min_length=1, max_length=20)
+    fit: dict[PresetId, Fit] = Field(max_length=20, default_factory=dict, description="Per-preset fit override")
     watermark: WatermarkIn | None = None
     title: TitleIn | None = None
     subtitles: SubtitlesIn | None = None
@@ -111,7 +113,7 @@ class RenderRequest(BaseModel):
         description="A ready video (e.g. a brand sting) or image (a title card) joined before the cut. "
         "It is letterboxed to the cut's frame and counts toward each preset's duration limits.",
     )
-    intro_seconds: float | None = Field(
+    intro_seconds: Number | None = Field(
         default=None,
         gt=0,
         le=MAX_BOOKEND_S,
@@ -121,7 +123,7 @@ class RenderRequest(BaseModel):
     outro_material_id: uuid.UUID | None = Field(
         default=None, description="Like `intro_material_id`, joined after the cut"
     )
-    outro_seconds: float | None = Field(
+    outro_seconds: Number | None = Field(
         default=None, gt=0, le=MAX_BOOKEND_S, description="Like `intro_seconds`"
     )
     loudnorm: bool = False

@@ -54,6 +54,7 @@ from backend.catalogue.downloads import safe_filename
 from backend.catalogue.models import MaterialKind, MediaType
 from backend.config import Settings
 from backend.sqltypes import utcnow
+from backend.text import single_line
 from backend.uploads import blockio, spool
 from backend.uploads import service as ingest
 from backend.uploads.models import TusUpload, UploadStatus, UploadStorageMode
@@ -207,6 +208,10 @@ def parse_metadata(header: str | None) -> dict[str, str | None]:
             result[key] = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise errors.BadRequest(f"Upload-Metadata value of {key!r} is not UTF-8 text") from exc
+        try:
+            single_line(result[key] or "")  # as every text the API takes (backend/text.py)
+        except ValueError as exc:
+            raise errors.ValidationFailed(f"Upload-Metadata value of {key!r}: {exc}") from None
     return result
 
 

@@ -1,4 +1,6 @@
-"""The web page: one static page that talks to the API with the user's key (kept in the browser)."""
+"""The web page: one static page, its script and its style sheet, talking to the API with the user's key
+(kept in the tab's memory only). The page's Content-Security-Policy runs no inline script and no script
+from elsewhere, so a title that holds markup stays text even where a future change forgets to escape."""
 
 from __future__ import annotations
 
@@ -8,8 +10,18 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from backend.errors import NotFound
+
 router = APIRouter(include_in_schema=False)
-PAGE = Path(__file__).resolve().parent.parent / "web" / "index.html"
+WEB = Path(__file__).resolve().parent
+PAGE = WEB / "index.html"
+# Only files named here are served: no path from the request reaches the file system.
+STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+# blob: for previews the script fetches with the key and shows as object URLs.
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
 # A play button on a dark tile; browsers ask for /favicon.ico whatever the page links.
 ICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
@@ -18,13 +30,23 @@ ICON = (
 
 
 @lru_cache
-def _page() -> str:
-    return PAGE.read_text(encoding="utf-8")
+def _file(name: str) -> str:
+    return (WEB / name).read_text(encoding="utf-8")
 
 
 @router.get("/", response_class=HTMLResponse)
 def index() -> HTMLResponse:
-    return HTMLResponse(_page(), headers={"Cache-Control": "no-cache"})
+    return HTMLResponse(
+        _file(PAGE.name), headers={"Cache-Control": "no-cache", "Content-Security-Policy": PAGE_CSP}
+    )
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    media_type = STATIC.get(name)
+    if media_type is None:
+        raise NotFound(f"no static file {name!r}")
+    return Response(_file(name), media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/favicon.ico")

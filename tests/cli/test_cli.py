@@ -192,7 +192,7 @@ def test_the_web_pages_key_hint_is_a_command_that_works(app_env: dict[str, str])
     import re
     import shlex
 
-    page = (Path(__file__).resolve().parents[2] / "backend" / "web" / "index.html").read_text(encoding="utf-8")
+    page = (Path(__file__).resolve().parents[2] / "backend" / "web" / "app.js").read_text(encoding="utf-8")
     hints = re.findall(r"reelhouse (keys create[^\"—<]*)", page)
     assert hints
     for hint in hints:
