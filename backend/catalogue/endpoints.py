@@ -60,9 +60,11 @@ def to_public(material: Material, material_tags: list) -> MaterialPublic:
         links["contact_sheet"] = f"{base}/contact-sheet"
     if material.parent_id:
         links["parent"] = f"{API}/materials/{material.parent_id}"
-    # `media` is read from the same row (MediaFactsPublic validates from attributes), as are the tags.
+    # Fields read from the row's attributes (a row's model_dump would serialise enum columns that the
+    # database handed back as plain strings); `media` validates from the same row's attributes.
+    fields = {name: getattr(material, name) for name in MaterialPublic.model_fields if hasattr(material, name)}
     return MaterialPublic.model_validate({
-        **material.model_dump(), "download_name": download_name(material), "media": material, "tags": material_tags,
+        **fields, "download_name": download_name(material), "media": material, "tags": material_tags,
         "links": links,
     })
 
@@ -116,7 +118,9 @@ async def upload_material(
     tag: Annotated[list[Text], Query(max_length=100, description="Tag id or 'category:name' (created if missing); repeatable")] = [],  # noqa: B006
     kind: MaterialKind = MaterialKind.source,
     media_type: Annotated[MediaType | None, Query(description="Declared type; a mismatch is refused")] = None,
-    filename: Annotated[Text | None, Query(max_length=500)] = None,
+    # A name from the client's disk, not typed text: control characters are cleaned out when it is
+    # stored (backend/catalogue/downloads.safe_filename) instead of refusing the upload.
+    filename: Annotated[str | None, Query(max_length=500)] = None,
 ) -> MaterialPublic:
     content_type = request.headers.get("content-type", "")
     req = ingest.IngestRequest(

@@ -23,12 +23,12 @@ from backend.metrics.models import MetricImport, MetricSnapshot
 from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup, tag_ids_of
 from backend.metrics.schemas import IdentifiedPublic, ImportPublic, SnapshotBatch, WriteCountsPublic
 from backend.responses import answers, problems
-from backend.text import IntId, Moment, Text, ZoneName
+from backend.text import Moment, Text, ZoneName
 from backend.uploads import spool
 
 router = APIRouter(tags=["metrics"], responses=problems(401))
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-TABLE_ANSWERS = {**answers(200, "Rows as JSON, CSV or XLSX (`format`)", "application/json", "text/csv", XLSX), **problems(400)}
+TABLE_ANSWERS = {**answers(200, "Rows as JSON, CSV or XLSX (`format`)", "application/json", "text/csv", XLSX), **problems(400, 404)}
 API = "/api/v1"
 MAX_EXPORT_BYTES = 50 * 1024 * 1024
 
@@ -224,7 +224,7 @@ def get_leaderboard(
     return _rollup_response(rows, format, f"leaderboard-{by}")
 
 
-@router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts", responses=problems(400))
+@router.get(f"{API}/metrics/report", response_class=HTMLResponse, summary="HTML report with charts", responses=problems(400, 404))
 def get_report(
     session: SessionDep, _: Viewer, f: Filters, month: Month = None, metric: Order = "views",
     lang: Literal["zh", "en"] = "zh",

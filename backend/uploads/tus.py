@@ -208,6 +208,8 @@ def parse_metadata(header: str | None) -> dict[str, str | None]:
             result[key] = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise errors.BadRequest(f"Upload-Metadata value of {key!r} is not UTF-8 text") from exc
+        if key == "filename":  # a name from the client's disk: cleaned when stored (safe_filename)
+            continue
         try:
             single_line(result[key] or "")  # as every text the API takes (backend/text.py)
         except ValueError as exc:
