@@ -81,6 +81,10 @@ class ServiceUnavailable(AppError):
     status, slug, title = 503, "service-unavailable", "A backing service is unavailable"
 
 
+class StorageFull(AppError):
+    status, slug, title = 507, "storage-full", "The server has no room for the upload right now; nothing was kept"
+
+
 # --- media rejected at ingest: 422, one type per reason -------------------------------------------
 
 

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import httpx
 
-from backend.http_protocol import UVICORN_HTTP
 from bench.common import MEMORY_STATES, machine, median, peak_rss_mb, prepare_memory, timed_copy, today, write_section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,7 +167,7 @@ def main() -> None:
         port = _port()
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--http", UVICORN_HTTP], env=env, cwd=REPO,
+             "--port", str(port), "--log-level", "warning"], env=env, cwd=REPO,
         )
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):

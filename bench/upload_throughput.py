@@ -26,7 +26,6 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from backend.http_protocol import UVICORN_HTTP  # noqa: E402
 from bench.common import (  # noqa: E402
     MEMORY_STATES,
     OUT,
@@ -74,7 +73,7 @@ def start_server(data_dir: Path, port: int, **settings: str) -> subprocess.Popen
     token = subprocess.run([sys.executable, "-m", "backend.cli", "keys", "create", "--name", "bench", "--role", "editor"],
                            env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--http", UVICORN_HTTP],
+                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                             env=env, start_new_session=True)
     for _ in range(100):
         try:
@@ -115,7 +114,7 @@ def timed_drain(src: Path, work: Path, state: str) -> float:
     """The same client and body against bench/drain_app.py (read and discard)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.drain_app:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning", "--http", UVICORN_HTTP], start_new_session=True,
+                             "--port", str(port), "--log-level", "warning"], start_new_session=True,
                             cwd=Path(__file__).resolve().parents[1])
     try:
         for _ in range(100):

@@ -1,4 +1,4 @@
-"""Ingest: probe a spooled upload (backend/services/spool.py) in a sandbox, store the original and
+"""Ingest: probe a spooled upload (backend/uploads/spool.py) in a sandbox, store the original and
 its previews, and register the catalogue row.
 
 An original is written once under a server-generated key and never modified. A rejected or failed
@@ -25,7 +25,7 @@ from backend.config import Settings
 from backend.sqltypes import utcnow
 from backend.uploads.spool import SpooledUpload, spool_file
 from storage import Storage
-from workers.media.inspect import InspectFailed, SandboxedInspector, SpareInspector
+from workers.media.inspect import InspectFailed, inspect_untrusted
 from workers.media.probe import MediaFacts, ProbeRejection
 
 _REJECTIONS: dict[str, type[errors.MediaRejected]] = {
@@ -63,70 +63,19 @@ class IngestResult:
     created: bool
 
 
-# Per API process: the upload endpoints take the spare child and refill it once they are done.
-_spare_inspector = SpareInspector()
-
-
-def start_inspector() -> SandboxedInspector:
-    """A sandboxed inspector started ahead of the file it will get (see `ingest_spooled`): the
-    process's spare if one is ready (`refill_inspector`), else a new child."""
-    return _spare_inspector.take()
-
-
-def refill_inspector(settings: Settings) -> None:
-    """Start the next upload's inspector now, while nothing is being received (if configured)."""
-    if settings.inspector_spare:
-        _spare_inspector.refill()
-
-
-def stop_inspectors() -> None:
-    _spare_inspector.close()
-
-
 def _preview_paths(spool_path: Path) -> tuple[Path, Path]:
     """Where the inspector writes a spool file's poster and contact sheet (beside it)."""
     return spool_path.with_name(f"{spool_path.stem}.poster.jpg"), spool_path.with_name(f"{spool_path.stem}.sheet.jpg")
 
 
-class InspectWhileSpooling:
-    """A spool watcher (backend/services/spool.py) that hands the spool file to an inspector as soon
-    as it exists, with the size the client declared, and reports each write: the child probes and
-    decodes preview frames during the transfer. `ingest_spooled` then collects the result."""
-
-    def __init__(self, inspector: SandboxedInspector, settings: Settings, declared_size: int) -> None:
-        self._inspector = inspector
-        self._limits = limits_from(settings)
-        self._size = declared_size
-        self._path: Path | None = None
-
-    def started(self, path: Path) -> None:
-        self._path = path
-        poster, sheet = _preview_paths(path)
-        self._inspector.follow(path, self._size, limits=self._limits, poster=poster, contact_sheet=sheet)
-
-    def written(self, total_bytes: int) -> None:
-        self._inspector.advance(total_bytes)
-
-    def discard(self) -> None:
-        """After a spool that broke off: end the child, then remove what it may have written."""
-        self._inspector.close()
-        if self._path is not None:
-            for path in _preview_paths(self._path):
-                path.unlink(missing_ok=True)
-
-
-def probe_spooled(
-    settings: Settings, spooled: SpooledUpload, inspector: SandboxedInspector | None = None
-) -> tuple[MediaFacts, Path, Path]:
-    """Probe and render previews in the sandbox (`inspector` if one was started ahead, else a new
-    one); map rejections to the API's error types."""
+def probe_spooled(settings: Settings, spooled: SpooledUpload) -> tuple[MediaFacts, Path, Path]:
+    """Probe and render previews in the sandbox; map rejections to the API's error types."""
     poster, sheet = _preview_paths(spooled.path)
     try:
-        with inspector or SandboxedInspector() as child:
-            facts = child.inspect(
-                spooled.path, limits=limits_from(settings), poster=poster, contact_sheet=sheet,
-                timeout=settings.probe_timeout_seconds,
-            )
+        facts = inspect_untrusted(
+            spooled.path, limits=limits_from(settings), poster=poster, contact_sheet=sheet,
+            timeout=settings.probe_timeout_seconds,
+        )
     except ProbeRejection as exc:
         poster.unlink(missing_ok=True)
         sheet.unlink(missing_ok=True)
@@ -173,15 +122,11 @@ def ingest_spooled(
     settings: Settings,
     spooled: SpooledUpload,
     request: IngestRequest,
-    inspector: SandboxedInspector | None = None,
 ) -> IngestResult:
     """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
 
-    The spool file is consumed: moved into storage, or deleted on rejection/duplicate. `inspector`,
-    a child started ahead (`start_inspector`), possibly already reading the file
-    (`InspectWhileSpooling`), is used for a new file, and closed here once it is of no more use,
-    before its preview files are removed (a child still at work on a duplicate would write them
-    after). Whoever started it closes it too; closing twice does nothing.
+    The spool file is consumed: moved into storage, or deleted on rejection/duplicate, with its
+    previews. A refused upload leaves nothing in storage, the catalogue or the spool.
     """
     stored_keys: list[str] = []
     try:
@@ -192,7 +137,7 @@ def ingest_spooled(
         if found is not None:
             return _existing(session, found, [t.id for t in tags if t.id is not None])
 
-        facts, poster, sheet = probe_spooled(settings, spooled, inspector)
+        facts, poster, sheet = probe_spooled(settings, spooled)
         check_declared_type(facts, request.declared_media_type)
 
         material_id = request.material_id or uuid.uuid4()
@@ -261,8 +206,6 @@ def ingest_spooled(
             storage.delete(key)
         raise
     finally:
-        if inspector is not None:
-            inspector.close()
         spooled.discard()
         for path in _preview_paths(spooled.path):
             path.unlink(missing_ok=True)

@@ -137,11 +137,6 @@ class SandboxedInspector:
             self._proc.communicate()
         shutil.rmtree(self._workdir, ignore_errors=True)
 
-    @property
-    def fresh(self) -> bool:
-        """Alive and not yet given a file."""
-        return self._sent is None and self._proc.poll() is None
-
     def _send(self, request: dict[str, Any]) -> None:
         if self._sent is not None:
             raise RuntimeError("an inspector child inspects one file")
@@ -163,41 +158,6 @@ class SandboxedInspector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class SpareInspector:
-    """One inspector child kept started ahead of the next file, for a long-running process (the
-    API): the interpreter and PyAV load between uploads instead of during one, which on two cores
-    is CPU taken from receiving and hashing the body, and most of the wait on a small upload.
-    Each child still inspects one file; `take` hands over the spare (or starts a child if there is
-    none) and `refill` starts the next one. An idle spare costs ~40 MB."""
-
-    def __init__(self) -> None:
-        self._spare: SandboxedInspector | None = None
-        self._lock = threading.Lock()
-
-    def take(self) -> SandboxedInspector:
-        with self._lock:
-            spare, self._spare = self._spare, None
-        if spare is not None and spare.fresh:
-            return spare
-        if spare is not None:
-            spare.close()
-        return SandboxedInspector()
-
-    def refill(self) -> None:
-        with self._lock:
-            if self._spare is not None and self._spare.fresh:
-                return
-            stale, self._spare = self._spare, SandboxedInspector()
-        if stale is not None:
-            stale.close()
-
-    def close(self) -> None:
-        with self._lock:
-            spare, self._spare = self._spare, None
-        if spare is not None:
-            spare.close()
 
 
 def _request(

@@ -405,28 +405,3 @@ def test_acknowledged_bytes_lost_by_the_os_fail_the_upload_cleanly(client, app_e
     res = patch(client, url, 5, b"56789")
     assert res.status_code >= 400
     assert res.headers["content-type"] == "application/problem+json"
-
-
-def test_last_patch_starts_the_inspector_while_its_body_arrives(client, small_clip: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Only the PATCH whose Content-Length finishes the upload starts an inspector child ahead,
-    and every child started is used or reaped; a cut final body reaps it too."""
-    from backend.uploads import service as ingest
-    started = []
-    real_start = ingest.start_inspector
-
-    def counting_start():  # type: ignore[no-untyped-def]
-        started.append(real_start())
-        return started[-1]
-
-    monkeypatch.setattr(ingest, "start_inspector", counting_start)
-    data = small_clip.read_bytes()
-    url = create(client, len(data)).headers["location"]
-    half = len(data) // 2
-    assert patch(client, url, 0, data[:half]).status_code == 204
-    assert started == []
-    bad = patch(client, url, half, data[half:], {"Upload-Checksum": f"sha1 {_b64(b'x' * 20)}"})
-    assert bad.status_code == 460 and len(started) == 1  # started, then the chunk was refused
-    res = patch(client, url, half, data[half:])
-    assert res.status_code == 204 and "reelhouse-material" in res.headers
-    assert len(started) == 2
-    assert all(child._proc.returncode is not None for child in started)
