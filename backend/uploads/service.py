@@ -128,7 +128,7 @@ def ingest_spooled(
     The spool file is consumed: moved into storage, or deleted on rejection/duplicate, with its
     previews. A refused upload leaves nothing in storage, the catalogue or the spool.
     """
-    stored_keys: list[str] = []
+    stored: str | None = None  # the new material's folder in storage, once anything may be in it
     try:
         if spooled.size == 0:
             raise errors.EmptyFile("the upload has no bytes")
@@ -165,20 +165,16 @@ def ingest_spooled(
         material.apply_facts(facts)
         material.previews_failed = facts.media_type != MediaType.audio and not poster.exists()
 
+        stored = f"materials/{material_id}/"
         storage.put_file(keys["original"], spooled.path, content_type=content_type, move=True)
-        stored_keys.append(keys["original"])
         if poster.exists():
             storage.put_file(keys["poster"], poster, content_type="image/jpeg")
-            stored_keys.append(keys["poster"])
             material.poster_key = keys["poster"]
         if sheet.exists():
             storage.put_file(keys["sheet"], sheet, content_type="image/jpeg")
-            stored_keys.append(keys["sheet"])
             material.contact_sheet_key = keys["sheet"]
         for name, path in request.extra_objects.items():
-            key = f"materials/{material_id}/{name}"
-            storage.put_file(key, path)
-            stored_keys.append(key)
+            storage.put_file(f"{stored}{name}", path)
 
         session.add(material)
         try:
@@ -186,9 +182,8 @@ def ingest_spooled(
                 session.flush()
         except IntegrityError:
             # Someone stored the same bytes a moment ago: keep theirs, drop ours.
-            for key in stored_keys:
-                storage.delete(key)
-            stored_keys.clear()
+            storage.delete_prefix(stored)
+            stored = None
             found = find_by_sha256(session, spooled.sha256)
             if found is None:
                 raise
@@ -197,13 +192,13 @@ def ingest_spooled(
             tag_service.tag_materials(session, [material.id], [t.id for t in tags if t.id is not None])
         if material.media_type == MediaType.video:
             request_fingerprint(session, material.id)
-        stored_keys.clear()
+        stored = None
         if request.kind == MaterialKind.source and settings.auto_render_presets.strip():
             queue.enqueue(session, queue.AUTO_RENDER_SOURCE, str(material.id))  # the render rule runs in a worker
         return IngestResult(material=material, created=True)
     except BaseException:
-        for key in stored_keys:
-            storage.delete(key)
+        if stored is not None:
+            storage.delete_prefix(stored)  # the objects and, on local disk, the folder they were in
         raise
     finally:
         spooled.discard()

@@ -269,8 +269,9 @@ def _fsync_dir(directory: Path) -> None:
 
 def discard_bytes(storage: Storage, settings: Settings, upload: TusUpload) -> None:
     """Free everything an upload holds besides its row: local files and any multipart upload."""
-    partial_path(settings, upload.id).unlink(missing_ok=True)
-    _remove_stale_tails(settings, upload, keep=None)
+    for held in uploads_dir(settings).glob(f"{upload.id}.*"):
+        if held.suffix != ".lock":  # (writer_lock removes that once the upload takes no more bytes)
+            held.unlink(missing_ok=True)
     if upload.multipart_upload_id and upload.staging_key:
         try:
             storage.multipart_abort(upload.staging_key, upload.multipart_upload_id)
@@ -642,17 +643,15 @@ def _sha256_of_file(path: Path) -> str:
 
 def _assemble(storage: Storage, settings: Settings, upload: TusUpload, hasher: Any | None) -> spool.SpooledUpload:
     """Bring the finished upload's bytes into one spool file with their SHA-256."""
-    settings.spool_dir.mkdir(parents=True, exist_ok=True)
-    spooled_path = settings.spool_dir / f"tus-{upload.id}.part"
     size = upload.offset
     if upload.storage_mode == UploadStorageMode.local or not upload.parts:
+        # Ingested where it is (no move into the spool, which may be another filesystem); ingest
+        # removes it, or moves it into storage.
         source, _ = _data_file(settings, upload)
         if not source.exists():
             source.touch()
-        held = spool.hold(source)  # locked before it enters the spool, where the sweep looks
-        os.replace(source, spooled_path)
-        sha256 = hasher.hexdigest() if hasher is not None else _sha256_of_file(spooled_path)
-        return spool.SpooledUpload(path=spooled_path, size=size, sha256=sha256, fd=held)
+        sha256 = hasher.hexdigest() if hasher is not None else _sha256_of_file(source)
+        return spool.SpooledUpload(path=source, size=size, sha256=sha256, fd=spool.hold(source))
 
     assert upload.staging_key is not None and upload.multipart_upload_id is not None
     tail = tail_path(settings, upload.id, upload.tail_start)

@@ -405,3 +405,24 @@ def test_acknowledged_bytes_lost_by_the_os_fail_the_upload_cleanly(client, app_e
     res = patch(client, url, 5, b"56789")
     assert res.status_code >= 400
     assert res.headers["content-type"] == "application/problem+json"
+
+
+def test_a_resume_in_a_process_without_the_running_hash_rehashes_what_arrived(client, small_clip: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The running SHA-256 lives in the process that received the bytes; a PATCH that lands in a
+    process without it (here: the table emptied, as after a restart) re-hashes the prefix once."""
+    from backend.uploads import tus
+
+    rehashed: list[int] = []
+    real = tus._sha256_prefix
+    monkeypatch.setattr(tus, "_sha256_prefix", lambda path, size: (rehashed.append(size), real(path, size))[1])
+    data = small_clip.read_bytes()
+    url = create(client, len(data)).headers["location"]
+    third = len(data) // 3
+    assert patch(client, url, 0, data[:third]).status_code == 204
+    assert patch(client, url, third, data[third : 2 * third]).status_code == 204
+    assert rehashed == []  # the same process kept its hasher
+    tus._hashers.clear()
+    res = patch(client, url, 2 * third, data[2 * third :])
+    assert res.status_code == 204 and rehashed == [2 * third]
+    material = client.get(res.headers["reelhouse-material"]).json()
+    assert material["sha256"] == hashlib.sha256(data).hexdigest()
