@@ -114,11 +114,21 @@ async def upload_material(
     declared = _declared_length(request)
     if not multipart and declared is not None and declared > settings.max_upload_bytes:
         raise errors.PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
+    inspector = None
     if multipart:
         spooled = await _spool_multipart(request, settings, req)
     else:
-        spooled = await spool.spool_stream(request.stream(), settings.spool_dir, settings.max_upload_bytes)
-    result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req)
+        # A body of declared size is inspected as it lands on disk (backend/uploads/service.py).
+        inspector = await run_in_threadpool(ingest.InspectWhileSpooling, settings, declared) if declared else None
+        try:
+            spooled = await spool.spool_stream(
+                request.stream(), settings.spool_dir, settings.max_upload_bytes, watcher=inspector
+            )
+        except BaseException:
+            if inspector is not None:
+                inspector.close()  # kills the child (quick), then removes what it wrote
+            raise
+    result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req, inspector)
     if not result.created:
         response.status_code = 200
     response.headers["Location"] = f"{API}/materials/{result.material.id}"

@@ -25,7 +25,7 @@ from backend.config import Settings
 from backend.sqltypes import utcnow
 from backend.uploads.spool import SpooledUpload, spool_file
 from storage import Storage
-from workers.media.inspect import InspectFailed, inspect_untrusted
+from workers.media.inspect import InspectFailed, SandboxedInspector, inspect_untrusted
 from workers.media.probe import MediaFacts, ProbeRejection
 
 _REJECTIONS: dict[str, type[errors.MediaRejected]] = {
@@ -68,11 +68,41 @@ def _preview_paths(spool_path: Path) -> tuple[Path, Path]:
     return spool_path.with_name(f"{spool_path.stem}.poster.jpg"), spool_path.with_name(f"{spool_path.stem}.sheet.jpg")
 
 
-def probe_spooled(settings: Settings, spooled: SpooledUpload) -> tuple[MediaFacts, Path, Path]:
-    """Probe and render previews in the sandbox; map rejections to the API's error types."""
+class InspectWhileSpooling:
+    """The sandboxed inspector of a body of declared size, started as the body begins to arrive and
+    handed the spool file as it grows (a spool watcher): the child loads its libraries, probes and
+    decodes preview frames from bytes already on disk, so little is left once the last byte is in.
+    It shortens a user's wait by more than 10 % at every link speed measured (bench/RESULTS.md).
+    `ingest_spooled` collects the result; `close` ends the child and removes what it wrote."""
+
+    def __init__(self, settings: Settings, declared_size: int) -> None:
+        self.child = SandboxedInspector()
+        self._limits = limits_from(settings)
+        self._size = declared_size
+        self._path: Path | None = None
+
+    def started(self, path: Path) -> None:
+        self._path = path
+        poster, sheet = _preview_paths(path)
+        self.child.follow(path, self._size, limits=self._limits, poster=poster, contact_sheet=sheet)
+
+    def written(self, total_bytes: int) -> None:
+        self.child.advance(total_bytes)
+
+    def close(self) -> None:
+        self.child.close()
+        for path in _preview_paths(self._path) if self._path else ():
+            path.unlink(missing_ok=True)
+
+
+def probe_spooled(
+    settings: Settings, spooled: SpooledUpload, inspector: InspectWhileSpooling | None = None
+) -> tuple[MediaFacts, Path, Path]:
+    """Probe and render previews in the sandbox (the child already following the file, if one
+    does); map rejections to the API's error types."""
     poster, sheet = _preview_paths(spooled.path)
     try:
-        facts = inspect_untrusted(
+        facts = (inspector.child.inspect if inspector else inspect_untrusted)(
             spooled.path, limits=limits_from(settings), poster=poster, contact_sheet=sheet,
             timeout=settings.probe_timeout_seconds,
         )
@@ -122,11 +152,13 @@ def ingest_spooled(
     settings: Settings,
     spooled: SpooledUpload,
     request: IngestRequest,
+    inspector: InspectWhileSpooling | None = None,
 ) -> IngestResult:
     """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
 
     The spool file is consumed: moved into storage, or deleted on rejection/duplicate, with its
-    previews. A refused upload leaves nothing in storage, the catalogue or the spool.
+    previews. A refused upload leaves nothing in storage, the catalogue or the spool. `inspector`
+    (one following the file as it arrived) is used for a new file and closed here in any case.
     """
     stored: str | None = None  # the new material's folder in storage, once anything may be in it
     try:
@@ -137,7 +169,7 @@ def ingest_spooled(
         if found is not None:
             return _existing(session, found, [t.id for t in tags if t.id is not None])
 
-        facts, poster, sheet = probe_spooled(settings, spooled)
+        facts, poster, sheet = probe_spooled(settings, spooled, inspector)
         check_declared_type(facts, request.declared_media_type)
 
         material_id = request.material_id or uuid.uuid4()
@@ -201,6 +233,8 @@ def ingest_spooled(
             storage.delete_prefix(stored)  # the objects and, on local disk, the folder they were in
         raise
     finally:
+        if inspector is not None:
+            inspector.child.close()  # before its previews go: a child still at work would write them after
         spooled.discard()
         for path in _preview_paths(spooled.path):
             path.unlink(missing_ok=True)

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import anyio.to_thread
 
@@ -63,6 +63,7 @@ async def receive(
     *,
     interrupted: type[BaseException] | None = None,
     too_large: Callable[[int], BaseException] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write a body to `fd` at its current position, updating each of `hashers`; return the bytes
     written.
@@ -71,16 +72,22 @@ async def receive(
     the excess is written. If the stream raises `interrupted` (a client gone mid-body), what arrived
     before it is still written and hashed, then the error propagates. On any error or cancellation,
     no thread is still writing when this returns, so the caller may truncate or remove the file.
+    `progress(n)` is told, on the writing thread, after each batch, that `n` bytes are written.
     """
     received = 0
+    written = 0
     batch: list[bytes] = []
     batched = 0
     pending: Future[None] | None = None
 
     def consume(data: bytes) -> None:
+        nonlocal written
         for hasher in hashers:
             hasher.update(data)
         write_all(fd, data)
+        written += len(data)
+        if progress is not None:
+            progress(written)
 
     async def hand_over() -> None:
         nonlocal pending, batched
@@ -160,12 +167,25 @@ def hold(path: Path) -> int:
     return fd
 
 
-async def spool_stream(chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int) -> SpooledUpload:
+class SpoolWatcher(Protocol):
+    """Told where a new spool file is (`started`) and, after each write, how many bytes of it are
+    on disk (`written`): the simple upload lets the media inspector read the file as it grows."""
+
+    def started(self, path: Path) -> None: ...
+
+    def written(self, total_bytes: int) -> None: ...
+
+
+async def spool_stream(
+    chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int, *, watcher: SpoolWatcher | None = None
+) -> SpooledUpload:
     """Spool an async byte stream (a request body) to a new file, hashed on the way."""
     path, fd = new_spool_file(spool_dir)
     hasher = hashlib.sha256()
     try:
-        size = await receive(chunks, fd, [hasher], max_bytes)
+        if watcher is not None:
+            watcher.started(path)
+        size = await receive(chunks, fd, [hasher], max_bytes, progress=watcher.written if watcher else None)
     except BaseException:
         path.unlink(missing_ok=True)
         os.close(fd)

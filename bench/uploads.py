@@ -1,0 +1,241 @@
+"""What a user waits for when uploading: the code before issue 14 (from git) beside the lean upload
+path (this tree), side by side in one run, with clients throttled to real link speeds.
+
+Each upload is one raw streaming body of a real 1080p MP4 (bench/upload_throughput-style loop of a
+noisy clip) to a fresh uvicorn server (SQLite, local storage), sent from a socket paced to
+12, 50 or 125 MB/s or unthrottled. The wait is the time from the first byte sent to the 201
+received: receive + SHA-256 + spool, the sandboxed probe, poster and contact sheet, the move into
+storage and the catalogue row. Both servers get 2 s after start-up before the upload (the old code
+starts its spare inspector then, as it would between uploads); runs alternate which goes first.
+Beside them, a plain copy (+ fsync) of the same file. Reports medians, the server's peak RSS
+(VmHWM) and lines of the upload-path modules in both trees.
+
+    .venv/bin/python -m bench.uploads [--before a81d507] [--runs 3] [--rss-gib 10]
+
+`--rss-gib N` adds one unthrottled upload of an N GiB file to the lean server, for its peak RSS
+(the file is made, uploaded and deleted; needs ~2N GiB of free disk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import OUT, ffmpeg, machine, median, peak_rss_mb, run, timed_copy, today, write_section
+
+REPO = Path(__file__).resolve().parents[1]
+MB = 1_000_000
+MiB = 1024 * 1024
+# Link speed (MB/s, None = unthrottled) -> file size (MiB): the slow links get smaller files so a
+# run stays within minutes; the size does not change what the wait after the last byte is made of.
+PLAN: dict[float | None, int] = {12.0: 256, 50.0: 512, 125.0: 1024, None: 1024}
+UPLOAD_PATH_MODULES = [
+    "backend/uploads/__init__.py", "backend/uploads/blockio.py", "backend/uploads/endpoints.py",
+    "backend/uploads/models.py", "backend/uploads/previews.py", "backend/uploads/service.py",
+    "backend/uploads/spool.py", "backend/uploads/tus.py", "backend/http_protocol.py", "backend/allocator.py",
+    "backend/warmup.py", "workers/media/inspect.py", "workers/media/source.py", "workers/uploads.py",
+]
+
+
+def make_video(size_mib: int) -> Path:
+    """A real MP4 of about `size_mib` MiB: a noisy 1080p clip (60 Mbit/s) stream-copied in a loop."""
+    OUT.mkdir(exist_ok=True)
+    target = OUT / f"upload_{size_mib}mib.mp4"
+    if target.exists():
+        return target
+    chunk = OUT / "upload_chunk.mp4"
+    if not chunk.exists():
+        run([ffmpeg(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+             "testsrc2=size=1920x1080:rate=30:duration=10,noise=alls=40:allf=t", "-f", "lavfi", "-i",
+             "sine=duration=10", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "60M", "-c:a", "aac",
+             "-shortest", str(chunk)])
+    loops = max(1, round(size_mib * MiB / chunk.stat().st_size))
+    run([ffmpeg(), "-nostdin", "-v", "error", "-y", "-stream_loop", str(loops - 1), "-i", str(chunk),
+         "-c", "copy", "-movflags", "+faststart", str(target)])
+    return target
+
+
+def lines_of(tree: Path) -> tuple[int, list[str]]:
+    present = [m for m in UPLOAD_PATH_MODULES if (tree / m).exists()]
+    total = sum(len((tree / m).read_text().splitlines()) for m in present)
+    return total, present
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A reelhouse API (uvicorn, SQLite, local storage) run from `tree`, on a fresh data dir."""
+
+    def __init__(self, tree: Path, data_dir: Path) -> None:
+        self.port = free_port()
+        env = {**os.environ, "REELHOUSE_DATA_DIR": str(data_dir), "REELHOUSE_MAX_UPLOAD_BYTES": str(16 * 1024**3),
+               "PYTHONPATH": str(tree)}
+        env.pop("REELHOUSE_DATABASE_URL", None)
+        py = [sys.executable, "-m"]
+        subprocess.run([*py, "backend.cli", "migrate"], env=env, cwd=tree, check=True, capture_output=True)
+        self.token = subprocess.run(
+            [*py, "backend.cli", "keys", "create", "--name", "bench", "--role", "editor"],
+            env=env, cwd=tree, check=True, capture_output=True, text=True,
+        ).stdout.strip().splitlines()[-1]
+        # As `reelhouse serve` ran it in each tree (the old one with its own HTTP protocol class).
+        http = ["--http", "backend.http_protocol:BodyChunksProtocol"] if (tree / "backend/http_protocol.py").exists() else []
+        self.proc = subprocess.Popen(
+            [*py, "uvicorn", "backend.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(self.port),
+             "--log-level", "warning", *http], env=env, cwd=tree, start_new_session=True,
+        )
+        for _ in range(200):
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError(f"server from {tree} did not start")
+        time.sleep(2.0)  # idle, as between uploads
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def paced_upload(port: int, token: str, src: Path, rate: float | None) -> float:
+    """Send `src` as a raw body at `rate` MB/s (None: as fast as the socket takes it); seconds from
+    the first byte sent to the response."""
+    size = src.stat().st_size
+    head = (f"POST /api/v1/materials?title=bench HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port)) as sock, src.open("rb") as fh:
+        t0 = time.perf_counter()
+        sock.sendall(head)
+        if rate is None:
+            sock.sendfile(fh)
+        else:
+            sent, piece = 0, 64 * 1024
+            while chunk := fh.read(piece):
+                sock.sendall(chunk)
+                sent += len(chunk)
+                ahead = t0 + sent / (rate * MB) - time.perf_counter()
+                if ahead > 0:
+                    time.sleep(ahead)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += sock.recv(65536)
+        elapsed = time.perf_counter() - t0
+        while more := sock.recv(65536):
+            reply += more
+    status = reply.split(b" ", 2)[1]
+    body = json.loads(reply.split(b"\r\n\r\n", 1)[1] or b"{}")
+    if status != b"201" or body.get("status") != "ready":
+        raise RuntimeError(f"upload failed: {reply[:500]!r}")
+    return elapsed
+
+
+def one_upload(tree: Path, src: Path, rate: float | None) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+        server = Server(tree, Path(tmp) / "data")
+        try:
+            elapsed = paced_upload(server.port, server.token, src, rate)
+            return elapsed, peak_rss_mb(server.proc.pid)
+        finally:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--before", default="a81d507", help="the commit with the code before issue 14")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rss-gib", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: two small files, no RESULTS.md")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    plan = {50.0: 64, None: 128} if args.quick else PLAN
+    before = Path(tempfile.mkdtemp(prefix="reelhouse-before-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(before), args.before], cwd=REPO, check=True,
+                   capture_output=True)
+    trees = {"before": before, "lean": REPO}
+    before_lines, lean_lines = lines_of(before)[0], lines_of(REPO)[0]
+    waits: dict[tuple[str, float | None], list[float]] = {}
+    rss: dict[str, list[float]] = {"before": [], "lean": []}
+    copies: list[float] = []
+    try:
+        for rate, size_mib in plan.items():
+            src = make_video(size_mib)
+            for i in range(args.runs):
+                order = ["before", "lean"] if i % 2 == 0 else ["lean", "before"]
+                for name in order:
+                    elapsed, peak = one_upload(trees[name], src, rate)
+                    waits.setdefault((name, rate), []).append(elapsed)
+                    rss[name].append(peak)
+                    print(f"{rate or 'max'} MB/s {size_mib} MiB {name:6} {elapsed:7.2f} s  rss {peak:.0f} MB", flush=True)
+                if rate is None:
+                    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+                        copies.append(timed_copy(src, Path(tmp) / "copy.mp4"))
+        big_rss = None
+        if args.rss_gib:
+            big = make_video(args.rss_gib * 1024)
+            try:
+                elapsed, big_rss = one_upload(REPO, big, None)
+                print(f"{args.rss_gib} GiB lean: {elapsed:.1f} s, peak RSS {big_rss:.0f} MB", flush=True)
+            finally:
+                big.unlink()
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=REPO, check=False)
+        shutil.rmtree(before, ignore_errors=True)
+
+    rows = []
+    for rate, size_mib in plan.items():
+        size = make_video(size_mib).stat().st_size
+        b, lean = median(waits[("before", rate)]), median(waits[("lean", rate)])
+        arrival = size / (rate * MB) if rate else None
+        over = f"{(lean / arrival - 1):+.1%}" if arrival else ""
+        link = f"{rate:.0f} MB/s" if rate else "unthrottled"
+        rows.append(
+            f"| {link} | {size / MB:.0f} MB | {b:.2f} s | {lean:.2f} s | {(lean / b - 1):+.1%} | {over} |"
+            f" {', '.join(f'{x:.2f}' for x in waits[('before', rate)])} / {', '.join(f'{x:.2f}' for x in waits[('lean', rate)])} |"
+        )
+    big_size = make_video(plan[None]).stat().st_size
+    copy_mbs = big_size / MB / median(copies)
+    lean_mbs = big_size / MB / median(waits[("lean", None)])
+    before_mbs = big_size / MB / median(waits[("before", None)])
+    body = f"""Measured {today()} on {machine()} (shared with other work), `python -m bench.uploads --before {args.before} --runs {args.runs}{f' --rss-gib {args.rss_gib}' if args.rss_gib else ''}`.
+
+The code before issue 14 ({args.before}, run from a git worktree with its uvicorn protocol class, allocator
+tuning, warm-up, O_DIRECT ring, spare inspector and inspection while the file grows) beside the lean
+path (one receive function, hashlib on a thread, the inspector started on the finished file), each
+upload to a fresh server, alternating which goes first. Wait = first byte sent to response received
+(all of ingest included). "over arrival" = how much longer than the bytes take to arrive at that speed.
+
+| link | file | before (median) | lean (median) | lean vs before | lean over arrival | runs before / lean (s) |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Unthrottled: lean {lean_mbs:.0f} MB/s, before {before_mbs:.0f} MB/s, plain copy + fsync {copy_mbs:.0f} MB/s
+(lean = **{lean_mbs / copy_mbs:.0%}** of the copy; target ≥ 40 %).
+Server peak RSS (VmHWM, all runs): before median {median(rss['before']):.0f} MB (max {max(rss['before']):.0f}),
+lean median {median(rss['lean']):.0f} MB (max {max(rss['lean']):.0f}){f'; lean, one {args.rss_gib} GiB upload: **{big_rss:.0f} MB** (target < 200 MB)' if big_rss else ''}.
+
+Lines of the upload-path modules (`wc -l` of those of {', '.join(UPLOAD_PATH_MODULES)} that exist):
+before **{before_lines}**, lean **{lean_lines}** ({lean_lines / before_lines:.0%}).
+"""
+    print(body)
+    if not (args.no_write or args.quick):
+        write_section("Uploads at real link speeds, before and after issue 14", body)
+
+
+if __name__ == "__main__":
+    main()
