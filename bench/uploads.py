@@ -37,9 +37,13 @@ from bench.common import OUT, ffmpeg, machine, median, peak_rss_mb, run, timed_c
 REPO = Path(__file__).resolve().parents[1]
 MB = 1_000_000
 MiB = 1024 * 1024
-# Link speed (MB/s, None = unthrottled) -> file size (MiB): the slow links get smaller files so a
-# run stays within minutes; the size does not change what the wait after the last byte is made of.
-PLAN: dict[float | None, int] = {12.0: 256, 50.0: 512, 125.0: 1024, None: 1024}
+# Link speed (MB/s, None = unthrottled) -> file size (MiB) and the variants run: the slow links get
+# smaller files so a run stays within minutes (the size does not change what the wait after the last
+# byte is made of), and the variants that isolate one mechanism run where it could matter most.
+ALL = ("before", "before, no spare inspector", "lean, no inspection while arriving", "lean")
+PLAN: dict[float | None, tuple[int, tuple[str, ...]]] = {
+    12.0: (128, ("before", "lean")), 50.0: (512, ("before", "lean")), 125.0: (1024, ALL), None: (1024, ALL),
+}
 UPLOAD_PATH_MODULES = [
     "backend/uploads/__init__.py", "backend/uploads/blockio.py", "backend/uploads/endpoints.py",
     "backend/uploads/models.py", "backend/uploads/previews.py", "backend/uploads/service.py",
@@ -81,10 +85,10 @@ def free_port() -> int:
 class Server:
     """A reelhouse API (uvicorn, SQLite, local storage) run from `tree`, on a fresh data dir."""
 
-    def __init__(self, tree: Path, data_dir: Path) -> None:
+    def __init__(self, tree: Path, data_dir: Path, extra_env: dict[str, str]) -> None:
         self.port = free_port()
         env = {**os.environ, "REELHOUSE_DATA_DIR": str(data_dir), "REELHOUSE_MAX_UPLOAD_BYTES": str(16 * 1024**3),
-               "PYTHONPATH": str(tree)}
+               "PYTHONPATH": str(tree), **extra_env}
         env.pop("REELHOUSE_DATABASE_URL", None)
         py = [sys.executable, "-m"]
         subprocess.run([*py, "backend.cli", "migrate"], env=env, cwd=tree, check=True, capture_output=True)
@@ -145,9 +149,9 @@ def paced_upload(port: int, token: str, src: Path, rate: float | None) -> float:
     return elapsed
 
 
-def one_upload(tree: Path, src: Path, rate: float | None) -> tuple[float, float]:
+def one_upload(tree: Path, src: Path, rate: float | None, extra_env: dict[str, str] | None = None) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
-        server = Server(tree, Path(tmp) / "data")
+        server = Server(tree, Path(tmp) / "data", extra_env or {})
         try:
             elapsed = paced_upload(server.port, server.token, src, rate)
             return elapsed, peak_rss_mb(server.proc.pid)
@@ -158,30 +162,39 @@ def one_upload(tree: Path, src: Path, rate: float | None) -> tuple[float, float]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", default="a81d507", help="the commit with the code before issue 14")
+    parser.add_argument("--no-follow", default="2d606bd", help="the lean path before inspection while arriving was kept")
+    parser.add_argument("--lean", default="HEAD", help="the lean path (run from a worktree too, so edits do not leak in)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rss-gib", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a smoke run: two small files, no RESULTS.md")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    plan = {50.0: 64, None: 128} if args.quick else PLAN
+    plan = {50.0: (64, ALL), None: (128, ALL)} if args.quick else PLAN
     before = Path(tempfile.mkdtemp(prefix="reelhouse-before-"))
-    subprocess.run(["git", "worktree", "add", "--detach", str(before), args.before], cwd=REPO, check=True,
-                   capture_output=True)
-    trees = {"before": before, "lean": REPO}
-    before_lines, lean_lines = lines_of(before)[0], lines_of(REPO)[0]
+    no_follow = Path(tempfile.mkdtemp(prefix="reelhouse-nofollow-"))
+    lean = Path(tempfile.mkdtemp(prefix="reelhouse-lean-"))
+    for tree, commit in ((before, args.before), (no_follow, args.no_follow), (lean, args.lean)):
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=REPO, check=True, capture_output=True)
+    variants: dict[str, tuple[Path, dict[str, str]]] = {
+        "before": (before, {}), "before, no spare inspector": (before, {"REELHOUSE_INSPECTOR_SPARE": "false"}),
+        "lean, no inspection while arriving": (no_follow, {}), "lean": (lean, {}),
+    }
+    before_lines, lean_lines = lines_of(before)[0], lines_of(lean)[0]
     waits: dict[tuple[str, float | None], list[float]] = {}
     rss: dict[str, list[float]] = {"before": [], "lean": []}
     copies: list[float] = []
     try:
-        for rate, size_mib in plan.items():
+        for rate, (size_mib, names) in plan.items():
             src = make_video(size_mib)
             for i in range(args.runs):
-                order = ["before", "lean"] if i % 2 == 0 else ["lean", "before"]
+                order = names[i % len(names) :] + names[: i % len(names)]  # rotate who goes first
                 for name in order:
-                    elapsed, peak = one_upload(trees[name], src, rate)
+                    tree, env = variants[name]
+                    elapsed, peak = one_upload(tree, src, rate, env)
                     waits.setdefault((name, rate), []).append(elapsed)
-                    rss[name].append(peak)
-                    print(f"{rate or 'max'} MB/s {size_mib} MiB {name:6} {elapsed:7.2f} s  rss {peak:.0f} MB", flush=True)
+                    if name in rss:
+                        rss[name].append(peak)
+                    print(f"{rate or 'max'} MB/s {size_mib} MiB {name:36} {elapsed:7.2f} s  rss {peak:.0f} MB", flush=True)
                 if rate is None:
                     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
                         copies.append(timed_copy(src, Path(tmp) / "copy.mp4"))
@@ -189,38 +202,43 @@ def main() -> None:
         if args.rss_gib:
             big = make_video(args.rss_gib * 1024)
             try:
-                elapsed, big_rss = one_upload(REPO, big, None)
+                elapsed, big_rss = one_upload(lean, big, None)
                 print(f"{args.rss_gib} GiB lean: {elapsed:.1f} s, peak RSS {big_rss:.0f} MB", flush=True)
             finally:
                 big.unlink()
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=REPO, check=False)
-        shutil.rmtree(before, ignore_errors=True)
+        for tree in (before, no_follow, lean):
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, check=False)
+            shutil.rmtree(tree, ignore_errors=True)
 
     rows = []
-    for rate, size_mib in plan.items():
+    for rate, (size_mib, names) in plan.items():
         size = make_video(size_mib).stat().st_size
-        b, lean = median(waits[("before", rate)]), median(waits[("lean", rate)])
         arrival = size / (rate * MB) if rate else None
-        over = f"{(lean / arrival - 1):+.1%}" if arrival else ""
         link = f"{rate:.0f} MB/s" if rate else "unthrottled"
-        rows.append(
-            f"| {link} | {size / MB:.0f} MB | {b:.2f} s | {lean:.2f} s | {(lean / b - 1):+.1%} | {over} |"
-            f" {', '.join(f'{x:.2f}' for x in waits[('before', rate)])} / {', '.join(f'{x:.2f}' for x in waits[('lean', rate)])} |"
-        )
-    big_size = make_video(plan[None]).stat().st_size
+        b = median(waits[("before", rate)])
+        for name in names:
+            w = median(waits[(name, rate)])
+            over = f"{(w / arrival - 1):+.1%}" if arrival else ""
+            vs = f"{(w / b - 1):+.1%}" if name != "before" else ""
+            rows.append(f"| {link} | {size / MB:.0f} MB | {name} | **{w:.2f} s** | {vs} | {over} |"
+                        f" {', '.join(f'{x:.2f}' for x in waits[(name, rate)])} |")
+    big_size = make_video(plan[None][0]).stat().st_size
     copy_mbs = big_size / MB / median(copies)
     lean_mbs = big_size / MB / median(waits[("lean", None)])
     before_mbs = big_size / MB / median(waits[("before", None)])
-    body = f"""Measured {today()} on {machine()} (shared with other work), `python -m bench.uploads --before {args.before} --runs {args.runs}{f' --rss-gib {args.rss_gib}' if args.rss_gib else ''}`.
+    body = f"""Measured {today()} on {machine()} (shared with other work), `python -m bench.uploads --before {args.before} --lean {args.lean} --runs {args.runs}{f' --rss-gib {args.rss_gib}' if args.rss_gib else ''}`.
 
-The code before issue 14 ({args.before}, run from a git worktree with its uvicorn protocol class, allocator
-tuning, warm-up, O_DIRECT ring, spare inspector and inspection while the file grows) beside the lean
-path (one receive function, hashlib on a thread, the inspector started on the finished file), each
-upload to a fresh server, alternating which goes first. Wait = first byte sent to response received
-(all of ingest included). "over arrival" = how much longer than the bytes take to arrive at that speed.
+Variants, each upload to a fresh server, in rotating order: *before* = {args.before} from a git
+worktree (uvicorn protocol class, allocator tuning, warm-up, O_DIRECT ring, spare inspector,
+inspection while the file arrives); *before, no spare inspector* = the same with
+`REELHOUSE_INSPECTOR_SPARE=false`; *lean, no inspection while arriving* = {args.no_follow} (one receive
+function, hashlib on a thread, the inspector started on the finished file); *lean* = this tree (the
+same, plus the inspector following the spool file as it arrives). Wait = first byte sent to
+response received, all of ingest included; "over arrival" = how much longer than the bytes take to
+arrive at that link speed.
 
-| link | file | before (median) | lean (median) | lean vs before | lean over arrival | runs before / lean (s) |
+| link | file | variant | wait (median) | vs before | over arrival | runs (s) |
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
