@@ -49,11 +49,6 @@ class Settings(BaseSettings):
     tus_expire_seconds: int = Field(
         default=7 * 24 * 3600, gt=0, description="Idle time before an unfinished resumable upload expires."
     )
-    tus_part_size: int = Field(
-        default=8 * 1024 * 1024,
-        ge=5 * 1024 * 1024,
-        description="S3 multipart part size for resumable uploads.",
-    )
     tus_fsync: bool = Field(
         default=False,
         description="fsync each PATCH before acknowledging it: survives power loss, costs throughput.",

@@ -94,7 +94,6 @@ async def _append(
         session, storage, settings, upload, _body(request), checksum=checksum, new_length=new_length
     )
     session.commit()
-    tus.after_commit(settings, outcome.upload)
     return outcome
 
 

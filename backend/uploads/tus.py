@@ -1,15 +1,13 @@
 """Resumable uploads over tus 1.0 (core + creation, creation-with-upload, creation-defer-length,
-termination, checksum, expiration): the protocol's rules, the bytes' way to disk or object storage,
-and the hand-off to the ordinary ingest once the last byte is in.
+termination, checksum, expiration): the protocol's rules, the bytes' way to disk, and the hand-off
+to the ordinary ingest once the last byte is in.
 
 No HTTP framework here: the router passes header values and an async iterator of body chunks, and
 gets back response headers or an AppError. Byte layout under `<data_dir>/uploads/`:
 
-* local mode: `<id>.part` holds bytes [0, offset); on completion it is renamed into the spool.
-* s3 mode: full parts (`part_size`, >= 5 MiB) go to an S3 multipart upload as soon as they fill;
-  `<id>.tail.<start>` holds bytes [start, offset) that do not fill a part yet. The start is in the
-  file name so a crash between writing a new tail and committing the row never leaves the row
-  pointing at a rewritten file.
+* `<id>.part` holds bytes [0, offset), whatever the storage backend: ingest probes it where it is
+  and puts it into storage once (staging parts in S3 meant sending the bytes up, down for the
+  probe and up again).
 * `<id>.lock`: the per-upload writer lock (flock), held while a request writes; removed once the
   upload takes no more bytes. No database transaction is open while a body streams.
 
@@ -183,7 +181,8 @@ def upload_fields(meta: dict[str, str | None]) -> UploadFields:
         tags = [t.strip() for t in raw_tags.split(",") if t.strip()]
     try:
         kind = MaterialKind(meta.get("kind") or MaterialKind.source.value)
-        media_type = MediaType(meta["media_type"]) if meta.get("media_type") else None
+        declared = meta.get("media_type")
+        media_type = MediaType(declared) if declared else None
     except ValueError as exc:
         raise errors.BadRequest(f"metadata: {exc}") from exc
     if kind == MaterialKind.derived:
@@ -237,25 +236,8 @@ def partial_path(settings: Settings, upload_id: uuid.UUID) -> Path:
     return uploads_dir(settings) / f"{upload_id}.part"
 
 
-def tail_path(settings: Settings, upload_id: uuid.UUID, start: int) -> Path:
-    return uploads_dir(settings) / f"{upload_id}.tail.{start}"
-
-
 def lock_path(settings: Settings, upload_id: uuid.UUID) -> Path:
     return uploads_dir(settings) / f"{upload_id}.lock"
-
-
-def _data_file(settings: Settings, upload: TusUpload) -> tuple[Path, int]:
-    """The local file receiving new bytes and the upload offset of its first byte."""
-    if upload.storage_mode == UploadStorageMode.s3:
-        return tail_path(settings, upload.id, upload.tail_start), upload.tail_start
-    return partial_path(settings, upload.id), 0
-
-
-def _remove_stale_tails(settings: Settings, upload: TusUpload, keep: Path | None) -> None:
-    for stale in uploads_dir(settings).glob(f"{upload.id}.tail.*"):
-        if stale != keep:
-            stale.unlink(missing_ok=True)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -268,18 +250,14 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def discard_bytes(storage: Storage, settings: Settings, upload: TusUpload) -> None:
-    """Free everything an upload holds besides its row: local files and any multipart upload."""
+    """Free everything an upload holds besides its row: its files (and the S3 multipart upload of
+    one begun before uploads were staged only on local disk)."""
     for held in uploads_dir(settings).glob(f"{upload.id}.*"):
         if held.suffix != ".lock":  # (writer_lock removes that once the upload takes no more bytes)
             held.unlink(missing_ok=True)
     if upload.multipart_upload_id and upload.staging_key:
-        try:
-            storage.multipart_abort(upload.staging_key, upload.multipart_upload_id)
-        except Exception:  # noqa: BLE001  (the sweep retries nothing; a leftover multipart upload is only space)
-            log.warning("could not abort multipart upload of %s", upload.id, exc_info=True)
-    if upload.staging_key:
         with contextlib.suppress(Exception):
-            storage.delete(upload.staging_key)
+            storage.multipart_abort(upload.staging_key, upload.multipart_upload_id)
     upload.multipart_upload_id = None
     upload.parts = []
     _forget_hasher(upload.id)
@@ -411,13 +389,11 @@ def create_upload(
         tags=fields.tags,
         kind=fields.kind.value,
         media_type=fields.media_type.value if fields.media_type else None,
-        storage_mode=UploadStorageMode(settings.storage_backend),
+        storage_mode=UploadStorageMode.local,
         expires_at=now + timedelta(seconds=settings.tus_expire_seconds),
         created_at=now,
         updated_at=now,
     )
-    if upload.storage_mode == UploadStorageMode.s3:
-        upload.staging_key = f"uploads/{upload.id}/data"
     session.add(upload)
     session.flush()
     return upload
@@ -521,19 +497,14 @@ async def receive(
             if chunk:
                 raise errors.PayloadTooLarge("the upload is complete; it takes no more bytes")
         return PatchOutcome(upload=upload, headers={"Upload-Offset": str(upload.offset)})
+    if upload.storage_mode != UploadStorageMode.local:
+        raise errors.UploadGone(f"upload {upload.id} was begun in S3 by an older version; start it again")
     if new_length is not None and upload.length is None:
         upload.length = new_length
     limit = upload.length if upload.length is not None else settings.max_upload_bytes
-    start = upload.offset
+    position = start = upload.offset
     uploads_dir(settings).mkdir(parents=True, exist_ok=True)
-    path, file_start = _data_file(settings, upload)
-    if upload.storage_mode == UploadStorageMode.s3:
-        _remove_stale_tails(settings, upload, keep=path)
-    position = start - file_start
-    hasher = _running_hasher(upload)
-    if hasher is None and upload.storage_mode == UploadStorageMode.local:
-        hasher = await anyio.to_thread.run_sync(_sha256_prefix, path, position)
-    # (s3 mode without it: the assembled object is hashed when it comes down for the probe.)
+    path = partial_path(settings, upload.id)
     chunk_hash = checksum.new() if checksum else None
     interrupted = False
 
@@ -547,10 +518,11 @@ async def receive(
             raise errors.AppError(f"upload {upload.id} lost bytes on disk ({held} of {position}); start again")
         os.ftruncate(fd, position)  # bytes past the last acknowledged offset were never acknowledged
         os.lseek(fd, position, os.SEEK_SET)
+        hasher = _running_hasher(upload) or await anyio.to_thread.run_sync(_sha256_prefix, path, position)
         try:
             try:
                 await spool.receive(
-                    body, fd, [h for h in (hasher, chunk_hash) if h is not None], limit - start,
+                    body, fd, [hasher, chunk_hash] if chunk_hash else [hasher], limit - start,
                     interrupted=BodyInterrupted, too_large=too_large,
                 )
             except BodyInterrupted:
@@ -570,18 +542,14 @@ async def receive(
         received = os.lseek(fd, 0, os.SEEK_CUR) - position
     finally:
         os.close(fd)
-    if settings.tus_fsync and held == 0 and start == file_start:
+    if settings.tus_fsync and held == 0:
         _fsync_dir(path.parent)
 
     upload.offset = start + received
-    if hasher is not None:
-        _keep_hasher(upload.id, upload.offset, hasher)
+    _keep_hasher(upload.id, upload.offset, hasher)
     now = utcnow()
     upload.updated_at = now
     upload.expires_at = now + timedelta(seconds=settings.tus_expire_seconds)
-
-    if upload.storage_mode == UploadStorageMode.s3:
-        await anyio.to_thread.run_sync(_flush_full_parts, storage, settings, upload)
     outcome = PatchOutcome(upload=upload, interrupted=interrupted)
     if upload.length is not None and upload.offset == upload.length and not interrupted:
         outcome.error = await _complete(session, storage, settings, upload, hasher)
@@ -593,87 +561,13 @@ async def receive(
     return outcome
 
 
-def _put_part(storage: Storage, upload: TusUpload, source: Path, position: int, size: int) -> None:
-    assert upload.staging_key is not None
-    if upload.multipart_upload_id is None:
-        upload.multipart_upload_id = storage.multipart_start(upload.staging_key)
-    number = len(upload.parts) + 1
-    with source.open("rb") as fh:
-        fh.seek(position)
-        etag = storage.multipart_put_part(upload.staging_key, upload.multipart_upload_id, number, fh, size)
-    upload.parts = [*upload.parts, [number, etag, size]]
-
-
-def _flush_full_parts(storage: Storage, settings: Settings, upload: TusUpload) -> None:
-    """S3 mode: move every full part out of the tail into the multipart upload; keep the rest local."""
-    part_size = settings.tus_part_size
-    path = tail_path(settings, upload.id, upload.tail_start)
-    held = upload.offset - upload.tail_start
-    if held < part_size:
-        return
-    full = held // part_size
-    for index in range(full):
-        _put_part(storage, upload, path, index * part_size, part_size)
-    new_start = upload.tail_start + full * part_size
-    new_path = tail_path(settings, upload.id, new_start)
-    with path.open("rb") as src, new_path.open("wb") as dst:
-        src.seek(full * part_size)
-        while chunk := src.read(_COPY_CHUNK):
-            dst.write(chunk)
-        dst.flush()
-        os.fsync(dst.fileno())
-    _fsync_dir(new_path.parent)
-    # The old tail stays until the row names the new one; the next write or the sweep removes it.
-    upload.tail_start = new_start
-
-
-def after_commit(settings: Settings, upload: TusUpload) -> None:
-    """Once the row names the new tail, the tail it replaced can go (s3 mode)."""
-    if upload.storage_mode == UploadStorageMode.s3 and upload.status == UploadStatus.receiving:
-        _remove_stale_tails(settings, upload, keep=tail_path(settings, upload.id, upload.tail_start))
-
-
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_COPY_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _assemble(storage: Storage, settings: Settings, upload: TusUpload, hasher: Any | None) -> spool.SpooledUpload:
-    """Bring the finished upload's bytes into one spool file with their SHA-256."""
-    size = upload.offset
-    if upload.storage_mode == UploadStorageMode.local or not upload.parts:
-        # Ingested where it is (no move into the spool, which may be another filesystem); ingest
-        # removes it, or moves it into storage.
-        source, _ = _data_file(settings, upload)
-        if not source.exists():
-            source.touch()
-        sha256 = hasher.hexdigest() if hasher is not None else _sha256_of_file(source)
-        return spool.SpooledUpload(path=source, size=size, sha256=sha256, fd=spool.hold(source))
-
-    assert upload.staging_key is not None and upload.multipart_upload_id is not None
-    tail = tail_path(settings, upload.id, upload.tail_start)
-    if upload.offset > upload.tail_start:
-        _put_part(storage, upload, tail, 0, upload.offset - upload.tail_start)
-    storage.multipart_complete(
-        upload.staging_key, upload.multipart_upload_id, [(int(n), str(etag)) for n, etag, _ in upload.parts]
-    )
-    upload.multipart_upload_id = None
-    tail.unlink(missing_ok=True)
-    # Probing needs a local file, so the assembled object comes down once; hashing it on the way
-    # also checks the object store joined the parts into exactly the bytes that were acknowledged.
-    try:
-        with storage.open(upload.staging_key) as reader:
-            spooled = spool.spool_file(reader, settings.spool_dir, max(size, 1))
-    finally:
-        with contextlib.suppress(Exception):
-            storage.delete(upload.staging_key)
-    if spooled.size != size or (hasher is not None and hasher.hexdigest() != spooled.sha256):
-        spooled.discard()
-        raise errors.AppError(f"upload {upload.id}: the assembled object does not match the bytes received")
-    return spooled
+def _spooled(settings: Settings, upload: TusUpload, hasher: Any) -> spool.SpooledUpload:
+    """The finished upload's bytes, ingested where they are (the spool may be another filesystem):
+    ingest moves them into storage or removes them."""
+    source = partial_path(settings, upload.id)
+    if not source.exists():
+        source.touch()
+    return spool.SpooledUpload(path=source, size=upload.offset, sha256=hasher.hexdigest(), fd=spool.hold(source))
 
 
 async def _complete(
@@ -681,12 +575,12 @@ async def _complete(
     storage: Storage,
     settings: Settings,
     upload: TusUpload,
-    hasher: Any | None,
+    hasher: Any,
 ) -> BaseException | None:
     """Hand the finished bytes to ingest. Returns ingest's error (after recording it) or None."""
 
     def run() -> ingest.IngestResult:
-        spooled = _assemble(storage, settings, upload, hasher)
+        spooled = _spooled(settings, upload, hasher)
         request = ingest.IngestRequest(
             title=upload.title,
             kind=MaterialKind(upload.kind),
@@ -708,7 +602,6 @@ async def _complete(
         return exc
     upload.status = UploadStatus.completed
     upload.material_id = result.material.id
-    upload.parts = []
     _forget_hasher(upload.id)
     return None
 

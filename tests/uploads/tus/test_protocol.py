@@ -345,39 +345,32 @@ def test_one_writer_at_a_time(client, app_env) -> None:  # type: ignore[no-untyp
     assert patch(client, url, 0, b"01234").status_code == 204
 
 
-def test_s3_mode_uses_multipart_parts(client, use_s3, multipart_clip: Path, app_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("REELHOUSE_TUS_PART_SIZE", str(5 * 1024 * 1024))
-    clear_caches()
-    try:
-        data = multipart_clip.read_bytes()
-        url = create(client, len(data), filename="multipart.mp4").headers["location"]
-        offset, step = 0, 3 * 1024 * 1024 + 17
-        while offset < len(data):
-            chunk = data[offset : offset + step]
-            res = patch(client, url, offset, chunk)
-            assert res.status_code == 204, res.text
-            offset += len(chunk)
-            if offset < len(data):
-                # Never more than one part's worth of bytes waits on local disk.
-                assert sum(p.stat().st_size for p in _upload_files(app_env)) < 5 * 1024 * 1024
-        material = client.get(res.headers["reelhouse-material"]).json()
-        assert material["sha256"] == hashlib.sha256(data).hexdigest()
-        stored = client.get(material["links"]["file"], params={"redirect": "false"})
-        assert hashlib.sha256(stored.content).hexdigest() == material["sha256"]
-        names = {o.object_name for o in use_s3.client().list_objects(use_s3.bucket, recursive=True)}
-        assert not any(n.startswith("uploads/") for n in names)
+def test_with_s3_storage_the_original_is_stored_once_and_nothing_is_left(client, use_s3, multipart_clip: Path, app_env) -> None:  # type: ignore[no-untyped-def]
+    """The bytes wait on local disk; only the finished original goes to the bucket, and a refused
+    upload leaves nothing in either."""
+    data = multipart_clip.read_bytes()
+    url = create(client, len(data), filename="multipart.mp4").headers["location"]
+    offset, step = 0, 3 * 1024 * 1024 + 17
+    while offset < len(data):
+        chunk = data[offset : offset + step]
+        res = patch(client, url, offset, chunk)
+        assert res.status_code == 204, res.text
+        offset += len(chunk)
+    material = client.get(res.headers["reelhouse-material"]).json()
+    assert material["sha256"] == hashlib.sha256(data).hexdigest()
+    stored = client.get(material["links"]["file"], params={"redirect": "false"})
+    assert hashlib.sha256(stored.content).hexdigest() == material["sha256"]
+    names = {o.object_name for o in use_s3.client().list_objects(use_s3.bucket, recursive=True)}
+    assert names and all(n.startswith(f"materials/{material['id']}/") for n in names)
 
-        junk = b"\x01" * (6 * 1024 * 1024)
-        url = create(client, len(junk)).headers["location"]
-        assert patch(client, url, 0, junk[: 5 * 1024 * 1024 + 1]).status_code == 204
-        res = patch(client, url, 5 * 1024 * 1024 + 1, junk[5 * 1024 * 1024 + 1 :])
-        assert res.status_code == 422 and res.json()["type"] == "/problems/media-unrecognised"
-        after = {o.object_name for o in use_s3.client().list_objects(use_s3.bucket, recursive=True)}
-        assert after == names
-        assert not list(use_s3.client()._list_multipart_uploads(use_s3.bucket).uploads)
-        assert _upload_files(app_env) == []
-    finally:
-        clear_caches()
+    junk = b"\x01" * (6 * 1024 * 1024)
+    url = create(client, len(junk)).headers["location"]
+    assert patch(client, url, 0, junk[: 5 * 1024 * 1024 + 1]).status_code == 204
+    res = patch(client, url, 5 * 1024 * 1024 + 1, junk[5 * 1024 * 1024 + 1 :])
+    assert res.status_code == 422 and res.json()["type"] == "/problems/media-unrecognised"
+    after = {o.object_name for o in use_s3.client().list_objects(use_s3.bucket, recursive=True)}
+    assert after == names
+    assert _files(app_env, "uploads") == []
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
