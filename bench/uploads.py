@@ -10,10 +10,12 @@ starts its spare inspector then, as it would between uploads); runs alternate wh
 Beside them, a plain copy (+ fsync) of the same file. Reports medians, the server's peak RSS
 (VmHWM) and lines of the upload-path modules in both trees.
 
-    .venv/bin/python -m bench.uploads [--before a81d507] [--runs 3] [--rss-gib 10]
+    .venv/bin/python -m bench.uploads [--runs 3] [--rss-gib 10] [--audio-mib 1024]
+        [--variants "name=commit[+ENV=value];..." --speeds 125,max --title "..."]
 
-`--rss-gib N` adds one unthrottled upload of an N GiB file to the lean server, for its peak RSS
-(the file is made, uploaded and deleted; needs ~2N GiB of free disk).
+`--rss-gib N` adds one unthrottled upload of an N GiB file to the last variant, for its peak RSS
+(the file is made, uploaded and deleted; needs ~2N GiB of free disk). `--audio-mib N` adds an
+unthrottled WAV: no previews, so its wait is the receive path's, to set beside a plain copy.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ MiB = 1024 * 1024
 ALL = ("before", "before, no spare inspector", "lean, no inspection while arriving", "lean")
 PLAN: dict[float | None, tuple[int, tuple[str, ...]]] = {
     12.0: (128, ("before", "lean")), 50.0: (512, ("before", "lean")), 125.0: (1024, ALL), None: (1024, ALL),
-}
+}  # (with --variants, every variant at every speed given by --speeds)
 UPLOAD_PATH_MODULES = [
     "backend/uploads/__init__.py", "backend/uploads/blockio.py", "backend/uploads/endpoints.py",
     "backend/uploads/models.py", "backend/uploads/previews.py", "backend/uploads/service.py",
@@ -159,100 +161,124 @@ def one_upload(tree: Path, src: Path, rate: float | None, extra_env: dict[str, s
             server.stop()
 
 
+DEFAULT_VARIANTS = (
+    "before=a81d507;before, no spare inspector=a81d507+REELHOUSE_INSPECTOR_SPARE=false;"
+    "lean, no inspection while arriving=2d606bd;lean=HEAD"
+)
+
+
+def parse_variants(spec: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """`name=commit[+ENV=value...];...`: what to run, each from a worktree of its commit."""
+    variants = {}
+    for item in filter(None, (part.strip() for part in spec.split(";"))):
+        name, _, rest = item.partition("=")
+        commit, *env = rest.split("+")
+        variants[name] = (commit, dict(e.split("=", 1) for e in env))
+    return variants
+
+
+def make_wav(size_mib: int) -> Path:
+    """A WAV (PCM, 48 kHz stereo) of about `size_mib` MiB: probed, but no previews to make, so its
+    wait is the receive path's (receive, hash, write, probe, store)."""
+    target = OUT / f"upload_{size_mib}mib.wav"
+    if not target.exists():
+        OUT.mkdir(exist_ok=True)
+        run([ffmpeg(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+             f"sine=frequency=440:sample_rate=48000:duration={size_mib * MiB // 192000}", "-ac", "2",
+             "-c:a", "pcm_s16le", str(target)])
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--before", default="a81d507", help="the commit with the code before issue 14")
-    parser.add_argument("--no-follow", default="2d606bd", help="the lean path before inspection while arriving was kept")
-    parser.add_argument("--lean", default="HEAD", help="the lean path (run from a worktree too, so edits do not leak in)")
+    parser.add_argument("--variants", default=DEFAULT_VARIANTS, help="name=commit[+ENV=value];... (first = reference)")
+    parser.add_argument("--speeds", default="", help="e.g. 125,max: every variant at these speeds (default: PLAN)")
+    parser.add_argument("--audio-mib", type=int, default=0, help="also an unthrottled WAV of this size per variant")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--rss-gib", type=int, default=0)
+    parser.add_argument("--rss-gib", type=int, default=0, help="one N GiB upload to the last variant, for peak RSS")
+    parser.add_argument("--title", default="Uploads at real link speeds, before and after issue 14")
     parser.add_argument("--quick", action="store_true", help="a smoke run: two small files, no RESULTS.md")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    plan = {50.0: (64, ALL), None: (128, ALL)} if args.quick else PLAN
-    before = Path(tempfile.mkdtemp(prefix="reelhouse-before-"))
-    no_follow = Path(tempfile.mkdtemp(prefix="reelhouse-nofollow-"))
-    lean = Path(tempfile.mkdtemp(prefix="reelhouse-lean-"))
-    for tree, commit in ((before, args.before), (no_follow, args.no_follow), (lean, args.lean)):
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=REPO, check=True, capture_output=True)
-    variants: dict[str, tuple[Path, dict[str, str]]] = {
-        "before": (before, {}), "before, no spare inspector": (before, {"REELHOUSE_INSPECTOR_SPARE": "false"}),
-        "lean, no inspection while arriving": (no_follow, {}), "lean": (lean, {}),
-    }
-    before_lines, lean_lines = lines_of(before)[0], lines_of(lean)[0]
-    waits: dict[tuple[str, float | None], list[float]] = {}
-    rss: dict[str, list[float]] = {"before": [], "lean": []}
-    copies: list[float] = []
+    specs = parse_variants(args.variants)
+    names = tuple(specs)
+    plan: dict[float | None, tuple[int, tuple[str, ...]]] = dict(PLAN)
+    if args.speeds:
+        plan = {(None if v == "max" else float(v)): (PLAN[None if v == "max" else float(v)][0], names)
+                for v in args.speeds.split(",")}
+    if args.quick:
+        plan = {50.0: (64, names), None: (128, names)}
+    trees: dict[str, Path] = {}
+    for commit in {c for c, _ in specs.values()}:
+        trees[commit] = Path(tempfile.mkdtemp(prefix="reelhouse-bench-"))
+        subprocess.run(["git", "worktree", "add", "--detach", str(trees[commit]), commit], cwd=REPO, check=True,
+                       capture_output=True)
+    lines = {name: lines_of(trees[commit])[0] for name, (commit, _) in specs.items()}
+    jobs: list[tuple[float | None, Path, tuple[str, ...]]] = [(rate, make_video(mib), ns) for rate, (mib, ns) in plan.items()]
+    if args.audio_mib:
+        jobs.append((None, make_wav(args.audio_mib), names))
+    waits: dict[tuple[str, Path], list[float]] = {}
+    rss: dict[str, list[float]] = {name: [] for name in names}
+    copies: dict[Path, list[float]] = {}
+    big_rss = None
     try:
-        for rate, (size_mib, names) in plan.items():
-            src = make_video(size_mib)
+        for rate, src, ns in jobs:
             for i in range(args.runs):
-                order = names[i % len(names) :] + names[: i % len(names)]  # rotate who goes first
-                for name in order:
-                    tree, env = variants[name]
-                    elapsed, peak = one_upload(tree, src, rate, env)
-                    waits.setdefault((name, rate), []).append(elapsed)
-                    if name in rss:
-                        rss[name].append(peak)
-                    print(f"{rate or 'max'} MB/s {size_mib} MiB {name:36} {elapsed:7.2f} s  rss {peak:.0f} MB", flush=True)
+                for name in ns[i % len(ns) :] + ns[: i % len(ns)]:  # rotate who goes first
+                    commit, env = specs[name]
+                    elapsed, peak = one_upload(trees[commit], src, rate, env)
+                    waits.setdefault((name, src), []).append(elapsed)
+                    rss[name].append(peak)
+                    print(f"{rate or 'max'} MB/s {src.name} {name:36} {elapsed:7.2f} s  rss {peak:.0f} MB", flush=True)
                 if rate is None:
                     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
-                        copies.append(timed_copy(src, Path(tmp) / "copy.mp4"))
-        big_rss = None
+                        copies.setdefault(src, []).append(timed_copy(src, Path(tmp) / "copy"))
         if args.rss_gib:
             big = make_video(args.rss_gib * 1024)
             try:
-                elapsed, big_rss = one_upload(lean, big, None)
-                print(f"{args.rss_gib} GiB lean: {elapsed:.1f} s, peak RSS {big_rss:.0f} MB", flush=True)
+                elapsed, big_rss = one_upload(trees[specs[names[-1]][0]], big, None)
+                print(f"{args.rss_gib} GiB {names[-1]}: {elapsed:.1f} s, peak RSS {big_rss:.0f} MB", flush=True)
             finally:
                 big.unlink()
     finally:
-        for tree in (before, no_follow, lean):
+        for tree in trees.values():
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, check=False)
             shutil.rmtree(tree, ignore_errors=True)
 
     rows = []
-    for rate, (size_mib, names) in plan.items():
-        size = make_video(size_mib).stat().st_size
+    for rate, src, ns in jobs:
+        size = src.stat().st_size
         arrival = size / (rate * MB) if rate else None
         link = f"{rate:.0f} MB/s" if rate else "unthrottled"
-        b = median(waits[("before", rate)])
-        for name in names:
-            w = median(waits[(name, rate)])
-            over = f"{(w / arrival - 1):+.1%}" if arrival else ""
-            vs = f"{(w / b - 1):+.1%}" if name != "before" else ""
-            rows.append(f"| {link} | {size / MB:.0f} MB | {name} | **{w:.2f} s** | {vs} | {over} |"
-                        f" {', '.join(f'{x:.2f}' for x in waits[(name, rate)])} |")
-    big_size = make_video(plan[None][0]).stat().st_size
-    copy_mbs = big_size / MB / median(copies)
-    lean_mbs = big_size / MB / median(waits[("lean", None)])
-    before_mbs = big_size / MB / median(waits[("before", None)])
-    body = f"""Measured {today()} on {machine()} (shared with other work), `python -m bench.uploads --before {args.before} --lean {args.lean} --runs {args.runs}{f' --rss-gib {args.rss_gib}' if args.rss_gib else ''}`.
+        ref = median(waits[(ns[0], src)])
+        for name in ns:
+            w = median(waits[(name, src)])
+            over = f"{(w / arrival - 1):+.1%}" if arrival else f"{size / MB / w:.0f} MB/s"
+            vs = f"{(w / ref - 1):+.1%}" if name != ns[0] else ""
+            rows.append(f"| {link} | {src.suffix[1:]} {size / MB:.0f} MB | {name} | **{w:.2f} s** | {vs} | {over} |"
+                        f" {', '.join(f'{x:.2f}' for x in waits[(name, src)])} |")
+    copy_rows = "; ".join(f"{src.suffix[1:]} {src.stat().st_size / MB / median(c):.0f} MB/s ({', '.join(f'{x:.2f}' for x in c)} s)"
+                          for src, c in copies.items())
+    described = "; ".join(f"*{name}* = {commit}{' with ' + ', '.join(f'{k}={v}' for k, v in env.items()) if env else ''}"
+                          for name, (commit, env) in specs.items())
+    body = f"""Measured {today()} on {machine()} (shared with other work: load average {os.getloadavg()[0]:.0f} at the end), `python -m bench.uploads {' '.join(sys.argv[1:])}`.
 
-Variants, each upload to a fresh server, in rotating order: *before* = {args.before} from a git
-worktree (uvicorn protocol class, allocator tuning, warm-up, O_DIRECT ring, spare inspector,
-inspection while the file arrives); *before, no spare inspector* = the same with
-`REELHOUSE_INSPECTOR_SPARE=false`; *lean, no inspection while arriving* = {args.no_follow} (one receive
-function, hashlib on a thread, the inspector started on the finished file); *lean* = this tree (the
-same, plus the inspector following the spool file as it arrives). Wait = first byte sent to
-response received, all of ingest included; "over arrival" = how much longer than the bytes take to
-arrive at that link speed.
+Variants ({described}), each run from a git worktree of its commit, each upload to a fresh server
+(SQLite, local storage), in rotating order. Wait = first byte sent to response received, all of
+ingest included (probe; poster and contact sheet for video). "over arrival" = how much longer than
+the bytes take to arrive at that link speed; unthrottled, the throughput (size / wait).
 
-| link | file | variant | wait (median) | vs before | over arrival | runs (s) |
+| link | file | variant | wait (median) | vs {names[0]} | over arrival | runs (s) |
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Unthrottled: lean {lean_mbs:.0f} MB/s, before {before_mbs:.0f} MB/s, plain copy + fsync {copy_mbs:.0f} MB/s
-(lean = **{lean_mbs / copy_mbs:.0%}** of the copy; target ≥ 40 %).
-Server peak RSS (VmHWM, all runs): before median {median(rss['before']):.0f} MB (max {max(rss['before']):.0f}),
-lean median {median(rss['lean']):.0f} MB (max {max(rss['lean']):.0f}){f'; lean, one {args.rss_gib} GiB upload: **{big_rss:.0f} MB** (target < 200 MB)' if big_rss else ''}.
-
-Lines of the upload-path modules (`wc -l` of those of {', '.join(UPLOAD_PATH_MODULES)} that exist):
-before **{before_lines}**, lean **{lean_lines}** ({lean_lines / before_lines:.0%}).
+Plain copy + fsync of the same files, in the same run: {copy_rows or 'not run'}.
+Server peak RSS (VmHWM, median of all its runs): {', '.join(f'{n} {median(v):.0f} MB' for n, v in rss.items())}{f'; {names[-1]}, one {args.rss_gib} GiB upload: **{big_rss:.0f} MB** (target < 200 MB)' if big_rss else ''}.
+Lines of the upload-path modules (`wc -l`, those of {', '.join(UPLOAD_PATH_MODULES)} that exist): {', '.join(f'{n} {v}' for n, v in lines.items())}.
 """
     print(body)
     if not (args.no_write or args.quick):
-        write_section("Uploads at real link speeds, before and after issue 14", body)
+        write_section(args.title, body)
 
 
 if __name__ == "__main__":
