@@ -217,7 +217,7 @@ def main() -> None:
     jobs: list[tuple[float | None, Path, tuple[str, ...]]] = [(rate, make_video(mib), ns) for rate, (mib, ns) in plan.items()]
     if args.audio_mib:
         jobs.append((None, make_wav(args.audio_mib), names))
-    waits: dict[tuple[str, Path], list[float]] = {}
+    waits: dict[tuple[str, float | None, Path], list[float]] = {}
     rss: dict[str, list[float]] = {name: [] for name in names}
     copies: dict[Path, list[float]] = {}
     big_rss = None
@@ -227,7 +227,7 @@ def main() -> None:
                 for name in ns[i % len(ns) :] + ns[: i % len(ns)]:  # rotate who goes first
                     commit, env = specs[name]
                     elapsed, peak = one_upload(trees[commit], src, rate, env)
-                    waits.setdefault((name, src), []).append(elapsed)
+                    waits.setdefault((name, rate, src), []).append(elapsed)
                     rss[name].append(peak)
                     print(f"{rate or 'max'} MB/s {src.name} {name:36} {elapsed:7.2f} s  rss {peak:.0f} MB", flush=True)
                 if rate is None:
@@ -250,13 +250,13 @@ def main() -> None:
         size = src.stat().st_size
         arrival = size / (rate * MB) if rate else None
         link = f"{rate:.0f} MB/s" if rate else "unthrottled"
-        ref = median(waits[(ns[0], src)])
+        ref = median(waits[(ns[0], rate, src)])
         for name in ns:
-            w = median(waits[(name, src)])
+            w = median(waits[(name, rate, src)])
             over = f"{(w / arrival - 1):+.1%}" if arrival else f"{size / MB / w:.0f} MB/s"
             vs = f"{(w / ref - 1):+.1%}" if name != ns[0] else ""
             rows.append(f"| {link} | {src.suffix[1:]} {size / MB:.0f} MB | {name} | **{w:.2f} s** | {vs} | {over} |"
-                        f" {', '.join(f'{x:.2f}' for x in waits[(name, src)])} |")
+                        f" {', '.join(f'{x:.2f}' for x in waits[(name, rate, src)])} |")
     copy_rows = "; ".join(f"{src.suffix[1:]} {src.stat().st_size / MB / median(c):.0f} MB/s ({', '.join(f'{x:.2f}' for x in c)} s)"
                           for src, c in copies.items())
     described = "; ".join(f"*{name}* = {commit}{' with ' + ', '.join(f'{k}={v}' for k, v in env.items()) if env else ''}"
