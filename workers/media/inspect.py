@@ -4,11 +4,11 @@
 optionally writes the poster, contact sheet and perceptual fingerprint, and prints one JSON line.
 
 A child is used for one file and then exits. `SandboxedInspector` starts it ahead of time: the
-upload endpoints start one when a body begins to arrive, so the interpreter and FFmpeg's libraries
-load while the bytes are still coming in. When the client declared the body's size, the spool file
-is handed over as soon as it is created and the child reads it as it grows (`follow`): the probe
-and the preview frames are decoded during the transfer from bytes already on disk, and what needs
-the end of the file waits for it. Otherwise the finished file is handed over on stdin.
+simple upload starts one when a body of declared size begins to arrive and hands it the spool file
+as soon as it is created; the child reads it as it grows (`follow`), so the interpreter and FFmpeg's
+libraries load, and the probe and the preview frames are decoded, during the transfer from bytes
+already on disk; what needs the end of the file waits for it. Otherwise the finished file is
+handed over on stdin.
 """
 
 from __future__ import annotations
