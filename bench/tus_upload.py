@@ -214,7 +214,7 @@ real uvicorn server on loopback (SQLite, local storage), beside `shutil.copyfile
 file, interleaved in one run. Two clients: httpx (Python, reads and copies each chunk) and a
 minimal client that sends each body with sendfile(2) (client and server share the 2 cores, so a
 client's own copying is CPU the server does not get). Each PATCH: authenticate, lock the upload,
-receive; whole-file SHA-256 (saved context) and append (O_DIRECT) on threads; offset commit. No
+receive (backend/uploads/spool.receive); whole-file SHA-256 kept in memory and append on threads; offset commit. No
 fsync per PATCH (the default, `REELHOUSE_TUS_FSYNC=false`, as in tusd): writing the same bytes
 with an fsync per {args.chunk_mib} MiB runs at {size / MB / chunked_s:.0f} MB/s here. The finishing ingest is not
 included (see the upload throughput section). Page-cache states as explained in bench/common.py.
