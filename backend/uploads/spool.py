@@ -16,6 +16,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -30,6 +31,7 @@ from backend import errors
 READ_CHUNK = 1024 * 1024
 BATCH_BYTES = 1024 * 1024  # per hand-off to the thread: amortises the hop, bounds memory to ~2 MiB a body
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+FRESH_SECONDS = 10.0  # cleanup_spool leaves younger files alone
 
 # A body's batch is written and hashed before the next is handed over, so bytes are never reordered.
 _workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reelhouse-receive")
@@ -236,11 +238,15 @@ def cleanup_spool(spool_dir: Path) -> int:
     if not spool_dir.exists():
         return 0
     removed = 0
+    now = time.time()
     for entry in spool_dir.iterdir():
         part = entry if entry.suffix == ".part" else spool_dir / f"{entry.name.split('.', 1)[0]}.part"
-        if not entry.is_file() or (part.exists() and not _unheld(part)):
-            continue
         try:
+            # A file a few seconds old may be one its writer has created but not yet locked.
+            if not entry.is_file() or now - entry.stat().st_mtime < FRESH_SECONDS:
+                continue
+            if part.exists() and not _unheld(part):
+                continue
             entry.unlink()
             removed += 1
         except FileNotFoundError:

@@ -7,6 +7,7 @@ import contextlib
 import os
 import resource
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,6 +119,8 @@ def test_a_spool_file_from_a_previous_run_goes_at_start_up(app_env, keys) -> Non
     spool.mkdir(parents=True, exist_ok=True)
     (spool / "5f0c.part").write_bytes(b"half an upload from before a crash")
     (spool / "5f0c.poster.jpg").write_bytes(b"jpg")
+    for path in spool.iterdir():
+        os.utime(path, (time.time() - 60, time.time() - 60))
     with TestClient(create_app()):
         assert list(spool.iterdir()) == []
 

@@ -156,13 +156,23 @@ def test_the_sweep_removes_what_no_process_holds_and_keeps_uploads_in_progress(t
     (tmp_path / "0123abcd.poster.jpg").write_bytes(b"jpg")
     live_path, live_fd = spool.new_spool_file(tmp_path)
     (tmp_path / f"{live_path.stem}.poster.jpg").write_bytes(b"jpg")
+    fresh = tmp_path / "4567cdef.part"  # just created: its writer may not have locked it yet
+    fresh.write_bytes(b"")
+    _age(tmp_path, keep=fresh)
     try:
         assert spool.cleanup_spool(tmp_path) == 2
-        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live_path.name, f"{live_path.stem}.poster.jpg"])
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live_path.name, f"{live_path.stem}.poster.jpg", fresh.name])
     finally:
         os.close(live_fd)
-    assert spool.cleanup_spool(tmp_path) == 2
+    _age(tmp_path)
+    assert spool.cleanup_spool(tmp_path) == 3
     assert list(tmp_path.iterdir()) == []
+
+
+def _age(folder: Path, keep: Path | None = None) -> None:
+    for path in folder.iterdir():
+        if path != keep:
+            os.utime(path, (time.time() - 60, time.time() - 60))
 
 
 def test_a_spooled_upload_holds_its_file_until_discarded(tmp_path: Path) -> None:
