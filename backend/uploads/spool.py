@@ -1,7 +1,7 @@
 """The spool: where an incoming byte stream lands on local disk before it is inspected and stored.
 
 `receive` is the one way a request body reaches disk, for the simple upload and for tus PATCHes:
-bytes are counted against a limit as they arrive, and hashed and written on a worker thread in
+bytes are counted against a limit as they arrive, and hashed and written on worker threads in
 batches of about 1 MiB while the next batch arrives. A full disk is a 507 problem (`storage-full`),
 never a half-written file.
 
@@ -29,20 +29,12 @@ import anyio.to_thread
 from backend import errors
 
 READ_CHUNK = 1024 * 1024
-BATCH_BYTES = 1024 * 1024  # per hand-off to the thread: amortises the hop, bounds memory to ~2 MiB a body
+BATCH_BYTES = 1024 * 1024  # per hand-off to the threads: amortises the hop, bounds memory to ~2 MiB a body
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 FRESH_SECONDS = 10.0  # cleanup_spool leaves younger files alone
 
 # A body's batch is written and hashed before the next is handed over, so bytes are never reordered.
 _workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reelhouse-receive")
-
-
-def storage_full(exc: OSError) -> bool:
-    return exc.errno in _FULL
-
-
-def _storage_full_error(exc: OSError) -> errors.StorageFull:
-    return errors.StorageFull(f"the server's upload disk is full ({os.strerror(exc.errno or 0)}); try again later")
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
@@ -52,8 +44,8 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         while view:
             view = view[os.write(fd, view) :]
     except OSError as exc:
-        if storage_full(exc):
-            raise _storage_full_error(exc) from exc
+        if exc.errno in _FULL:
+            raise errors.StorageFull(f"the upload disk is full ({os.strerror(exc.errno or 0)}); try again later") from exc
         raise
 
 
