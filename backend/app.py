@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -16,7 +15,6 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import errors
-from backend.allocator import keep_heap_top
 from backend.auth import endpoints as keys
 from backend.catalogue import endpoints as materials
 from backend.catalogue import tag_endpoints as tags
@@ -29,12 +27,10 @@ from backend.platforms import endpoints as presets_api
 from backend.renders import endpoints as renders_api
 from backend.responses import PROBLEM_JSON, PathMethods, SecurityHeaders, problem_response, problems
 from backend.uploads import endpoints as tus
-from backend.warmup import warm_up_database, warm_up_routes
 from backend.web import endpoints as web
 
 log = logging.getLogger("reelhouse")
 
-WARM_UP_DATABASE_SECONDS = 5.0
 
 
 _HTTP_ERRORS: dict[int, type[errors.AppError]] = {
@@ -103,27 +99,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(get_storage().ensure_bucket)
     except Exception:  # noqa: BLE001 - storage may come up later; /ready reports it meanwhile
         log.warning("storage is not reachable at start-up", exc_info=True)
-    try:
-        # Bounded: an unreachable database host must not hold the API's start-up for a TCP timeout.
-        await asyncio.wait_for(run_in_threadpool(warm_up_database), WARM_UP_DATABASE_SECONDS)
-    except Exception:  # noqa: BLE001 - the database may come up later; /ready reports it meanwhile
-        log.warning("the database could not be queried at start-up", exc_info=True)
-    try:
-        status = await warm_up_routes(app)
-        if status != 404:
-            log.warning("the start-up warm-up request got %s, not 404: routes are built on first use", status)
-    except Exception:  # noqa: BLE001 - a warm-up is an optimisation; never a reason not to start
-        log.warning("the start-up warm-up request failed", exc_info=True)
+    from backend.uploads.spool import cleanup_spool
+
+    # Spool files of requests that died with a previous process (nobody holds them) go now.
+    await run_in_threadpool(cleanup_spool, settings.spool_dir)
     # Everything loaded so far (modules, routes, schemas) lives as long as the process: move it out
     # of the collector's sight, or every full collection walks it again (~80 ms pauses in requests).
     gc.collect()
     gc.freeze()
-    from backend.uploads import service as ingest
-    await run_in_threadpool(ingest.refill_inspector, settings)
-    try:
-        yield
-    finally:
-        await run_in_threadpool(ingest.stop_inspectors)
+    yield
 
 
 API_DESCRIPTION = """reelhouse catalogues brand video material (live-stream footage, derived clips, platform
@@ -135,7 +119,6 @@ Every endpoint except `/health` and `/ready` needs an API key: `Authorization: B
 
 
 def create_app() -> FastAPI:
-    keep_heap_top()  # large request bodies: see backend/allocator.py
     app = FastAPI(
         title="reelhouse",
         version="0.1.0",

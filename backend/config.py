@@ -58,22 +58,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = 50_000_000
     max_duration_seconds: float = 12 * 3600
     probe_timeout_seconds: float = 60.0
-    inspector_spare: bool = Field(
-        default=True,
-        description="Keep one sandboxed media inspector started ahead of the next upload (~40 MB while idle).",
-    )
-    upload_direct_io: bool = Field(
-        default=True,
-        description="Write upload bodies with O_DIRECT (past the page cache) where the filesystem allows.",
-    )
 
     tus_expire_seconds: int = Field(
         default=7 * 24 * 3600, gt=0, description="Idle time before an unfinished resumable upload expires."
-    )
-    tus_part_size: int = Field(
-        default=8 * 1024 * 1024,
-        ge=5 * 1024 * 1024,
-        description="S3 multipart part size for resumable uploads.",
     )
     tus_fsync: bool = Field(
         default=False,

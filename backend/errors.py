@@ -127,6 +127,10 @@ class TagCategoryExists(Conflict):
     slug, title = "tag-category-exists", "The tag category exists already"
 
 
+class StorageFull(AppError):
+    status, slug, title = 507, "storage-full", "The server has no room for the upload right now; nothing was kept"
+
+
 # --- media rejected at ingest: 422, one type per reason -------------------------------------------
 
 

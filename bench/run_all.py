@@ -14,7 +14,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 SCRIPTS = {
-    "upload": ["upload_throughput.py"],
+    "upload": ["uploads.py"],
     "search": ["search_latency.py"],
     "tus": ["tus_upload.py"],
     "render": ["render/run_bench.py"],

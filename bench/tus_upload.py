@@ -24,7 +24,6 @@ from pathlib import Path
 
 import httpx
 
-from backend.http_protocol import UVICORN_HTTP
 from bench.common import MEMORY_STATES, machine, median, peak_rss_mb, prepare_memory, timed_copy, today, write_section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,7 +167,7 @@ def main() -> None:
         port = _port()
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--http", UVICORN_HTTP], env=env, cwd=REPO,
+             "--port", str(port), "--log-level", "warning"], env=env, cwd=REPO,
         )
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
@@ -215,7 +214,7 @@ real uvicorn server on loopback (SQLite, local storage), beside `shutil.copyfile
 file, interleaved in one run. Two clients: httpx (Python, reads and copies each chunk) and a
 minimal client that sends each body with sendfile(2) (client and server share the 2 cores, so a
 client's own copying is CPU the server does not get). Each PATCH: authenticate, lock the upload,
-receive; whole-file SHA-256 (saved context) and append (O_DIRECT) on threads; offset commit. No
+receive (backend/uploads/spool.receive); whole-file SHA-256 kept in memory and append on threads; offset commit. No
 fsync per PATCH (the default, `REELHOUSE_TUS_FSYNC=false`, as in tusd): writing the same bytes
 with an fsync per {args.chunk_mib} MiB runs at {size / MB / chunked_s:.0f} MB/s here. The finishing ingest is not
 included (see the upload throughput section). Page-cache states as explained in bench/common.py.

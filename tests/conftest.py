@@ -192,9 +192,6 @@ def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) 
         "REELHOUSE_DATABASE_URL": database_url,
         "REELHOUSE_STORAGE_BACKEND": "local",
         "REELHOUSE_MAX_UPLOAD_BYTES": str(64 * 1024 * 1024),
-        # Hundreds of short-lived test apps: each would start (and kill) a spare inspector child.
-        # The spare is tested on its own (tests/uploads/test_upload.py).
-        "REELHOUSE_INSPECTOR_SPARE": "false",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

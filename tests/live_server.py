@@ -16,8 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.http_protocol import UVICORN_HTTP
-
 REPO = Path(__file__).resolve().parents[1]
 START_SECONDS = 120
 
@@ -58,8 +56,6 @@ class Server:
                 str(self.port),
                 "--log-level",
                 "warning",
-                "--http",  # as `reelhouse serve` runs it
-                UVICORN_HTTP,
             ],
             cwd=REPO,
             env=self.env,

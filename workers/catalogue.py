@@ -32,7 +32,7 @@ celery_app.conf.beat_schedule["fingerprint-missing"] = {
 
 @celery_app.task(name="reelhouse.cleanup_spool")
 def cleanup_spool_task() -> int:
-    """Delete spool files older than a day (left by interrupted uploads)."""
+    """Delete spool files no process holds (left by requests that died with their process)."""
     return cleanup_spool(get_settings().spool_dir)
 
 

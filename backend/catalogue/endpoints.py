@@ -133,27 +133,21 @@ async def upload_material(
     declared = _declared_length(request)
     if not multipart and declared is not None and declared > settings.max_upload_bytes:
         raise errors.PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
-    # The sandboxed inspector loads its libraries while the body arrives. A raw body of declared
-    # size is inspected as it lands on disk; otherwise ingest hands over the finished file.
-    inspector = await run_in_threadpool(ingest.start_inspector)
-    watcher = ingest.InspectWhileSpooling(inspector, settings, declared) if declared and not multipart else None
-    try:
-        if multipart:
-            spooled = await _spool_multipart(request, settings, req)
-        else:
-            try:
-                spooled = await spool.spool_stream(
-                    request.stream(), settings.spool_dir, settings.max_upload_bytes,
-                    direct=settings.upload_direct_io, watcher=watcher, expected_bytes=declared,
-                )
-            except BaseException:
-                if watcher is not None:
-                    watcher.discard()
-                raise
-        result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req, inspector)
-    finally:
-        inspector.close()  # a no-op once ingest has used or closed it
-        await run_in_threadpool(ingest.refill_inspector, settings)
+    inspector = None
+    if multipart:
+        spooled = await _spool_multipart(request, settings, req)
+    else:
+        # A body of declared size is inspected as it lands on disk (backend/uploads/service.py).
+        inspector = await run_in_threadpool(ingest.InspectWhileSpooling, settings, declared) if declared else None
+        try:
+            spooled = await spool.spool_stream(
+                request.stream(), settings.spool_dir, settings.max_upload_bytes, watcher=inspector
+            )
+        except BaseException:
+            if inspector is not None:
+                inspector.close()  # kills the child (quick), then removes what it wrote
+            raise
+    result = await run_in_threadpool(ingest.ingest_spooled, session, storage, settings, spooled, req, inspector)
     if not result.created:
         response.status_code = 200
     response.headers["Location"] = f"{API}/materials/{result.material.id}"

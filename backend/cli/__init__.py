@@ -88,7 +88,6 @@ def serve(
     """Run the API (and, by default, a worker with the scheduler) on this machine."""
     import uvicorn
 
-    from backend.http_protocol import UVICORN_HTTP
 
     settings = get_settings()
     migrate_database()
@@ -117,7 +116,7 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run("backend.app:create_app", factory=True, host=host, port=port, reload=reload,
-                    http=UVICORN_HTTP, log_level="info", timeout_graceful_shutdown=10)
+                    log_level="info", timeout_graceful_shutdown=10)
     finally:
         if worker_proc is not None and worker_proc.poll() is None:
             # SIGTERM to Celery's main process only: its warm shutdown lets running tasks finish and

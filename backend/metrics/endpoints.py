@@ -244,9 +244,7 @@ def get_report(
 )
 async def identify_copy(request: Request, session: SessionDep, settings: SettingsDep, _: Viewer,
                         limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[IdentifiedPublic]:
-    spooled = await spool.spool_stream(
-        request.stream(), settings.spool_dir, settings.max_upload_bytes, direct=settings.upload_direct_io
-    )
+    spooled = await spool.spool_stream(request.stream(), settings.spool_dir, settings.max_upload_bytes)
     try:
         if spooled.size == 0:
             raise errors.EmptyFile("the upload has no bytes")

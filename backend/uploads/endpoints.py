@@ -89,13 +89,11 @@ def _patch_request(request: Request) -> tus.PatchRequest:
 async def _append(
     request: Request, session, storage, settings, upload, req: tus.PatchRequest
 ) -> tus.PatchOutcome:
-    checksum, new_length, content_length = tus.validate_patch(settings, upload, req)
+    checksum, new_length, _ = tus.validate_patch(settings, upload, req)
     outcome = await tus.receive(
-        session, storage, settings, upload, _body(request), checksum=checksum, new_length=new_length,
-        declared_bytes=content_length,
+        session, storage, settings, upload, _body(request), checksum=checksum, new_length=new_length
     )
     session.commit()
-    tus.after_commit(settings, outcome.upload)
     return outcome
 
 

@@ -27,7 +27,7 @@ class UploadStatus(enum.StrEnum):
 
 class UploadStorageMode(enum.StrEnum):
     local = "local"  # bytes appended to a partial file in the data dir
-    s3 = "s3"  # full parts in an S3 multipart upload, the tail (< one part) in a file in the data dir
+    s3 = "s3"  # (older versions) parts in an S3 multipart upload; such an upload is answered 410 now
 
 
 class TusUpload(SQLModel, table=True):
@@ -61,12 +61,12 @@ class TusUpload(SQLModel, table=True):
     staging_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
     multipart_upload_id: str | None = Field(default=None, sa_column=Column(String(1024), nullable=True))
     parts: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
-    """[[part number, etag, size], ...] of the parts already in object storage (s3 mode)."""
+    """[[part number, etag, size], ...] of the parts in object storage (s3 mode of older versions)."""
     tail_start: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     """Offset of the first byte held in the local tail file (s3 mode: bytes not yet in a part)."""
 
-    # SHA-256 of bytes [0, sha256_offset): the raw hash context, so a restarted server continues
-    # hashing where the last acknowledged PATCH stopped instead of re-reading the prefix.
+    # No longer written (the running SHA-256 stays in the receiving process's memory, see tus.py),
+    # nor are staging_key, parts and tail_start; kept until a migration drops the columns.
     sha256_state: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     sha256_offset: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 

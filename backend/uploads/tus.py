@@ -1,23 +1,19 @@
 """Resumable uploads over tus 1.0 (core + creation, creation-with-upload, creation-defer-length,
-termination, checksum, expiration): the protocol's rules, the bytes' way to disk or object storage,
-and the hand-off to the ordinary ingest once the last byte is in.
+termination, checksum, expiration): the protocol's rules, the bytes' way to disk, and the hand-off
+to the ordinary ingest once the last byte is in.
 
 No HTTP framework here: the router passes header values and an async iterator of body chunks, and
 gets back response headers or an AppError. Byte layout under `<data_dir>/uploads/`:
 
-* local mode: `<id>.part` holds bytes [0, offset); on completion it is renamed into the spool.
-* s3 mode: full parts (`part_size`, >= 5 MiB) go to an S3 multipart upload as soon as they fill;
-  `<id>.tail.<start>` holds bytes [start, offset) that do not fill a part yet. The start is in the
-  file name so a crash between writing a new tail and committing the row never leaves the row
-  pointing at a rewritten file.
-* `<id>.lock`: the per-upload writer lock on SQLite (flock); PostgreSQL uses the row lock.
+* `<id>.part` holds bytes [0, offset), whatever the storage backend: ingest probes it where it is
+  and puts it into storage once (staging parts in S3 meant sending the bytes up, down for the
+  probe and up again).
+* `<id>.lock`: the per-upload writer lock (flock), held while a request writes; removed once the
+  upload takes no more bytes. No database transaction is open while a body streams.
 
-SHA-256 across restarts: hashlib objects cannot be saved, so the whole-file digest is computed
-with OpenSSL's SHA256_Init/Update/Final through ctypes, whose 112-byte context is a plain struct.
-Each acknowledged PATCH stores that context beside the new offset in the same transaction, so a
-new server process continues hashing from the last acknowledged byte without re-reading the
-prefix. Where libcrypto is not loadable the state is left empty and the digest is computed by one
-pass over the finished file instead (correct, just slower).
+SHA-256 of the whole file: the process that receives an upload keeps the running hasher in memory,
+keyed by upload id, beside the offset it has reached. A PATCH that lands in a process without it
+(after a restart, or in another worker) re-hashes the bytes already received once, then goes on.
 """
 
 from __future__ import annotations
@@ -25,8 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import fcntl
 import hashlib
@@ -34,18 +28,18 @@ import json
 import logging
 import os
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import bindparam
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from backend import errors
@@ -55,11 +49,10 @@ from backend.catalogue.models import MaterialKind, MediaType
 from backend.config import Settings
 from backend.sqltypes import utcnow
 from backend.text import single_line
-from backend.uploads import blockio, spool
 from backend.uploads import service as ingest
+from backend.uploads import spool
 from backend.uploads.models import TusUpload, UploadStatus, UploadStorageMode
 from storage import Storage
-from workers.media.inspect import SandboxedInspector
 
 log = logging.getLogger("reelhouse.tus")
 
@@ -81,93 +74,43 @@ CHECKSUM_ALGORITHMS: dict[str, Callable[[], Any]] = {
 _COPY_CHUNK = 1024 * 1024
 
 
-# --- a SHA-256 whose state can be stored ------------------------------------------------------------
+# --- the running SHA-256 --------------------------------------------------------------------------
+
+_MAX_HASHERS = 1024  # uploads in progress per process; an evicted one is re-hashed from disk if it resumes
+_hashers: OrderedDict[uuid.UUID, tuple[int, Any]] = OrderedDict()
+_hashers_lock = threading.Lock()
 
 
-class _Libcrypto:
-    CTX_SIZE = 112  # sizeof(SHA256_CTX): h[8], Nl, Nh, data[16], num, md_len as 32-bit words
-
-    def __init__(self) -> None:
-        name = ctypes.util.find_library("crypto")
-        if not name:
-            raise OSError("libcrypto not found")
-        lib = ctypes.CDLL(name)
-        for fn in ("SHA256_Init", "SHA256_Update", "SHA256_Final"):
-            getattr(lib, fn).restype = ctypes.c_int
-        lib.SHA256_Init.argtypes = [ctypes.c_void_p]
-        lib.SHA256_Update.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-        lib.SHA256_Final.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-        self.lib = lib
-        ctx = ctypes.create_string_buffer(self.CTX_SIZE)
-        lib.SHA256_Init(ctx)
-        lib.SHA256_Update(ctx, b"reelhouse", 9)
-        out = ctypes.create_string_buffer(32)
-        lib.SHA256_Final(out, ctx)
-        if out.raw != hashlib.sha256(b"reelhouse").digest():
-            raise OSError("libcrypto SHA256 does not agree with hashlib")
-
-
-@lru_cache
-def _libcrypto() -> _Libcrypto | None:
-    try:
-        return _Libcrypto()
-    except (OSError, AttributeError) as exc:
-        log.warning("resumable SHA-256 unavailable (%s); finished uploads are re-hashed in one pass", exc)
-        return None
-
-
-class ResumableSha256:
-    """SHA-256 with a savable state (OpenSSL's SHA256_CTX bytes); hashlib's objects cannot be saved."""
-
-    STATE_TAG = b"sha256ctx1:"
-
-    def __init__(self, state: bytes | None = None) -> None:
-        crypto = _libcrypto()
-        if crypto is None:
-            raise RuntimeError("resumable SHA-256 needs libcrypto")
-        self._lib = crypto.lib
-        self._ctx = ctypes.create_string_buffer(crypto.CTX_SIZE)
-        if state is None:
-            self._lib.SHA256_Init(self._ctx)
-        else:
-            if not state.startswith(self.STATE_TAG) or len(state) != len(self.STATE_TAG) + crypto.CTX_SIZE:
-                raise ValueError("not a saved SHA-256 state")
-            ctypes.memmove(self._ctx, state[len(self.STATE_TAG) :], crypto.CTX_SIZE)
-
-    @staticmethod
-    def available() -> bool:
-        return _libcrypto() is not None
-
-    def update(self, data: bytes | bytearray | memoryview) -> None:
-        if isinstance(data, bytes):
-            self._lib.SHA256_Update(self._ctx, data, len(data))
-        else:
-            view = memoryview(data).cast("B")
-            buf = (ctypes.c_char * len(view)).from_buffer(view) if not view.readonly else bytes(view)
-            self._lib.SHA256_Update(self._ctx, buf, len(view))
-
-    def state(self) -> bytes:
-        return self.STATE_TAG + self._ctx.raw
-
-    def hexdigest(self) -> str:
-        ctx = ctypes.create_string_buffer(self._ctx.raw, len(self._ctx))
-        out = ctypes.create_string_buffer(32)
-        self._lib.SHA256_Final(out, ctx)
-        return out.raw.hex()
-
-
-def _hasher_for(upload: TusUpload) -> ResumableSha256 | None:
-    """The whole-file hasher positioned at `upload.offset`, or None (then the file is hashed at the end)."""
-    if not ResumableSha256.available():
-        return None
+def _running_hasher(upload: TusUpload) -> Any | None:
+    """A copy of this process's hasher of bytes [0, upload.offset), if it has one."""
     if upload.offset == 0:
-        return ResumableSha256()
-    if upload.sha256_state is None or upload.sha256_offset != upload.offset:
-        return None
-    try:
-        return ResumableSha256(upload.sha256_state)
-    except ValueError:
-        return None
+        return hashlib.sha256()
+    with _hashers_lock:
+        offset, hasher = _hashers.get(upload.id, (-1, None))
+        return hasher.copy() if offset == upload.offset else None
+
+
+def _keep_hasher(upload_id: uuid.UUID, offset: int, hasher: Any) -> None:
+    with _hashers_lock:
+        _hashers[upload_id] = (offset, hasher)
+        _hashers.move_to_end(upload_id)
+        while len(_hashers) > _MAX_HASHERS:
+            _hashers.popitem(last=False)
+
+
+def _forget_hasher(upload_id: uuid.UUID) -> None:
+    with _hashers_lock:
+        _hashers.pop(upload_id, None)
+
+
+def _sha256_prefix(path: Path, size: int) -> Any:
+    """The hasher of the first `size` bytes of `path` (a resumed upload this process has not seen)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while size > 0 and (chunk := fh.read(min(_COPY_CHUNK, size))):
+            digest.update(chunk)
+            size -= len(chunk)
+    return digest
 
 
 # --- header parsing -----------------------------------------------------------------------------------
@@ -244,7 +187,8 @@ def upload_fields(meta: dict[str, str | None]) -> UploadFields:
         tags = [t.strip() for t in raw_tags.split(",") if t.strip()]
     try:
         kind = MaterialKind(meta.get("kind") or MaterialKind.source.value)
-        media_type = MediaType(meta["media_type"]) if meta.get("media_type") else None
+        declared = meta.get("media_type")
+        media_type = MediaType(declared) if declared else None
     except ValueError as exc:
         raise errors.BadRequest(f"metadata: {exc}") from exc
     if kind == MaterialKind.derived:
@@ -298,25 +242,8 @@ def partial_path(settings: Settings, upload_id: uuid.UUID) -> Path:
     return uploads_dir(settings) / f"{upload_id}.part"
 
 
-def tail_path(settings: Settings, upload_id: uuid.UUID, start: int) -> Path:
-    return uploads_dir(settings) / f"{upload_id}.tail.{start}"
-
-
 def lock_path(settings: Settings, upload_id: uuid.UUID) -> Path:
     return uploads_dir(settings) / f"{upload_id}.lock"
-
-
-def _data_file(settings: Settings, upload: TusUpload) -> tuple[Path, int]:
-    """The local file receiving new bytes and the upload offset of its first byte."""
-    if upload.storage_mode == UploadStorageMode.s3:
-        return tail_path(settings, upload.id, upload.tail_start), upload.tail_start
-    return partial_path(settings, upload.id), 0
-
-
-def _remove_stale_tails(settings: Settings, upload: TusUpload, keep: Path | None) -> None:
-    for stale in uploads_dir(settings).glob(f"{upload.id}.tail.*"):
-        if stale != keep:
-            stale.unlink(missing_ok=True)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -329,20 +256,17 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def discard_bytes(storage: Storage, settings: Settings, upload: TusUpload) -> None:
-    """Free everything an upload holds besides its row: local files and any multipart upload."""
-    partial_path(settings, upload.id).unlink(missing_ok=True)
-    _remove_stale_tails(settings, upload, keep=None)
+    """Free everything an upload holds besides its row: its files (and the S3 multipart upload of
+    one begun before uploads were staged only on local disk)."""
+    for held in uploads_dir(settings).glob(f"{upload.id}.*"):
+        if held.suffix != ".lock":  # (writer_lock removes that once the upload takes no more bytes)
+            held.unlink(missing_ok=True)
     if upload.multipart_upload_id and upload.staging_key:
-        try:
-            storage.multipart_abort(upload.staging_key, upload.multipart_upload_id)
-        except Exception:  # noqa: BLE001  (the sweep retries nothing; a leftover multipart upload is only space)
-            log.warning("could not abort multipart upload of %s", upload.id, exc_info=True)
-    if upload.staging_key:
         with contextlib.suppress(Exception):
-            storage.delete(upload.staging_key)
+            storage.multipart_abort(upload.staging_key, upload.multipart_upload_id)
     upload.multipart_upload_id = None
     upload.parts = []
-    upload.sha256_state = None
+    _forget_hasher(upload.id)
 
 
 # --- access and locking --------------------------------------------------------------------------------
@@ -396,7 +320,6 @@ class _FileLock:
 _LATEST_UPLOAD = (
     select(TusUpload).where(TusUpload.id == bindparam("upload_id")).execution_options(populate_existing=True)
 )
-_LATEST_UPLOAD_LOCKED = _LATEST_UPLOAD.with_for_update(nowait=True)
 
 
 @contextlib.contextmanager
@@ -405,32 +328,26 @@ def writer_lock(
 ) -> Iterator[TusUpload]:
     """Hold the only write access to one upload; a second writer gets 423 at once, never interleaves.
 
-    PostgreSQL: `SELECT ... FOR UPDATE NOWAIT`, released when the caller commits (the session is
-    committed first, which releases the API key row auth may have touched). SQLite: a flock on the
-    upload's lock file, released on exit (after the caller's commit inside the block); a write the
-    request already made (auth's `last_used_at`) is committed first, so the database's write lock
-    is not held for the length of a PATCH. The row is read once the lock is held, never from
-    before it. The caller must commit inside the block.
+    The lock is an flock on `<id>.lock` (across processes on this machine, where the bytes are);
+    the row is read once it is held, and the transaction that read it is committed before the
+    caller streams a body, so no database connection or row lock is held meanwhile. The caller
+    commits its changes inside the block. The lock file goes once the upload takes no more bytes.
     """
-    params = {"upload_id": upload_id}
-    if session.get_bind().dialect.name == "postgresql":
-        session.commit()
-        try:
-            upload = session.exec(_LATEST_UPLOAD_LOCKED, params=params).first()
-        except OperationalError as exc:
-            if getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03":
-                session.rollback()
-                raise errors.UploadLocked("another request is writing to this upload") from exc
-            raise
-        yield _owned(upload, upload_id, key)
-        return
-    # pysqlite opens a transaction only for a write; a SELECT reads the latest commit on its own.
-    if session.connection().connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-        session.commit()
-    lock = _FileLock(lock_path(settings, upload_id))
+    if session.in_transaction():
+        session.commit()  # what the request wrote so far (auth's `last_used_at`) is not held either
+    path = lock_path(settings, upload_id)
+    lock = _FileLock(path)
+    finished = False  # as committed: an unknown upload, or one that takes no more bytes, keeps no lock file
     try:
-        yield _owned(session.exec(_LATEST_UPLOAD, params=params).first(), upload_id, key)
+        row = session.exec(_LATEST_UPLOAD, params={"upload_id": upload_id}).first()
+        finished = row is None or row.status != UploadStatus.receiving
+        session.commit()
+        upload = _owned(row, upload_id, key)
+        yield upload
+        finished = upload.status != UploadStatus.receiving  # reached once the caller's block committed
     finally:
+        if finished:
+            path.unlink(missing_ok=True)
         lock.release()
 
 
@@ -479,13 +396,11 @@ def create_upload(
         tags=fields.tags,
         kind=fields.kind.value,
         media_type=fields.media_type.value if fields.media_type else None,
-        storage_mode=UploadStorageMode(settings.storage_backend),
+        storage_mode=UploadStorageMode.local,
         expires_at=now + timedelta(seconds=settings.tus_expire_seconds),
         created_at=now,
         updated_at=now,
     )
-    if upload.storage_mode == UploadStorageMode.s3:
-        upload.staging_key = f"uploads/{upload.id}/data"
     session.add(upload)
     session.flush()
     return upload
@@ -574,112 +489,77 @@ async def receive(
     *,
     checksum: Checksum | None = None,
     new_length: int | None = None,
-    declared_bytes: int | None = None,
 ) -> PatchOutcome:
     """Append a request body at the upload's offset; call under `writer_lock` after `validate_patch`.
-
-    `declared_bytes` is the body's Content-Length: when the body is to finish the upload, the
-    sandboxed inspector for the finished file starts loading while the body arrives; it also lets
-    the blocks near the body's end be small (`blockio.stream_blocks`), so little is left after its last byte.
 
     With `tus_fsync`, bytes are fsynced before the new offset is flushed; without it (the default,
     as in tusd) a process crash loses nothing (the page cache survives it) and an OS crash that
     loses acknowledged bytes is caught on the next PATCH ("lost bytes on disk": start again).
-    A body cut short keeps what arrived
-    (unless it carried a checksum, which then cannot be verified); a checksum mismatch or a body
-    past the upload's length discards the chunk and leaves the offset where it was.
+    A body cut short keeps what arrived (unless it carried a checksum, which then cannot be
+    verified); a checksum mismatch, a body past the upload's length or a full disk (507) discards
+    the chunk and leaves the offset where it was.
     """
     if upload.status == UploadStatus.completed:
         async for chunk in body:
             if chunk:
                 raise errors.PayloadTooLarge("the upload is complete; it takes no more bytes")
         return PatchOutcome(upload=upload, headers={"Upload-Offset": str(upload.offset)})
+    if upload.storage_mode != UploadStorageMode.local:
+        raise errors.UploadGone(f"upload {upload.id} was begun in S3 by an older version; start it again")
     if new_length is not None and upload.length is None:
         upload.length = new_length
-    finishes = (
-        declared_bytes is not None and upload.length is not None and upload.offset + declared_bytes == upload.length
-    )
-    inspector = await anyio.to_thread.run_sync(ingest.start_inspector) if finishes else None
-    try:
-        return await _receive(session, storage, settings, upload, body, checksum, inspector, declared_bytes)
-    finally:
-        if inspector is not None:
-            inspector.close()  # a no-op once ingest has used or closed it
-            await anyio.to_thread.run_sync(ingest.refill_inspector, settings)
-
-
-async def _receive(
-    session: Session,
-    storage: Storage,
-    settings: Settings,
-    upload: TusUpload,
-    body: AsyncIterator[bytes],
-    checksum: Checksum | None,
-    inspector: SandboxedInspector | None,
-    declared_bytes: int | None,
-) -> PatchOutcome:
     limit = upload.length if upload.length is not None else settings.max_upload_bytes
-    start = upload.offset
+    position = start = upload.offset
     uploads_dir(settings).mkdir(parents=True, exist_ok=True)
-    path, file_start = _data_file(settings, upload)
-    if upload.storage_mode == UploadStorageMode.s3:
-        _remove_stale_tails(settings, upload, keep=path)
-    hasher = _hasher_for(upload)
+    path = partial_path(settings, upload.id)
     chunk_hash = checksum.new() if checksum else None
-    received = 0
     interrupted = False
 
-    position = start - file_start
+    def too_large(_: int) -> errors.AppError:
+        return errors.PayloadTooLarge(f"the body passes the upload's length of {limit} bytes; the chunk was discarded")
 
-    def count(n: int) -> None:
-        nonlocal received
-        received += n
-        if start + received > limit:
-            raise errors.PayloadTooLarge(
-                f"the body passes the upload's length of {limit} bytes; the chunk was discarded"
-            )
-
-    with blockio.AppendFile(path, position=position, direct=settings.upload_direct_io) as out:
-        held = os.fstat(out.fd).st_size
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        held = os.fstat(fd).st_size
         if held < position:
             raise errors.AppError(f"upload {upload.id} lost bytes on disk ({held} of {position}); start again")
-        out.truncate(position)  # bytes past the last acknowledged offset were never acknowledged
-        consumers: list[blockio.Consumer] = [out.write]
-        consumers += [h.update for h in (hasher, chunk_hash) if h is not None]
+        os.ftruncate(fd, position)  # bytes past the last acknowledged offset were never acknowledged
+        os.lseek(fd, position, os.SEEK_SET)
+        hasher = _running_hasher(upload) or await anyio.to_thread.run_sync(_sha256_prefix, path, position)
         try:
             try:
-                await blockio.stream_blocks(
-                    body, consumers, count, block_bytes=blockio.PATCH_BLOCK_BYTES, expected_bytes=declared_bytes
+                await spool.receive(
+                    body, fd, [hasher, chunk_hash] if chunk_hash else [hasher], limit - start,
+                    interrupted=BodyInterrupted, too_large=too_large,
                 )
             except BodyInterrupted:
                 interrupted = True  # what arrived before the cut was written and hashed
-            if chunk_hash is not None:
+            if chunk_hash is not None and checksum is not None:
                 if interrupted:
                     raise BodyInterrupted
-                if chunk_hash.digest() != checksum.digest:  # type: ignore[union-attr]
+                if chunk_hash.digest() != checksum.digest:
                     raise errors.ChecksumMismatch(
-                        f"the {received}-byte chunk does not match its {checksum.algorithm} checksum"  # type: ignore[union-attr]
+                        f"the {os.lseek(fd, 0, os.SEEK_CUR) - position}-byte chunk does not match its {checksum.algorithm} checksum"
                     )
             if settings.tus_fsync:
-                out.fsync()
+                os.fsync(fd)
         except BaseException:
-            out.truncate(position)
+            os.ftruncate(fd, position)
             raise
-    if settings.tus_fsync and held == 0 and start == file_start:
+        received = os.lseek(fd, 0, os.SEEK_CUR) - position
+    finally:
+        os.close(fd)
+    if settings.tus_fsync and held == 0:
         _fsync_dir(path.parent)
 
     upload.offset = start + received
-    upload.sha256_state = hasher.state() if hasher is not None else None
-    upload.sha256_offset = upload.offset if hasher is not None else 0
+    _keep_hasher(upload.id, upload.offset, hasher)
     now = utcnow()
     upload.updated_at = now
     upload.expires_at = now + timedelta(seconds=settings.tus_expire_seconds)
-
-    if upload.storage_mode == UploadStorageMode.s3:
-        await anyio.to_thread.run_sync(_flush_full_parts, storage, settings, upload)
     outcome = PatchOutcome(upload=upload, interrupted=interrupted)
     if upload.length is not None and upload.offset == upload.length and not interrupted:
-        outcome.error = await _complete(session, storage, settings, upload, hasher, inspector)
+        outcome.error = await _complete(session, storage, settings, upload, hasher)
     session.add(upload)
     session.flush()
     outcome.headers = {"Upload-Offset": str(upload.offset)}
@@ -688,90 +568,13 @@ async def _receive(
     return outcome
 
 
-def _put_part(storage: Storage, upload: TusUpload, source: Path, position: int, size: int) -> None:
-    assert upload.staging_key is not None
-    if upload.multipart_upload_id is None:
-        upload.multipart_upload_id = storage.multipart_start(upload.staging_key)
-    number = len(upload.parts) + 1
-    with source.open("rb") as fh:
-        fh.seek(position)
-        etag = storage.multipart_put_part(upload.staging_key, upload.multipart_upload_id, number, fh, size)
-    upload.parts = [*upload.parts, [number, etag, size]]
-
-
-def _flush_full_parts(storage: Storage, settings: Settings, upload: TusUpload) -> None:
-    """S3 mode: move every full part out of the tail into the multipart upload; keep the rest local."""
-    part_size = settings.tus_part_size
-    path = tail_path(settings, upload.id, upload.tail_start)
-    held = upload.offset - upload.tail_start
-    if held < part_size:
-        return
-    full = held // part_size
-    for index in range(full):
-        _put_part(storage, upload, path, index * part_size, part_size)
-    new_start = upload.tail_start + full * part_size
-    new_path = tail_path(settings, upload.id, new_start)
-    with path.open("rb") as src, new_path.open("wb") as dst:
-        src.seek(full * part_size)
-        while chunk := src.read(_COPY_CHUNK):
-            dst.write(chunk)
-        dst.flush()
-        os.fsync(dst.fileno())
-    _fsync_dir(new_path.parent)
-    # The old tail stays until the row names the new one; the next write or the sweep removes it.
-    upload.tail_start = new_start
-
-
-def after_commit(settings: Settings, upload: TusUpload) -> None:
-    """Once the row names the new tail, the tail it replaced can go (s3 mode)."""
-    if upload.storage_mode == UploadStorageMode.s3 and upload.status == UploadStatus.receiving:
-        _remove_stale_tails(settings, upload, keep=tail_path(settings, upload.id, upload.tail_start))
-
-
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_COPY_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _assemble(
-    storage: Storage, settings: Settings, upload: TusUpload, hasher: ResumableSha256 | None
-) -> spool.SpooledUpload:
-    """Bring the finished upload's bytes into one spool file with their SHA-256."""
-    settings.spool_dir.mkdir(parents=True, exist_ok=True)
-    spooled_path = settings.spool_dir / f"tus-{upload.id}.part"
-    size = upload.offset
-    if upload.storage_mode == UploadStorageMode.local or not upload.parts:
-        source, _ = _data_file(settings, upload)
-        if not source.exists():
-            source.touch()
-        os.replace(source, spooled_path)
-        sha256 = hasher.hexdigest() if hasher is not None else _sha256_of_file(spooled_path)
-        return spool.SpooledUpload(path=spooled_path, size=size, sha256=sha256)
-
-    assert upload.staging_key is not None and upload.multipart_upload_id is not None
-    tail = tail_path(settings, upload.id, upload.tail_start)
-    if upload.offset > upload.tail_start:
-        _put_part(storage, upload, tail, 0, upload.offset - upload.tail_start)
-    storage.multipart_complete(
-        upload.staging_key, upload.multipart_upload_id, [(int(n), str(etag)) for n, etag, _ in upload.parts]
-    )
-    upload.multipart_upload_id = None
-    tail.unlink(missing_ok=True)
-    # Probing needs a local file, so the assembled object comes down once; hashing it on the way
-    # also checks the object store joined the parts into exactly the bytes that were acknowledged.
-    try:
-        with storage.open(upload.staging_key) as reader:
-            spooled = spool.spool_file(reader, settings.spool_dir, max(size, 1))
-    finally:
-        with contextlib.suppress(Exception):
-            storage.delete(upload.staging_key)
-    if spooled.size != size or (hasher is not None and hasher.hexdigest() != spooled.sha256):
-        spooled.discard()
-        raise errors.AppError(f"upload {upload.id}: the assembled object does not match the bytes received")
-    return spooled
+def _spooled(settings: Settings, upload: TusUpload, hasher: Any) -> spool.SpooledUpload:
+    """The finished upload's bytes, ingested where they are (the spool may be another filesystem):
+    ingest moves them into storage or removes them."""
+    source = partial_path(settings, upload.id)
+    if not source.exists():
+        source.touch()
+    return spool.SpooledUpload(path=source, size=upload.offset, sha256=hasher.hexdigest(), fd=spool.hold(source))
 
 
 async def _complete(
@@ -779,13 +582,12 @@ async def _complete(
     storage: Storage,
     settings: Settings,
     upload: TusUpload,
-    hasher: ResumableSha256 | None,
-    inspector: SandboxedInspector | None = None,
+    hasher: Any,
 ) -> BaseException | None:
     """Hand the finished bytes to ingest. Returns ingest's error (after recording it) or None."""
 
     def run() -> ingest.IngestResult:
-        spooled = _assemble(storage, settings, upload, hasher)
+        spooled = _spooled(settings, upload, hasher)
         request = ingest.IngestRequest(
             title=upload.title,
             kind=MaterialKind(upload.kind),
@@ -794,7 +596,7 @@ async def _complete(
             tag_refs=list(upload.tags),
             created_by=upload.owner_key_id,
         )
-        return ingest.ingest_spooled(session, storage, settings, spooled, request, inspector)
+        return ingest.ingest_spooled(session, storage, settings, spooled, request)
 
     try:
         result = await anyio.to_thread.run_sync(run)
@@ -807,8 +609,7 @@ async def _complete(
         return exc
     upload.status = UploadStatus.completed
     upload.material_id = result.material.id
-    upload.sha256_state = None
-    upload.parts = []
+    _forget_hasher(upload.id)
     return None
 
 

@@ -45,36 +45,9 @@ def test_web_page_is_served(anon_client) -> None:
     assert icon.text.startswith("<svg") and 'href="/favicon.ico"' in page.text
 
 
-def test_start_up_warms_routes_and_the_key_lookup_without_side_effects(app_env, keys) -> None:
-    """The lifespan sends one in-process request through the app and runs the key lookup once, so a
-    freshly started API serves its first request (an upload waiting for `100 Continue`) like any
-    other. The warm-up request matches no route and changes nothing."""
-    import asyncio
-
-    from fastapi.testclient import TestClient
-    from sqlmodel import select
-
-    from backend.app import create_app
-    from backend.auth.models import ApiKey
-    from backend.db import session_scope
-    from backend.warmup import WARM_UP_PATH, warm_up_database, warm_up_routes
-
-    app = create_app()
-    assert asyncio.run(warm_up_routes(app)) == 404
-    warm_up_database()
-    with TestClient(app) as client:
-        res = client.get(WARM_UP_PATH)
-        assert res.status_code == 404
-        assert res.json()["type"] == "/problems/not-found"
-        assert client.get("/api/v1/materials", headers={"Authorization": f"Bearer {keys.viewer}"}).status_code == 200
-    with session_scope() as session:
-        used = session.exec(select(ApiKey).where(ApiKey.last_used_at.is_not(None))).all()  # type: ignore[union-attr]
-        assert [k.role for k in used] == ["viewer"]
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_api_starts_while_the_database_is_unreachable(monkeypatch, app_env) -> None:
-    """The start-up warm-up must not keep the API down: /ready says what is missing."""
+    """An unreachable database must not keep the API down: /ready says what is missing."""
     from fastapi.testclient import TestClient
 
     from backend.app import create_app
@@ -87,24 +60,3 @@ def test_api_starts_while_the_database_is_unreachable(monkeypatch, app_env) -> N
         ready = client.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"].startswith("error")
-
-
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_hanging_database_does_not_hold_start_up(monkeypatch, app_env) -> None:
-    """A database host that drops packets would hold the warm-up for a TCP timeout: start-up waits
-    a bounded time and goes on (here the warm-up is still blocked when /health answers)."""
-    import threading
-
-    from fastapi.testclient import TestClient
-
-    import backend.app
-
-    release = threading.Event()
-    monkeypatch.setattr(backend.app, "warm_up_database", lambda: release.wait(30))
-    monkeypatch.setattr(backend.app, "WARM_UP_DATABASE_SECONDS", 0.2)
-    try:
-        with TestClient(backend.app.create_app()) as client:
-            assert client.get("/health").status_code == 200
-            assert not release.is_set()
-    finally:
-        release.set()

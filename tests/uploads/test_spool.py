@@ -1,38 +1,29 @@
-"""The spool: bytes, digest and size limit of a streamed body, O_DIRECT and its fallback, and that
-nothing is left behind when a body fails half-way."""
+"""The spool and the one receive path (backend/uploads/spool.py): bytes land whole with their
+SHA-256, the limit holds while they stream, and nothing of a refused or broken body stays."""
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import fcntl
 import hashlib
 import os
 import random
-import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from backend import errors
-from backend.allocator import keep_heap_top
-from backend.uploads import blockio, spool
-from tests.conftest import IN_CI
+from backend.uploads import spool
 
-BLOCK = 64 * 1024  # small blocks keep the tests quick; still a multiple of 4 KiB as O_DIRECT needs
-
-
-def _unsupported(why: str) -> None:
-    """Elsewhere a platform without O_DIRECT or glibc skips; CI runs on one that has both."""
-    if IN_CI:
-        pytest.fail(f"{why}: CI must exercise this path")
-    pytest.skip(why)
+BLOCK = 64 * 1024
 
 
 @pytest.fixture(autouse=True)
-def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(blockio, "BLOCK_BYTES", BLOCK)
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spool, "BATCH_BYTES", BLOCK)  # several hand-offs per body, quickly
 
 
 async def _chunks(data: bytes, sizes: list[int], fail_at: int | None = None) -> AsyncIterator[bytes]:
@@ -63,145 +54,8 @@ def test_stream_lands_byte_for_byte_with_its_sha256(tmp_path: Path, total: int) 
     assert spooled.sha256 == hashlib.sha256(data).hexdigest()
     assert spooled.path.read_bytes() == data
     assert oct(spooled.path.stat().st_mode & 0o777) == oct(0o600)
-
-
-@pytest.mark.parametrize("total", [1, 5000, BLOCK, BLOCK + 4096, 3 * BLOCK + 12345, 4 * BLOCK])
-def test_a_declared_length_tapers_the_blocks_towards_the_end(total: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the body's length known, blocks shrink towards its end (each at most half of what is
-    left, aligned for O_DIRECT) down to FINAL_BLOCK_BYTES: little is left after the last byte."""
-    monkeypatch.setattr(blockio, "FINAL_BLOCK_BYTES", 8 * 1024)
-    rng = random.Random(total)
-    data = rng.randbytes(total)
-    blocks: list[bytes] = []
-    asyncio.run(blockio.stream_blocks(_chunks(data, _cut(total, rng)), [lambda b: blocks.append(bytes(b))],
-                                      lambda n: None, expected_bytes=total))
-    sizes = [len(b) for b in blocks]
-    assert b"".join(blocks) == data
-    assert all(n % blockio.ALIGNMENT == 0 for n in sizes[:-1])
-    assert sizes == sorted(sizes, reverse=True)
-    assert sizes[-1] <= blockio.FINAL_BLOCK_BYTES
-    if total > 2 * BLOCK:
-        assert sizes[0] == BLOCK and len(sizes) <= total // BLOCK + 5
-
-
-def test_consumers_see_their_blocks_in_order_while_the_loop_runs_ahead() -> None:
-    """The loop fills up to a ring of blocks ahead of a slow consumer; each consumer still gets
-    every block once, in order, and a fast one is not held back by the slow one."""
-    import threading
-    import time
-
-    data = random.Random(5).randbytes(12 * BLOCK + 777)
-    slow: list[bytes] = []
-    fast: list[bytes] = []
-    fast_done_first = threading.Event()
-
-    def slow_consumer(block: memoryview) -> None:
-        time.sleep(0.01)
-        slow.append(bytes(block))
-        if len(fast) > len(slow):
-            fast_done_first.set()
-
-    asyncio.run(blockio.stream_blocks(_chunks(data, _cut(len(data), random.Random(6))),
-                                      [slow_consumer, lambda b: fast.append(bytes(b))], lambda n: None))
-    assert b"".join(slow) == data and b"".join(fast) == data
-    assert fast_done_first.is_set()
-
-
-def test_a_failing_consumer_fails_the_body_and_never_sees_a_later_block() -> None:
-    data = random.Random(8).randbytes(6 * BLOCK)
-    seen: list[int] = []
-
-    def write(block: memoryview) -> None:
-        if len(seen) == 2:
-            raise OSError(28, "No space left on device")
-        seen.append(len(block))
-
-    with pytest.raises(OSError, match="No space left"):
-        asyncio.run(blockio.stream_blocks(_chunks(data, _cut(len(data), random.Random(9))), [write], lambda n: None))
-    assert seen == [BLOCK, BLOCK]
-
-
-@pytest.mark.parametrize(("sent", "declared"), [(0, 0), (0, 5 * BLOCK), (3 * BLOCK + 5, 5 * BLOCK), (5 * BLOCK, 3 * BLOCK + 5)])
-def test_a_body_that_differs_from_its_declared_length_still_lands_whole(tmp_path: Path, sent: int, declared: int) -> None:
-    """The declared length only shapes the blocks: a body shorter or longer than declared (which
-    the HTTP server would refuse first) or empty still lands byte for byte with its digest."""
-    rng = random.Random(sent + declared)
-    data = rng.randbytes(sent)
-    spooled = asyncio.run(spool.spool_stream(_chunks(data, _cut(sent, rng)), tmp_path, max_bytes=10 * BLOCK,
-                                             expected_bytes=declared))
-    assert spooled.size == sent
-    assert spooled.sha256 == hashlib.sha256(data).hexdigest()
-    assert spooled.path.read_bytes() == data
-
-
-def test_blocks_cut_short_towards_the_end_still_bypass_the_page_cache(tmp_path: Path, monkeypatch) -> None:
-    """Only the last, small block of a body of declared length goes through the page cache."""
-    monkeypatch.setattr(blockio, "FINAL_BLOCK_BYTES", 16 * 1024)
-    data = random.Random(3).randbytes(4 * BLOCK + 12345)
-    seen: list[tuple[int, bool]] = []
-    with blockio.AppendFile(tmp_path / "body", exclusive=True) as out:
-        if not out.direct:
-            _unsupported(f"{tmp_path} refuses O_DIRECT")
-
-        def write(block: memoryview) -> None:
-            out.write(block)
-            seen.append((len(block), out.direct))
-
-        asyncio.run(blockio.stream_blocks(_chunks(data, _cut(len(data), random.Random(4))), [write], lambda n: None,
-                                          expected_bytes=len(data)))
-    assert (tmp_path / "body").read_bytes() == data
-    assert [direct for _, direct in seen] == [True] * (len(seen) - 1) + [False]
-    assert seen[-2][0] < BLOCK  # the blocks before the last were cut short, and stayed direct
-    assert seen[-1][0] <= blockio.FINAL_BLOCK_BYTES
-
-
-def test_spooling_with_a_declared_length_gives_the_same_file_and_digest(tmp_path: Path) -> None:
-    rng = random.Random(7)
-    data = rng.randbytes(5 * BLOCK + 999)
-    spooled = asyncio.run(spool.spool_stream(_chunks(data, _cut(len(data), rng)), tmp_path, max_bytes=len(data),
-                                             expected_bytes=len(data)))
-    assert spooled.sha256 == hashlib.sha256(data).hexdigest()
-    assert spooled.path.read_bytes() == data
-
-
-def test_full_blocks_bypass_the_page_cache_where_the_filesystem_allows(tmp_path: Path) -> None:
-    spooler = spool.Spooler(tmp_path, 10, direct=True)
-    try:
-        if not spooler.direct:
-            _unsupported(f"{tmp_path} refuses O_DIRECT; the fallback is tested below")
-        assert os.O_DIRECT & fcntl.fcntl(spooler._file.fd, fcntl.F_GETFL)
-    finally:
-        spooler.abort()
-
-
-def test_filesystems_without_o_direct_get_buffered_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_open = os.open
-
-    def refusing_open(path, flags, *args):  # type: ignore[no-untyped-def]
-        if flags & os.O_DIRECT:
-            raise OSError(errno.EINVAL, "O_DIRECT not supported")
-        return real_open(path, flags, *args)
-
-    monkeypatch.setattr(os, "open", refusing_open)
-    data = random.Random(1).randbytes(5 * BLOCK + 3)
-    spooled = asyncio.run(spool.spool_stream(_chunks(data, [BLOCK] * 5 + [3]), tmp_path, max_bytes=len(data)))
-    assert spooled.path.read_bytes() == data
-
-
-def test_a_write_refused_mid_file_switches_to_buffered_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_write = os.write
-    calls = {"n": 0}
-
-    def flaky_write(fd, data):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise OSError(errno.EINVAL, "alignment")
-        return real_write(fd, data)
-
-    monkeypatch.setattr(os, "write", flaky_write)
-    data = random.Random(2).randbytes(4 * BLOCK)
-    spooled = asyncio.run(spool.spool_stream(_chunks(data, [BLOCK] * 4), tmp_path, max_bytes=len(data)))
-    assert spooled.path.read_bytes() == data
+    spooled.discard()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_limit_is_enforced_as_bytes_arrive_and_nothing_stays(tmp_path: Path) -> None:
@@ -244,70 +98,91 @@ def test_spool_file_copies_a_local_file(tmp_path: Path) -> None:
     assert spooled.path.read_bytes() == data and spooled.sha256 == hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
-def test_the_allocator_keeps_its_heap_top_on_glibc() -> None:
-    import platform
-
-    if platform.libc_ver()[0] != "glibc":
-        _unsupported("not glibc")
-    assert keep_heap_top() is True
-
-
-def test_a_body_that_breaks_off_is_consumed_up_to_the_break(tmp_path: Path) -> None:
-    """tus keeps what arrived before a cut: every received byte reaches the consumers first."""
+def test_a_body_that_breaks_off_is_written_up_to_the_break(tmp_path: Path) -> None:
+    """tus keeps what arrived before a cut: every received byte is written and hashed first."""
     data = random.Random(4).randbytes(3 * BLOCK + 777)
-    seen = bytearray()
+    hasher = hashlib.sha256()
 
     async def cut_after_all_of_it() -> AsyncIterator[bytes]:
         for start in range(0, len(data), 5000):
             yield data[start : start + 5000]
         raise ConnectionResetError("cut")
 
-    with pytest.raises(ConnectionResetError):
-        asyncio.run(blockio.stream_blocks(cut_after_all_of_it(), [seen.extend], lambda n: None))
-    assert bytes(seen) == data
+    fd = os.open(tmp_path / "part", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with pytest.raises(ConnectionResetError):
+            asyncio.run(spool.receive(cut_after_all_of_it(), fd, [hasher], 1 << 40, interrupted=ConnectionResetError))
+    finally:
+        os.close(fd)
+    assert (tmp_path / "part").read_bytes() == data and hasher.digest() == hashlib.sha256(data).digest()
 
 
-def test_append_file_uses_o_direct_only_from_aligned_positions(tmp_path: Path) -> None:
-    path = tmp_path / "part"
-    path.write_bytes(b"x" * 5000)
-    with blockio.AppendFile(path, position=4096) as aligned:
-        direct = aligned.direct
-        aligned.truncate(4096)
-        aligned.write(b"y" * 10)
-    with blockio.AppendFile(path, position=4106) as unaligned:
-        assert not unaligned.direct
-        unaligned.write(b"z")
-    assert path.read_bytes() == b"x" * 4096 + b"y" * 10 + b"z"
-    if not direct:
-        _unsupported(f"{tmp_path} refuses O_DIRECT")
-
-
-def test_a_cancelled_body_returns_only_after_its_consumers_stopped() -> None:
-    """No thread may still read a block once its buffer is back in the pool (and the file closed)."""
-    import threading
-    import time
-
+def test_a_cancelled_body_returns_only_after_its_write_stopped(tmp_path: Path) -> None:
+    """No thread may still write once the caller gets control back (and truncates or removes the file)."""
     started, finished = threading.Event(), threading.Event()
 
-    def slow_consumer(block: memoryview) -> None:
-        started.set()
-        time.sleep(0.3)
-        finished.set()
+    class SlowHash:
+        def update(self, data: bytes) -> None:
+            started.set()
+            time.sleep(0.3)
+            finished.set()
 
     async def endless() -> AsyncIterator[bytes]:
         while True:
             yield bytes(BLOCK // 2)
             await asyncio.sleep(0)
 
-    async def main() -> None:
-        task = asyncio.create_task(blockio.stream_blocks(endless(), [slow_consumer], lambda n: None))
+    async def main(fd: int) -> None:
+        task = asyncio.create_task(spool.receive(endless(), fd, [SlowHash()], 1 << 40))
         while not started.is_set():
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)  # the loop is now waiting on the slow block before the next one
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         assert finished.is_set()
 
-    asyncio.run(main())
+    fd = os.open(tmp_path / "part", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        asyncio.run(main(fd))
+    finally:
+        os.close(fd)
+
+
+def test_the_sweep_removes_what_no_process_holds_and_keeps_uploads_in_progress(tmp_path: Path) -> None:
+    """A spool file left by a dead process (no flock on it) and its previews go; a file an upload
+    is still writing (its writer holds the flock), and that upload's previews, stay."""
+    left = tmp_path / "0123abcd.part"
+    left.write_bytes(b"from a previous run")
+    (tmp_path / "0123abcd.poster.jpg").write_bytes(b"jpg")
+    live_path, live_fd = spool.new_spool_file(tmp_path)
+    (tmp_path / f"{live_path.stem}.poster.jpg").write_bytes(b"jpg")
+    fresh = tmp_path / "4567cdef.part"  # just created: its writer may not have locked it yet
+    fresh.write_bytes(b"")
+    _age(tmp_path, keep=fresh)
+    try:
+        assert spool.cleanup_spool(tmp_path) == 2
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live_path.name, f"{live_path.stem}.poster.jpg", fresh.name])
+    finally:
+        os.close(live_fd)
+    _age(tmp_path)
+    assert spool.cleanup_spool(tmp_path) == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def _age(folder: Path, keep: Path | None = None) -> None:
+    for path in folder.iterdir():
+        if path != keep:
+            os.utime(path, (time.time() - 60, time.time() - 60))
+
+
+def test_a_spooled_upload_holds_its_file_until_discarded(tmp_path: Path) -> None:
+    spooled = asyncio.run(spool.spool_stream(_chunks(b"abc", [3]), tmp_path, 10))
+    probe = os.open(spooled.path, os.O_RDONLY)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        spooled.release()
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(probe)
+    spooled.discard()

@@ -204,45 +204,9 @@ def test_derived_cannot_be_uploaded(client, small_clip: Path) -> None:
     assert res.status_code == 400 and res.json()["type"] == "/problems/bad-request"
 
 
-def test_the_api_keeps_one_inspector_started_ahead_of_the_next_upload(app_env, keys, monkeypatch, small_clip) -> None:
-    """With REELHOUSE_INSPECTOR_SPARE on (the default outside tests), the app starts a spare
-    inspector child, an upload takes it, the next one is started afterwards, and shutting the app
-    down kills the one left waiting."""
-    from fastapi.testclient import TestClient
-
-    from backend.app import create_app
-    from backend.uploads import service as ingest
-    from tests.conftest import Keys, clear_caches
-
-    monkeypatch.setenv("REELHOUSE_INSPECTOR_SPARE", "true")
-    clear_caches()
-    taken: list[int] = []
-    take = ingest._spare_inspector.take
-
-    def recording_take():  # type: ignore[no-untyped-def]
-        inspector = take()
-        taken.append(inspector._proc.pid)
-        return inspector
-
-    monkeypatch.setattr(ingest._spare_inspector, "take", recording_take)
-    with TestClient(create_app(), headers=Keys.auth(keys.editor)) as client:
-        first = ingest._spare_inspector._spare
-        assert first is not None and first.fresh
-        res = _upload(client, small_clip.read_bytes(), title="spare")
-        assert res.status_code == 201, res.text
-        assert res.json()["links"]["poster"]
-        assert taken == [first._proc.pid]  # the upload was inspected by the child started ahead
-        assert first._proc.returncode is not None  # used once, then reaped
-        second = ingest._spare_inspector._spare
-        assert second is not None and second.fresh and second is not first
-    assert ingest._spare_inspector._spare is None
-    assert second._proc.returncode is not None
-
-
 def test_a_body_cut_off_midway_leaves_nothing_behind(server, keys, app_env, clip_dir: Path) -> None:
-    """A client that declared its size and drops the connection halfway, while the inspector is
-    reading the spool file as it arrives: the child is ended, and no spool file, preview or
-    material is left."""
+    """A client that declared its size and drops the connection halfway: no spool file, inspector
+    child, preview or material is left."""
     import socket
     import time
 
@@ -257,7 +221,7 @@ def test_a_body_cut_off_midway_leaves_nothing_behind(server, keys, app_env, clip
     )
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(head.encode() + data[: len(data) // 2])
-        time.sleep(1.0)  # the child has the spool file and reads what is there
+        time.sleep(1.0)  # the server has received and written what was sent
     assert server.proc is not None
 
     def children() -> set[str]:

@@ -4,11 +4,11 @@
 optionally writes the poster, contact sheet and perceptual fingerprint, and prints one JSON line.
 
 A child is used for one file and then exits. `SandboxedInspector` starts it ahead of time: the
-upload endpoints start one when a body begins to arrive, so the interpreter and FFmpeg's libraries
-load while the bytes are still coming in. When the client declared the body's size, the spool file
-is handed over as soon as it is created and the child reads it as it grows (`follow`): the probe
-and the preview frames are decoded during the transfer from bytes already on disk, and what needs
-the end of the file waits for it. Otherwise the finished file is handed over on stdin.
+simple upload starts one when a body of declared size begins to arrive and hands it the spool file
+as soon as it is created; the child reads it as it grows (`follow`), so the interpreter and FFmpeg's
+libraries load, and the probe and the preview frames are decoded, during the transfer from bytes
+already on disk; what needs the end of the file waits for it. Otherwise the finished file is
+handed over on stdin.
 """
 
 from __future__ import annotations
@@ -137,11 +137,6 @@ class SandboxedInspector:
             self._proc.communicate()
         shutil.rmtree(self._workdir, ignore_errors=True)
 
-    @property
-    def fresh(self) -> bool:
-        """Alive and not yet given a file."""
-        return self._sent is None and self._proc.poll() is None
-
     def _send(self, request: dict[str, Any]) -> None:
         if self._sent is not None:
             raise RuntimeError("an inspector child inspects one file")
@@ -163,41 +158,6 @@ class SandboxedInspector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class SpareInspector:
-    """One inspector child kept started ahead of the next file, for a long-running process (the
-    API): the interpreter and PyAV load between uploads instead of during one, which on two cores
-    is CPU taken from receiving and hashing the body, and most of the wait on a small upload.
-    Each child still inspects one file; `take` hands over the spare (or starts a child if there is
-    none) and `refill` starts the next one. An idle spare costs ~40 MB."""
-
-    def __init__(self) -> None:
-        self._spare: SandboxedInspector | None = None
-        self._lock = threading.Lock()
-
-    def take(self) -> SandboxedInspector:
-        with self._lock:
-            spare, self._spare = self._spare, None
-        if spare is not None and spare.fresh:
-            return spare
-        if spare is not None:
-            spare.close()
-        return SandboxedInspector()
-
-    def refill(self) -> None:
-        with self._lock:
-            if self._spare is not None and self._spare.fresh:
-                return
-            stale, self._spare = self._spare, SandboxedInspector()
-        if stale is not None:
-            stale.close()
-
-    def close(self) -> None:
-        with self._lock:
-            spare, self._spare = self._spare, None
-        if spare is not None:
-            spare.close()
 
 
 def _request(

@@ -345,39 +345,32 @@ def test_one_writer_at_a_time(client, app_env) -> None:  # type: ignore[no-untyp
     assert patch(client, url, 0, b"01234").status_code == 204
 
 
-def test_s3_mode_uses_multipart_parts(client, use_s3, multipart_clip: Path, app_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("REELHOUSE_TUS_PART_SIZE", str(5 * 1024 * 1024))
-    clear_caches()
-    try:
-        data = multipart_clip.read_bytes()
-        url = create(client, len(data), filename="multipart.mp4").headers["location"]
-        offset, step = 0, 3 * 1024 * 1024 + 17
-        while offset < len(data):
-            chunk = data[offset : offset + step]
-            res = patch(client, url, offset, chunk)
-            assert res.status_code == 204, res.text
-            offset += len(chunk)
-            if offset < len(data):
-                # Never more than one part's worth of bytes waits on local disk.
-                assert sum(p.stat().st_size for p in _upload_files(app_env)) < 5 * 1024 * 1024
-        material = client.get(res.headers["reelhouse-material"]).json()
-        assert material["sha256"] == hashlib.sha256(data).hexdigest()
-        stored = client.get(material["links"]["file"], params={"redirect": "false"})
-        assert hashlib.sha256(stored.content).hexdigest() == material["sha256"]
-        names = {o.object_name for o in use_s3.client().list_objects(use_s3.bucket, recursive=True)}
-        assert not any(n.startswith("uploads/") for n in names)
+def test_with_s3_storage_the_original_is_stored_once_and_nothing_is_left(client, use_s3, multipart_clip: Path, app_env) -> None:  # type: ignore[no-untyped-def]
+    """The bytes wait on local disk; only the finished original goes to the bucket, and a refused
+    upload leaves nothing in either."""
+    data = multipart_clip.read_bytes()
+    url = create(client, len(data), filename="multipart.mp4").headers["location"]
+    offset, step = 0, 3 * 1024 * 1024 + 17
+    while offset < len(data):
+        chunk = data[offset : offset + step]
+        res = patch(client, url, offset, chunk)
+        assert res.status_code == 204, res.text
+        offset += len(chunk)
+    material = client.get(res.headers["reelhouse-material"]).json()
+    assert material["sha256"] == hashlib.sha256(data).hexdigest()
+    stored = client.get(material["links"]["file"], params={"redirect": "false"})
+    assert hashlib.sha256(stored.content).hexdigest() == material["sha256"]
+    names = {o.object_name for o in use_s3.client().list_objects(use_s3.bucket, recursive=True)}
+    assert names and all(n.startswith(f"materials/{material['id']}/") for n in names)
 
-        junk = b"\x01" * (6 * 1024 * 1024)
-        url = create(client, len(junk)).headers["location"]
-        assert patch(client, url, 0, junk[: 5 * 1024 * 1024 + 1]).status_code == 204
-        res = patch(client, url, 5 * 1024 * 1024 + 1, junk[5 * 1024 * 1024 + 1 :])
-        assert res.status_code == 422 and res.json()["type"] == "/problems/media-unrecognised"
-        after = {o.object_name for o in use_s3.client().list_objects(use_s3.bucket, recursive=True)}
-        assert after == names
-        assert not list(use_s3.client()._list_multipart_uploads(use_s3.bucket).uploads)
-        assert _upload_files(app_env) == []
-    finally:
-        clear_caches()
+    junk = b"\x01" * (6 * 1024 * 1024)
+    url = create(client, len(junk)).headers["location"]
+    assert patch(client, url, 0, junk[: 5 * 1024 * 1024 + 1]).status_code == 204
+    res = patch(client, url, 5 * 1024 * 1024 + 1, junk[5 * 1024 * 1024 + 1 :])
+    assert res.status_code == 422 and res.json()["type"] == "/problems/media-unrecognised"
+    after = {o.object_name for o in use_s3.client().list_objects(use_s3.bucket, recursive=True)}
+    assert after == names
+    assert _files(app_env, "uploads") == []
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -407,26 +400,22 @@ def test_acknowledged_bytes_lost_by_the_os_fail_the_upload_cleanly(client, app_e
     assert res.headers["content-type"] == "application/problem+json"
 
 
-def test_last_patch_starts_the_inspector_while_its_body_arrives(client, small_clip: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Only the PATCH whose Content-Length finishes the upload starts an inspector child ahead,
-    and every child started is used or reaped; a cut final body reaps it too."""
-    from backend.uploads import service as ingest
-    started = []
-    real_start = ingest.start_inspector
+def test_a_resume_in_a_process_without_the_running_hash_rehashes_what_arrived(client, small_clip: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The running SHA-256 lives in the process that received the bytes; a PATCH that lands in a
+    process without it (here: the table emptied, as after a restart) re-hashes the prefix once."""
+    from backend.uploads import tus
 
-    def counting_start():  # type: ignore[no-untyped-def]
-        started.append(real_start())
-        return started[-1]
-
-    monkeypatch.setattr(ingest, "start_inspector", counting_start)
+    rehashed: list[int] = []
+    real = tus._sha256_prefix
+    monkeypatch.setattr(tus, "_sha256_prefix", lambda path, size: (rehashed.append(size), real(path, size))[1])
     data = small_clip.read_bytes()
     url = create(client, len(data)).headers["location"]
-    half = len(data) // 2
-    assert patch(client, url, 0, data[:half]).status_code == 204
-    assert started == []
-    bad = patch(client, url, half, data[half:], {"Upload-Checksum": f"sha1 {_b64(b'x' * 20)}"})
-    assert bad.status_code == 460 and len(started) == 1  # started, then the chunk was refused
-    res = patch(client, url, half, data[half:])
-    assert res.status_code == 204 and "reelhouse-material" in res.headers
-    assert len(started) == 2
-    assert all(child._proc.returncode is not None for child in started)
+    third = len(data) // 3
+    assert patch(client, url, 0, data[:third]).status_code == 204
+    assert patch(client, url, third, data[third : 2 * third]).status_code == 204
+    assert rehashed == []  # the same process kept its hasher
+    tus._hashers.clear()
+    res = patch(client, url, 2 * third, data[2 * third :])
+    assert res.status_code == 204 and rehashed == [2 * third]
+    material = client.get(res.headers["reelhouse-material"]).json()
+    assert material["sha256"] == hashlib.sha256(data).hexdigest()
