@@ -52,6 +52,7 @@ _PROBLEM_MEANING = {
     423: "Locked by another request",
     460: "Checksum mismatch",
     503: "A backing service is unavailable",
+    507: "No disk space for the upload right now; nothing was kept",
 }
 BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 

@@ -102,7 +102,7 @@ is kept. Uploading bytes that are already in the catalogue returns the existing 
     description=UPLOAD_DOC,
     responses={
         200: {"description": "The same bytes were already catalogued; that material is returned", "model": MaterialPublic},
-        **problems(400, 403, 404, 413),
+        **problems(400, 403, 404, 413, 507),
     },
     openapi_extra={"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}, "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}, "title": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}}}}},
 )

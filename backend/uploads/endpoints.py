@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 
 from backend import errors
 from backend.deps import CurrentKey, Editor, SessionDep, SettingsDep, StorageDep
-from backend.responses import problem_response
+from backend.responses import problem_response, problems
 from backend.uploads import tus
 
 API = "/api/v1/uploads"
@@ -57,7 +57,7 @@ class TusRoute(APIRoute):
         return tus_handler
 
 
-router = APIRouter(tags=["uploads"], route_class=TusRoute)
+router = APIRouter(tags=["uploads"], route_class=TusRoute, responses=problems(401, 412))
 
 
 async def _body(request: Request) -> AsyncIterator[bytes]:
@@ -122,7 +122,8 @@ Send `Upload-Length` (or `Upload-Defer-Length: 1`) and optionally `Upload-Metada
 `Content-Type: application/offset+octet-stream`. Answers 201 with `Location`."""
 
 
-@router.post(API, status_code=201, summary="Create a resumable upload", description=CREATE_DOC)
+@router.post(API, status_code=201, summary="Create a resumable upload", description=CREATE_DOC,
+             responses=problems(400, 403, 409, 413, 415, 460, 507))
 @router.post(f"{API}/", status_code=201, include_in_schema=False)
 async def create_upload(
     request: Request, key: Editor, session: SessionDep, storage: StorageDep, settings: SettingsDep
@@ -166,7 +167,7 @@ async def create_upload(
     return Response(status_code=201, headers=headers)
 
 
-@router.head(f"{API}/{{upload_id}}", summary="Offset of a resumable upload")
+@router.head(f"{API}/{{upload_id}}", summary="Offset of a resumable upload", responses=problems(404, 410))
 def upload_head(upload_id: uuid.UUID, key: CurrentKey, session: SessionDep) -> Response:
     upload = tus.get_upload(session, upload_id, key)
     tus.check_active(upload)
@@ -186,7 +187,8 @@ async def _patch(request: Request, upload_id: uuid.UUID, key, session, storage, 
     return Response(status_code=204, headers=headers)
 
 
-@router.patch(f"{API}/{{upload_id}}", status_code=204, summary="Append bytes to a resumable upload")
+@router.patch(f"{API}/{{upload_id}}", status_code=204, summary="Append bytes to a resumable upload",
+              responses=problems(400, 403, 404, 409, 410, 413, 415, 423, 460, 507))
 async def upload_patch(
     upload_id: uuid.UUID,
     request: Request,
@@ -206,7 +208,8 @@ def _delete(upload_id: uuid.UUID, key, session, storage, settings) -> Response:
     return Response(status_code=204)
 
 
-@router.delete(f"{API}/{{upload_id}}", status_code=204, summary="Terminate a resumable upload")
+@router.delete(f"{API}/{{upload_id}}", status_code=204, summary="Terminate a resumable upload",
+               responses=problems(403, 404, 410, 423))
 def upload_delete(
     upload_id: uuid.UUID, key: Editor, session: SessionDep, storage: StorageDep, settings: SettingsDep
 ) -> Response:
@@ -233,7 +236,7 @@ async def upload_method_override(
     raise errors.BadRequest("POST to an upload URL needs X-HTTP-Method-Override: PATCH, DELETE or HEAD")
 
 
-@router.get(f"{API}/{{upload_id}}", summary="Status of a resumable upload (JSON)")
+@router.get(f"{API}/{{upload_id}}", summary="Status of a resumable upload (JSON)", responses=problems(404))
 def upload_status(upload_id: uuid.UUID, key: CurrentKey, session: SessionDep) -> dict[str, Any]:
     upload = tus.get_upload(session, upload_id, key)
     body = tus.upload_summary(upload)
