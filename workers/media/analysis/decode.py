@@ -1,0 +1,200 @@
+"""Thin ffmpeg decoding helpers for analysis: argv builders (pure) and pipes that yield numpy data.
+
+Audio is decoded alone (video never decoded) to 16 kHz mono s16. Pictures are decoded small and grey:
+only keyframes (`-skip_frame nokey`: the decoder drops every other frame before decoding it, which is
+what makes a 1080p30 recording cheap) or, when keyframes are sparse, every frame thinned to a fixed rate.
+Each frame's time comes from ffmpeg's `showinfo` on stderr, read beside the raw frames on stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workers.media.run import FfmpegFailed, FfmpegNotFound
+
+AUDIO_RATE = 16_000
+_PTS = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.]+)")
+
+
+@dataclass(frozen=True)
+class FrameSampling:
+    """How pictures are sampled: `keyframes` only, or every frame thinned to `fps`."""
+
+    keyframes: bool = True
+    fps: float = 2.0
+    width: int = 640  # decoded width (even); the height follows the aspect ratio
+    threads: int = 2
+
+    @property
+    def label(self) -> str:
+        return "keyframes" if self.keyframes else f"rate:{self.fps:g}"
+
+
+def audio_argv(ffmpeg: str, path: str, *, rate: int = AUDIO_RATE) -> list[str]:
+    # `-vn` before `-i` drops the video stream at the demuxer: no video packet reaches a decoder.
+    return [
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-vn", "-sn", "-dn", "-i", path,
+        "-map", "0:a:0", "-ac", "1", "-ar", str(rate), "-c:a", "pcm_s16le", "-f", "s16le", "pipe:1",
+    ]
+
+
+def frames_argv(
+    ffmpeg: str, path: str, sampling: FrameSampling, *, start: float | None = None, duration: float | None = None
+) -> list[str]:
+    argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "info", "-threads", str(sampling.threads)]
+    if sampling.keyframes:
+        argv += ["-skip_frame", "nokey"]
+    if start is not None:
+        argv += ["-ss", f"{start:.3f}"]
+    if duration is not None:
+        argv += ["-t", f"{duration:.3f}"]
+    chain = [] if sampling.keyframes else [f"fps={sampling.fps:g}"]
+    # showinfo last: it reports the time of exactly the frames written to the pipe.
+    chain += [f"scale={sampling.width}:-2:flags=area", "format=gray", "showinfo"]
+    argv += [
+        "-an", "-sn", "-dn", "-i", path, "-map", "0:v:0", "-vf", ",".join(chain),
+        "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1",
+    ]
+    return argv
+
+
+class _Pipe:
+    """An ffmpeg child in its own process group whose stderr is drained by a thread."""
+
+    def __init__(self, argv: list[str], *, on_stderr_line: object = None) -> None:
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True, bufsize=0,
+            )
+        except FileNotFoundError as e:
+            raise FfmpegNotFound(str(e)) from e
+        self.tail: deque[str] = deque(maxlen=30)
+        self._on_line = on_stderr_line
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if self._on_line is not None:
+                self._on_line(line)  # type: ignore[operator]
+            else:
+                self.tail.append(line)
+
+    def read_exact(self, n: int) -> bytes:
+        assert self.proc.stdout is not None
+        chunks, got = [], 0
+        while got < n:
+            chunk = self.proc.stdout.read(n - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def close(self, *, check: bool) -> None:
+        if self.proc.poll() is None and not check:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        code = self.proc.wait()
+        self._reader.join(timeout=5)
+        if check and code != 0:
+            raise FfmpegFailed(code, "\n".join(self.tail))
+
+
+def iter_audio(ffmpeg: str, path: str | Path, *, chunk_seconds: float = 30.0, rate: int = AUDIO_RATE) -> Iterator[np.ndarray]:
+    """Mono int16 samples in chunks of `chunk_seconds` (the last one shorter); memory stays bounded."""
+    pipe = _Pipe(audio_argv(ffmpeg, str(path), rate=rate))
+    size = int(chunk_seconds * rate) * 2
+    ok = False
+    try:
+        while True:
+            data = pipe.read_exact(size)
+            if not data:
+                break
+            yield np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2")
+        ok = True
+    finally:
+        pipe.close(check=ok)
+
+
+def _frame_height(width: int, src_w: int, src_h: int) -> int:
+    # The same arithmetic as scale=W:-2: keep the aspect ratio, round to an even number.
+    h = src_h * width / src_w
+    return max(2, int(round(h / 2.0)) * 2)
+
+
+def iter_frames(
+    ffmpeg: str,
+    path: str | Path,
+    sampling: FrameSampling,
+    src_size: tuple[int, int],
+    *,
+    start: float | None = None,
+    duration: float | None = None,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """(time in source seconds, grey frame HxW uint8) for each sampled frame, in order."""
+    width = sampling.width
+    height = _frame_height(width, *src_size)
+    times: queue.Queue[float] = queue.Queue()
+
+    def on_line(line: str) -> None:
+        m = _PTS.search(line)
+        if m:
+            times.put(float(m.group(3)))
+        else:
+            pipe.tail.append(line)
+
+    pipe = _Pipe(frames_argv(ffmpeg, str(path), sampling, start=start, duration=duration), on_stderr_line=on_line)
+    size = width * height
+    offset = start or 0.0  # with -ss before -i, output timestamps start again at 0
+    ok = False
+    try:
+        while True:
+            data = pipe.read_exact(size)
+            if len(data) < size:
+                break
+            try:
+                t = times.get(timeout=30)
+            except queue.Empty as e:  # pragma: no cover - showinfo always speaks before the frame is written
+                raise FfmpegFailed(-1, "no frame time from showinfo") from e
+            yield offset + t, np.frombuffer(data, dtype=np.uint8).reshape(height, width)
+        ok = True
+    finally:
+        pipe.close(check=ok)
+
+
+def keyframe_gaps(path: str | Path, *, seconds: float = 60.0) -> list[float]:
+    """Gaps between the video keyframes of the first `seconds` (demuxed only, nothing decoded)."""
+    import av  # PyAV: a demux-only walk over packet flags, no ffprobe binary needed
+
+    times: list[float] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        tb = float(stream.time_base or 0)
+        first: float | None = None
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            t = packet.pts * tb
+            first = t if first is None else first
+            if t - first > seconds:
+                break
+            if packet.is_keyframe:
+                times.append(t)
+    times.sort()
+    return [b - a for a, b in zip(times, times[1:], strict=False)]

@@ -1,0 +1,135 @@
+"""Picture signals from small grey samples: shot changes, motion energy, host presence and position.
+
+Shot changes are found coarsely between consecutive samples (a grey histogram and a 64x36 thumbnail
+compared), then refined by decoding just the stretch between the two samples at a high rate. Faces come
+from OpenCV's frontal-face Haar cascade, an XML file inside the opencv-python wheel (`cv2.data`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from workers.media.analysis.signals import FaceSample, Series
+
+THUMB = (64, 36)
+CASCADE = "haarcascade_frontalface_default.xml"
+
+
+def thumbnail(grey: np.ndarray) -> np.ndarray:
+    return cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA)
+
+
+def _histogram(thumb: np.ndarray) -> np.ndarray:
+    h = np.bincount((thumb >> 3).ravel(), minlength=32).astype(np.float32)
+    return h / max(1.0, float(h.sum()))
+
+
+def change_score(a: np.ndarray, b: np.ndarray) -> float:
+    """0 (same picture) .. 1 (nothing alike): the mean of the histogram distance and the pixel change."""
+    hist = float(np.abs(_histogram(a) - _histogram(b)).sum()) / 2
+    pixels = float(np.mean(cv2.absdiff(a, b))) / 255
+    return 0.5 * hist + 0.5 * min(1.0, pixels * 2)
+
+
+class FaceFinder:
+    """The largest frontal face in a grey frame, or None."""
+
+    def __init__(self, width: int = 320) -> None:
+        self.width = width
+        self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)  # type: ignore[attr-defined]
+        if self._cascade.empty():  # pragma: no cover - the wheel ships it
+            raise RuntimeError(f"OpenCV's {CASCADE} is missing from cv2.data")
+
+    def find(self, grey: np.ndarray) -> tuple[float, float, float, float] | None:
+        h, w = grey.shape
+        small = grey if w <= self.width else cv2.resize(grey, (self.width, max(2, h * self.width // w)), interpolation=cv2.INTER_AREA)
+        sh, sw = small.shape
+        found = self._cascade.detectMultiScale(small, scaleFactor=1.1, minNeighbors=4, minSize=(18, 18))
+        if len(found) == 0:
+            return None
+        x, y, fw, fh = max(found, key=lambda r: int(r[2]) * int(r[3]))
+        return ((x + fw / 2) / sw, (y + fh / 2) / sh, fw / sw, fh / sh)
+
+
+Refiner = Callable[[float, float], list[tuple[float, np.ndarray]]]
+
+
+@dataclass
+class PictureAnalyser:
+    """Fed (time, grey frame) samples in order; `result` turns them into signals."""
+
+    faces: FaceFinder | None = field(default_factory=FaceFinder)
+    cut_score: float = 0.3  # a change at least this big between samples is a candidate cut
+    times: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # change from the previous sample
+    face_samples: list[FaceSample] = field(default_factory=list)
+    _last: np.ndarray | None = None
+
+    def feed(self, t: float, grey: np.ndarray) -> None:
+        thumb = thumbnail(grey)
+        self.scores.append(0.0 if self._last is None else change_score(self._last, thumb))
+        self.times.append(t)
+        self._last = thumb
+        if self.faces is not None:
+            box = self.faces.find(grey)
+            if box is not None:
+                x, y, w, h = box
+                self.face_samples.append(FaceSample(t=round(t, 3), x=round(x, 4), y=round(y, 4), w=round(w, 4), h=round(h, 4)))
+
+    def candidate_cuts(self) -> list[int]:
+        """Indices i where the picture changed between sample i-1 and i by a cut-sized amount."""
+        return [i for i, s in enumerate(self.scores) if i > 0 and s >= self.cut_score]
+
+    def shot_changes(self, refine: Refiner | None, *, fine_enough_s: float = 0.2) -> list[float]:
+        cuts = []
+        for i in self.candidate_cuts():
+            a, b = self.times[i - 1], self.times[i]
+            t = b
+            if refine is not None and b - a > fine_enough_s:
+                t = refine_cut(refine(a, b), default=b)
+            cuts.append(round(t, 3))
+        return cuts
+
+    def motion(self, step: float, duration: float, cuts: Iterable[int]) -> Series:
+        """Change per second between consecutive samples, held until the next sample; 0 across a cut."""
+        across = set(cuts)
+        per_second = [0.0]
+        for i in range(1, len(self.times)):
+            gap = max(self.times[i] - self.times[i - 1], 1e-3)
+            per_second.append(0.0 if i in across else self.scores[i] / gap)
+        return hold_series(self.times, per_second, step, duration, unit="change/s")
+
+    def presence(self, step: float, duration: float) -> Series:
+        seen = {f.t for f in self.face_samples}
+        values = [1.0 if round(t, 3) in seen else 0.0 for t in self.times]
+        return hold_series(self.times, values, step, duration, unit="face")
+
+
+def refine_cut(frames: list[tuple[float, np.ndarray]], *, default: float) -> float:
+    """The time of the frame after the biggest change between consecutive frames."""
+    best, best_t = -1.0, default
+    previous = None
+    for t, grey in frames:
+        thumb = thumbnail(grey)
+        if previous is not None:
+            s = change_score(previous, thumb)
+            if s > best:
+                best, best_t = s, t
+        previous = thumb
+    return best_t
+
+
+def hold_series(times: list[float], values: list[float], step: float, duration: float, *, unit: str) -> Series:
+    """Irregular samples onto a fixed grid: each grid point takes the latest sample at or before it."""
+    n = int(np.ceil(duration / step)) if duration > 0 else 0
+    if not times:
+        return Series(step=step, values=[0.0] * n, unit=unit)
+    grid = np.arange(n) * step
+    idx = np.searchsorted(np.asarray(times), grid, side="right") - 1
+    vals = np.asarray(values)[np.clip(idx, 0, len(values) - 1)]
+    vals[idx < 0] = values[0]
+    return Series(step=step, values=[round(float(v), 4) for v in vals], unit=unit)
