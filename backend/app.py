@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backend import errors
 from backend.allocator import keep_heap_top
 from backend.auth import endpoints as keys
+from backend.autoclip import endpoints as autoclip_api
 from backend.catalogue import endpoints as materials
 from backend.catalogue import tag_endpoints as tags
 from backend.compliance import endpoints as compliance
@@ -130,7 +131,7 @@ def create_app() -> FastAPI:
         },
     )
     install_error_handlers(app)
-    for module in (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api):
+    for module in (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api, autoclip_api):
         app.include_router(module.router)
 
     @app.get("/problems", tags=["health"], summary="Every problem type this API returns")
