@@ -49,7 +49,8 @@ def main() -> int:
         cuts = tuple(round(37.3 + 61.7 * k, 1) for k in range(int(args.seconds // 61.7)) if 37.3 + 61.7 * k < args.seconds - 5)
         cards = tuple(Card(20.0 + 90 * k, 50.0 + 90 * k, ("保温杯 ¥59.9" if k % 2 == 0 else "洗衣凝珠 39.9元", "3号链接 限时秒杀"))
                       for k in range(int(args.seconds // 90)))
-        spec = FootageSpec(duration=args.seconds, width=1920, height=1080, cuts=cuts, cards=cards, preset="ultrafast")
+        spec = FootageSpec(duration=args.seconds, width=1920, height=1080, cuts=cuts, cards=cards, preset="ultrafast",
+                           maxrate_kbps=6000)
         t = time.perf_counter()
         make_footage(path, spec)
         print(f"generated {path.name} in {time.perf_counter() - t:.0f} s", file=sys.stderr)

@@ -27,6 +27,12 @@ from workers.media.analysis.signals import Series
 from workers.media.run import MediaError
 
 log = logging.getLogger("reelhouse.autoclip")
+SWEEP_EVERY_SECONDS = 120.0
+
+celery_app.conf.beat_schedule["analysis-sweep"] = {
+    "task": "reelhouse.sweep_analyses",
+    "schedule": SWEEP_EVERY_SECONDS,
+}
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError, StorageError)
 
 
@@ -67,7 +73,8 @@ def analyse_material(self: object, analysis_id: str) -> str:
             path = Path(tmp) / ("source" + Path(inputs.storage_key).suffix)
             get_storage().download_to(inputs.storage_key, path)
             result = analyse_recording(
-                path, products=products, session=series or None, ffmpeg=settings.ffmpeg_path or None,
+                path, products=products, session=series or None, transcript=inputs.transcript_segments,
+                ffmpeg=settings.ffmpeg_path or None,
                 on_progress=_Lease(aid, owner, lease),
             )
     except TRANSIENT as e:
@@ -85,3 +92,10 @@ def analyse_material(self: object, analysis_id: str) -> str:
             session, aid, owner, signals=result.model_dump(mode="json"), analyser_version=ANALYSIS_VERSION, inputs=used
         )
     return "succeeded" if done else "lost"
+
+
+@celery_app.task(name="reelhouse.sweep_analyses")
+def sweep_analyses_task() -> int:
+    """Send again the analyses whose worker died (lease expired) or whose message was lost."""
+    with session_scope() as session:
+        return len(autoclip.sweep_analyses(session))

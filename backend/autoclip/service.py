@@ -156,6 +156,7 @@ class AnalysisInputs:
     storage_key: str
     products: list[ProductTag]
     session_series: dict[str, dict[str, Any]] | None
+    transcript_segments: list[tuple[float, float, str]] | None
     transcript_id: int | None
     session_data_id: int | None
 
@@ -191,6 +192,7 @@ def inputs_for(session: Session, analysis_id: uuid.UUID) -> AnalysisInputs:
     return AnalysisInputs(
         analysis_id=a.id, material_id=a.material_id, storage_key=material.storage_key,
         products=product_tags(session), session_series=data.series if data else None,
+        transcript_segments=[(s["start"], s["end"], s["text"]) for s in transcript.segments] if transcript else None,
         transcript_id=transcript.id if transcript else None, session_data_id=data.id if data else None,
     )
 
@@ -240,3 +242,22 @@ def release_analysis(session: Session, analysis_id: uuid.UUID, owner: str) -> bo
     return _update_held(
         session, analysis_id, owner, status=AnalysisStatus.queued, lease_owner=None, lease_expires_at=None, updated_at=utcnow()
     )
+
+
+def sweep_analyses(session: Session, *, stale_after: timedelta = timedelta(minutes=10)) -> list[uuid.UUID]:
+    """Analyses to send again: running under an expired lease (a worker died) or queued for a while
+    (a lost message). Those that used up their attempts fail instead. The sender sends after commit."""
+    now = utcnow()
+    expired = (col(Analysis.status) == AnalysisStatus.running) & (col(Analysis.lease_expires_at) < now)
+    lost = (col(Analysis.status) == AnalysisStatus.queued) & (col(Analysis.created_at) < now - stale_after)
+    resend = []
+    for a in session.scalars(select(Analysis).where(or_(expired, lost)).with_for_update(skip_locked=True)):
+        if a.attempts >= a.max_attempts:
+            a.status, a.error_code, a.finished_at, a.updated_at = AnalysisStatus.failed, "analysis-attempts", now, now
+            a.error = f"gave up after {a.attempts} attempts (the worker stopped each time)"
+            a.lease_owner, a.lease_expires_at = None, None
+            continue
+        resend.append(a.id)
+        queue.enqueue(session, queue.ANALYSE_MATERIAL, str(a.id))
+    session.flush()
+    return resend

@@ -54,6 +54,7 @@ class FootageSpec:
     face_to: tuple[float, float] = (0.50, 0.55)  # ... and at the end, moving linearly
     face_height: float = 0.33  # of the frame height
     preset: str = "veryfast"
+    maxrate_kbps: int | None = None  # a live-stream encoder's cap (OBS at 1080p30: about 6000)
 
 
 @dataclass
@@ -179,6 +180,7 @@ def make_footage(out: Path, spec: FootageSpec | None = None) -> Footage:
             "-filter_complex", graph, "-map", "[vout]", "-map", "2:a",
             "-c:v", "libx264", "-preset", spec.preset, "-crf", "23", "-g", str(spec.keyint),
             "-keyint_min", str(spec.keyint), "-sc_threshold", "0", "-bf", "2",
+            *(["-maxrate", f"{spec.maxrate_kbps}k", "-bufsize", f"{2 * spec.maxrate_kbps}k"] if spec.maxrate_kbps else []),
             "-c:a", "aac", "-b:a", "96k", "-ar", "44100", "-t", f"{spec.duration}", "-shortest",
             "-movflags", "+faststart", str(out),
         ]

@@ -151,3 +151,16 @@ def test_session_peaks_stand_out_of_the_series() -> None:
     peaks = find_peaks(Series(start=30.0, step=60.0, values=[float(v) for v in values]), "comments")
     assert [(p.t, p.value) for p in peaks] == [(270.0, 60.0), (570.0, 45.0)]
     assert find_peaks(Series(step=60.0, values=[5.0] * 10), "orders") == []
+
+
+def test_transcript_lines_name_products_prices_and_questions() -> None:
+    from workers.media.analysis.transcript import transcript_signals
+
+    spoken = transcript_signals(
+        [(1.0, 3.0, "欢迎来到直播间"), (4.0, 7.5, "这款保温杯今天只要¥59.9"), (9.0, 11.0, "洗衣凝珠怎么用？"), (12.0, 13.0, "好的")],
+        PRODUCTS,
+    )
+    assert spoken.segments == 4
+    assert [(m.tag_id, m.start) for m in spoken.products] == [(1, 4.0), (2, 9.0)]
+    assert [(c.kind, c.value) for c in spoken.selling] == [("price", "59.9")]
+    assert [q.text for q in spoken.questions] == ["洗衣凝珠怎么用？"]

@@ -20,6 +20,10 @@ SRT = """1
 2
 00:00:06,200 --> 00:00:10,200
 今天给大家介绍这款<i>保温杯</i>
+
+3
+00:00:12,300 --> 00:00:16,400
+这个保温杯能保温多久？
 """
 
 SESSION_CSV = """直播间实时数据（导出时间 2026-12-01 21:00）
@@ -59,7 +63,7 @@ def test_attach_analyse_and_read(client: TestClient, recording: uuid.UUID, queue
     r = client.post(f"/api/v1/materials/{recording}/transcript", params={"filename": "回放.srt"}, content=SRT.encode())
     assert r.status_code == 201, r.text
     body = r.json()
-    assert body["segment_count"] == 2 and body["first_segments"][1] == {"start": 6.2, "end": 10.2, "text": "今天给大家介绍这款保温杯"}
+    assert body["segment_count"] == 3 and body["first_segments"][1] == {"start": 6.2, "end": 10.2, "text": "今天给大家介绍这款保温杯"}
 
     r = client.post(
         f"/api/v1/materials/{recording}/session-data", params={"filename": "直播数据.csv", "offset_seconds": 0},
@@ -93,6 +97,9 @@ def test_attach_analyse_and_read(client: TestClient, recording: uuid.UUID, queue
     peaks = a["signals"]["session"]["peaks"]
     assert {(p["metric"], p["t"]) for p in peaks} >= {("comments", 180.0), ("orders", 180.0)}
     assert any(c["kind"] == "price" and c["value"] == "59.9" for c in a["signals"]["text"]["selling"])
+    spoken = a["signals"]["transcript"]
+    assert spoken["segments"] == 3 and {m["tag_id"] for m in spoken["products"]} == {tags["保温杯"]}
+    assert [q["start"] for q in spoken["questions"]] == [12.3]
 
     # A second run is a new version; the list shows versions newest first, without signals.
     r = client.post(f"/api/v1/materials/{recording}/analyses")
@@ -116,3 +123,39 @@ def test_refusals_are_problems(client: TestClient, recording: uuid.UUID, keys: K
     assert r.status_code == 422 and r.json()["type"].endswith("analysis-not-possible")
     r = client.post(f"/api/v1/materials/{recording}/analyses", headers=Keys.auth(keys.viewer))
     assert r.status_code == 403
+
+
+def test_sweep_sends_again_what_a_dead_worker_left_and_gives_up_after_the_attempts(
+    recording: uuid.UUID, queued: list  # type: ignore[type-arg]
+) -> None:
+    from datetime import timedelta
+
+    from backend.autoclip import service as autoclip
+    from backend.autoclip.models import Analysis, AnalysisStatus
+    from backend.db import session_scope
+    from backend.sqltypes import utcnow
+
+    with session_scope() as session:
+        aid = autoclip.start_analysis(session, recording, requested_by=None).id
+    with session_scope() as session:
+        assert autoclip.claim_analysis(session, aid, "worker-that-dies", lease_seconds=60)
+        assert not autoclip.claim_analysis(session, aid, "another", lease_seconds=60)  # held
+    with session_scope() as session:
+        assert autoclip.sweep_analyses(session) == []  # the lease is still good
+        row = session.get(Analysis, aid)
+        assert row is not None
+        row.lease_expires_at = utcnow() - timedelta(seconds=1)
+    queued.clear()
+    with session_scope() as session:
+        assert autoclip.sweep_analyses(session) == [aid]
+    assert queued == [("reelhouse.autoclip.analyse_material", (str(aid),))]
+    with session_scope() as session:  # the redelivery takes the expired lease over
+        assert autoclip.claim_analysis(session, aid, "second-worker", lease_seconds=60)
+        row = session.get(Analysis, aid)
+        assert row is not None and row.attempts == 2
+        row.attempts = row.max_attempts
+        row.lease_expires_at = utcnow() - timedelta(seconds=1)
+    with session_scope() as session:
+        assert autoclip.sweep_analyses(session) == []
+        row = session.get(Analysis, aid)
+        assert row is not None and row.status == AnalysisStatus.failed and row.error_code == "analysis-attempts"

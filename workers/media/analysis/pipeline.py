@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from workers.media.analysis.signals import (
     TextSignals,
 )
 from workers.media.analysis.text import ProductName, TextReader, TextTracker, product_mentions, selling_from
+from workers.media.analysis.transcript import transcript_signals
 from workers.media.run import ffmpeg_path
 
 ANALYSIS_VERSION = 1  # bump when a signal's meaning changes: stored analyses of older versions are recomputed
@@ -95,6 +96,7 @@ def analyse_recording(
     *,
     products: list[ProductName] | None = None,
     session: Mapping[str, Series] | None = None,
+    transcript: Sequence[tuple[float, float, str]] | None = None,
     options: AnalysisOptions | None = None,
     ffmpeg: str | None = None,
     on_progress: Progress | None = None,
@@ -135,7 +137,9 @@ def analyse_recording(
         audio = outcome
     t = time.perf_counter()
     session_result = session_signals(session) if session else None
-    clock.add("session", t)
+    t = clock.add("session", t)
+    transcript_result = transcript_signals(transcript, products or []) if transcript else None
+    clock.add("transcript", t)
     clock.spent["total"] = time.perf_counter() - started
     if on_progress:
         on_progress(1.0)
@@ -146,6 +150,7 @@ def analyse_recording(
         picture=picture,
         text=text,
         session=session_result,
+        transcript=transcript_result,
         timings={k: round(v, 3) for k, v in clock.spent.items()},
     )
 

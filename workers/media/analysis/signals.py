@@ -100,6 +100,21 @@ class TextSignals(_Frozen):
     selling: list[SellingCue]
 
 
+class SpokenLine(_Frozen):
+    start: float
+    end: float
+    text: str
+
+
+class TranscriptSignals(_Frozen):
+    """What the attached transcript says, in the same terms as the on-screen text."""
+
+    segments: int
+    products: list[ProductMention]
+    selling: list[SellingCue]
+    questions: list[SpokenLine]  # lines that ask (吗, 呢, 怎么, 多少, 能不能, ?): where a Q&A may start
+
+
 class Peak(_Frozen):
     metric: str
     t: float  # start of the minute (source seconds) where the series peaks
@@ -120,4 +135,5 @@ class AnalysisResult(_Frozen):
     picture: PictureSignals | None = None
     text: TextSignals | None = None
     session: SessionSignals | None = None
+    transcript: TranscriptSignals | None = None
     timings: dict[str, float] = Field(default_factory=dict)  # seconds of wall time per stage
