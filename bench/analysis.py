@@ -40,19 +40,22 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--preset", default="veryfast", help="x264 preset of the generated recording (OBS's default)")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    path = OUT / f"live_1080p30_{int(args.seconds)}s.mp4"
+    path = OUT / f"live_1080p30_{int(args.seconds)}s_{args.preset}.mp4"
     if not path.exists():
         from tests.autoclip.footage import Card, FootageSpec, make_footage
 
         cuts = tuple(round(37.3 + 61.7 * k, 1) for k in range(int(args.seconds // 61.7)) if 37.3 + 61.7 * k < args.seconds - 5)
         cards = tuple(Card(20.0 + 90 * k, 50.0 + 90 * k, ("保温杯 ¥59.9" if k % 2 == 0 else "洗衣凝珠 39.9元", "3号链接 限时秒杀"))
                       for k in range(int(args.seconds // 90)))
-        spec = FootageSpec(duration=args.seconds, width=1920, height=1080, cuts=cuts, cards=cards, preset="ultrafast",
+        spec = FootageSpec(duration=args.seconds, width=1920, height=1080, cuts=cuts, cards=cards, preset=args.preset,
                            maxrate_kbps=6000)
         t = time.perf_counter()
-        make_footage(path, spec)
+        partial = path.with_suffix(".partial.mp4")
+        make_footage(partial, spec)
+        partial.rename(path)  # an interrupted generation is never taken for a recording
         print(f"generated {path.name} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     results: dict[str, list[dict]] = {"ocr": [], "no-ocr": []}  # type: ignore[type-arg]
     for _ in range(args.runs):

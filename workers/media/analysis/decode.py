@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +73,7 @@ def frames_argv(
 class _Pipe:
     """An ffmpeg child in its own process group whose stderr is drained by a thread."""
 
-    def __init__(self, argv: list[str], *, on_stderr_line: object = None) -> None:
+    def __init__(self, argv: list[str], *, on_stderr_line: Callable[[str], bool] | None = None) -> None:
         try:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -90,9 +90,9 @@ class _Pipe:
         assert self.proc.stderr is not None
         for raw in self.proc.stderr:
             line = raw.decode("utf-8", "replace").rstrip()
-            if self._on_line is not None:
-                self._on_line(line)  # type: ignore[operator]
-            else:
+            # The callback says whether it consumed the line; everything else is kept for the error.
+            # (It must not reach for the _Pipe: this thread starts before the constructor returns.)
+            if self._on_line is None or not self._on_line(line):
                 self.tail.append(line)
 
     def read_exact(self, n: int) -> bytes:
@@ -152,12 +152,11 @@ def iter_frames(
     height = _frame_height(width, *src_size)
     times: queue.Queue[float] = queue.Queue()
 
-    def on_line(line: str) -> None:
+    def on_line(line: str) -> bool:
         m = _PTS.search(line)
         if m:
             times.put(float(m.group(3)))
-        else:
-            pipe.tail.append(line)
+        return m is not None
 
     pipe = _Pipe(frames_argv(ffmpeg, str(path), sampling, start=start, duration=duration), on_stderr_line=on_line)
     size = width * height

@@ -10,8 +10,11 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from workers.media.analysis.audio import AudioAnalyser
 from workers.media.analysis.decode import FrameSampling, iter_audio, iter_frames, keyframe_gaps
@@ -174,9 +177,24 @@ def _analyse_pictures(
     faces = pictures.faces
     pictures.faces = None  # timed separately below
     last_progress = 0.0
+    refine_sampling = FrameSampling(keyframes=False, fps=options.refine_fps, width=64, threads=1)
+
+    def decode_stretch(a: float, b: float) -> list[tuple[float, np.ndarray]]:
+        started = time.perf_counter()
+        frames = list(iter_frames(ffmpeg, path, refine_sampling, size, start=a, duration=b - a + 0.05))
+        clock.add("shot_refine_decode (overlapped)", started)
+        return frames
+
+    # A candidate cut's stretch is decoded by a second ffmpeg while the main loop goes on: the second
+    # core is otherwise idle whenever Python works on a sample.
+    stretches: dict[tuple[float, float], Future[list[tuple[float, np.ndarray]]]] = {}
+    refiner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis-refine")
     for ts, grey in iter_frames(ffmpeg, path, sampling, size):
         t = clock.add("video_decode", t)
         pictures.feed(ts, grey)
+        if len(pictures.times) > 1 and pictures.scores[-1] >= pictures.cut_score:
+            a, b = pictures.times[-2], pictures.times[-1]
+            stretches[(a, b)] = refiner.submit(decode_stretch, a, b)
         t = clock.add("shots_motion", t)
         if faces is not None:
             box = faces.find(grey)
@@ -193,14 +211,15 @@ def _analyse_pictures(
             on_progress(0.95 * min(1.0, last_progress))
         t = time.perf_counter()
 
-    refine_sampling = FrameSampling(keyframes=False, fps=options.refine_fps, width=64, threads=1)
-
-    def refine(a: float, b: float) -> list[tuple[float, object]]:
-        return list(iter_frames(ffmpeg, path, refine_sampling, size, start=a, duration=b - a + 0.05))
+    def refine(a: float, b: float) -> list[tuple[float, np.ndarray]]:
+        return stretches[(a, b)].result() if (a, b) in stretches else decode_stretch(a, b)
 
     cut_idx = pictures.candidate_cuts()
-    shot_changes = pictures.shot_changes(refine)  # type: ignore[arg-type]
-    t = clock.add("shot_refine", t)
+    try:
+        shot_changes = pictures.shot_changes(refine)
+    finally:
+        refiner.shutdown(wait=True, cancel_futures=True)
+    t = clock.add("shot_refine_wait", t)
     duration = facts.duration or (pictures.times[-1] if pictures.times else 0.0)
     gaps = [b - a for a, b in zip(pictures.times, pictures.times[1:], strict=False)]
     step = max(options.signal_step_s, statistics.median(gaps) if gaps else options.signal_step_s)
