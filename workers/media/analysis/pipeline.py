@@ -43,7 +43,7 @@ class AnalysisOptions:
     fallback_fps: float = 2.0
     decode_width: int = 640
     decode_threads: int = 2
-    refine_fps: float = 15.0  # shot cuts are placed to 1/refine_fps
+    refine_skips_nonref: bool = True  # shot cuts placed on reference frames: within 0.1 s at live-stream GOPs
     faces: bool = True
     ocr: bool = True
     ocr_threads: int = 2
@@ -177,7 +177,9 @@ def _analyse_pictures(
     faces = pictures.faces
     pictures.faces = None  # timed separately below
     last_progress = 0.0
-    refine_sampling = FrameSampling(keyframes=False, fps=options.refine_fps, width=64, threads=1)
+    refine_sampling = FrameSampling(
+        keyframes=False, fps=None, nonref_skipped=options.refine_skips_nonref, width=64, threads=1
+    )
 
     def decode_stretch(a: float, b: float) -> list[tuple[float, np.ndarray]]:
         started = time.perf_counter()
