@@ -136,6 +136,8 @@ def test_normalise_and_selling_cues() -> None:
     assert ("keyword", "秒杀") in cues and ("keyword", "限时") in cues
     assert ("price", "39.9") in selling_cues("洗衣凝珠 39.9元")
     assert ("link", "12") in selling_cues("链接12")
+    assert ("price", "59.9") in selling_cues("保温杯?59.9")  # OCR's reading of "保温杯 ¥59.9" at 1080p
+    assert selling_cues("真的吗?5个") == []  # a question mark before a count is no price
     assert selling_cues("欢迎来到直播间") == []
 
 

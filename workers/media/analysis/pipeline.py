@@ -46,7 +46,7 @@ class AnalysisOptions:
     refine_skips_nonref: bool = True  # shot cuts placed on reference frames: within 0.1 s at live-stream GOPs
     faces: bool = True
     ocr: bool = True
-    ocr_threads: int = 2
+    ocr_threads: int = 1  # onnxruntime with 2 threads beside ffmpeg on 2 cores was 3x slower per read
     signal_step_s: float = 1.0
 
 

@@ -68,6 +68,8 @@ _PRICE = (
     re.compile(r"[¥$]\s*(\d+(?:\.\d{1,2})?)"),
     re.compile(r"(\d+(?:\.\d{1,2})?)\s*(?:元|块)"),
     re.compile(r"(?:到手价|秒杀价|券后价?|直播价|活动价|现价|价)\D{0,2}?(\d+(?:\.\d{1,2})?)"),
+    # PP-OCRv4 often reads a ¥ set in a line of Chinese as "?": before an amount with decimals it is one.
+    re.compile(r"\?\s*(\d+\.\d{1,2})(?!\d)"),
 )
 _LINK = (re.compile(r"(\d+)\s*号\s*链接?"), re.compile(r"链接\s*(\d+)"))
 SELLING_KEYWORDS = (
@@ -130,7 +132,7 @@ def _signature(grey: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.n
 class TextReader:
     """RapidOCR with its shipped models, set up for cropped text areas (no angle classifier)."""
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
         from rapidocr_onnxruntime import RapidOCR
 
         self._ocr = RapidOCR(
