@@ -54,6 +54,7 @@ class FootageSpec:
     face_to: tuple[float, float] = (0.50, 0.55)  # ... and at the end, moving linearly
     face_height: float = 0.33  # of the frame height
     preset: str = "veryfast"
+    noise: int = 6  # temporal noise strength on the backdrops (a camera's sensor noise; more costs more bits)
     maxrate_kbps: int | None = None  # a live-stream encoder's cap (OBS at 1080p30: about 6000)
 
 
@@ -137,7 +138,7 @@ def _filter_graph(spec: FootageSpec, face_w: int, face_h: int, font: str, work: 
         colour = _BACKDROPS[k % len(_BACKDROPS)]
         parts.append(f"color=c={colour}:s={W}x{H}:r={spec.fps}:d={b - a:.3f}[bg{k}]")
     n = len(bounds) - 1
-    parts.append("".join(f"[bg{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0,noise=alls=6:allf=t[bg]")
+    parts.append("".join(f"[bg{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0,noise=alls={spec.noise}:allf=t[bg]")
     (x0, y0), (x1, y1) = spec.face_from, spec.face_to
     fx = f"({x0}+({x1 - x0})*t/{D})*{W}-{face_w / 2}"
     fy = f"({y0}+({y1 - y0})*t/{D})*{H}-{face_h / 2}"
