@@ -45,6 +45,7 @@ class AnalysisOptions:
     decode_threads: int = 2
     refine_skips_nonref: bool = True  # shot cuts placed on reference frames: within 0.1 s at live-stream GOPs
     faces: bool = True
+    face_full_every: int = 4  # search the whole frame every n-th sample; between, only near the last face
     ocr: bool = True
     ocr_threads: int = 1  # onnxruntime with 2 threads beside ffmpeg on 2 cores was 3x slower per read
     signal_step_s: float = 1.0
@@ -170,7 +171,7 @@ def _analyse_pictures(
     t = time.perf_counter()
     sampling = choose_sampling(path, options)
     t = clock.add("keyframe_probe", t)
-    pictures = PictureAnalyser(faces=FaceFinder() if options.faces else None)
+    pictures = PictureAnalyser(faces=FaceFinder(full_every=options.face_full_every) if options.faces else None)
     tracker = TextTracker(TextReader(options.ocr_threads)) if options.ocr else None
     t = clock.add("model_load", t)
     size = (facts.width, facts.height)
