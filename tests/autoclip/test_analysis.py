@@ -169,3 +169,46 @@ def test_transcript_lines_name_products_prices_and_questions() -> None:
     assert [(m.tag_id, m.start) for m in spoken.products] == [(1, 4.0), (2, 9.0)]
     assert [(c.kind, c.value) for c in spoken.selling] == [("price", "59.9")]
     assert [q.text for q in spoken.questions] == ["洗衣凝珠怎么用？"]
+
+
+def _pattern(shift: float, level: int) -> np.ndarray:
+    x = np.arange(320)[None, :] + shift
+    y = np.arange(180)[:, None]
+    return np.clip(level + 60 * np.sin(x / 9.0) * np.cos(y / 13.0), 0, 255).astype(np.uint8)
+
+
+def test_refine_places_a_hard_cut_and_a_short_fade_but_not_a_pan() -> None:
+    from workers.media.analysis.picture import refine_cut
+
+    fps = 15
+    hard = [(i / fps, _pattern(0, 60 if i < 17 else 190)) for i in range(30)]
+    assert refine_cut(hard, coarse=0.6) == pytest.approx(17 / fps)
+    # a 0.3 s dissolve from dark to bright, centred near 1.0 s
+    fade = []
+    for i in range(30):
+        f = min(max((i - 13) / 4, 0.0), 1.0)
+        fade.append((i / fps, ((1 - f) * _pattern(0, 60) + f * _pattern(0, 190)).astype(np.uint8)))
+    t = refine_cut(fade, coarse=0.6)
+    assert t is not None and 13 / fps < t <= 17 / fps
+    # a steady pan: the picture changes as much between the samples, spread over the whole stretch
+    pan = [(i / fps, _pattern(i * 6.0, 100)) for i in range(30)]
+    assert refine_cut(pan, coarse=0.35) is None
+    # ... and a change outside the two samples' stretch belongs to another candidate
+    assert refine_cut(hard, coarse=0.6, within=(0.0, 0.9)) is None
+
+
+@pytest.mark.shared_media
+def test_real_phone_recordings_a_handheld_pan_is_no_cut_and_a_rotated_one_decodes_upright() -> None:
+    from tests.conftest import shared_media
+    from workers.media.analysis import AnalysisOptions
+
+    options = AnalysisOptions(ocr=False)
+    pan = analyse_recording(shared_media("phone_android_landscape_h264_aac_vfr_rot180.mp4"), options=options)
+    assert pan.picture is not None and pan.picture.shot_changes == []
+    portrait = analyse_recording(shared_media("phone_android_portrait_4k60_h264_aac_rot90.mp4"), options=options)
+    assert portrait.picture is not None and portrait.picture.sample_times
+    w, h = portrait.picture.frame_size
+    assert h > w  # shown upright, as the phone recorded it
+    # MediaRecorder's WebM does not say how long it is: the analysis says what it decoded
+    webm = analyse_recording(shared_media("chrome_mediarecorder_h264_in_webm_vfr.webm"), options=options)
+    assert webm.duration > 1.0 and webm.picture is not None and webm.picture.motion.values

@@ -69,6 +69,7 @@ class AudioAnalyser:
             pauses=pauses_between(speech, duration, min_pause_s=min_pause_s),
             loudness=loudness_series(energy, self.frame_s, loudness_step_s),
             speech_density=speech_density(speech, duration, density_step_s),
+            decoded_s=round(duration, 3),
         )
 
 

@@ -26,6 +26,7 @@ from workers.media.run import FfmpegFailed, FfmpegNotFound
 
 AUDIO_RATE = 16_000
 _PTS = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.]+)")
+_SIZE = re.compile(r"\bs:(\d+)x(\d+)")
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,10 @@ class _Pipe:
             if self._on_line is None or not self._on_line(line):
                 self.tail.append(line)
 
+    @property
+    def stderr_open(self) -> bool:
+        return self._reader.is_alive()
+
     def read_exact(self, n: int) -> bytes:
         assert self.proc.stdout is not None
         chunks, got = [], 0
@@ -139,45 +144,43 @@ def iter_audio(ffmpeg: str, path: str | Path, *, chunk_seconds: float = 30.0, ra
         pipe.close(check=ok)
 
 
-def _frame_height(width: int, src_w: int, src_h: int) -> int:
-    # The same arithmetic as scale=W:-2: keep the aspect ratio, round to an even number.
-    h = src_h * width / src_w
-    return max(2, int(round(h / 2.0)) * 2)
-
-
 def iter_frames(
     ffmpeg: str,
     path: str | Path,
     sampling: FrameSampling,
-    src_size: tuple[int, int],
     *,
     start: float | None = None,
     duration: float | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """(time in source seconds, grey frame HxW uint8) for each sampled frame, in order."""
-    width = sampling.width
-    height = _frame_height(width, *src_size)
-    times: queue.Queue[float] = queue.Queue()
+    """(time in source seconds, grey frame HxW uint8) for each sampled frame, in order, upright.
+
+    Each frame's size comes from its showinfo line (printed before the frame is written), so a rotated
+    phone recording (ffmpeg turns it upright) or an odd sample aspect ratio needs no arithmetic here."""
+    frames: queue.Queue[tuple[float, int, int]] = queue.Queue()
 
     def on_line(line: str) -> bool:
         m = _PTS.search(line)
-        if m:
-            times.put(float(m.group(3)))
-        return m is not None
+        if m is None:
+            return False
+        size = _SIZE.search(line)
+        if size is not None:
+            frames.put((float(m.group(3)), int(size.group(1)), int(size.group(2))))
+        return size is not None
 
     pipe = _Pipe(frames_argv(ffmpeg, str(path), sampling, start=start, duration=duration), on_stderr_line=on_line)
-    size = width * height
     offset = start or 0.0  # with -ss before -i, output timestamps start again at 0
     ok = False
     try:
         while True:
-            data = pipe.read_exact(size)
-            if len(data) < size:
-                break
             try:
-                t = times.get(timeout=30)
-            except queue.Empty as e:  # pragma: no cover - showinfo always speaks before the frame is written
-                raise FfmpegFailed(-1, "no frame time from showinfo") from e
+                t, width, height = frames.get(timeout=0.5)
+            except queue.Empty:
+                if not pipe.stderr_open and frames.empty():  # ffmpeg has said all it will: no more frames
+                    break
+                continue
+            data = pipe.read_exact(width * height)
+            if len(data) < width * height:
+                break
             yield offset + t, np.frombuffer(data, dtype=np.uint8).reshape(height, width)
         ok = True
     finally:

@@ -145,11 +145,16 @@ def analyse_recording(
     transcript_result = transcript_signals(transcript, products or []) if transcript else None
     clock.add("transcript", t)
     clock.spent["total"] = time.perf_counter() - started
+    duration = facts.duration
+    if not duration:  # a container that does not say (MediaRecorder's WebM): what was decoded
+        ends = [audio.decoded_s] if audio else []
+        ends += picture.sample_times[-1:] if picture else []
+        duration = max(ends, default=0.0)
     if on_progress:
         on_progress(1.0)
     return AnalysisResult(
         version=ANALYSIS_VERSION,
-        duration=round(facts.duration, 3),
+        duration=round(duration, 3),
         audio=audio,
         picture=picture,
         text=text,
@@ -182,9 +187,14 @@ def _analyse_pictures(
         keyframes=False, fps=None, nonref_skipped=options.refine_skips_nonref, width=64, threads=1
     )
 
+    # Sampled every 0.5 s, a stretch is too short to tell a short fade from a pan: decode some context
+    # around it (cheap there: the decoder starts from the keyframe before `a` either way).
+    context = 0.0 if sampling.keyframes else 0.5
+
     def decode_stretch(a: float, b: float) -> list[tuple[float, np.ndarray]]:
         started = time.perf_counter()
-        frames = list(iter_frames(ffmpeg, path, refine_sampling, size, start=a, duration=b - a + 0.05))
+        first = max(0.0, a - context)
+        frames = list(iter_frames(ffmpeg, path, refine_sampling, start=first, duration=b + context - first + 0.05))
         clock.add("shot_refine_decode (overlapped)", started)
         return frames
 
@@ -192,7 +202,9 @@ def _analyse_pictures(
     # core is otherwise idle whenever Python works on a sample.
     stretches: dict[tuple[float, float], Future[list[tuple[float, np.ndarray]]]] = {}
     refiner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis-refine")
-    for ts, grey in iter_frames(ffmpeg, path, sampling, size):
+    for ts, grey in iter_frames(ffmpeg, path, sampling):
+        if not pictures.times and (grey.shape[0] > grey.shape[1]) != (size[1] > size[0]):
+            size = (size[1], size[0])  # shown turned a quarter (a phone's rotation flag): report it upright
         t = clock.add("video_decode", t)
         pictures.feed(ts, grey)
         if len(pictures.times) > 1 and pictures.scores[-1] >= pictures.cut_score:

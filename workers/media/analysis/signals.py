@@ -43,7 +43,7 @@ class AudioSignals(_Frozen):
     pauses: list[Span]  # gaps between utterances at least `min_pause_s` long (and the leading/trailing silence)
     loudness: Series  # RMS level in dBFS per window
     speech_density: Series  # share of each window that is speech (0..1)
-    has_audio: bool = True
+    decoded_s: float = 0.0  # length of the decoded audio track
 
 
 class FaceSample(_Frozen):
