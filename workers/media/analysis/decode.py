@@ -81,7 +81,13 @@ def frames_argv(
 class _Pipe:
     """An ffmpeg child in its own process group whose stderr is drained by a thread."""
 
-    def __init__(self, argv: list[str], *, on_stderr_line: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        on_stderr_line: Callable[[str], bool] | None = None,
+        on_stderr_end: Callable[[], None] | None = None,
+    ) -> None:
         try:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -91,21 +97,22 @@ class _Pipe:
             raise FfmpegNotFound(str(e)) from e
         self.tail: deque[str] = deque(maxlen=30)
         self._on_line = on_stderr_line
+        self._on_end = on_stderr_end
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
 
     def _drain(self) -> None:
         assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
-            # The callback says whether it consumed the line; everything else is kept for the error.
-            # (It must not reach for the _Pipe: this thread starts before the constructor returns.)
-            if self._on_line is None or not self._on_line(line):
-                self.tail.append(line)
-
-    @property
-    def stderr_open(self) -> bool:
-        return self._reader.is_alive()
+        try:
+            for raw in self.proc.stderr:
+                line = raw.decode("utf-8", "replace").rstrip()
+                # The callback says whether it consumed the line; everything else is kept for the error.
+                # (It must not reach for the _Pipe: this thread starts before the constructor returns.)
+                if self._on_line is None or not self._on_line(line):
+                    self.tail.append(line)
+        finally:  # even if a callback failed: whoever waits for lines must learn there are no more
+            if self._on_end is not None:
+                self._on_end()
 
     def read_exact(self, n: int) -> bytes:
         assert self.proc.stdout is not None
@@ -156,7 +163,7 @@ def iter_frames(
 
     Each frame's size comes from its showinfo line (printed before the frame is written), so a rotated
     phone recording (ffmpeg turns it upright) or an odd sample aspect ratio needs no arithmetic here."""
-    frames: queue.Queue[tuple[float, int, int]] = queue.Queue()
+    frames: queue.Queue[tuple[float, int, int] | None] = queue.Queue()  # None: ffmpeg said all it will
 
     def on_line(line: str) -> bool:
         m = _PTS.search(line)
@@ -167,17 +174,19 @@ def iter_frames(
             frames.put((float(m.group(3)), int(size.group(1)), int(size.group(2))))
         return size is not None
 
-    pipe = _Pipe(frames_argv(ffmpeg, str(path), sampling, start=start, duration=duration), on_stderr_line=on_line)
+    pipe = _Pipe(
+        frames_argv(ffmpeg, str(path), sampling, start=start, duration=duration),
+        on_stderr_line=on_line,
+        on_stderr_end=lambda: frames.put(None),
+    )
     offset = start or 0.0  # with -ss before -i, output timestamps start again at 0
     ok = False
     try:
         while True:
-            try:
-                t, width, height = frames.get(timeout=0.5)
-            except queue.Empty:
-                if not pipe.stderr_open and frames.empty():  # ffmpeg has said all it will: no more frames
-                    break
-                continue
+            announced = frames.get()
+            if announced is None:
+                break
+            t, width, height = announced
             data = pipe.read_exact(width * height)
             if len(data) < width * height:
                 break
