@@ -181,20 +181,31 @@ def test_refine_places_a_hard_cut_and_a_short_fade_but_not_a_pan() -> None:
     from workers.media.analysis.picture import refine_cut
 
     fps = 15
-    hard = [(i / fps, _pattern(0, 60 if i < 17 else 190)) for i in range(30)]
+    hard = [(i / fps, _pattern(0, 60 if i < 17 else 190), None) for i in range(30)]
     assert refine_cut(hard, coarse=0.6) == pytest.approx(17 / fps)
     # a 0.3 s dissolve from dark to bright, centred near 1.0 s
     fade = []
     for i in range(30):
         f = min(max((i - 13) / 4, 0.0), 1.0)
-        fade.append((i / fps, ((1 - f) * _pattern(0, 60) + f * _pattern(0, 190)).astype(np.uint8)))
+        fade.append((i / fps, ((1 - f) * _pattern(0, 60) + f * _pattern(0, 190)).astype(np.uint8), None))
     t = refine_cut(fade, coarse=0.6)
     assert t is not None and 13 / fps < t <= 17 / fps
     # a steady pan: the picture changes as much between the samples, spread over the whole stretch
-    pan = [(i / fps, _pattern(i * 6.0, 100)) for i in range(30)]
+    pan = [(i / fps, _pattern(i * 6.0, 100), None) for i in range(30)]
     assert refine_cut(pan, coarse=0.35) is None
     # ... and a change outside the two samples' stretch belongs to another candidate
     assert refine_cut(hard, coarse=0.6, within=(0.0, 0.9)) is None
+
+
+def test_a_cut_between_equally_bright_scenes_of_different_colour_shows_in_chroma() -> None:
+    from workers.media.analysis.picture import change_score, thumbnail
+
+    luma = _pattern(0, 80)
+    green = np.stack([np.full((90, 160), 109, np.uint8), np.full((90, 160), 108, np.uint8)])  # U, V
+    red = np.stack([np.full((90, 160), 119, np.uint8), np.full((90, 160), 173, np.uint8)])
+    assert change_score(thumbnail(luma), thumbnail(luma)) == 0.0
+    assert change_score(thumbnail(luma, green), thumbnail(luma, red)) >= 0.5
+    assert change_score(thumbnail(luma, green), thumbnail(luma, green)) == 0.0
 
 
 @pytest.mark.shared_media

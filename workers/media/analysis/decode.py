@@ -1,6 +1,7 @@
 """Thin ffmpeg decoding helpers for analysis: argv builders (pure) and pipes that yield numpy data.
 
-Audio is decoded alone (video never decoded) to 16 kHz mono s16. Pictures are decoded small and grey:
+Audio is decoded alone (video never decoded) to 16 kHz mono s16. Pictures are decoded small (YUV 4:2:0,
+or grey only):
 only keyframes (`-skip_frame nokey`: the decoder drops every other frame before decoding it, which is
 what makes a 1080p30 recording cheap) or, when keyframes are sparse, every frame thinned to a fixed rate.
 Each frame's time comes from ffmpeg's `showinfo` on stderr, read beside the raw frames on stdout.
@@ -40,6 +41,7 @@ class FrameSampling:
     nonref_skipped: bool = False
     width: int = 640  # decoded width (even); the height follows the aspect ratio
     threads: int = 2
+    colour: bool = True  # also the two chroma planes (half size): cuts between equally bright scenes
 
     @property
     def label(self) -> str:
@@ -70,10 +72,11 @@ def frames_argv(
         argv += ["-t", f"{duration:.3f}"]
     chain = [f"fps={sampling.fps:g}"] if sampling.fps and not sampling.keyframes else []
     # showinfo last: it reports the time of exactly the frames written to the pipe.
-    chain += [f"scale={sampling.width}:-2:flags=area", "format=gray", "showinfo"]
+    pix_fmt = "yuv420p" if sampling.colour else "gray"
+    chain += [f"scale={sampling.width}:-2:flags=area", f"format={pix_fmt}", "showinfo"]
     argv += [
         "-an", "-sn", "-dn", "-i", path, "-map", "0:v:0", "-vf", ",".join(chain),
-        "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1",
+        "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", pix_fmt, "pipe:1",
     ]
     return argv
 
@@ -158,8 +161,9 @@ def iter_frames(
     *,
     start: float | None = None,
     duration: float | None = None,
-) -> Iterator[tuple[float, np.ndarray]]:
-    """(time in source seconds, grey frame HxW uint8) for each sampled frame, in order, upright.
+) -> Iterator[tuple[float, np.ndarray, np.ndarray | None]]:
+    """(time in source seconds, luma HxW uint8, chroma 2x(H/2)x(W/2) uint8 or None when `sampling.colour`
+    is off) for each sampled frame, in order, upright.
 
     Each frame's size comes from its showinfo line (printed before the frame is written), so a rotated
     phone recording (ffmpeg turns it upright) or an odd sample aspect ratio needs no arithmetic here."""
@@ -187,10 +191,15 @@ def iter_frames(
             if announced is None:
                 break
             t, width, height = announced
-            data = pipe.read_exact(width * height)
-            if len(data) < width * height:
+            luma = width * height
+            size = luma + 2 * (width // 2) * (height // 2) if sampling.colour else luma
+            data = pipe.read_exact(size)
+            if len(data) < size:
                 break
-            yield offset + t, np.frombuffer(data, dtype=np.uint8).reshape(height, width)
+            pixels = np.frombuffer(data, dtype=np.uint8)
+            grey = pixels[:luma].reshape(height, width)
+            chroma = pixels[luma:].reshape(2, height // 2, width // 2) if sampling.colour else None
+            yield offset + t, grey, chroma
         ok = True
     finally:
         pipe.close(check=ok)

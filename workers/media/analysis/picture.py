@@ -19,8 +19,14 @@ THUMB = (64, 36)
 CASCADE = "haarcascade_frontalface_default.xml"
 
 
-def thumbnail(grey: np.ndarray) -> np.ndarray:
-    return cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA)
+def thumbnail(grey: np.ndarray, chroma: np.ndarray | None = None) -> np.ndarray:
+    """64x36 of the luma; with chroma, its two planes at 32x18 side by side below it (54x64 in all)."""
+    y = cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA)
+    if chroma is None:
+        return y
+    half = (THUMB[0] // 2, THUMB[1] // 2)
+    uv = [cv2.resize(np.ascontiguousarray(p), half, interpolation=cv2.INTER_AREA) for p in chroma]
+    return np.vstack([y, np.hstack(uv)])
 
 
 def _histogram(thumb: np.ndarray) -> np.ndarray:
@@ -28,10 +34,22 @@ def _histogram(thumb: np.ndarray) -> np.ndarray:
     return h / max(1.0, float(h.sum()))
 
 
+def _planes(thumb: np.ndarray) -> list[np.ndarray]:
+    y = thumb[: THUMB[1]]
+    if thumb.shape[0] == THUMB[1]:
+        return [y]
+    uv = thumb[THUMB[1] :]
+    return [y, uv[:, : THUMB[0] // 2], uv[:, THUMB[0] // 2 :]]
+
+
 def change_score(a: np.ndarray, b: np.ndarray) -> float:
-    """0 (same picture) .. 1 (nothing alike): the mean of the histogram distance and the pixel change."""
-    hist = float(np.abs(_histogram(a) - _histogram(b)).sum()) / 2
-    pixels = float(np.mean(cv2.absdiff(a, b))) / 255
+    """0 (same picture) .. 1 (nothing alike): the mean of the histogram distance and the pixel change,
+    each the largest over the planes (luma, and the chroma planes when there are: two scenes of the
+    same brightness and different colour are told apart)."""
+    hist = pixels = 0.0
+    for pa, pb in zip(_planes(a), _planes(b), strict=True):
+        hist = max(hist, float(np.abs(_histogram(pa) - _histogram(pb)).sum()) / 2)
+        pixels = max(pixels, float(np.mean(cv2.absdiff(pa, pb))) / 255)
     return 0.5 * hist + 0.5 * min(1.0, pixels * 2)
 
 
@@ -89,8 +107,9 @@ class FaceFinder:
         return ((x + fw / 2) / sw, (y + fh / 2) / sh, fw / sw, fh / sh)
 
 
+Frames = list[tuple[float, np.ndarray, np.ndarray | None]]  # (time, luma, chroma or None)
 # (a, b) -> consecutive frames covering at least a..b (possibly some context before and after)
-Refiner = Callable[[float, float], list[tuple[float, np.ndarray]]]
+Refiner = Callable[[float, float], Frames]
 
 
 @dataclass
@@ -104,8 +123,8 @@ class PictureAnalyser:
     face_samples: list[FaceSample] = field(default_factory=list)
     _last: np.ndarray | None = None
 
-    def feed(self, t: float, grey: np.ndarray) -> None:
-        thumb = thumbnail(grey)
+    def feed(self, t: float, grey: np.ndarray, chroma: np.ndarray | None = None) -> None:
+        thumb = thumbnail(grey, chroma)
         self.scores.append(0.0 if self._last is None else change_score(self._last, thumb))
         self.times.append(t)
         self._last = thumb
@@ -149,7 +168,7 @@ class PictureAnalyser:
 
 
 def refine_cut(
-    frames: list[tuple[float, np.ndarray]],
+    frames: Frames,
     *,
     coarse: float,
     cut_score: float = 0.3,
@@ -166,9 +185,9 @@ def refine_cut(
     evenly all along). The time is that of the frame after the biggest consecutive change."""
     if len(frames) < 2:
         return None
-    times = [t for t, _ in frames]
+    times = [t for t, _, _ in frames]
     lo, hi = within if within is not None else (times[0], times[-1])
-    thumbs = [thumbnail(g) for _, g in frames]
+    thumbs = [thumbnail(g, c) for _, g, c in frames]
     steps = [change_score(x, y) for x, y in zip(thumbs, thumbs[1:], strict=False)]
     inside = [k for k in range(len(steps)) if lo < times[k + 1] <= hi + 1e-6]
     if not inside:

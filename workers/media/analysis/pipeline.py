@@ -14,11 +14,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from workers.media.analysis.audio import AudioAnalyser
 from workers.media.analysis.decode import FrameSampling, iter_audio, iter_frames, keyframe_gaps
-from workers.media.analysis.picture import FaceFinder, PictureAnalyser, hold_series
+from workers.media.analysis.picture import FaceFinder, Frames, PictureAnalyser, hold_series
 from workers.media.analysis.session import session_signals
 from workers.media.analysis.signals import (
     AnalysisResult,
@@ -191,7 +189,7 @@ def _analyse_pictures(
     # around it (cheap there: the decoder starts from the keyframe before `a` either way).
     context = 0.0 if sampling.keyframes else 0.5
 
-    def decode_stretch(a: float, b: float) -> list[tuple[float, np.ndarray]]:
+    def decode_stretch(a: float, b: float) -> Frames:
         started = time.perf_counter()
         first = max(0.0, a - context)
         frames = list(iter_frames(ffmpeg, path, refine_sampling, start=first, duration=b + context - first + 0.05))
@@ -200,13 +198,13 @@ def _analyse_pictures(
 
     # A candidate cut's stretch is decoded by a second ffmpeg while the main loop goes on: the second
     # core is otherwise idle whenever Python works on a sample.
-    stretches: dict[tuple[float, float], Future[list[tuple[float, np.ndarray]]]] = {}
+    stretches: dict[tuple[float, float], Future[Frames]] = {}
     refiner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis-refine")
-    for ts, grey in iter_frames(ffmpeg, path, sampling):
+    for ts, grey, chroma in iter_frames(ffmpeg, path, sampling):
         if not pictures.times and (grey.shape[0] > grey.shape[1]) != (size[1] > size[0]):
             size = (size[1], size[0])  # shown turned a quarter (a phone's rotation flag): report it upright
         t = clock.add("video_decode", t)
-        pictures.feed(ts, grey)
+        pictures.feed(ts, grey, chroma)
         if len(pictures.times) > 1 and pictures.scores[-1] >= pictures.cut_score:
             a, b = pictures.times[-2], pictures.times[-1]
             stretches[(a, b)] = refiner.submit(decode_stretch, a, b)
@@ -226,7 +224,7 @@ def _analyse_pictures(
             on_progress(0.95 * min(1.0, last_progress))
         t = time.perf_counter()
 
-    def refine(a: float, b: float) -> list[tuple[float, np.ndarray]]:
+    def refine(a: float, b: float) -> Frames:
         return stretches[(a, b)].result() if (a, b) in stretches else decode_stretch(a, b)
 
     cut_idx = pictures.candidate_cuts()
