@@ -90,13 +90,14 @@ def test_face_follows_the_known_path(footage: Footage, result: AnalysisResult) -
 
 def test_sparse_keyframes_fall_back_to_a_fixed_rate(tmp_path: Path) -> None:
     spec = FootageSpec(
-        duration=12.0, width=640, height=360, keyint=300, cuts=(5.3,), cards=(Card(2.0, 9.0, ("保温杯 ¥59.9",)),),
+        duration=12.0, width=640, height=360, keyint=300, cuts=(5.3, 8.0),  # 8.0: on a 2 fps tick cards=(Card(2.0, 9.0, ("保温杯 ¥59.9",)),),
         sentences=("欢迎来到直播间",), silences=(1.0,), preset="ultrafast",
     )
     clip = make_footage(tmp_path / "sparse.mp4", spec)
     r = analyse_recording(clip.path, products=PRODUCTS)
     assert r.picture is not None and r.picture.sampling == "rate:2"
-    assert len(r.picture.shot_changes) == 1 and abs(r.picture.shot_changes[0] - 5.3) <= 0.5
+    assert len(r.picture.shot_changes) == 2, r.picture.shot_changes
+    assert abs(r.picture.shot_changes[0] - 5.3) <= 0.5 and abs(r.picture.shot_changes[1] - 8.0) <= 0.5
     assert r.text is not None and [m.tag_id for m in r.text.products] == [1]
 
 
@@ -223,3 +224,20 @@ def test_real_phone_recordings_a_handheld_pan_is_no_cut_and_a_rotated_one_decode
     # MediaRecorder's WebM does not say how long it is: the analysis says what it decoded
     webm = analyse_recording(shared_media("chrome_mediarecorder_h264_in_webm_vfr.webm"), options=options)
     assert webm.duration > 1.0 and webm.picture is not None and webm.picture.motion.values
+
+
+def test_a_cut_a_frame_after_its_rate_sample_is_still_placed() -> None:
+    """At 2 fps the sample labelled 1.0 s may be the frame at 1.033 s: the refined stretch's cut frame
+    then sits just past the label, and must still count for this pair of samples."""
+    from workers.media.analysis.picture import PictureAnalyser
+
+    before, after = _pattern(0, 60), _pattern(0, 190)
+    pictures = PictureAnalyser(faces=None)
+    for t, frame in ((0.0, before), (0.5, before), (1.0, after)):
+        pictures.feed(t, frame)
+
+    def refine(a: float, b: float) -> list[tuple[float, np.ndarray, np.ndarray | None]]:
+        frames = [(round(k / 30, 4), before if k < 31 else after, None) for k in range(0, 46)]
+        return [f for f in frames if a - 0.5 <= f[0] <= b + 0.5]
+
+    assert pictures.shot_changes(refine) == [pytest.approx(31 / 30, abs=1e-3)]

@@ -147,7 +147,8 @@ class PictureAnalyser:
             if refine is None or b - a <= fine_enough_s:
                 cuts.append(round(b, 3))
                 continue
-            t = refine_cut(refine(a, b), coarse=self.scores[i], cut_score=self.cut_score, within=(a, b))
+            # A rate-sampled frame carries its tick's time, up to a frame off: a little slack each side.
+            t = refine_cut(refine(a, b), coarse=self.scores[i], cut_score=self.cut_score, within=(a - 0.1, b + 0.1))
             if t is not None:
                 cuts.append(round(t, 3))
         return cuts
