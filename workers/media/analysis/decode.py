@@ -70,7 +70,13 @@ def frames_argv(
         argv += ["-ss", f"{start:.3f}"]
     if duration is not None:
         argv += ["-t", f"{duration:.3f}"]
-    chain = [f"fps={sampling.fps:g}"] if sampling.fps and not sampling.keyframes else []
+    chain = []
+    if sampling.fps and not sampling.keyframes:
+        # `select` on the frame's own time, not `fps`: fps relabels each frame with the nearest tick of its
+        # grid (the frame at 160.73 s came out as 160.5 s), select keeps the source time. The 0.95 keeps
+        # float rounding of the frame times from skipping a frame now and then.
+        gap = 0.95 / sampling.fps
+        chain.append(f"select='isnan(prev_selected_t)+gte(t-prev_selected_t,{gap:.4f})'")
     # showinfo last: it reports the time of exactly the frames written to the pipe.
     pix_fmt = "yuv420p" if sampling.colour else "gray"
     chain += [f"scale={sampling.width}:-2:flags=area", f"format={pix_fmt}", "showinfo"]
