@@ -3,7 +3,7 @@ FROM python:3.11-slim-bookworm
 
 # System ffmpeg (preferred when present) and a CJK font for burned-in Chinese titles.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg fonts-noto-cjk curl \
+ && apt-get install -y --no-install-recommends ffmpeg fonts-noto-cjk curl libgl1 libglib2.0-0 \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

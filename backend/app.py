@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import errors
 from backend.auth import endpoints as keys
+from backend.autoclip import endpoints as autoclip_api
 from backend.catalogue import endpoints as materials
 from backend.catalogue import tag_endpoints as tags
 from backend.compliance import endpoints as compliance
@@ -126,7 +127,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    modules = (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api)
+    modules = (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api, autoclip_api)
     for module in modules:
         # Every API route takes parameters, headers or a body, so any of them can answer 422 (as
         # problem+json: FastAPI would otherwise declare its own JSON shape).

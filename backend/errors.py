@@ -341,3 +341,18 @@ class RenderOverlayInvalid(RenderRequestInvalid):
 
 class JobStateConflict(Conflict):
     slug, title = "job-state-conflict", "The job's status does not allow that action"
+
+
+# --- autoclip: analyses of a recording and what is attached to it ----------------------------------
+
+
+class AnalysisNotPossible(AppError):
+    status, slug, title = 422, "analysis-not-possible", "This material cannot be analysed"
+
+
+class TranscriptUnreadable(AppError):
+    status, slug, title = 422, "transcript-unreadable", "The transcript cannot be read as SRT or WebVTT"
+
+
+class SessionDataUnreadable(AppError):
+    status, slug, title = 422, "session-data-unreadable", "The live session's data cannot be read"

@@ -25,8 +25,11 @@ LONGEST_TASK_SECONDS = 4 * 3600
 RENDER_JOB = "reelhouse.render.render_job"
 AUTO_RENDER_SOURCE = "reelhouse.auto_render_source"
 FINGERPRINT_MATERIAL = "reelhouse.fingerprint_material"
+ANALYSE_MATERIAL = "reelhouse.autoclip.analyse_material"
 
-TASK_ROUTES = {"reelhouse.render.*": {"queue": RENDER_QUEUE}}
+# Analysis decodes a whole recording (minutes for a long stream): it goes with the renders, not the quick
+# work (its sweep, `reelhouse.sweep_analyses`, stays on the quick queue).
+TASK_ROUTES = {"reelhouse.render.*": {"queue": RENDER_QUEUE}, "reelhouse.autoclip.*": {"queue": RENDER_QUEUE}}
 
 
 def broker_options(settings: Settings) -> dict[str, object]:

@@ -1,6 +1,7 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
 
 from backend.auth.models import ApiKey, Role
+from backend.autoclip.models import Analysis, AnalysisStatus, SessionData, Transcript
 from backend.catalogue.models import (
     Material,
     MaterialFingerprint,
@@ -18,7 +19,7 @@ from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOut
 from backend.uploads.models import TusUpload, UploadStatus, UploadStorageMode
 
 __all__ = [
-    "AccountChannel", "ApiKey", "JobStatus", "Material", "MaterialFingerprint", "MaterialKind", "MaterialStatus",
+    "AccountChannel", "Analysis", "AnalysisStatus", "SessionData", "Transcript", "ApiKey", "JobStatus", "Material", "MaterialFingerprint", "MaterialKind", "MaterialStatus",
     "MaterialTag", "MediaType", "MetricImport", "MetricSnapshot", "Orientation", "OutputStatus", "PlatformAccount",
     "Publication", "PublicationEvent", "RenderJob", "RenderOutput", "Report", "Role", "Tag", "TagCategory",
     "TusUpload", "UploadStatus", "UploadStorageMode",

@@ -59,6 +59,7 @@ SEEDED_TAG_CATEGORIES: tuple[tuple[str, str, str, bool], ...] = (
     ("other", "其他", "Other", True),
 )
 PLATFORM_CATEGORY = "platform"
+PRODUCT_CATEGORY = "product"
 
 
 class TagCategory(SQLModel, table=True):

@@ -1,0 +1,160 @@
+"""Analyses of a recording and what is attached to it: start one (202 + the analysis to follow), list
+and read them, attach a transcript (SRT/VTT) or the live session's data (CSV/XLSX)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from backend import errors
+from backend.autoclip import service as autoclip
+from backend.autoclip.models import Analysis, SessionData, Transcript
+from backend.autoclip.schemas import (
+    AnalysisPublic,
+    AnalysisSummary,
+    SessionDataPublic,
+    SessionSeriesPublic,
+    TranscriptPublic,
+    TranscriptSegmentPublic,
+)
+from backend.deps import Editor, SessionDep, Viewer
+
+router = APIRouter(tags=["autoclip"])
+
+API = "/api/v1"
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+
+def summarise(signals: dict[str, Any] | None) -> AnalysisSummary | None:
+    if not signals:
+        return None
+    audio, picture, text, sess = (signals.get(k) or {} for k in ("audio", "picture", "text", "session"))
+    return AnalysisSummary(
+        duration_s=signals.get("duration"),
+        speech_segments=len(audio.get("speech", [])),
+        pauses=len(audio.get("pauses", [])),
+        shot_changes=len(picture.get("shot_changes", [])),
+        faces_seen=len(picture.get("faces", [])),
+        text_lines=len(text.get("lines", [])),
+        products=sorted({m["tag_id"] for m in text.get("products", [])}),
+        session_peaks=len(sess.get("peaks", [])),
+        sampling=picture.get("sampling"),
+    )
+
+
+def analysis_public(a: Analysis, *, with_signals: bool = False) -> AnalysisPublic:
+    base = f"{API}/analyses/{a.id}"
+    return AnalysisPublic.model_validate(a, from_attributes=True).model_copy(update={
+        "summary": summarise(a.signals),
+        "signals": a.signals if with_signals else None,
+        "links": {"self": base, "material": f"{API}/materials/{a.material_id}"},
+    })
+
+
+def transcript_public(t: Transcript) -> TranscriptPublic:
+    assert t.id is not None
+    return TranscriptPublic(
+        id=t.id, material_id=t.material_id, source=t.source, filename=t.filename, segment_count=len(t.segments),
+        first_segments=[TranscriptSegmentPublic(**s) for s in t.segments[:5]], created_at=t.created_at,
+    )
+
+
+def session_data_public(d: SessionData) -> SessionDataPublic:
+    assert d.id is not None
+    series = {
+        k: SessionSeriesPublic(start=v["start"], step=v["step"], points=len(v["values"]), max=max(v["values"], default=0.0))
+        for k, v in d.series.items()
+    }
+    return SessionDataPublic(
+        id=d.id, material_id=d.material_id, filename=d.filename, offset_s=d.offset_s, series=series, created_at=d.created_at
+    )
+
+
+async def _body_file(request: Request, filename: str | None, default: str) -> tuple[bytes, str]:
+    """The file as the raw body (`filename` in the query) or as a multipart `file` part."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise errors.BadRequest("the multipart form needs a 'file' part")
+        data = await upload.read(MAX_ATTACHMENT_BYTES + 1)
+        name = filename or upload.filename or default
+        await form.close()
+    else:
+        received = bytearray()
+        async for chunk in request.stream():
+            received.extend(chunk)
+            if len(received) > MAX_ATTACHMENT_BYTES:
+                break
+        data, name = bytes(received), filename or default
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise errors.PayloadTooLarge(f"an attachment may be at most {MAX_ATTACHMENT_BYTES} bytes")
+    if not data:
+        raise errors.BadRequest("the file is empty")
+    return data, name
+
+
+@router.post(
+    f"{API}/materials/{{material_id}}/analyses", status_code=202, response_model=AnalysisPublic,
+    summary="Analyse a recording (a new version)",
+    description="Queues an analysis of the source video: speech and pauses, loudness, shot changes, motion, "
+    "the host's face, on-screen text matched to `product` tags and selling cues, and the peaks of the "
+    "attached live-session data. Each request makes a new version; follow it at the `Location` URL.",
+)
+def start_analysis(material_id: uuid.UUID, response: Response, key: Editor, session: SessionDep) -> AnalysisPublic:
+    analysis = autoclip.start_analysis(session, material_id, requested_by=key.id)
+    response.headers["Location"] = f"{API}/analyses/{analysis.id}"
+    return analysis_public(analysis)
+
+
+@router.get(
+    f"{API}/materials/{{material_id}}/analyses", response_model=list[AnalysisPublic],
+    summary="A material's analyses, newest version first (summaries, without signals)",
+)
+def list_analyses(material_id: uuid.UUID, _: Viewer, session: SessionDep) -> list[AnalysisPublic]:
+    return [analysis_public(a) for a in autoclip.list_analyses(session, material_id)]
+
+
+@router.get(f"{API}/analyses/{{analysis_id}}", response_model=AnalysisPublic, summary="One analysis with its signals")
+def read_analysis(analysis_id: uuid.UUID, _: Viewer, session: SessionDep) -> AnalysisPublic:
+    return analysis_public(autoclip.get_analysis(session, analysis_id), with_signals=True)
+
+
+@router.post(
+    f"{API}/materials/{{material_id}}/transcript", status_code=201, response_model=TranscriptPublic,
+    summary="Attach a transcript (SRT or WebVTT)",
+    description="Send the subtitle file as the raw body (`filename` in the query) or as multipart `file`. "
+    "`offset_seconds` shifts every subtitle (subtitles made for a part that starts later in the recording). "
+    "The newest transcript is the one the next analysis uses.",
+)
+async def attach_transcript(
+    request: Request, material_id: uuid.UUID, key: Editor, session: SessionDep,
+    filename: Annotated[str | None, Query(max_length=500)] = None,
+    offset_seconds: Annotated[float, Query(ge=0)] = 0.0,
+) -> TranscriptPublic:
+    data, name = await _body_file(request, filename, "transcript.srt")
+    row = await run_in_threadpool(
+        autoclip.import_subtitles, session, material_id, data, name, offset_s=offset_seconds, created_by=key.id
+    )
+    return transcript_public(row)
+
+
+@router.post(
+    f"{API}/materials/{{material_id}}/session-data", status_code=201, response_model=SessionDataPublic,
+    summary="Attach the live session's per-minute data (CSV or XLSX)",
+    description="The live dashboard's export with a time column (时间) and any of 在线人数, 评论数, 点赞数, "
+    "订单数, 成交金额. `offset_seconds` is the second of the recording at which the first row's minute starts.",
+)
+async def attach_session_data(
+    request: Request, material_id: uuid.UUID, key: Editor, session: SessionDep,
+    filename: Annotated[str | None, Query(max_length=500)] = None,
+    offset_seconds: Annotated[float, Query(ge=0)] = 0.0,
+) -> SessionDataPublic:
+    data, name = await _body_file(request, filename, "session.csv")
+    row = await run_in_threadpool(
+        autoclip.import_session_data, session, material_id, data, name, offset_s=offset_seconds, created_by=key.id
+    )
+    return session_data_public(row)

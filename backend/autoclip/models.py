@@ -1,0 +1,88 @@
+"""Analyses of a recording (versioned: each run is a new row, the newest succeeded one is current) and
+what a team attaches to the recording for them: a transcript and the live session's time series."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.sqltypes import JSONColumn, UTCDateTime, utcnow
+
+
+class AnalysisStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+    @property
+    def done(self) -> bool:
+        return self in (AnalysisStatus.succeeded, AnalysisStatus.failed)
+
+
+class Analysis(SQLModel, table=True):
+    """One analysis run of a material. `version` counts runs per material (1, 2, ...); `analyser_version`
+    is the library's ANALYSIS_VERSION that produced `signals`, so stale analyses can be recomputed."""
+
+    __tablename__ = "analysis"
+    __table_args__ = (
+        UniqueConstraint("material_id", "version", name="uq_analysis_material_version"),
+        Index("ix_analysis_lease", "status", "lease_expires_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    material_id: uuid.UUID = Field(sa_column=Column(ForeignKey("material.id", ondelete="CASCADE"), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    analyser_version: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    status: AnalysisStatus = Field(default=AnalysisStatus.queued, sa_column=Column(String(16), nullable=False))
+    progress: float = Field(default=0.0, sa_column=Column(Float, nullable=False, server_default="0"))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    max_attempts: int = Field(default=3, sa_column=Column(Integer, nullable=False, server_default="3"))
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    lease_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # The inputs it ran with: transcript and session-data ids, the product tags it matched against.
+    inputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONColumn, nullable=False))
+    signals: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONColumn, nullable=True))
+    error_code: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    requested_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Transcript(SQLModel, table=True):
+    """A transcript attached to a material; the newest is the one analyses use."""
+
+    __tablename__ = "transcript"
+    __table_args__ = (Index("ix_transcript_material", "material_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    material_id: uuid.UUID = Field(sa_column=Column(ForeignKey("material.id", ondelete="CASCADE"), nullable=False))
+    source: str = Field(sa_column=Column(String(32), nullable=False))  # "subtitles" (SRT/VTT import)
+    filename: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    segments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
+    created_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SessionData(SQLModel, table=True):
+    """The live session's per-minute series attached to a material; the newest is the one analyses use.
+    `series` maps a metric (viewers, comments, likes, orders, gmv) to {start, step, values} in source seconds."""
+
+    __tablename__ = "session_data"
+    __table_args__ = (Index("ix_session_data_material", "material_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    material_id: uuid.UUID = Field(sa_column=Column(ForeignKey("material.id", ondelete="CASCADE"), nullable=False))
+    filename: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    offset_s: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    series: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONColumn, nullable=False))
+    created_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

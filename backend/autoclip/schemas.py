@@ -1,0 +1,78 @@
+"""Request and response models of the autoclip API (analyses, transcripts, session data)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class AnalysisSummary(BaseModel):
+    """What an analysis found, in counts: enough to list versions without their signals."""
+
+    duration_s: float | None = None
+    speech_segments: int = 0
+    pauses: int = 0
+    shot_changes: int = 0
+    faces_seen: int = 0
+    text_lines: int = 0
+    products: list[int] = []  # product tag ids seen on screen
+    session_peaks: int = 0
+    sampling: str | None = None
+
+
+class AnalysisPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    material_id: uuid.UUID
+    version: int
+    analyser_version: int | None
+    status: str
+    progress: float
+    attempts: int
+    inputs: dict[str, Any]
+    error_code: str | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    summary: AnalysisSummary | None = None
+    signals: dict[str, Any] | None = None  # only when one analysis is read
+    links: dict[str, str] = {}
+
+
+class TranscriptSegmentPublic(BaseModel):
+    start: float
+    end: float
+    text: str
+
+
+class TranscriptPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    material_id: uuid.UUID
+    source: str
+    filename: str | None
+    segment_count: int
+    first_segments: list[TranscriptSegmentPublic]
+    created_at: datetime
+
+
+class SessionSeriesPublic(BaseModel):
+    start: float
+    step: float
+    points: int
+    max: float
+
+
+class SessionDataPublic(BaseModel):
+    id: int
+    material_id: uuid.UUID
+    filename: str | None
+    offset_s: float
+    series: dict[str, SessionSeriesPublic]
+    created_at: datetime
