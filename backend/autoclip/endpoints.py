@@ -21,8 +21,9 @@ from backend.autoclip.schemas import (
     TranscriptSegmentPublic,
 )
 from backend.deps import Editor, SessionDep, Viewer
+from backend.responses import problems
 
-router = APIRouter(tags=["autoclip"])
+router = APIRouter(tags=["autoclip"], responses=problems(401, 404))
 
 API = "/api/v1"
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -103,6 +104,7 @@ async def _body_file(request: Request, filename: str | None, default: str) -> tu
     description="Queues an analysis of the source video: speech and pauses, loudness, shot changes, motion, "
     "the host's face, on-screen text matched to `product` tags and selling cues, and the peaks of the "
     "attached live-session data. Each request makes a new version; follow it at the `Location` URL.",
+    responses=problems(403),
 )
 def start_analysis(material_id: uuid.UUID, response: Response, key: Editor, session: SessionDep) -> AnalysisPublic:
     analysis = autoclip.start_analysis(session, material_id, requested_by=key.id)
@@ -129,6 +131,7 @@ def read_analysis(analysis_id: uuid.UUID, _: Viewer, session: SessionDep) -> Ana
     description="Send the subtitle file as the raw body (`filename` in the query) or as multipart `file`. "
     "`offset_seconds` shifts every subtitle (subtitles made for a part that starts later in the recording). "
     "The newest transcript is the one the next analysis uses.",
+    responses=problems(400, 403, 413),
 )
 async def attach_transcript(
     request: Request, material_id: uuid.UUID, key: Editor, session: SessionDep,
@@ -147,6 +150,7 @@ async def attach_transcript(
     summary="Attach the live session's per-minute data (CSV or XLSX)",
     description="The live dashboard's export with a time column (时间) and any of 在线人数, 评论数, 点赞数, "
     "订单数, 成交金额. `offset_seconds` is the second of the recording at which the first row's minute starts.",
+    responses=problems(400, 403, 413),
 )
 async def attach_session_data(
     request: Request, material_id: uuid.UUID, key: Editor, session: SessionDep,

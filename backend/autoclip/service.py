@@ -16,6 +16,7 @@ from backend.autoclip.models import Analysis, AnalysisStatus, SessionData, Trans
 from backend.autoclip.session_data import SessionDataError, parse_session_data
 from backend.autoclip.transcripts import SubtitleTranscript, TranscriptError, TranscriptSource
 from backend.catalogue.models import PRODUCT_CATEGORY, Material, MaterialKind, MaterialStatus, MediaType, Tag
+from backend.metrics.limits import ImportLimitExceeded
 from backend.sqltypes import utcnow
 
 MAX_ATTEMPTS = 3
@@ -109,6 +110,8 @@ def import_session_data(
         series = parse_session_data(data, filename, offset_s=offset_s)
     except SessionDataError as e:
         raise errors.SessionDataUnreadable(str(e)) from e
+    except ImportLimitExceeded as e:  # checked before and while reading (zip directory, rows, columns, cells)
+        raise errors.MetricsImportTooLarge(str(e), limit=e.limit, max=e.maximum) from e
     row = SessionData(material_id=material_id, filename=filename, offset_s=offset_s, series=series, created_by=created_by)
     session.add(row)
     session.flush()

@@ -8,6 +8,7 @@ import re
 from datetime import datetime, time
 from typing import Any
 
+from backend.metrics.limits import ImportLimits
 from backend.metrics.mappings import normalise_header
 from backend.metrics.parsing import (
     HEADER_SEARCH_ROWS,
@@ -31,6 +32,14 @@ HEADERS: dict[str, tuple[str, ...]] = {
 _LOOKUP = {normalise_header(name): field for field, names in HEADERS.items() for name in names}
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _MINUTE = re.compile(r"^第?(\d+)(?:分钟|分|min)?$")
+
+
+# A live session's export has a row a minute (or a second) and a handful of columns: limits far below a
+# metrics export's, so even a hostile file read in this process stays small (30,000 x 32 cells at most).
+SESSION_LIMITS = ImportLimits(
+    rows=30_000, columns=32, cell_chars=1_000, shared_strings_bytes=8 * 1024 * 1024,
+    uncompressed_bytes=32 * 1024 * 1024, zip_members=100,
+)
 
 
 class SessionDataError(ValueError):
@@ -70,7 +79,7 @@ def parse_session_data(data: bytes, filename: str, *, offset_s: float = 0.0) -> 
     """{metric: {"start", "step", "values"}} with times in source seconds: the first row is at `offset_s`
     (the second of the recording at which the export's first minute starts). Missing cells count 0."""
     try:
-        rows = read_table(data, filename)
+        rows = read_table(data, filename, SESSION_LIMITS)
     except ExportUnreadable as e:
         raise SessionDataError(str(e)) from e
     header, columns = _find_header(rows)
