@@ -261,11 +261,6 @@ def discard_bytes(storage: Storage, settings: Settings, upload: TusUpload) -> No
     for held in uploads_dir(settings).glob(f"{upload.id}.*"):
         if held.suffix != ".lock":  # (writer_lock removes that once the upload takes no more bytes)
             held.unlink(missing_ok=True)
-    if upload.multipart_upload_id and upload.staging_key:
-        with contextlib.suppress(Exception):
-            storage.multipart_abort(upload.staging_key, upload.multipart_upload_id)
-    upload.multipart_upload_id = None
-    upload.parts = []
     _forget_hasher(upload.id)
 
 
