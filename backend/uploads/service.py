@@ -8,7 +8,7 @@ ingest leaves nothing in storage or in the catalogue.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,15 @@ def material_keys(material_id: uuid.UUID, container: str | None) -> dict[str, st
     return {"original": f"{base}/original.{ext}", "poster": f"{base}/poster.jpg", "sheet": f"{base}/contact-sheet.jpg"}
 
 
+def store_previews(storage: Storage, material: Material, previews: dict[str, Path]) -> None:
+    """Put the poster and contact sheet the inspector wrote (those that exist) beside the original."""
+    keys = material_keys(material.id, material.container)
+    for name, attribute in (("poster", "poster_key"), ("sheet", "contact_sheet_key")):
+        if previews[name].exists():
+            storage.put_file(keys[name], previews[name], content_type="image/jpeg")
+            setattr(material, attribute, keys[name])
+
+
 def find_by_sha256(session: Session, sha256: str) -> Material | None:
     """The material an upload of these bytes is: the uploaded one (unique among uploads), else the
     earliest rendition with the same bytes."""
@@ -131,7 +140,7 @@ def find_by_sha256(session: Session, sha256: str) -> Material | None:
     ).first()
 
 
-def _existing(session: Session, found: Material, tag_ids: Iterable[int]) -> IngestResult:
+def _existing(session: Session, found: Material, tag_ids: list[int]) -> IngestResult:
     if found.status == MaterialStatus.deleted:
         # Uploading the same bytes again is the clearest way to say "I want this back".
         found.status = MaterialStatus.ready
@@ -139,9 +148,8 @@ def _existing(session: Session, found: Material, tag_ids: Iterable[int]) -> Inge
         found.updated_at = utcnow()
         session.add(found)
         session.flush()
-    ids = list(tag_ids)
-    if ids:
-        tag_service.tag_materials(session, [found.id], ids)
+    if tag_ids:
+        tag_service.tag_materials(session, [found.id], tag_ids)
     return IngestResult(material=found, created=False)
 
 
@@ -162,18 +170,19 @@ def ingest_spooled(
             raise errors.EmptyFile("the upload has no bytes")
         tags = tag_service.resolve_tag_refs(session, request.tag_refs, create=True)
         tags += [t for t in request.tags if t.id not in {x.id for x in tags}]
+        tag_ids = [t.id for t in tags if t.id is not None]
         # Uploads are deduplicated by their bytes. A rendition is not: two presets with the same
         # encoding settings make identical files, and each is its own material with its own preset.
         deduplicate = request.kind != MaterialKind.derived
         found = find_by_sha256(session, spooled.sha256) if deduplicate else None
         if found is not None:
-            return _existing(session, found, [t.id for t in tags if t.id is not None])
+            return _existing(session, found, tag_ids)
 
         facts = _probe(settings, spooled, inspector)
         declared = request.declared_media_type
         if declared is not None and facts.media_type != declared.value:
             raise errors.KindMismatch(f"declared {declared.value}, but the file is {facts.media_type}")
-        poster, sheet = _previews(spooled.path).values()
+        previews = _previews(spooled.path)
 
         material_id = request.material_id or uuid.uuid4()
         keys = material_keys(material_id, facts.container)
@@ -199,16 +208,11 @@ def ingest_spooled(
             created_by=request.created_by,
         )
         material.apply_facts(facts)
-        material.previews_failed = facts.media_type != MediaType.audio and not poster.exists()
+        material.previews_failed = facts.media_type != MediaType.audio and not previews["poster"].exists()
 
         stored = f"materials/{material_id}/"
         storage.put_file(keys["original"], spooled.path, content_type=content_type, move=True)
-        if poster.exists():
-            storage.put_file(keys["poster"], poster, content_type="image/jpeg")
-            material.poster_key = keys["poster"]
-        if sheet.exists():
-            storage.put_file(keys["sheet"], sheet, content_type="image/jpeg")
-            material.contact_sheet_key = keys["sheet"]
+        store_previews(storage, material, previews)
         for name, path in request.extra_objects.items():
             storage.put_file(f"{stored}{name}", path)
 
@@ -225,9 +229,9 @@ def ingest_spooled(
             found = find_by_sha256(session, spooled.sha256)
             if found is None:
                 raise
-            return _existing(session, found, [t.id for t in tags if t.id is not None])
-        if tags:
-            tag_service.tag_materials(session, [material.id], [t.id for t in tags if t.id is not None])
+            return _existing(session, found, tag_ids)
+        if tag_ids:
+            tag_service.tag_materials(session, [material.id], tag_ids)
         if material.media_type == MediaType.video:
             request_fingerprint(session, material.id)
         stored = None
