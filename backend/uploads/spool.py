@@ -206,11 +206,11 @@ def _unheld(path: Path) -> bool:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
     except OSError:
         return False
     finally:
         os.close(fd)
+    return True
 
 
 def cleanup_spool(spool_dir: Path) -> int:

@@ -161,9 +161,7 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
     if len(parts) != 2 or not parts[0] or not parts[1]:
         raise errors.BadRequest("Upload-Checksum must be '<algorithm> <base64 digest>'")
     if parts[0] not in CHECKSUM_ALGORITHMS:
-        raise errors.ChecksumAlgorithmUnsupported(
-            f"checksum algorithm {parts[0]!r} is not supported; use one of {', '.join(CHECKSUM_ALGORITHMS)}"
-        )
+        raise errors.ChecksumAlgorithmUnsupported(f"checksum algorithm {parts[0]!r} is not supported; use one of {', '.join(CHECKSUM_ALGORITHMS)}")
     return parts[0], _base64(parts[1], "the Upload-Checksum digest")
 
 
@@ -207,9 +205,7 @@ def check_active(upload: TusUpload) -> None:
 
 
 # The upload row as committed now (not as this session last saw it); built once, run on every request.
-_LATEST_UPLOAD = (
-    select(TusUpload).where(TusUpload.id == bindparam("upload_id")).execution_options(populate_existing=True)
-)
+_LATEST_UPLOAD = select(TusUpload).where(TusUpload.id == bindparam("upload_id")).execution_options(populate_existing=True)
 
 
 @contextlib.contextmanager
@@ -321,9 +317,7 @@ def _validate_patch(
     content_length = _non_negative_int(headers.get("content-length"), "Content-Length")
     check_active(upload)
     if offset != upload.offset:
-        raise errors.UploadOffsetMismatch(
-            f"Upload-Offset is {offset} but the upload is at {upload.offset}", upload_offset=upload.offset
-        )
+        raise errors.UploadOffsetMismatch(f"Upload-Offset is {offset} but the upload is at {upload.offset}", upload_offset=upload.offset)
     if new_length is not None:
         if upload.length is not None and new_length != upload.length:
             raise errors.BadRequest(f"the upload's length is already {upload.length}; it cannot change")
@@ -333,9 +327,7 @@ def _validate_patch(
     length = upload.length if upload.length is not None else new_length
     limit = length if length is not None else settings.max_upload_bytes
     if content_length is not None and upload.offset + content_length > limit:
-        raise errors.PayloadTooLarge(
-            f"{content_length} more bytes at offset {upload.offset} would pass the upload's length of {limit}"
-        )
+        raise errors.PayloadTooLarge(f"{content_length} more bytes at offset {upload.offset} would pass the upload's length of {limit}")
     return checksum, new_length
 
 
@@ -424,9 +416,7 @@ async def receive(
     return offset_headers(upload), error
 
 
-async def _complete(
-    session: Session, storage: Storage, settings: Settings, upload: TusUpload, hasher: Any
-) -> BaseException | None:
+async def _complete(session: Session, storage: Storage, settings: Settings, upload: TusUpload, hasher: Any) -> BaseException | None:
     """Ingest the finished bytes where they are (ingest moves them into storage or removes them).
     Returns ingest's error (after recording it on the row) or None."""
 
@@ -485,13 +475,9 @@ def expire_uploads(session: Session, storage: Storage, settings: Settings, now: 
     """Expire unfinished uploads past `expires_at` (freeing their bytes) and forget old finished rows.
     An upload being written right now is skipped (its lock is held) and picked up next time."""
     now = now or utcnow()
-    due = list(
-        session.exec(
-            select(TusUpload.id, TusUpload.owner_key_id).where(
-                TusUpload.status == UploadStatus.receiving, TusUpload.expires_at <= now
-            )
-        )
-    )
+    due = session.exec(
+        select(TusUpload.id, TusUpload.owner_key_id).where(TusUpload.status == UploadStatus.receiving, TusUpload.expires_at <= now)
+    ).all()
     session.commit()
     expired = 0
     for upload_id, owner_key_id in due:
