@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from backend.sqltypes import JSONColumn, UTCDateTime, utcnow
@@ -58,17 +58,7 @@ class TusUpload(SQLModel, table=True):
     media_type: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
 
     storage_mode: UploadStorageMode = Field(sa_column=Column(String(8), nullable=False))
-    staging_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
     multipart_upload_id: str | None = Field(default=None, sa_column=Column(String(1024), nullable=True))
-    parts: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
-    """[[part number, etag, size], ...] of the parts in object storage (s3 mode of older versions)."""
-    tail_start: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    """Offset of the first byte held in the local tail file (s3 mode: bytes not yet in a part)."""
-
-    # No longer written (the running SHA-256 stays in the receiving process's memory, see tus.py),
-    # nor are staging_key, parts and tail_start; kept until a migration drops the columns.
-    sha256_state: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    sha256_offset: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
     error_type: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     material_id: uuid.UUID | None = Field(

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from backend.catalogue.models import Material, MaterialStatus, MediaType
 from backend.config import Settings
 from backend.sqltypes import utcnow
-from backend.uploads.service import limits_from, material_keys
+from backend.uploads.service import limits_from, store_previews
 from storage import Storage
 from workers.media.inspect import InspectFailed, inspect_untrusted
 from workers.media.probe import ProbeRejection
@@ -46,7 +46,6 @@ def retry_previews(session: Session, storage: Storage, settings: Settings, mater
         session.add(material)
         session.flush()
         return False
-    keys = material_keys(material.id, material.container or "")
     with tempfile.TemporaryDirectory(prefix="reelhouse-previews-") as tmp:
         original, poster, sheet = Path(tmp) / "original", Path(tmp) / "poster.jpg", Path(tmp) / "sheet.jpg"
         storage.download_to(material.storage_key, original)
@@ -61,11 +60,7 @@ def retry_previews(session: Session, storage: Storage, settings: Settings, mater
             return False
         if not poster.exists():
             return False  # the inspector has logged why
-        storage.put_file(keys["poster"], poster, content_type="image/jpeg")
-        material.poster_key = keys["poster"]
-        if sheet.exists():
-            storage.put_file(keys["sheet"], sheet, content_type="image/jpeg")
-            material.contact_sheet_key = keys["sheet"]
+        store_previews(storage, material, {"poster": poster, "sheet": sheet})
     material.previews_failed = False
     material.updated_at = utcnow()
     session.add(material)

@@ -8,7 +8,7 @@ ingest leaves nothing in storage or in the catalogue.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,17 +65,20 @@ class IngestResult:
     created: bool
 
 
-def _preview_paths(spool_path: Path) -> tuple[Path, Path]:
+def _previews(spool_path: Path) -> dict[str, Path]:
     """Where the inspector writes a spool file's poster and contact sheet (beside it)."""
-    return spool_path.with_name(f"{spool_path.stem}.poster.jpg"), spool_path.with_name(f"{spool_path.stem}.sheet.jpg")
+    return {name: spool_path.with_name(f"{spool_path.stem}.{name}.jpg") for name in ("poster", "sheet")}
+
+
+def _unlink(paths: dict[str, Path]) -> None:
+    for path in paths.values():
+        path.unlink(missing_ok=True)
 
 
 class InspectWhileSpooling:
-    """The sandboxed inspector of a body of declared size, started as the body begins to arrive and
-    handed the spool file as it grows (a spool watcher): the child loads its libraries, probes and
-    decodes preview frames from bytes already on disk, so little is left once the last byte is in.
-    It shortens a user's wait by more than 10 % at every link speed measured (bench/RESULTS.md).
-    `ingest_spooled` collects the result; `close` ends the child and removes what it wrote."""
+    """The sandboxed inspector of a body of declared size, handed the spool file as it grows (a
+    spool watcher), so little is left to do once the last byte is in: more than 10 % off a user's
+    wait at every link speed measured (bench/RESULTS.md). `ingest_spooled` collects the result."""
 
     def __init__(self, settings: Settings, declared_size: int) -> None:
         self.child = SandboxedInspector()
@@ -85,49 +88,46 @@ class InspectWhileSpooling:
 
     def started(self, path: Path) -> None:
         self._path = path
-        poster, sheet = _preview_paths(path)
-        self.child.follow(path, self._size, limits=self._limits, poster=poster, contact_sheet=sheet)
+        previews = _previews(path)
+        self.child.follow(path, self._size, limits=self._limits, poster=previews["poster"], contact_sheet=previews["sheet"])
 
     def written(self, total_bytes: int) -> None:
         self.child.advance(total_bytes)
 
     def close(self) -> None:
         self.child.close()
-        for path in _preview_paths(self._path) if self._path else ():
-            path.unlink(missing_ok=True)
+        if self._path:
+            _unlink(_previews(self._path))
 
 
-def probe_spooled(
-    settings: Settings, spooled: SpooledUpload, inspector: InspectWhileSpooling | None = None
-) -> tuple[MediaFacts, Path, Path]:
+def _probe(settings: Settings, spooled: SpooledUpload, inspector: InspectWhileSpooling | None) -> MediaFacts:
     """Probe and render previews in the sandbox (the child already following the file, if one
     does); map rejections to the API's error types."""
-    poster, sheet = _preview_paths(spooled.path)
+    previews = _previews(spooled.path)
     try:
-        facts = (inspector.child.inspect if inspector else inspect_untrusted)(
-            spooled.path, limits=limits_from(settings), poster=poster, contact_sheet=sheet,
+        return (inspector.child.inspect if inspector else inspect_untrusted)(
+            spooled.path, limits=limits_from(settings), poster=previews["poster"], contact_sheet=previews["sheet"],
             timeout=settings.probe_timeout_seconds,
         )
     except ProbeRejection as exc:
-        poster.unlink(missing_ok=True)
-        sheet.unlink(missing_ok=True)
         raise _REJECTIONS.get(exc.reason, errors.NotMedia)(exc.detail) from exc
     except InspectFailed as exc:
-        poster.unlink(missing_ok=True)
-        sheet.unlink(missing_ok=True)
         raise errors.NotMedia("the file could not be read as media") from exc
-    return facts, poster, sheet
-
-
-def check_declared_type(facts: MediaFacts, declared: MediaType | None) -> None:
-    if declared is not None and facts.media_type != declared.value:
-        raise errors.KindMismatch(f"declared {declared.value}, but the file is {facts.media_type}")
 
 
 def material_keys(material_id: uuid.UUID, container: str | None) -> dict[str, str]:
     ext = _EXTENSIONS.get(container or "", ("bin", ""))[0]
     base = f"materials/{material_id}"
     return {"original": f"{base}/original.{ext}", "poster": f"{base}/poster.jpg", "sheet": f"{base}/contact-sheet.jpg"}
+
+
+def store_previews(storage: Storage, material: Material, previews: dict[str, Path]) -> None:
+    """Put the poster and contact sheet the inspector wrote (those that exist) beside the original."""
+    keys = material_keys(material.id, material.container)
+    for name, attribute in (("poster", "poster_key"), ("sheet", "contact_sheet_key")):
+        if previews[name].exists():
+            storage.put_file(keys[name], previews[name], content_type="image/jpeg")
+            setattr(material, attribute, keys[name])
 
 
 def find_by_sha256(session: Session, sha256: str) -> Material | None:
@@ -140,7 +140,7 @@ def find_by_sha256(session: Session, sha256: str) -> Material | None:
     ).first()
 
 
-def _existing(session: Session, found: Material, tag_ids: Iterable[int]) -> IngestResult:
+def _existing(session: Session, found: Material, tag_ids: list[int]) -> IngestResult:
     if found.status == MaterialStatus.deleted:
         # Uploading the same bytes again is the clearest way to say "I want this back".
         found.status = MaterialStatus.ready
@@ -148,9 +148,8 @@ def _existing(session: Session, found: Material, tag_ids: Iterable[int]) -> Inge
         found.updated_at = utcnow()
         session.add(found)
         session.flush()
-    ids = list(tag_ids)
-    if ids:
-        tag_service.tag_materials(session, [found.id], ids)
+    if tag_ids:
+        tag_service.tag_materials(session, [found.id], tag_ids)
     return IngestResult(material=found, created=False)
 
 
@@ -163,34 +162,36 @@ def ingest_spooled(
     inspector: InspectWhileSpooling | None = None,
 ) -> IngestResult:
     """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
-
-    The spool file is consumed: moved into storage, or deleted on rejection/duplicate, with its
-    previews. A refused upload leaves nothing in storage, the catalogue or the spool. `inspector`
-    (one following the file as it arrived) is used for a new file and closed here in any case.
-    """
+    The spool file and its previews are consumed: moved into storage, or deleted; a refused upload
+    leaves nothing behind. `inspector` (if one followed the file) is closed here in any case."""
     stored: str | None = None  # the new material's folder in storage, once anything may be in it
     try:
         if spooled.size == 0:
             raise errors.EmptyFile("the upload has no bytes")
         tags = tag_service.resolve_tag_refs(session, request.tag_refs, create=True)
         tags += [t for t in request.tags if t.id not in {x.id for x in tags}]
+        tag_ids = [t.id for t in tags if t.id is not None]
         # Uploads are deduplicated by their bytes. A rendition is not: two presets with the same
         # encoding settings make identical files, and each is its own material with its own preset.
         deduplicate = request.kind != MaterialKind.derived
         found = find_by_sha256(session, spooled.sha256) if deduplicate else None
         if found is not None:
-            return _existing(session, found, [t.id for t in tags if t.id is not None])
+            return _existing(session, found, tag_ids)
 
-        facts, poster, sheet = probe_spooled(settings, spooled, inspector)
-        check_declared_type(facts, request.declared_media_type)
+        facts = _probe(settings, spooled, inspector)
+        declared = request.declared_media_type
+        if declared is not None and facts.media_type != declared.value:
+            raise errors.KindMismatch(f"declared {declared.value}, but the file is {facts.media_type}")
+        previews = _previews(spooled.path)
 
         material_id = request.material_id or uuid.uuid4()
         keys = material_keys(material_id, facts.container)
         content_type = _EXTENSIONS.get(facts.container or "", ("bin", "application/octet-stream"))[1]
-        title = (request.title or "").strip() or _title_from_filename(safe_filename(request.original_filename)) or "Untitled"
+        filename = safe_filename(request.original_filename)
+        title = (request.title or "").strip() or (Path(filename).stem.replace("_", " ").strip() if filename else "")
         material = Material(
             id=material_id,
-            title=title[:500],
+            title=(title or "Untitled")[:500],
             description=request.description,
             media_type=MediaType(facts.media_type),
             kind=request.kind,
@@ -198,7 +199,7 @@ def ingest_spooled(
             sha256=spooled.sha256,
             size_bytes=spooled.size,
             storage_key=keys["original"],
-            original_filename=safe_filename(request.original_filename),
+            original_filename=filename,
             content_type=content_type,
             parent_id=request.parent_id,
             recipe=request.recipe,
@@ -207,16 +208,11 @@ def ingest_spooled(
             created_by=request.created_by,
         )
         material.apply_facts(facts)
-        material.previews_failed = facts.media_type != MediaType.audio and not poster.exists()
+        material.previews_failed = facts.media_type != MediaType.audio and not previews["poster"].exists()
 
         stored = f"materials/{material_id}/"
         storage.put_file(keys["original"], spooled.path, content_type=content_type, move=True)
-        if poster.exists():
-            storage.put_file(keys["poster"], poster, content_type="image/jpeg")
-            material.poster_key = keys["poster"]
-        if sheet.exists():
-            storage.put_file(keys["sheet"], sheet, content_type="image/jpeg")
-            material.contact_sheet_key = keys["sheet"]
+        store_previews(storage, material, previews)
         for name, path in request.extra_objects.items():
             storage.put_file(f"{stored}{name}", path)
 
@@ -233,9 +229,9 @@ def ingest_spooled(
             found = find_by_sha256(session, spooled.sha256)
             if found is None:
                 raise
-            return _existing(session, found, [t.id for t in tags if t.id is not None])
-        if tags:
-            tag_service.tag_materials(session, [material.id], [t.id for t in tags if t.id is not None])
+            return _existing(session, found, tag_ids)
+        if tag_ids:
+            tag_service.tag_materials(session, [material.id], tag_ids)
         if material.media_type == MediaType.video:
             request_fingerprint(session, material.id)
         stored = None
@@ -250,14 +246,7 @@ def ingest_spooled(
         if inspector is not None:
             inspector.child.close()  # before its previews go: a child still at work would write them after
         spooled.discard()
-        for path in _preview_paths(spooled.path):
-            path.unlink(missing_ok=True)
-
-
-def _title_from_filename(filename: str | None) -> str | None:
-    if not filename:
-        return None
-    return Path(filename).stem.replace("_", " ").strip() or None
+        _unlink(_previews(spooled.path))
 
 
 def ingest_local_file(

@@ -1,13 +1,10 @@
-"""The spool: where an incoming byte stream lands on local disk before it is inspected and stored.
+"""The spool: where a request body lands on local disk before it is inspected and stored.
 
-`receive` is the one way a request body reaches disk, for the simple upload and for tus PATCHes:
-bytes are counted against a limit as they arrive, and hashed and written on worker threads in
-batches of about 1 MiB while the next batch arrives. A full disk is a 507 problem (`storage-full`),
-never a half-written file.
-
-A spool file is private to one upload: its writer holds an flock on it until the upload is
-ingested or rejected and the file removed. A file nobody holds belongs to a request that died with
-its process; `cleanup_spool` removes those, at start-up and from the hourly sweep.
+`receive` is the one way a body reaches disk, for the simple upload and for tus PATCHes: counted
+against a limit as it arrives, hashed and written on worker threads in batches of about 1 MiB while
+the next batch arrives. A full disk is a 507 problem (`storage-full`), never a half-written file.
+A spool file's writer holds an flock on it until it is ingested or removed; `cleanup_spool` removes
+the files nobody holds (their request died with its process), at start-up and from the hourly sweep.
 """
 
 from __future__ import annotations
@@ -30,8 +27,7 @@ from backend import errors
 
 READ_CHUNK = 1024 * 1024
 BATCH_BYTES = 1024 * 1024  # per hand-off to the threads: amortises the hop, bounds memory to ~2 MiB a body
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-FRESH_SECONDS = 10.0  # cleanup_spool leaves younger files alone
+FRESH_SECONDS = 10.0  # cleanup_spool leaves younger files alone: their writer may not have locked them yet
 
 # A body's batch is written and hashed before the next is handed over, so bytes are never reordered.
 _workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reelhouse-receive")
@@ -44,9 +40,13 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         while view:
             view = view[os.write(fd, view) :]
     except OSError as exc:
-        if exc.errno in _FULL:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             raise errors.StorageFull(f"the upload disk is full ({os.strerror(exc.errno or 0)}); try again later") from exc
         raise
+
+
+def _too_large(limit: int) -> str:
+    return f"the upload is larger than the limit of {limit} bytes"
 
 
 async def receive(
@@ -56,31 +56,27 @@ async def receive(
     limit: int,
     *,
     interrupted: type[BaseException] | None = None,
-    too_large: Callable[[int], BaseException] | None = None,
+    too_large: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write a body to `fd` at its current position, updating each of `hashers`; return the bytes
-    written.
+    """Write a body to `fd` at its position, updating each of `hashers`; return the bytes written.
 
-    Past `limit` bytes the body is refused (PayloadTooLarge, or `too_large(limit)`) before any of
-    the excess is written. If the stream raises `interrupted` (a client gone mid-body), what arrived
-    before it is still written and hashed, then the error propagates. On any error or cancellation,
-    no thread is still writing when this returns, so the caller may truncate or remove the file.
-    `progress(n)` is told, on the writing thread, after each batch, that `n` bytes are written.
+    Past `limit` bytes it is refused (PayloadTooLarge, detail `too_large`) before any excess is
+    written. If the stream raises `interrupted` (a client gone mid-body), what arrived before is
+    still written and hashed. On any error no thread is still writing when this returns, so the
+    caller may truncate or remove the file. `progress(n)`: `n` bytes are written, after each batch.
     """
-    received = 0
-    written = 0
+    received = written = batched = 0
     batch: list[bytes] = []
-    batched = 0
     pending: list[Future[Any]] = []
 
     def write(data: bytes) -> None:
         nonlocal written
         at = os.lseek(fd, 0, os.SEEK_CUR)
         write_all(fd, data)
-        # Start writing the batch to disk now, without waiting: left dirty in the page cache, a
-        # large upload's bytes would all be written by the fsync that stores it, after the last
-        # byte arrived (~0.5 s per GB here, bench/RESULTS.md). Pages still being written stay cached.
+        # Start writing the batch to disk now: left dirty in the page cache, a large upload's bytes
+        # would all be written by the fsync that stores it, after the last byte arrived (~0.5 s per
+        # GB here, bench/RESULTS.md). Pages still being written stay cached.
         os.posix_fadvise(fd, at, len(data), os.POSIX_FADV_DONTNEED)
         written += len(data)
         if progress is not None:
@@ -92,8 +88,7 @@ async def receive(
         batch.clear()
         batched = 0
         await _settled(pending)
-        # The write and each hash on threads of their own (hashlib and os.write release the GIL),
-        # while the loop receives the next batch.
+        # The write and each hash on threads of their own (hashlib and os.write release the GIL).
         pending = [_workers.submit(write, data), *(_workers.submit(h.update, data) for h in hashers)]
 
     try:
@@ -101,9 +96,7 @@ async def receive(
             async for chunk in chunks:
                 received += len(chunk)
                 if received > limit:
-                    raise too_large(limit) if too_large else errors.PayloadTooLarge(
-                        f"the upload is larger than the limit of {limit} bytes"
-                    )
+                    raise errors.PayloadTooLarge(too_large or _too_large(limit))
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= BATCH_BYTES:
@@ -130,8 +123,7 @@ async def _settled(futures: list[Future[Any]]) -> None:
 
 @dataclass
 class SpooledUpload:
-    """Bytes received in full on local disk, with their digest; deleted once ingested or rejected.
-    `fd` (if set) holds the spool file's flock, so `cleanup_spool` leaves it alone."""
+    """Bytes received in full on local disk, with their digest; `fd` (if set) holds the file's flock."""
 
     path: Path
     size: int
@@ -148,10 +140,10 @@ class SpooledUpload:
             self.fd = -1
 
 
-def new_spool_file(spool_dir: Path, name: str | None = None) -> tuple[Path, int]:
+def new_spool_file(spool_dir: Path) -> tuple[Path, int]:
     """Create a spool file, locked for its writer; returns its path and a writable fd."""
     spool_dir.mkdir(parents=True, exist_ok=True)
-    path = spool_dir / (name or f"{uuid.uuid4().hex}.part")
+    path = spool_dir / f"{uuid.uuid4().hex}.part"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return path, fd
@@ -165,8 +157,7 @@ def hold(path: Path) -> int:
 
 
 class SpoolWatcher(Protocol):
-    """Told where a new spool file is (`started`) and, after each write, how many bytes of it are
-    on disk (`written`): the simple upload lets the media inspector read the file as it grows."""
+    """Told where a new spool file is, then how many bytes of it are on disk after each write."""
 
     def started(self, path: Path) -> None: ...
 
@@ -184,8 +175,7 @@ async def spool_stream(
             watcher.started(path)
         size = await receive(chunks, fd, [hasher], max_bytes, progress=watcher.written if watcher else None)
     except BaseException:
-        path.unlink(missing_ok=True)
-        os.close(fd)
+        SpooledUpload(path, 0, "", fd).discard()
         raise
     return SpooledUpload(path=path, size=size, sha256=hasher.hexdigest(), fd=fd)
 
@@ -199,12 +189,11 @@ def spool_file(source: BinaryIO, spool_dir: Path, max_bytes: int) -> SpooledUplo
         while chunk := source.read(READ_CHUNK):
             size += len(chunk)
             if size > max_bytes:
-                raise errors.PayloadTooLarge(f"the upload is larger than the limit of {max_bytes} bytes")
+                raise errors.PayloadTooLarge(_too_large(max_bytes))
             hasher.update(chunk)
             write_all(fd, chunk)
     except BaseException:
-        path.unlink(missing_ok=True)
-        os.close(fd)
+        SpooledUpload(path, 0, "", fd).discard()
         raise
     return SpooledUpload(path=path, size=size, sha256=hasher.hexdigest(), fd=fd)
 
@@ -217,24 +206,21 @@ def _unheld(path: Path) -> bool:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
     except OSError:
         return False
     finally:
         os.close(fd)
+    return True
 
 
 def cleanup_spool(spool_dir: Path) -> int:
-    """Remove what requests that died with their process left in the spool: every `.part` nobody
-    holds, and previews whose spool file is gone or unheld. Safe while other uploads run."""
-    if not spool_dir.exists():
-        return 0
+    """Remove every `.part` nobody holds and previews whose spool file is gone or unheld (what
+    requests that died with their process left). Safe while other uploads run."""
     removed = 0
     now = time.time()
-    for entry in spool_dir.iterdir():
+    for entry in spool_dir.iterdir() if spool_dir.exists() else ():
         part = entry if entry.suffix == ".part" else spool_dir / f"{entry.name.split('.', 1)[0]}.part"
         try:
-            # A file a few seconds old may be one its writer has created but not yet locked.
             if not entry.is_file() or now - entry.stat().st_mtime < FRESH_SECONDS:
                 continue
             if part.exists() and not _unheld(part):

@@ -1,19 +1,12 @@
-"""Untrusted media is opened only in a child process with a timeout and memory cap.
-
-`inspect_untrusted(path, ...)` runs `python -m workers.media.inspect`, which probes the file,
-optionally writes the poster, contact sheet and perceptual fingerprint, and prints one JSON line.
-
-A child is used for one file and then exits. `SandboxedInspector` starts it ahead of time: the
-simple upload starts one when a body of declared size begins to arrive and hands it the spool file
-as soon as it is created; the child reads it as it grows (`follow`), so the interpreter and FFmpeg's
-libraries load, and the probe and the preview frames are decoded, during the transfer from bytes
-already on disk; what needs the end of the file waits for it. Otherwise the finished file is
-handed over on stdin.
+"""Untrusted media is opened only in a child process (`python -m workers.media.inspect`) with a
+timeout and memory cap: it probes one file, optionally writes the poster, contact sheet and
+perceptual fingerprint, and prints one JSON line. `SandboxedInspector` starts the child ahead of
+time; the simple upload hands it the spool file as it grows (`follow`), so libraries load and the
+probe and preview frames are decoded during the transfer.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
@@ -24,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -61,10 +53,9 @@ def _child_env() -> dict[str, str]:
 class SandboxedInspector:
     """One inspector child, started now, given one file later with `inspect`; `close` ends it.
 
-    Until it gets a file the child only imports its libraries and waits on stdin; closing an unused
-    inspector (a duplicate upload, a refused request) kills it. A file still being written can be
-    handed over early with `follow`: the child then reads it as `advance` reports bytes on disk
-    (workers/media/source.py), and `inspect` with the same request collects the result.
+    Until it gets a file the child imports its libraries and waits on stdin. A file still being
+    written can be handed over early with `follow`: the child reads it as `advance` reports bytes on
+    disk (workers/media/source.py), and `inspect` with the same request collects the result.
     """
 
     def __init__(self) -> None:
@@ -74,7 +65,7 @@ class SandboxedInspector:
         # written inside a hostile file would be looked up there and find nothing.
         self._workdir = tempfile.mkdtemp(prefix="reelhouse-inspect-")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.media.inspect", "--request-on-stdin", "--in-private-dir"],
+            [sys.executable, "-m", "workers.media.inspect"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(),
             cwd=self._workdir,
         )
@@ -82,39 +73,21 @@ class SandboxedInspector:
         self._collected = False
         self._stdin_lock = threading.Lock()
 
-    def follow(
-        self,
-        path: Path,
-        size: int,
-        *,
-        limits: Limits,
-        poster: Path | None = None,
-        contact_sheet: Path | None = None,
-        fingerprint: Path | None = None,
-    ) -> None:
-        """Hand over `path` while it is written: `size` bytes in all, none on disk until `advance`."""
-        request = _request(path, limits, poster, contact_sheet, fingerprint)
-        self._send({**request, "size": size})
+    def follow(self, path: Path, size: int, *, limits: Limits, **outputs: Path | None) -> None:
+        """Hand over `path` while it is written: `size` bytes in all, none on disk until `advance`.
+        `outputs`: where to write the `poster`, `contact_sheet`, `fingerprint` (as for `inspect`)."""
+        self._send({**_request(path, limits, **outputs), "size": size})
 
     def advance(self, available: int) -> None:
         """Tell a following child that the first `available` bytes of its file are on disk."""
         self._write_line(str(available))
 
-    def inspect(
-        self,
-        path: Path,
-        *,
-        limits: Limits,
-        poster: Path | None = None,
-        contact_sheet: Path | None = None,
-        fingerprint: Path | None = None,
-        timeout: float = 60.0,
-    ) -> MediaFacts:
+    def inspect(self, path: Path, *, limits: Limits, timeout: float = 60.0, **outputs: Path | None) -> MediaFacts:
         """Probe (and render previews of) `path`, now complete. Raises ProbeRejection or InspectFailed."""
         if self._collected:
             raise RuntimeError("an inspector child inspects one file")
         self._collected = True
-        request = _request(path, limits, poster, contact_sheet, fingerprint)
+        request = _request(path, limits, **outputs)
         if self._sent is None:
             self._send(request)
         elif {k: v for k, v in self._sent.items() if k != "size"} != request:
@@ -161,7 +134,7 @@ class SandboxedInspector:
 
 
 def _request(
-    path: Path, limits: Limits, poster: Path | None, contact_sheet: Path | None, fingerprint: Path | None
+    path: Path, limits: Limits, poster: Path | None = None, contact_sheet: Path | None = None, fingerprint: Path | None = None
 ) -> dict[str, Any]:
     # Absolute: the child runs in a directory of its own.
     return {
@@ -172,20 +145,10 @@ def _request(
     }
 
 
-def inspect_untrusted(
-    path: Path,
-    *,
-    limits: Limits,
-    poster: Path | None = None,
-    contact_sheet: Path | None = None,
-    fingerprint: Path | None = None,
-    timeout: float = 60.0,
-) -> MediaFacts:
+def inspect_untrusted(path: Path, *, limits: Limits, timeout: float = 60.0, **outputs: Path | None) -> MediaFacts:
     """Probe (and render previews of) a file in a sandboxed child. Raises ProbeRejection or InspectFailed."""
     with SandboxedInspector() as inspector:
-        return inspector.inspect(
-            path, limits=limits, poster=poster, contact_sheet=contact_sheet, fingerprint=fingerprint, timeout=timeout
-        )
+        return inspector.inspect(path, limits=limits, timeout=timeout, **outputs)
 
 
 def _facts_from(stdout: bytes, stderr: bytes, returncode: int | None) -> MediaFacts:
@@ -209,50 +172,23 @@ def _repo_root() -> str:
     return str(Path(__file__).resolve().parents[2])
 
 
-def main(argv: list[str] | None = None, *, origin: Path | None = None, workdir: Path | None = None) -> int:
-    """`workdir`: the child's own empty directory (where it runs; the file is opened through a link
-    there); `origin`: the directory relative paths were given from."""
+def main(workdir: Path) -> int:
+    """The child: load the libraries, then read one request (JSON: path, limits, poster, ..., and
+    `size` for a file still being written, whose progress follows on stdin) and answer it."""
+    import av  # noqa: F401 - what the wait is for: loaded before the file is ready
 
-    def local(path: Path | None) -> Path | None:
-        return origin / path if path is not None and origin is not None else path
+    import workers.media.previews  # noqa: F401
 
-    def media(path: Path) -> Path:
-        path = local(path) or path
-        return _private_view(path, workdir) if workdir is not None else path
-
-    parser = argparse.ArgumentParser(description="Probe one media file; print one JSON line.")
-    parser.add_argument("path", type=Path, nargs="?")
-    parser.add_argument("--limits", default="{}")
-    parser.add_argument("--poster", type=Path)
-    parser.add_argument("--contact-sheet", type=Path)
-    parser.add_argument("--fingerprint", type=Path, help="write the video's perceptual fingerprint here")
-    parser.add_argument(
-        "--request-on-stdin", action="store_true",
-        help="load the libraries first, then read the request (JSON: path, limits, poster, ...) from stdin",
-    )
-    parser.add_argument("--in-private-dir", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.request_on_stdin:
-        import av  # noqa: F401 - what the wait is for: loaded before the file is ready
-
-        import workers.media.previews  # noqa: F401
-
-        request: dict[str, Any] = json.loads(sys.stdin.readline() or "{}")
-        if not request.get("path"):
-            return 0  # closed unused
-        paths = {name: local(Path(request[name])) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
-        arrival = None
-        if request.get("size") is not None:  # still being written: progress follows on stdin
-            arrival = Arrival(int(request["size"]))
-            arrival.follow_lines(sys.stdin)
-        source = MediaSource(media(Path(request["path"])), arrival)
-        result = _inspect(source, Limits(**(request.get("limits") or {})), **paths)
-    elif args.path is None:
-        parser.error("a path, or --request-on-stdin")
-    else:
-        limits = Limits(**json.loads(args.limits))
-        result = _inspect(media(args.path), limits, local(args.poster), local(args.contact_sheet), local(args.fingerprint))
-    print(json.dumps(result))
+    request: dict[str, Any] = json.loads(sys.stdin.readline() or "{}")
+    if not request.get("path"):
+        return 0  # closed unused
+    paths = {name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
+    arrival = None
+    if request.get("size") is not None:
+        arrival = Arrival(int(request["size"]))
+        arrival.follow_lines(sys.stdin)
+    source = MediaSource(_private_view(Path(request["path"]), workdir), arrival)
+    print(json.dumps(_inspect(source, Limits(**(request.get("limits") or {})), **paths)))
     return 0
 
 
@@ -287,19 +223,6 @@ def _write_fingerprint(path: Path, facts: MediaFacts, out: Path) -> None:
         out.unlink(missing_ok=True)
 
 
-@contextlib.contextmanager
-def _private_directory() -> Iterator[Path]:  # pragma: no cover - runs in the child
-    """Work in a fresh empty directory, removed on exit: a name written inside a file (an
-    ffconcat's or a playlist's entries) would be looked up there and find nothing."""
-    workdir = Path(tempfile.mkdtemp(prefix="reelhouse-inspect-"))
-    try:
-        os.chdir(workdir)
-        yield workdir
-    finally:
-        os.chdir("/")
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 def _private_view(path: Path, workdir: Path) -> Path:  # pragma: no cover - runs in the child
     """`path` as seen from `workdir` (a link there): FFmpeg resolves names relative to the file it
     opened, so the folder the file really sits in (the spool, with other uploads) is never searched."""
@@ -310,8 +233,4 @@ def _private_view(path: Path, workdir: Path) -> Path:  # pragma: no cover - runs
 
 if __name__ == "__main__":
     _limit_self()
-    if "--in-private-dir" in sys.argv:  # made empty by the parent, which removes it
-        raise SystemExit(main(workdir=Path.cwd()))
-    _origin = Path.cwd()
-    with _private_directory() as _workdir:
-        raise SystemExit(main(origin=_origin, workdir=_workdir))
+    raise SystemExit(main(workdir=Path.cwd()))  # an empty directory the parent made (and removes)

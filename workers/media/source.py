@@ -1,11 +1,8 @@
 """A media file to read: complete on disk, or still arriving (an upload being spooled).
 
-The upload endpoints hand the inspector a spool file while its bytes are still being written, with
-the size the client declared. Reads of an arriving file wait until the bytes they ask for are on
-disk, and its end is where the declared size says, so a demuxer reading it sees exactly the bytes
-of the finished file: probing and decoding preview frames can run during the transfer and give
-the same result as after it. What is needed from the end of the file (an MP4's index written
-last, Matroska's cues) simply waits for the end.
+Reads of an arriving file wait until their bytes are on disk, and its end is where the declared size
+says, so a demuxer sees exactly the bytes of the finished file: probing and decoding preview frames
+during the transfer give the same result as after it (what needs the file's end waits for it).
 """
 
 from __future__ import annotations
@@ -24,16 +21,8 @@ from typing import IO, Any
 # that reads other files (concat, HLS, image sequences) is refused before it reads its header, so a
 # file never makes FFmpeg open a name written inside it.
 ALLOWED_CONTAINERS = {
-    "mov,mp4,m4a,3gp,3g2,mj2": "mp4",
-    "matroska,webm": "matroska",
-    "mpegts": "mpegts",
-    "flv": "flv",
-    "avi": "avi",
-    "mp3": "mp3",
-    "wav": "wav",
-    "ogg": "ogg",
-    "flac": "flac",
-    "aac": "aac",
+    "mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "matroska", "mpegts": "mpegts", "flv": "flv", "avi": "avi",
+    "mp3": "mp3", "wav": "wav", "ogg": "ogg", "flac": "flac", "aac": "aac",
 }
 FORMAT_WHITELIST = ",".join(ALLOWED_CONTAINERS)
 PROTOCOL_WHITELIST = "file"
@@ -44,11 +33,8 @@ class ArrivalEnded(OSError):
 
 
 class Arrival:
-    """How much of a growing file is on disk: `size` bytes in all, `available` so far.
-
-    The writer reports progress with `advance`, and `end` when it will report no more; readers
-    wait in `wait_for`.
-    """
+    """How much of a growing file is on disk: `size` bytes in all, `available` so far. The writer
+    reports progress with `advance`, and `end` when it will report no more; readers `wait_for`."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -104,8 +90,7 @@ class ArrivingFile(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def seekable(self) -> bool:
-        return True
+    seekable = readable
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
