@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0012_tus_unused_columns"
-down_revision: str | Sequence[str] | None = "0010_tag_categories_renditions"
+down_revision: str | Sequence[str] | None = "0011_autoclip_analysis"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
