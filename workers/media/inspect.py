@@ -42,6 +42,9 @@ def _limit_self() -> None:  # pragma: no cover - runs in the child, before it re
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_CAP_SECONDS, CPU_CAP_SECONDS + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Below the API's priority: forty uploads mean forty inspectors, and the event loop that answers
+    # every other request (and /health) must still get the CPU first.
+    os.nice(10)
 
 
 def _child_env() -> dict[str, str]:
