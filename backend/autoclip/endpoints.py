@@ -1,5 +1,6 @@
 """Analyses of a recording and what is attached to it: start one (202 + the analysis to follow), list
-and read them, attach a transcript (SRT/VTT) or the live session's data (CSV/XLSX)."""
+and read them, attach a transcript (SRT/VTT) or the live session's data (CSV/XLSX); clip proposals
+computed from the newest analysis (listed, adjusted, rejected; never rendered here)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,21 @@ from fastapi.concurrency import run_in_threadpool
 
 from backend import errors
 from backend.autoclip import service as autoclip
-from backend.autoclip.models import Analysis, SessionData, Transcript
+from backend.autoclip.models import Analysis, Proposal, ProposalStatus, SessionData, Transcript
 from backend.autoclip.schemas import (
     AnalysisPublic,
     AnalysisSummary,
+    ProposalPublic,
+    ProposalsCreate,
+    ProposalUpdate,
+    ReasonPublic,
     SessionDataPublic,
     SessionSeriesPublic,
     TranscriptPublic,
     TranscriptSegmentPublic,
 )
 from backend.deps import Editor, SessionDep, Viewer
+from backend.responses import problems
 
 router = APIRouter(tags=["autoclip"])
 
@@ -158,3 +164,77 @@ async def attach_session_data(
         autoclip.import_session_data, session, material_id, data, name, offset_s=offset_seconds, created_by=key.id
     )
     return session_data_public(row)
+
+
+# --------------------------------------------------------------------------- proposals
+
+
+def proposal_public(p: Proposal) -> ProposalPublic:
+    return ProposalPublic(
+        id=p.id, analysis_id=p.analysis_id, material_id=p.material_id, type=p.type, product_tag_id=p.product_tag_id,
+        start=p.start_s, end=p.end_s, duration=round(p.end_s - p.start_s, 3), score=p.score,
+        reasons=[ReasonPublic(**r) for r in p.reasons], status=p.status, created_at=p.created_at,
+        updated_at=p.updated_at,
+        links={"self": f"{API}/proposals/{p.id}", "material": f"{API}/materials/{p.material_id}",
+               "analysis": f"{API}/analyses/{p.analysis_id}"},
+    )
+
+
+@router.post(
+    f"{API}/materials/{{material_id}}/proposals", status_code=201, response_model=list[ProposalPublic],
+    summary="Propose clips from the newest finished analysis (nothing is rendered)",
+    description="Splits the recording into product segments and proposes up to `count` clips of `min_s`-`max_s` "
+    "seconds, typed demo / qa / offer / highlight, cut on pauses or shot changes (never inside an utterance), "
+    "spread across products, none overlapping a range that a derived clip, a pending render job or an "
+    "accepted or rejected proposal of this source already uses. Each comes with its score and its reasons "
+    "as data. The new proposals replace the material's open ones.",
+    responses=problems(401, 403, 404, 409),
+)
+def create_proposals(
+    material_id: uuid.UUID, key: Editor, session: SessionDep, body: ProposalsCreate | None = None
+) -> list[ProposalPublic]:
+    params = body or ProposalsCreate()
+    rows = autoclip.compute_proposals(
+        session, material_id, count=params.count, min_s=params.min_s, max_s=params.max_s, created_by=key.id
+    )
+    return [proposal_public(p) for p in rows]
+
+
+@router.get(
+    f"{API}/materials/{{material_id}}/proposals", response_model=list[ProposalPublic],
+    summary="A material's proposals, in source order", responses=problems(401, 403, 404),
+)
+def list_proposals(
+    material_id: uuid.UUID, _: Viewer, session: SessionDep, status: ProposalStatus | None = None
+) -> list[ProposalPublic]:
+    return [proposal_public(p) for p in autoclip.list_proposals(session, material_id, status)]
+
+
+@router.get(
+    f"{API}/proposals/{{proposal_id}}", response_model=ProposalPublic, summary="One proposal",
+    responses=problems(401, 403, 404),
+)
+def read_proposal(proposal_id: uuid.UUID, _: Viewer, session: SessionDep) -> ProposalPublic:
+    return proposal_public(autoclip.get_proposal(session, proposal_id))
+
+
+@router.patch(
+    f"{API}/proposals/{{proposal_id}}", response_model=ProposalPublic,
+    summary="Move a proposal's in and/or out point",
+    description="A point inside an utterance is moved into the pause beside it when the utterance's edge is "
+    "within a second (a `snapped` reason says so); deeper in speech it is refused (`proposal-cuts-speech`). "
+    "The range must lie in the source (`proposal-range-invalid`) and not overlap a range other clips use "
+    "(`proposal-range-used`). Type, score and reasons are assessed again.",
+    responses=problems(401, 403, 404, 409),
+)
+def adjust_proposal(proposal_id: uuid.UUID, body: ProposalUpdate, _: Editor, session: SessionDep) -> ProposalPublic:
+    return proposal_public(autoclip.adjust_proposal(session, proposal_id, start=body.start, end=body.end))
+
+
+@router.post(
+    f"{API}/proposals/{{proposal_id}}/reject", response_model=ProposalPublic, summary="Reject a proposal",
+    description="Its range is not proposed again. Rejecting twice is the same as once.",
+    responses=problems(401, 403, 404),
+)
+def reject_proposal(proposal_id: uuid.UUID, _: Editor, session: SessionDep) -> ProposalPublic:
+    return proposal_public(autoclip.reject_proposal(session, proposal_id))
