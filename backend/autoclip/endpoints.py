@@ -28,7 +28,7 @@ from backend.autoclip.schemas import (
 from backend.deps import Editor, SessionDep, Viewer
 from backend.responses import problems
 
-router = APIRouter(tags=["autoclip"])
+router = APIRouter(tags=["autoclip"], responses=problems(401))
 
 API = "/api/v1"
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -109,6 +109,7 @@ async def _body_file(request: Request, filename: str | None, default: str) -> tu
     description="Queues an analysis of the source video: speech and pauses, loudness, shot changes, motion, "
     "the host's face, on-screen text matched to `product` tags and selling cues, and the peaks of the "
     "attached live-session data. Each request makes a new version; follow it at the `Location` URL.",
+    responses=problems(403, 404),
 )
 def start_analysis(material_id: uuid.UUID, response: Response, key: Editor, session: SessionDep) -> AnalysisPublic:
     analysis = autoclip.start_analysis(session, material_id, requested_by=key.id)
@@ -119,12 +120,14 @@ def start_analysis(material_id: uuid.UUID, response: Response, key: Editor, sess
 @router.get(
     f"{API}/materials/{{material_id}}/analyses", response_model=list[AnalysisPublic],
     summary="A material's analyses, newest version first (summaries, without signals)",
+    responses=problems(403, 404),
 )
 def list_analyses(material_id: uuid.UUID, _: Viewer, session: SessionDep) -> list[AnalysisPublic]:
     return [analysis_public(a) for a in autoclip.list_analyses(session, material_id)]
 
 
-@router.get(f"{API}/analyses/{{analysis_id}}", response_model=AnalysisPublic, summary="One analysis with its signals")
+@router.get(f"{API}/analyses/{{analysis_id}}", response_model=AnalysisPublic, summary="One analysis with its signals",
+             responses=problems(403, 404))
 def read_analysis(analysis_id: uuid.UUID, _: Viewer, session: SessionDep) -> AnalysisPublic:
     return analysis_public(autoclip.get_analysis(session, analysis_id), with_signals=True)
 
@@ -135,6 +138,7 @@ def read_analysis(analysis_id: uuid.UUID, _: Viewer, session: SessionDep) -> Ana
     description="Send the subtitle file as the raw body (`filename` in the query) or as multipart `file`. "
     "`offset_seconds` shifts every subtitle (subtitles made for a part that starts later in the recording). "
     "The newest transcript is the one the next analysis uses.",
+    responses=problems(400, 403, 404, 413),
 )
 async def attach_transcript(
     request: Request, material_id: uuid.UUID, key: Editor, session: SessionDep,
@@ -153,6 +157,7 @@ async def attach_transcript(
     summary="Attach the live session's per-minute data (CSV or XLSX)",
     description="The live dashboard's export with a time column (时间) and any of 在线人数, 评论数, 点赞数, "
     "订单数, 成交金额. `offset_seconds` is the second of the recording at which the first row's minute starts.",
+    responses=problems(400, 403, 404, 413),
 )
 async def attach_session_data(
     request: Request, material_id: uuid.UUID, key: Editor, session: SessionDep,
@@ -188,7 +193,7 @@ def proposal_public(p: Proposal) -> ProposalPublic:
     "spread across products, none overlapping a range that a derived clip, a pending render job or an "
     "accepted or rejected proposal of this source already uses. Each comes with its score and its reasons "
     "as data. The new proposals replace the material's open ones.",
-    responses=problems(401, 403, 404, 409),
+    responses=problems(400, 403, 404, 409),
 )
 def create_proposals(
     material_id: uuid.UUID, key: Editor, session: SessionDep, body: ProposalsCreate | None = None
@@ -202,7 +207,7 @@ def create_proposals(
 
 @router.get(
     f"{API}/materials/{{material_id}}/proposals", response_model=list[ProposalPublic],
-    summary="A material's proposals, in source order", responses=problems(401, 403, 404),
+    summary="A material's proposals, in source order", responses=problems(403, 404),
 )
 def list_proposals(
     material_id: uuid.UUID, _: Viewer, session: SessionDep, status: ProposalStatus | None = None
@@ -212,7 +217,7 @@ def list_proposals(
 
 @router.get(
     f"{API}/proposals/{{proposal_id}}", response_model=ProposalPublic, summary="One proposal",
-    responses=problems(401, 403, 404),
+    responses=problems(403, 404),
 )
 def read_proposal(proposal_id: uuid.UUID, _: Viewer, session: SessionDep) -> ProposalPublic:
     return proposal_public(autoclip.get_proposal(session, proposal_id))
@@ -225,7 +230,7 @@ def read_proposal(proposal_id: uuid.UUID, _: Viewer, session: SessionDep) -> Pro
     "within a second (a `snapped` reason says so); deeper in speech it is refused (`proposal-cuts-speech`). "
     "The range must lie in the source (`proposal-range-invalid`) and not overlap a range other clips use "
     "(`proposal-range-used`). Type, score and reasons are assessed again.",
-    responses=problems(401, 403, 404, 409),
+    responses=problems(400, 403, 404, 409),
 )
 def adjust_proposal(proposal_id: uuid.UUID, body: ProposalUpdate, _: Editor, session: SessionDep) -> ProposalPublic:
     return proposal_public(autoclip.adjust_proposal(session, proposal_id, start=body.start, end=body.end))
@@ -234,7 +239,7 @@ def adjust_proposal(proposal_id: uuid.UUID, body: ProposalUpdate, _: Editor, ses
 @router.post(
     f"{API}/proposals/{{proposal_id}}/reject", response_model=ProposalPublic, summary="Reject a proposal",
     description="Its range is not proposed again. Rejecting twice is the same as once.",
-    responses=problems(401, 403, 404),
+    responses=problems(403, 404),
 )
 def reject_proposal(proposal_id: uuid.UUID, _: Editor, session: SessionDep) -> ProposalPublic:
     return proposal_public(autoclip.reject_proposal(session, proposal_id))

@@ -8,6 +8,7 @@ decoding, no database. Times are source seconds, as in the analysis.
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ class Candidate:
     end: float
     score: float
     reasons: tuple[Reason, ...] = ()
+    edges: tuple[str, str] | None = None  # what the in and out points sit on: pause, cut, edge
 
     @property
     def duration(self) -> float:
@@ -90,7 +92,7 @@ def _speech(result: AnalysisResult) -> list[Span]:
 
 def inside_speech(t: float, speech: Sequence[Span], slack: float = 0.05) -> Span | None:
     """The utterance that `t` falls inside (more than `slack` from both its ends), if any."""
-    i = bisect.bisect_right([s.start for s in speech], t) - 1
+    i = bisect.bisect_right(speech, t, key=lambda s: s.start) - 1
     if 0 <= i < len(speech) and speech[i].start + slack < t < speech[i].end - slack:
         return speech[i]
     return None
@@ -136,6 +138,12 @@ class _Evidence:
     face: np.ndarray | None = None
     motion: np.ndarray | None = None
     loud: np.ndarray | None = None
+    speech: list[Span] = field(default_factory=list)
+    _sums: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def clean(self, t: float) -> bool:
+        """No utterance is cut at t."""
+        return inside_speech(t, self.speech) is None
 
     def cell(self, t: float) -> int:
         return min(self.n, max(0, int(round(t / GRID))))
@@ -147,8 +155,12 @@ class _Evidence:
     def mean(self, arr: np.ndarray | None, a: float, b: float) -> float:
         if arr is None:
             return 0.0
-        i, j = self.cell(a), max(self.cell(a) + 1, self.cell(b))
-        return float(arr[i:j].mean()) if j > i else 0.0
+        sums = self._sums.get(id(arr))
+        if sums is None:  # prefix sums: a window's mean in O(1), for the tens of thousands of windows
+            sums = self._sums[id(arr)] = np.concatenate(([0.0], np.cumsum(arr)))
+        i = self.cell(a)
+        j = min(len(arr), max(i + 1, self.cell(b)))
+        return float(sums[j] - sums[i]) / (j - i) if j > i else 0.0
 
 
 def _resample(series: Series, n: int) -> np.ndarray:
@@ -164,7 +176,7 @@ def _resample(series: Series, n: int) -> np.ndarray:
 
 def _evidence(result: AnalysisResult) -> _Evidence:
     n = max(1, int(np.ceil(result.duration / GRID)))
-    ev = _Evidence(n=n)
+    ev = _Evidence(n=n, speech=_speech(result))
     zeros = lambda: np.zeros(n, dtype=np.float64)  # noqa: E731
     ev.price, ev.link, ev.urgency = zeros(), zeros(), zeros()
     cues = list(result.text.selling) if result.text else []
@@ -259,11 +271,6 @@ def _is_peak(result: AnalysisResult, metric: str, t: float) -> bool:
     return any(p.metric == metric and p.t == t for p in peaks)
 
 
-def _speech_at_edges(result: AnalysisResult, a: float, b: float) -> bool:
-    speech = _speech(result)
-    return inside_speech(a, speech) is None and inside_speech(b, speech) is None
-
-
 def _cues_in(result: AnalysisResult, kind: str, a: float, b: float) -> list[tuple[str, float, float]]:
     found: list[tuple[str, float, float]] = []
     for sigs in (result.text, result.transcript):
@@ -273,79 +280,81 @@ def _cues_in(result: AnalysisResult, kind: str, a: float, b: float) -> list[tupl
     return found
 
 
-def assess(result: AnalysisResult, start: float, end: float, tag_id: int | None, *, _ev: _Evidence | None = None,
-           _edges: tuple[str, str] | None = None) -> Candidate:
-    """Type, score and reasons of the clip [start, end] labelled with `tag_id`."""
+def assess(result: AnalysisResult, start: float, end: float, tag_id: int | None, *, edges: tuple[str, str] | None = None,
+           explain: bool = True, _ev: _Evidence | None = None) -> Candidate:
+    """Type, score and (when `explain`) reasons of the clip [start, end] labelled with `tag_id`."""
     ev = _ev or _evidence(result)
     a, b = start, end
-    reasons: list[Reason] = []
-    product = 0.0
-    if tag_id is not None:
-        screen, spoken = ev.screen.get(tag_id), ev.spoken.get(tag_id)
-        product = max(ev.mean(screen, a, b), 0.6 * ev.mean(spoken, a, b))
-        if screen is not None and ev.mean(screen, a, b) > 0:
-            share = ev.mean(screen, a, b)
-            reasons.append(Reason("product_on_screen", f"画面商品 {share:.0%} 时长", f"product on screen {share:.0%} of the time",
-                                  a, b, round(share, 3)))
-        elif spoken is not None and ev.mean(spoken, a, b) > 0:
-            reasons.append(Reason("product_spoken", "口播提到商品", "product named in the transcript", a, b, None))
+    screen_share = ev.mean(ev.screen.get(tag_id), a, b) if tag_id is not None else 0.0
+    spoken_share = ev.mean(ev.spoken.get(tag_id), a, b) if tag_id is not None else 0.0
+    product = max(screen_share, 0.6 * spoken_share)
     face, motion, loud = ev.mean(ev.face, a, b), ev.mean(ev.motion, a, b), ev.mean(ev.loud, a, b)
-    prices, links = _cues_in(result, "price", a, b), _cues_in(result, "link", a, b)
-    urgent = _cues_in(result, "keyword", a, b)
-    for value, pa, pb in prices[:2]:
-        reasons.append(Reason("price_on_screen", f"画面价格 ¥{value} {_span_text(pa, pb)}", f"price ¥{value} on screen {_span_text(pa, pb)}",
-                              pa, pb, value))
-    for value, pa, pb in links[:1]:
-        reasons.append(Reason("link_on_screen", f"{value}号链接 {_span_text(pa, pb)}", f"link #{value} {_span_text(pa, pb)}", pa, pb, value))
-    for value, pa, pb in urgent[:2]:
-        reasons.append(Reason("selling_keyword", f"促销词「{value}」{_span_text(pa, pb)}", f"selling word “{value}” {_span_text(pa, pb)}",
-                              pa, pb, value))
+    has_price, has_link, has_urgency = (ev.mean(x, a, b) > 0 for x in (ev.price, ev.link, ev.urgency))
     comments, orders = _session_max(result, "comments", a, b), _session_max(result, "orders", a, b)
     comment_peak = comments is not None and _is_peak(result, "comments", comments[1])
     order_peak = orders is not None and _is_peak(result, "orders", orders[1])
-    if comments is not None and comment_peak:
-        reasons.append(Reason("comment_peak", f"{comments[0]:.0f} 条评论/分钟", f"{comments[0]:.0f} comments/min",
-                              comments[1], comments[1] + 60, comments[0]))
-    if orders is not None and order_peak:
-        reasons.append(Reason("order_peak", f"{orders[0]:.0f} 单/分钟", f"{orders[0]:.0f} orders/min", orders[1], orders[1] + 60, orders[0]))
     question = None
     for q in result.transcript.questions if result.transcript else []:
         if a <= q.start and q.end + ANSWER_MIN <= b:
             question = q
             break
-    if question is not None:
-        reasons.append(Reason("question", f"提问「{question.text}」{clock(question.start)}，随后回答",
-                              f"question “{question.text}” at {clock(question.start)}, then the answer",
-                              question.start, question.end, question.text))
-    if face > 0.5:
-        reasons.append(Reason("host_on_screen", f"主播出镜 {face:.0%}", f"host on screen {face:.0%}", a, b, round(face, 3)))
-    if motion > 0.3:
-        reasons.append(Reason("motion", f"画面动作 {motion:.2f}", f"motion {motion:.2f}", a, b, round(motion, 3)))
-    if loud > 0.3:
-        reasons.append(Reason("loudness", f"音量高于平均 {loud * 6:.1f} dB", f"{loud * 6:.1f} dB above the usual level", a, b,
-                              round(loud * 6, 1)))
+    clean = ev.clean(a) and ev.clean(b)
 
     scores = {
-        "offer": (1.0 if prices else 0.0) + (0.6 if links else 0.0) + 0.3 * bool(urgent) + 0.8 * order_peak + 0.4 * loud,
+        "offer": (1.0 if has_price else 0.0) + (0.6 if has_link else 0.0) + 0.3 * has_urgency + 0.8 * order_peak + 0.4 * loud,
         "qa": (1.5 if question is not None else 0.0) + 1.0 * comment_peak,
-        "demo": product * (0.6 + face) * (0.4 + motion),
-        "highlight": 0.4 * loud + 0.3 * motion + 0.3 * comment_peak + 0.3 * order_peak,
+        "demo": product * (0.3 + 0.5 * face) * (0.5 + motion),
     }
     kind = max(("offer", "qa", "demo"), key=lambda k: scores[k])
     if scores[kind] < 0.5:
         kind = "highlight"
-    score = scores[kind] + 0.5 * product + 0.2 * face
-    if _speech_at_edges(result, a, b):
-        reasons.append(Reason("no_speech_cut", "未切断语音", "no speech cut", a, b, None))
-    else:
-        score -= 2.0
-        reasons.append(Reason("speech_cut", "切断语音", "cuts into speech", a, b, None))
-    if _edges:
-        names_zh = {"pause": "停顿", "cut": "镜头切换", "edge": "录像端点"}
-        names_en = {"pause": "a pause", "cut": "a shot change", "edge": "the recording's edge"}
-        reasons.append(Reason("edges", f"起于{names_zh[_edges[0]]}，止于{names_zh[_edges[1]]}",
-                              f"starts on {names_en[_edges[0]]}, ends on {names_en[_edges[1]]}", a, b, f"{_edges[0]}/{_edges[1]}"))
-    return Candidate(type=kind, tag_id=tag_id, start=round(a, 3), end=round(b, 3), score=round(score, 4), reasons=tuple(reasons))
+    highlight = 0.4 * loud + 0.3 * motion + 0.3 * comment_peak + 0.3 * order_peak
+    score = (highlight if kind == "highlight" else scores[kind]) + 0.5 * product + 0.2 * face - (0.0 if clean else 2.0)
+    reasons: list[Reason] = []
+    if explain:
+        if screen_share > 0:
+            reasons.append(Reason("product_on_screen", f"画面商品 {screen_share:.0%} 时长",
+                                  f"product on screen {screen_share:.0%} of the time", a, b, round(screen_share, 3)))
+        elif spoken_share > 0:
+            reasons.append(Reason("product_spoken", "口播提到商品", "product named in the transcript", a, b, None))
+        for value, pa, pb in _cues_in(result, "price", a, b)[:2]:
+            reasons.append(Reason("price_on_screen", f"画面价格 ¥{value} {_span_text(pa, pb)}",
+                                  f"price ¥{value} on screen {_span_text(pa, pb)}", pa, pb, value))
+        for value, pa, pb in _cues_in(result, "link", a, b)[:1]:
+            reasons.append(Reason("link_on_screen", f"{value}号链接 {_span_text(pa, pb)}", f"link #{value} {_span_text(pa, pb)}",
+                                  pa, pb, value))
+        for value, pa, pb in _cues_in(result, "keyword", a, b)[:2]:
+            reasons.append(Reason("selling_keyword", f"促销词「{value}」{_span_text(pa, pb)}",
+                                  f"selling word “{value}” {_span_text(pa, pb)}", pa, pb, value))
+        if comments is not None and comment_peak:
+            reasons.append(Reason("comment_peak", f"{comments[0]:.0f} 条评论/分钟", f"{comments[0]:.0f} comments/min",
+                                  comments[1], comments[1] + 60, comments[0]))
+        if orders is not None and order_peak:
+            reasons.append(Reason("order_peak", f"{orders[0]:.0f} 单/分钟", f"{orders[0]:.0f} orders/min",
+                                  orders[1], orders[1] + 60, orders[0]))
+        if question is not None:
+            reasons.append(Reason("question", f"提问「{question.text}」{clock(question.start)}，随后回答",
+                                  f"question “{question.text}” at {clock(question.start)}, then the answer",
+                                  question.start, question.end, question.text))
+        if face > 0.5:
+            reasons.append(Reason("host_on_screen", f"主播出镜 {face:.0%}", f"host on screen {face:.0%}", a, b, round(face, 3)))
+        if motion > 0.3:
+            reasons.append(Reason("motion", f"画面动作 {motion:.2f}", f"motion {motion:.2f}", a, b, round(motion, 3)))
+        if loud > 0.3:
+            reasons.append(Reason("loudness", f"音量高于平均 {loud * 6:.1f} dB", f"{loud * 6:.1f} dB above the usual level",
+                                  a, b, round(loud * 6, 1)))
+        if clean:
+            reasons.append(Reason("no_speech_cut", "未切断语音", "no speech cut", a, b, None))
+        else:
+            reasons.append(Reason("speech_cut", "切断语音", "cuts into speech", a, b, None))
+        if edges:
+            names_zh = {"pause": "停顿", "cut": "镜头切换", "edge": "录像端点"}
+            names_en = {"pause": "a pause", "cut": "a shot change", "edge": "the recording's edge"}
+            reasons.append(Reason("edges", f"起于{names_zh[edges[0]]}，止于{names_zh[edges[1]]}",
+                                  f"starts on {names_en[edges[0]]}, ends on {names_en[edges[1]]}", a, b,
+                                  f"{edges[0]}/{edges[1]}"))
+    return Candidate(type=kind, tag_id=tag_id, start=round(a, 3), end=round(b, 3), score=round(score, 4),
+                     reasons=tuple(reasons), edges=edges)
 
 
 # --- proposing ---------------------------------------------------------------------------------------------
@@ -365,12 +374,12 @@ def _label(ev: _Evidence, segments: Sequence[Segment], a: float, b: float) -> in
     return best if share >= MIN_PRODUCT_SHARE else None
 
 
-def candidates(result: AnalysisResult, *, min_s: float, max_s: float) -> list[Candidate]:
-    """Every window between two boundaries within the duration bounds, assessed (best first)."""
+def candidates(result: AnalysisResult, *, min_s: float, max_s: float, explain: bool = False) -> list[Candidate]:
+    """Every window between two boundaries within the duration bounds, typed and scored (best first);
+    reasons only when `explain` (building them for every window costs more than scoring)."""
     points = boundaries(result)
     ev = _evidence(result)
     segments = product_segments(result)
-    speech = _speech(result)
     found: list[Candidate] = []
     times = [p.t for p in points]
     for i, p in enumerate(points):
@@ -378,9 +387,8 @@ def candidates(result: AnalysisResult, *, min_s: float, max_s: float) -> list[Ca
         while j < len(points) and points[j].t - p.t <= max_s + 1e-9:
             q = points[j]
             j += 1
-            if inside_speech(p.t, speech) or inside_speech(q.t, speech):
-                continue
-            found.append(assess(result, p.t, q.t, _label(ev, segments, p.t, q.t), _ev=ev, _edges=(p.kind, q.kind)))
+            label = _label(ev, segments, p.t, q.t)
+            found.append(assess(result, p.t, q.t, label, edges=(p.kind, q.kind), explain=explain, _ev=ev))
     found.sort(key=lambda c: (-c.score, c.start))
     return found
 
@@ -398,16 +406,16 @@ def propose(
     if count <= 0 or min_s <= 0 or max_s < min_s:
         return []
     pool = [c for c in candidates(result, min_s=min_s, max_s=max_s) if not any(c.overlaps(a, b) for a, b in used)]
-    by_product: dict[int | None, list[Candidate]] = {}
+    by_product: dict[int | None, deque[Candidate]] = {}
     for c in pool:
-        by_product.setdefault(c.tag_id, []).append(c)
+        by_product.setdefault(c.tag_id, deque()).append(c)
     chosen: list[Candidate] = []
 
-    def take_from(queue: list[Candidate]) -> bool:
+    def take_from(queue: deque[Candidate]) -> bool:
         while queue and any(queue[0].overlaps(c.start, c.end) for c in chosen):
-            queue.pop(0)
+            queue.popleft()
         if queue and len(chosen) < count:
-            chosen.append(queue.pop(0))
+            chosen.append(queue.popleft())
             return True
         return False
 
@@ -416,9 +424,10 @@ def propose(
     order = sorted((k for k in by_product if k is not None), key=lambda k: -by_product[k][0].score)
     while len(chosen) < count and any([take_from(by_product[k]) for k in order]):
         pass
-    while len(chosen) < count and take_from(by_product.get(None, [])):
+    while len(chosen) < count and take_from(by_product.get(None, deque())):
         pass
-    return chosen
+    ev = _evidence(result)
+    return [assess(result, c.start, c.end, c.tag_id, edges=c.edges, _ev=ev) for c in chosen]
 
 
 @dataclass(frozen=True)
