@@ -325,8 +325,9 @@ def compute_proposals(
     session: Session, material_id: uuid.UUID, *, count: int, min_s: float, max_s: float, created_by: uuid.UUID | None
 ) -> list[Proposal]:
     """Propose up to `count` clips of `min_s`..`max_s` seconds from the newest finished analysis; they
-    replace the material's open proposals. Nothing is rendered."""
-    if session.get(Material, material_id) is None:
+    replace the material's open proposals. Nothing is rendered. The material's row is locked meanwhile
+    (PostgreSQL), so two requests at once do not both replace the same open proposals."""
+    if session.get(Material, material_id, with_for_update=True) is None:
         raise errors.NotFound(f"no material {material_id}")
     analysis = current_analysis(session, material_id)
     if analysis is None:

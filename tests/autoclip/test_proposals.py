@@ -136,15 +136,19 @@ def test_footage_proposals_cut_on_true_pauses_or_cuts_and_carry_the_card_s_produ
             assert not any(a + 0.05 < t < b - 0.05 for a, b in footage.speech), (c, t)  # never inside true speech
     ranges = [(c.start, c.end) for c in chosen]
     assert all(not (a < d and c < b) for i, (a, b) in enumerate(ranges) for (c, d) in ranges[i + 1 :])
-    # the label is the product whose card shows most during the clip
+    # the label is the product whose card shows most during the clip; no label only where no card
+    # shows for half the clip
     card_product = {0: 1, 1: 2}
-    labelled = [c for c in chosen if c.tag_id is not None]
-    assert labelled
     right = 0
-    for c in labelled:
+    for c in chosen:
         shown = [max(0.0, min(c.end, k.end) - max(c.start, k.start)) for k in footage.spec.cards]
-        right += max(shown) > 0 and card_product[shown.index(max(shown))] == c.tag_id
-    assert right >= 0.9 * len(labelled)
+        most = max(shown)
+        if c.tag_id is None:
+            right += most < 0.5 * c.duration
+        else:
+            right += most > 0 and card_product[shown.index(most)] == c.tag_id
+    assert right >= 0.9 * len(chosen), chosen
+    assert sum(c.tag_id is not None for c in chosen) >= 4
     # a range already used is not proposed again
     again = propose(analysed, count=6, min_s=4, max_s=15, used=ranges[:1])
     assert all(not (c.start < ranges[0][1] and ranges[0][0] < c.end) for c in again)
