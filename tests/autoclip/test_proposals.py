@@ -152,3 +152,19 @@ def test_footage_proposals_cut_on_true_pauses_or_cuts_and_carry_the_card_s_produ
     # a range already used is not proposed again
     again = propose(analysed, count=6, min_s=4, max_s=15, used=ranges[:1])
     assert all(not (c.start < ranges[0][1] and ranges[0][0] < c.end) for c in again)
+
+
+def test_transcript_mentions_make_segments_and_an_order_peak_extends_the_pitch() -> None:
+    base = _hand_built()
+    spoken = TranscriptSignals(
+        segments=2, selling=[], questions=[],
+        products=[ProductMention(tag_id=3, name="电动牙刷", start=2.0, end=4.0, text="这款电动牙刷", exact=True)],
+    )
+    text = TextSignals(frames_read=1, lines=[], selling=[],
+                       products=[ProductMention(tag_id=1, name="保温杯", start=60.0, end=70.0, text="保温杯", exact=True)])
+    session = SessionSignals(series={"orders": Series(start=0.0, step=60.0, values=[1.0, 1.0, 30.0])},
+                             peaks=[Peak(metric="orders", t=70.0, value=30.0, baseline=1.0, score=9.0)])
+    r = base.model_copy(update={"transcript": spoken, "text": text, "session": session})
+    segments = [(s.tag_id, s.start, s.end) for s in product_segments(r)]
+    # named at 2-4 s: sold until 15 s after; on screen 60-70 s, and the orders peak from 70 s keeps it going
+    assert segments == [(3, 2.0, 19.0), (1, 60.0, 120.0)]

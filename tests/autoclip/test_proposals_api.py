@@ -107,3 +107,32 @@ def test_propose_adjust_reject_and_lineage(
 
     r = client.post(url, json={"count": 3, "min_s": 20, "max_s": 10})
     assert r.status_code == 422
+
+
+def test_used_ranges_come_from_live_lineage_and_pending_render_jobs(recording: uuid.UUID) -> None:  # noqa: F811
+    """Live derived clips (any state but deleted or failed) and render jobs still to run use their ranges;
+    a deleted clip, a failed or cancelled job and a malformed recipe use none."""
+    from backend.autoclip.service import used_ranges
+    from backend.catalogue.models import MaterialStatus
+    from backend.db import session_scope
+    from backend.renders.models import JobStatus, RenderJob
+
+    live = _derived_clip(recording, 1.0, 5.0)
+    deleted = _derived_clip(recording, 6.0, 9.0)
+    broken = _derived_clip(recording, 10.0, 11.0)
+    with session_scope() as session:
+        from backend.catalogue.models import Material
+
+        row = session.get(Material, deleted)
+        assert row is not None
+        row.status = MaterialStatus.deleted
+        bad = session.get(Material, broken)
+        assert bad is not None
+        bad.recipe = {"ranges": [{"start": "ten", "end": None}, "x"]}
+        for status, a, b in ((JobStatus.queued, 12.0, 14.0), (JobStatus.running, 15.0, 16.5),
+                             (JobStatus.failed, 20.0, 22.0), (JobStatus.cancelled, 23.0, 24.0)):
+            session.add(RenderJob(source_id=recording, request={"ranges": [{"start": a, "end": b}], "presets": ["x"]},
+                                  status=status))
+    with session_scope() as session:
+        assert sorted(used_ranges(session, recording)) == [(1.0, 5.0), (12.0, 14.0), (15.0, 16.5)]
+    assert live
