@@ -168,3 +168,15 @@ def test_transcript_mentions_make_segments_and_an_order_peak_extends_the_pitch()
     segments = [(s.tag_id, s.start, s.end) for s in product_segments(r)]
     # named at 2-4 s: sold until 15 s after; on screen 60-70 s, and the orders peak from 70 s keeps it going
     assert segments == [(3, 2.0, 19.0), (1, 60.0, 120.0)]
+
+
+def test_a_spoken_price_is_told_apart_from_one_on_screen() -> None:
+    from workers.media.analysis.proposals import assess
+
+    base = _hand_built()
+    spoken = TranscriptSignals(segments=1, products=[], questions=[],
+                               selling=[SellingCue(kind="price", value="39.9", start=97.0, end=100.0, text="只要39.9")])
+    c = assess(base.model_copy(update={"transcript": spoken}), 95.3, 111.3, 2)
+    said = next(x for x in c.reasons if x.code == "price_spoken")
+    assert said.text_zh == "口播价格 ¥39.9 1:37-1:40" and said.text_en == "price ¥39.9 spoken 1:37-1:40"
+    assert c.type == "offer" and not any(x.code == "price_on_screen" for x in c.reasons)

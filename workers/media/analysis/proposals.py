@@ -271,12 +271,13 @@ def _is_peak(result: AnalysisResult, metric: str, t: float) -> bool:
     return any(p.metric == metric and p.t == t for p in peaks)
 
 
-def _cues_in(result: AnalysisResult, kind: str, a: float, b: float) -> list[tuple[str, float, float]]:
-    found: list[tuple[str, float, float]] = []
-    for sigs in (result.text, result.transcript):
+def _cues_in(result: AnalysisResult, kind: str, a: float, b: float) -> list[tuple[str, float, float, bool]]:
+    """(value, start, end, on screen) of each selling cue of `kind` in the window: on screen first, then spoken."""
+    found: list[tuple[str, float, float, bool]] = []
+    for sigs, screen in ((result.text, True), (result.transcript, False)):
         for c in sigs.selling if sigs else []:
             if c.kind == kind and c.start < b and a < c.end:
-                found.append((c.value, max(a, c.start), min(b, c.end)))
+                found.append((c.value, max(a, c.start), min(b, c.end), screen))
     return found
 
 
@@ -317,13 +318,14 @@ def assess(result: AnalysisResult, start: float, end: float, tag_id: int | None,
                                   f"product on screen {screen_share:.0%} of the time", a, b, round(screen_share, 3)))
         elif spoken_share > 0:
             reasons.append(Reason("product_spoken", "口播提到商品", "product named in the transcript", a, b, None))
-        for value, pa, pb in _cues_in(result, "price", a, b)[:2]:
-            reasons.append(Reason("price_on_screen", f"画面价格 ¥{value} {_span_text(pa, pb)}",
-                                  f"price ¥{value} on screen {_span_text(pa, pb)}", pa, pb, value))
-        for value, pa, pb in _cues_in(result, "link", a, b)[:1]:
-            reasons.append(Reason("link_on_screen", f"{value}号链接 {_span_text(pa, pb)}", f"link #{value} {_span_text(pa, pb)}",
-                                  pa, pb, value))
-        for value, pa, pb in _cues_in(result, "keyword", a, b)[:2]:
+        for value, pa, pb, screen in _cues_in(result, "price", a, b)[:2]:
+            where_zh, where_en = ("画面", "on screen") if screen else ("口播", "spoken")
+            reasons.append(Reason(f"price_{'on_screen' if screen else 'spoken'}", f"{where_zh}价格 ¥{value} {_span_text(pa, pb)}",
+                                  f"price ¥{value} {where_en} {_span_text(pa, pb)}", pa, pb, value))
+        for value, pa, pb, screen in _cues_in(result, "link", a, b)[:1]:
+            reasons.append(Reason(f"link_{'on_screen' if screen else 'spoken'}", f"{value}号链接 {_span_text(pa, pb)}",
+                                  f"link #{value} {_span_text(pa, pb)}", pa, pb, value))
+        for value, pa, pb, _ in _cues_in(result, "keyword", a, b)[:2]:
             reasons.append(Reason("selling_keyword", f"促销词「{value}」{_span_text(pa, pb)}",
                                   f"selling word “{value}” {_span_text(pa, pb)}", pa, pb, value))
         if comments is not None and comment_peak:
