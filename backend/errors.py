@@ -356,3 +356,23 @@ class TranscriptUnreadable(AppError):
 
 class SessionDataUnreadable(AppError):
     status, slug, title = 422, "session-data-unreadable", "The live session's data cannot be read"
+
+
+class ProposalsNeedAnalysis(AppError):
+    status, slug, title = 409, "proposals-need-analysis", "The material has no finished analysis to propose clips from"
+
+
+class ProposalStateConflict(Conflict):
+    slug, title = "proposal-state-conflict", "The proposal's status does not allow that action"
+
+
+class ProposalRangeInvalid(AppError):
+    status, slug, title = 422, "proposal-range-invalid", "The in and out points are not a range of the source"
+
+
+class ProposalCutsSpeech(AppError):
+    status, slug, title = 422, "proposal-cuts-speech", "An in or out point falls inside an utterance"
+
+
+class ProposalRangeUsed(Conflict):
+    slug, title = "proposal-range-used", "The range overlaps a clip already made or chosen from this source"

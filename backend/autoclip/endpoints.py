@@ -1,5 +1,6 @@
 """Analyses of a recording and what is attached to it: start one (202 + the analysis to follow), list
-and read them, attach a transcript (SRT/VTT) or the live session's data (CSV/XLSX)."""
+and read them, attach a transcript (SRT/VTT) or the live session's data (CSV/XLSX); clip proposals
+computed from the newest analysis (listed, adjusted, rejected; never rendered here)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from backend import errors
 from backend.autoclip import service as autoclip
-from backend.autoclip.models import Analysis, SessionData, Transcript
+from backend.autoclip.models import Analysis, Proposal, ProposalStatus, SessionData, Transcript
 from backend.autoclip.schemas import (
     AnalysisPublic,
     AnalysisSummary,
+    ProposalPublic,
+    ProposalsCreate,
+    ProposalUpdate,
+    ReasonPublic,
     SessionDataPublic,
     SessionSeriesPublic,
     TranscriptPublic,
@@ -23,7 +28,7 @@ from backend.autoclip.schemas import (
 from backend.deps import Editor, SessionDep, Viewer
 from backend.responses import problems
 
-router = APIRouter(tags=["autoclip"], responses=problems(401, 404))
+router = APIRouter(tags=["autoclip"], responses=problems(401))
 
 API = "/api/v1"
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -104,7 +109,7 @@ async def _body_file(request: Request, filename: str | None, default: str) -> tu
     description="Queues an analysis of the source video: speech and pauses, loudness, shot changes, motion, "
     "the host's face, on-screen text matched to `product` tags and selling cues, and the peaks of the "
     "attached live-session data. Each request makes a new version; follow it at the `Location` URL.",
-    responses=problems(403),
+    responses=problems(403, 404),
 )
 def start_analysis(material_id: uuid.UUID, response: Response, key: Editor, session: SessionDep) -> AnalysisPublic:
     analysis = autoclip.start_analysis(session, material_id, requested_by=key.id)
@@ -115,12 +120,14 @@ def start_analysis(material_id: uuid.UUID, response: Response, key: Editor, sess
 @router.get(
     f"{API}/materials/{{material_id}}/analyses", response_model=list[AnalysisPublic],
     summary="A material's analyses, newest version first (summaries, without signals)",
+    responses=problems(403, 404),
 )
 def list_analyses(material_id: uuid.UUID, _: Viewer, session: SessionDep) -> list[AnalysisPublic]:
     return [analysis_public(a) for a in autoclip.list_analyses(session, material_id)]
 
 
-@router.get(f"{API}/analyses/{{analysis_id}}", response_model=AnalysisPublic, summary="One analysis with its signals")
+@router.get(f"{API}/analyses/{{analysis_id}}", response_model=AnalysisPublic, summary="One analysis with its signals",
+             responses=problems(403, 404))
 def read_analysis(analysis_id: uuid.UUID, _: Viewer, session: SessionDep) -> AnalysisPublic:
     return analysis_public(autoclip.get_analysis(session, analysis_id), with_signals=True)
 
@@ -131,7 +138,7 @@ def read_analysis(analysis_id: uuid.UUID, _: Viewer, session: SessionDep) -> Ana
     description="Send the subtitle file as the raw body (`filename` in the query) or as multipart `file`. "
     "`offset_seconds` shifts every subtitle (subtitles made for a part that starts later in the recording). "
     "The newest transcript is the one the next analysis uses.",
-    responses=problems(400, 403, 413),
+    responses=problems(400, 403, 404, 413),
 )
 async def attach_transcript(
     request: Request, material_id: uuid.UUID, key: Editor, session: SessionDep,
@@ -150,7 +157,7 @@ async def attach_transcript(
     summary="Attach the live session's per-minute data (CSV or XLSX)",
     description="The live dashboard's export with a time column (时间) and any of 在线人数, 评论数, 点赞数, "
     "订单数, 成交金额. `offset_seconds` is the second of the recording at which the first row's minute starts.",
-    responses=problems(400, 403, 413),
+    responses=problems(400, 403, 404, 413),
 )
 async def attach_session_data(
     request: Request, material_id: uuid.UUID, key: Editor, session: SessionDep,
@@ -162,3 +169,77 @@ async def attach_session_data(
         autoclip.import_session_data, session, material_id, data, name, offset_s=offset_seconds, created_by=key.id
     )
     return session_data_public(row)
+
+
+# --------------------------------------------------------------------------- proposals
+
+
+def proposal_public(p: Proposal) -> ProposalPublic:
+    return ProposalPublic(
+        id=p.id, analysis_id=p.analysis_id, material_id=p.material_id, type=p.type, product_tag_id=p.product_tag_id,
+        start=p.start_s, end=p.end_s, duration=round(p.end_s - p.start_s, 3), score=p.score,
+        reasons=[ReasonPublic(**r) for r in p.reasons], status=p.status, created_at=p.created_at,
+        updated_at=p.updated_at,
+        links={"self": f"{API}/proposals/{p.id}", "material": f"{API}/materials/{p.material_id}",
+               "analysis": f"{API}/analyses/{p.analysis_id}"},
+    )
+
+
+@router.post(
+    f"{API}/materials/{{material_id}}/proposals", status_code=201, response_model=list[ProposalPublic],
+    summary="Propose clips from the newest finished analysis (nothing is rendered)",
+    description="Splits the recording into product segments and proposes up to `count` clips of `min_s`-`max_s` "
+    "seconds, typed demo / qa / offer / highlight, cut on pauses or shot changes (never inside an utterance), "
+    "spread across products, none overlapping a range that a derived clip, a pending render job or an "
+    "accepted or rejected proposal of this source already uses. Each comes with its score and its reasons "
+    "as data. The new proposals replace the material's open ones.",
+    responses=problems(400, 403, 404, 409),
+)
+def create_proposals(
+    material_id: uuid.UUID, key: Editor, session: SessionDep, body: ProposalsCreate | None = None
+) -> list[ProposalPublic]:
+    params = body or ProposalsCreate()
+    rows = autoclip.compute_proposals(
+        session, material_id, count=params.count, min_s=params.min_s, max_s=params.max_s, created_by=key.id
+    )
+    return [proposal_public(p) for p in rows]
+
+
+@router.get(
+    f"{API}/materials/{{material_id}}/proposals", response_model=list[ProposalPublic],
+    summary="A material's proposals, in source order", responses=problems(403, 404),
+)
+def list_proposals(
+    material_id: uuid.UUID, _: Viewer, session: SessionDep, status: ProposalStatus | None = None
+) -> list[ProposalPublic]:
+    return [proposal_public(p) for p in autoclip.list_proposals(session, material_id, status)]
+
+
+@router.get(
+    f"{API}/proposals/{{proposal_id}}", response_model=ProposalPublic, summary="One proposal",
+    responses=problems(403, 404),
+)
+def read_proposal(proposal_id: uuid.UUID, _: Viewer, session: SessionDep) -> ProposalPublic:
+    return proposal_public(autoclip.get_proposal(session, proposal_id))
+
+
+@router.patch(
+    f"{API}/proposals/{{proposal_id}}", response_model=ProposalPublic,
+    summary="Move a proposal's in and/or out point",
+    description="A point inside an utterance is moved into the pause beside it when the utterance's edge is "
+    "within a second (a `snapped` reason says so); deeper in speech it is refused (`proposal-cuts-speech`). "
+    "The range must lie in the source (`proposal-range-invalid`) and not overlap a range other clips use "
+    "(`proposal-range-used`). Type, score and reasons are assessed again.",
+    responses=problems(400, 403, 404, 409),
+)
+def adjust_proposal(proposal_id: uuid.UUID, body: ProposalUpdate, _: Editor, session: SessionDep) -> ProposalPublic:
+    return proposal_public(autoclip.adjust_proposal(session, proposal_id, start=body.start, end=body.end))
+
+
+@router.post(
+    f"{API}/proposals/{{proposal_id}}/reject", response_model=ProposalPublic, summary="Reject a proposal",
+    description="Its range is not proposed again. Rejecting twice is the same as once.",
+    responses=problems(403, 404),
+)
+def reject_proposal(proposal_id: uuid.UUID, _: Editor, session: SessionDep) -> ProposalPublic:
+    return proposal_public(autoclip.reject_proposal(session, proposal_id))

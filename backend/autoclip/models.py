@@ -86,3 +86,34 @@ class SessionData(SQLModel, table=True):
     series: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONColumn, nullable=False))
     created_by: uuid.UUID | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ProposalStatus(enum.StrEnum):
+    proposed = "proposed"
+    accepted = "accepted"
+    rejected = "rejected"
+
+
+class Proposal(SQLModel, table=True):
+    """A clip proposed from an analysis: a range of the source, its type and product, its score and the
+    reasons (a list of {code, text_zh, text_en, start, end, value}). Computing again replaces the
+    material's open (`proposed`) ones; accepted and rejected ones stay as the person left them."""
+
+    __tablename__ = "proposal"
+    __table_args__ = (Index("ix_proposal_material_status", "material_id", "status"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    analysis_id: uuid.UUID = Field(sa_column=Column(ForeignKey("analysis.id", ondelete="CASCADE"), nullable=False))
+    material_id: uuid.UUID = Field(sa_column=Column(ForeignKey("material.id", ondelete="CASCADE"), nullable=False))
+    type: str = Field(sa_column=Column(String(16), nullable=False))  # demo, qa, offer, highlight
+    product_tag_id: int | None = Field(
+        default=None, sa_column=Column(ForeignKey("tag.id", ondelete="SET NULL"), nullable=True)
+    )
+    start_s: float = Field(sa_column=Column(Float, nullable=False))
+    end_s: float = Field(sa_column=Column(Float, nullable=False))
+    score: float = Field(sa_column=Column(Float, nullable=False))
+    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
+    status: ProposalStatus = Field(default=ProposalStatus.proposed, sa_column=Column(String(16), nullable=False))
+    created_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

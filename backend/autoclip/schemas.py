@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from backend.text import Number
 
 
 class AnalysisSummary(BaseModel):
@@ -76,3 +78,52 @@ class SessionDataPublic(BaseModel):
     offset_s: float
     series: dict[str, SessionSeriesPublic]
     created_at: datetime
+
+
+class ProposalsCreate(BaseModel):
+    """How many clips to propose and their duration bounds (a target preset's or channel's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(default=8, ge=1, le=50, strict=True)
+    min_s: Number = Field(default=15.0, gt=0, le=3600, description="Shortest clip, seconds")
+    max_s: Number = Field(default=60.0, gt=0, le=3600, description="Longest clip, seconds")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ProposalsCreate:
+        if self.max_s < self.min_s:
+            raise ValueError("max_s must be at least min_s")
+        return self
+
+
+class ProposalUpdate(BaseModel):
+    """New in and/or out point, seconds of the source."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: Number | None = Field(default=None, ge=0, le=1_000_000)
+    end: Number | None = Field(default=None, gt=0, le=1_000_000)
+
+
+class ReasonPublic(BaseModel):
+    code: str
+    text_zh: str
+    text_en: str
+    start: float | None = None
+    end: float | None = None
+    value: float | str | None = None
+
+
+class ProposalPublic(BaseModel):
+    id: uuid.UUID
+    analysis_id: uuid.UUID
+    material_id: uuid.UUID
+    type: str  # demo, qa, offer, highlight
+    product_tag_id: int | None
+    start: float
+    end: float
+    duration: float
+    score: float
+    reasons: list[ReasonPublic]
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    links: dict[str, str] = {}

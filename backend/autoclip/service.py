@@ -8,16 +8,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from pydantic import ValidationError
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from backend import errors, queue
-from backend.autoclip.models import Analysis, AnalysisStatus, SessionData, Transcript
+from backend.autoclip.models import Analysis, AnalysisStatus, Proposal, ProposalStatus, SessionData, Transcript
 from backend.autoclip.session_data import SessionDataError, parse_session_data
 from backend.autoclip.transcripts import SubtitleTranscript, TranscriptError, TranscriptSource
 from backend.catalogue.models import PRODUCT_CATEGORY, Material, MaterialKind, MaterialStatus, MediaType, Tag
 from backend.metrics.limits import ImportLimitExceeded
+from backend.renders.models import JobStatus, RenderJob
 from backend.sqltypes import utcnow
+from workers.media.analysis import AnalysisResult
+from workers.media.analysis.proposals import Candidate, Reason, assess, snap_to_speech
+from workers.media.analysis.proposals import propose as propose_clips
 
 MAX_ATTEMPTS = 3
 
@@ -264,3 +269,149 @@ def sweep_analyses(session: Session, *, stale_after: timedelta = timedelta(minut
         queue.enqueue(session, queue.ANALYSE_MATERIAL, str(a.id))
     session.flush()
     return resend
+
+
+# --------------------------------------------------------------------------- proposals
+
+
+def _signals_of(analysis: Analysis) -> AnalysisResult:
+    try:
+        return AnalysisResult.model_validate(analysis.signals or {})
+    except ValidationError as e:
+        raise errors.ProposalsNeedAnalysis(
+            f"analysis {analysis.id} was stored in a form this version cannot read; analyse the material again"
+        ) from e
+
+
+def _ranges_of(stored: Any) -> list[tuple[float, float]]:
+    ranges = stored.get("ranges") if isinstance(stored, dict) else None
+    out = []
+    for r in ranges if isinstance(ranges, list) else []:
+        if isinstance(r, dict) and isinstance(r.get("start"), int | float) and isinstance(r.get("end"), int | float):
+            out.append((float(r["start"]), float(r["end"])))
+    return out
+
+
+def used_ranges(session: Session, material_id: uuid.UUID, *, besides: uuid.UUID | None = None) -> list[tuple[float, float]]:
+    """Ranges of the source that clips already use, by lineage: every live derived material's recipe,
+    every render job still to run, and the material's accepted and rejected proposals (a person chose
+    or refused them; `besides` leaves one proposal out, the one being adjusted)."""
+    used: list[tuple[float, float]] = []
+    derived = session.scalars(
+        select(Material).where(
+            col(Material.parent_id) == material_id,
+            col(Material.kind) == MaterialKind.derived,
+            col(Material.status).not_in([MaterialStatus.deleted, MaterialStatus.failed]),
+        )
+    )
+    for m in derived:
+        used += _ranges_of(m.recipe)
+    jobs = session.scalars(
+        select(RenderJob).where(
+            col(RenderJob.source_id) == material_id, col(RenderJob.status).in_([JobStatus.queued, JobStatus.running])
+        )
+    )
+    for job in jobs:
+        used += _ranges_of(job.request)
+    decided = session.scalars(
+        select(Proposal).where(col(Proposal.material_id) == material_id, col(Proposal.status) != ProposalStatus.proposed)
+    )
+    used += [(p.start_s, p.end_s) for p in decided if p.id != besides]
+    return used
+
+
+def _reasons(candidate: Candidate) -> list[dict[str, Any]]:
+    return [r.as_dict() for r in candidate.reasons]
+
+
+def compute_proposals(
+    session: Session, material_id: uuid.UUID, *, count: int, min_s: float, max_s: float, created_by: uuid.UUID | None
+) -> list[Proposal]:
+    """Propose up to `count` clips of `min_s`..`max_s` seconds from the newest finished analysis; they
+    replace the material's open proposals. Nothing is rendered. The material's row is locked meanwhile
+    (PostgreSQL), so two requests at once do not both replace the same open proposals."""
+    if session.get(Material, material_id, with_for_update=True) is None:
+        raise errors.NotFound(f"no material {material_id}")
+    analysis = current_analysis(session, material_id)
+    if analysis is None:
+        raise errors.ProposalsNeedAnalysis(f"material {material_id} has no succeeded analysis; start one first")
+    result = _signals_of(analysis)
+    used = used_ranges(session, material_id)
+    picked = propose_clips(result, count=count, min_s=min_s, max_s=max_s, used=used)
+    session.execute(
+        delete(Proposal).where(col(Proposal.material_id) == material_id, col(Proposal.status) == ProposalStatus.proposed)
+    )
+    rows = [
+        Proposal(
+            analysis_id=analysis.id, material_id=material_id, type=c.type, product_tag_id=c.tag_id,
+            start_s=c.start, end_s=c.end, score=c.score, reasons=_reasons(c), created_by=created_by,
+        )
+        for c in picked
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def list_proposals(session: Session, material_id: uuid.UUID, status: ProposalStatus | None = None) -> list[Proposal]:
+    if session.get(Material, material_id) is None:
+        raise errors.NotFound(f"no material {material_id}")
+    query = select(Proposal).where(col(Proposal.material_id) == material_id)
+    if status is not None:
+        query = query.where(col(Proposal.status) == status)
+    return list(session.scalars(query.order_by(col(Proposal.start_s), col(Proposal.id))))
+
+
+def get_proposal(session: Session, proposal_id: uuid.UUID) -> Proposal:
+    row = session.get(Proposal, proposal_id)
+    if row is None:
+        raise errors.NotFound(f"no proposal {proposal_id}")
+    return row
+
+
+def adjust_proposal(session: Session, proposal_id: uuid.UUID, *, start: float | None, end: float | None) -> Proposal:
+    """Move a proposal's in and/or out point within the source. A point inside an utterance is moved out
+    of it when the utterance's edge is within a second, else refused; the type, score and reasons are
+    assessed again for the new range."""
+    row = get_proposal(session, proposal_id)
+    if row.status == ProposalStatus.rejected:
+        raise errors.ProposalStateConflict(f"proposal {proposal_id} was rejected")
+    analysis = session.get(Analysis, row.analysis_id)
+    if analysis is None:  # pragma: no cover - the foreign key cascades
+        raise errors.NotFound(f"no analysis {row.analysis_id}")
+    result = _signals_of(analysis)
+    a = row.start_s if start is None else start
+    b = row.end_s if end is None else end
+    if not 0 <= a < b <= result.duration + 1e-6:
+        raise errors.ProposalRangeInvalid(
+            f"{a:g}-{b:g} s is not a range of the source (0-{result.duration:g} s, in before out)"
+        )
+    snapped = snap_to_speech(result, a, b)
+    if snapped is None:
+        raise errors.ProposalCutsSpeech(
+            f"{a:g}-{b:g} s cuts into an utterance more than a second from its edge; move the point into a pause",
+            start=a, end=b,
+        )
+    for ua, ub in used_ranges(session, row.material_id, besides=row.id):
+        if snapped.start < ub and ua < snapped.end:
+            raise errors.ProposalRangeUsed(
+                f"{snapped.start:g}-{snapped.end:g} s overlaps {ua:g}-{ub:g} s, already used by another clip of this source"
+            )
+    c = assess(result, snapped.start, snapped.end, row.product_tag_id)
+    reasons = _reasons(c)
+    if snapped.snapped:
+        reasons.append(Reason("snapped", "出入点已移出语音", "in/out moved out of speech", snapped.start, snapped.end,
+                              f"{a:g}-{b:g}").as_dict())
+    row.start_s, row.end_s, row.type, row.score, row.reasons = snapped.start, snapped.end, c.type, c.score, reasons
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def reject_proposal(session: Session, proposal_id: uuid.UUID) -> Proposal:
+    row = get_proposal(session, proposal_id)
+    if row.status != ProposalStatus.rejected:
+        row.status = ProposalStatus.rejected
+        row.updated_at = utcnow()
+        session.flush()
+    return row
