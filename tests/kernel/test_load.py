@@ -31,11 +31,8 @@ UPLOADS = 40  # in flight at once, each throttled
 RATE = 1024 * 1024  # bytes/s per upload client
 UPLOAD_BYTES = 6 * 1024 * 1024
 SLOW_BODIES = 8  # JSON bodies sent a byte a second
-HEALTH_LIMIT = 1.0  # seconds: liveness, not performance
-# On a machine already oversubscribed before the test starts (shared CI, parallel runs), the
-# scheduler, not the event loop, sets how long a probe waits; there the test still catches a
-# freeze (a loop waiting on a 30 s pool timeout, as in issue 16) with a wider bound, and says so.
-FREEZE_LIMIT = 10.0
+HEALTH_LIMIT = 1.0  # seconds: liveness, not performance (the inspectors run niced: 90-171 ms measured
+# here at a load average of 13-22, bench/RESULTS.md)
 # A fresh connection per request for the probing clients: the load generator shares two busy cores,
 # and a keep-alive connection it left idle past uvicorn's 5 s may be closed just as it is reused.
 FRESH = httpx.Limits(max_keepalive_connections=0)
@@ -213,9 +210,7 @@ def test_the_api_stays_live_under_uploads_slow_bodies_searches_and_renders(
         f"{dict(sorted(tally.statuses.items()))}"
     )
     assert tally.server_errors == []
-    oversubscribed = busy_before > 2 * (os.cpu_count() or 1)
-    limit = FREEZE_LIMIT if oversubscribed else HEALTH_LIMIT
-    assert max(tally.health) < limit, (f"oversubscribed={oversubscribed}", sorted(tally.health)[-5:])
+    assert max(tally.health) < HEALTH_LIMIT, (f"load average before {busy_before:.1f}", sorted(tally.health)[-5:])
     # Searches kept answering: one came back in the last third of the window.
     assert tally.last_search > tally.window_end - WINDOW / 3, (tally.searches, tally.window_end - tally.last_search)
     assert tally.uploads_done >= UPLOADS
