@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from backend import errors
 from backend.autoclip import service as autoclip
 from backend.autoclip.models import Analysis, Proposal, ProposalStatus, SessionData, Transcript
 from backend.autoclip.schemas import (
@@ -25,6 +24,7 @@ from backend.autoclip.schemas import (
     TranscriptPublic,
     TranscriptSegmentPublic,
 )
+from backend.bodies import file_from_body
 from backend.deps import Editor, SessionDep, Viewer
 from backend.responses import problems
 
@@ -79,30 +79,6 @@ def session_data_public(d: SessionData) -> SessionDataPublic:
     )
 
 
-async def _body_file(request: Request, filename: str | None, default: str) -> tuple[bytes, str]:
-    """The file as the raw body (`filename` in the query) or as a multipart `file` part."""
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form(max_files=1)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise errors.BadRequest("the multipart form needs a 'file' part")
-        data = await upload.read(MAX_ATTACHMENT_BYTES + 1)
-        name = filename or upload.filename or default
-        await form.close()
-    else:
-        received = bytearray()
-        async for chunk in request.stream():
-            received.extend(chunk)
-            if len(received) > MAX_ATTACHMENT_BYTES:
-                break
-        data, name = bytes(received), filename or default
-    if len(data) > MAX_ATTACHMENT_BYTES:
-        raise errors.PayloadTooLarge(f"an attachment may be at most {MAX_ATTACHMENT_BYTES} bytes")
-    if not data:
-        raise errors.BadRequest("the file is empty")
-    return data, name
-
-
 @router.post(
     f"{API}/materials/{{material_id}}/analyses", status_code=202, response_model=AnalysisPublic,
     summary="Analyse a recording (a new version)",
@@ -145,7 +121,8 @@ async def attach_transcript(
     filename: Annotated[str | None, Query(max_length=500)] = None,
     offset_seconds: Annotated[float, Query(ge=0)] = 0.0,
 ) -> TranscriptPublic:
-    data, name = await _body_file(request, filename, "transcript.srt")
+    data, name = await file_from_body(request, filename=filename, default="transcript.srt",
+                                      limit=MAX_ATTACHMENT_BYTES, what="a transcript")
     row = await run_in_threadpool(
         autoclip.import_subtitles, session, material_id, data, name, offset_s=offset_seconds, created_by=key.id
     )
@@ -164,7 +141,8 @@ async def attach_session_data(
     filename: Annotated[str | None, Query(max_length=500)] = None,
     offset_seconds: Annotated[float, Query(ge=0)] = 0.0,
 ) -> SessionDataPublic:
-    data, name = await _body_file(request, filename, "session.csv")
+    data, name = await file_from_body(request, filename=filename, default="session.csv",
+                                      limit=MAX_ATTACHMENT_BYTES, what="the session data")
     row = await run_in_threadpool(
         autoclip.import_session_data, session, material_id, data, name, offset_s=offset_seconds, created_by=key.id
     )

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from backend import errors, queue
+from backend import errors, leases, queue
 from backend.autoclip.models import Analysis, AnalysisStatus, Proposal, ProposalStatus, SessionData, Transcript
 from backend.autoclip.session_data import SessionDataError, parse_session_data
 from backend.autoclip.transcripts import SubtitleTranscript, TranscriptError, TranscriptSource
@@ -171,23 +171,8 @@ class AnalysisInputs:
 
 def claim_analysis(session: Session, analysis_id: uuid.UUID, owner: str, lease_seconds: float) -> bool:
     """Take the analysis' lease: queued, or running under a lease that has expired."""
-    now = utcnow()
-    result = session.execute(
-        update(Analysis)
-        .where(
-            col(Analysis.id) == analysis_id,
-            col(Analysis.attempts) < col(Analysis.max_attempts),
-            or_(
-                col(Analysis.status) == AnalysisStatus.queued,
-                (col(Analysis.status) == AnalysisStatus.running) & (col(Analysis.lease_expires_at) < now),
-            ),
-        )
-        .values(
-            status=AnalysisStatus.running, lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=Analysis.attempts + 1, started_at=now, updated_at=now, error_code=None, error=None,
-        )
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return leases.claim(session, Analysis, analysis_id, owner, lease_seconds, queued=AnalysisStatus.queued,
+                        running=AnalysisStatus.running, error_code=None, error=None)
 
 
 def inputs_for(session: Session, analysis_id: uuid.UUID) -> AnalysisInputs:

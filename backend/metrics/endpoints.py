@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from backend import errors
+from backend.bodies import file_from_body
 from backend.catalogue import fingerprints
 from backend.deps import Editor, SessionDep, SettingsDep, Viewer
 from backend.guard import max_body_bytes
@@ -35,40 +36,6 @@ MAX_EXPORT_BYTES = 50 * 1024 * 1024
 
 def _import_public(record: MetricImport, planned: list[dict[str, Any]] | None = None) -> ImportPublic:
     return ImportPublic.model_validate(record, from_attributes=True).model_copy(update={"planned": planned})
-
-
-async def _capped_body(request: Request, limit: int, what: str) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise errors.PayloadTooLarge(f"{what} may be at most {limit} bytes")
-    received = bytearray()
-    async for chunk in request.stream():
-        received.extend(chunk)
-        if len(received) > limit:
-            raise errors.PayloadTooLarge(f"{what} may be at most {limit} bytes")
-    return bytes(received)
-
-
-async def _body_file(request: Request, filename: str | None) -> tuple[bytes, str]:
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_part_size=MAX_EXPORT_BYTES)
-        try:  # the form spools parts to temporary files: closed (deleted) on every path
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise errors.BadRequest("the multipart form needs a 'file' part")
-            if upload.size is not None and upload.size > MAX_EXPORT_BYTES:
-                raise errors.PayloadTooLarge(f"an export may be at most {MAX_EXPORT_BYTES} bytes")
-            data = await upload.read()
-            name = filename or upload.filename or "export"
-        finally:
-            await form.close()
-    else:
-        data, name = await _capped_body(request, MAX_EXPORT_BYTES, "an export"), filename or "export.csv"
-    if len(data) > MAX_EXPORT_BYTES:
-        raise errors.PayloadTooLarge(f"an export may be at most {MAX_EXPORT_BYTES} bytes")
-    if not data:
-        raise errors.BadRequest("the export is empty")
-    return data, name
 
 
 @router.post(
@@ -96,7 +63,8 @@ async def import_metrics(
     as_of: Annotated[Moment | None, Query(description="When a totals export was downloaded (default: today)")] = None,
     account_id: uuid.UUID | None = None,
 ) -> ImportPublic:
-    data, name = await _body_file(request, filename)
+    data, name = await file_from_body(request, filename=filename, default="export.csv", limit=MAX_EXPORT_BYTES,
+                                      what="an export")
     if as_of is not None and as_of.tzinfo is None:
         raise errors.BadRequest("as_of needs a time zone (e.g. 2026-11-20T00:00:00+08:00)")
     outcome = await run_in_threadpool(

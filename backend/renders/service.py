@@ -18,10 +18,10 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import exists, or_, update
+from sqlalchemy import exists, update
 from sqlmodel import Session, col, select
 
-from backend import errors, queue
+from backend import errors, leases, queue
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
 from backend.config import Settings
 from backend.db import after_commit
@@ -443,29 +443,8 @@ def retry_job(session: Session, job_id: uuid.UUID) -> RenderJob:
 
 def claim_job(session: Session, job_id: uuid.UUID, owner: str, lease_seconds: float) -> bool:
     """Take the job's lease: it must be queued, or running under a lease that has expired."""
-    now = utcnow()
-    result = session.execute(
-        update(RenderJob)
-        .where(
-            col(RenderJob.id) == job_id,
-            col(RenderJob.attempts) < col(RenderJob.max_attempts),
-            or_(
-                col(RenderJob.status) == JobStatus.queued,
-                (col(RenderJob.status) == JobStatus.running) & (col(RenderJob.lease_expires_at) < now),
-            ),
-        )
-        .values(
-            status=JobStatus.running,
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=RenderJob.attempts + 1,
-            started_at=now,
-            updated_at=now,
-            error_code=None,
-            error_detail=None,
-        )
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return leases.claim(session, RenderJob, job_id, owner, lease_seconds, queued=JobStatus.queued,
+                        running=JobStatus.running, error_code=None, error_detail=None)
 
 
 def _update_held_job(session: Session, job_id: uuid.UUID, owner: str, **values: Any) -> bool:

@@ -1,0 +1,44 @@
+"""A file sent to an endpoint that reads it whole (a platform export, a transcript, a live session's
+data): as the raw body, named by a `filename` query parameter, or as the `file` part of a multipart
+form. The size limit is checked on the declared length and again while the bytes arrive."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from backend import errors
+
+
+async def capped_body(request: Request, limit: int, what: str) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise errors.PayloadTooLarge(f"{what} may be at most {limit} bytes")
+    received = bytearray()
+    async for chunk in request.stream():
+        received.extend(chunk)
+        if len(received) > limit:
+            raise errors.PayloadTooLarge(f"{what} may be at most {limit} bytes")
+    return bytes(received)
+
+
+async def file_from_body(request: Request, *, filename: str | None, default: str, limit: int, what: str) -> tuple[bytes, str]:
+    """(bytes, name) of the file; an empty one is a 400, a larger one than `limit` a 413."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_part_size=limit)
+        try:  # the form spools parts to temporary files: closed (deleted) on every path
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise errors.BadRequest("the multipart form needs a 'file' part")
+            if upload.size is not None and upload.size > limit:
+                raise errors.PayloadTooLarge(f"{what} may be at most {limit} bytes")
+            data = await upload.read(limit + 1)
+            name = filename or upload.filename or default
+        finally:
+            await form.close()
+    else:
+        data, name = await capped_body(request, limit, what), filename or default
+    if len(data) > limit:
+        raise errors.PayloadTooLarge(f"{what} may be at most {limit} bytes")
+    if not data:
+        raise errors.BadRequest(f"{what} is empty")
+    return data, name
