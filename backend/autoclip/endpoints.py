@@ -1,6 +1,7 @@
 """Analyses of a recording and what is attached to it: start one (202 + the analysis to follow), list
 and read them, attach a transcript (SRT/VTT) or the live session's data (CSV/XLSX); clip proposals
-computed from the newest analysis (listed, adjusted, rejected; never rendered here)."""
+computed from the newest analysis (listed, adjusted, rejected), chosen ones rendered as drafts, and the
+review that approves or rejects a draft."""
 
 from __future__ import annotations
 
@@ -16,16 +17,23 @@ from backend.autoclip.models import Analysis, Proposal, ProposalStatus, SessionD
 from backend.autoclip.schemas import (
     AnalysisPublic,
     AnalysisSummary,
+    DraftJobPublic,
     ProposalPublic,
     ProposalsCreate,
+    ProposalsRender,
     ProposalUpdate,
     ReasonPublic,
+    ReviewDecision,
     SessionDataPublic,
     SessionSeriesPublic,
     TranscriptPublic,
     TranscriptSegmentPublic,
 )
-from backend.deps import Editor, SessionDep, Viewer
+from backend.catalogue.endpoints import public_one
+from backend.catalogue.schemas import MaterialPublic
+from backend.deps import Editor, SessionDep, SettingsDep, Viewer
+from backend.renders import service as renders
+from backend.renders.endpoints import job_public
 from backend.responses import problems
 
 router = APIRouter(tags=["autoclip"], responses=problems(401))
@@ -213,6 +221,41 @@ def list_proposals(
     material_id: uuid.UUID, _: Viewer, session: SessionDep, status: ProposalStatus | None = None
 ) -> list[ProposalPublic]:
     return [proposal_public(p) for p in autoclip.list_proposals(session, material_id, status)]
+
+
+@router.post(
+    f"{API}/proposals/render", status_code=202, response_model=list[DraftJobPublic],
+    summary="Render chosen proposals as drafts (one render job per proposal)",
+    description="Each proposal's in and out point is rendered into every preset by one job (follow it at its "
+    "`links.self`); the proposal becomes `accepted`. Each rendition is a derived material in review state "
+    "`draft`, with the source's inheritable tags, a platform tag and the proposal's product tag, its recipe "
+    "keeping the proposal (id, type, reasons, `rule_id`) under `autoclip`. All or nothing: a proposal that is "
+    "not open is a conflict (`proposal-state-conflict`), and the render checks apply as on "
+    "`/materials/{id}/renders`.",
+    responses=problems(400, 403, 404, 409, 422),
+)
+def render_proposals(
+    body: ProposalsRender, key: Editor, session: SessionDep, settings: SettingsDep
+) -> list[DraftJobPublic]:
+    made = autoclip.render_proposals(
+        session, settings, body.proposal_ids, body.preset_ids, requested_by=key.id, rule_id=body.rule_id
+    )
+    outs = renders.outputs_of(session, [job.id for _, job in made])
+    return [DraftJobPublic(proposal_id=p.id, job=job_public(job, outs[job.id])) for p, job in made]
+
+
+@router.post(
+    f"{API}/materials/{{material_id}}/review", response_model=MaterialPublic,
+    summary="Approve or reject a draft",
+    description="Moves a `draft` material (an automatic re-edit) to `approved` or `rejected`, keeping the reason. "
+    "A material that is not a draft (never one, or already decided) is a conflict (`material-not-draft`).",
+    responses=problems(400, 403, 404, 409),
+)
+def review_material(material_id: uuid.UUID, body: ReviewDecision, key: Editor, session: SessionDep) -> MaterialPublic:
+    m = autoclip.review_material(
+        session, material_id, approve=body.decision == "approve", reason=body.reason, by=key.id
+    )
+    return public_one(session, m)
 
 
 @router.get(
