@@ -6,6 +6,7 @@ review that approves or rejects a draft."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -17,6 +18,8 @@ from backend.autoclip.models import Analysis, Proposal, ProposalStatus, SessionD
 from backend.autoclip.schemas import (
     AnalysisPublic,
     AnalysisSummary,
+    ChannelPlanPublic,
+    ClipPlanPublic,
     DraftJobPublic,
     ProposalPublic,
     ProposalsCreate,
@@ -35,6 +38,7 @@ from backend.deps import Editor, SessionDep, SettingsDep, Viewer
 from backend.renders import service as renders
 from backend.renders.endpoints import job_public
 from backend.responses import problems
+from backend.sqltypes import utcnow
 
 router = APIRouter(tags=["autoclip"], responses=problems(401))
 
@@ -286,3 +290,33 @@ def adjust_proposal(proposal_id: uuid.UUID, body: ProposalUpdate, _: Editor, ses
 )
 def reject_proposal(proposal_id: uuid.UUID, _: Editor, session: SessionDep) -> ProposalPublic:
     return proposal_public(autoclip.reject_proposal(session, proposal_id))
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@router.get(
+    f"{API}/autoclip/plan", response_model=ClipPlanPublic,
+    summary="How many clips to propose today, per channel of an account",
+    description="Each channel's position this month (required, approved, and pending reviews counted at the "
+    "account's approval rate) gives the approvals still missing; the shortfall is the clips to submit for them "
+    "at that rate, and `propose_today` its share over the days left plus `extra` (default: the server's "
+    "`autoclip_extra_clips`).",
+    responses=problems(400, 404),
+)
+def clip_plan(
+    account_id: uuid.UUID, _: Viewer, session: SessionDep, settings: SettingsDep,
+    extra: Annotated[int | None, Query(ge=0, le=50)] = None,
+    as_of: Annotated[datetime | None, Query(description="Default: now. With a timezone.")] = None,
+) -> ClipPlanPublic:
+    when = as_of or utcnow()
+    if when.tzinfo is None:
+        raise errors.BadRequest("as_of needs a timezone (e.g. 2026-11-21T10:00:00+08:00)")
+    extra_clips = settings.autoclip_extra_clips if extra is None else extra
+    rows = autoclip.clip_plan(session, account_id, extra=extra_clips, as_of=when)
+    return ClipPlanPublic(account_id=account_id, as_of=when, channels=[
+        ChannelPlanPublic(channel_id=r.channel_id, name_zh=r.name_zh, name_en=r.name_en, state=r.state, month=r.month,
+                          **{k: getattr(r.plan, k) for k in ChannelPlanPublic.model_fields if hasattr(r.plan, k)
+                             and k not in ("channel_id",)})
+        for r in rows
+    ])

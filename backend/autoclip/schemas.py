@@ -151,3 +151,30 @@ class ReviewDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approve", "reject"]
     reason: MultilineText | None = Field(default=None, max_length=2000, examples=["开头口播被截断"])
+
+
+class ChannelPlanPublic(BaseModel):
+    """How many clips to propose today for one channel, and the figures that give it."""
+
+    channel_id: str
+    name_zh: str
+    name_en: str
+    state: str
+    month: str
+    required: int
+    approved: int
+    pending: int
+    approval_rate: float
+    expected_from_pending: float = Field(description="approval_rate x pending")
+    missing: float = Field(description="Approvals still to find: required - approved - expected_from_pending")
+    shortfall: int = Field(description="Clips to submit this month for `missing` approvals at the approval rate")
+    days_left: int = Field(description="Days left in the month, today included")
+    per_day: int = Field(description="The shortfall spread over the days left, rounded up")
+    extra: int
+    propose_today: int = Field(description="per_day + extra (0 when nothing is missing)")
+
+
+class ClipPlanPublic(BaseModel):
+    account_id: uuid.UUID
+    as_of: datetime
+    channels: list[ChannelPlanPublic]

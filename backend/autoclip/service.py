@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from backend import errors, queue
 from backend.autoclip.models import Analysis, AnalysisStatus, Proposal, ProposalStatus, SessionData, Transcript
+from backend.autoclip.plan import ChannelPlan, ChannelPosition, plan_channel
 from backend.autoclip.session_data import SessionDataError, parse_session_data
 from backend.autoclip.transcripts import SubtitleTranscript, TranscriptError, TranscriptSource
 from backend.catalogue.models import (
@@ -25,6 +26,9 @@ from backend.catalogue.models import (
     ReviewState,
     Tag,
 )
+from backend.compliance import rules as compliance_rules
+from backend.compliance.accounts import get_account
+from backend.compliance.monthly import compliance_status
 from backend.config import Settings
 from backend.metrics.limits import ImportLimitExceeded
 from backend.renders import service as renders
@@ -496,3 +500,38 @@ def review_material(
                 "at": m.updated_at.isoformat()}
     session.flush()
     return m
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class ChannelClipPlan:
+    channel_id: str
+    name_zh: str
+    name_en: str
+    state: str
+    month: str
+    plan: ChannelPlan
+
+
+def clip_plan(
+    session: Session, account_id: uuid.UUID, *, extra: int, as_of: datetime | None = None
+) -> list[ChannelClipPlan]:
+    """For each channel of the account, how many clips to propose today: its quota position this month
+    (compliance's status at `as_of`, default now) through `plan_channel`, at the account's approval rate."""
+    account = get_account(session, account_id)
+    rate = compliance_rules.DEFAULT_APPROVAL_RATE if account.approval_rate is None else account.approval_rate
+    (report,) = compliance_status(session, as_of, [account.id])
+    out = []
+    for c in report.status.channels:
+        q = c.quota
+        position = ChannelPosition(
+            channel_id=c.channel_id, required=q.required, approved=q.approved, pending=q.pending,
+            days_left=q.days_left, approval_rate=rate,
+        )
+        out.append(ChannelClipPlan(
+            channel_id=c.channel_id, name_zh=c.name_zh, name_en=c.name_en, state=str(c.state), month=str(q.month),
+            plan=plan_channel(position, extra=extra),
+        ))
+    return out
