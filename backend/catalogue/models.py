@@ -98,6 +98,7 @@ class Material(SQLModel, table=True):
         Index("uq_material_sha256_upload", "sha256", unique=True, sqlite_where=text("kind != 'derived'"),
               postgresql_where=text("kind != 'derived'")),
         Index("ix_material_sha256", "sha256"),
+        Index("ix_material_review_state", "review_state"),  # the review queue: drafts among many `none`
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -114,6 +114,8 @@ def test_render_proposals_as_drafts_and_review_them(
     assert any(t["category"] == "platform" for t in read["tags"])
     assert 3.3 < read["media"]["duration_s"] < 3.8
     assert client.get(f"/api/v1/materials/{source}").json()["review_state"] == "none"
+    queue = client.get("/api/v1/materials", params={"review_state": "draft"}).json()["items"]
+    assert [m["id"] for m in queue] == [str(draft_id)]
 
     review = f"/api/v1/materials/{draft_id}/review"
     assert client.post(review, json={"decision": "approve"}, headers=Keys.auth(keys.viewer)).status_code == 403
@@ -121,6 +123,7 @@ def test_render_proposals_as_drafts_and_review_them(
     assert r.status_code == 200, r.text
     assert r.json()["review_state"] == "approved"
     assert r.json()["review"]["reason"] == "口播完整，可以发" and r.json()["review"]["decision"] == "approved"
+    assert client.get("/api/v1/materials", params={"review_state": "draft"}).json()["items"] == []
     r = client.post(review, json={"decision": "reject", "reason": "改主意了"})
     assert r.status_code == 409 and r.json()["type"].endswith("material-not-draft")
     r = client.post(f"/api/v1/materials/{source}/review", json={"decision": "reject"})

@@ -22,9 +22,11 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgre
 def upgrade() -> None:
     op.add_column("material", sa.Column("review_state", sa.String(length=16), nullable=False, server_default="none"))
     op.add_column("material", sa.Column("review", _JSON, nullable=True))
+    op.create_index("ix_material_review_state", "material", ["review_state"])
 
 
 def downgrade() -> None:
     # Plain DROP COLUMN (SQLite 3.35+): a batch copy of `material` would trip on its expression index.
+    op.drop_index("ix_material_review_state", table_name="material")
     op.drop_column("material", "review")
     op.drop_column("material", "review_state")
