@@ -80,6 +80,10 @@ class Settings(BaseSettings):
 
     render_lease_seconds: float = Field(default=120.0, gt=0, description="A render job's lease; renewed while it runs.")
     render_max_attempts: int = Field(default=3, ge=1)
+    autoclip_extra_clips: int = Field(
+        default=0, ge=0, le=50,
+        description="Clips the re-edit plan asks for per channel and day on top of its quota shortfall.",
+    )
     render_timeout_seconds: float = Field(default=3 * 3600.0, gt=0, description="ffmpeg wall-clock limit per render.")
     broker_visibility_timeout: int | None = Field(
         default=None, description="Redis redelivers an unacked message after this; default: above the longest task."

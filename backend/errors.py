@@ -374,5 +374,9 @@ class ProposalCutsSpeech(AppError):
     status, slug, title = 422, "proposal-cuts-speech", "An in or out point falls inside an utterance"
 
 
+class MaterialNotDraft(Conflict):
+    slug, title = "material-not-draft", "The material is not a draft waiting for review"
+
+
 class ProposalRangeUsed(Conflict):
     slug, title = "proposal-range-used", "The range overlaps a clip already made or chosen from this source"

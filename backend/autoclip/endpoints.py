@@ -1,32 +1,45 @@
 """Analyses of a recording and what is attached to it: start one (202 + the analysis to follow), list
 and read them, attach a transcript (SRT/VTT) or the live session's data (CSV/XLSX); clip proposals
-computed from the newest analysis (listed, adjusted, rejected; never rendered here)."""
+computed from the newest analysis (listed, adjusted, rejected), chosen ones rendered as drafts, and the
+review that approves or rejects a draft."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from backend import errors
 from backend.autoclip import service as autoclip
 from backend.autoclip.models import Analysis, Proposal, ProposalStatus, SessionData, Transcript
 from backend.autoclip.schemas import (
     AnalysisPublic,
     AnalysisSummary,
+    ChannelPlanPublic,
+    ClipPlanPublic,
+    DraftJobPublic,
     ProposalPublic,
     ProposalsCreate,
+    ProposalsRender,
     ProposalUpdate,
     ReasonPublic,
+    ReviewDecision,
     SessionDataPublic,
     SessionSeriesPublic,
     TranscriptPublic,
     TranscriptSegmentPublic,
 )
 from backend.bodies import file_from_body
-from backend.deps import Editor, SessionDep, Viewer
+from backend.catalogue.endpoints import public_one
+from backend.catalogue.schemas import MaterialPublic
+from backend.deps import Editor, SessionDep, SettingsDep, Viewer
+from backend.renders import service as renders
+from backend.renders.endpoints import job_public
 from backend.responses import problems
+from backend.sqltypes import utcnow
 
 router = APIRouter(tags=["autoclip"], responses=problems(401))
 
@@ -193,6 +206,41 @@ def list_proposals(
     return [proposal_public(p) for p in autoclip.list_proposals(session, material_id, status)]
 
 
+@router.post(
+    f"{API}/proposals/render", status_code=202, response_model=list[DraftJobPublic],
+    summary="Render chosen proposals as drafts (one render job per proposal)",
+    description="Each proposal's in and out point is rendered into every preset by one job (follow it at its "
+    "`links.self`); the proposal becomes `accepted`. Each rendition is a derived material in review state "
+    "`draft`, with the source's inheritable tags, a platform tag and the proposal's product tag, its recipe "
+    "keeping the proposal (id, type, reasons, `rule_id`) under `autoclip`. All or nothing: a proposal that is "
+    "not open is a conflict (`proposal-state-conflict`), and the render checks apply as on "
+    "`/materials/{id}/renders`.",
+    responses=problems(400, 403, 404, 409, 422),
+)
+def render_proposals(
+    body: ProposalsRender, key: Editor, session: SessionDep, settings: SettingsDep
+) -> list[DraftJobPublic]:
+    made = autoclip.render_proposals(
+        session, settings, body.proposal_ids, body.preset_ids, requested_by=key.id, rule_id=body.rule_id
+    )
+    outs = renders.outputs_of(session, [job.id for _, job in made])
+    return [DraftJobPublic(proposal_id=p.id, job=job_public(job, outs[job.id])) for p, job in made]
+
+
+@router.post(
+    f"{API}/materials/{{material_id}}/review", response_model=MaterialPublic,
+    summary="Approve or reject a draft",
+    description="Moves a `draft` material (an automatic re-edit) to `approved` or `rejected`, keeping the reason. "
+    "A material that is not a draft (never one, or already decided) is a conflict (`material-not-draft`).",
+    responses=problems(400, 403, 404, 409),
+)
+def review_material(material_id: uuid.UUID, body: ReviewDecision, key: Editor, session: SessionDep) -> MaterialPublic:
+    m = autoclip.review_material(
+        session, material_id, approve=body.decision == "approve", reason=body.reason, by=key.id
+    )
+    return public_one(session, m)
+
+
 @router.get(
     f"{API}/proposals/{{proposal_id}}", response_model=ProposalPublic, summary="One proposal",
     responses=problems(403, 404),
@@ -221,3 +269,33 @@ def adjust_proposal(proposal_id: uuid.UUID, body: ProposalUpdate, _: Editor, ses
 )
 def reject_proposal(proposal_id: uuid.UUID, _: Editor, session: SessionDep) -> ProposalPublic:
     return proposal_public(autoclip.reject_proposal(session, proposal_id))
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@router.get(
+    f"{API}/autoclip/plan", response_model=ClipPlanPublic,
+    summary="How many clips to propose today, per channel of an account",
+    description="Each channel's position this month (required, approved, and pending reviews counted at the "
+    "account's approval rate) gives the approvals still missing; the shortfall is the clips to submit for them "
+    "at that rate, and `propose_today` its share over the days left plus `extra` (default: the server's "
+    "`autoclip_extra_clips`).",
+    responses=problems(400, 404),
+)
+def clip_plan(
+    account_id: uuid.UUID, _: Viewer, session: SessionDep, settings: SettingsDep,
+    extra: Annotated[int | None, Query(ge=0, le=50)] = None,
+    as_of: Annotated[datetime | None, Query(description="Default: now. With a timezone.")] = None,
+) -> ClipPlanPublic:
+    when = as_of or utcnow()
+    if when.tzinfo is None:
+        raise errors.BadRequest("as_of needs a timezone (e.g. 2026-11-21T10:00:00+08:00)")
+    extra_clips = settings.autoclip_extra_clips if extra is None else extra
+    rows = autoclip.clip_plan(session, account_id, extra=extra_clips, as_of=when)
+    return ClipPlanPublic(account_id=account_id, as_of=when, channels=[
+        ChannelPlanPublic(channel_id=r.channel_id, name_zh=r.name_zh, name_en=r.name_en, state=r.state, month=r.month,
+                          **{k: getattr(r.plan, k) for k in ChannelPlanPublic.model_fields if hasattr(r.plan, k)
+                             and k not in ("channel_id",)})
+        for r in rows
+    ])

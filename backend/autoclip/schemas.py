@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.text import Number
+from backend.renders.schemas import JobPublic
+from backend.renders.service import PresetId
+from backend.text import MultilineText, Number, Text
 
 
 class AnalysisSummary(BaseModel):
@@ -127,3 +129,52 @@ class ProposalPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     links: dict[str, str] = {}
+
+
+class ProposalsRender(BaseModel):
+    """Render chosen proposals as drafts: one job per proposal, every preset in each."""
+
+    model_config = ConfigDict(extra="forbid")
+    proposal_ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
+    preset_ids: list[PresetId] = Field(min_length=1, max_length=20)
+    rule_id: Text | None = Field(
+        default=None, max_length=100, description="The channel rule the clips are made for, kept in their lineage"
+    )
+
+
+class DraftJobPublic(BaseModel):
+    proposal_id: uuid.UUID
+    job: JobPublic
+
+
+class ReviewDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "reject"]
+    reason: MultilineText | None = Field(default=None, max_length=2000, examples=["开头口播被截断"])
+
+
+class ChannelPlanPublic(BaseModel):
+    """How many clips to propose today for one channel, and the figures that give it."""
+
+    channel_id: str
+    name_zh: str
+    name_en: str
+    state: str
+    month: str
+    required: int
+    approved: int
+    pending: int
+    approval_rate: float
+    expected_from_pending: float = Field(description="approval_rate x pending")
+    missing: float = Field(description="Approvals still to find: required - approved - expected_from_pending")
+    shortfall: int = Field(description="Clips to submit this month for `missing` approvals at the approval rate")
+    days_left: int = Field(description="Days left in the month, today included")
+    per_day: int = Field(description="The shortfall spread over the days left, rounded up")
+    extra: int
+    propose_today: int = Field(description="per_day + extra (0 when nothing is missing)")
+
+
+class ClipPlanPublic(BaseModel):
+    account_id: uuid.UUID
+    as_of: datetime
+    channels: list[ChannelPlanPublic]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,10 +14,24 @@ from sqlmodel import Session, col, select
 
 from backend import errors, leases, queue
 from backend.autoclip.models import Analysis, AnalysisStatus, Proposal, ProposalStatus, SessionData, Transcript
+from backend.autoclip.plan import ChannelPlan, ChannelPosition, plan_channel
 from backend.autoclip.session_data import SessionDataError, parse_session_data
 from backend.autoclip.transcripts import SubtitleTranscript, TranscriptError, TranscriptSource
-from backend.catalogue.models import PRODUCT_CATEGORY, Material, MaterialKind, MaterialStatus, MediaType, Tag
+from backend.catalogue.models import (
+    PRODUCT_CATEGORY,
+    Material,
+    MaterialKind,
+    MaterialStatus,
+    MediaType,
+    ReviewState,
+    Tag,
+)
+from backend.compliance import rules as compliance_rules
+from backend.compliance.accounts import get_account
+from backend.compliance.monthly import compliance_status
+from backend.config import Settings
 from backend.metrics.limits import ImportLimitExceeded
+from backend.renders import service as renders
 from backend.renders.models import JobStatus, RenderJob
 from backend.sqltypes import utcnow
 from workers.media.analysis import AnalysisResult
@@ -400,3 +414,109 @@ def reject_proposal(session: Session, proposal_id: uuid.UUID) -> Proposal:
         row.updated_at = utcnow()
         session.flush()
     return row
+
+
+# --------------------------------------------------------------------------- drafts
+
+
+def draft_lineage(proposal: Proposal, rule_id: str | None) -> dict[str, Any]:
+    """What a draft's recipe keeps of the proposal it was rendered from (under `autoclip`)."""
+    return {
+        "proposal_id": str(proposal.id),
+        "analysis_id": str(proposal.analysis_id),
+        "type": proposal.type,
+        "score": proposal.score,
+        "reasons": proposal.reasons,
+        "product_tag_id": proposal.product_tag_id,
+        "rule_id": rule_id,
+    }
+
+
+def render_proposals(
+    session: Session,
+    settings: Settings,
+    proposal_ids: list[uuid.UUID],
+    preset_ids: list[str],
+    *,
+    requested_by: uuid.UUID | None,
+    rule_id: str | None = None,
+) -> list[tuple[Proposal, RenderJob]]:
+    """One render job per proposal (its in and out point, every preset), each proposal `accepted`; the
+    renditions become `draft` materials waiting for review. All or nothing: a proposal that is not open
+    (already accepted or rejected) or a request the renders service refuses fails the whole call, and the
+    caller's transaction is rolled back."""
+    proposals = [get_proposal(session, pid) for pid in dict.fromkeys(proposal_ids)]
+    for p in proposals:
+        # Lock the row so two concurrent requests cannot render the same proposal twice.
+        session.execute(select(Proposal.id).where(col(Proposal.id) == p.id).with_for_update())
+        session.refresh(p)
+        if p.status != ProposalStatus.proposed:
+            raise errors.ProposalStateConflict(f"proposal {p.id} is {p.status}; only an open proposal is rendered")
+    made = []
+    for p in proposals:
+        request = renders.RenderRequest(
+            ranges=[renders.TimeRangeIn(start=p.start_s, end=p.end_s)], presets=list(preset_ids)
+        )
+        job = renders.create_render_job(
+            session, None, settings, p.material_id, request, requested_by=requested_by, origin="autoclip",
+            draft=draft_lineage(p, rule_id),
+        )
+        p.status = ProposalStatus.accepted
+        p.updated_at = utcnow()
+        made.append((p, job))
+    session.flush()
+    return made
+
+
+def review_material(
+    session: Session, material_id: uuid.UUID, *, approve: bool, reason: str | None, by: uuid.UUID | None
+) -> Material:
+    """Approve or reject a draft. Deciding again is a conflict: a decision is a person's, not undone here."""
+    m = session.get(Material, material_id)
+    if m is None or m.status == MaterialStatus.deleted:
+        raise errors.NotFound(f"no material {material_id}")
+    session.execute(select(Material.id).where(col(Material.id) == m.id).with_for_update())
+    session.refresh(m)
+    if m.review_state != ReviewState.draft:
+        raise errors.MaterialNotDraft(f"material {material_id} is {m.review_state}, not a draft")
+    m.review_state = ReviewState.approved if approve else ReviewState.rejected
+    m.updated_at = utcnow()
+    m.review = {"decision": str(m.review_state), "reason": reason, "by": str(by) if by else None,
+                "at": m.updated_at.isoformat()}
+    session.flush()
+    return m
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class ChannelClipPlan:
+    channel_id: str
+    name_zh: str
+    name_en: str
+    state: str
+    month: str
+    plan: ChannelPlan
+
+
+def clip_plan(
+    session: Session, account_id: uuid.UUID, *, extra: int, as_of: datetime | None = None
+) -> list[ChannelClipPlan]:
+    """For each channel of the account, how many clips to propose today: its quota position this month
+    (compliance's status at `as_of`, default now) through `plan_channel`, at the account's approval rate."""
+    account = get_account(session, account_id)
+    rate = compliance_rules.DEFAULT_APPROVAL_RATE if account.approval_rate is None else account.approval_rate
+    (report,) = compliance_status(session, as_of, [account.id])
+    out = []
+    for c in report.status.channels:
+        q = c.quota
+        position = ChannelPosition(
+            channel_id=c.channel_id, required=q.required, approved=q.approved, pending=q.pending,
+            days_left=q.days_left, approval_rate=rate,
+        )
+        out.append(ChannelClipPlan(
+            channel_id=c.channel_id, name_zh=c.name_zh, name_en=c.name_en, state=str(c.state), month=str(q.month),
+            plan=plan_channel(position, extra=extra),
+        ))
+    return out

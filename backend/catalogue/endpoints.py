@@ -17,7 +17,7 @@ from backend import errors
 from backend.catalogue import service as materials
 from backend.catalogue import tags as tag_service
 from backend.catalogue.downloads import download_name
-from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
+from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation, ReviewState
 from backend.catalogue.schemas import (
     BulkTagging,
     BulkTaggingResult,
@@ -203,6 +203,7 @@ def list_materials(
     category: Annotated[str | None, Query(max_length=100, description="Has at least one tag of this category (id or label)")] = None,
     kind: MaterialKind | None = None,
     status: MaterialStatus | None = None,
+    review_state: Annotated[ReviewState | None, Query(description="`draft`: re-edits waiting for review")] = None,
     include_deleted: bool = False,
     media_type: MediaType | None = None,
     min_duration: Annotated[float | None, Query(ge=0)] = None,
@@ -221,7 +222,7 @@ def list_materials(
         session,
         materials.MaterialQuery(
             tag_ids=tag, tag_mode=tag_mode, category=category and tag_service.get_category(session, category).id, kind=kind, status=status,
-            include_deleted=include_deleted, media_type=media_type, min_duration=min_duration,
+            review_state=review_state, include_deleted=include_deleted, media_type=media_type, min_duration=min_duration,
             max_duration=max_duration, orientation=orientation, aspect=aspect, created_after=created_after,
             created_before=created_before, parent_id=parent_id, q=q, sort=sort, cursor=cursor, limit=limit,
         ),

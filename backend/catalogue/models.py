@@ -62,6 +62,16 @@ PLATFORM_CATEGORY = "platform"
 PRODUCT_CATEGORY = "product"
 
 
+class ReviewState(enum.StrEnum):
+    """Whether a person has looked at a material made without one: only automatic re-edit drafts start
+    as `draft`; everything else is `none` (nothing to review)."""
+
+    none = "none"
+    draft = "draft"
+    approved = "approved"
+    rejected = "rejected"
+
+
 class TagCategory(SQLModel, table=True):
     """A tag category: data, so an admin can add one. `id` is what a tag reference starts with."""
 
@@ -88,6 +98,7 @@ class Material(SQLModel, table=True):
         Index("uq_material_sha256_upload", "sha256", unique=True, sqlite_where=text("kind != 'derived'"),
               postgresql_where=text("kind != 'derived'")),
         Index("ix_material_sha256", "sha256"),
+        Index("ix_material_review_state", "review_state"),  # the review queue: drafts among many `none`
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -141,6 +152,11 @@ class Material(SQLModel, table=True):
     preset_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     render_job_id: uuid.UUID | None = Field(default=None, index=True)
     production_cost: float | None = None
+    review_state: ReviewState = Field(
+        default=ReviewState.none, sa_column=Column(String(16), nullable=False, server_default="none")
+    )
+    # The last review decision: {decision, reason, by, at}.
+    review: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONColumn, nullable=True))
 
     created_by: uuid.UUID | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType
+from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType, ReviewState
 from backend.text import IntId, MultilineText, Number, PartialUpdate, Text, unchanged
 from workers.media.facts import MediaFacts
 
@@ -90,6 +90,11 @@ class MaterialPublic(BaseModel):
     preset_id: str | None
     render_job_id: uuid.UUID | None
     production_cost: float | None
+    review_state: ReviewState = Field(
+        default=ReviewState.none,
+        description="`draft`: an automatic re-edit waiting for a person (approve or reject it at /review)",
+    )
+    review: dict[str, Any] | None = Field(default=None, description="The decision: {decision, reason, by, at}")
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None

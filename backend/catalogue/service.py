@@ -21,6 +21,7 @@ from backend.catalogue.models import (
     MaterialTag,
     MediaType,
     Orientation,
+    ReviewState,
     Tag,
 )
 from backend.changes import apply_changes
@@ -97,6 +98,7 @@ class MaterialQuery:
     category: str | None = None  # a category id
     kind: MaterialKind | None = None
     status: MaterialStatus | None = None
+    review_state: ReviewState | None = None  # `draft`: the automatic re-edits waiting for a person
     include_deleted: bool = False
     media_type: MediaType | None = None
     min_duration: float | None = None
@@ -189,6 +191,8 @@ def search_materials(session: Session, query: MaterialQuery) -> MaterialPage:
         stmt = stmt.where(Material.status != MaterialStatus.deleted)
     if query.kind:
         stmt = stmt.where(Material.kind == query.kind)
+    if query.review_state:
+        stmt = stmt.where(Material.review_state == query.review_state)
     if query.media_type:
         stmt = stmt.where(Material.media_type == query.media_type)
     # Duration filters use the same expression as the duration sort, so one index serves both.

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from backend.catalogue.models import Material, MaterialKind, MaterialStatus
+from backend.catalogue.models import Material, MaterialKind, MaterialStatus, ReviewState
 from backend.compliance import rules
 from backend.compliance.accounts import platform_catalog
 from backend.compliance.checks import bounds_of
@@ -253,7 +253,8 @@ def _suggest_fillers(
 def _filler_candidates(
     session: Session, reports: Sequence[AccountMonthReport]
 ) -> dict[uuid.UUID, list[tuple[MaterialRef, str | None, Facts]]]:
-    """Per account: ready derived materials not yet submitted there (rejections aside), the platform's own
+    """Per account: ready derived materials not yet submitted there (rejections aside) and not waiting for
+    or refused at review, the platform's own
     renders first, newest first, with the facts that say which channel they fit."""
     wanted = [r for r in reports if r.month and any(c.quota.shortfall for c in r.month.channels)]
     if not wanted:
@@ -275,7 +276,12 @@ def _filler_candidates(
                 m.c.rotation,
                 m.c.duration_s,
             )
-            .where(m.c.kind == MaterialKind.derived.value, m.c.status == MaterialStatus.ready.value)
+            .where(
+                m.c.kind == MaterialKind.derived.value,
+                m.c.status == MaterialStatus.ready.value,
+                # An automatic re-edit is offered once a person approved it, never as a draft or rejected.
+                m.c.review_state.in_([ReviewState.none.value, ReviewState.approved.value]),
+            )
             .order_by(m.c.created_at.desc(), m.c.id)
             .limit(FILLER_POOL)
         )

@@ -29,7 +29,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from backend.catalogue import tags as tag_service
-from backend.catalogue.models import PLATFORM_CATEGORY, Material, MaterialKind, MediaType, Tag
+from backend.catalogue.models import PLATFORM_CATEGORY, Material, MaterialKind, MediaType, ReviewState, Tag
 from backend.config import Settings
 from backend.db import session_scope
 from backend.platforms.service import get_catalog
@@ -108,6 +108,7 @@ class RenderPlan:
     request: RenderRequest
     subtitles_key: str | None
     origin: str
+    draft: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, session: Session, job_id: uuid.UUID) -> RenderPlan:
@@ -128,6 +129,7 @@ class RenderPlan:
             request=stored.request,
             subtitles_key=stored.subtitles_key,
             origin=stored.origin,
+            draft=stored.draft,
         )
 
     def fit(self, preset: RenditionPreset) -> str:
@@ -161,6 +163,7 @@ class RenderPlan:
             **bookends,
             "size": list(size),
             "reencoded": reencoded,
+            **({"autoclip": self.draft} if self.draft else {}),
         }
 
 
@@ -565,6 +568,12 @@ def _register(
     existing = session.get(Material, material_id)
     if existing is not None:  # a re-run after the commit of an earlier attempt
         return existing
+    tags = [*inherited, _platform_tag(session, preset)]
+    product_tag_id = plan.draft.get("product_tag_id") if plan.draft else None
+    if product_tag_id is not None and all(t.id != product_tag_id for t in tags):
+        product = session.get(Tag, product_tag_id)
+        if product is not None:  # the tag may have been deleted since the proposal was made
+            tags.append(product)
     result = ingest_local_file(
         session,
         storage,
@@ -580,8 +589,12 @@ def _register(
             preset_id=preset.id,
             render_job_id=plan.job_id,
             material_id=material_id,
-            tags=[*inherited, _platform_tag(session, preset)],
+            tags=tags,
             extra_objects={"cover.jpg": rendition.cover},
         ),
     )
+    if plan.draft is not None:  # an automatic re-edit: nobody has looked at it yet
+        result.material.review_state = ReviewState.draft
+        session.add(result.material)
+        session.flush()
     return result.material

@@ -177,15 +177,23 @@ def rendition_problem(preset: RenditionPreset, seconds: float) -> tuple[str, str
 @dataclass(frozen=True)
 class StoredRequest:
     """A job's request as the worker reads it back: the validated request, where its subtitles were
-    stored (the SRT text itself is not kept in the row) and what asked for it (`api`, `auto-rule`)."""
+    stored (the SRT text itself is not kept in the row) and what asked for it (`api`, `auto-rule`,
+    `autoclip`). `draft` is set for an automatic re-edit: its renditions wait for review, and it holds
+    what the lineage keeps of the proposal (id, type, reasons, rule id, product tag id)."""
 
     request: RenderRequest
     origin: str
     subtitles_key: str | None
+    draft: dict[str, Any] | None = None
 
 
 def store_request(
-    request: RenderRequest, preset_ids: list[str], *, origin: str, subtitles_key: str | None
+    request: RenderRequest,
+    preset_ids: list[str],
+    *,
+    origin: str,
+    subtitles_key: str | None,
+    draft: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON kept in `render_job.request`; `read_stored_request` is its inverse."""
     stored = request.model_dump(mode="json", exclude={"subtitles"})
@@ -193,6 +201,8 @@ def store_request(
     stored["origin"] = origin
     if subtitles_key:
         stored["subtitles"] = {"key": subtitles_key}
+    if draft is not None:
+        stored["draft"] = draft
     return stored
 
 
@@ -201,10 +211,12 @@ def read_stored_request(stored: dict[str, Any]) -> StoredRequest:
     data = dict(stored)
     origin = str(data.pop("origin", "api"))
     subtitles = data.pop("subtitles", None)
+    draft = data.pop("draft", None)
     return StoredRequest(
         request=RenderRequest.model_validate(data),
         origin=origin,
         subtitles_key=subtitles["key"] if subtitles else None,
+        draft=draft,
     )
 
 
@@ -335,7 +347,9 @@ def create_render_job(
     *,
     requested_by: uuid.UUID | None,
     origin: str = "api",
+    draft: dict[str, Any] | None = None,
 ) -> RenderJob:
+    """A queued job (sent after commit). With `draft`, its renditions are review drafts carrying it."""
     source, preset_ids = validate_request(session, source_id, request)
     job = RenderJob(
         source_id=source.id, requested_by=requested_by, request={}, max_attempts=settings.render_max_attempts
@@ -347,7 +361,7 @@ def create_render_job(
         data = _check_srt(request.subtitles.srt)
         key = subtitles_key(job.id)
         storage.put(key, io.BytesIO(data), size=len(data), content_type="application/x-subrip")
-    job.request = store_request(request, preset_ids, origin=origin, subtitles_key=key)
+    job.request = store_request(request, preset_ids, origin=origin, subtitles_key=key, draft=draft)
     session.add(job)
     session.flush()
     for pid in preset_ids:

@@ -258,3 +258,21 @@ def test_xlsx_has_autofilters_fitted_widths_and_local_times(api, story):
         )
     )
     assert en.sheetnames[0] == "Summary" and [c.value for c in en["Summary"][1]][15] == "status"
+
+
+def test_gap_fillers_leave_out_re_edit_drafts_and_rejected_ones(api, story, make_material):  # type: ignore[no-untyped-def]
+    from backend.catalogue.models import Material, ReviewState
+    from backend.db import session_scope
+
+    live = story["live"]
+    states = {"草稿切片": ReviewState.draft, "退回切片": ReviewState.rejected, "已审切片": ReviewState.approved}
+    made = {make_material(title, parent=live, preset_id="tmall.shipai_3x4"): state for title, state in states.items()}
+    with session_scope() as session:
+        for material_id, state in made.items():
+            row = session.get(Material, material_id)
+            assert row is not None
+            row.review_state = state
+    doc = api.month("2026-11", AS_OF)
+    store = next(a for a in doc["accounts"] if a["account"]["name"] == "旗舰店")
+    offered = {f["material"]["title"] for f in store["fillers"]}
+    assert "已审切片" in offered and offered.isdisjoint({"草稿切片", "退回切片"})
