@@ -350,7 +350,7 @@ RULE_WRITE_DOC = (
 
 
 @router.post(f"{API}/autoclip/rules", status_code=201, response_model=RulePublic,
-             summary="Create an automatic re-edit rule", description=RULE_WRITE_DOC, responses=problems(403, 422))
+             summary="Create an automatic re-edit rule", description=RULE_WRITE_DOC, responses=problems(400, 403, 422))
 def create_rule(body: RuleCreate, response: Response, key: Editor, session: SessionDep) -> RulePublic:
     rule = rules.create_rule(session, _fields(body), created_by=key.id)
     response.headers["Location"] = f"{API}/autoclip/rules/{rule.id}"
@@ -371,7 +371,7 @@ def read_rule(rule_id: uuid.UUID, _: Viewer, session: SessionDep) -> RulePublic:
 
 @router.patch(f"{API}/autoclip/rules/{{rule_id}}", response_model=RulePublic,
               summary="Change a rule, enable or disable it", description=RULE_WRITE_DOC,
-              responses=problems(403, 404, 422))
+              responses=problems(400, 403, 404, 422))
 def update_rule(rule_id: uuid.UUID, body: RuleUpdate, _: Editor, session: SessionDep) -> RulePublic:
     return rule_public(session, rules.update_rule(session, rule_id, _fields(body)))
 

@@ -42,7 +42,7 @@ class RuleFields:
 def _resolve_tags(session: Session, refs: list[str]) -> list[int]:
     try:
         tags = tag_service.resolve_tag_refs(session, refs, create=True)  # an unknown category is a 422 there
-    except errors.BadRequest as e:
+    except (errors.BadRequest, errors.NotFound) as e:  # a malformed ref or an unknown tag id: the rule is invalid
         raise errors.AutoclipRuleInvalid(e.detail, field="match.tags") from None
     return [t.id for t in tags if t.id is not None]
 

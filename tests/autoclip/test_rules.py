@@ -53,6 +53,8 @@ def test_rule_crud_and_validation(client: TestClient, keys: Keys) -> None:
     assert r.status_code == 422 and r.json()["type"].endswith("autoclip-rule-invalid") and r.json()["preset"] == "nowhere.reel"
     r = client.post(RULES, json={**EXAMPLE, "match": {"tags": ["渠道风格:直播"]}})
     assert r.status_code == 422 and r.json()["type"].endswith("tag-category-unknown"), r.text
+    r = client.post(RULES, json={**EXAMPLE, "match": {"tags": ["999999"]}})  # a tag id that does not exist
+    assert r.status_code == 422 and r.json()["type"].endswith("autoclip-rule-invalid"), r.text
     r = client.post(RULES, json={**EXAMPLE, "min_s": 90})
     assert r.status_code == 422 and r.json()["type"].endswith("autoclip-rule-invalid")
     r = client.post(RULES, json={**EXAMPLE, "account_ids": [str(uuid.uuid4())]})
