@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.autoclip.footage import Card, Footage, FootageSpec, make_footage
+from tests.compliance.conftest import Api, api, make_material  # noqa: F401 - `api`, `make_material` are fixtures
 from tests.conftest import Keys
 from tests.renders.conftest import clip_4s, ingest_clip  # noqa: F401 - fixture
 
@@ -163,3 +164,20 @@ def test_worker_path_analysis_proposals_drafts(
     assert analyse_material(run["analysis_id"]) == "skipped"
     (again,) = client.get("/api/v1/autoclip/runs", params={"material_id": str(live)}).json()
     assert again["job_ids"] == run["job_ids"]
+
+
+def test_with_accounts_the_count_is_the_quota_shortfall_capped(api: Api, client: TestClient, clip_4s: Path) -> None:  # noqa: F811
+    acc = api.account(name="洁净家天猫旗舰店", approval_rate=0.5)
+    api.open_channel(acc, "video", on="2026-01-05")
+    r = client.patch(f"/api/v1/accounts/{acc['id']}/channels/video", json={"monthly_minimum": 3})
+    assert r.status_code == 200, r.text
+    live = _tagged(clip_4s, "content_type:直播")
+    # Nothing published this month: 3 approvals missing at 50 % is 6 clips, under the cap of 8 ...
+    rule = client.post(RULES, json={**EXAMPLE, "account_ids": [acc["id"]]}).json()
+    assert rule["account_ids"] == [acc["id"]]
+    body = client.post(f"{RULES}/{rule['id']}/dry-run", params={"material_id": str(live)}).json()
+    assert body["matched"] is True and body["clip_count"] == 6, body
+    assert any("配额缺口 6" in x for x in body["reasons"])
+    # ... and capped by the rule's count.
+    client.patch(f"{RULES}/{rule['id']}", json={"count": 4})
+    assert client.post(f"{RULES}/{rule['id']}/dry-run", params={"material_id": str(live)}).json()["clip_count"] == 4
