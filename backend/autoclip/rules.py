@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from backend import errors
 from backend.autoclip import service as autoclip
-from backend.autoclip.models import AutoclipRule, AutoclipRun, RunStatus
+from backend.autoclip.models import Analysis, AnalysisStatus, AutoclipRule, AutoclipRun, RunStatus
 from backend.catalogue import tags as tag_service
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MaterialTag, MediaType, Tag
 from backend.compliance.accounts import get_account
@@ -284,7 +284,15 @@ def continue_runs(session: Session, settings: Settings, analysis_id: uuid.UUID) 
 
 
 def run_status(session: Session, run: AutoclipRun) -> RunStatus:
-    """A rendering run is done when its render jobs are, failed when one of them failed."""
+    """A run waiting on its analysis follows it (a swept analysis out of attempts fails the run); a
+    rendering run is done when its render jobs are, failed when one of them failed."""
+    if run.status in (RunStatus.queued, RunStatus.analysing) and run.analysis_id is not None:
+        analysis = session.get(Analysis, run.analysis_id)
+        if analysis is not None and analysis.status == AnalysisStatus.failed:
+            return RunStatus.failed
+        if analysis is not None and analysis.status == AnalysisStatus.running:
+            return RunStatus.analysing
+        return run.status
     if run.status != RunStatus.rendering:
         return run.status
     states = set(session.exec(

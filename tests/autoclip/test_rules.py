@@ -124,6 +124,16 @@ def test_matching_dry_run_and_idempotent_trigger(
     body = client.post(f"{RULES}/{rule['id']}/dry-run", params={"material_id": str(live)}).json()
     assert body["matched"] is True and body["would_start"] is False and body["existing_run_id"] == run_id
 
+    # An analysis that ends failed (here: out of attempts, as the sweep leaves it) fails the run.
+    from backend.autoclip.models import Analysis, AnalysisStatus
+
+    with session_scope() as session:
+        analysis = session.get(Analysis, uuid.UUID(runs[0]["analysis_id"]))
+        assert analysis is not None
+        analysis.status = AnalysisStatus.failed
+    (run,) = client.get("/api/v1/autoclip/runs", params={"material_id": str(live)}).json()
+    assert run["status"] == "failed"
+
     # A disabled rule starts nothing.
     second = client.post(RULES, json={**EXAMPLE, "name": "停用的规则", "enabled": False}).json()
     assert apply_autoclip_rules(str(live)) == []
