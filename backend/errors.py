@@ -380,3 +380,7 @@ class MaterialNotDraft(Conflict):
 
 class ProposalRangeUsed(Conflict):
     slug, title = "proposal-range-used", "The range overlaps a clip already made or chosen from this source"
+
+
+class AutoclipRuleInvalid(AppError):
+    status, slug, title = 422, "autoclip-rule-invalid", "The automatic re-edit rule is not valid"

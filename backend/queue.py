@@ -26,6 +26,7 @@ RENDER_JOB = "reelhouse.render.render_job"
 AUTO_RENDER_SOURCE = "reelhouse.auto_render_source"
 FINGERPRINT_MATERIAL = "reelhouse.fingerprint_material"
 ANALYSE_MATERIAL = "reelhouse.autoclip.analyse_material"
+APPLY_AUTOCLIP_RULES = "reelhouse.apply_autoclip_rules"  # quick: matches a new recording against the rules
 
 # Analysis decodes a whole recording (minutes for a long stream): it goes with the renders, not the quick
 # work (its sweep, `reelhouse.sweep_analyses`, stays on the quick queue).

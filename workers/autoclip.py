@@ -14,12 +14,13 @@ from pathlib import Path
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from backend.autoclip import rules
 from backend.autoclip import service as autoclip
 from backend.config import get_settings
 from backend.db import session_scope
 from backend.errors import AppError
 from backend.objectstore import get_storage
-from backend.queue import ANALYSE_MATERIAL
+from backend.queue import ANALYSE_MATERIAL, APPLY_AUTOCLIP_RULES, QUICK_QUEUE
 from storage.base import StorageError
 from workers.celery_app import celery_app
 from workers.media.analysis import ANALYSIS_VERSION, ProductName, analyse_recording
@@ -64,6 +65,7 @@ def analyse_material(self: object, analysis_id: str) -> str:
     with session_scope() as session:
         if not autoclip.claim_analysis(session, aid, owner, lease):
             return "skipped"  # done, running elsewhere, or out of attempts
+        rules.runs_analysing(session, aid)
     with session_scope() as session:
         inputs = autoclip.inputs_for(session, aid)
     products = [ProductName(p.tag_id, p.names) for p in inputs.products]
@@ -84,14 +86,30 @@ def analyse_material(self: object, analysis_id: str) -> str:
     except (MediaError, AppError, OSError, ValueError) as e:
         log.warning("analysis %s failed: %s", aid, e)
         with session_scope() as session:
-            autoclip.finish_analysis(session, aid, owner, error_code="analysis-failed", error=str(e))
+            if autoclip.finish_analysis(session, aid, owner, error_code="analysis-failed", error=str(e)):
+                rules.runs_failed(session, aid, str(e))
         return "failed"
     used = {"transcript_id": inputs.transcript_id, "session_data_id": inputs.session_data_id, "product_tags": [p.tag_id for p in inputs.products]}
     with session_scope() as session:
         done = autoclip.finish_analysis(
             session, aid, owner, signals=result.model_dump(mode="json"), analyser_version=ANALYSIS_VERSION, inputs=used
         )
+    if done:
+        continue_rule_runs(aid)
     return "succeeded" if done else "lost"
+
+
+def continue_rule_runs(analysis_id: uuid.UUID) -> None:
+    """The analysis a rule started succeeded: its proposals, rendered as drafts for the rule's presets."""
+    with session_scope() as session:
+        rules.continue_runs(session, get_settings(), analysis_id)
+
+
+@celery_app.task(name=APPLY_AUTOCLIP_RULES, queue=QUICK_QUEUE, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def apply_autoclip_rules(material_id: str) -> list[str]:
+    """A source video was ingested: start a run for every enabled rule it matches (sent after its commit)."""
+    with session_scope() as session:
+        return [str(run.id) for run in rules.start_runs(session, uuid.UUID(material_id))]
 
 
 @celery_app.task(name="reelhouse.sweep_analyses")

@@ -13,8 +13,17 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from backend import errors
+from backend.autoclip import rules
 from backend.autoclip import service as autoclip
-from backend.autoclip.models import Analysis, Proposal, ProposalStatus, SessionData, Transcript
+from backend.autoclip.models import (
+    Analysis,
+    AutoclipRule,
+    AutoclipRun,
+    Proposal,
+    ProposalStatus,
+    SessionData,
+    Transcript,
+)
 from backend.autoclip.schemas import (
     AnalysisPublic,
     AnalysisSummary,
@@ -27,6 +36,12 @@ from backend.autoclip.schemas import (
     ProposalUpdate,
     ReasonPublic,
     ReviewDecision,
+    RuleCreate,
+    RuleDryRun,
+    RuleMatch,
+    RulePublic,
+    RuleUpdate,
+    RunPublic,
     SessionDataPublic,
     SessionSeriesPublic,
     TranscriptPublic,
@@ -34,6 +49,7 @@ from backend.autoclip.schemas import (
 )
 from backend.bodies import file_from_body
 from backend.catalogue.endpoints import public_one
+from backend.catalogue.models import Material, MaterialStatus
 from backend.catalogue.schemas import MaterialPublic
 from backend.deps import Editor, SessionDep, SettingsDep, Viewer
 from backend.renders import service as renders
@@ -299,3 +315,116 @@ def clip_plan(
                              and k not in ("channel_id",)})
         for r in rows
     ])
+
+
+# --------------------------------------------------------------------------- rules and their runs
+
+
+def rule_public(session: SessionDep, rule: AutoclipRule) -> RulePublic:
+    return RulePublic(
+        id=rule.id, name=rule.name, enabled=rule.enabled,
+        match=RuleMatch(tags=rules.tag_refs(session, rule), kind="source"),
+        account_ids=[uuid.UUID(a) for a in rule.account_ids], count=rule.count, min_s=rule.min_s, max_s=rule.max_s,
+        preset_ids=list(rule.preset_ids), created_by=rule.created_by, created_at=rule.created_at,
+        updated_at=rule.updated_at,
+        links={"self": f"{API}/autoclip/rules/{rule.id}", "runs": f"{API}/autoclip/runs?rule_id={rule.id}"},
+    )
+
+
+def _fields(body: RuleCreate | RuleUpdate) -> rules.RuleFields:
+    match = body.match
+    return rules.RuleFields(
+        name=body.name, enabled=body.enabled, tags=list(match.tags) if match else None,
+        kind=match.kind if match else None, account_ids=body.account_ids, count=body.count,
+        min_s=body.min_s, max_s=body.max_s, preset_ids=body.preset_ids,
+    )
+
+
+RULE_WRITE_DOC = (
+    "A rule takes every ingested source video carrying all `match.tags` ('category:name'; a missing tag is "
+    "created, an unknown category is a 422 `tag-category-unknown`): it analyses it, proposes `count` clips of "
+    "`min_s`..`max_s` seconds (with `account_ids`, the accounts' largest quota shortfall capped by `count`) and "
+    "renders them for `preset_ids` as drafts waiting for review. An unknown preset or account, or `min_s` above "
+    "`max_s`, is a 422 `autoclip-rule-invalid`."
+)
+
+
+@router.post(f"{API}/autoclip/rules", status_code=201, response_model=RulePublic,
+             summary="Create an automatic re-edit rule", description=RULE_WRITE_DOC, responses=problems(400, 403, 422))
+def create_rule(body: RuleCreate, response: Response, key: Editor, session: SessionDep) -> RulePublic:
+    rule = rules.create_rule(session, _fields(body), created_by=key.id)
+    response.headers["Location"] = f"{API}/autoclip/rules/{rule.id}"
+    return rule_public(session, rule)
+
+
+@router.get(f"{API}/autoclip/rules", response_model=list[RulePublic], summary="The automatic re-edit rules",
+            responses=problems(403))
+def list_rules(_: Viewer, session: SessionDep) -> list[RulePublic]:
+    return [rule_public(session, r) for r in rules.list_rules(session)]
+
+
+@router.get(f"{API}/autoclip/rules/{{rule_id}}", response_model=RulePublic, summary="One automatic re-edit rule",
+            responses=problems(403, 404))
+def read_rule(rule_id: uuid.UUID, _: Viewer, session: SessionDep) -> RulePublic:
+    return rule_public(session, rules.get_rule(session, rule_id))
+
+
+@router.patch(f"{API}/autoclip/rules/{{rule_id}}", response_model=RulePublic,
+              summary="Change a rule, enable or disable it", description=RULE_WRITE_DOC,
+              responses=problems(400, 403, 404, 422))
+def update_rule(rule_id: uuid.UUID, body: RuleUpdate, _: Editor, session: SessionDep) -> RulePublic:
+    return rule_public(session, rules.update_rule(session, rule_id, _fields(body)))
+
+
+@router.delete(f"{API}/autoclip/rules/{{rule_id}}", status_code=204, summary="Delete a rule and its runs' records",
+               description="The drafts it made stay.", responses=problems(403, 404))
+def delete_rule(rule_id: uuid.UUID, _: Editor, session: SessionDep) -> Response:
+    rules.delete_rule(session, rule_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    f"{API}/autoclip/rules/{{rule_id}}/dry-run", response_model=RuleDryRun,
+    summary="What the rule would do (nothing is written)",
+    description="With `material_id`: whether the rule takes that material and why, the clip count it would ask "
+    "for and its presets, and whether a run would start (a rule runs once per material). Without: the ready "
+    "materials it matches, newest 100.",
+    responses=problems(403, 404),
+)
+def dry_run_rule(
+    rule_id: uuid.UUID, _: Viewer, session: SessionDep, material_id: uuid.UUID | None = None
+) -> RuleDryRun:
+    rule = rules.get_rule(session, rule_id)
+    base = {"rule_id": rule.id, "min_s": rule.min_s, "max_s": rule.max_s, "preset_ids": list(rule.preset_ids)}
+    if material_id is None:
+        count, why = rules.clip_count(session, rule)
+        return RuleDryRun(**base, clip_count=count, reasons=[why], materials=rules.matching_materials(session, rule))
+    material = session.get(Material, material_id)
+    if material is None or material.status == MaterialStatus.deleted:
+        raise errors.NotFound(f"no material {material_id}")
+    found = rules.assess(session, rule, material)
+    return RuleDryRun(
+        **base, material_id=material.id, matched=found.matched, would_start=found.would_start, reasons=found.reasons,
+        clip_count=found.clip_count, existing_run_id=found.existing_run.id if found.existing_run else None,
+    )
+
+
+def run_public(session: SessionDep, run: AutoclipRun) -> RunPublic:
+    links = {"rule": f"{API}/autoclip/rules/{run.rule_id}", "material": f"{API}/materials/{run.material_id}"}
+    if run.analysis_id:
+        links["analysis"] = f"{API}/analyses/{run.analysis_id}"
+    return RunPublic(
+        id=run.id, rule_id=run.rule_id, material_id=run.material_id, analysis_id=run.analysis_id,
+        status=rules.run_status(session, run), clip_count=run.clip_count,
+        job_ids=[uuid.UUID(j) for j in run.job_ids], error=run.error, created_at=run.created_at,
+        updated_at=run.updated_at, links=links,
+    )
+
+
+@router.get(f"{API}/autoclip/runs", response_model=list[RunPublic],
+            summary="Rule runs, newest first: queued → analysing → proposing → rendering → done / failed",
+            responses=problems(403))
+def list_runs(
+    _: Viewer, session: SessionDep, material_id: uuid.UUID | None = None, rule_id: uuid.UUID | None = None
+) -> list[RunPublic]:
+    return [run_public(session, r) for r in rules.list_runs(session, material_id=material_id, rule_id=rule_id)]

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 from backend.sqltypes import JSONColumn, UTCDateTime, utcnow
@@ -115,5 +115,61 @@ class Proposal(SQLModel, table=True):
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
     status: ProposalStatus = Field(default=ProposalStatus.proposed, sa_column=Column(String(16), nullable=False))
     created_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class AutoclipRule(SQLModel, table=True):
+    """An automatic re-edit rule, as data: which ingested recordings it takes (all of `match_tag_ids`, a
+    source video), how many clips of `min_s`..`max_s` to propose and the presets to render them for as
+    drafts. With `account_ids` the count is those accounts' quota shortfall (the plan), capped by `count`."""
+
+    __tablename__ = "autoclip_rule"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    enabled: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
+    match_tag_ids: list[int] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
+    match_kind: str = Field(default="source", sa_column=Column(String(16), nullable=False))
+    account_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
+    count: int = Field(sa_column=Column(Integer, nullable=False))
+    min_s: float = Field(sa_column=Column(Float, nullable=False))
+    max_s: float = Field(sa_column=Column(Float, nullable=False))
+    preset_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
+    created_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class RunStatus(enum.StrEnum):
+    queued = "queued"
+    analysing = "analysing"
+    proposing = "proposing"
+    rendering = "rendering"
+    done = "done"
+    failed = "failed"
+
+
+class AutoclipRun(SQLModel, table=True):
+    """One rule applied to one material: its analysis, then proposals, then draft render jobs. A rule
+    runs at most once per material (the unique constraint is what makes the trigger idempotent)."""
+
+    __tablename__ = "autoclip_run"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "material_id", name="uq_autoclip_run_rule_material"),
+        Index("ix_autoclip_run_material", "material_id"),
+        Index("ix_autoclip_run_analysis", "analysis_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    rule_id: uuid.UUID = Field(sa_column=Column(ForeignKey("autoclip_rule.id", ondelete="CASCADE"), nullable=False))
+    material_id: uuid.UUID = Field(sa_column=Column(ForeignKey("material.id", ondelete="CASCADE"), nullable=False))
+    analysis_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey("analysis.id", ondelete="SET NULL"), nullable=True)
+    )
+    status: RunStatus = Field(default=RunStatus.queued, sa_column=Column(String(16), nullable=False))
+    clip_count: int = Field(sa_column=Column(Integer, nullable=False))
+    job_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -178,3 +178,94 @@ class ClipPlanPublic(BaseModel):
     account_id: uuid.UUID
     as_of: datetime
     channels: list[ChannelPlanPublic]
+
+
+# --------------------------------------------------------------------------- rules
+
+
+RuleName = Annotated[Text, Field(min_length=1, max_length=200, examples=["直播切片 → 抖音/小红书/天猫"])]
+TagRef = Annotated[Text, Field(min_length=1, max_length=200, examples=["content_type:直播"])]
+ClipSeconds = Annotated[Number, Field(gt=0, le=3600)]
+RuleCount = Annotated[int, Field(ge=1, le=50, strict=True)]
+
+
+class RuleMatch(BaseModel):
+    """Which ingested materials a rule takes: a source video carrying all these tags."""
+
+    model_config = ConfigDict(extra="forbid")
+    tags: list[TagRef] = Field(default=[], max_length=20, description="Tag refs 'category:name' (all required)")
+    kind: Literal["source"] = Field(default="source", description="Only source videos (recordings) trigger rules")
+
+
+class RuleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: RuleName
+    enabled: bool = True
+    match: RuleMatch
+    account_ids: list[uuid.UUID] = Field(
+        default=[], max_length=20,
+        description="When set, the clip count is these accounts' largest quota shortfall (the plan), capped by `count`",
+    )
+    count: RuleCount
+    min_s: ClipSeconds
+    max_s: ClipSeconds
+    preset_ids: list[PresetId] = Field(min_length=1, max_length=20)
+
+
+class RuleUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: RuleName | None = None
+    enabled: bool | None = None
+    match: RuleMatch | None = None
+    account_ids: list[uuid.UUID] | None = Field(default=None, max_length=20)
+    count: RuleCount | None = None
+    min_s: ClipSeconds | None = None
+    max_s: ClipSeconds | None = None
+    preset_ids: list[PresetId] | None = Field(default=None, min_length=1, max_length=20)
+
+
+class RulePublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    enabled: bool
+    match: RuleMatch
+    account_ids: list[uuid.UUID]
+    count: int
+    min_s: float
+    max_s: float
+    preset_ids: list[str]
+    created_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    links: dict[str, str]
+
+
+class RuleDryRun(BaseModel):
+    """What the rule would do (nothing is written): for one material, whether it matches and why, and the
+    clips it would ask for; without a material, the ready materials it matches (newest 100)."""
+
+    rule_id: uuid.UUID
+    material_id: uuid.UUID | None = None
+    matched: bool | None = None
+    would_start: bool | None = None
+    reasons: list[str] = []
+    clip_count: int
+    min_s: float
+    max_s: float
+    preset_ids: list[str]
+    existing_run_id: uuid.UUID | None = None
+    materials: list[uuid.UUID] | None = None
+
+
+class RunPublic(BaseModel):
+    id: uuid.UUID
+    rule_id: uuid.UUID
+    material_id: uuid.UUID
+    analysis_id: uuid.UUID | None
+    status: Literal["queued", "analysing", "proposing", "rendering", "done", "failed"]
+    clip_count: int
+    job_ids: list[uuid.UUID]
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    links: dict[str, str]

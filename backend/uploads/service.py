@@ -235,6 +235,8 @@ def ingest_spooled(
         if material.media_type == MediaType.video:
             request_fingerprint(session, material.id)
         stored = None
+        if request.kind == MaterialKind.source and material.media_type == MediaType.video:
+            queue.enqueue(session, queue.APPLY_AUTOCLIP_RULES, str(material.id))  # autoclip rules match in a worker
         if request.kind == MaterialKind.source and settings.auto_render_presets.strip():
             queue.enqueue(session, queue.AUTO_RENDER_SOURCE, str(material.id))  # the render rule runs in a worker
         return IngestResult(material=material, created=True)

@@ -25,7 +25,7 @@ def test_enqueue_sends_after_commit_and_never_after_rollback(app_env, queued) ->
 
 
 def test_ingest_names_its_follow_up_work_without_importing_it(app_env, queued, small_clip, monkeypatch) -> None:
-    """A new source video asks for its fingerprint and the automatic render rule by task name."""
+    """A new source video asks for its fingerprint, the automatic render rule and the autoclip rules by task name."""
     from backend import queue
     from backend.config import get_settings
     from backend.db import session_scope
@@ -40,7 +40,9 @@ def test_ingest_names_its_follow_up_work_without_importing_it(app_env, queued, s
         ).material
         assert queued == []
     mid = str(material.id)
-    assert sorted(queued) == sorted([(queue.FINGERPRINT_MATERIAL, (mid,)), (queue.AUTO_RENDER_SOURCE, (mid,))])
+    assert sorted(queued) == sorted([
+        (queue.FINGERPRINT_MATERIAL, (mid,)), (queue.AUTO_RENDER_SOURCE, (mid,)), (queue.APPLY_AUTOCLIP_RULES, (mid,))
+    ])
 
 
 def test_task_names_are_routed_by_the_table_and_registered_by_the_worker(app_env) -> None:
@@ -51,8 +53,9 @@ def test_task_names_are_routed_by_the_table_and_registered_by_the_worker(app_env
     assert router.route({}, queue.RENDER_JOB)["queue"].name == queue.RENDER_QUEUE
     assert router.route({}, queue.FINGERPRINT_MATERIAL)["queue"].name == queue.QUICK_QUEUE
     assert router.route({}, queue.AUTO_RENDER_SOURCE)["queue"].name == queue.QUICK_QUEUE
+    assert router.route({}, queue.APPLY_AUTOCLIP_RULES)["queue"].name == queue.QUICK_QUEUE
     celery_app.loader.import_default_modules()
-    names = {queue.RENDER_JOB, queue.AUTO_RENDER_SOURCE, queue.FINGERPRINT_MATERIAL}
+    names = {queue.RENDER_JOB, queue.AUTO_RENDER_SOURCE, queue.FINGERPRINT_MATERIAL, queue.APPLY_AUTOCLIP_RULES}
     assert names <= set(celery_app.tasks)
     assert celery_app.tasks[queue.RENDER_JOB].queue == queue.RENDER_QUEUE
 
