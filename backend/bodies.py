@@ -7,6 +7,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from backend import errors
+from backend.text import safe_filename
 
 
 async def capped_body(request: Request, limit: int, what: str) -> bytes:
@@ -22,7 +23,8 @@ async def capped_body(request: Request, limit: int, what: str) -> bytes:
 
 
 async def file_from_body(request: Request, *, filename: str | None, default: str, limit: int, what: str) -> tuple[bytes, str]:
-    """(bytes, name) of the file; an empty one is a 400, a larger one than `limit` a 413."""
+    """(bytes, name) of the file; an empty one is a 400, a larger one than `limit` a 413. The name
+    comes from the client's disk: cleaned (no control characters, no path), never refused."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_part_size=limit)
         try:  # the form spools parts to temporary files: closed (deleted) on every path
@@ -37,6 +39,7 @@ async def file_from_body(request: Request, *, filename: str | None, default: str
             await form.close()
     else:
         data, name = await capped_body(request, limit, what), filename or default
+    name = safe_filename(name) or default
     if len(data) > limit:
         raise errors.PayloadTooLarge(f"{what} may be at most {limit} bytes")
     if not data:

@@ -8,8 +8,10 @@ them is a 422 before any handler runs."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from functools import lru_cache
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
@@ -123,3 +125,30 @@ def unchanged(**constraints: Any) -> Any:
     """The default of a PartialUpdate field whose column is NOT NULL: left out, the value stays as it
     is; null is refused by the field's type. (Typed Any: None is a marker here, not a value.)"""
     return Field(default=None, **constraints)
+
+
+# --- file names a client sends (from its disk: cleaned, not refused) -------------------------------
+
+MAX_NAME_CHARS = 180  # leaves room for an extension and " (2)" under the usual 255-byte limits
+# Characters Windows refuses in a name, as their full-width forms (which read the same in Chinese text).
+_RESERVED = str.maketrans({":": "：", "/": "／", "\\": "＼", "?": "？", "*": "＊", '"': "”", "<": "＜", ">": "＞", "|": "｜"})
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")  # direction overrides can disguise an extension
+_SPACES = re.compile(r"\s+")
+
+
+def safe_filename(name: str | None) -> str | None:
+    """A name fit to store and to send: no control characters (CR, LF, NUL ...), line separators or
+    direction overrides, no path, no characters a file system refuses; Chinese kept as it is."""
+    if not name:
+        return None
+    name = PurePosixPath(name.replace("\\", "/")).name
+    kept = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in unicodedata.normalize("NFC", name)
+    )
+    kept = _SPACES.sub(" ", _BIDI.sub("", kept).translate(_RESERVED)).strip(" .")
+    if not kept:
+        return None
+    stem, dot, ext = kept.rpartition(".")
+    if dot and stem.strip(" .") and len(ext) <= 10:
+        return f"{stem[:MAX_NAME_CHARS].rstrip(' .')}.{ext.strip()}"
+    return kept[:MAX_NAME_CHARS].rstrip(" .") or None

@@ -148,7 +148,7 @@ def read_analysis(analysis_id: uuid.UUID, _: Viewer, session: SessionDep) -> Ana
 async def attach_transcript(
     request: Request, material_id: uuid.UUID, key: Editor, session: SessionDep,
     filename: Annotated[str | None, Query(max_length=500)] = None,
-    offset_seconds: Annotated[float, Query(ge=0)] = 0.0,
+    offset_seconds: Annotated[float, Query(ge=0, le=7 * 24 * 3600)] = 0.0,
 ) -> TranscriptPublic:
     data, name = await file_from_body(request, filename=filename, default="transcript.srt",
                                       limit=MAX_ATTACHMENT_BYTES, what="a transcript")
@@ -168,7 +168,7 @@ async def attach_transcript(
 async def attach_session_data(
     request: Request, material_id: uuid.UUID, key: Editor, session: SessionDep,
     filename: Annotated[str | None, Query(max_length=500)] = None,
-    offset_seconds: Annotated[float, Query(ge=0)] = 0.0,
+    offset_seconds: Annotated[float, Query(ge=0, le=7 * 24 * 3600)] = 0.0,
 ) -> SessionDataPublic:
     data, name = await file_from_body(request, filename=filename, default="session.csv",
                                       limit=MAX_ATTACHMENT_BYTES, what="the session data")

@@ -18,12 +18,12 @@ from sqlmodel import Session, col, select
 
 from backend import errors, queue
 from backend.catalogue import tags as tag_service
-from backend.catalogue.downloads import safe_filename
 from backend.catalogue.fingerprints import request_fingerprint
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Tag
 from backend.catalogue.service import limits_from
 from backend.config import Settings
 from backend.sqltypes import utcnow
+from backend.text import safe_filename
 from backend.uploads.spool import SpooledUpload, spool_file
 from storage import Storage
 from workers.media.inspect import InspectFailed, SandboxedInspector, inspect_untrusted

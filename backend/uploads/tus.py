@@ -33,11 +33,10 @@ from sqlmodel import Session, select
 
 from backend import errors
 from backend.auth.models import ApiKey, Role
-from backend.catalogue.downloads import safe_filename
 from backend.catalogue.models import MaterialKind, MediaType
 from backend.config import Settings
 from backend.sqltypes import utcnow
-from backend.text import single_line
+from backend.text import safe_filename, single_line
 from backend.uploads import service as ingest
 from backend.uploads import spool
 from backend.uploads.models import TusUpload, UploadStatus, UploadStorageMode
