@@ -145,25 +145,28 @@ def boundary_targets(duration: float, chunk_seconds: float) -> list[float]:
 
 
 def plan_chunks(keyframes: Sequence[Fraction], duration: float, video: ProxyVideo, chunk_seconds: float) -> list[Chunk]:
-    """Chunks that start at the given source keyframes (times on the source's timeline).
+    """Chunks that start at source keyframes (times on the source's timeline): for each wanted boundary
+    (`boundary_targets`) the last keyframe at or before it (or, if that one is too close to the
+    previous cut, the first after it).
 
-    A chunk starts at the first output frame on the GOP grid at or after its keyframe; keyframes that
-    would leave a chunk (or the last one) shorter than half `chunk_seconds` are skipped, so a source
+    A chunk starts at the first output frame on the GOP grid at or after its keyframe; a keyframe that
+    would leave a chunk (or the last one) shorter than half `chunk_seconds` is skipped, so a source
     whose keyframes are sparser than the chunk length gets fewer, longer chunks."""
-    if chunk_seconds <= 0:
-        raise ChunkPlanError("chunk length must be positive")
     gop = video.gop
     shortest = max(gop, int(chunk_seconds * video.rate / 2))
     total = int(duration * video.rate)
+    keys = sorted(k for k in set(keyframes) if k > 0)
     starts: list[tuple[int, Fraction | None]] = [(0, None)]
-    for key in sorted(set(keyframes)):
-        if key <= 0:
-            continue
-        frame = math.ceil(key * video.rate)
-        frame = -(-frame // gop) * gop
-        if frame - starts[-1][0] < shortest or total - frame < shortest:
-            continue
-        starts.append((frame, key))
+    for target in boundary_targets(duration, chunk_seconds):
+        # The last keyframe at or before the boundary, else the first one after it (within half a chunk).
+        before = [k for k in keys if k <= target]
+        after = [k for k in keys if target < k <= target + chunk_seconds / 2]
+        for key in before[-1:] + after[:1]:
+            frame = math.ceil(key * video.rate)
+            frame = -(-frame // gop) * gop
+            if frame - starts[-1][0] >= shortest and total - frame >= shortest:
+                starts.append((frame, key))
+                break
     chunks = []
     for i, (frame, seek) in enumerate(starts):
         frames = starts[i + 1][0] - frame if i + 1 < len(starts) else None
