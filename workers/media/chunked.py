@@ -440,8 +440,8 @@ class LocalRun:
 
 def encode_chunked(ffmpeg: str, source: str, output: str, workdir: str, video: ProxyVideo, chunk_seconds: float,
                    *, parallel: int = 1, timeout: float = 3 * 3600.0) -> LocalRun:
-    """The chunked encode on this machine: chunks one after another (or `parallel` at a time, the
-    audio alongside), then the join and its validation. The Celery workflow does the same across
+    """The chunked encode on this machine: chunks one after another (or `parallel` at a time), the
+    audio alongside, then the join and its validation. The Celery workflow does the same across
     workers (workers/proxy_chunks.py); this is what one machine, the bench and the tests run."""
     import os
     import time
@@ -465,9 +465,12 @@ def encode_chunked(ffmpeg: str, source: str, output: str, workdir: str, video: P
                        total_seconds=chunk_seconds, timeout=timeout)
         times[i] = time.monotonic() - started
 
-    jobs = list(range(len(chunks))) + ([-1] if audio else [])
-    with ThreadPoolExecutor(max(1, parallel)) as pool:
-        list(pool.map(one, jobs))
+    # The audio (one thread of work) runs beside the chunks, as it does on a worker with two slots.
+    with ThreadPoolExecutor(1) as beside, ThreadPoolExecutor(max(1, parallel)) as pool:
+        audio_done = beside.submit(one, -1) if audio else None
+        list(pool.map(one, range(len(chunks))))
+        if audio_done is not None:
+            audio_done.result()
     started = time.monotonic()
     listing = os.path.join(workdir, "chunks.ffconcat")
     with open(listing, "w", encoding="utf-8") as f:
