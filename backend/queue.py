@@ -46,13 +46,32 @@ def broker_options(settings: Settings) -> dict[str, object]:
             "store_processed": False,
         }
     # Redis re-delivers an unacked message after the visibility timeout: keep it above the longest task.
-    return {"visibility_timeout": settings.broker_visibility_timeout or LONGEST_TASK_SECONDS + 3600}
+    # A shorter one, set by the deployment, is how soon a dead machine's chunk runs elsewhere; the
+    # workers then look for such messages every tenth of it (kombu's default is every 100 s).
+    if settings.broker_visibility_timeout:
+        timeout = settings.broker_visibility_timeout
+        return {"visibility_timeout": timeout, "unacked_restore_interval": max(1, min(10, timeout // 10)),
+                "unacked_restore_throttle": 1}
+    return {"visibility_timeout": LONGEST_TASK_SECONDS + 3600}
+
+
+def result_backend(settings: Settings) -> str:
+    """Where task results live (only tasks that keep one: a chunked proxy's chord counts its chunks
+    there): the Redis that is the broker, else files beside the filesystem broker."""
+    broker = settings.effective_broker_url
+    if broker.startswith(("redis://", "rediss://")):
+        return broker
+    folder = settings.data_dir / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.as_uri()
 
 
 def create_celery(settings: Settings, include: list[str] | None = None) -> Celery:
     """A Celery app configured from settings: the producer here, the worker app in workers/."""
     app = Celery("reelhouse", broker=settings.effective_broker_url, include=include or [])
     app.conf.update(
+        result_backend=result_backend(settings),
+        result_expires=7 * 24 * 3600,
         broker_transport_options=broker_options(settings),
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,

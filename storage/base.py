@@ -122,6 +122,10 @@ class Storage(Protocol):
     ) -> str | None:
         """A URL a client can GET (with Range) directly, or None when the API must serve the object."""
 
+    def reader_url(self, key: str, *, expires: timedelta) -> str:
+        """Where a worker's ffmpeg can read the object by range (a presigned URL on the endpoint this
+        machine uses, or the local file): for reading a stretch of a long original without copying it."""
+
     def download_to(self, key: str, path: Path) -> ObjectStat:
         """Copy an object to a local file atomically (workers then read the copy)."""
 

@@ -212,6 +212,14 @@ class LocalStorage:
         self._path(key)
         return None
 
+    def reader_url(self, key: str, *, expires: timedelta) -> str:
+        """The object's own file (every worker of a local-storage deployment shares this disk): what a
+        worker's ffmpeg reads, seeking in it, without copying it first."""
+        path = self._path(key)
+        if not path.is_file():
+            raise ObjectNotFound(key)
+        return str(path)
+
     def download_to(self, key: str, path: Path) -> ObjectStat:
         return download_via_open(self, key, path)
 

@@ -243,6 +243,13 @@ class S3Storage:
                 self.bucket, key, expires=expires, response_headers=response_headers or None
             )
 
+    def reader_url(self, key: str, *, expires: timedelta) -> str:
+        """A presigned GET on the endpoint this machine uses (not the public one given to browsers):
+        what a worker's ffmpeg reads an object from, by range, without copying it first."""
+        validate_key(key)
+        with self._errors(key):
+            return self._client.presigned_get_object(self.bucket, key, expires=expires)
+
     def download_to(self, key: str, path: Path) -> ObjectStat:
         return download_via_open(self, key, path)
 

@@ -17,7 +17,8 @@ from backend.queue import create_celery as _configured
 
 __all__ = ["LONGEST_TASK_SECONDS", "QUICK_QUEUE", "RENDER_QUEUE", "celery_app", "create_celery"]
 
-TASK_MODULES = ["workers.catalogue", "workers.uploads", "workers.compliance", "workers.renders", "workers.autoclip"]
+TASK_MODULES = ["workers.catalogue", "workers.uploads", "workers.compliance", "workers.renders", "workers.autoclip",
+                "workers.proxy_chunks"]
 
 
 def create_celery(settings: Settings | None = None) -> Celery:

@@ -274,6 +274,12 @@ class SourceTimeline:
     keyframes: tuple[Fraction, ...]
 
 
+def _time_base(stream: Any) -> Fraction:
+    if stream.time_base is None:
+        raise ChunkPlanError(f"stream {stream.index} has no time base")
+    return Fraction(stream.time_base)
+
+
 def _open(source: str) -> Any:
     import av
 
@@ -287,7 +293,7 @@ def read_keyframes(source: str, chunk_seconds: float) -> SourceTimeline:
         if not container.streams.video:
             raise ChunkPlanError("the source has no video stream")
         stream = container.streams.video[0]
-        tb = stream.time_base
+        tb = _time_base(stream)
         start = Fraction(container.start_time or 0, 1_000_000)
         duration = (container.duration or 0) / 1_000_000 or float((stream.duration or 0) * tb)
         keys: list[Fraction] = []
@@ -327,6 +333,7 @@ def measure_join(path: str, video: ProxyVideo, join_frames: Sequence[int] = ()) 
     with av.open(path) as container:
         vs = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
+        vtb, atb = _time_base(vs), _time_base(audio) if audio is not None else Fraction(1)
         vtimes: list[Fraction] = []
         keyframes: list[int] = []
         apackets: list[tuple[Fraction, Fraction]] = []
@@ -337,10 +344,9 @@ def measure_join(path: str, video: ProxyVideo, join_frames: Sequence[int] = ()) 
             if packet.stream.type == "video":
                 if packet.is_keyframe:
                     keyframes.append(len(vtimes))
-                vtimes.append(packet.pts * vs.time_base)
+                vtimes.append(packet.pts * vtb)
             else:
-                assert audio is not None
-                apackets.append((packet.pts * audio.time_base, (packet.duration or 0) * audio.time_base))
+                apackets.append((packet.pts * atb, (packet.duration or 0) * atb))
     step = 1 / video.rate
     vtimes.sort()
     gaps = [float(b - a - step) for a, b in zip(vtimes, vtimes[1:], strict=False)]
@@ -351,7 +357,7 @@ def measure_join(path: str, video: ProxyVideo, join_frames: Sequence[int] = ()) 
         holes = [float(b[0] - (a[0] + a[1])) for a, b in zip(apackets, apackets[1:], strict=False)]
         report.audio_gap_max = max(holes, key=abs, default=0.0)
         audio_end = float(apackets[-1][0] + apackets[-1][1])
-        report.audio_duration = audio_end - float(max(apackets[0][0], 0))
+        report.audio_duration = audio_end - float(max(apackets[0][0], Fraction(0)))
         report.av_end_offset = audio_end - video_end
         for frame in join_frames:
             t = frame / video.rate
@@ -399,15 +405,16 @@ def media_duration(path: str) -> float | None:
 
     with av.open(path) as container:
         stream = (container.streams.audio or container.streams.video)[0]
-        end = None
-        first = None
+        tb = _time_base(stream)
+        end: Fraction | None = None
+        first: Fraction | None = None
         for packet in container.demux(stream):
             if packet.pts is None:
                 continue
-            t = packet.pts * stream.time_base
+            t = packet.pts * tb
             first = t if first is None else min(first, t)
-            end = max(end or t, t + (packet.duration or 0) * stream.time_base)
-        return None if end is None or first is None else float(end - max(first, 0))
+            end = max(end if end is not None else t, t + (packet.duration or 0) * tb)
+        return None if end is None or first is None else float(end - max(first, Fraction(0)))
 
 
 def chunk_frames(path: str) -> int:
