@@ -73,3 +73,20 @@ def test_send_puts_a_message_on_the_configured_broker(app_env) -> None:
         found.append((message["headers"]["task"], message["properties"]["delivery_info"]["routing_key"],
                       message["headers"]["argsrepr"]))
     assert found == [(queue.RENDER_JOB, queue.RENDER_QUEUE, repr([job_id]))]
+
+
+def test_results_live_in_the_brokers_redis_or_beside_the_filesystem_broker(app_env, tmp_path) -> None:
+    from backend.config import Settings
+    from backend.queue import broker_options, create_celery, result_backend
+
+    redis = Settings(data_dir=tmp_path, broker_url="redis://r.internal:6379/2")
+    assert result_backend(redis) == "redis://r.internal:6379/2"
+    assert create_celery(redis).conf.result_backend == "redis://r.internal:6379/2"
+    embedded = Settings(data_dir=tmp_path)
+    assert result_backend(embedded) == (tmp_path / "results").as_uri() and (tmp_path / "results").is_dir()
+    # An explicit visibility timeout (how soon a dead machine's task runs elsewhere) also sets how
+    # often workers look for such messages.
+    short = Settings(data_dir=tmp_path, broker_url="redis://r:6379/0", broker_visibility_timeout=900)
+    assert broker_options(short) == {"visibility_timeout": 900, "unacked_restore_interval": 10,
+                                     "unacked_restore_throttle": 1}
+    assert broker_options(redis)["visibility_timeout"] > 4 * 3600

@@ -551,3 +551,19 @@ def test_healthcheck_fails_when_the_bucket_or_root_is_missing(storage: Storage, 
     broken.healthcheck()
     if isinstance(broken, S3Storage):
         broken._client.remove_bucket(broken.bucket)
+
+
+def test_reader_url_is_what_ffmpeg_reads_by_range(storage: Storage, small_clip: Path) -> None:
+    """A worker reads a stretch of a long original where it lies: PyAV (FFmpeg) opens the URL or
+    path, seeks and reads a frame, without the object being copied first."""
+    import av
+
+    storage.put_file("originals/clip.mp4", small_clip)
+    where = storage.reader_url("originals/clip.mp4", expires=timedelta(minutes=5))
+    with av.open(where, options={"protocol_whitelist": "file,http,https,tcp,tls"}) as container:
+        stream = container.streams.video[0]
+        container.seek(int(1 / stream.time_base), stream=stream)  # type: ignore[operator]
+        assert next(container.decode(stream)).pts is not None
+    if isinstance(storage, LocalStorage):  # (a presigned URL is signed without asking the server)
+        with pytest.raises(ObjectNotFound):
+            storage.reader_url("originals/missing.mp4", expires=timedelta(minutes=5))
