@@ -87,6 +87,8 @@ def main() -> None:
     audio_times: list[float] = []
     join_times: list[float] = []
     plan: list[chunked.Chunk] = []
+    reports: list[chunked.JoinReport] = []
+    whole_reports: list[chunked.JoinReport] = []
     for r in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="proxy-bench-") as tmp:
             work = Path(tmp)
@@ -97,6 +99,8 @@ def main() -> None:
             audio_times.append(one.audio_seconds)
             join_times.append(one.join_seconds)
             plan = one.chunks
+            reports.append(one.report)
+            whole_reports.append(chunked.measure_join(str(work / "whole.mp4"), video))
             (work / "chunked-1.mp4").unlink()
             wall, _ = run_chunked(ffmpeg, source, video, work, 2)
             pair.append(wall)
@@ -129,6 +133,12 @@ def main() -> None:
         f"Per chunk (video only, one at a time): median {per_chunk:.1f} s for ~{chunk_len:.0f} s of source "
         f"(min {min(chunk_times):.1f}, max {max(chunk_times):.1f}); audio of the whole file once: {med(audio_times):.1f} s; "
         f"join (concat + stream copy + validation): {med(join_times):.2f} s.",
+        "",
+        "Validation of the joined proxy against the whole-file encode (last round): "
+        f"{reports[-1].frames} frames vs {whole_reports[-1].frames}; video duration "
+        f"{reports[-1].video_duration:.3f} s vs {whole_reports[-1].video_duration:.3f} s; largest audio hole at a join "
+        f"{max(map(abs, reports[-1].audio_gaps_at_joins), default=0.0) * 1000:.3f} ms; audio end minus video end "
+        f"{(reports[-1].av_end_offset or 0) * 1000:.1f} ms vs {(whole_reports[-1].av_end_offset or 0) * 1000:.1f} ms.",
         "",
     ]
     # A 2-hour source on N workers: chunks scale with the length, the audio and the join with the whole file.
