@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from backend import errors, leases, queue
@@ -60,17 +60,20 @@ def request_proxy(session: Session, material: Material, *, retry_failed: bool = 
         raise errors.ProxyNotPossible(f"a {material.media_type} material has no proxy")
     proxy = session.get(Proxy, material.id)
     if proxy is None:
-        proxy = Proxy(id=material.id, version=PROXY_VERSION)
-        session.add(proxy)
-        try:
-            with session.begin_nested():
-                session.flush()
-        except IntegrityError:  # another request made it a moment ago
-            found = session.get(Proxy, material.id)
-            if found is None:
-                raise
-            return found
-        queue.enqueue(session, queue.MAKE_PROXY, str(material.id))
+        # Insert-or-nothing rather than a savepoint: releasing a savepoint counts as a commit for the
+        # after-commit hooks, which would send the messages already enqueued in this transaction early.
+        now = utcnow()
+        values = {"id": material.id, "status": ProxyState.queued, "version": PROXY_VERSION, "sprite_keys": [],
+                  "details": {}, "created_at": now, "updated_at": now}
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        table = Proxy.__table__  # type: ignore[attr-defined]
+        created = session.execute(
+            insert(table).values(**values).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+        ).first()
+        proxy = session.get(Proxy, material.id)
+        assert proxy is not None
+        if created is not None:  # not made a moment ago by another request
+            queue.enqueue(session, queue.MAKE_PROXY, str(material.id))
         return proxy
     if proxy.status == ProxyState.failed and retry_failed:
         now = utcnow()
