@@ -384,3 +384,14 @@ class ProposalRangeUsed(Conflict):
 
 class AutoclipRuleInvalid(AppError):
     status, slug, title = 422, "autoclip-rule-invalid", "The automatic re-edit rule is not valid"
+
+
+# --- proxies: the browser-playable copy of a material, its sprite and waveform ----------------------
+
+
+class ProxyNotReady(NotFound):
+    slug, title = "proxy-not-ready", "The material's proxy is not ready (see its proxy state)"
+
+
+class ProxyNotPossible(AppError):
+    status, slug, title = 422, "proxy-not-possible", "This material has no proxy (images, or no stored file)"
