@@ -25,15 +25,28 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
-PROXY_SHORT_SIDE = 540
-AUDIO_SAMPLE_RATE = 48000
-# Demuxers a source may be read with (workers/media/source.py's list) and protocols for a source read
-# by presigned URL (S3) or as a file; chunk files and the concat list are ours.
-SOURCE_FORMATS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mpegts,flv,avi,mp3,wav,ogg,flac,aac"
+from workers.media.argv import DEFAULT_FILTERS
+from workers.media.facts import MediaFacts
+from workers.media.proxy import (
+    AUDIO_SAMPLE_RATE,
+    ProxyNotPossible,
+    ProxyTargets,
+    build_proxy_argv,
+    proxy_audio_options,
+    proxy_container_options,
+    proxy_geometry,
+    proxy_video_codec_options,
+    proxy_video_filter,
+)
+
+# Protocols a source is read with: a presigned URL (S3) or the local file. Chunk files and the
+# concat list are ours.
 SOURCE_PROTOCOLS = "file,http,https,tcp,tls,crypto"
 CHUNK_FORMATS = "concat,mov,mp4,m4a,3gp,3g2,mj2"
+MP4_DEMUXER = "mov,mp4,m4a,3gp,3g2,mj2"
 
 
 class ChunkPlanError(ValueError):
@@ -45,15 +58,21 @@ class ChunkPlanError(ValueError):
 
 @dataclass(frozen=True)
 class ProxyVideo:
-    """The proxy's video: displayed size (rotation applied), constant rate, keyframe interval."""
+    """The proxy's video (workers.media.proxy's geometry): displayed size, constant rate, keyframe
+    interval of about a second."""
 
     width: int
     height: int
     rate: Fraction
 
+    @classmethod
+    def of(cls, facts: MediaFacts) -> ProxyVideo:
+        g = proxy_geometry(facts)
+        return cls(g.width, g.height, g.fps)
+
     @property
     def gop(self) -> int:
-        """Frames between keyframes: about one second."""
+        """Frames between keyframes (proxy_geometry's `gop`: round(fps))."""
         return max(1, round(self.rate))
 
     @property
@@ -63,48 +82,6 @@ class ProxyVideo:
 
     def frame_time(self, frame: int) -> Fraction:
         return frame / self.rate
-
-
-def proxy_rate(fps: float) -> Fraction:
-    """The source's average rate as an exact fraction (29.97 -> 30000/1001)."""
-    if not fps or fps <= 0 or not math.isfinite(fps):
-        raise ChunkPlanError("the source has no frame rate")
-    for exact in (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001)):
-        if abs(float(exact) - fps) < 0.005:
-            return exact
-    return Fraction(round(fps, 3)).limit_denominator(1001)
-
-
-def _even(x: float) -> int:
-    return max(2, int(round(x)) // 2 * 2)
-
-
-def proxy_size(display_width: int, display_height: int, short_side: int = PROXY_SHORT_SIDE) -> tuple[int, int]:
-    """Short side at most `short_side`, never upscaled, both sides even, aspect kept."""
-    if display_width <= 0 or display_height <= 0:
-        raise ChunkPlanError("the source has no picture size")
-    scale = min(1.0, short_side / min(display_width, display_height))
-    return _even(display_width * scale), _even(display_height * scale)
-
-
-def proxy_video(display_width: int, display_height: int, fps: float) -> ProxyVideo:
-    width, height = proxy_size(display_width, display_height)
-    return ProxyVideo(width, height, proxy_rate(fps))
-
-
-# The proxy's encoding options (the spec shared with workers/media/proxy.py): H.264 that constrained
-# baseline decoders play (no B-frames, CAVLC), a closed GOP of about a second with no scene-cut
-# keyframes (so chunks cut on GOPs join by stream copy), AAC stereo 48 kHz, MP4 with the index first.
-def video_codec_args(video: ProxyVideo) -> list[str]:
-    gop = str(video.gop)
-    return [
-        "-c:v", "libx264", "-profile:v", "baseline", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-        "-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-flags", "+cgop",
-    ]  # fmt: skip
-
-
-def audio_codec_args() -> list[str]:
-    return ["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", str(AUDIO_SAMPLE_RATE)]
 
 
 # --------------------------------------------------------------------------- planning
@@ -184,22 +161,27 @@ def _seconds(t: Fraction) -> str:
     return f"{micro // 1_000_000}.{micro % 1_000_000:06d}"
 
 
-def _grid_filter(video: ProxyVideo, chunk: Chunk | None) -> str:
-    # `fps` anchored at 0 in every encode: the same rounding of source times to frames everywhere (the
-    # frames a chunk decodes before its first one are padding that `trim` drops before the scaler).
-    steps = [f"fps=fps={video.rate.numerator}/{video.rate.denominator}:start_time=0"]
-    if chunk is not None and (chunk.first_frame or chunk.frames is not None):
-        end = "" if chunk.frames is None else f":end_pts={chunk.first_frame + chunk.frames}"
-        steps.append(f"trim=start_pts={chunk.first_frame}{end}")
-        steps.append("setpts=PTS-STARTPTS")
-    steps += [f"scale={video.width}:{video.height}", "setsar=1", "format=yuv420p"]
-    return ",".join(steps)
+def chunk_video_filter(facts: MediaFacts, chunk: Chunk, filters: frozenset[str] = DEFAULT_FILTERS) -> str:
+    """The whole-file encode's video filter (workers.media.proxy) with the chunk's frames kept: its
+    `fps` step, anchored at 0, rounds source times to frames as in every other chunk; `trim` then keeps
+    the chunk's frames (the ones decoded before are padding, dropped before colour and scaling)."""
+    whole = proxy_video_filter(facts, filters)
+    grid, _, rest = whole.partition(",")
+    if not grid.startswith("fps=") or ":start_time=0" not in grid:
+        raise ChunkPlanError(f"the proxy's filter does not start on a frame grid anchored at 0: {grid}")
+    if not chunk.first_frame and chunk.frames is None:
+        return whole
+    end = "" if chunk.frames is None else f":end_pts={chunk.first_frame + chunk.frames}"
+    return ",".join([grid, f"trim=start_pts={chunk.first_frame}{end}", "setpts=PTS-STARTPTS", rest])
 
 
-def _source_input(source: str, seek: Fraction | None) -> list[str]:
-    argv = ["-protocol_whitelist", SOURCE_PROTOCOLS, "-format_whitelist", SOURCE_FORMATS]
-    # Source times stay on the source's own timeline (its start at 0), so a chunk's frames carry the
-    # times the whole-file encode gives them; the seek only chooses where decoding begins.
+def _source_input(source: str, facts: MediaFacts, seek: Fraction | None) -> list[str]:
+    if not facts.demuxer:
+        raise ProxyNotPossible("the material's demuxer is unknown, so its input cannot be whitelisted")
+    argv = ["-protocol_whitelist", SOURCE_PROTOCOLS, "-format_whitelist", facts.demuxer]
+    # Source times stay on the source's own timeline (its start at 0, as the whole-file encode sees
+    # them), so a chunk's frames carry the times the whole-file encode gives them; the seek only
+    # chooses where decoding begins.
     argv += ["-copyts", "-start_at_zero"]
     if seek is not None:
         argv += ["-ss", _seconds(seek), "-noaccurate_seek"]
@@ -210,36 +192,23 @@ def _base(ffmpeg: str) -> list[str]:
     return [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-progress", "pipe:1", "-nostats"]
 
 
-def chunk_video_argv(ffmpeg: str, source: str, video: ProxyVideo, chunk: Chunk, output: str) -> list[str]:
-    """Encode one chunk's video (no audio) to an MP4 whose first frame is output frame `first_frame`."""
-    argv = _base(ffmpeg) + _source_input(source, chunk.seek)
-    argv += ["-map", "0:v:0", "-an", "-sn", "-dn", "-vf", _grid_filter(video, chunk)]
+def chunk_video_argv(ffmpeg: str, source: str, facts: MediaFacts, chunk: Chunk, output: str,
+                     filters: frozenset[str] = DEFAULT_FILTERS) -> list[str]:
+    """Encode one chunk's video (no audio) to an MP4 whose first frame is output frame `first_frame`,
+    with the proxy's own encoder options (workers.media.proxy)."""
+    video = ProxyVideo.of(facts)
+    argv = _base(ffmpeg) + _source_input(source, facts, chunk.seek)
+    argv += ["-map", "0:v:0", "-an", "-sn", "-dn", "-filter:v", chunk_video_filter(facts, chunk, filters)]
     if chunk.frames is not None:
         argv += ["-frames:v", str(chunk.frames)]
-    argv += video_codec_args(video)
+    argv += proxy_video_codec_options(facts)
     return argv + ["-video_track_timescale", str(video.timescale), "-f", "mp4", output]
 
 
-def whole_video_argv(ffmpeg: str, source: str, video: ProxyVideo, output: str, *, audio: bool) -> list[str]:
-    """The unchunked encode (the reference the chunked one must equal): the whole file in one process."""
-    argv = _base(ffmpeg) + _source_input(source, None)
-    argv += ["-map", "0:v:0"] + (["-map", "0:a:0?"] if audio else ["-an"]) + ["-sn", "-dn"]
-    argv += ["-vf", _grid_filter(video, None)] + video_codec_args(video)
-    if audio:
-        argv += ["-af", _AUDIO_FILTER] + audio_codec_args()
-    return argv + ["-video_track_timescale", str(video.timescale), "-movflags", "+faststart", "-f", "mp4", output]
-
-
-# Resampling with async fills the source's audio gaps with silence and starts the track at 0, so the
-# audio timeline runs unbroken under every join.
-_AUDIO_FILTER = f"aresample={AUDIO_SAMPLE_RATE}:async=1:first_pts=0"
-
-
-def audio_argv(ffmpeg: str, source: str, output: str) -> list[str]:
-    """Encode the whole file's first audio stream once (M4A)."""
-    argv = _base(ffmpeg) + _source_input(source, None)
-    argv += ["-map", "0:a:0", "-vn", "-sn", "-dn", "-af", _AUDIO_FILTER] + audio_codec_args()
-    return argv + ["-f", "mp4", output]
+def audio_argv(ffmpeg: str, source: str, facts: MediaFacts, output: str) -> list[str]:
+    """Encode the whole file's first audio stream once (M4A), as the whole-file encode does."""
+    argv = _base(ffmpeg) + _source_input(source, facts, None)
+    return argv + proxy_audio_options() + ["-vn", "-sn", "-dn", "-f", "mp4", output]
 
 
 def concat_list(chunk_files: Sequence[str]) -> str:
@@ -257,10 +226,30 @@ def join_argv(ffmpeg: str, concat_path: str, audio_path: str | None, video: Prox
     argv = _base(ffmpeg) + ["-protocol_whitelist", "file", "-format_whitelist", CHUNK_FORMATS,
                             "-f", "concat", "-safe", "0", "-i", concat_path]
     if audio_path is not None:
-        argv += ["-protocol_whitelist", "file", "-format_whitelist", CHUNK_FORMATS, "-i", audio_path]
+        argv += ["-protocol_whitelist", "file", "-format_whitelist", MP4_DEMUXER, "-i", audio_path]
     argv += ["-map", "0:v:0"] + (["-map", "1:a:0"] if audio_path is not None else [])
-    argv += ["-c", "copy", "-video_track_timescale", str(video.timescale), "-movflags", "+faststart"]
-    return argv + ["-f", "mp4", output]
+    argv += ["-c", "copy", "-video_track_timescale", str(video.timescale)]
+    return argv + proxy_container_options() + [output]
+
+
+def proxy_facts(facts: MediaFacts) -> MediaFacts:
+    """What the joined proxy is, as a source: the original's facts with the proxy's picture."""
+    g = proxy_geometry(facts)
+    return facts.model_copy(update={
+        "container": "mp4", "demuxer": MP4_DEMUXER, "video_codec": "h264", "width": g.width, "height": g.height,
+        "display_width": g.width, "display_height": g.height, "rotation": 0, "fps": float(g.fps), "is_vfr": False,
+        "pix_fmt": "yuv420p", "bit_depth": 8, "color_transfer": None,
+    })
+
+
+def extras_argv(ffmpeg: str, joined: str, facts: MediaFacts, out_dir: Path,
+                filters: frozenset[str] = DEFAULT_FILTERS) -> tuple[list[str], MediaFacts, ProxyTargets]:
+    """The sprite sheets and the waveform's PCM of a chunked proxy, from the joined proxy itself (one
+    decode of a 540-line file: the tiles are the proxy's frames, as in the whole-file encode)."""
+    source = proxy_facts(facts)
+    targets = ProxyTargets(proxy=None, sprite_dir=out_dir,
+                           waveform_pcm=out_dir / "waveform.pcm" if facts.has_audio else None)
+    return build_proxy_argv(joined, source, targets, ffmpeg=ffmpeg, filters=filters), source, targets
 
 
 # --------------------------------------------------------------------------- readers (PyAV)
@@ -280,16 +269,19 @@ def _time_base(stream: Any) -> Fraction:
     return Fraction(stream.time_base)
 
 
-def _open(source: str) -> Any:
+def _open(source: str, demuxer: str | None = None) -> Any:
     import av
 
-    return av.open(source, options={"protocol_whitelist": SOURCE_PROTOCOLS}, timeout=30)
+    options = {"protocol_whitelist": SOURCE_PROTOCOLS}
+    if demuxer:
+        options["format_whitelist"] = demuxer
+    return av.open(source, options=options, timeout=30)
 
 
-def read_keyframes(source: str, chunk_seconds: float) -> SourceTimeline:
+def read_keyframes(source: str, chunk_seconds: float, demuxer: str | None = None) -> SourceTimeline:
     """The keyframe at or before each wanted boundary, found by seeking (the container's index: a few
     small reads, not the whole file), on the source's timeline (its start at 0)."""
-    with _open(source) as container:
+    with _open(source, demuxer) as container:
         if not container.streams.video:
             raise ChunkPlanError("the source has no video stream")
         stream = container.streams.video[0]
@@ -426,11 +418,6 @@ def chunk_frames(path: str) -> int:
         return sum(1 for p in container.demux(stream) if p.pts is not None)
 
 
-def has_audio(source: str) -> bool:
-    with _open(source) as container:
-        return bool(container.streams.audio)
-
-
 # --------------------------------------------------------------------------- one machine
 
 
@@ -445,8 +432,9 @@ class LocalRun:
     report: JoinReport
 
 
-def encode_chunked(ffmpeg: str, source: str, output: str, workdir: str, video: ProxyVideo, chunk_seconds: float,
-                   *, parallel: int = 1, timeout: float = 3 * 3600.0) -> LocalRun:
+def encode_chunked(ffmpeg: str, source: str, output: str, workdir: str, facts: MediaFacts, chunk_seconds: float,
+                   *, parallel: int = 1, timeout: float = 3 * 3600.0,
+                   filters: frozenset[str] = DEFAULT_FILTERS) -> LocalRun:
     """The chunked encode on this machine: chunks one after another (or `parallel` at a time), the
     audio alongside, then the join and its validation. The Celery workflow does the same across
     workers (workers/proxy_chunks.py); this is what one machine, the bench and the tests run."""
@@ -456,19 +444,20 @@ def encode_chunked(ffmpeg: str, source: str, output: str, workdir: str, video: P
 
     from workers.media.run import run_ffmpeg
 
-    timeline = read_keyframes(source, chunk_seconds)
+    video = ProxyVideo.of(facts)
+    timeline = read_keyframes(source, chunk_seconds, facts.demuxer)
     chunks = plan_chunks(timeline.keyframes, timeline.duration, video, chunk_seconds)
     files = [os.path.join(workdir, f"chunk-{c.index:05d}.mp4") for c in chunks]
-    audio = os.path.join(workdir, "audio.m4a") if has_audio(source) else None
+    audio = os.path.join(workdir, "audio.m4a") if facts.has_audio else None
     times: dict[int, float] = {}
 
     def one(i: int) -> None:
         started = time.monotonic()
         if i < 0:
             assert audio is not None
-            run_ffmpeg(audio_argv(ffmpeg, source, audio), total_seconds=timeline.duration, timeout=timeout)
+            run_ffmpeg(audio_argv(ffmpeg, source, facts, audio), total_seconds=timeline.duration, timeout=timeout)
         else:
-            run_ffmpeg(chunk_video_argv(ffmpeg, source, video, chunks[i], files[i]),
+            run_ffmpeg(chunk_video_argv(ffmpeg, source, facts, chunks[i], files[i], filters),
                        total_seconds=chunk_seconds, timeout=timeout)
         times[i] = time.monotonic() - started
 

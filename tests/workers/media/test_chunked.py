@@ -17,6 +17,9 @@ import pytest
 
 from tests.conftest import ffmpeg_exe, shared_media
 from workers.media import chunked as c
+from workers.media.facts import MediaFacts
+from workers.media.probe import probe_file
+from workers.media.proxy import ProxyTargets, build_proxy_argv
 from workers.media.run import run_ffmpeg
 
 FF = "/usr/bin/ffmpeg"
@@ -26,24 +29,20 @@ NTSC = Fraction(30000, 1001)
 # --------------------------------------------------------------------------- pure
 
 
-def test_proxy_size_keeps_the_short_side_at_most_540_and_never_upscales():
-    assert c.proxy_size(1920, 1080) == (960, 540)
-    assert c.proxy_size(1080, 1920) == (540, 960)  # portrait stays portrait
-    assert c.proxy_size(2160, 3840) == (540, 960)
-    assert c.proxy_size(320, 240) == (320, 240)
-    assert c.proxy_size(641, 427) == (640, 426)  # even sides, no upscale
-    assert c.proxy_size(1280, 721) == (958, 540)
+def _facts(**over) -> MediaFacts:
+    base = dict(media_type="video", container="mp4", demuxer="mov,mp4,m4a,3gp,3g2,mj2", duration_s=600.0,
+                video_codec="h264", width=1920, height=1080, display_width=1920, display_height=1080, fps=29.97,
+                pix_fmt="yuv420p", bit_depth=8, has_audio=True, audio_codec="aac", audio_channels=2,
+                audio_sample_rate=48000)
+    return MediaFacts.model_validate({**base, **over})
 
 
-def test_proxy_rate_is_exact():
-    assert c.proxy_rate(29.97) == NTSC
-    assert c.proxy_rate(25.0) == 25
-    assert c.proxy_rate(59.94006) == Fraction(60000, 1001)
-    with pytest.raises(c.ChunkPlanError):
-        c.proxy_rate(0)
-    video = c.ProxyVideo(960, 540, NTSC)
+def test_the_chunks_picture_is_the_proxys():
+    video = c.ProxyVideo.of(_facts())
+    assert (video.width, video.height, video.rate) == (960, 540, NTSC)
     assert video.gop == 30 and video.timescale == 30000
     assert c.ProxyVideo(960, 540, Fraction(25)).timescale % 25 == 0
+    assert c.ProxyVideo.of(_facts(display_width=2160, display_height=3840, fps=60.0)).rate == 30  # capped
 
 
 def test_chunks_start_on_the_gop_grid_at_or_after_their_keyframe():
@@ -77,16 +76,19 @@ def test_keyframes_too_close_or_too_near_the_end_are_skipped():
 
 
 def test_chunk_argv_seeks_to_the_keyframe_and_keeps_the_frame_range():
-    video = c.ProxyVideo(960, 540, NTSC)
+    facts = _facts()
     chunk = c.Chunk(1, 2700, 2700, Fraction(9001, 100))
-    argv = c.chunk_video_argv(FF, "https://s3.example/src.mp4?sig=1", video, chunk, "/w/chunk-00001.mp4")
+    argv = c.chunk_video_argv(FF, "https://s3.example/src.mp4?sig=1", facts, chunk, "/w/chunk-00001.mp4")
     i = argv.index("-i")
     assert argv[i + 1] == "https://s3.example/src.mp4?sig=1"
     assert argv[argv.index("-ss") + 1] == "90.010000" and "-noaccurate_seek" in argv[:i]
     assert argv.index("-copyts") < i and argv.index("-start_at_zero") < i
-    vf = argv[argv.index("-vf") + 1]
-    assert vf == ("fps=fps=30000/1001:start_time=0,trim=start_pts=2700:end_pts=5400,setpts=PTS-STARTPTS,"
-                  "scale=960:540,setsar=1,format=yuv420p")
+    assert argv[argv.index("-format_whitelist") + 1] == "mov,mp4,m4a,3gp,3g2,mj2"
+    assert "https" in argv[argv.index("-protocol_whitelist") + 1].split(",")
+    vf = argv[argv.index("-filter:v") + 1]
+    # The proxy's own filter (workers.media.proxy) with the chunk's frames kept right after its grid.
+    assert vf.startswith("fps=fps=30000/1001:start_time=0,trim=start_pts=2700:end_pts=5400,setpts=PTS-STARTPTS,")
+    assert vf.endswith("scale=960:540,setsar=1,format=yuv420p")
     assert argv[argv.index("-frames:v") + 1] == "2700"
     assert argv[argv.index("-g") + 1] == "30" and argv[argv.index("-keyint_min") + 1] == "30"
     assert argv[argv.index("-sc_threshold") + 1] == "0" and argv[argv.index("-flags") + 1] == "+cgop"
@@ -94,17 +96,22 @@ def test_chunk_argv_seeks_to_the_keyframe_and_keeps_the_frame_range():
     assert "-an" in argv and argv[-1] == "/w/chunk-00001.mp4"
     # A seek time is rounded up to the microsecond: a backward seek then lands on that keyframe.
     assert c._seconds(Fraction(1, 3)) == "0.333334"
-    last = c.chunk_video_argv(FF, "/src.mkv", video, c.Chunk(2, 5400, None, Fraction(180)), "/w/c2.mp4")
-    assert "-frames:v" not in last and "trim=start_pts=5400," in last[last.index("-vf") + 1]
-    first = c.chunk_video_argv(FF, "/src.mkv", video, c.Chunk(0, 0, 2700, None), "/w/c0.mp4")
+    last = c.chunk_video_argv(FF, "/src.mkv", facts, c.Chunk(2, 5400, None, Fraction(180)), "/w/c2.mp4")
+    assert "-frames:v" not in last and "trim=start_pts=5400," in last[last.index("-filter:v") + 1]
+    first = c.chunk_video_argv(FF, "/src.mkv", facts, c.Chunk(0, 0, 2700, None), "/w/c0.mp4")
     assert "-ss" not in first
+    whole = c.chunk_video_argv(FF, "/src.mkv", facts, c.Chunk(0, 0, None, None), "/w/c0.mp4")
+    assert "trim" not in whole[whole.index("-filter:v") + 1]
+    with pytest.raises(c.ProxyNotPossible):
+        c.chunk_video_argv(FF, "/src.mkv", _facts(demuxer=None), chunk, "/w/c.mp4")
 
 
 def test_audio_and_join_argv():
     video = c.ProxyVideo(960, 540, NTSC)
-    audio = c.audio_argv(FF, "/src.flv", "/w/audio.m4a")
+    audio = c.audio_argv(FF, "/src.flv", _facts(demuxer="flv"), "/w/audio.m4a")
     assert audio[audio.index("-map") + 1] == "0:a:0" and "-vn" in audio
     assert audio[audio.index("-ac") + 1] == "2" and audio[audio.index("-ar") + 1] == "48000"
+    assert "first_pts=0" in audio[audio.index("-filter:a") + 1]
     join = c.join_argv(FF, "/w/chunks.ffconcat", "/w/audio.m4a", video, "/w/proxy.mp4")
     assert join[join.index("-c") + 1] == "copy" and join[join.index("-movflags") + 1] == "+faststart"
     assert join[join.index("-f") + 1] == "concat"
@@ -177,17 +184,19 @@ def sync_offsets(path: Path) -> list[tuple[float, float]]:
     return pairs
 
 
-def whole_encode(source: Path, video: c.ProxyVideo, out: Path) -> Path:
-    run_ffmpeg(c.whole_video_argv(ffmpeg_exe(), str(source), video, str(out), audio=c.has_audio(str(source))),
-               total_seconds=10, timeout=300)
+def whole_encode(source: Path, facts: MediaFacts, out: Path) -> Path:
+    """The whole-file proxy encode of workers.media.proxy (the reference a chunked one must equal)."""
+    run_ffmpeg(build_proxy_argv(source, facts, ProxyTargets(proxy=out), ffmpeg=ffmpeg_exe()), total_seconds=10,
+               timeout=300)
     return out
 
 
 def test_chunked_proxy_equals_the_whole_file_encode_frame_for_frame(tmp_path: Path) -> None:
     source = marker_source(tmp_path / "live.mkv")
-    video = c.proxy_video(320, 240, 29.97)
-    run = c.encode_chunked(ffmpeg_exe(), str(source), str(tmp_path / "chunked.mp4"), str(tmp_path), video, 4.0)
-    whole = whole_encode(source, video, tmp_path / "whole.mp4")
+    facts = probe_file(source)
+    video = c.ProxyVideo.of(facts)
+    run = c.encode_chunked(ffmpeg_exe(), str(source), str(tmp_path / "chunked.mp4"), str(tmp_path), facts, 4.0)
+    whole = whole_encode(source, facts, tmp_path / "whole.mp4")
     assert len(run.chunks) == 3 and all(ch.seek is not None for ch in run.chunks[1:])
     # Source keyframes every 37 frames are not on the one-second grid: the chunks start on it anyway.
     assert [ch.first_frame for ch in run.chunks] == [0, 120, 240]
@@ -218,10 +227,10 @@ def test_chunked_proxy_equals_the_whole_file_encode_frame_for_frame(tmp_path: Pa
 
 def test_two_chunks_at_a_time_give_the_same_proxy(tmp_path: Path) -> None:
     source = marker_source(tmp_path / "live.mkv", seconds=9)
-    video = c.proxy_video(320, 240, 29.97)
-    one = c.encode_chunked(ffmpeg_exe(), str(source), str(tmp_path / "one.mp4"), str(tmp_path), video, 3.0)
+    facts = probe_file(source)
+    one = c.encode_chunked(ffmpeg_exe(), str(source), str(tmp_path / "one.mp4"), str(tmp_path), facts, 3.0)
     (tmp_path / "two").mkdir()
-    two = c.encode_chunked(ffmpeg_exe(), str(source), str(tmp_path / "two.mp4"), str(tmp_path / "two"), video, 3.0,
+    two = c.encode_chunked(ffmpeg_exe(), str(source), str(tmp_path / "two.mp4"), str(tmp_path / "two"), facts, 3.0,
                            parallel=2)
     assert one.chunks == two.chunks and len(one.chunks) == 3
     assert frame_marks(tmp_path / "one.mp4")[0] == frame_marks(tmp_path / "two.mp4")[0]
@@ -253,12 +262,13 @@ def _repeat(clip: Path, times: int, out: Path) -> Path:
     return out
 
 
-def _compare_with_whole(source: Path, display: tuple[int, int], fps: float, chunk_seconds: float,
-                        tmp_path: Path, min_chunks: int = 3) -> tuple[c.LocalRun, c.ProxyVideo]:
-    video = c.proxy_video(*display, fps)
-    run = c.encode_chunked(ffmpeg_exe(), str(source), str(tmp_path / "chunked.mp4"), str(tmp_path), video,
+def _compare_with_whole(source: Path, chunk_seconds: float, tmp_path: Path,
+                        min_chunks: int = 3) -> tuple[c.LocalRun, c.ProxyVideo]:
+    facts = probe_file(source)
+    video = c.ProxyVideo.of(facts)
+    run = c.encode_chunked(ffmpeg_exe(), str(source), str(tmp_path / "chunked.mp4"), str(tmp_path), facts,
                            chunk_seconds)
-    whole = whole_encode(source, video, tmp_path / "whole.mp4")
+    whole = whole_encode(source, facts, tmp_path / "whole.mp4")
     assert len(run.chunks) >= min_chunks
     a, b = _gray_frames(tmp_path / "chunked.mp4"), _gray_frames(whole)
     assert len(a) == len(b) == run.report.frames
@@ -286,7 +296,7 @@ def _gray_frames(path: Path) -> list[np.ndarray]:
 def test_vfr_phone_clip_chunks_join_on_the_original_timeline(tmp_path: Path) -> None:
     clip = shared_media("phone_android_landscape_h264_aac_vfr_rot180.mp4")  # 10.5 fps on average, VFR, 180°
     source = _repeat(clip, 4, tmp_path / "vfr.mp4")
-    run, video = _compare_with_whole(source, (1280, 720), 750000 / 71393, 2.0, tmp_path)
+    run, video = _compare_with_whole(source, 2.0, tmp_path)
     assert (video.width, video.height) == (960, 540)
     # A second in the proxy is a second in the original: 4 copies of a 2.38 s clip.
     assert abs(run.report.video_duration - 4 * 2.3798) < 1.5 / float(video.rate)
@@ -300,7 +310,5 @@ def test_rotated_portrait_clip_stays_portrait_in_chunks(tmp_path: Path) -> None:
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-stream_loop", "6", "-noautorotate", "-i", str(clip),
                     "-vf", "scale=480:270", "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-c:a", "aac",
                     str(source)], check=True)
-    with av.open(str(source)) as container:
-        fps = float(container.streams.video[0].average_rate)
-    run, video = _compare_with_whole(source, (270, 480), fps, 1.0, tmp_path, min_chunks=2)
+    run, video = _compare_with_whole(source, 1.0, tmp_path, min_chunks=2)
     assert (video.width, video.height) == (270, 480)
