@@ -6,6 +6,7 @@ storage outage gives the lease back and retries."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -13,6 +14,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -22,10 +24,13 @@ from backend.errors import AppError
 from backend.objectstore import get_storage
 from backend.proxies import service as proxies
 from backend.proxies.models import Proxy
-from backend.queue import MAKE_PROXY, PROXY_QUEUE, QUICK_QUEUE
+from backend.queue import LONGEST_TASK_SECONDS, MAKE_PROXY, PROXY_QUEUE, QUICK_QUEUE
 from storage import Storage
 from storage.base import StorageError
+from workers import proxy_chunks
 from workers.celery_app import celery_app
+from workers.media.chunked import ChunkPlanError
+from workers.media.facts import MediaType
 from workers.media.proxy import PROXY_VERSION, ProxyOutputs, encode_proxy
 from workers.media.run import MediaError, ffmpeg_filters, ffmpeg_path
 
@@ -68,12 +73,83 @@ def encode_whole(original: Path, inputs: proxies.ProxyInputs, out_dir: Path, set
                         timeout=settings.render_timeout_seconds, on_progress=lease)
 
 
-def encode_chunked(original: Path, inputs: proxies.ProxyInputs, out_dir: Path, settings: Settings,
-                   lease: _Lease) -> ProxyOutputs:
-    """Where the chunked workflow starts (settings.proxy_chunk_seconds per chunk, the audio once, then
-    the join; workers.media.proxy's option builders are what each chunk encodes with). Until it
-    lands, long sources are encoded whole as well."""
-    return encode_whole(original, inputs, out_dir, settings, lease)
+# --------------------------------------------------------------------------- chunked (long sources)
+
+
+def chunked_owner(material_id: uuid.UUID) -> str:
+    """The lease owner of a material's chunked workflow: the same for every attempt, so a proxy task
+    sent again (its lease expired while a dead worker's chunk waited for redelivery) takes the lease
+    back for the workflow still running, and the join records under it."""
+    return f"chunked:{material_id}"
+
+
+def chunked_lease_seconds(settings: Settings) -> float:
+    """Long enough to outlast a chunk's redelivery after its worker died (the broker's visibility
+    timeout); chunks renew it while they run."""
+    visibility = settings.broker_visibility_timeout or LONGEST_TASK_SECONDS + 3600
+    return max(settings.render_lease_seconds, visibility + 600.0)
+
+
+def start_chunked(mid: uuid.UUID, inputs: proxies.ProxyInputs, settings: Settings) -> str:
+    """Claim the proxy for its chunked workflow, plan the chunks and send the chord (once)."""
+    owner = chunked_owner(mid)
+    with session_scope() as session:
+        if not proxies.claim_proxy(session, mid, owner, chunked_lease_seconds(settings)):
+            return "busy"
+    job = proxy_chunks.ChunkedJob(
+        material_id=str(mid), source_key=inputs.storage_key, output_key=proxies.proxy_keys(mid)["video"],
+        facts=inputs.facts.to_dict(), chunk_seconds=settings.proxy_chunk_seconds, owner=owner,
+    )
+    try:
+        chunks = proxy_chunks.plan(job, get_storage())
+        proxy_chunks.start(job, chunks)
+    except TRANSIENT:
+        with contextlib.suppress(*TRANSIENT), session_scope() as session:
+            proxies.release_proxy(session, mid, owner)
+        raise
+    except (MediaError, ChunkPlanError, AppError, OSError, ValueError) as e:
+        log.warning("chunked proxy of %s could not start: %s", mid, e)
+        with session_scope() as session:
+            proxies.fail_proxy(session, mid, owner, "proxy-not-possible", str(e))
+        return "failed"
+    return "chunked"
+
+
+class _ChunkLease:
+    """The chunks' progress renews the workflow's lease, at most every few seconds per process."""
+
+    last = 0.0
+
+    @classmethod
+    def __call__(cls, job: proxy_chunks.ChunkedJob, index: int, count: int, fraction: float) -> None:
+        now = time.monotonic()
+        if now - cls.last < 5.0:
+            return
+        cls.last = now
+        settings = get_settings()
+        try:
+            with session_scope() as session:
+                proxies.heartbeat(session, uuid.UUID(job.material_id), job.owner, chunked_lease_seconds(settings),
+                                  min(0.95, (index + fraction) / max(count, 1)))
+        except TRANSIENT:
+            log.warning("heartbeat for the chunked proxy of %s failed", job.material_id, exc_info=True)
+
+
+def _chunks_joined(job: proxy_chunks.ChunkedJob, outputs: ProxyOutputs, result: dict[str, Any]) -> bool:
+    mid = uuid.UUID(job.material_id)
+    stored = store_outputs(get_storage(), mid, outputs, chunked=True)
+    stored.details.update({"chunks": result["chunks"], "workers": result["workers"],
+                           "join_seconds": result["join_seconds"]})
+    with session_scope() as session:
+        return proxies.finish_proxy(session, mid, job.owner, stored)
+
+
+def _chunks_failed(job: proxy_chunks.ChunkedJob, code: str, detail: str) -> bool:
+    with session_scope() as session:
+        return proxies.fail_proxy(session, uuid.UUID(job.material_id), job.owner, code, detail)
+
+
+proxy_chunks.hooks = proxy_chunks.Hooks(progress=_ChunkLease(), finished=_chunks_joined, failed=_chunks_failed)
 
 
 def store_outputs(storage: Storage, material_id: uuid.UUID, outputs: ProxyOutputs, *, chunked: bool) -> proxies.StoredProxy:
@@ -117,21 +193,29 @@ def make_proxy(material_id: str, task_id: str | None = None) -> str:
             return "missing"
         if proxy.status in ("ready", "failed"):
             return str(proxy.status)  # done: a finished proxy is not made again
+        try:
+            early = proxies.inputs_for(session, mid)
+        except AppError:
+            early = None  # failed below, under the lease
+    # A long video's proxy is encoded in chunks across the workers (workers/proxy_chunks.py).
+    if early is not None and early.facts.media_type == MediaType.video and proxies.should_chunk(
+            settings, early.facts.duration_s):
+        return start_chunked(mid, early, settings)
+    with session_scope() as session:
         if not proxies.claim_proxy(session, mid, owner, lease_seconds):
             return "busy"  # another worker holds a live lease, or no attempts are left
     storage = get_storage()
     try:
         with session_scope() as session:
             inputs = proxies.inputs_for(session, mid)
-        chunked = proxies.should_chunk(settings, inputs.facts.duration_s)
+        chunked = False  # long videos went to start_chunked above
         lease = _Lease(mid, owner, lease_seconds)
         with tempfile.TemporaryDirectory(prefix="proxy-", dir=_work_dir(settings)) as tmp:
             original = Path(tmp) / ("original" + Path(inputs.storage_key).suffix)
             storage.download_to(inputs.storage_key, original)
             out_dir = Path(tmp) / "out"
             out_dir.mkdir()
-            # The one place the chunked workflow will be started from.
-            outputs = (encode_chunked if chunked else encode_whole)(original, inputs, out_dir, settings, lease)
+            outputs = encode_whole(original, inputs, out_dir, settings, lease)
             stored = store_outputs(storage, mid, outputs, chunked=chunked)
     except TRANSIENT:
         try:

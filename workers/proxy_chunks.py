@@ -16,8 +16,10 @@ the audio, then the join (workers.media.chunked does the media work).
 - No orphans: the join deletes the pieces once the proxy is stored; a failed or cancelled workflow
   deletes them too.
 
-Task ids are deterministic (`proxy-<material>-<plan>:chunk:<n>`), so the workflow of a material is
-found from its id alone (to cancel it, or not to start it twice).
+Storage keys are deterministic (`proxy-chunks/<material>-<plan>/chunk-<n>.mp4`); the tasks of one run
+of the workflow are saved as a Celery GroupResult under the workflow's id (`proxy-<material>-<plan>`),
+so a material's running workflow is found from its id alone (to cancel it, or not to start it twice).
+A run that ended (joined, failed, cancelled) is replaced by a new run, with new task ids.
 """
 
 from __future__ import annotations
@@ -30,22 +32,25 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from celery import Celery, chord, group
-from celery.contrib.abortable import AbortableAsyncResult, AbortableTask
-from celery.result import GroupResult
+from celery import Celery, chord, group, states
+from celery.contrib.abortable import ABORTED, AbortableAsyncResult, AbortableTask
+from celery.result import AsyncResult, GroupResult
 from celery.signals import worker_init
 
 from backend.config import Settings, get_settings
 from storage import Storage, StorageError
 from workers.celery_app import celery_app
 from workers.media import chunked
-from workers.media.run import MediaCancelled, MediaError, ffmpeg_path, run_ffmpeg
+from workers.media.facts import MediaFacts
+from workers.media.proxy import PROXY_VERSION, ProxyOutputs, finish_outputs, proxy_geometry
+from workers.media.run import MediaCancelled, MediaError, ffmpeg_filters, ffmpeg_path, run_ffmpeg
 
 log = logging.getLogger("reelhouse.proxy_chunks")
 
@@ -65,36 +70,41 @@ JOIN_WAIT_TRIES = 120
 
 @dataclass(frozen=True)
 class ChunkedJob:
-    """One material's chunked proxy: where the original is, what the proxy is, where it goes."""
+    """One material's chunked proxy: where the original is, what it is, where the proxy goes."""
 
     material_id: str
     source_key: str
     output_key: str
-    width: int
-    height: int
-    rate: tuple[int, int]
+    facts: dict[str, Any]  # the original's MediaFacts (to_dict)
     chunk_seconds: float
-    has_audio: bool
-    owner: str = ""  # who holds the proxy's lease (recorded by the hooks), if anyone
+    owner: str = ""  # who holds the proxy's lease (the hooks record under it), if anyone
+
+    @property
+    def media(self) -> MediaFacts:
+        return MediaFacts.from_dict(self.facts)
 
     @property
     def video(self) -> chunked.ProxyVideo:
-        from fractions import Fraction
+        return chunked.ProxyVideo.of(self.media)
 
-        return chunked.ProxyVideo(self.width, self.height, Fraction(*self.rate))
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.facts.get("has_audio"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkedJob:
-        return cls(**{**data, "rate": tuple(data["rate"])})
+        return cls(**data)
 
 
 def plan_id(job: ChunkedJob, chunks: list[chunked.Chunk]) -> str:
     """The workflow's id: the material and a digest of what is encoded (a new plan, new keys)."""
+    video = job.video
     digest = hashlib.sha256(json.dumps(
-        [job.source_key, job.width, job.height, list(job.rate), [c.to_dict() for c in chunks]], sort_keys=True,
+        [job.source_key, PROXY_VERSION, video.width, video.height, [video.rate.numerator, video.rate.denominator],
+         [c.to_dict() for c in chunks]], sort_keys=True,
     ).encode()).hexdigest()[:12]
     return f"proxy-{job.material_id}-{digest}"
 
@@ -112,22 +122,40 @@ def audio_key(workflow: str) -> str:
     return f"{chunk_prefix(workflow)}audio.m4a"
 
 
-def task_ids(workflow: str, count: int) -> dict[str, Any]:
-    return {"chunks": [f"{workflow}:chunk:{i}" for i in range(count)], "audio": f"{workflow}:audio",
-            "join": f"{workflow}:join"}
+def task_ids(run: str, count: int) -> dict[str, Any]:
+    """The task ids of one run (`<workflow>.<token>`) of a workflow."""
+    return {"chunks": [f"{run}:chunk:{i}" for i in range(count)], "audio": f"{run}:audio", "join": f"{run}:join"}
+
+
+def workflow_of(run: str) -> str:
+    return run.rsplit(".", 1)[0]
+
+
+def join_result(workflow: str, app: Celery | None = None) -> AsyncResult | None:
+    """The join of the workflow's latest run (its result is the proxy's summary)."""
+    saved = GroupResult.restore(workflow, app=app or celery_app)
+    return None if saved is None else saved.results[-1]
 
 
 # --------------------------------------------------------------------------- hooks
 
 
+def _store_proxy_only(job: ChunkedJob, outputs: ProxyOutputs, result: dict[str, Any]) -> bool:
+    assert outputs.proxy is not None
+    _storage().put_file(job.output_key, outputs.proxy, content_type="video/mp4")
+    return True
+
+
 @dataclass
 class Hooks:
-    """What the workflow tells the rest of reelhouse (the proxies domain sets these): progress while a
-    chunk runs, the stored proxy at the end, a failure. `finished` and `failed` return False when the
-    proxy is no longer this workflow's (its lease went to another attempt): nothing is recorded then."""
+    """What the workflow tells the rest of reelhouse (workers/proxies.py sets these): progress while a
+    chunk runs (the chunk's index, the chunk count, the fraction of the chunk done), the joined proxy
+    with its sprite and waveform to store and record, a failure. `finished` and `failed` return False
+    when the proxy is no longer this workflow's (its lease went to another attempt): the pieces are
+    then left for the workflow that holds it."""
 
-    progress: Callable[[ChunkedJob], None] = lambda job: None
-    finished: Callable[[ChunkedJob, dict[str, Any]], bool] = lambda job, result: True
+    progress: Callable[[ChunkedJob, int, int, float], None] = lambda job, index, count, fraction: None
+    finished: Callable[[ChunkedJob, ProxyOutputs, dict[str, Any]], bool] = _store_proxy_only
     failed: Callable[[ChunkedJob, str, str], bool] = lambda job, code, detail: True
 
 
@@ -146,39 +174,44 @@ def _storage() -> Storage:
 def plan(job: ChunkedJob, storage: Storage) -> list[chunked.Chunk]:
     """Read the original's keyframes near each cut (a few ranged reads) and plan the chunks."""
     url = storage.reader_url(job.source_key, expires=timedelta(seconds=READ_URL_SECONDS))
-    timeline = chunked.read_keyframes(url, job.chunk_seconds)
+    timeline = chunked.read_keyframes(url, job.chunk_seconds, job.media.demuxer)
     return chunked.plan_chunks(timeline.keyframes, timeline.duration, job.video, job.chunk_seconds)
 
 
-def start(job: ChunkedJob, chunks: list[chunked.Chunk]) -> str:
-    """Send the chord (once: a workflow already sent for this plan is left to run). Returns its id."""
+def start(job: ChunkedJob, chunks: list[chunked.Chunk], app: Celery | None = None) -> str:
+    """Send the chord, unless a run of this workflow is still going. Returns the workflow's id."""
+    app = app or celery_app
     workflow = plan_id(job, chunks)
-    if GroupResult.restore(workflow, app=celery_app) is not None:
-        return workflow
-    ids = task_ids(workflow, len(chunks))
+    saved = GroupResult.restore(workflow, app=app)
+    if saved is not None:
+        join = saved.results[-1]
+        if not join.ready() and not AbortableAsyncResult(join.id, app=app).is_aborted():
+            return workflow  # running: a start sent twice does not start it twice
+    run = f"{workflow}.{uuid.uuid4().hex[:8]}"
+    ids = task_ids(run, len(chunks))
     data = job.to_dict()
-    header = [encode_chunk_task.signature((data, workflow, c.to_dict()), task_id=ids["chunks"][c.index])
+    header = [encode_chunk_task.signature((data, run, c.to_dict(), len(chunks)), task_id=ids["chunks"][c.index])
               for c in chunks]
     if job.has_audio:
-        header.append(encode_audio_task.signature((data, workflow), task_id=ids["audio"]))
+        header.append(encode_audio_task.signature((data, run), task_id=ids["audio"]))
     plan_data = [c.to_dict() for c in chunks]
-    body = join_task.signature((data, workflow, plan_data), task_id=ids["join"])
-    body.link_error(chunks_failed_task.signature((data, workflow), immutable=True))
-    members = [celery_app.AsyncResult(s.id) for s in header]
-    GroupResult(workflow, members, app=celery_app).save()
-    chord(group(header, task_id=workflow), body).apply_async()
-    log.info("proxy of %s: %d chunks sent as %s", job.material_id, len(chunks), workflow)
+    body = join_task.signature((data, run, plan_data), task_id=ids["join"])
+    body.link_error(chunks_failed_task.signature((data, run), immutable=True))
+    members = [app.AsyncResult(s.id) for s in header] + [app.AsyncResult(ids["join"])]
+    GroupResult(workflow, members, app=app).save()
+    chord(group(header), body).apply_async()
+    log.info("proxy of %s: %d chunks sent as %s", job.material_id, len(chunks), run)
     return workflow
 
 
 def cancel(workflow: str, storage: Storage | None = None, app: Celery | None = None) -> int:
-    """Stop every task of a workflow: revoke (queued ones never start) and abort (running ones kill
-    their ffmpeg), then delete its pieces. Returns how many tasks were told."""
+    """Stop every task of a workflow's run: revoke (queued ones never start) and abort (running ones
+    kill their ffmpeg), then delete its pieces. Returns how many tasks were told."""
     app = app or celery_app
     saved = GroupResult.restore(workflow, app=app)
     if saved is None:
         return 0
-    ids = [r.id for r in saved.results] + [f"{workflow}:join"]
+    ids = [r.id for r in saved.results]
     for task_id in ids:
         AbortableAsyncResult(task_id, app=app).abort()
     app.control.revoke(ids)
@@ -186,8 +219,8 @@ def cancel(workflow: str, storage: Storage | None = None, app: Celery | None = N
     return len(ids)
 
 
-def _aborted(workflow: str) -> bool:
-    return AbortableAsyncResult(f"{workflow}:join", app=celery_app).is_aborted()
+def _aborted(run: str) -> bool:
+    return AbortableAsyncResult(f"{run}:join", app=celery_app).is_aborted()
 
 
 # --------------------------------------------------------------------------- worker side
@@ -257,12 +290,13 @@ _TASK_OPTIONS: dict[str, Any] = {
 
 
 @celery_app.task(name=ENCODE_CHUNK, **_TASK_OPTIONS)
-def encode_chunk_task(self: AbortableTask, job_data: dict[str, Any], workflow: str, chunk_data: dict[str, Any]) -> dict[str, Any]:
+def encode_chunk_task(self: AbortableTask, job_data: dict[str, Any], run: str, chunk_data: dict[str, Any],
+                      count: int = 0) -> dict[str, Any]:
     """Encode one chunk's video and store it at its key (skipped if it is there already)."""
     job, chunk = ChunkedJob.from_dict(job_data), chunked.Chunk.from_dict(chunk_data)
-    key = chunk_key(workflow, chunk.index)
+    key = chunk_key(workflow_of(run), chunk.index)
     worker = self.request.hostname or "-"
-    should_cancel = _Cancel(self, workflow)
+    should_cancel = _Cancel(self, run)
     if should_cancel():
         return {"index": chunk.index, "key": None, "worker": worker, "cancelled": True}
     storage, settings = _storage(), get_settings()
@@ -273,13 +307,15 @@ def encode_chunk_task(self: AbortableTask, job_data: dict[str, Any], workflow: s
     with _workdir(settings) as tmp:
         out = tmp / "chunk.mp4"
         try:
-            run_ffmpeg(chunked.chunk_video_argv(ffmpeg_path(settings.ffmpeg_path), url, job.video, chunk, str(out)),
-                       total_seconds=job.chunk_seconds, timeout=settings.render_timeout_seconds,
-                       should_cancel=should_cancel, on_progress=lambda _: hooks.progress(job))
+            ffmpeg = ffmpeg_path(settings.ffmpeg_path)
+            run_ffmpeg(chunked.chunk_video_argv(ffmpeg, url, job.media, chunk, str(out), ffmpeg_filters(ffmpeg)),
+                       total_seconds=(chunk.frames or 1) / float(job.video.rate) if chunk.frames else job.chunk_seconds,
+                       timeout=settings.render_timeout_seconds, should_cancel=should_cancel,
+                       on_progress=lambda f: hooks.progress(job, chunk.index, count, f))
         except MediaCancelled:
             return {"index": chunk.index, "key": None, "worker": worker, "cancelled": True}
         storage.put_file(key, out, content_type="video/mp4", move=True)
-    if _aborted(workflow):  # cancelled while the piece was stored: leave nothing behind
+    if _aborted(run):  # cancelled while the piece was stored: leave nothing behind
         storage.delete(key)
     seconds = time.monotonic() - started
     log.info("proxy chunk %d of %s encoded by %s in %.1fs", chunk.index, job.material_id, worker, seconds)
@@ -287,12 +323,12 @@ def encode_chunk_task(self: AbortableTask, job_data: dict[str, Any], workflow: s
 
 
 @celery_app.task(name=ENCODE_AUDIO, **_TASK_OPTIONS)
-def encode_audio_task(self: AbortableTask, job_data: dict[str, Any], workflow: str) -> dict[str, Any]:
+def encode_audio_task(self: AbortableTask, job_data: dict[str, Any], run: str) -> dict[str, Any]:
     """Encode the whole file's audio once and store it."""
     job = ChunkedJob.from_dict(job_data)
-    key = audio_key(workflow)
+    key = audio_key(workflow_of(run))
     worker = self.request.hostname or "-"
-    should_cancel = _Cancel(self, workflow)
+    should_cancel = _Cancel(self, run)
     if should_cancel():
         return {"audio": None, "worker": worker, "cancelled": True}
     storage, settings = _storage(), get_settings()
@@ -302,23 +338,24 @@ def encode_audio_task(self: AbortableTask, job_data: dict[str, Any], workflow: s
     with _workdir(settings) as tmp:
         out = tmp / "audio.m4a"
         try:
-            run_ffmpeg(chunked.audio_argv(ffmpeg_path(settings.ffmpeg_path), url, str(out)),
-                       total_seconds=job.chunk_seconds, timeout=settings.render_timeout_seconds,
+            run_ffmpeg(chunked.audio_argv(ffmpeg_path(settings.ffmpeg_path), url, job.media, str(out)),
+                       total_seconds=job.media.duration_s or 1.0, timeout=settings.render_timeout_seconds,
                        should_cancel=should_cancel)
         except MediaCancelled:
             return {"audio": None, "worker": worker, "cancelled": True}
         storage.put_file(key, out, content_type="audio/mp4", move=True)
-    if _aborted(workflow):
+    if _aborted(run):
         storage.delete(key)
     log.info("proxy audio of %s encoded by %s", job.material_id, worker)
     return {"audio": key, "worker": worker}
 
 
 @celery_app.task(name=JOIN_CHUNKS, **{**_TASK_OPTIONS, "max_retries": JOIN_WAIT_TRIES})
-def join_task(self: AbortableTask, results: list[dict[str, Any]], job_data: dict[str, Any], workflow: str,
+def join_task(self: AbortableTask, results: list[dict[str, Any]], job_data: dict[str, Any], run: str,
               plan_data: list[dict[str, Any]]) -> dict[str, Any]:
     """Join the stored pieces into the proxy, validate it, store it, record it, delete the pieces."""
     job = ChunkedJob.from_dict(job_data)
+    workflow = workflow_of(run)
     chunks = [chunked.Chunk.from_dict(c) for c in plan_data]
     storage, settings = _storage(), get_settings()
     prefix = chunk_prefix(workflow)
@@ -354,28 +391,47 @@ def join_task(self: AbortableTask, results: list[dict[str, Any]], job_data: dict
         expected = sum(c.frames or 0 for c in chunks[:-1]) + chunked.chunk_frames(str(files[-1]))
         chunked.validate_join(report, job.video, chunks, expected,
                               chunked.media_duration(str(audio)) if audio else None)
-        size = storage.put_file(job.output_key, out, content_type="video/mp4", move=True).size
-    result = {
-        "status": "joined", "key": job.output_key, "size": size, "frames": report.frames,
-        "duration": report.video_duration, "chunks": len(chunks),
-        "workers": sorted({r.get("worker", "-") for r in results if isinstance(r, dict)}),
-        "join_seconds": round(time.monotonic() - started, 3),
-        "av_end_offset": report.av_end_offset, "audio_gap_max": report.audio_gap_max,
-    }
-    if hooks.finished(job, result):
+        # The sprite and the waveform, from the joined proxy (one decode of a small file).
+        extras = tmp / "extras"
+        extras.mkdir()
+        argv, source_facts, targets = chunked.extras_argv(ffmpeg, str(out), job.media, extras, ffmpeg_filters(ffmpeg))
+        run_ffmpeg(argv, total_seconds=job.media.duration_s or 1.0, timeout=settings.render_timeout_seconds)
+        outputs = replace(finish_outputs(source_facts, targets, extras,
+                                         elapsed_s=time.monotonic() - started),
+                          proxy=out, geometry=proxy_geometry(job.media))
+        result = {
+            "status": "joined", "key": job.output_key, "frames": report.frames,
+            "duration": report.video_duration, "chunks": len(chunks),
+            "workers": sorted({r.get("worker", "-") for r in results if isinstance(r, dict)}),
+            "join_seconds": round(time.monotonic() - started, 3),
+            "av_end_offset": report.av_end_offset, "audio_gap_max": report.audio_gap_max,
+        }
+        recorded = hooks.finished(job, outputs, result)
+    if recorded:
         storage.delete_prefix(prefix)
     log.info("proxy of %s joined from %d chunks (workers %s)", job.material_id, len(chunks), result["workers"])
     return result
 
 
+def _was_cancelled(result: AsyncResult) -> bool:
+    if result.state in (states.REVOKED, ABORTED):
+        return True
+    value = result.result if result.state == states.SUCCESS else None
+    return isinstance(value, dict) and bool(value.get("cancelled"))
+
+
 @celery_app.task(name=CHUNKS_FAILED, bind=True, queue=PROXY_QUEUE, autoretry_for=TRANSIENT, max_retries=5)
-def chunks_failed_task(self: Any, job_data: dict[str, Any], workflow: str) -> str:
+def chunks_failed_task(self: Any, job_data: dict[str, Any], run: str) -> str:
     """The chord failed (a chunk's media error, retries exhausted, a revoke): record it, delete the pieces."""
     job = ChunkedJob.from_dict(job_data)
-    if _aborted(workflow):  # cancelled: nothing failed
-        _storage().delete_prefix(chunk_prefix(workflow))
-        return "cancelled"
+    workflow = workflow_of(run)
     saved = GroupResult.restore(workflow, app=celery_app)
+    if _aborted(run) or (saved is not None and any(_was_cancelled(r) for r in saved.results)):
+        # Cancelled (the chord's error overwrote the join's aborted state; its tasks show it): recorded
+        # as such, so that a person may ask for the proxy again.
+        if hooks.failed(job, "proxy-cancelled", "the chunked encode was cancelled"):
+            _storage().delete_prefix(chunk_prefix(workflow))
+        return "cancelled"
     detail = "a chunk of the proxy failed"
     if saved is not None:
         errors = [str(r.result) for r in saved.results if r.failed()]
