@@ -5,7 +5,8 @@ between machines:
 
 - an upload through the API, then its fingerprint, its previews, a render job and the monthly report
   all complete on the workers;
-- a long source's proxy is encoded in chunks by both workers and joined;
+- the upload's proxy (a long source for this cluster's settings) is encoded in chunks by both workers
+  and joined, with its sprite and waveform;
 - one worker is SIGKILLed (with its ffmpeg) in the middle of a chunk: another worker runs that chunk
   again (the broker re-delivers it after the visibility timeout), the proxy is joined once, and no
   piece is left in the bucket.
@@ -114,18 +115,9 @@ def _upload(api: Server, auth: dict[str, str], clip: Path, title: str) -> str:
     return str(up.json()["id"])
 
 
-def _chunked_proxy(material_id: str, seconds: float) -> tuple[str, object]:
-    """Send a material's chunked proxy through the broker; return its workflow id and the job."""
-    from backend.objectstore import get_storage
-    from workers import proxy_chunks as pc
-    from workers.celery_app import create_celery
-
-    key = _scalar("SELECT storage_key FROM material WHERE id = :id", id=uuid.UUID(material_id))
-    job = pc.ChunkedJob(material_id=material_id, source_key=str(key), output_key=f"proxies/{material_id}/proxy.mp4",
-                        width=640, height=360, rate=(25, 1), chunk_seconds=seconds, has_audio=True)
-    workflow = pc.plan_id(job, pc.plan(job, get_storage()))
-    create_celery().send_task(pc.START_CHUNKED, args=[job.to_dict()])
-    return workflow, job
+def _proxy_state(api: Server, auth: dict[str, str], material_id: str) -> dict | None:  # type: ignore[type-arg]
+    state = httpx.get(f"{api.url}/api/v1/materials/{material_id}/proxy", headers=auth).json()
+    return state if state["state"] in ("ready", "failed") else None
 
 
 def _chunk_lines(w: Worker, material_id: str) -> list[str]:
@@ -139,7 +131,7 @@ def test_api_and_two_workers_share_only_postgres_redis_and_s3(
     auth = Keys.auth(keys.editor)
     # A source with a keyframe every second, so its proxy has a chunk every two.
     clip = make_clip(tmp_path / "live.mp4", seconds=12, size="640x360", rate=25, extra=["-g", "25"])
-    source = _upload(api, auth, clip, "直播回放 集群")
+    source = _upload(api, auth, clip, "直播回放 集群")  # 12 s: its proxy is chunked
 
     # The quick work of a new upload, done by whichever worker took it.
     wait_for(lambda: _scalar("SELECT count(*) FROM material_fingerprint WHERE material_id = :id",
@@ -163,16 +155,17 @@ def test_api_and_two_workers_share_only_postgres_redis_and_s3(
                                          headers=Keys.auth(keys.viewer)).json(), 120, "the monthly report")
     assert len(reports) == 1 and reports[0]["files"]
 
-    # The chunked proxy: six chunks and the audio spread over both workers, joined once.
-    from workers.celery_app import create_celery as app_of
-
-    workflow, proxy_job = _chunked_proxy(source, CHUNK_SECONDS)
-    result = app_of().AsyncResult(f"{workflow}:join").get(timeout=240)
-    assert result["status"] == "joined" and result["chunks"] == 6
-    assert {w.split("@")[0] for w in result["workers"]} == {"w1", "w2"}, result
+    # The proxy, made by the proxy task on its own after the upload: over 5 s, so six chunks and the
+    # audio spread over both workers, joined once, with its sprite and waveform.
+    proxy = wait_for(lambda: _proxy_state(api, auth, source), 240, "the proxy")
+    assert proxy["state"] == "ready", proxy
+    assert proxy["details"]["chunked"] is True and proxy["details"]["chunks"] == 6
+    assert {w.split("@")[0] for w in proxy["details"]["workers"]} == {"w1", "w2"}, proxy
     assert _chunk_lines(w1, source) and _chunk_lines(w2, source)
+    assert set(proxy["links"]) == {"video", "sprite_vtt", "waveform"}
+    video = httpx.get(api.url + proxy["links"]["video"], headers=auth, follow_redirects=True)
+    assert video.status_code == 200 and video.content[4:8] == b"ftyp"
     assert _bucket_keys(use_s3, "proxy-chunks/") == []
-    assert proxy_job.output_key in _bucket_keys(use_s3, "proxies/")  # type: ignore[attr-defined]
     # Each worker encoded in its own private folder and left nothing there.
     for name in ("w1", "w2"):
         folder = tmp_path / name / "data" / "proxy-chunks"
@@ -185,25 +178,27 @@ def test_a_worker_killed_mid_chunk_costs_only_its_chunk(
     w1, w2 = workers
     auth = Keys.auth(keys.editor)
     clip = make_clip(tmp_path / "long.mp4", seconds=16, size="1280x720", rate=25, extra=["-g", "25"])
-    source = _upload(api, auth, clip, "直播回放 断电")
-    workflow, job = _chunked_proxy(source, CHUNK_SECONDS)
+    source = _upload(api, auth, clip, "直播回放 断电")  # its proxy is chunked by the proxy task
+    received = rf"encode_chunk\[proxy-{source}-[0-9a-f]+\.[0-9a-f]+:chunk:(\d+)\] received"
     # Wait until w1 is encoding a chunk, then take the machine away.
-    wait_for(lambda: w1.ffmpeg_running() and f"{workflow}:chunk:" in w1.text(), 120, "w1 to encode a chunk", every=0.1)
-    running = re.findall(rf"encode_chunk\[{re.escape(workflow)}:chunk:(\d+)\] received", w1.text())
+    wait_for(lambda: w1.ffmpeg_running() and re.search(received, w1.text()), 120, "w1 to encode a chunk", every=0.1)
+    running = re.findall(received, w1.text())
     done_before = set(_chunk_lines(w1, source))
     w1.kill()
     lost = [c for c in running if c not in done_before]
     assert lost, "w1 was killed between chunks"
 
-    from workers.celery_app import create_celery
-
-    result = create_celery().AsyncResult(f"{workflow}:join").get(timeout=VISIBILITY_TIMEOUT * 10 + 120)
-    assert result["status"] == "joined" and result["chunks"] == 8
+    proxy = wait_for(lambda: _proxy_state(api, auth, source), VISIBILITY_TIMEOUT * 10 + 120, "the proxy")
+    assert proxy["state"] == "ready", proxy
+    assert proxy["details"]["chunks"] == 8 and proxy["attempts"] == 1
     # The chunk w1 was encoding was run again by w2; the join ran once, on w2.
     assert set(lost) <= set(_chunk_lines(w2, source))
-    joins = w1.text().count(f"proxy of {source} joined") + w2.text().count(f"proxy of {source} joined")
-    assert joins == 1
+    def joins() -> int:
+        return w1.text().count(f"proxy of {source} joined") + w2.text().count(f"proxy of {source} joined")
+
+    wait_for(joins, 30, "the join's log line")  # written just after the proxy is recorded
+    assert joins() == 1
     assert _bucket_keys(use_s3, "proxy-chunks/") == []
-    assert job.output_key in _bucket_keys(use_s3)  # type: ignore[attr-defined]
+    assert f"materials/{source}/proxy/proxy.mp4" in _bucket_keys(use_s3)
     uploads = list(use_s3.client()._list_multipart_uploads(use_s3.bucket).uploads)
     assert uploads == []
