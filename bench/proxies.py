@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import math
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -23,6 +24,9 @@ from pathlib import Path
 
 from bench.common import OUT, machine, today, write_section
 from workers.media import chunked
+from workers.media.facts import MediaFacts
+from workers.media.probe import probe_file
+from workers.media.proxy import ProxyTargets, build_proxy_argv
 from workers.media.run import ffmpeg_path, run_ffmpeg
 
 CHUNK_SECONDS = 90.0
@@ -46,18 +50,25 @@ def make_source(ffmpeg: str, minutes: float) -> Path:
     return path
 
 
-def run_whole(ffmpeg: str, source: Path, video: chunked.ProxyVideo, work: Path) -> float:
-    started = time.monotonic()
-    run_ffmpeg(chunked.whole_video_argv(ffmpeg, str(source), video, str(work / "whole.mp4"), audio=True),
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_whole(ffmpeg: str, source: Path, facts: MediaFacts, work: Path) -> tuple[float, float]:
+    """The proxy (video and audio) in one ffmpeg run: workers.media.proxy's whole-file encode."""
+    started, cpu = time.monotonic(), _cpu()
+    run_ffmpeg(build_proxy_argv(source, facts, ProxyTargets(proxy=work / "whole.mp4"), ffmpeg=ffmpeg),
                total_seconds=600, timeout=6 * 3600)
-    return time.monotonic() - started
+    return time.monotonic() - started, _cpu() - cpu
 
 
-def run_chunked(ffmpeg: str, source: Path, video: chunked.ProxyVideo, work: Path, parallel: int) -> tuple[float, chunked.LocalRun]:
-    started = time.monotonic()
-    result = chunked.encode_chunked(ffmpeg, str(source), str(work / f"chunked-{parallel}.mp4"), str(work), video,
+def run_chunked(ffmpeg: str, source: Path, facts: MediaFacts, work: Path,
+                parallel: int) -> tuple[float, float, chunked.LocalRun]:
+    started, cpu = time.monotonic(), _cpu()
+    result = chunked.encode_chunked(ffmpeg, str(source), str(work / f"chunked-{parallel}.mp4"), str(work), facts,
                                     CHUNK_SECONDS, parallel=parallel, timeout=6 * 3600)
-    return time.monotonic() - started, result
+    return time.monotonic() - started, _cpu() - cpu, result
 
 
 def ideal_wall(tasks: list[float], workers: int, join: float) -> float:
@@ -79,10 +90,12 @@ def main() -> None:
     ffmpeg = ffmpeg_path()
     source = make_source(ffmpeg, args.minutes)
     duration = args.minutes * 60
-    video = chunked.proxy_video(1920, 1080, 30.0)
+    facts = probe_file(source)
+    video = chunked.ProxyVideo.of(facts)
     whole: list[float] = []
     serial: list[float] = []
     pair: list[float] = []
+    cpu: dict[str, list[float]] = {"whole": [], "serial": [], "pair": []}
     chunk_times: list[float] = []
     audio_times: list[float] = []
     join_times: list[float] = []
@@ -92,9 +105,12 @@ def main() -> None:
     for r in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="proxy-bench-") as tmp:
             work = Path(tmp)
-            whole.append(run_whole(ffmpeg, source, video, work))
-            wall, one = run_chunked(ffmpeg, source, video, work, 1)
+            wall, spent = run_whole(ffmpeg, source, facts, work)
+            whole.append(wall)
+            cpu["whole"].append(spent)
+            wall, spent, one = run_chunked(ffmpeg, source, facts, work, 1)
             serial.append(wall)
+            cpu["serial"].append(spent)
             chunk_times += one.chunk_seconds
             audio_times.append(one.audio_seconds)
             join_times.append(one.join_seconds)
@@ -102,10 +118,11 @@ def main() -> None:
             reports.append(one.report)
             whole_reports.append(chunked.measure_join(str(work / "whole.mp4"), video))
             (work / "chunked-1.mp4").unlink()
-            wall, _ = run_chunked(ffmpeg, source, video, work, 2)
+            wall, spent, _ = run_chunked(ffmpeg, source, facts, work, 2)
             pair.append(wall)
-        print(f"round {r + 1}: whole {whole[-1]:.1f}s, chunks serial {serial[-1]:.1f}s, two at a time {pair[-1]:.1f}s",
-              flush=True)
+            cpu["pair"].append(spent)
+        print(f"round {r + 1}: whole {whole[-1]:.1f}s ({cpu['whole'][-1]:.0f} cpu-s), chunks serial {serial[-1]:.1f}s "
+              f"({cpu['serial'][-1]:.0f}), two at a time {pair[-1]:.1f}s ({cpu['pair'][-1]:.0f})", flush=True)
 
     med = statistics.median
     speed = lambda t: duration / t  # noqa: E731
@@ -119,16 +136,20 @@ def main() -> None:
         " load from other sessions on the machine (medians of interleaved rounds).",
         "",
         f"Source: {args.minutes:g} min of 1920x1080 at 30 fps (testsrc2, x264, a keyframe every 2 s) with AAC audio. "
-        f"Proxy: {video.width}x{video.height}, 30 fps CFR, x264 baseline veryfast CRF 23, keyint 30, AAC 128k; "
+        f"Proxy: {video.width}x{video.height}, {float(video.rate):g} fps CFR, workers.media.proxy's options (x264 baseline "
+        f"veryfast CRF 23 with a 2.5 Mbit/s cap, keyint {video.gop}, AAC 128k); "
         f"{len(plan)} chunks of ~{chunk_len:.0f} s (`workers/media/chunked.py`).",
         "",
-        "| mode | median wall | × real time | runs (s) | vs whole file |",
-        "|---|---|---|---|---|",
-        f"| whole file, one ffmpeg | {med(whole):.1f} s | {speed(med(whole)):.2f}× | {', '.join(f'{x:.1f}' for x in whole)} | 100 % |",
+        "| mode | median wall | × real time | runs (s) | wall vs whole | median CPU (user+sys) | CPU vs whole |",
+        "|---|---|---|---|---|---|---|",
+        f"| whole file, one ffmpeg | {med(whole):.1f} s | {speed(med(whole)):.2f}× | {', '.join(f'{x:.1f}' for x in whole)} "
+        f"| 100 % | {med(cpu['whole']):.0f} s | 100 % |",
         f"| chunked, one after another (audio beside, join) | {med(serial):.1f} s | {speed(med(serial)):.2f}× | "
-        f"{', '.join(f'{x:.1f}' for x in serial)} | **{med(serial) / med(whole) * 100:.0f} %** |",
+        f"{', '.join(f'{x:.1f}' for x in serial)} | **{med(serial) / med(whole) * 100:.0f} %** | "
+        f"{med(cpu['serial']):.0f} s | **{med(cpu['serial']) / med(cpu['whole']) * 100:.0f} %** |",
         f"| chunked, two at a time (audio beside, join) | {med(pair):.1f} s | {speed(med(pair)):.2f}× | "
-        f"{', '.join(f'{x:.1f}' for x in pair)} | **{med(pair) / med(whole) * 100:.0f} %** |",
+        f"{', '.join(f'{x:.1f}' for x in pair)} | **{med(pair) / med(whole) * 100:.0f} %** | "
+        f"{med(cpu['pair']):.0f} s | **{med(cpu['pair']) / med(cpu['whole']) * 100:.0f} %** |",
         "",
         f"Per chunk (video only, one at a time): median {per_chunk:.1f} s for ~{chunk_len:.0f} s of source "
         f"(min {min(chunk_times):.1f}, max {max(chunk_times):.1f}); audio of the whole file once: {med(audio_times):.1f} s; "
