@@ -2,7 +2,11 @@
 sprite and waveform (workers.media.proxy), store them at the proxy's fixed keys and mark it ready.
 Idempotent: a finished proxy or one leased by a live worker is left alone; a lost worker's lease
 expires and the sweep sends it again. Media errors fail the proxy without retry; a database or
-storage outage gives the lease back and retries."""
+storage outage gives the lease back and retries.
+
+A video longer than REELHOUSE_PROXY_CHUNK_THRESHOLD_SECONDS is not fetched here: the task plans its
+chunks and sends the chunked workflow (workers/proxy_chunks.py), whose join stores the outputs with
+`store_outputs` and records them under the workflow's lease (the hooks installed below)."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ from workers.celery_app import celery_app
 from workers.media import chunked
 from workers.media.facts import MediaFacts
 from workers.media.proxy import PROXY_VERSION, ProxyOutputs, finish_outputs, proxy_geometry
-from workers.media.run import MediaCancelled, MediaError, ffmpeg_filters, ffmpeg_path, run_ffmpeg
+from workers.media.run import MediaCancelled, ffmpeg_filters, ffmpeg_path, run_ffmpeg
 
 log = logging.getLogger("reelhouse.proxy_chunks")
 
@@ -59,7 +59,6 @@ ENCODE_CHUNK = "reelhouse.proxy.encode_chunk"
 ENCODE_AUDIO = "reelhouse.proxy.encode_chunk_audio"
 JOIN_CHUNKS = "reelhouse.proxy.join_chunks"
 CHUNKS_FAILED = "reelhouse.proxy.chunks_failed"
-START_CHUNKED = "reelhouse.proxy.start_chunked"
 CHUNKS_PREFIX = "proxy-chunks"
 # Long enough for the slowest chunk to read its whole range.
 READ_URL_SECONDS = 6 * 3600
@@ -439,16 +438,3 @@ def chunks_failed_task(self: Any, job_data: dict[str, Any], run: str) -> str:
     if hooks.failed(job, "proxy-chunk-failed", detail):
         _storage().delete_prefix(chunk_prefix(workflow))
     return "failed"
-
-
-@celery_app.task(name=START_CHUNKED, bind=True, queue=PROXY_QUEUE, acks_late=True, reject_on_worker_lost=True,
-                 autoretry_for=TRANSIENT, retry_backoff=5, max_retries=5)
-def start_chunked_task(self: Any, job_data: dict[str, Any]) -> str:
-    """Plan and send a material's chunked proxy (what the proxy task does for a long source)."""
-    job = ChunkedJob.from_dict(job_data)
-    try:
-        chunks = plan(job, _storage())
-    except (chunked.ChunkPlanError, MediaError) as e:
-        hooks.failed(job, "proxy-not-possible", str(e))
-        return "failed"
-    return start(job, chunks)
