@@ -172,6 +172,9 @@ def make_proxy_task(self, material_id: str) -> str:
 
 @celery_app.task(name="reelhouse.sweep_proxies", queue=QUICK_QUEUE)
 def sweep_proxies_task() -> int:
-    """Send again the proxies whose worker died (lease expired) or whose message was lost."""
+    """Send again the proxies whose worker died (lease expired) or whose message was lost; ask for a
+    few of those that material catalogued before proxies never had."""
     with session_scope() as session:
-        return len(proxies.sweep_proxies(session))
+        resent = proxies.sweep_proxies(session)
+        backfilled = proxies.backfill_proxies(session)
+    return len(resent) + len(backfilled)

@@ -209,6 +209,23 @@ def test_sweep_requeues_an_expired_lease_and_fails_after_the_attempts(
     assert queued == [] and _proxy(mid).error_code == "proxy-attempts"  # type: ignore[union-attr]
 
 
+def test_the_sweep_backfills_material_catalogued_before_proxies(app_env: dict[str, str], queued: list, clip_3s: Path) -> None:
+    from backend import queue
+    from backend.db import session_scope
+    from backend.proxies import service
+    from backend.proxies.models import Proxy
+
+    mid = ingest_clip(clip_3s)
+    with session_scope() as session:
+        session.delete(session.get(Proxy, mid))  # as if ingested before proxies existed
+    queued.clear()
+    with session_scope() as session:
+        assert service.backfill_proxies(session) == [mid]
+    assert queued == [(queue.MAKE_PROXY, (str(mid),))]
+    with session_scope() as session:
+        assert service.backfill_proxies(session) == []
+
+
 def test_listing_reads_every_proxy_of_a_page_in_one_query(client: TestClient, queued: list, clip_3s: Path) -> None:
     import sqlalchemy as sa
 
