@@ -384,3 +384,11 @@ class ProposalRangeUsed(Conflict):
 
 class AutoclipRuleInvalid(AppError):
     status, slug, title = 422, "autoclip-rule-invalid", "The automatic re-edit rule is not valid"
+
+
+class ReframeNeedsAnalysis(AppError):
+    status, slug, title = 409, "reframe-needs-analysis", "The material has no finished analysis to follow its subjects from"
+
+
+class ReframeRequestInvalid(AppError):
+    status, slug, title = 422, "reframe-request-invalid", "The reframe request does not fit this source"

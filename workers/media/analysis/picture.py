@@ -70,6 +70,10 @@ class FaceFinder:
             raise RuntimeError(f"OpenCV's {CASCADE} is missing from cv2.data")
         self._last: tuple[int, int, int, int] | None = None
         self._count = 0
+        # Every face of the last call (the returned one first), as (cx, cy, w, h) fractions: the other
+        # faces are only known on whole-frame searches. The smart reframe tracks them all.
+        self.all_boxes: list[tuple[float, float, float, float]] = []
+        self._others: list[tuple[int, int, int, int]] = []
 
     def _detect(self, image: np.ndarray, min_side: int, max_side: int | None = None) -> tuple[int, int, int, int] | None:
         found = self._cascade.detectMultiScale(
@@ -78,8 +82,9 @@ class FaceFinder:
         )
         if len(found) == 0:
             return None
-        x, y, w, h = max(found, key=lambda r: int(r[2]) * int(r[3]))
-        return int(x), int(y), int(w), int(h)
+        ranked = sorted(((int(x), int(y), int(w), int(h)) for x, y, w, h in found), key=lambda r: -r[2] * r[3])
+        self._others = ranked[1:]
+        return ranked[0]
 
     def _near(self, small: np.ndarray, last: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
         x, y, w, h = last
@@ -96,15 +101,15 @@ class FaceFinder:
         sh, sw = small.shape
         self._count += 1
         hit = None
+        others: list[tuple[int, int, int, int]] = []
         if self._last is not None and self._count % self.full_every:
             hit = self._near(small, self._last)
         if hit is None:
             hit = self._detect(small, 18)
+            others = self._others
         self._last = hit
-        if hit is None:
-            return None
-        x, y, fw, fh = hit
-        return ((x + fw / 2) / sw, (y + fh / 2) / sh, fw / sw, fh / sh)
+        self.all_boxes = [((x + fw / 2) / sw, (y + fh / 2) / sh, fw / sw, fh / sh) for x, y, fw, fh in ([hit] if hit else []) + others]
+        return self.all_boxes[0] if self.all_boxes else None
 
 
 Frames = list[tuple[float, np.ndarray, np.ndarray | None]]  # (time, luma, chroma or None)

@@ -56,6 +56,14 @@ class FaceSample(_Frozen):
     h: float
 
 
+class FaceBoxes(_Frozen):
+    """Every face found in the sample at time t (the followed one first), each (cx, cy, w, h) as
+    fractions of the frame. Faces besides the followed one are only looked for on whole-frame searches."""
+
+    t: float
+    boxes: list[tuple[float, float, float, float]]
+
+
 class PictureSignals(_Frozen):
     sampling: str  # "keyframes" or "rate:<fps>"
     sample_times: list[float]
@@ -64,6 +72,8 @@ class PictureSignals(_Frozen):
     faces: list[FaceSample]
     face_presence: Series  # 1 where a face was seen in the sample, else 0 (step = median sample gap)
     frame_size: tuple[int, int]  # (width, height) of the source picture as decoded
+    # Samples with at least one face, every face in them (None in analyses made before they were kept)
+    face_boxes: list[FaceBoxes] | None = None
 
 
 class TextSpan(_Frozen):
