@@ -48,7 +48,7 @@ class SubjectFootage:
     def centre_x(self, t: float) -> float:
         pts = self.spec.path
         jump = next(i for i in range(len(pts) - 1) if pts[i][0] == pts[i + 1][0])  # the cut
-        part = pts[jump + 1 :] if t >= pts[jump][0] else pts[: jump + 1]
+        part = pts[jump + 1 :] if t >= pts[jump][0] - 1e-6 else pts[: jump + 1]  # frame times carry float error
         return float(np.interp(t, [p[0] for p in part], [p[1] for p in part]))
 
     def subject_box(self, t: float) -> tuple[float, float, float, float]:
