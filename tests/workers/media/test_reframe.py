@@ -204,11 +204,12 @@ def subject_footage(tmp_path_factory):
 
 
 def _windows(footage, path, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, float, float]]]:
-    """Per output frame: the window's left edge, its width, and the true face box (source times)."""
+    """Per frame from t0 to t1 (source seconds; the path covers the whole recording): the window's
+    left edge, its width, and the true face box."""
     times = np.arange(t0, t1, 1 / footage.spec.fps)
     lefts, widths, truth = [], [], []
     for t in times:
-        k = key_at(path.keys, t - t0)
+        k = key_at(path.keys, t)
         w = path.window[0] * k.scale
         lefts.append(min(max(k.x - w / 2, 0.0), 1 - w))
         widths.append(w)
