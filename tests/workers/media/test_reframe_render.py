@@ -1,0 +1,143 @@
+"""The render engine follows a smart-reframe path exactly: a source whose every pixel says where it is
+(luma = its column, blue chroma = its row) rendered with moving, zooming and padded keyframes, each
+output frame measured; then the suggested path of generated footage rendered and the face found in it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workers.media.argv import (
+    CropKey,
+    OutputSpec,
+    RenderRecipe,
+    SourceFacts,
+    TimeRange,
+    build_render_argv,
+    output_duration,
+)
+from workers.media.probe import probe_file
+from workers.media.reframe import key_at
+from workers.media.run import run_ffmpeg
+
+W, H, FPS = 640, 360, 30
+
+
+@pytest.fixture(scope="module")
+def ramp(tmp_path_factory, ffmpeg) -> Path:
+    path = Path(tmp_path_factory.mktemp("ramp")) / "ramp.mp4"
+    subprocess.run([
+        ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",
+        "-i", f"nullsrc=s={W}x{H}:r={FPS}:d=4,geq=lum='X*255/W':cb='Y*255/H':cr=128,format=yuv420p",
+        "-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-g", "30", str(path),
+    ], check=True, timeout=120)  # fmt: skip
+    return path
+
+
+def _render(source: Path, keys: tuple[CropKey, ...], preset, out: Path) -> SourceFacts:
+    facts = SourceFacts(str(source), probe_file(source))
+    recipe = RenderRecipe(ranges=(TimeRange(0, min(4.0, facts.duration)),), crop_path=keys)
+    argv = build_render_argv(facts, recipe, [OutputSpec(preset, str(out), fit="smart")], ffmpeg=_ffmpeg())
+    run_ffmpeg(argv, total_seconds=output_duration(facts, recipe), timeout=300)
+    return facts
+
+
+def _ffmpeg() -> str:
+    from workers.media.run import ffmpeg_path
+
+    return ffmpeg_path()
+
+
+def _planes(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """Every frame as (n, 3, h, w) yuv444p."""
+    w, h = size
+    raw = subprocess.run(
+        [_ffmpeg(), "-nostdin", "-loglevel", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "yuv444p", "pipe:1"],
+        check=True, capture_output=True, timeout=120,
+    ).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, 3, h, w)
+
+
+def _even(x: float) -> int:
+    return max(2, round(x / 2) * 2)
+
+
+def test_the_engine_follows_x_y_and_zoom_keyframes_exactly(ramp, catalog, tmp_path):
+    preset = catalog.preset("douyin.feed_9x16")  # a 640x360 source gives 360x640: a 202x360 window
+    keys = (
+        CropKey(0, 0.2), CropKey(1, 0.8),  # a pan across
+        CropKey(1.5, 0.5, 0.3, 0.5), CropKey(2.5, 0.5, 0.3, 0.5),  # zoomed in (half the window), high
+        CropKey(3.5, 0.4, 0.6, 1.0),  # and out again, lower
+    )
+    _render(ramp, keys, preset, tmp_path / "o.mp4")
+    frames = _planes(tmp_path / "o.mp4", (360, 640))
+    assert len(frames) == 4 * FPS
+    cw0, ch0 = 202, 360
+    errors = []
+    for n, f in enumerate(frames):
+        k = key_at([_key(k) for k in keys], n / FPS)
+        cw, ch = min(cw0, _even(cw0 * k.scale)), min(ch0, _even(ch0 * k.scale))
+        x0 = min(max(k.x * W - cw / 2, 0), W - cw)
+        y0 = min(max(k.y * H - ch / 2, 0), H - ch)
+        # the first and last columns show the window's edges; the top row its top
+        seen_x0 = float(np.median(f[0, :, 1])) * W / 255
+        seen_x1 = float(np.median(f[0, :, -2])) * W / 255
+        seen_y0 = float(np.median(f[1, 1, :])) * H / 255
+        errors.append((abs(seen_x0 - x0), abs(seen_x1 - (x0 + cw)), abs(seen_y0 - y0)))
+    err = np.array(errors)
+    # within a few source pixels (the ramp's step is 2.5 px, the crop snaps to even pixels)
+    assert err[:, 0].max() < 6 and err[:, 1].max() < 8 and err[:, 2].max() < 6, err.max(axis=0)
+
+
+def _key(k: CropKey):
+    from workers.media.reframe import Key
+
+    return Key(k.t, k.x, k.y, k.scale, k.pad)
+
+
+def test_the_engine_pads_the_stretches_marked_pad(ramp, catalog, tmp_path):
+    preset = catalog.preset("douyin.feed_9x16")
+    keys = (CropKey(0, 0.5), CropKey(1, 0.5, pad=True), CropKey(2, 0.5))
+    _render(ramp, keys, preset, tmp_path / "o.mp4")
+    frames = _planes(tmp_path / "o.mp4", (360, 640))
+    mid = 320  # the middle row: the whole frame's width in the padded stretch, the window's otherwise
+    for n in (15, 45, 75):
+        row = frames[n, 0, mid, :].astype(int)
+        padded = 1 <= n / FPS < 2
+        assert (row[2] < 20 and row[-3] > 235) == padded, (n, row[2], row[-3])
+
+
+def test_a_suggested_path_rendered_keeps_the_face_in_the_picture(tmp_path, catalog):
+    """The generated host footage (2 s of it around the cut and the distractor would do, 8 s are used)
+    rendered along its suggested path: the face is found in every sampled output frame."""
+    import cv2
+
+    from tests.workers.media.reframe_footage import make_subject_footage
+    from workers.media.analysis.pipeline import AnalysisOptions, analyse_recording
+    from workers.media.argv import output_size
+    from workers.media.reframe import camera_path
+
+    footage = make_subject_footage(tmp_path / "host.mp4")
+    result = analyse_recording(footage.path, options=AnalysisOptions(ocr=False))
+    preset = catalog.preset("douyin.feed_9x16")
+    start, end = 9.0, 17.0
+    out_size = output_size(1280, 720, preset.width.value, preset.height.value, False)
+    path = camera_path(result, [(start, end)], out_size)
+    keys = tuple(CropKey(k.t, k.x, k.y, k.scale, k.pad) for k in path.keys)
+    facts = SourceFacts(str(footage.path), probe_file(footage.path))
+    recipe = RenderRecipe(ranges=(TimeRange(start, end),), crop_path=keys)
+    out = tmp_path / "o.mp4"
+    run_ffmpeg(build_render_argv(facts, recipe, [OutputSpec(preset, str(out), fit="smart")], ffmpeg=_ffmpeg()),
+               total_seconds=end - start, timeout=300)
+    frames = _planes(out, out_size)
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
+    found = 0
+    picked = range(0, len(frames), FPS // 2)
+    for n in picked:
+        faces = cascade.detectMultiScale(frames[n, 0], scaleFactor=1.1, minNeighbors=4, minSize=(60, 60))
+        # the host (the distractor at 13.4-14.8 s is out of the window)
+        found += any(x > 0 and x + w < out_size[0] for x, y, w, h in faces)
+    assert found / len(picked) >= 0.95
