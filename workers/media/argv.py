@@ -419,7 +419,7 @@ def _zoom_commands(keys: Sequence[CropKey], cw: int, ch: int, fps: Fraction, tar
 
 
 def _pad_stretches(keys: Sequence[CropKey]) -> list[tuple[float, float]]:
-    out = []
+    out: list[tuple[float, float]] = []
     for a, b in zip(keys, list(keys[1:]) + [None], strict=True):
         if a.pad:
             end = b.t if b is not None else 1e9

@@ -217,7 +217,7 @@ def _analyse_pictures(
                 pictures.face_samples.append(
                     FaceSample(t=round(ts, 3), x=round(box[0], 4), y=round(box[1], 4), w=round(box[2], 4), h=round(box[3], 4))
                 )
-                face_boxes.append(FaceBoxes(t=round(ts, 3), boxes=[tuple(round(v, 4) for v in b) for b in faces.all_boxes]))  # type: ignore[misc]
+                face_boxes.append(FaceBoxes(t=round(ts, 3), boxes=[tuple(round(v, 4) for v in b) for b in faces.all_boxes]))
             t = clock.add("faces", t)
         if tracker is not None:
             tracker.feed(ts, grey)
