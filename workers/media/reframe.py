@@ -37,15 +37,15 @@ CUT_EPSILON = 0.001  # a keyframe this far before a cut ends the previous shot's
 class ReframeOptions:
     fallback: Fallback = "centre"
     min_hits: int = 2  # samples a track needs before the camera follows it
-    max_gap_s: float = 6.0  # a track survives this long without a detection (the finder may miss a few)
-    margin: float = 0.06  # of the window width kept between the subject and the window edge when holding
-    dead_zone: float = 0.5  # share of the free room (window minus subject) the subject may move in unfollowed
-    max_speed: float = 0.35  # window widths per second... in frame widths per second
+    max_gap_s: float = 6.0  # a track survives this long without a detection (the finder misses some)
+    margin: float = 0.06  # of the window's size, kept between the subject and the window's edge
+    dead_zone: float = 0.5  # share of the free play (window minus subject) the subject moves in unfollowed
+    max_speed: float = 0.35  # frame widths (or heights) per second
     max_accel: float = 0.8  # frame widths per second squared
-    smooth_s: float = 0.25  # zero-phase smoothing of the tracked path (Gaussian sigma)
-    face_share: float = 0.45  # a zoomed window is at least this many face widths... face width / window width at most
+    smooth_s: float = 0.25  # zero-phase smoothing of a tracked path (Gaussian sigma, seconds)
+    face_share: float = 0.45  # when zooming: the subject at most this share of the window's width
     tolerance: float = 0.002  # keyframes are dropped while the path stays this close (frame fractions)
-    product: bool = True
+    product: bool = True  # frame the product card with the host when both fit
 
 
 @dataclass(frozen=True)
