@@ -299,6 +299,21 @@ def face_samples(result: AnalysisResult) -> list[tuple[float, list[Box]]]:
     return [(t, by_t.get(round(t, 3), [])) for t in pic.sample_times]
 
 
+def motion_samples(result: AnalysisResult) -> list[tuple[float, float, Box]]:
+    """(previous sample, sample, box) where a compact area changed between two samples of a shot."""
+    pic = result.picture
+    if pic is None or not pic.motion_boxes:
+        return []
+    times = pic.sample_times
+    out = []
+    for m in pic.motion_boxes:
+        i = int(np.searchsorted(times, m.t - 1e-6))
+        prev = times[i - 1] if 0 < i <= len(times) else m.t
+        x0, y0, x1, y1 = m.box
+        out.append((prev, m.t, ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)))
+    return out
+
+
 def product_boxes(result: AnalysisResult) -> list[tuple[float, float, Box]]:
     """(start, end, box) of the on-screen lines that named a product or a price: the product card."""
     text = result.text
@@ -330,6 +345,7 @@ def camera_path(
     smin = min_scale(src, output_size)
     samples = face_samples(result)
     products = product_boxes(result) if options.product else []
+    motion = motion_samples(result) if options.product else []
     cuts = sorted(pic.shot_changes) if pic is not None else []
     keys: list[Key] = []
     shots: list[ShotPlan] = []
@@ -342,7 +358,7 @@ def camera_path(
     for n, (s0, s1) in enumerate(parts):
         shot_a = max([0.0, *[c for c in cuts if c <= s0]])
         shot_b = min([result.duration or s1, *[c for c in cuts if c >= s1]])
-        plan, shot_keys = _shot(samples, products, (shot_a, shot_b), (s0, s1), (win_w, win_h), smin, options)
+        plan, shot_keys = _shot(samples, products, motion, (shot_a, shot_b), (s0, s1), (win_w, win_h), smin, options)
         shots.append(plan)
         end = offset + (s1 - s0) - (CUT_EPSILON if n < len(parts) - 1 else 0.0)
         keys += [Key(round(min(k.t - s0 + offset, end), 3), k.x, k.y, k.scale, k.pad) for k in shot_keys]
@@ -370,6 +386,7 @@ def _dedupe(keys: list[Key]) -> list[Key]:
 def _shot(
     samples: Sequence[tuple[float, Sequence[Box]]],
     products: Sequence[tuple[float, float, Box]],
+    motion: Sequence[tuple[float, float, Box]],
     shot: tuple[float, float],
     part: tuple[float, float],
     window: tuple[float, float],
@@ -401,8 +418,9 @@ def _shot(
         if np.max(both[:, 2]) > window[0] * (1 - 2 * options.margin):
             return fallback()  # two people who cannot share the window
         subject, people = both, 2
+    regions = list(products) + _demonstration(host, motion, shot, window, options)
     with_product = False
-    for p0, p1, box in products:
+    for p0, p1, box in regions:
         if p0 < b and a < p1:
             active = (grid >= p0) & (grid <= p1)
             pb = np.tile(np.asarray(box), (n, 1))
@@ -430,6 +448,37 @@ def _shot(
     idx = _reduce(grid, np.stack([xs, ys], axis=1), options.tolerance)
     keys = [Key(float(grid[i]), round(float(xs[i]), 4), round(float(ys[i]), 4), round(scale, 4)) for i in idx]
     return ShotPlan(a, b, move, round(scale, 4), people, with_product), keys
+
+
+def _demonstration(
+    host: Track, motion: Sequence[tuple[float, float, Box]], shot: tuple[float, float], window: tuple[float, float],
+    options: ReframeOptions,
+) -> list[tuple[float, float, Box]]:
+    """The area of motion beside the host (hands showing a product) as one steady region per stretch:
+    only motion next to the host's face counts (a passer-by elsewhere does not), seen on `min_hits`
+    samples in a row at least (one change is no demonstration), and only if it fits the window with them."""
+    near = []
+    for t0, t1, box in motion:
+        if not (shot[0] <= t0 and t1 < shot[1]):
+            continue
+        face = host.at(np.array([t1]))[0]
+        gap = abs(box[0] - face[0]) - (box[2] + face[2]) / 2
+        if gap <= face[2]:
+            near.append((t0, t1, box))
+    out: list[tuple[float, float, Box]] = []
+    run: list[tuple[float, float, Box]] = []
+    for item in [*near, None]:
+        if item is not None and (not run or item[0] <= run[-1][1] + 1e-6):
+            run.append(item)
+            continue
+        if len(run) >= options.min_hits:
+            b = np.array([r[2] for r in run])
+            x0, x1 = float(np.min(b[:, 0] - b[:, 2] / 2)), float(np.max(b[:, 0] + b[:, 2] / 2))
+            y0, y1 = float(np.min(b[:, 1] - b[:, 3] / 2)), float(np.max(b[:, 1] + b[:, 3] / 2))
+            if x1 - x0 <= window[0] * (1 - 2 * options.margin):
+                out.append((run[0][0], run[-1][1], ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)))
+        run = [item] if item is not None else []
+    return out
 
 
 def key_at(keys: Sequence[Key], t: float) -> Key:

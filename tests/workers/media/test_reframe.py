@@ -13,6 +13,7 @@ from workers.media.analysis.signals import (
     AnalysisResult,
     FaceBoxes,
     FaceSample,
+    MotionBox,
     PictureSignals,
     ProductMention,
     Series,
@@ -41,6 +42,7 @@ def analysis(
     size: tuple[int, int] = (1280, 720),
     face: tuple[float, float] = FACE,
     text: TextSignals | None = None,
+    motion: list[MotionBox] | None = None,
 ) -> AnalysisResult:
     """An analysis whose samples saw faces centred at the given (x, y) points."""
     boxes = [FaceBoxes(t=t, boxes=[(x, y, *face) for x, y in pts]) for t, pts in samples if pts]
@@ -53,6 +55,7 @@ def analysis(
         face_presence=Series(step=1.0, values=[]),
         frame_size=size,
         face_boxes=boxes,
+        motion_boxes=motion,
     )
     return AnalysisResult(version=1, duration=duration, picture=picture, text=text)
 
@@ -182,6 +185,22 @@ def test_the_product_card_joins_the_host_when_both_fit():
     k = key_at(path.keys, 8)
     lo, hi = k.x - path.window[0] / 2, k.x + path.window[0] / 2
     assert lo <= 0.45 - FACE[0] / 2 and hi + 1e-6 >= 0.68
+
+
+def test_the_area_of_motion_beside_the_host_joins_them_when_it_lasts():
+    samples = [(float(t), [(0.35, 0.4)]) for t in range(0, 20, 2)]
+    hands = [MotionBox(t=t, box=(0.42, 0.5, 0.52, 0.8)) for t in (6.0, 8.0, 10.0)]  # showing a product
+    elsewhere = [MotionBox(t=t, box=(0.85, 0.3, 0.95, 0.6)) for t in (6.0, 8.0)]  # someone in the back
+    once = [MotionBox(t=16.0, box=(0.42, 0.5, 0.52, 0.8))]  # one change beside the host: no demonstration
+    result = analysis(samples, duration=20, motion=hands + elsewhere + once)
+    path = camera_path(result, [(0, 20)], PORTRAIT)
+    half = path.window[0] / 2
+    assert path.shots[0].product
+    k = key_at(path.keys, 8)
+    assert k.x - half <= 0.35 - FACE[0] / 2 and 0.52 <= k.x + half + 1e-6
+    assert key_at(path.keys, 8).x + half < 0.85  # the far motion is not framed
+    plain = camera_path(analysis(samples, duration=20, motion=elsewhere + once), [(0, 20)], PORTRAIT)
+    assert not plain.shots[0].product and np.ptp(xs(plain.keys, 0, 20)) == 0
 
 
 def test_an_analysis_without_face_boxes_uses_its_followed_faces():

@@ -248,6 +248,7 @@ def _analyse_pictures(
         face_presence=pictures.presence(step, duration) if faces is not None else hold_series([], [], step, duration, unit="face"),
         frame_size=size,
         face_boxes=face_boxes if faces is not None else None,
+        motion_boxes=pictures.motion_boxes,
     )
     text = None
     if tracker is not None:
