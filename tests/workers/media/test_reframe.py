@@ -197,7 +197,7 @@ def test_the_area_of_motion_beside_the_host_joins_them_when_it_lasts():
     half = path.window[0] / 2
     assert path.shots[0].product
     k = key_at(path.keys, 8)
-    assert k.x - half <= 0.35 - FACE[0] / 2 and 0.52 <= k.x + half + 1e-6
+    assert k.x - half <= 0.35 - FACE[0] / 2 and k.x + half + 1e-6 >= 0.52
     assert key_at(path.keys, 8).x + half < 0.85  # the far motion is not framed
     plain = camera_path(analysis(samples, duration=20, motion=elsewhere + once), [(0, 20)], PORTRAIT)
     assert not plain.shots[0].product and np.ptp(xs(plain.keys, 0, 20)) == 0
