@@ -141,3 +141,19 @@ def test_a_suggested_path_rendered_keeps_the_face_in_the_picture(tmp_path, catal
         # the host (the distractor at 13.4-14.8 s is out of the window)
         found += any(x > 0 and x + w < out_size[0] for x, y, w, h in faces)
     assert found / len(picked) >= 0.95
+
+
+def test_two_smart_outputs_of_joined_ranges_zoom_and_pad_each_on_their_own(ramp, catalog, tmp_path):
+    """One decode, split into two smart outputs (9:16 and 3:4), each resized by its own commands."""
+    keys = (CropKey(0, 0.3), CropKey(1, 0.6, 0.5, 0.6), CropKey(2, 0.6, 0.5, 0.6, pad=True), CropKey(2.5, 0.4))
+    facts = SourceFacts(str(ramp), probe_file(ramp))
+    recipe = RenderRecipe(ranges=(TimeRange(0, 1.5), TimeRange(2, 3.5)), crop_path=keys)
+    specs = [OutputSpec(catalog.preset("douyin.feed_9x16"), str(tmp_path / "a.mp4"), fit="smart"),
+             OutputSpec(catalog.preset("xiaohongshu.note_3x4"), str(tmp_path / "b.mp4"), fit="smart")]
+    run_ffmpeg(build_render_argv(facts, recipe, specs, ffmpeg=_ffmpeg()), total_seconds=3, timeout=300)
+    a, b = _planes(tmp_path / "a.mp4", (360, 640)), _planes(tmp_path / "b.mp4", (480, 640))
+    assert len(a) == len(b) == 3 * FPS
+    for frames, base_w in ((a, 202), (b, 270)):
+        f = frames[int(1.5 * FPS)]  # zoomed to 0.6 around x 0.6: the window spans 0.6 of its width
+        x0, x1 = float(np.median(f[0, :, 1])) * W / 255, float(np.median(f[0, :, -2])) * W / 255
+        assert abs((x1 - x0) - _even(base_w * 0.6)) < 10 and abs((x0 + x1) / 2 - 0.6 * W) < 10
