@@ -88,13 +88,15 @@ def suggest(session: Session, material_id: uuid.UUID, body: ReframeRequest) -> R
     )
 
 
-def _source_time(ranges: Sequence[tuple[float, float]], t: float) -> float:
-    """Output time -> source time over the joined ranges."""
+def _source_time(ranges: Sequence[tuple[float, float]], t: float) -> tuple[float, float, float]:
+    """Output time -> (source time, start of its range in the source, start of it on the output)."""
+    offset = 0.0
     for a, b in ranges:
-        if t < b - a:
-            return a + t
-        t -= b - a
-    return ranges[-1][1]
+        if t < offset + (b - a):
+            return a + t - offset, a, offset
+        offset += b - a
+    a, b = ranges[-1]
+    return b, a, offset - (b - a)
 
 
 def preview_strip(
@@ -121,7 +123,8 @@ def preview_strip(
     ranges = _ranges(body.ranges, duration)
     total = sum(b - a for a, b in ranges)
     times_out = [total * (i + 0.5) / frames for i in range(frames)]
-    times_src = [_source_time(ranges, t) for t in times_out]
+    placed = [_source_time(ranges, t) for t in times_out]
+    times_src = [p[0] for p in placed]
     if not material.storage_key:
         raise errors.ReframeRequestInvalid("the material has no stored file")
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
@@ -131,8 +134,9 @@ def preview_strip(
         # keyframe-exact is enough to check a framing and keeps an hour-long recording cheap
         got = frames_at(local, times_src, material.rotation or 0, exact=False, max_side=2 * STRIP_TILE_HEIGHT)
     tiles = []
-    for (shown, image), t_out in zip(got, times_out, strict=False):
-        del shown
+    for (shown, image), (_, range_start, out_start) in zip(got, placed, strict=False):
+        # the window where the frame shown (the keyframe at or before the asked time) is on the output
+        t_out = out_start + max(0.0, shown - range_start)
         w0, h0 = image.size
         tile = image.convert("RGB").resize((max(2, w0 * STRIP_TILE_HEIGHT // h0), STRIP_TILE_HEIGHT))
         tw, th = tile.size
