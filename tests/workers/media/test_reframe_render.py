@@ -157,3 +157,32 @@ def test_two_smart_outputs_of_joined_ranges_zoom_and_pad_each_on_their_own(ramp,
         f = frames[int(1.5 * FPS)]  # zoomed to 0.6 around x 0.6: the window spans 0.6 of its width
         x0, x1 = float(np.median(f[0, :, 1])) * W / 255, float(np.median(f[0, :, -2])) * W / 255
         assert abs((x1 - x0) - _even(base_w * 0.6)) < 10 and abs((x0 + x1) / 2 - 0.6 * W) < 10
+
+
+def test_a_rotated_phone_clip_renders_its_path_upright(catalog, tmp_path):
+    """The 4K portrait phone clip (stored landscape, turned by its rotation flag): its suggested 3:4 path
+    moves in y (the window is shorter than the upright frame) and renders portrait, like a plain crop."""
+    from tests.conftest import shared_media
+    from workers.media.analysis.pipeline import AnalysisOptions, analyse_recording
+    from workers.media.argv import output_size
+    from workers.media.reframe import camera_path
+
+    clip = shared_media("phone_android_portrait_4k60_h264_aac_rot90.mp4")
+    result = analyse_recording(clip, options=AnalysisOptions(ocr=False))
+    preset = catalog.preset("tmall.main_video_3x4")
+    facts = SourceFacts(str(clip), probe_file(clip))
+    assert facts.size == (2160, 3840)
+    out_size = output_size(*facts.size, preset.width.value, preset.height.value, False)
+    path = camera_path(result, [(0, facts.duration)], out_size)
+    assert path.window == pytest.approx((1.0, 0.75))
+    keys = tuple(CropKey(k.t, k.x, k.y, k.scale, k.pad) for k in path.keys)
+    recipe = RenderRecipe(ranges=(TimeRange(0, facts.duration),), crop_path=keys)
+    out, plain = tmp_path / "smart.mp4", tmp_path / "crop.mp4"
+    for fit, target in (("smart", out), ("crop", plain)):
+        argv = build_render_argv(facts, recipe, [OutputSpec(preset, str(target), fit=fit)], ffmpeg=_ffmpeg())  # type: ignore[arg-type]
+        run_ffmpeg(argv, total_seconds=facts.duration, timeout=300)
+    a, b = _planes(out, out_size), _planes(plain, out_size)
+    assert out_size == (1080, 1440) and len(a) == len(b) > 0
+    if all(k.y == 0.5 and k.x == 0.5 and k.scale == 1 for k in keys):
+        # a centred path is the plain crop, pixel for pixel (up to the encoder)
+        assert float(np.mean(np.abs(a[0, 0].astype(int) - b[0, 0].astype(int)))) < 2
