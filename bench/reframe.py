@@ -90,8 +90,8 @@ def footage_1080(seconds: float) -> Path:
     from tests.workers.media.reframe_footage import SubjectSpec, make_subject_footage
 
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"reframe_host_1080p_{seconds:g}s.mp4"
-    spec = SubjectSpec(width=1920, height=1080, duration=max(26.0, seconds))
+    path = OUT / "reframe_host_1080p_26s.mp4"
+    spec = SubjectSpec(width=1920, height=1080)  # 26 s; renders take the first `seconds`
     if not path.exists():
         make_subject_footage(path, spec)
     return path
@@ -117,6 +117,7 @@ def render_cost(path: Path, rounds: int, seconds: float) -> tuple[dict[str, list
         t0 = time.perf_counter()
         suggested = camera_path(result, [(0, seconds)], (1080, 1920))
         analysis_cost["path"].append(time.perf_counter() - t0)
+        print(f"  analysis {analysis_cost['analysis (no OCR)'][-1]:.2f} s, path {analysis_cost['path'][-1]:.4f} s", flush=True)
     keys = tuple(CropKey(k.t, k.x, k.y, k.scale, k.pad) for k in suggested.keys)
     zoom = tuple(CropKey(k.t, k.x, k.y, 1.0 if i % 2 == 0 else 0.8) for i, k in enumerate(keys))
     padded = (*keys, CropKey(seconds / 2, 0.5, pad=True), CropKey(seconds / 2 + 3, 0.5))
@@ -136,6 +137,7 @@ def render_cost(path: Path, rounds: int, seconds: float) -> tuple[dict[str, list
             t0 = time.perf_counter()
             run_ffmpeg(argv, total_seconds=seconds, timeout=1200)
             times[name].append(time.perf_counter() - t0)
+            print(f"  {name}: {times[name][-1]:.2f} s", flush=True)
     return analysis_cost, times
 
 
@@ -145,12 +147,12 @@ def main() -> None:
     parser.add_argument("--render-seconds", type=float, default=20.0)
     args = parser.parse_args()
     med = statistics.median
-    print(f"# {today()} — {machine()}")
+    print(f"# {today()} — {machine()}", flush=True)
     cost = path_cost(args.rounds)
     print("\n## path cost, synthetic 2-hour analysis (120 min)")
     for name, vals in cost.items():
         per_min = med(vals) / 120 if name != "30 one-minute clips" else med(vals) / 30
-        print(f"| {name} | {med(vals):.3f} s ({', '.join(f'{v:.3f}' for v in vals)}) | {per_min * 1000:.1f} ms per minute of source |")
+        print(f"| {name} | {med(vals):.3f} s ({', '.join(f'{v:.3f}' for v in vals)}) | {per_min * 1000:.1f} ms per minute of source |", flush=True)
     path = footage_1080(args.render_seconds)
     analysis, renders = render_cost(path, args.rounds, args.render_seconds)
     print(f"\n## generated 1080p footage, {args.render_seconds:g} s")

@@ -396,9 +396,7 @@ def _shot(
     """The path over `part` (source seconds) of the shot `shot`: keys in source seconds."""
     a, b = part
     inside = [(t, boxes) for t, boxes in samples if shot[0] <= t < shot[1]]
-    if len(inside) < options.min_hits:
-        # a shot shorter than the sampling gap: take what the samples around it say
-        inside = [(t, boxes) for t, boxes in samples if shot[0] - 1.0 <= t < shot[1] + 1.0] or inside
+    # a shot too short for `min_hits` samples follows what its samples saw (none: the fallback)
     opts = options if len(inside) >= options.min_hits else ReframeOptions(**{**options.__dict__, "min_hits": 1})
     host, second = subjects(track_faces(inside, opts), opts)
 

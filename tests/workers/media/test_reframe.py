@@ -307,3 +307,10 @@ def test_phone_clips_keep_their_orientation_and_get_a_sane_path(name, upright):
             assert path.min_scale - 1e-6 <= k.scale <= 1
         # the window has the preset's aspect in source pixels
         assert path.window[0] * upright[0] / (path.window[1] * upright[1]) == pytest.approx(out[0] / out[1], rel=0.01)
+
+
+def test_a_shot_shorter_than_two_samples_follows_its_one_sample():
+    samples = [(float(t), [(0.3 if t < 10 else 0.7 if t < 12 else 0.5, 0.45)]) for t in range(0, 20, 2)]
+    path = camera_path(analysis(samples, duration=20, cuts=(9.5, 11.5)), [(0, 20)], PORTRAIT)
+    assert [s.move for s in path.shots] == ["hold", "hold", "hold"]
+    assert [round(key_at(path.keys, t).x, 2) for t in (5, 10.5, 15)] == [0.3, 0.7, 0.5]
