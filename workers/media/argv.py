@@ -369,19 +369,29 @@ def _bookend_video(bookend: Bookend, width: int, height: int, fps: Fraction, fil
 
 
 def _path_expr(keys: Sequence[CropKey], attr: str) -> str:
-    """A piecewise-linear function of t through the keys' `attr`, held before the first and after the last."""
-    if len({getattr(k, attr) for k in keys}) == 1:
-        return _num(getattr(keys[0], attr))
-    expr = _num(getattr(keys[-1], attr))
-    for a, b in zip(reversed(keys[:-1]), reversed(keys[1:]), strict=True):
-        va, vb = getattr(a, attr), getattr(b, attr)
-        if va == vb:
-            piece = _num(va)
-        else:
-            span = max(b.t - a.t, 1e-3)
-            piece = f"lerp({_num(va)},{_num(vb)},(t-{_num(a.t)})/{_num(span)})"
-        expr = f"if(lt(t,{_num(b.t)}),{piece},{expr})"
-    return f"if(lt(t,{_num(keys[0].t)}),{_num(getattr(keys[0], attr))},{expr})"
+    """A piecewise-linear function of t through the keys' `attr`, held before the first and after the last.
+
+    The pieces are chosen by a balanced tree of `if(lt(t,...))`: ffmpeg's expression parser refuses
+    nesting deeper than about 100 levels, which a chain of ifs reached at some 60 keyframes."""
+    values = [getattr(k, attr) for k in keys]
+    if len(set(values)) == 1:
+        return _num(values[0])
+
+    def piece(i: int) -> str:
+        a, b = keys[i], keys[i + 1]
+        if values[i] == values[i + 1]:
+            return _num(values[i])
+        span = max(b.t - a.t, 1e-3)
+        return f"lerp({_num(values[i])},{_num(values[i + 1])},(t-{_num(a.t)})/{_num(span)})"
+
+    def tree(lo: int, hi: int) -> str:  # the pieces lo..hi-1 (piece i runs from key i to key i+1)
+        if hi - lo == 1:
+            return piece(lo)
+        mid = (lo + hi) // 2
+        return f"if(lt(t,{_num(keys[mid].t)}),{tree(lo, mid)},{tree(mid, hi)})"
+
+    inner = f"if(lt(t,{_num(keys[-1].t)}),{tree(0, len(keys) - 1)},{_num(values[-1])})"
+    return f"if(lt(t,{_num(keys[0].t)}),{_num(values[0])},{inner})"
 
 
 def _crop_x_expr(path: Sequence[CropKey]) -> str:

@@ -226,7 +226,7 @@ def test_smart_fit_follows_y_and_zoom_keyframes(catalog):
     spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit="smart"),
             OutputSpec(catalog.preset("xiaohongshu.note_3x4"), "/p.mp4", fit="smart")]
     graph = graph_of(build_render_argv(src(), recipe, spec, ffmpeg="ffmpeg"))
-    assert "y='clip((if(lt(t,0),0.5,if(lt(t,1.999),lerp(0.5,0.4,(t-0)/1.999),if(lt(t,2),0.4," in graph
+    assert "y='clip((if(lt(t,0),0.5,if(lt(t,4),if(lt(t,2),if(lt(t,1.999),lerp(0.5,0.4,(t-0)/1.999),0.4),if(lt(t,2.1),0.4,0.4)),0.4)))*ih-oh/2,0,ih-oh)'" in graph
     # each output's crop has its own name, so a command reaches only its own
     assert "crop@v0=w=608:h=1080" in graph and "crop@v1=w=" in graph
     cmds = graph.split("sendcmd=c=")[1].split(",crop@v0")[0]

@@ -186,3 +186,15 @@ def test_a_rotated_phone_clip_renders_its_path_upright(catalog, tmp_path):
     if all(k.y == 0.5 and k.x == 0.5 and k.scale == 1 for k in keys):
         # a centred path is the plain crop, pixel for pixel (up to the encoder)
         assert float(np.mean(np.abs(a[0, 0].astype(int) - b[0, 0].astype(int)))) < 2
+
+
+def test_a_long_path_renders(ramp, catalog, tmp_path):
+    """2000 keyframes (the most a request may send): ffmpeg's expression parser refuses nesting past ~100
+    levels, so the pieces are picked by a balanced tree, not a chain of ifs."""
+    keys = tuple(CropKey(i * 0.002, 0.3 + 0.4 * ((i // 250) % 2)) for i in range(2000))
+    _render(ramp, keys, catalog.preset("douyin.feed_9x16"), tmp_path / "o.mp4")
+    frames = _planes(tmp_path / "o.mp4", (360, 640))
+    for n in (0, 45, 100):
+        k = key_at([_key(k) for k in keys], n / FPS)
+        x0 = min(max(k.x * W - 101, 0), W - 202)
+        assert abs(float(np.median(frames[n, 0, :, 1])) * W / 255 - x0) < 6
