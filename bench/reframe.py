@@ -9,8 +9,9 @@ costs a render against a fixed one.
    (b) The generated host footage at 1920x1080 (tests/workers/media/reframe_footage.py): its analysis
    and its path, side by side.
 2. Render cost: the same 1080p footage rendered into douyin.feed_9x16 (1080x1920, x264 veryfast) with a
-   fixed centre crop (`crop`), with its suggested moving path (`smart`), with that path zooming in and out,
-   and with a padded stretch; interleaved rounds, medians.
+   fixed centre crop (`crop`), with a smart path of the same keyframe times that stays at the centre (the
+   engine's own cost: per-frame expressions), with its suggested moving path (`smart`), with that path
+   zooming in and out, and with a padded stretch; interleaved rounds, medians.
 """
 
 from __future__ import annotations
@@ -122,8 +123,10 @@ def render_cost(path: Path, rounds: int, seconds: float) -> tuple[dict[str, list
     zoom = tuple(CropKey(k.t, k.x, k.y, 1.0 if i % 2 == 0 else 0.8) for i, k in enumerate(keys))
     padded = (*keys, CropKey(seconds / 2, 0.5, pad=True), CropKey(seconds / 2 + 3, 0.5))
     padded = tuple(sorted(padded, key=lambda k: k.t))
+    still = tuple(CropKey(k.t, 0.5) for k in keys)
     modes = {
         "fixed centre crop (fit crop)": ("crop", ()),
+        "smart, the same keyframe times held at the centre": ("smart", still),
         "moving crop (suggested path)": ("smart", keys),
         "moving + zooming crop": ("smart", zoom),
         "moving crop with a 3 s padded stretch": ("smart", padded),
