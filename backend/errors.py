@@ -395,3 +395,10 @@ class ProxyNotReady(NotFound):
 
 class ProxyNotPossible(AppError):
     status, slug, title = 422, "proxy-not-possible", "This material has no proxy (images, or no stored file)"
+
+class ReframeNeedsAnalysis(AppError):
+    status, slug, title = 409, "reframe-needs-analysis", "The material has no finished analysis to follow its subjects from"
+
+
+class ReframeRequestInvalid(AppError):
+    status, slug, title = 422, "reframe-request-invalid", "The reframe request does not fit this source"

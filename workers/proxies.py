@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -46,22 +47,33 @@ celery_app.conf.beat_schedule["proxy-sweep"] = {"task": "reelhouse.sweep_proxies
 
 
 class _Lease:
-    """Progress and lease renewal, throttled to one write every few seconds."""
+    """Keeps the proxy's lease while the task works: renewed every few seconds from a thread (a
+    two-hour original takes longer to download than a lease lasts), with ffmpeg's progress."""
 
     def __init__(self, material_id: uuid.UUID, owner: str, seconds: float) -> None:
         self.material_id, self.owner, self.seconds = material_id, owner, seconds
-        self._last = 0.0
+        self.progress = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name=f"proxy-lease-{material_id}", daemon=True)
 
     def __call__(self, progress: float) -> None:
-        now = time.monotonic()
-        if now - self._last < min(5.0, self.seconds / 4):
-            return
-        self._last = now
-        try:
-            with session_scope() as session:
-                proxies.heartbeat(session, self.material_id, self.owner, self.seconds, progress)
-        except TRANSIENT:
-            log.warning("heartbeat for the proxy of %s failed; will try again", self.material_id, exc_info=True)
+        self.progress = progress  # ffmpeg's progress callback: written at the next renewal
+
+    def __enter__(self) -> _Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(min(5.0, self.seconds / 4)):
+            try:
+                with session_scope() as session:
+                    proxies.heartbeat(session, self.material_id, self.owner, self.seconds, self.progress)
+            except TRANSIENT:
+                log.warning("heartbeat for the proxy of %s failed; will try again", self.material_id, exc_info=True)
 
 
 def _work_dir(settings: Settings) -> str | None:
@@ -213,8 +225,8 @@ def make_proxy(material_id: str, task_id: str | None = None) -> str:
         with session_scope() as session:
             inputs = proxies.inputs_for(session, mid)
         chunked = False  # long videos went to start_chunked above
-        lease = _Lease(mid, owner, lease_seconds)
-        with tempfile.TemporaryDirectory(prefix="proxy-", dir=_work_dir(settings)) as tmp:
+        with _Lease(mid, owner, lease_seconds) as lease, \
+                tempfile.TemporaryDirectory(prefix="proxy-", dir=_work_dir(settings)) as tmp:
             original = Path(tmp) / ("original" + Path(inputs.storage_key).suffix)
             storage.download_to(inputs.storage_key, original)
             out_dir = Path(tmp) / "out"
@@ -260,6 +272,9 @@ def make_proxy_task(self, material_id: str) -> str:
 
 @celery_app.task(name="reelhouse.sweep_proxies", queue=QUICK_QUEUE)
 def sweep_proxies_task() -> int:
-    """Send again the proxies whose worker died (lease expired) or whose message was lost."""
+    """Send again the proxies whose worker died (lease expired) or whose message was lost; ask for a
+    few of those that material catalogued before proxies never had."""
     with session_scope() as session:
-        return len(proxies.sweep_proxies(session))
+        resent = proxies.sweep_proxies(session)
+        backfilled = proxies.backfill_proxies(session)
+    return len(resent) + len(backfilled)

@@ -229,6 +229,17 @@ def sweep_proxies(session: Session, *, stale_after: timedelta = timedelta(minute
     return resend
 
 
+def backfill_proxies(session: Session, limit: int = 10) -> list[uuid.UUID]:
+    """Ask for the proxies of a few materials catalogued before proxies existed (the sweep does this
+    every round, so an existing library gets its proxies a few at a time, oldest first)."""
+    todo = materials_without_proxy(session, limit)
+    for material_id in todo:
+        material = session.get(Material, material_id)
+        if material is not None:
+            request_proxy(session, material)
+    return todo
+
+
 def materials_without_proxy(session: Session, limit: int) -> list[uuid.UUID]:
     """Live videos and audio that have no proxy row (catalogued before proxies existed), oldest first."""
     return list(session.scalars(

@@ -209,6 +209,23 @@ def test_sweep_requeues_an_expired_lease_and_fails_after_the_attempts(
     assert queued == [] and _proxy(mid).error_code == "proxy-attempts"  # type: ignore[union-attr]
 
 
+def test_the_sweep_backfills_material_catalogued_before_proxies(app_env: dict[str, str], queued: list, clip_3s: Path) -> None:
+    from backend import queue
+    from backend.db import session_scope
+    from backend.proxies import service
+    from backend.proxies.models import Proxy
+
+    mid = ingest_clip(clip_3s)
+    with session_scope() as session:
+        session.delete(session.get(Proxy, mid))  # as if ingested before proxies existed
+    queued.clear()
+    with session_scope() as session:
+        assert service.backfill_proxies(session) == [mid]
+    assert queued == [(queue.MAKE_PROXY, (str(mid),))]
+    with session_scope() as session:
+        assert service.backfill_proxies(session) == []
+
+
 def test_listing_reads_every_proxy_of_a_page_in_one_query(client: TestClient, queued: list, clip_3s: Path) -> None:
     import sqlalchemy as sa
 
@@ -252,3 +269,25 @@ def test_chunking_is_decided_by_the_settings(monkeypatch) -> None:
     assert not should_chunk(settings, 300.0) and should_chunk(settings, 300.5) and not should_chunk(settings, None)
     monkeypatch.setenv("REELHOUSE_PROXY_CHUNK_THRESHOLD_SECONDS", "60")
     assert should_chunk(Settings(), 61.0)
+
+
+def test_the_lease_is_renewed_while_the_task_works(app_env: dict[str, str], queued: list, clip_3s: Path) -> None:
+    """Downloading a long original can outlast a lease: a thread keeps renewing it, with ffmpeg's progress."""
+    import time
+
+    from backend.db import session_scope
+    from backend.proxies import service
+    from backend.sqltypes import utcnow
+    from workers.proxies import _Lease
+
+    mid = ingest_clip(clip_3s)
+    with session_scope() as session:
+        assert service.claim_proxy(session, mid, "me", 0.8)
+    with _Lease(mid, "me", 0.8) as lease:
+        lease(0.25)
+        time.sleep(1.5)  # longer than the lease
+        proxy = _proxy(mid)
+        assert proxy is not None and proxy.lease_expires_at is not None and proxy.lease_expires_at > utcnow()
+        assert proxy.progress == 0.25
+        with session_scope() as session:
+            assert not service.claim_proxy(session, mid, "someone-else", 60)  # still held

@@ -375,6 +375,17 @@ def encode_proxy(
     return finish_outputs(facts, targets, out_dir, elapsed_s=result.elapsed)
 
 
+def _duration(path: Path) -> float | None:
+    """Seconds of a file we wrote, from its index (nothing is decoded)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return container.duration / 1_000_000 if container.duration else None
+    except (OSError, av.error.FFmpegError):
+        return None
+
+
 def finish_outputs(facts: MediaFacts, targets: ProxyTargets, out_dir: Path, *, elapsed_s: float = 0.0) -> ProxyOutputs:
     """After the ffmpeg run: the sprite's VTT index and the waveform's peaks (the PCM is removed)."""
     sheets: tuple[Path, ...] = ()
@@ -384,7 +395,8 @@ def finish_outputs(facts: MediaFacts, targets: ProxyTargets, out_dir: Path, *, e
         sheets = tuple(sorted(targets.sprite_dir.glob("sprite-*.jpg")))
         if sheets:
             interval = sprite_interval(facts.duration_s)
-            duration = facts.duration_s or interval
+            # The proxy's own length where there is one (a live capture may not state its duration).
+            duration = (_duration(targets.proxy) if targets.proxy is not None else None) or facts.duration_s or interval
             tiles = min(max(1, math.ceil(duration / interval - 1e-6)), len(sheets) * SPRITE_COLUMNS * SPRITE_ROWS)
             vtt = out_dir / "sprite.vtt"
             vtt.write_text(sprite_vtt(tiles, interval, duration, geometry.sprite_tile, [p.name for p in sheets]),
