@@ -45,6 +45,7 @@ from celery.result import AsyncResult, GroupResult
 from celery.signals import worker_init
 
 from backend.config import Settings, get_settings
+from backend.queue import PROXY_QUEUE
 from storage import Storage, StorageError
 from workers.celery_app import celery_app
 from workers.media import chunked
@@ -54,7 +55,6 @@ from workers.media.run import MediaCancelled, ffmpeg_filters, ffmpeg_path, run_f
 
 log = logging.getLogger("reelhouse.proxy_chunks")
 
-PROXY_QUEUE = "proxy"
 ENCODE_CHUNK = "reelhouse.proxy.encode_chunk"
 ENCODE_AUDIO = "reelhouse.proxy.encode_chunk_audio"
 JOIN_CHUNKS = "reelhouse.proxy.join_chunks"
