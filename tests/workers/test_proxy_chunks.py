@@ -191,3 +191,17 @@ def test_cancel_stops_the_running_chunk_and_the_queued_ones(worker: Worker, tmp_
     assert worker.text().count("proxy chunk ") <= 1
     assert proxy.proxy_key is None
     wait_for(lambda: _leftovers() == [], 30, "the pieces to be deleted")
+
+
+@ON_SQLITE
+def test_the_workflows_tasks_are_registered_on_the_proxy_queue(app_env: dict[str, str]) -> None:
+    from backend import queue
+    from workers import proxy_chunks as pc
+    from workers.celery_app import celery_app
+
+    router = queue.producer().amqp.router
+    for name in (pc.ENCODE_CHUNK, pc.ENCODE_AUDIO, pc.JOIN_CHUNKS, pc.CHUNKS_FAILED):
+        assert name in celery_app.tasks and celery_app.tasks[name].queue == queue.PROXY_QUEUE
+        assert router.route({}, name)["queue"].name == queue.PROXY_QUEUE
+    chunk_task = celery_app.tasks[pc.ENCODE_CHUNK]
+    assert chunk_task.acks_late and chunk_task.reject_on_worker_lost and not chunk_task.ignore_result
