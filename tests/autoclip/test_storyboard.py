@@ -1,0 +1,97 @@
+"""Storyboards of proposals: the strip made from the generated footage (frames inside the range, their
+times, the shot a time falls in), and through the API: 404 until the worker's task made it, then served and
+referenced by the proposal; moving the in or out point makes a new one under a new key."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from backend import queue
+from tests.autoclip.footage import Footage
+from tests.autoclip.test_api import recording  # noqa: F401 - `recording` is a fixture
+from tests.conftest import Keys
+from workers.media.storyboard import STORYBOARD_FRAMES, TILE_HEIGHT, storyboard_times, write_storyboard
+
+
+def test_storyboard_frames_lie_inside_the_range_and_show_its_shots(footage: Footage, tmp_path: Path) -> None:
+    start, end = 9.0, 24.0  # keyframes every 2 s: the nearest keyframe of 10.5 is 10.0, inside the range
+    out = tmp_path / "board.jpg"
+    board = write_storyboard(footage.path, start, end, out)
+    assert len(board.times) == STORYBOARD_FRAMES
+    wanted = storyboard_times(start, end)
+    for shown, want in zip(board.times, wanted, strict=True):
+        assert start <= shown <= want + 0.001  # a keyframe at or before the wanted time, never before the range
+        assert want - shown <= footage.spec.keyint / footage.spec.fps + 0.05
+    with Image.open(out) as image:
+        assert image.format == "JPEG" and (image.width, image.height) == (board.width, board.height)
+        assert image.height == TILE_HEIGHT + 8 and image.width > STORYBOARD_FRAMES * TILE_HEIGHT  # 16:9 tiles
+        # Each tile shows the backdrop of the shot its time falls in: tiles in different shots differ.
+        tile_w = (image.width - 4) // STORYBOARD_FRAMES - 4
+        corners = [image.getpixel((4 + n * (tile_w + 4) + 3, 7)) for n in range(STORYBOARD_FRAMES)]
+    shot = [sum(t >= c for c in footage.spec.cuts) for t in board.times]
+    for a in range(STORYBOARD_FRAMES):
+        for b in range(a + 1, STORYBOARD_FRAMES):
+            close = max(abs(x - y) for x, y in zip(corners[a], corners[b], strict=True)) < 40  # type: ignore[arg-type]
+            assert close == (shot[a] == shot[b]), (board.times, corners)
+
+
+def test_a_keyframe_before_the_range_is_decoded_exactly_instead(footage: Footage, tmp_path: Path) -> None:
+    # 12.1-12.9: the keyframes at 12.0 and 14.0 are outside; every tile is decoded exactly from 12.0.
+    board = write_storyboard(footage.path, 12.1, 12.9, tmp_path / "short.jpg", frames=4)
+    assert [round(t, 1) for t in board.times] == [round(t, 1) for t in storyboard_times(12.1, 12.9, 4)]
+
+
+def test_storyboards_through_the_api(
+    client: TestClient, recording: uuid.UUID, keys: Keys, queued: list  # noqa: F811  # type: ignore[type-arg]
+) -> None:
+    from workers.autoclip import analyse_material, proposal_storyboards
+
+    aid = client.post(f"/api/v1/materials/{recording}/analyses").json()["id"]
+    assert analyse_material(aid) == "succeeded"
+    queued.clear()
+    r = client.post(f"/api/v1/materials/{recording}/proposals", json={"count": 3, "min_s": 4, "max_s": 15})
+    assert r.status_code == 201, r.text
+    proposals = r.json()
+    assert queued == [(queue.PROPOSAL_STORYBOARDS, (str(recording),))]
+    p = proposals[0]
+    assert p["storyboard"] is None and "storyboard" not in p["links"]
+    r = client.get(f"/api/v1/proposals/{p['id']}/storyboard")
+    assert r.status_code == 404 and r.json()["type"].endswith("storyboard-not-ready")
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+    assert proposal_storyboards(str(recording)) == len(proposals)
+    assert proposal_storyboards(str(recording)) == 0  # a redelivery finds nothing left to do
+    p = client.get(f"/api/v1/proposals/{p['id']}").json()
+    board = p["storyboard"]
+    assert board["url"] == p["links"]["storyboard"] == f"/api/v1/proposals/{p['id']}/storyboard"
+    assert len(board["times"]) == STORYBOARD_FRAMES and all(p["start"] <= t <= p["end"] for t in board["times"])
+    listed = {q["id"]: q for q in client.get(f"/api/v1/materials/{recording}/proposals").json()}
+    assert all(q["storyboard"] for q in listed.values())
+    r = client.get(board["url"], headers=Keys.auth(keys.viewer))
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(r.content)) as image:
+        assert (image.width, image.height) == (board["width"], board["height"])
+    etag = r.headers["etag"]
+    assert client.get(board["url"], headers={"If-None-Match": etag}).status_code == 304
+
+    # Moving the in point: the old storyboard no longer applies; the task makes one for the new range.
+    queued.clear()
+    r = client.patch(f"/api/v1/proposals/{p['id']}", json={"start": p["start"] + 1.0})
+    assert r.status_code in (200, 422), r.text
+    if r.status_code == 422:  # inside an utterance: try the out point instead
+        r = client.patch(f"/api/v1/proposals/{p['id']}", json={"end": p["end"] - 1.0})
+    assert r.status_code == 200, r.text
+    moved = r.json()
+    assert (moved["start"], moved["end"]) != (p["start"], p["end"]), moved
+    assert moved["storyboard"] is None and queued == [(queue.PROPOSAL_STORYBOARDS, (str(recording),))]
+    assert client.get(f"/api/v1/proposals/{p['id']}/storyboard").status_code == 404
+    assert proposal_storyboards(str(recording)) == 1
+    again = client.get(f"/api/v1/proposals/{p['id']}").json()["storyboard"]
+    assert all(moved["start"] <= t <= moved["end"] for t in again["times"])
+    r = client.get(again["url"], headers={"If-None-Match": etag})
+    assert r.status_code == 200 and r.headers["etag"] != etag
