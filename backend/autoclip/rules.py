@@ -60,6 +60,34 @@ def _check_presets(preset_ids: list[str]) -> list[str]:
     return ids
 
 
+def preset_bounds(preset_ids: list[str]) -> tuple[float | None, float | None, list[str]]:
+    """The clip durations every preset takes: the longest minimum and the shortest maximum (None: no
+    bound), and which presets set them."""
+    catalog = get_catalog()
+    low: float | None = None
+    high: float | None = None
+    who: list[str] = []
+    for pid in preset_ids:
+        try:
+            preset = catalog.preset(pid)
+        except UnknownPreset:
+            continue
+        if preset.min_duration_s is not None and (low is None or preset.min_duration_s.value > low):
+            low = preset.min_duration_s.value
+            who.append(f"{pid} ≥ {low:g}s")
+        if preset.max_duration_s is not None and (high is None or preset.max_duration_s.value < high):
+            high = preset.max_duration_s.value
+            who.append(f"{pid} ≤ {high:g}s")
+    return low, high, who
+
+
+def clip_bounds(rule: AutoclipRule) -> tuple[float, float]:
+    """The durations the rule's clips are proposed within: its own min and max, narrowed to what every one
+    of its presets takes (a 90 s clip is no T-mall 实拍 video)."""
+    low, high, _ = preset_bounds(list(rule.preset_ids))
+    return max(rule.min_s, low or 0.0), min(rule.max_s, high) if high is not None else rule.max_s
+
+
 def _check_accounts(session: Session, account_ids: list[uuid.UUID]) -> list[str]:
     for aid in account_ids:
         try:
@@ -94,6 +122,14 @@ def _apply(session: Session, rule: AutoclipRule, f: RuleFields) -> None:
         )
     if not rule.preset_ids:
         raise errors.AutoclipRuleInvalid("至少一个预设 / a rule renders for at least one preset", field="preset_ids")
+    low, high = clip_bounds(rule)
+    if low > high:
+        _, _, who = preset_bounds(list(rule.preset_ids))
+        raise errors.AutoclipRuleInvalid(
+            f"{rule.min_s:g}-{rule.max_s:g} 秒的片段不符合预设时长（{'，'.join(who)}） / "
+            f"no clip of {rule.min_s:g}-{rule.max_s:g} s fits every preset ({', '.join(who)})",
+            field="max_s",
+        )
 
 
 def create_rule(session: Session, f: RuleFields, *, created_by: uuid.UUID | None) -> AutoclipRule:
@@ -191,6 +227,9 @@ def assess(session: Session, rule: AutoclipRule, material: Material) -> Assessme
         reasons.append(f"带有标签 {', '.join(refs.values())} / tagged {', '.join(refs.values())}")
     n, why = clip_count(session, rule)
     reasons.append(why)
+    low, high = clip_bounds(rule)
+    if (low, high) != (rule.min_s, rule.max_s):
+        reasons.append(f"按预设时长收窄为 {low:g}-{high:g} 秒 / clips of {low:g}-{high:g} s, as the presets take")
     existing = session.exec(
         select(AutoclipRun).where(col(AutoclipRun.rule_id) == rule.id, col(AutoclipRun.material_id) == material.id)
     ).first()
@@ -283,10 +322,13 @@ def _propose_and_render(session: Session, settings: Settings, run: AutoclipRun) 
     rule = get_rule(session, run.rule_id)
     _set(run, RunStatus.proposing)
     session.flush()
+    low, high = clip_bounds(rule)
     try:
+        if low > high:  # a preset changed since the rule was written
+            raise errors.AutoclipRuleInvalid(f"no clip of {rule.min_s:g}-{rule.max_s:g} s fits every preset")
         with session.begin_nested():
             proposals = autoclip.compute_proposals(
-                session, run.material_id, count=run.clip_count, min_s=rule.min_s, max_s=rule.max_s,
+                session, run.material_id, count=run.clip_count, min_s=low, max_s=high,
                 created_by=rule.created_by,
             )
             made = autoclip.render_proposals(

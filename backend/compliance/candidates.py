@@ -127,13 +127,13 @@ def _load(session: Session, account_ids: Iterable[uuid.UUID]) -> _Pool:
         )
     t = Tag.__table__  # type: ignore[attr-defined]
     q = _PROPOSAL.c
-    for row in conn.execute(
+    for prow in conn.execute(
         sa.select(q.id, q.material_id, q.type, t.c.name_zh, t.c.name_en, q.start_s, q.end_s, q.score)
         .select_from(_PROPOSAL.join(m, m.c.id == q.material_id).outerjoin(t, t.c.id == q.product_tag_id))
         .where(q.status == "proposed", m.c.status == MaterialStatus.ready.value)
         .order_by(q.score.desc(), q.created_at.desc(), q.id).limit(POOL)
     ):
-        pool.proposals.append(_Proposal(row[0], row[1], row[2], row[3] or row[4], row[5], row[6], row[7]))
+        pool.proposals.append(_Proposal(prow[0], prow[1], prow[2], prow[3] or prow[4], prow[5], prow[6], prow[7]))
     return pool
 
 

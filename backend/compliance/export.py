@@ -681,10 +681,10 @@ def to_html(report: MonthlyReport) -> str:
                 "<th>渠道 Channel</th><th>类型 Kind</th><th>素材 / 提议 Clip</th><th>来源素材 Source</th>"
                 "<th>来源区间 Range</th><th>时长 Duration</th><th>预设 Preset</th><th>商品 Product</th></tr>"
             )
-            for c in a.candidates:
-                row = candidate_row(a, c, "zh")
+            for cand in a.candidates:
+                row = candidate_row(a, cand, "zh")
                 h.append(
-                    f"<tr class=\"candidate {c.kind}\"><td>{escape(channel_names.get(c.channel_id, c.channel_id))}</td>"
+                    f"<tr class=\"candidate {cand.kind}\"><td>{escape(channel_names.get(cand.channel_id, cand.channel_id))}</td>"
                     f"<td>{escape(row[3])}</td><td>{escape(row[4])}</td><td>{escape(row[5])}</td>"
                     f"<td>{escape(row[6])}</td><td class=num>{row[7]}</td><td>{escape(row[8])}</td>"
                     f"<td>{escape(row[10])}</td></tr>"

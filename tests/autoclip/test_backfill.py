@@ -122,3 +122,24 @@ def test_backfill_reuses_the_analysis_and_keeps_off_used_ranges(
     again = client.post(f"/api/v1/materials/{live}/proposals", json={"count": 4, "min_s": 3, "max_s": 8}).json()
     used = [(0.0, 6.5)] + [(p["start"], p["end"]) for p in proposals]
     assert all(not (q["start"] < b and a < q["end"]) for q in again for a, b in used), (again, used)
+
+
+def test_clip_durations_are_narrowed_to_what_every_preset_takes(client: TestClient, clip_4s: Path) -> None:  # noqa: F811
+    # T-mall 实拍 takes at most 60 s: a rule asking for 70-120 s clips for it cannot be met ...
+    r = client.post(RULES, json={**EXAMPLE, "min_s": 70, "max_s": 120})
+    assert r.status_code == 422 and r.json()["type"].endswith("autoclip-rule-invalid"), r.text
+    assert "tmall.shipai_3x4 ≤ 60s" in r.json()["detail"]
+    # ... and 15-120 s is proposed as 15-60 s (Douyin alone would take 120 s).
+    rule = client.post(RULES, json={**EXAMPLE, "max_s": 120}).json()
+    live = _tagged(clip_4s, "content_type:直播")
+    body = client.post(f"{RULES}/{rule['id']}/dry-run", params={"material_id": str(live)}).json()
+    assert any("收窄为 15-60 秒" in x for x in body["reasons"]), body
+    from backend.autoclip.models import AutoclipRule
+    from backend.autoclip.rules import clip_bounds
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        row = session.get(AutoclipRule, uuid.UUID(rule["id"]))
+        assert row is not None and clip_bounds(row) == (15, 60)
+        row.preset_ids = ["douyin.feed_9x16"]
+        assert clip_bounds(row) == (15, 120)
