@@ -80,7 +80,7 @@ RULE_PRESETS = ["douyin.feed_9x16", "xiaohongshu.note_3x4", "tmall.shipai_3x4"]
 
 
 def test_ingesting_a_tagged_recording_yields_validated_drafts_for_every_preset(
-    worker: Worker, short_footage: Footage, keys: Keys
+    worker: Worker, short_footage: Footage, keys: Keys  # noqa: F811
 ) -> None:
     """The rule's whole path on one real worker: upload (tagged) -> trigger -> analysis -> 2 proposals with
     storyboards -> 2 render jobs x 3 presets -> 6 validated drafts with lineage, tags and reasons -> review."""
@@ -141,7 +141,7 @@ def test_ingesting_a_tagged_recording_yields_validated_drafts_for_every_preset(
             assert any(x["code"] == "no_speech_cut" for x in lineage["reasons"])
             (span,) = d["recipe"]["ranges"]
             assert (span["start"], span["end"]) == (proposal["start"], proposal["end"])
-            assert abs(d["duration_s"] - (proposal["end"] - proposal["start"])) < 0.5
+            assert abs(d["media"]["duration_s"] - (proposal["end"] - proposal["start"])) < 0.5
             tags = {(t["category"], t["name_zh"]) for t in d["tags"]}
             assert {("campaign", "双12大促"), ("product", "洗衣凝珠")} <= tags, tags  # inherited from the source
             if proposal["product_tag_id"] is not None:
