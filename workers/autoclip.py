@@ -155,10 +155,15 @@ def make_storyboards(material_id: uuid.UUID, path: Path | None = None) -> int:
 
 
 @celery_app.task(name=PROPOSAL_STORYBOARDS, bind=True, max_retries=5)
-def proposal_storyboards(self: object, material_id: str) -> int:
-    """Proposals were computed or moved: their storyboards (render queue: it decodes the recording)."""
+def proposal_storyboards(self: object, material_id: str, *stale: str) -> int:
+    """Proposals were computed or moved: their storyboards (render queue: it decodes the recording); the
+    storyboards of ranges replaced or moved (`stale` keys) are deleted."""
+    mid = uuid.UUID(material_id)
     try:
-        return make_storyboards(uuid.UUID(material_id))
+        storage = get_storage()
+        for key in autoclip.stale_storyboard_keys(mid, list(stale)):
+            storage.delete(key)
+        return make_storyboards(mid)
     except TRANSIENT as e:
         raise self.retry(exc=e, countdown=30) from e  # type: ignore[attr-defined]
 

@@ -340,6 +340,10 @@ def compute_proposals(
     result = _signals_of(analysis)
     used = used_ranges(session, material_id)
     picked = propose_clips(result, count=count, min_s=min_s, max_s=max_s, used=used)
+    replaced = session.scalars(
+        select(Proposal).where(col(Proposal.material_id) == material_id, col(Proposal.status) == ProposalStatus.proposed)
+    )
+    stale = [p.storyboard["key"] for p in replaced if p.storyboard and p.storyboard.get("key")]
     session.execute(
         delete(Proposal).where(col(Proposal.material_id) == material_id, col(Proposal.status) == ProposalStatus.proposed)
     )
@@ -352,8 +356,8 @@ def compute_proposals(
     ]
     session.add_all(rows)
     session.flush()
-    if rows:
-        queue.enqueue(session, queue.PROPOSAL_STORYBOARDS, str(material_id))
+    if rows or stale:  # the old storyboards are deleted by the same task, once this has committed
+        queue.enqueue(session, queue.PROPOSAL_STORYBOARDS, str(material_id), *stale)
     return rows
 
 
@@ -409,9 +413,10 @@ def adjust_proposal(session: Session, proposal_id: uuid.UUID, *, start: float | 
     moved = (snapped.start, snapped.end) != (row.start_s, row.end_s)
     row.start_s, row.end_s, row.type, row.score, row.reasons = snapped.start, snapped.end, c.type, c.score, reasons
     row.updated_at = utcnow()
-    if moved:  # the old storyboard shows the old range: a new one is made for this one
+    if moved:  # the old storyboard shows the old range: a new one is made for this one, the old one goes
+        stale = [row.storyboard["key"]] if row.storyboard and row.storyboard.get("key") else []
         row.storyboard = None
-        queue.enqueue(session, queue.PROPOSAL_STORYBOARDS, str(row.material_id))
+        queue.enqueue(session, queue.PROPOSAL_STORYBOARDS, str(row.material_id), *stale)
     session.flush()
     return row
 
@@ -449,6 +454,13 @@ class StoryboardSource:
     storage_key: str
     rotation: int
     wanted: list[StoryboardWanted]
+
+
+def stale_storyboard_keys(material_id: uuid.UUID, keys: list[str]) -> list[str]:
+    """Of keys a message names for deletion, those that are storyboards of this material (a message never
+    makes the worker delete anything else)."""
+    prefix = f"{STORYBOARD_PREFIX}/{material_id}/"
+    return [k for k in keys if k.startswith(prefix) and "/" not in k[len(prefix):] and k.endswith(".jpg")]
 
 
 def storyboards_wanted(session: Session, material_id: uuid.UUID) -> StoryboardSource | None:

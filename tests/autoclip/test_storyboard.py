@@ -88,10 +88,36 @@ def test_storyboards_through_the_api(
     assert r.status_code == 200, r.text
     moved = r.json()
     assert (moved["start"], moved["end"]) != (p["start"], p["end"]), moved
-    assert moved["storyboard"] is None and queued == [(queue.PROPOSAL_STORYBOARDS, (str(recording),))]
+    from backend.autoclip.service import storyboard_key
+    from backend.objectstore import get_storage
+
+    old_key = storyboard_key(recording, uuid.UUID(p["id"]), p["start"], p["end"])
+    assert moved["storyboard"] is None and queued == [(queue.PROPOSAL_STORYBOARDS, (str(recording), old_key))]
     assert client.get(f"/api/v1/proposals/{p['id']}/storyboard").status_code == 404
-    assert proposal_storyboards(str(recording)) == 1
+    assert get_storage().exists(old_key)
+    assert proposal_storyboards(*queued[0][1]) == 1
+    assert not get_storage().exists(old_key)  # the old range's storyboard is gone with it
     again = client.get(f"/api/v1/proposals/{p['id']}").json()["storyboard"]
     assert all(moved["start"] <= t <= moved["end"] for t in again["times"])
     r = client.get(again["url"], headers={"If-None-Match": etag})
     assert r.status_code == 200 and r.headers["etag"] != etag
+    # A message never makes the worker delete what is not a storyboard of that material.
+    from backend.catalogue.models import Material
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        original = session.get(Material, recording).storage_key  # type: ignore[union-attr]
+    assert original and get_storage().exists(original)
+    assert proposal_storyboards(str(recording), original, f"storyboards/{recording}/../{original}") == 0
+    assert get_storage().exists(original)
+
+    # Proposing again replaces the open proposals: their storyboards go too.
+    kept = client.get(f"/api/v1/proposals/{proposals[1]['id']}").json()["storyboard"]
+    kept_key = storyboard_key(recording, uuid.UUID(proposals[1]["id"]), proposals[1]["start"], proposals[1]["end"])
+    assert kept and get_storage().exists(kept_key)
+    queued.clear()
+    assert client.post(f"/api/v1/materials/{recording}/proposals", json={"count": 3, "min_s": 4, "max_s": 15}).status_code == 201
+    ((name, args),) = queued
+    assert name == queue.PROPOSAL_STORYBOARDS and kept_key in args[1:]
+    proposal_storyboards(*args)
+    assert not get_storage().exists(kept_key)
