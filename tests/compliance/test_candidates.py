@@ -135,3 +135,14 @@ def test_nothing_is_offered_without_a_gap(api, gap):  # type: ignore[no-untyped-
     (account,) = api.status(AS_OF, gap["store"])["accounts"]
     assert account["candidates"] == []
     assert api.month("2026-11", AS_OF)["accounts"][0]["candidates"] == []
+
+
+def test_the_cli_status_lists_them(api, gap):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from backend.cli import app
+
+    result = CliRunner().invoke(app, ["report", "status", "--as-of", iso(AS_OF)])
+    assert result.exit_code == 0, result.output
+    assert "可补位草稿与片段提议" in result.output and "草稿（待审核）  草稿 洗衣液 3:4" in result.output
+    assert "片段提议（待渲染）  「双11 直播回放 洗衣液专场」 0:10:00-0:10:30 优惠 · 洗衣液  tmall.shipai_3x4" in result.output
