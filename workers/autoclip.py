@@ -27,11 +27,12 @@ from backend.queue import (
     PROPOSAL_STORYBOARDS,
     QUICK_QUEUE,
 )
-from storage.base import StorageError
+from storage.base import FullReader, Storage, StorageError
 from workers.celery_app import celery_app
 from workers.media.analysis import ANALYSIS_VERSION, ProductName, analyse_recording
 from workers.media.analysis.signals import Series
 from workers.media.previews import PreviewsUnavailable
+from workers.media.ranged import RangedSource
 from workers.media.run import MediaError
 from workers.media.storyboard import write_storyboard
 
@@ -124,24 +125,36 @@ def continue_rule_runs(analysis_id: uuid.UUID) -> None:
         rules.continue_runs(session, get_settings(), analysis_id)
 
 
+def _ranged(storage: Storage, key: str) -> RangedSource:
+    """The stored recording read in place by byte ranges: a storyboard seeks to a few keyframes, so it
+    reads megabytes of a recording of gigabytes instead of copying it first."""
+    stat = storage.stat(key)
+    if stat is None:
+        raise StorageError(f"no object {key}")
+
+    def read_range(start: int, end: int) -> bytes:
+        with storage.open(key, start, end) as fh:
+            return FullReader(fh).read(end - start + 1)
+
+    return RangedSource(Path(key), read_range=read_range, length=stat.size)
+
+
 def make_storyboards(material_id: uuid.UUID, path: Path | None = None) -> int:
     """Make the storyboard of each of the material's proposals that has none for its current range, from
-    `path` (the recording on disk) or a download of it; returns how many were stored. A range that
-    does not decode is logged and left without one (a storyboard is a convenience, never a failure)."""
+    `path` (the recording on disk) or the stored recording read in place; returns how many were stored. A
+    range that does not decode is logged and left without one (a storyboard is a convenience, never a failure)."""
     with session_scope() as session:
         found = autoclip.storyboards_wanted(session, material_id)
     if found is None:
         return 0
     storage = get_storage()
+    source: Path | RangedSource = path if path is not None else _ranged(storage, found.storage_key)
     made = 0
     with tempfile.TemporaryDirectory(prefix="storyboard-", dir=_tmp_dir(get_settings().data_dir)) as tmp:
-        if path is None:
-            path = Path(tmp) / ("source" + Path(found.storage_key).suffix)
-            storage.download_to(found.storage_key, path)
         for want in found.wanted:
             out = Path(tmp) / "storyboard.jpg"
             try:
-                board = write_storyboard(path, want.start, want.end, out, rotation=found.rotation)
+                board = write_storyboard(source, want.start, want.end, out, rotation=found.rotation)
             except (PreviewsUnavailable, MediaError, OSError, ValueError) as e:
                 log.warning("storyboard of proposal %s (%s-%s s) failed: %s", want.proposal_id, want.start, want.end, e)
                 continue

@@ -121,3 +121,23 @@ def test_storyboards_through_the_api(
     assert name == queue.PROPOSAL_STORYBOARDS and kept_key in args[1:]
     proposal_storyboards(*args)
     assert not get_storage().exists(kept_key)
+
+
+def test_a_storyboard_read_in_place_by_ranges_matches_the_file_and_reads_a_part(footage: Footage, tmp_path: Path) -> None:
+    from workers.media.ranged import RangedSource
+
+    data = footage.path.read_bytes()
+    asked: list[tuple[int, int]] = []
+
+    def read_range(start: int, end: int) -> bytes:
+        asked.append((start, end))
+        return data[start : end + 1]
+
+    # 64 KiB blocks: the generated recording is only a few MB (a real one is GBs, read in 1 MiB blocks).
+    source = RangedSource(Path("originals/live.mp4"), read_range=read_range, length=len(data), block=64 * 1024)
+    from_ranges = write_storyboard(source, 20.0, 26.0, tmp_path / "ranged.jpg")
+    from_file = write_storyboard(footage.path, 20.0, 26.0, tmp_path / "file.jpg")
+    assert from_ranges == from_file
+    assert (tmp_path / "ranged.jpg").read_bytes() == (tmp_path / "file.jpg").read_bytes()
+    assert all(0 <= a <= b < len(data) for a, b in asked)
+    assert source.bytes_fetched < len(data) / 2, (source.bytes_fetched, len(data))  # the index and a few keyframes
