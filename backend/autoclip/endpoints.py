@@ -301,7 +301,8 @@ def proposal_storyboard(
     description="A point inside an utterance is moved into the pause beside it when the utterance's edge is "
     "within a second (a `snapped` reason says so); deeper in speech it is refused (`proposal-cuts-speech`). "
     "The range must lie in the source (`proposal-range-invalid`) and not overlap a range other clips use "
-    "(`proposal-range-used`). Type, score and reasons are assessed again.",
+    "(`proposal-range-used`). Type, score and reasons are assessed again; a moved range gets a new storyboard "
+    "(`storyboard` is null until the worker made it).",
     responses=problems(400, 403, 404, 409),
 )
 def adjust_proposal(proposal_id: uuid.UUID, body: ProposalUpdate, _: Editor, session: SessionDep) -> ProposalPublic:

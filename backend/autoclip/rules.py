@@ -455,7 +455,10 @@ def backfill(
     accounts, the quota shortfall is shared out: each run takes what the runs before it left, and matches
     beyond it get none. Proposals never overlap ranges of the source that drafts, published clips or chosen
     proposals use (lineage). `dry_run` writes nothing and says what would start."""
-    rule = get_rule(session, rule_id)
+    # Two back-fills of one rule at once would both start the same runs: the rule's row serialises them (PostgreSQL).
+    rule = session.get(AutoclipRule, rule_id, with_for_update=not dry_run)
+    if rule is None:
+        raise errors.NotFound(f"no automatic re-edit rule {rule_id}")
     if not rule.enabled:
         raise errors.AutoclipRuleDisabled(f"规则「{rule.name}」已停用 / rule {rule.id} is disabled; enable it first")
     limit = max(1, min(limit, BACKFILL_MAX))
@@ -478,6 +481,13 @@ def backfill(
             continue
         left -= n
         if dry_run:
+            continue
+        # The ingest trigger locks the material too: a run it started meanwhile is not started twice.
+        session.execute(select(Material.id).where(col(Material.id) == material.id).with_for_update())
+        if session.exec(select(AutoclipRun.id).where(
+            col(AutoclipRun.rule_id) == rule.id, col(AutoclipRun.material_id) == material.id
+        )).first() is not None:
+            item.reasons.append("已有运行 / already run for this material")
             continue
         if reuse is not None:
             run = AutoclipRun(rule_id=rule.id, material_id=material.id, analysis_id=reuse.id, clip_count=n,
