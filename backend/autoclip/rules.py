@@ -4,6 +4,7 @@ that matches an enabled rule gets an analysis, then proposals and draft renders 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,7 +16,8 @@ from backend.autoclip import service as autoclip
 from backend.autoclip.models import Analysis, AnalysisStatus, AutoclipRule, AutoclipRun, RunStatus
 from backend.catalogue import tags as tag_service
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MaterialTag, MediaType, Tag
-from backend.compliance.accounts import get_account
+from backend.compliance.accounts import channels_of, get_account
+from backend.compliance.models import AccountChannel
 from backend.config import Settings
 from backend.platforms.service import get_catalog
 from backend.renders.models import JobStatus, RenderJob
@@ -81,11 +83,37 @@ def preset_bounds(preset_ids: list[str]) -> tuple[float | None, float | None, li
     return low, high, who
 
 
-def clip_bounds(rule: AutoclipRule) -> tuple[float, float]:
+def clip_bounds(rule: AutoclipRule, channels: Sequence[AccountChannel] = ()) -> tuple[float, float]:
     """The durations the rule's clips are proposed within: its own min and max, narrowed to what every one
-    of its presets takes (a 90 s clip is no T-mall 实拍 video)."""
+    of its presets takes (a 90 s clip is no T-mall 实拍 video) and, when that leaves room, to what the video
+    `channels` it fills (those of its accounts with a gap) take."""
     low, high, _ = preset_bounds(list(rule.preset_ids))
-    return max(rule.min_s, low or 0.0), min(rule.max_s, high) if high is not None else rule.max_s
+    lo = max(rule.min_s, low or 0.0)
+    hi = min(rule.max_s, high) if high is not None else rule.max_s
+    clo, chi = lo, hi
+    for ch in channels:
+        if "video" not in (ch.media_types or ("video",)):
+            continue
+        clo = max(clo, ch.min_duration_s or 0.0)
+        chi = min(chi, ch.max_duration_s) if ch.max_duration_s is not None else chi
+    return (clo, chi) if clo <= chi else (lo, hi)
+
+
+def gap_channels(session: Session, rule: AutoclipRule) -> list[AccountChannel]:
+    """The channels of the rule's accounts that still need clips this month (a shortfall in the plan)."""
+    if not rule.account_ids:
+        return []
+    ids = [uuid.UUID(a) for a in rule.account_ids]
+    rows = channels_of(session, ids)
+    out = []
+    for aid in ids:
+        try:
+            plans = autoclip.clip_plan(session, aid, extra=0)
+        except errors.NotFound:
+            continue
+        short = {p.channel_id for p in plans if p.plan.shortfall > 0}
+        out += [c for c in rows.get(aid, []) if c.channel_id in short]
+    return out
 
 
 def _check_accounts(session: Session, account_ids: list[uuid.UUID]) -> list[str]:
@@ -227,9 +255,11 @@ def assess(session: Session, rule: AutoclipRule, material: Material) -> Assessme
         reasons.append(f"带有标签 {', '.join(refs.values())} / tagged {', '.join(refs.values())}")
     n, why = clip_count(session, rule)
     reasons.append(why)
-    low, high = clip_bounds(rule)
+    low, high = clip_bounds(rule, gap_channels(session, rule))
     if (low, high) != (rule.min_s, rule.max_s):
-        reasons.append(f"按预设时长收窄为 {low:g}-{high:g} 秒 / clips of {low:g}-{high:g} s, as the presets take")
+        reasons.append(
+            f"按预设与渠道时长收窄为 {low:g}-{high:g} 秒 / clips of {low:g}-{high:g} s, as the presets and channels take"
+        )
     existing = session.exec(
         select(AutoclipRun).where(col(AutoclipRun.rule_id) == rule.id, col(AutoclipRun.material_id) == material.id)
     ).first()
@@ -322,7 +352,7 @@ def _propose_and_render(session: Session, settings: Settings, run: AutoclipRun) 
     rule = get_rule(session, run.rule_id)
     _set(run, RunStatus.proposing)
     session.flush()
-    low, high = clip_bounds(rule)
+    low, high = clip_bounds(rule, gap_channels(session, rule))
     try:
         if low > high:  # a preset changed since the rule was written
             raise errors.AutoclipRuleInvalid(f"no clip of {rule.min_s:g}-{rule.max_s:g} s fits every preset")

@@ -143,3 +143,25 @@ def test_clip_durations_are_narrowed_to_what_every_preset_takes(client: TestClie
         assert row is not None and clip_bounds(row) == (15, 60)
         row.preset_ids = ["douyin.feed_9x16"]
         assert clip_bounds(row) == (15, 120)
+
+
+def test_channels_with_a_gap_narrow_the_durations_too(api: Api, client: TestClient, clip_4s: Path) -> None:  # noqa: F811
+    acc = api.account(name="洁净家天猫旗舰店", approval_rate=0.5)
+    api.open_channel(acc, "video", on="2026-01-05")  # T-mall 视频 takes at most 60 s
+    assert client.patch(f"/api/v1/accounts/{acc['id']}/channels/video", json={"monthly_minimum": 3}).status_code == 200
+    rule = client.post(RULES, json={
+        **EXAMPLE, "preset_ids": ["douyin.feed_9x16"], "max_s": 120, "account_ids": [acc["id"]],
+    }).json()
+    live = _tagged(clip_4s, "content_type:直播")
+    body = client.post(f"{RULES}/{rule['id']}/dry-run", params={"material_id": str(live)}).json()
+    assert any("收窄为 15-60 秒" in x for x in body["reasons"]), body
+    from backend.autoclip.models import AutoclipRule
+    from backend.autoclip.rules import clip_bounds, gap_channels
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        row = session.get(AutoclipRule, uuid.UUID(rule["id"]))
+        assert row is not None
+        channels = gap_channels(session, row)
+        assert [c.channel_id for c in channels] == ["video"]
+        assert clip_bounds(row) == (15, 120) and clip_bounds(row, channels) == (15, 60)
