@@ -43,6 +43,10 @@ celery_app.conf.beat_schedule["analysis-sweep"] = {
     "task": "reelhouse.sweep_analyses",
     "schedule": SWEEP_EVERY_SECONDS,
 }
+celery_app.conf.beat_schedule["storyboard-sweep"] = {
+    "task": "reelhouse.sweep_storyboards",
+    "schedule": 5 * SWEEP_EVERY_SECONDS,
+}
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError, StorageError)
 
 
@@ -201,3 +205,10 @@ def sweep_analyses_task() -> int:
     """Send again the analyses whose worker died (lease expired) or whose message was lost."""
     with session_scope() as session:
         return len(autoclip.sweep_analyses(session))
+
+
+@celery_app.task(name="reelhouse.sweep_storyboards")
+def sweep_storyboards_task() -> int:
+    """Send again the storyboard messages of proposals left without one (lost message, dead worker)."""
+    with session_scope() as session:
+        return len(autoclip.sweep_storyboards(session))

@@ -482,6 +482,24 @@ def storyboards_wanted(session: Session, material_id: uuid.UUID) -> StoryboardSo
     return StoryboardSource(material.storage_key, material.rotation or 0, wanted) if wanted else None
 
 
+def sweep_storyboards(
+    session: Session, *, after: timedelta = timedelta(minutes=10), window: timedelta = timedelta(days=1)
+) -> list[uuid.UUID]:
+    """Materials with proposals changed `after`..`window` ago that still have no storyboard (a lost message,
+    a worker that died): their storyboard message is sent again after the commit."""
+    now = utcnow()
+    rows = session.execute(
+        select(Proposal.material_id, Proposal.storyboard).where(
+            col(Proposal.status) != ProposalStatus.rejected,
+            col(Proposal.updated_at) < now - after, col(Proposal.updated_at) >= now - window,
+        )
+    )
+    missing = list(dict.fromkeys(mid for mid, board in rows if not board))
+    for mid in missing:
+        queue.enqueue(session, queue.PROPOSAL_STORYBOARDS, str(mid))
+    return missing
+
+
 def store_storyboard(
     session: Session, want: StoryboardWanted, *, times: list[float], width: int, height: int
 ) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlmodel import select
 
 from backend import queue
 from tests.autoclip.footage import Footage
@@ -121,6 +122,28 @@ def test_storyboards_through_the_api(
     assert name == queue.PROPOSAL_STORYBOARDS and kept_key in args[1:]
     proposal_storyboards(*args)
     assert not get_storage().exists(kept_key)
+
+    # A lost message: the sweep sends it again for proposals left without a storyboard for a while.
+    from datetime import timedelta
+
+    from backend.autoclip import service as autoclip
+    from backend.autoclip.models import Proposal
+    from backend.sqltypes import utcnow
+
+    with session_scope() as session:
+        assert autoclip.sweep_storyboards(session) == []  # every one has its storyboard
+        row = session.scalars(select(Proposal).where(Proposal.material_id == recording, Proposal.status == "proposed")).first()  # type: ignore[arg-type]
+        assert row is not None
+        row.storyboard, row.updated_at = None, utcnow() - timedelta(minutes=5)
+    with session_scope() as session:
+        assert autoclip.sweep_storyboards(session) == []  # not yet: its message may still be on its way
+    with session_scope() as session:
+        session.get(Proposal, row.id).updated_at = utcnow() - timedelta(minutes=20)  # type: ignore[union-attr]
+    queued.clear()
+    with session_scope() as session:
+        assert autoclip.sweep_storyboards(session) == [recording]
+    assert queued == [(queue.PROPOSAL_STORYBOARDS, (str(recording),))]
+    assert proposal_storyboards(str(recording)) == 1
 
 
 def test_a_storyboard_read_in_place_by_ranges_matches_the_file_and_reads_a_part(footage: Footage, tmp_path: Path) -> None:
