@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     auto_render_presets: str = Field(
         default="", description="Comma-separated preset ids rendered automatically for each new source video."
     )
+    proxy_chunk_threshold_seconds: float = Field(
+        default=300.0, gt=0, description="Sources longer than this get their proxy encoded in chunks across workers."
+    )
+    proxy_chunk_seconds: float = Field(default=90.0, gt=0, description="Length of one chunk of a chunked proxy encode.")
     auto_render_seconds: float = Field(default=60.0, gt=0, description="Auto renders cut the first N seconds.")
 
     public_url: str = "http://127.0.0.1:8000"

@@ -392,3 +392,21 @@ class AutoclipRuleDisabled(Conflict):
 
 class AutoclipRuleInvalid(AppError):
     status, slug, title = 422, "autoclip-rule-invalid", "The automatic re-edit rule is not valid"
+
+
+# --- proxies: the browser-playable copy of a material, its sprite and waveform ----------------------
+
+
+class ProxyNotReady(NotFound):
+    slug, title = "proxy-not-ready", "The material's proxy is not ready (see its proxy state)"
+
+
+class ProxyNotPossible(AppError):
+    status, slug, title = 422, "proxy-not-possible", "This material has no proxy (images, or no stored file)"
+
+class ReframeNeedsAnalysis(AppError):
+    status, slug, title = 409, "reframe-needs-analysis", "The material has no finished analysis to follow its subjects from"
+
+
+class ReframeRequestInvalid(AppError):
+    status, slug, title = 422, "reframe-request-invalid", "The reframe request does not fit this source"

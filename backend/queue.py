@@ -19,6 +19,8 @@ from backend.db import after_commit
 
 QUICK_QUEUE = "quick"  # probes, posters, fingerprints, reports, webhooks: seconds
 RENDER_QUEUE = "render"  # ffmpeg renders: minutes
+PROXY_QUEUE = "proxy"  # proxies of every new video: minutes to an hour each, never in the way of the others
+QUEUES = (QUICK_QUEUE, RENDER_QUEUE, PROXY_QUEUE)
 LONGEST_TASK_SECONDS = 4 * 3600
 
 # Task names: the contract between the services that send and workers/ that registers them.
@@ -29,10 +31,16 @@ ANALYSE_MATERIAL = "reelhouse.autoclip.analyse_material"
 PROPOSAL_STORYBOARDS = "reelhouse.autoclip.proposal_storyboards"  # render queue: it decodes the recording
 APPLY_AUTOCLIP_RULES = "reelhouse.apply_autoclip_rules"  # quick: matches a new recording against the rules
 CONTINUE_AUTOCLIP_RUN = "reelhouse.continue_autoclip_run"  # quick: a back-filled run's proposals and drafts
+MAKE_PROXY = "reelhouse.proxy.make_proxy"
 
 # Analysis decodes a whole recording (minutes for a long stream): it goes with the renders, not the quick
 # work (its sweep, `reelhouse.sweep_analyses`, stays on the quick queue).
-TASK_ROUTES = {"reelhouse.render.*": {"queue": RENDER_QUEUE}, "reelhouse.autoclip.*": {"queue": RENDER_QUEUE}}
+# Proxies (and, later, their chunks) have a queue of their own: a 2-hour stream's proxy must not hold up
+# a render someone waits for (their sweep, `reelhouse.sweep_proxies`, stays on the quick queue).
+TASK_ROUTES = {
+    "reelhouse.render.*": {"queue": RENDER_QUEUE}, "reelhouse.autoclip.*": {"queue": RENDER_QUEUE},
+    "reelhouse.proxy.*": {"queue": PROXY_QUEUE},
+}
 
 
 def broker_options(settings: Settings) -> dict[str, object]:
@@ -62,7 +70,7 @@ def create_celery(settings: Settings, include: list[str] | None = None) -> Celer
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=QUICK_QUEUE,
-        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (QUICK_QUEUE, RENDER_QUEUE)],
+        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
         task_default_exchange=QUICK_QUEUE,
         task_default_routing_key=QUICK_QUEUE,
         task_routes=TASK_ROUTES,

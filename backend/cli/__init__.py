@@ -47,7 +47,7 @@ def _worker_argv(queues: str, concurrency: int, beat: bool, loglevel: str) -> li
 
 @app.command()
 def worker(
-    queues: Annotated[str, typer.Option(help="Comma-separated queues: quick, render")] = "quick,render",
+    queues: Annotated[str, typer.Option(help="Comma-separated queues: quick, render, proxy")] = "quick,render,proxy",
     concurrency: Annotated[int | None, typer.Option(help="Worker processes")] = None,
     beat: Annotated[bool, typer.Option(help="Also run the scheduler (only in one worker per deployment)")] = False,
     loglevel: str = "info",
@@ -109,7 +109,7 @@ def serve(
     worker_proc = None
     if with_worker:
         worker_proc = subprocess.Popen(
-            _worker_argv("quick,render", settings.worker_concurrency, True, "warning"), start_new_session=True
+            _worker_argv("quick,render,proxy", settings.worker_concurrency, True, "warning"), start_new_session=True
         )
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handler that
     # would end this process before the `finally` below stops the worker it started.

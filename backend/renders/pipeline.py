@@ -407,7 +407,7 @@ def _recipe(plan: RenderPlan, workdir: Path, storage: Storage, settings: Setting
         watermark=watermark,
         title=title,
         subtitles=subtitles,
-        crop_path=tuple(CropKey(k.t, k.x) for k in r.crop_path or ()),
+        crop_path=tuple(CropKey(k.t, k.x, k.y, k.scale, k.pad) for k in r.crop_path or ()),
         intro=_bookend(plan, "intro", workdir, storage, settings),
         outro=_bookend(plan, "outro", workdir, storage, settings),
     )

@@ -109,6 +109,17 @@ async function download(m) {
   a.click();
 }
 
+// The proxy (small, browser-safe) plays in place of the contact sheet: straight from a presigned URL
+// on S3, else fetched with the key (a <video> cannot send it) and played from an object URL.
+async function playProxy(sheet, m) {
+  const video = el("video", { id: "proxy", controls: true, preload: "metadata", playsinline: true });
+  sheet.replaceWith(video);
+  try {
+    const link = await (await api(`${API}/materials/${m.id}/proxy/video-url`)).json();
+    video.src = link.expires_at ? link.url : URL.createObjectURL(await (await api(link.url)).blob());
+  } catch (e) { video.replaceWith(sheet); if (m.links.poster) imageInto(sheet, m.links.poster, false); }
+}
+
 async function showDetail(id) {
   const m = await (await api(`${API}/materials/${id}`)).json();
   const lineage = await (await api(`${API}/materials/${id}/lineage`)).json();
@@ -134,7 +145,8 @@ async function showDetail(id) {
     el("p", { className: "muted lineage-from" }, from),
     el("ul", { className: "tree", id: "lineage" }, treeItem(lineage.tree)),
   );
-  if (m.links.contact_sheet) imageInto(sheet, m.links.contact_sheet, false);
+  if (m.proxy && m.proxy.video) playProxy(sheet, m);
+  else if (m.links.contact_sheet) imageInto(sheet, m.links.contact_sheet, false);
   else if (m.links.poster) imageInto(sheet, m.links.poster, false);
   panel.style.display = "block";
 }

@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from backend.config import Settings, get_settings
 from backend.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
@@ -17,11 +18,22 @@ WEB = Path(__file__).resolve().parent
 PAGE = WEB / "index.html"
 # Only files named here are served: no path from the request reaches the file system.
 STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
-# blob: for previews the script fetches with the key and shows as object URLs.
+# blob: for previews (and local proxies) the script fetches with the key and shows as object URLs.
 PAGE_CSP = (
-    "default-src 'self'; img-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "default-src 'self'; img-src 'self' blob:; media-src 'self' blob:{media}; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+
+
+def page_csp(settings: Settings) -> str:
+    """The page's policy; with S3 storage the player also streams proxies from presigned URLs there."""
+    media = ""
+    if settings.storage_backend == "s3":
+        endpoint = settings.s3_public_endpoint or settings.s3_endpoint
+        if "://" not in endpoint:
+            endpoint = ("https://" if settings.s3_secure else "http://") + endpoint
+        media = " " + endpoint.rstrip("/")
+    return PAGE_CSP.format(media=media)
 # A play button on a dark tile; browsers ask for /favicon.ico whatever the page links.
 ICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
@@ -37,7 +49,7 @@ def _file(name: str) -> str:
 @router.get("/", response_class=HTMLResponse)
 def index() -> HTMLResponse:
     return HTMLResponse(
-        _file(PAGE.name), headers={"Cache-Control": "no-cache", "Content-Security-Policy": PAGE_CSP}
+        _file(PAGE.name), headers={"Cache-Control": "no-cache", "Content-Security-Policy": page_csp(get_settings())}
     )
 
 

@@ -111,11 +111,15 @@ class SubtitleBurn:
 
 @dataclass(frozen=True)
 class CropKey:
-    """A point of a subject-following crop path: centre of interest as fractions of the frame."""
+    """A point of a subject-following crop path: the window's centre as fractions of the frame and its
+    size as a share of the largest window of the output's aspect (1: no zoom). x, y and scale move
+    linearly to the next key; `pad` shows the whole frame over a blurred copy until the next key."""
 
     t: float  # seconds on the output timeline
     x: float
     y: float = 0.5
+    scale: float = 1.0
+    pad: bool = False
 
 
 @dataclass(frozen=True)
@@ -364,14 +368,120 @@ def _bookend_video(bookend: Bookend, width: int, height: int, fps: Fraction, fil
     return ",".join(steps)
 
 
-def _crop_x_expr(path: Sequence[CropKey]) -> str:
-    keys = sorted(path, key=lambda k: k.t)
-    expr = _num(keys[-1].x)
-    for a, b in zip(reversed(keys[:-1]), reversed(keys[1:]), strict=True):
+def _path_expr(keys: Sequence[CropKey], attr: str) -> str:
+    """A piecewise-linear function of t through the keys' `attr`, held before the first and after the last.
+
+    The pieces are chosen by a balanced tree of `if(lt(t,...))`: ffmpeg's expression parser refuses
+    nesting deeper than about 100 levels, which a chain of ifs reached at some 60 keyframes."""
+    values = [getattr(k, attr) for k in keys]
+    if len(set(values)) == 1:
+        return _num(values[0])
+
+    def piece(i: int) -> str:
+        a, b = keys[i], keys[i + 1]
+        if values[i] == values[i + 1]:
+            return _num(values[i])
         span = max(b.t - a.t, 1e-3)
-        expr = f"if(lt(t,{_num(b.t)}),lerp({_num(a.x)},{_num(b.x)},(t-{_num(a.t)})/{_num(span)}),{expr})"
-    expr = f"if(lt(t,{_num(keys[0].t)}),{_num(keys[0].x)},{expr})"
-    return f"clip(({expr})*iw-ow/2,0,iw-ow)"
+        return f"lerp({_num(values[i])},{_num(values[i + 1])},(t-{_num(a.t)})/{_num(span)})"
+
+    def tree(lo: int, hi: int) -> str:  # the pieces lo..hi-1 (piece i runs from key i to key i+1)
+        if hi - lo == 1:
+            return piece(lo)
+        mid = (lo + hi) // 2
+        return f"if(lt(t,{_num(keys[mid].t)}),{tree(lo, mid)},{tree(mid, hi)})"
+
+    inner = f"if(lt(t,{_num(keys[-1].t)}),{tree(0, len(keys) - 1)},{_num(values[-1])})"
+    return f"if(lt(t,{_num(keys[0].t)}),{_num(values[0])},{inner})"
+
+
+def _crop_x_expr(path: Sequence[CropKey]) -> str:
+    return f"clip(({_path_expr(sorted(path, key=lambda k: k.t), 'x')})*iw-ow/2,0,iw-ow)"
+
+
+def _crop_y_expr(path: Sequence[CropKey]) -> str:
+    return f"clip(({_path_expr(sorted(path, key=lambda k: k.t), 'y')})*ih-oh/2,0,ih-oh)"
+
+
+def _zoom_commands(keys: Sequence[CropKey], cw: int, ch: int, fps: Fraction, target: str) -> tuple[tuple[int, int], str]:
+    """The crop's first size and the `sendcmd` commands resizing it (crop's w and h are evaluated only
+    when a command sets them): at each key, and every output frame while the scale ramps between two."""
+
+    def size(scale: float) -> tuple[int, int]:
+        s = min(1.0, max(0.05, scale))
+        return min(cw, _even_round(cw * s)), min(ch, _even_round(ch * s))
+
+    first = size(keys[0].scale)
+    cmds: list[str] = []
+    current = first
+    step = 1 / float(fps) if fps else 1 / 30
+    for a, b in zip(keys, list(keys[1:]) + [None], strict=True):
+        times = [a.t]
+        if b is not None and b.scale != a.scale:
+            n = max(1, int((b.t - a.t) / step))
+            times = [a.t + i * step for i in range(n)]
+        for t in times:
+            f = 0.0 if b is None else (t - a.t) / max(b.t - a.t, 1e-9)
+            want = size(a.scale + ((b.scale if b is not None else a.scale) - a.scale) * f)
+            if want != current:
+                cmds.append(f"{_num(t)} {target} w {want[0]}, {target} h {want[1]};")
+                current = want
+    return first, "".join(cmds)
+
+
+def _pad_stretches(keys: Sequence[CropKey]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in zip(keys, list(keys[1:]) + [None], strict=True):
+        if a.pad:
+            end = b.t if b is not None else 1e9
+            if out and abs(out[-1][1] - a.t) < 1e-9:
+                out[-1] = (out[-1][0], end)
+            else:
+                out.append((a.t, end))
+    return out
+
+
+def _pad_chain(ow: int, oh: int, src_w: int, src_h: int, tag: str, src: str, out: str) -> list[str]:
+    """The whole frame over a blurred, zoomed copy of itself (cheap: blurred at 1/8 size)."""
+    s = min(ow / src_w, oh / src_h)
+    fw, fh = min(ow, _even_floor(src_w * s)), min(oh, _even_floor(src_h * s))
+    if (fw, fh) == (ow, oh):
+        return [f"{src}scale={ow}:{oh}:flags=bicubic,setsar=1{out}"]
+    bw, bh = max(16, _even_floor(ow / 8)), max(16, _even_floor(oh / 8))
+    r = max(1, min(10, min(bw, bh) // 4 - 1))
+    return [
+        f"{src}split=2[{tag}bg][{tag}fg]",
+        f"[{tag}bg]scale={bw}:{bh}:force_original_aspect_ratio=increase,crop={bw}:{bh},"
+        f"boxblur={r}:2,scale={ow}:{oh},setsar=1[{tag}bgs]",
+        f"[{tag}fg]scale={fw}:{fh}:flags=bicubic,setsar=1[{tag}fgs]",
+        f"[{tag}bgs][{tag}fgs]overlay=(W-w)/2:(H-h)/2:format=yuv420{out}",
+    ]
+
+
+def _smart_chain(
+    plan: OutputPlan, src_w: int, src_h: int, cw: int, ch: int, path: Sequence[CropKey], tag: str, src: str
+) -> list[str]:
+    """A crop following the keys exactly (x, y per frame; its size by commands when it zooms), scaled to
+    the output; stretches marked `pad` show the padded frame instead (an overlay enabled there only)."""
+    ow, oh = plan.width, plan.height
+    keys = sorted(path, key=lambda k: k.t)
+    pads = _pad_stretches(keys)
+    steps = []
+    (w, h), cmds = _zoom_commands(keys, cw, ch, plan.fps, f"crop@{tag}")
+    if cmds:
+        steps.append(f"sendcmd=c={escape_filter_value(cmds)}")
+    steps.append(f"crop@{tag}=w={w}:h={h}:x='{_crop_x_expr(keys)}':y='{_crop_y_expr(keys)}'")
+    if cmds or (w, h) != (ow, oh):
+        steps.append(f"scale={ow}:{oh}:flags=bicubic")
+    steps.append("setsar=1")
+    if not pads:
+        return [f"{src}{','.join(steps)}[{tag}fit]"]
+    enable = "+".join(f"between(t,{_num(a)},{_num(b)})" for a, b in pads)
+    return [
+        f"{src}split=2[{tag}c][{tag}p]",
+        f"[{tag}c]{','.join(steps)}[{tag}cr]",
+        *_pad_chain(ow, oh, src_w, src_h, f"{tag}p", f"[{tag}p]", f"[{tag}pd]"),
+        f"[{tag}cr][{tag}pd]overlay=0:0:format=yuv420:enable='{enable}'[{tag}fit]",
+    ]
 
 
 def _fit_chain(
@@ -384,29 +494,16 @@ def _fit_chain(
         # (e.g. 1920x1080 -> 3414x1920 for 9:16) costs several times more.
         s = max(ow / src_w, oh / src_h)
         cw, ch = min(src_w, _even_round(ow / s)), min(src_h, _even_round(oh / s))
-        steps = []
         if plan.fit == "smart" and recipe.crop_path:
-            steps.append(f"crop={cw}:{ch}:x='{_crop_x_expr(recipe.crop_path)}':y=(ih-oh)/2")
-        elif (cw, ch) != (src_w, src_h):
+            return _smart_chain(plan, src_w, src_h, cw, ch, recipe.crop_path, tag, src)
+        steps = []
+        if (cw, ch) != (src_w, src_h):
             steps.append(f"crop={cw}:{ch}")
         if (cw, ch) != (ow, oh):
             steps.append(f"scale={ow}:{oh}:flags=bicubic")
         steps.append("setsar=1")
         return [f"{src}{','.join(steps)}[{tag}fit]"]
-    # pad: the whole frame over a blurred, zoomed copy of itself (cheap: blurred at 1/8 size)
-    s = min(ow / src_w, oh / src_h)
-    fw, fh = min(ow, _even_floor(src_w * s)), min(oh, _even_floor(src_h * s))
-    if (fw, fh) == (ow, oh):
-        return [f"{src}scale={ow}:{oh}:flags=bicubic,setsar=1[{tag}fit]"]
-    bw, bh = max(16, _even_floor(ow / 8)), max(16, _even_floor(oh / 8))
-    r = max(1, min(10, min(bw, bh) // 4 - 1))
-    return [
-        f"{src}split=2[{tag}bg][{tag}fg]",
-        f"[{tag}bg]scale={bw}:{bh}:force_original_aspect_ratio=increase,crop={bw}:{bh},"
-        f"boxblur={r}:2,scale={ow}:{oh},setsar=1[{tag}bgs]",
-        f"[{tag}fg]scale={fw}:{fh}:flags=bicubic,setsar=1[{tag}fgs]",
-        f"[{tag}bgs][{tag}fgs]overlay=(W-w)/2:(H-h)/2:format=yuv420[{tag}fit]",
-    ]
+    return _pad_chain(ow, oh, src_w, src_h, tag, src, f"[{tag}fit]")
 
 
 def _margin(plan: OutputPlan, side: str) -> int:

@@ -212,9 +212,37 @@ def test_smart_fit_follows_the_crop_path(catalog):
     spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit="smart")]
     graph = graph_of(build_render_argv(src(), recipe, spec, ffmpeg="ffmpeg"))
     assert (
-        "crop=608:1080:x='clip((if(lt(t,0),0.3,if(lt(t,5),lerp(0.3,0.7,(t-0)/5),0.7)))*iw-ow/2,0,iw-ow)'"
-        in graph
+        "crop@v0=w=608:h=1080:x='clip((if(lt(t,0),0.3,if(lt(t,5),lerp(0.3,0.7,(t-0)/5),0.7)))*iw-ow/2,0,iw-ow)'"
+        ":y='clip((0.5)*ih-oh/2,0,ih-oh)'" in graph
     )
+    assert "sendcmd" not in graph and "overlay" not in graph  # no zoom, no padded stretch: a plain crop
+
+
+def test_smart_fit_follows_y_and_zoom_keyframes(catalog):
+    # x-only keys still mean what they meant; y moves the window, scale resizes it by commands
+    path = (CropKey(0, 0.3), CropKey(1.999, 0.5, 0.4), CropKey(2, 0.5, 0.4, 0.5), CropKey(2.1, 0.5, 0.4, 0.5),
+            CropKey(4, 0.6, 0.4, 1.0))
+    recipe = RenderRecipe(ranges=(TimeRange(0, 10),), crop_path=path)
+    spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit="smart"),
+            OutputSpec(catalog.preset("xiaohongshu.note_3x4"), "/p.mp4", fit="smart")]
+    graph = graph_of(build_render_argv(src(), recipe, spec, ffmpeg="ffmpeg"))
+    assert "y='clip((if(lt(t,0),0.5,if(lt(t,4),if(lt(t,2),if(lt(t,1.999),lerp(0.5,0.4,(t-0)/1.999),0.4),if(lt(t,2.1),0.4,0.4)),0.4)))*ih-oh/2,0,ih-oh)'" in graph
+    # each output's crop has its own name, so a command reaches only its own
+    assert "crop@v0=w=608:h=1080" in graph and "crop@v1=w=" in graph
+    cmds = graph.split("sendcmd=c=")[1].split(",crop@v0")[0]
+    assert cmds.startswith("2 crop@v0 w 304\\, crop@v0 h 540\\;")  # halved at 2 s (escaped for the graph)
+    assert cmds.count("crop@v0 w") > 10  # ... and grown back frame by frame from 2.1 s to 4 s
+    assert "scale=1080:1920:flags=bicubic" in graph
+
+
+def test_smart_fit_pads_the_stretches_marked_pad(catalog):
+    path = (CropKey(0, 0.3), CropKey(3, 0.5, pad=True), CropKey(5, 0.7), CropKey(8, 0.5, pad=True))
+    recipe = RenderRecipe(ranges=(TimeRange(0, 10),), crop_path=path)
+    spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit="smart")]
+    graph = graph_of(build_render_argv(src(), recipe, spec, ffmpeg="ffmpeg"))
+    assert "[v0in]split=2[v0c][v0p]" in graph
+    assert "boxblur" in graph
+    assert "overlay=0:0:format=yuv420:enable='between(t,3,5)+between(t,8,1000000000)'[v0fit]" in graph
 
 
 def test_bad_recipes_are_rejected(three):
