@@ -362,6 +362,10 @@ class ProposalsNeedAnalysis(AppError):
     status, slug, title = 409, "proposals-need-analysis", "The material has no finished analysis to propose clips from"
 
 
+class StoryboardNotReady(NotFound):
+    slug, title = "storyboard-not-ready", "The proposal's storyboard is not made yet (it is made on the worker)"
+
+
 class ProposalStateConflict(Conflict):
     slug, title = "proposal-state-conflict", "The proposal's status does not allow that action"
 
@@ -380,6 +384,10 @@ class MaterialNotDraft(Conflict):
 
 class ProposalRangeUsed(Conflict):
     slug, title = "proposal-range-used", "The range overlaps a clip already made or chosen from this source"
+
+
+class AutoclipRuleDisabled(Conflict):
+    slug, title = "autoclip-rule-disabled", "The automatic re-edit rule is disabled"
 
 
 class AutoclipRuleInvalid(AppError):

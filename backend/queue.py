@@ -28,7 +28,9 @@ RENDER_JOB = "reelhouse.render.render_job"
 AUTO_RENDER_SOURCE = "reelhouse.auto_render_source"
 FINGERPRINT_MATERIAL = "reelhouse.fingerprint_material"
 ANALYSE_MATERIAL = "reelhouse.autoclip.analyse_material"
+PROPOSAL_STORYBOARDS = "reelhouse.autoclip.proposal_storyboards"  # render queue: it decodes the recording
 APPLY_AUTOCLIP_RULES = "reelhouse.apply_autoclip_rules"  # quick: matches a new recording against the rules
+CONTINUE_AUTOCLIP_RUN = "reelhouse.continue_autoclip_run"  # quick: a back-filled run's proposals and drafts
 MAKE_PROXY = "reelhouse.proxy.make_proxy"
 
 # Analysis decodes a whole recording (minutes for a long stream): it goes with the renders, not the quick

@@ -55,11 +55,14 @@ def test_task_names_are_routed_by_the_table_and_registered_by_the_worker(app_env
     assert router.route({}, queue.FINGERPRINT_MATERIAL)["queue"].name == queue.QUICK_QUEUE
     assert router.route({}, queue.AUTO_RENDER_SOURCE)["queue"].name == queue.QUICK_QUEUE
     assert router.route({}, queue.APPLY_AUTOCLIP_RULES)["queue"].name == queue.QUICK_QUEUE
+    assert router.route({}, queue.CONTINUE_AUTOCLIP_RUN)["queue"].name == queue.QUICK_QUEUE
+    assert router.route({}, queue.PROPOSAL_STORYBOARDS)["queue"].name == queue.RENDER_QUEUE  # it decodes frames
     assert router.route({}, queue.MAKE_PROXY)["queue"].name == queue.PROXY_QUEUE  # never behind or before quick work
     assert router.route({}, "reelhouse.sweep_proxies")["queue"].name == queue.QUICK_QUEUE
     celery_app.loader.import_default_modules()
     names = {queue.RENDER_JOB, queue.AUTO_RENDER_SOURCE, queue.FINGERPRINT_MATERIAL, queue.APPLY_AUTOCLIP_RULES,
-             queue.MAKE_PROXY, "reelhouse.sweep_proxies"}
+             queue.MAKE_PROXY, "reelhouse.sweep_proxies", queue.CONTINUE_AUTOCLIP_RUN, queue.PROPOSAL_STORYBOARDS,
+             "reelhouse.sweep_storyboards"}
     assert names <= set(celery_app.tasks)
     assert celery_app.tasks[queue.RENDER_JOB].queue == queue.RENDER_QUEUE
     assert celery_app.tasks[queue.MAKE_PROXY].queue == queue.PROXY_QUEUE
