@@ -63,6 +63,7 @@ from workers.media.facts import MediaFacts
 from workers.media.inspect import InspectFailed, inspect_untrusted
 from workers.media.probe import ProbeRejection
 from workers.media.run import (
+    FfmpegFailed,
     MediaCancelled,
     cjk_font_path,
     ffmpeg_filters,
@@ -335,13 +336,17 @@ def execute(plan: RenderPlan, owner: str, settings: Settings, storage: Storage) 
                 url_options=http_input_options(ffmpeg) if source.is_url else (),
             )
             hb.beat(0.0, force=True)
-            run_ffmpeg(
-                argv,
-                total_seconds=output_duration(source, recipe),
-                timeout=settings.render_timeout_seconds,
-                on_progress=hb.on_ffmpeg_progress,
-                should_cancel=hb.should_cancel,
-            )
+            try:
+                run_ffmpeg(
+                    argv,
+                    total_seconds=output_duration(source, recipe),
+                    timeout=settings.render_timeout_seconds,
+                    on_progress=hb.on_ffmpeg_progress,
+                    should_cancel=hb.should_cancel,
+                )
+            except FfmpegFailed:
+                _recheck_source(source, settings)
+                raise
         for n, rendition in enumerate(planned):
             if not hb.beat(ENCODE_SHARE + (1 - ENCODE_SHARE) * n / len(planned), force=True):
                 raise MediaCancelled("render cancelled")
@@ -389,6 +394,17 @@ def _open_source(plan: RenderPlan, workdir: Path, storage: Storage, settings: Se
     try:
         return SourceFacts.from_media_facts(location, facts)
     except RecipeError as e:
+        raise RenderFailed("source-unreadable", str(e)) from e
+
+
+def _recheck_source(source: SourceFacts, settings: Settings) -> None:
+    """After a failed render: the stored facts were trusted, so say so if the file itself went bad
+    (a local source is probed again in the sandbox; a failure of anything else stays ffmpeg's)."""
+    if source.is_url:
+        return
+    try:
+        inspect_untrusted(Path(source.path), limits=limits_from(settings), timeout=settings.probe_timeout_seconds)
+    except (ProbeRejection, InspectFailed) as e:
         raise RenderFailed("source-unreadable", str(e)) from e
 
 
