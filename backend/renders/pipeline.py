@@ -34,8 +34,8 @@ from backend.catalogue import tags as tag_service
 from backend.catalogue.models import PLATFORM_CATEGORY, Material, MaterialKind, MediaType, ReviewState, Tag
 from backend.config import Settings
 from backend.db import session_scope
-from backend.queue import render_threads
 from backend.platforms.service import get_catalog
+from backend.queue import render_threads
 from backend.renders import service as renders
 from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
 from backend.renders.service import RenderRequest
