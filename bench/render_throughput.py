@@ -36,17 +36,43 @@ from bench.common import OUT, machine, median, today, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ["douyin.feed_9x16", "xiaohongshu.note_3x4", "tmall.shipai_3x4"]
-CLIPS = [(20.0 + 72.0 * k, 50.0 + 72.0 * k) for k in range(8)]  # 8 × 30 s over a 10-minute recording
+CLIP_STARTS = [20.0 + 72.0 * k for k in range(8)]  # 8 clips spread over a 10-minute recording
 API_VARIANTS = {
     "shipped": {},
     "two-jobs": {"REELHOUSE_RENDER_CONCURRENCY": "2", "REELHOUSE_RENDER_THREADS": "0"},
 }
 
 
-def recording(seconds: int = 600) -> Path:
-    path = OUT / f"live_1080p30_{seconds}s_veryfast_noise20.mp4"
-    if not path.exists():
-        subprocess.run([sys.executable, "-m", "bench.analysis", "--seconds", str(seconds), "--runs", "0"], cwd=REPO, check=True)
+PIECE_SECONDS = 75.0
+
+
+def recording(pieces: int = 8) -> Path:
+    """A 10-minute 1080p30 live-stream-like recording: a 75 s piece made by tests/autoclip/footage.py
+    (espeak-ng Mandarin with pauses, a shot cut, a product card with a price, a moving face, backdrop
+    noise filling a 6 Mb/s cap, keyframes every 2 s as OBS writes them) joined 8 times by stream copy.
+    Generating 600 s in one go took over 30 minutes on the shared 2-core machine."""
+    path = OUT / f"live_1080p30_{int(PIECE_SECONDS * pieces)}s_joined.mp4"
+    if path.exists():
+        return path
+    from tests.autoclip.footage import Card, FootageSpec, make_footage
+    from workers.media.run import ffmpeg_path
+
+    piece = OUT / f"live_1080p30_{int(PIECE_SECONDS)}s_piece.mp4"
+    if not piece.exists():
+        spec = FootageSpec(
+            duration=PIECE_SECONDS, width=1920, height=1080, cuts=(37.3,),
+            cards=(Card(8.0, 30.0, ("保温杯 ¥59.9", "3号链接 限时秒杀")), Card(45.0, 68.0, ("洗衣凝珠 39.9元", "2号链接"))),
+            preset="veryfast", noise=20, maxrate_kbps=6000,
+        )  # fmt: skip
+        partial = piece.with_suffix(".partial.mp4")
+        make_footage(partial, spec)
+        partial.rename(piece)
+    listing = OUT / "pieces.txt"
+    listing.write_text("".join(f"file '{piece.name}'\n" for _ in range(pieces)))
+    partial = path.with_suffix(".partial.mp4")
+    subprocess.run([ffmpeg_path(), "-nostdin", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+                    "-c", "copy", "-movflags", "+faststart", str(partial)], check=True)
+    partial.rename(path)
     return path
 
 
@@ -59,7 +85,11 @@ def free_port() -> int:
 # --------------------------------------------------------------------------- alone
 
 
-def run_alone(src: Path, work: Path) -> float:
+def clips(seconds: float) -> list[tuple[float, float]]:
+    return [(a, a + seconds) for a in CLIP_STARTS]
+
+
+def run_alone(src: Path, work: Path, cuts: list[tuple[float, float]]) -> float:
     """Every clip's split graph, one ffmpeg after another, default threads; seconds in total."""
     from presets.loader import load_catalog
     from workers.media.argv import OutputSpec, RenderRecipe, SourceFacts, TimeRange, build_render_argv
@@ -71,7 +101,7 @@ def run_alone(src: Path, work: Path) -> float:
     catalog = load_catalog()
     source = SourceFacts(str(src), probe_file(src))
     t0 = time.perf_counter()
-    for n, (a, b) in enumerate(CLIPS):
+    for n, (a, b) in enumerate(cuts):
         specs = [OutputSpec(catalog.preset(p), str(work / f"alone-{n}-{p}.mp4")) for p in PRESETS]
         argv = build_render_argv(source, RenderRecipe(ranges=(TimeRange(a, b),)), specs, ffmpeg=ffmpeg, filters=filters)
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
@@ -111,15 +141,15 @@ class Service:
         else:
             raise RuntimeError("reelhouse serve did not start")
 
-    def upload(self, src: Path, title: str, params: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
+    def upload(self, src: Path, title: str, params: dict[str, str] | None = None) -> dict:
         with src.open("rb") as fh:
             r = self.http.post("/api/v1/materials", params={"title": title, **(params or {})}, content=fh,
                                headers={"Content-Type": "application/octet-stream"})
         r.raise_for_status()
-        return r.json()  # type: ignore[no-any-return]
+        return r.json()
 
-    def wait_jobs(self, job_ids: list[str], timeout: float = 3600) -> dict[str, dict]:  # type: ignore[type-arg]
-        done: dict[str, dict] = {}  # type: ignore[type-arg]
+    def wait_jobs(self, job_ids: list[str], timeout: float = 3600) -> dict[str, dict]:
+        done: dict[str, dict] = {}
         deadline = time.monotonic() + timeout
         while len(done) < len(job_ids):
             if time.monotonic() > deadline:
@@ -148,20 +178,20 @@ class Service:
         self.log.close()
 
 
-def check_job(job: dict) -> None:  # type: ignore[type-arg]
+def check_job(job: dict) -> None:
     bad = [o for o in job["outputs"] if o["status"] != "succeeded" or o["violations"]]
     if job["status"] != "succeeded" or bad:
         raise RuntimeError(f"render job failed: {json.dumps(job, ensure_ascii=False)[:1500]}")
 
 
-def run_api(src: Path, extra_env: dict[str, str]) -> dict[str, float]:
+def run_api(src: Path, extra_env: dict[str, str], cuts: list[tuple[float, float]]) -> dict[str, float]:
     with tempfile.TemporaryDirectory(dir=OUT, prefix="throughput-") as tmp:
         service = Service(Path(tmp) / "data", extra_env)
         try:
             material = service.upload(src, "直播回放 10 分钟")
             t0 = time.perf_counter()
             jobs = []
-            for a, b in CLIPS:
+            for a, b in cuts:
                 r = service.http.post(f"/api/v1/materials/{material['id']}/renders",
                                       json={"ranges": [{"start": a, "end": b}], "presets": PRESETS})
                 r.raise_for_status()
@@ -179,10 +209,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--variants", default="alone,shipped")
+    parser.add_argument("--clip-seconds", type=float, default=30.0)
     parser.add_argument("--write", action="store_true", help="write the section of bench/RESULTS.md")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     src = recording()
+    cuts = clips(args.clip_seconds)
     variants = args.variants.split(",")
     results: dict[str, list[float]] = {v: [] for v in variants}
     load: list[float] = []
@@ -192,9 +224,9 @@ def main() -> int:
             load.append(os.getloadavg()[0])
             if v == "alone":
                 with tempfile.TemporaryDirectory(dir=OUT, prefix="alone-") as tmp:
-                    seconds = run_alone(src, Path(tmp))
+                    seconds = run_alone(src, Path(tmp), cuts)
             else:
-                seconds = run_api(src, API_VARIANTS[v])["total"]
+                seconds = run_api(src, API_VARIANTS[v], cuts)["total"]
             results[v].append(seconds)
             print(f"round {r + 1} {v}: {seconds:.1f} s", file=sys.stderr, flush=True)
     alone = median(results["alone"]) if results.get("alone") else None
@@ -203,15 +235,16 @@ def main() -> int:
         m = median(results[v])
         ratio = f"{alone / m * 100:.0f} %" if alone else "-"
         runs = ", ".join(f"{x:.0f}" for x in results[v])
-        rows.append(f"| {v} | {m:.0f} s ({runs}) | {m / len(CLIPS):.1f} s | {ratio} |")
-    table = "\n".join(["| variant | 8 clips × 3 presets, median (runs) | per clip | throughput vs alone |",
+        rows.append(f"| {v} | {m:.0f} s ({runs}) | {m / len(cuts):.1f} s | {ratio} |")
+    table = "\n".join([f"| variant | 8 clips of {args.clip_seconds:g} s × 3 presets, median (runs) | per clip | throughput vs alone |",
                        "|---|---|---|---|", *rows])
     print(table)
     print(json.dumps({"results": results, "load": load}))
     if args.write:
         write_section(
             f"Render throughput: 8 clips × 3 presets through the API (issue 17), {today()}",
-            f"`python -m bench.render_throughput --rounds {args.rounds} --variants {args.variants}` on {machine()}; "
+            f"`python -m bench.render_throughput --rounds {args.rounds} --variants {args.variants} "
+            f"--clip-seconds {args.clip_seconds:g}` on {machine()}; "
             f"load average at the start of each run: {', '.join(f'{x:.1f}' for x in load)}.\n\n{table}\n",
         )
     return 0
