@@ -179,7 +179,7 @@ class Service:
 
 
 def check_job(job: dict) -> None:
-    bad = [o for o in job["outputs"] if o["status"] != "succeeded" or o["violations"]]
+    bad = [o for o in job["renditions"] if o["status"] != "succeeded" or o["violations"]]
     if job["status"] != "succeeded" or bad:
         raise RuntimeError(f"render job failed: {json.dumps(job, ensure_ascii=False)[:1500]}")
 

@@ -104,7 +104,7 @@ def main() -> int:
             drafts = 0
             for job in done.values():
                 check_job(job)
-                for o in job["outputs"]:
+                for o in job["renditions"]:
                     m = service.http.get(f"/api/v1/materials/{o['material_id']}").json()
                     if m["review_state"] != "draft":
                         raise RuntimeError(f"rendition {o['material_id']} is {m['review_state']}, not a draft")
