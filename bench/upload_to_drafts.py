@@ -73,8 +73,12 @@ def face_check(src: Path) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--face-check", action="store_true", help="also time the analysis without face tracking")
+    parser.add_argument("--count", type=int, default=8, help="clips the rule asks for")
+    parser.add_argument("--min-s", type=float, default=15.0)
+    parser.add_argument("--max-s", type=float, default=60.0)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
+    rule = {**RULE, "count": args.count, "min_s": args.min_s, "max_s": args.max_s}
     OUT.mkdir(exist_ok=True)
     src = recording()
     size = src.stat().st_size
@@ -84,7 +88,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=OUT, prefix="drafts-") as tmp:
         service = Service(Path(tmp) / "data", {})
         try:
-            r = service.http.post("/api/v1/autoclip/rules", json=RULE)
+            r = service.http.post("/api/v1/autoclip/rules", json=rule)
             r.raise_for_status()
             t0 = time.time()
             params: list[tuple[str, str | int | float | bool | None]] = [("title", "直播回放 10 分钟"), ("tag", "content_type:直播"), ("tag", "product:保温杯"),
@@ -160,7 +164,8 @@ def main() -> int:
     if args.write:
         write_section(
             f"Upload to drafts: a recording into 8 clips × 3 presets (issue 17), {today()}",
-            f"`python -m bench.upload_to_drafts{' --face-check' if args.face_check else ''}` on {machine()}.\n\n{text}\n",
+            f"`python -m bench.upload_to_drafts --count {args.count} --min-s {args.min_s:g} --max-s {args.max_s:g}"
+            f"{' --face-check' if args.face_check else ''}` on {machine()}.\n\n{text}\n",
         )
     return 0
 
