@@ -51,7 +51,17 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, description="Celery broker; default: filesystem queue in data_dir."
     )
-    worker_concurrency: int = 2
+    worker_concurrency: int = Field(
+        default=2, ge=1, description="Processes of the quick-queue worker (probes, previews, fingerprints, rules)."
+    )
+    render_concurrency: int | None = Field(
+        default=None, ge=1, description="Render jobs at once per machine; default: one per 2 cores (at least 1)."
+    )
+    render_threads: int | None = Field(
+        default=None, ge=0,
+        description="Threads of each render's x264 encoders and filter graph; default: cores / render jobs at "
+        "once; 0: ffmpeg's own choice (about 1.5 per core each).",
+    )
 
     max_upload_bytes: int = 20 * 1024**3
     max_video_pixels: int = 8192 * 8192

@@ -82,3 +82,39 @@ def test_send_puts_a_message_on_the_configured_broker(app_env) -> None:
         found.append((message["headers"]["task"], message["properties"]["delivery_info"]["routing_key"],
                       message["headers"]["argsrepr"]))
     assert found == [(queue.RENDER_JOB, queue.RENDER_QUEUE, repr([job_id]))]
+
+
+@pytest.mark.parametrize(
+    ("cores", "env", "slots", "threads"),
+    [
+        (2, {}, 1, 2),  # the 2-core machine: one job, each encoder with both cores
+        (8, {}, 4, 2),
+        (1, {}, 1, 1),
+        (2, {"REELHOUSE_RENDER_CONCURRENCY": "2"}, 2, 1),
+        (2, {"REELHOUSE_RENDER_CONCURRENCY": "2", "REELHOUSE_RENDER_THREADS": "0"}, 2, None),  # ffmpeg's own
+        (16, {"REELHOUSE_RENDER_THREADS": "3"}, 8, 3),
+    ],
+)
+def test_render_slots_and_threads_follow_the_cores(app_env, monkeypatch, cores, env, slots, threads) -> None:
+    from backend.config import Settings
+    from backend.queue import render_slots, render_threads
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert render_slots(settings, cores) == slots
+    assert render_threads(settings, cores) == threads
+
+
+def test_fingerprints_and_previews_never_take_a_render_slot(app_env) -> None:
+    """Everything the catalogue does after an ingest goes to the quick queue, which `reelhouse serve`
+    and `reelhouse worker` run in a pool of its own."""
+    from backend import queue
+    from workers.celery_app import celery_app
+
+    celery_app.loader.import_default_modules()
+    router = queue.producer().amqp.router
+    for name in ("reelhouse.fingerprint_material", "reelhouse.retry_previews", queue.APPLY_AUTOCLIP_RULES):
+        if name in celery_app.tasks:
+            assert router.route({}, name)["queue"].name == queue.QUICK_QUEUE, name
+    assert router.route({}, queue.FINGERPRINT_MATERIAL)["queue"].name == queue.QUICK_QUEUE

@@ -349,3 +349,30 @@ def test_smart_fit_without_a_crop_path_is_a_centre_crop(catalog):
         build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), spec, ffmpeg="ffmpeg")
     )
     assert "crop=608:1080," in graph and "x='" not in graph
+
+
+def test_a_presigned_url_source_is_read_by_range_over_http_only(three):
+    url = "https://s3.example.com/bucket/materials/x/original.mp4?X-Amz-Signature=abc&X-Amz-Expires=3600"
+    recipe = RenderRecipe(ranges=(TimeRange(3600, 3615), TimeRange(4000, 4010.5)))
+    options = ["-multiple_requests", "1", "-request_size", "4194304"]
+    argv = build_render_argv(src(url), recipe, three, ffmpeg="ffmpeg", url_options=options)
+    inputs = [i for i, a in enumerate(argv) if a == "-i"]
+    assert len(inputs) == 2
+    for i, start in zip(inputs, ("3600", "4000"), strict=True):
+        assert argv[i + 1] == url  # signed: passed untouched, no file: prefix
+        assert argv[i - 4 : i - 2] == ["-ss", start]  # each range seeked on the input side
+        head = argv[i - 12 : i - 4]
+        assert head[:4] == ["-protocol_whitelist", "https,http,tcp,tls", "-format_whitelist", MP4]
+        assert head[4:] == options
+    # A local file keeps the file-only whitelist and never gets the http options.
+    local = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg", url_options=options)
+    assert "https,http,tcp,tls" not in local and "-request_size" not in local
+
+
+def test_threads_bound_every_encoder_and_the_filter_graph(three):
+    recipe = RenderRecipe(ranges=(TimeRange(10, 40),))
+    argv = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg", threads=2)
+    assert argv[argv.index("-filter_complex_threads") + 1] == "2"
+    assert argv.count("-threads:v") == 3 and all(argv[i + 1] == "2" for i, a in enumerate(argv) if a == "-threads:v")
+    default = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg")
+    assert "-threads:v" not in default and "-filter_complex_threads" not in default
