@@ -118,3 +118,20 @@ def test_fingerprints_and_previews_never_take_a_render_slot(app_env) -> None:
         if name in celery_app.tasks:
             assert router.route({}, name)["queue"].name == queue.QUICK_QUEUE, name
     assert router.route({}, queue.FINGERPRINT_MATERIAL)["queue"].name == queue.QUICK_QUEUE
+
+
+def test_savepoints_send_nothing_early_and_drop_only_their_own_messages(app_env, queued) -> None:
+    """SQLAlchemy fires after_commit when a savepoint is released: enqueueing must still wait for the
+    transaction's commit, and a savepoint rolled back drops only what was sent inside it."""
+    from backend import queue
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        queue.enqueue(session, queue.FINGERPRINT_MATERIAL, "outer")
+        with session.begin_nested():
+            queue.enqueue(session, queue.FINGERPRINT_MATERIAL, "kept")
+        assert queued == []  # a released savepoint is not durable
+        with pytest.raises(ValueError), session.begin_nested():
+            queue.enqueue(session, queue.FINGERPRINT_MATERIAL, "undone")
+            raise ValueError("this part failed")
+    assert [args for _, args in queued] == [("outer",), ("kept",)]
