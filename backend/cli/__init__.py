@@ -18,11 +18,13 @@ from backend.cli.common import announce_database, database_label, migrate_databa
 from backend.cli.compliance import channels_app, publish_app, report_app
 from backend.cli.metrics import metrics_app
 from backend.cli.renders import render_cmd
+from backend.cli.users import has_users, users_app
 from backend.config import config_file, get_settings
 
 app = typer.Typer(help="reelhouse: catalogue, platform renders and channel quotas for short video.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(channels_app, name="channels")
@@ -105,6 +107,13 @@ def serve(
         typer.echo("  Use it as 'Authorization: Bearer <key>' or paste it into the web page.")
     else:
         typer.echo("  Need a key? reelhouse keys create --role admin|editor|viewer (from any folder: same config)")
+    typer.echo("")
+    if has_users():
+        typer.echo(f"  Sign in to the web app at {url}/ with your user name and password.")
+    else:
+        typer.echo("  No one can sign in to the web app yet. Create the first admin (asks for a password):")
+        typer.echo("      reelhouse users create-admin admin        (or: make admin)")
+        typer.echo(f"  then sign in at {url}/ as 'admin'.")
     typer.echo("")
     worker_proc = None
     if with_worker:
