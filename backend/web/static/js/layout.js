@@ -45,7 +45,8 @@ export function notify(message, { kind = "info", sticky = false } = {}) {
 }
 
 export function notifyError(err) {
-  console.warn(err);
+  // An answer of the API is said in words; anything else is a bug in the app, and logged as one.
+  if (err && err.problem) console.warn(err); else console.error(err);
   notify(problemText(err && err.problem ? err.problem : { status: 0 }), { kind: "error", sticky: true });
 }
 

@@ -11,7 +11,7 @@ import { emptyState } from "../layout.js";
 export async function render(main, ctx) {
   const id = ctx.params.id;
   const [material, lineage, categories, presets] = await Promise.all([
-    api(`/materials/${id}`), api(`/materials/${id}/lineage`), api("/tag-categories"), api("/presets").catch(() => []),
+    api(`/materials/${id}`), api(`/materials/${id}/lineage`), api("/tag-categories"), api("/presets").then((page) => page.items),
   ]);
   const presetLabel = (presetId) => {
     const preset = presets.find((p) => p.id === presetId);

@@ -13,6 +13,9 @@ import { emptyState, notifyError } from "../layout.js";
 const ENDPOINT = "/api/v1/uploads";
 const CHUNK = 5 * 1024 * 1024; // bounded PATCHes: a proxy's body limit never refuses one, a cut loses little
 const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000];
+// Files go one after another: the team's uplink is the bottleneck, so parallel uploads finish no sooner
+// in total, and each file is in the library as early as it can be.
+const PARALLEL = 1;
 
 export async function render(main) {
   const tus = window.tus;
@@ -89,8 +92,9 @@ export async function render(main) {
     const b = (id, handler) => el("button", { type: "button", className: "link", dataset: { action: id }, onclick: handler }, t(`upload.action.${id}`));
     const actions = {
       ready: [b("remove", () => { row.node.remove(); rows.delete(row.key); renderEmpty(); })],
-      uploading: [b("pause", () => { row.upload.abort(); setState(row, "paused"); })],
+      uploading: [b("pause", () => { row.upload.abort(); setState(row, "paused"); next(); })],
       paused: [b("resume", () => { setState(row, "uploading"); row.upload.start(); })],
+      queued: [b("remove", () => { row.node.remove(); rows.delete(row.key); renderEmpty(); })],
       failed: [b("retry", () => send(row))],
     }[row.state] || [];
     row.actions.replaceChildren(...actions);
@@ -98,8 +102,16 @@ export async function render(main) {
 
   function startAll() {
     const refs = tags.values();
-    for (const row of rows.values()) if (row.state === "ready") { row.tags = refs; send(row); }
+    for (const row of rows.values()) if (row.state === "ready") { row.tags = refs; setState(row, "queued"); }
     start.disabled = true;
+    next();
+  }
+
+  // Start queued files while fewer than PARALLEL are on the wire (paused ones hold no slot).
+  function next() {
+    const busy = [...rows.values()].filter((r) => r.state === "uploading" || r.state === "processing").length;
+    const waiting = [...rows.values()].filter((r) => r.state === "queued");
+    for (const row of waiting.slice(0, Math.max(0, PARALLEL - busy))) send(row);
   }
 
   async function send(row) {
@@ -151,6 +163,7 @@ export async function render(main) {
     }
     setState(row, "failed", problem.type ? t("upload.refused", { reason: problemText(problem) }) : t("upload.network_error"));
     row.node.dataset.problem = problem.type || "network";
+    next();
   }
 
   async function finished(row) {
@@ -170,6 +183,7 @@ export async function render(main) {
       notifyError(err);
     }
     showUnfinished();
+    next();
   }
 
   return () => { for (const row of rows.values()) if (row.upload && row.state === "uploading") row.upload.abort(); };
