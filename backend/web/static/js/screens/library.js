@@ -107,7 +107,8 @@ export async function render(main, ctx) {
       el("a", { href: `#/materials/${m.id}`, className: "card-link", onclick: stopPreview }, thumb,
         el("div", { className: "body" },
           el("div", { className: "title", title: m.title }, m.title),
-          el("div", { className: "muted small" }, label("kind", m.kind), " · ", m.tags.filter((x) => x.category !== "platform").slice(0, 3).map(tagName).join(" / ")))));
+          el("div", { className: "muted small" }, [label("kind", m.kind), m.tags.filter((x) => x.category !== "platform").slice(0, 3).map(tagName).join(" / ")]
+            .filter(Boolean).join(" · ")))));
     node.stopPreview = stopPreview;
     return node;
   }

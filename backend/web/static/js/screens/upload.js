@@ -95,7 +95,7 @@ export async function render(main) {
       uploading: [b("pause", () => { row.upload.abort(); setState(row, "paused"); next(); })],
       paused: [b("resume", () => { setState(row, "uploading"); row.upload.start(); })],
       queued: [b("remove", () => { row.node.remove(); rows.delete(row.key); renderEmpty(); })],
-      failed: [b("retry", () => send(row))],
+      failed: row.node.dataset.problem === "network" ? [b("retry", () => send(row))] : [],
     }[row.state] || [];
     row.actions.replaceChildren(...actions);
   }
@@ -139,7 +139,9 @@ export async function render(main) {
         row.lastBytes = sent; row.lastTime = now;
         row.bar.value = total ? (sent / total) * 100 : 0;
         row.speedText.textContent = `${percent(total ? sent / total : 0)} · ${bytes(row.speed)}/s`;
-        if (row.state !== "uploading" || row.status.textContent !== t("upload.state.uploading")) setState(row, "uploading");
+        // All bytes sent: the server is checking the file (probe, previews) before it answers.
+        const state = total && sent === total ? "processing" : "uploading";
+        if (row.state !== state || row.status.textContent !== t(`upload.state.${state}`)) setState(row, state);
       },
       onError: (err) => failed(row, err),
       onSuccess: () => finished(row),
@@ -161,8 +163,15 @@ export async function render(main) {
     if (response) {
       try { problem = JSON.parse(response.getBody()); } catch { problem = { status: response.getStatus() }; }
     }
+    row.node.dataset.problem = problem.type || "network"; // a refused file offers no retry: it would be refused again
+    row.speedText.textContent = "";
     setState(row, "failed", problem.type ? t("upload.refused", { reason: problemText(problem) }) : t("upload.network_error"));
-    row.node.dataset.problem = problem.type || "network";
+    if (problem.type && row.upload.url) {
+      // Refused for good: nothing to resume, so it is no longer an unfinished upload.
+      const storage = tus.defaultOptions.urlStorage;
+      for (const p of await storage.findAllUploads()) if (p.uploadUrl === row.upload.url) await storage.removeUpload(p.urlStorageKey);
+      showUnfinished();
+    }
     next();
   }
 
