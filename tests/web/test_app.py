@@ -239,6 +239,14 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     assert page.text_content(f".card[data-id='{ids['child']}'] .badge.platform") == "抖音"
     assert page.text_content(f".card[data-id='{ids['portrait']}'] .duration") == "0:02"
 
+    # Hovering a poster plays a short preview (the proxy when there is one, else the file); leaving stops it.
+    thumb = f".card[data-id='{ids['portrait']}'] .thumb"
+    page.hover(thumb)
+    wait_until(page, f"!!document.querySelector(\"{thumb} video.preview\")")
+    assert page.get_attribute(f"{thumb} video.preview", "src") == f"/api/v1/materials/{ids['portrait']}/file"
+    page.mouse.move(5, 5)
+    wait_until(page, f"!document.querySelector(\"{thumb} video.preview\")")
+
     # Filters: orientation, kind, text.
     page.select_option("#filter-orientation", "portrait")
     wait_until(page, "document.querySelectorAll('.card').length === 2")
@@ -283,4 +291,24 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     assert XSS_TITLE in page.text_content("#lineage .lineage-from")
     assert page.text_content("#facts") == "时长 0:02 · 1080×1920 竖屏 · 无声音"
     assert page.evaluate("window.__xss") is None
+    watcher.assert_clean()
+
+
+def test_numbers_money_durations_and_dates_as_the_team_reads_them(server, page, watcher: Watcher) -> None:
+    """The browser's Intl in the person's language and timezone (static/js/i18n.js)."""
+    page.goto(server.url + "/")
+    page.wait_for_selector("#username")
+    script = """async ([language, zone]) => {
+      const i18n = await import('/static/js/i18n.js');
+      await i18n.setLanguage(language, { remember: false });
+      i18n.setTimeZone(zone);
+      return [i18n.number(12345), i18n.number(9876), i18n.money(23808), i18n.money(19.9), i18n.duration(180),
+              i18n.duration(3723), i18n.dateTime('2026-12-07T06:05:00Z'), i18n.label('quota_status', 'at_risk')];
+    }"""
+    zh = page.evaluate(script, ["zh-CN", "Asia/Shanghai"])
+    assert zh[:6] == ["1.2万", "9,876", "¥23,808", "¥19.90", "3:00", "1:02:03"]
+    assert "14:05" in zh[6] and "2026" in zh[6] and zh[7] == "有风险"
+    en = page.evaluate(script, ["en", "Europe/Berlin"])
+    assert en[:6] == ["12.3K", "9,876", "¥23,808", "¥19.90", "3:00", "1:02:03"]
+    assert "7:05" in en[6] and en[7] == "At risk"
     watcher.assert_clean()
