@@ -273,6 +273,11 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     assert "已给 2 个素材添加标签「口播」" in page.text_content("#notice")
     tagged = api_materials(server, keys, category="style")
     assert sorted(m["id"] for m in tagged) == sorted([ids["landscape"], ids["portrait"]])
+    page.check(f".card[data-id='{ids['portrait']}'] input.select")
+    page.fill("#bulk-tag", "风格:口播")
+    page.click("#bulk-remove")
+    page.wait_for_selector("#notice:has-text('已从 1 个素材移除标签「口播」')")
+    assert [m["id"] for m in api_materials(server, keys, category="style")] == [ids["landscape"]]
     watcher.check_translated(page)
 
     # The material: player, facts in words, lineage (clickable), renditions with their platform.

@@ -3,7 +3,7 @@
 // bulk tagging of the selected cards, and infinite scroll over the API's cursor pages.
 
 import { ApiError, api, links } from "../api.js";
-import { allTags, categoryName, platformBadges, playableUrl, tagDatalist, tagName, tagRef } from "../common.js";
+import { allTags, categoryName, platformBadges, playableUrl, tagDatalist, tagName } from "../common.js";
 import { clear, debounce, el } from "../dom.js";
 import { duration, label, number, t } from "../i18n.js";
 import { allows, emptyState, notify, notifyError } from "../layout.js";
@@ -56,11 +56,14 @@ export async function render(main, ctx) {
   async function bulkTag(remove) {
     const ref = bulkInput.value.trim();
     if (!ref) return;
-    let tag = tags.find((x) => tagRef(x) === ref || tagName(x) === ref);
+    // `category:name`, the category by its id or either label (产品 / Product / product), or a bare name.
+    const [typed, ...rest] = ref.includes(":") ? ref.split(":") : [null, ref];
+    const name = rest.join(":").trim();
+    const category = typed && categories.find((c) => [c.id, c.label_zh, c.label_en].includes(typed.trim()));
+    let tag = tags.find((x) => (x.name_zh === name || x.name_en === name) && (!typed || (category && x.category === category.id)));
     try {
       if (!tag && !remove) {
-        const [category, ...rest] = ref.includes(":") ? ref.split(":") : ["other", ref];
-        tag = await api("/tags", { method: "POST", body: { category, name_zh: rest.join(":") } });
+        tag = await api("/tags", { method: "POST", body: { category: category ? category.id : (typed || "other"), name_zh: name } });
         tags.push(tag);
       }
       if (!tag) { notify(t("library.bulk.unknown_tag", { tag: ref }), { kind: "error" }); return; }
