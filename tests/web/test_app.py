@@ -260,6 +260,14 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     page.fill("#filter-q", "口播")
     wait_until(page, "document.querySelectorAll('.card').length === 1")
     page.fill("#filter-q", "")
+    # Dates are days in the person's zone (Asia/Shanghai): everything was uploaded today.
+    today = page.evaluate("import('/static/js/i18n.js').then(m => m.today())")
+    page.fill("#filter-before", "2020-01-01")
+    page.wait_for_selector("#library-empty")
+    page.fill("#filter-before", "")
+    page.fill("#filter-after", today)
+    wait_until(page, "document.querySelectorAll('.card').length === 40")
+    page.fill("#filter-after", "")
     page.select_option("#filter-category", "product")
     wait_until(page, "document.querySelectorAll('.card').length === 2")
 

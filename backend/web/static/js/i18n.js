@@ -118,3 +118,15 @@ export function date(iso) {
   if (!iso) return "–";
   return new Intl.DateTimeFormat(language, { dateStyle: "medium", timeZone }).format(new Date(iso));
 }
+
+// The person's zone offset on a day ("+08:00"), to turn a date picked in the app into an instant.
+export function zoneOffset(day) {
+  const parts = new Intl.DateTimeFormat("en-US", { timeZone, timeZoneName: "longOffset" }).formatToParts(new Date(`${day}T12:00:00Z`));
+  const name = (parts.find((p) => p.type === "timeZoneName") || {}).value || "GMT";
+  return name === "GMT" ? "+00:00" : name.replace("GMT", "");
+}
+
+// Today's date (YYYY-MM-DD) in the person's zone.
+export function today() {
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+}

@@ -5,7 +5,7 @@
 import { ApiError, api, links } from "../api.js";
 import { allTags, categoryName, platformBadges, playableUrl, tagDatalist, tagName } from "../common.js";
 import { clear, debounce, el } from "../dom.js";
-import { duration, label, number, t } from "../i18n.js";
+import { duration, label, number, t, zoneOffset } from "../i18n.js";
 import { allows, emptyState, notify, notifyError } from "../layout.js";
 
 const PAGE = 40;
@@ -122,8 +122,9 @@ export async function render(main, ctx) {
     return {
       q: filters.q, category: filters.category, tag: filters.tag, kind: filters.kind, status: filters.status,
       orientation: filters.orientation, min_duration: minD, max_duration: maxD,
-      created_after: filters.after ? `${filters.after}T00:00:00` : null,
-      created_before: filters.before ? `${filters.before}T23:59:59` : null,
+      // Days as the person sees them: midnight to midnight in their timezone.
+      created_after: filters.after ? `${filters.after}T00:00:00${zoneOffset(filters.after)}` : null,
+      created_before: filters.before ? `${filters.before}T23:59:59.999${zoneOffset(filters.before)}` : null,
       sort: filters.sort || "-created_at", limit: PAGE,
     };
   }
