@@ -92,6 +92,8 @@ class Watcher:
         text = page.inner_text("body")
         shown = [key for key in catalogue_keys() if re.search(rf"(?<![\w.]){re.escape(key)}(?![\w.])", text)]
         assert shown == [], f"message keys shown untranslated: {shown}"
+        leaked = re.findall(r"(?<!\w)(null|undefined|NaN|\[object Object\])(?!\w)", text)
+        assert leaked == [], f"a missing value shown as text: {leaked}"
 
     def assert_clean(self) -> None:
         assert self.problems == [], "\n".join(self.problems)

@@ -2,7 +2,7 @@
 // sign-out) and the notice line for errors. Screens only fill <main>.
 
 import { signOut } from "./api.js";
-import { $, clear, el } from "./dom.js";
+import { $, append, clear, el } from "./dom.js";
 import { LANGUAGES, currentLanguage, label, problemText, t } from "./i18n.js";
 import { SCREENS } from "./screens/index.js";
 
@@ -27,8 +27,8 @@ export function renderHeader(ctx) {
       await signOut().catch(() => {});
       ctx.signedOut();
     } }, t("signin.sign_out"))) : null;
-  top.append(el("a", { className: "brand", href: "#/library" }, el("strong", {}, "reelhouse"),
-    el("span", { className: "muted" }, t("app.tagline"))), nav, el("div", { className: "spacer" }), languages, who);
+  append(top, [el("a", { className: "brand", href: "#/library" }, el("strong", {}, "reelhouse"),
+    el("span", { className: "muted" }, t("app.tagline"))), nav, el("div", { className: "spacer" }), languages, who]);
 }
 
 // One line under the header: an error (by its problem type, in words) or a confirmation.
