@@ -257,6 +257,9 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     page.fill("#filter-q", "没有这样的素材")
     page.wait_for_selector("#library-empty")
     assert "没有符合条件的素材" in page.inner_text("#library-empty")
+    page.click("#library-empty button")  # 清除筛选
+    wait_until(page, "document.querySelectorAll('.card').length === 40")
+    assert page.input_value("#filter-q") == ""
     page.fill("#filter-q", "口播")
     wait_until(page, "document.querySelectorAll('.card').length === 1")
     page.fill("#filter-q", "")
