@@ -299,7 +299,7 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     assert page.get_attribute("#player", "src") == f"/api/v1/materials/{ids['landscape']}/file"
     assert XSS_CHILD in page.text_content("#lineage")
     assert "抖音" in page.text_content("#renditions")
-    assert page.locator("#publications-empty").count() == 1
+    page.wait_for_selector("#publications-empty")  # publications load after the rest of the screen
     watcher.check_translated(page)
     page.click(f"#lineage a[href='#/materials/{ids['child']}']")
     page.wait_for_selector("#material-title:has-text('子片段')")
