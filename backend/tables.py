@@ -1,6 +1,6 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
 
-from backend.auth.models import ApiKey, Role
+from backend.auth.models import ApiKey, LoginAttempt, Role, User, WebSession
 from backend.autoclip.models import Analysis, AnalysisStatus, SessionData, Transcript
 from backend.catalogue.models import (
     Material,
@@ -23,5 +23,5 @@ __all__ = [
     "AccountChannel", "Analysis", "AnalysisStatus", "SessionData", "Transcript", "ApiKey", "JobStatus", "Material", "MaterialFingerprint", "MaterialKind", "MaterialStatus",
     "MaterialTag", "MediaType", "MetricImport", "MetricSnapshot", "Orientation", "OutputStatus", "PlatformAccount", "Proxy", "ProxyState",
     "Publication", "PublicationEvent", "RenderJob", "RenderOutput", "Report", "Role", "Tag", "TagCategory",
-    "TusUpload", "UploadStatus", "UploadStorageMode",
+    "TusUpload", "UploadStatus", "UploadStorageMode", "User", "WebSession", "LoginAttempt",
 ]

@@ -18,11 +18,13 @@ from backend.cli.common import announce_database, database_label, migrate_databa
 from backend.cli.compliance import channels_app, publish_app, report_app
 from backend.cli.metrics import metrics_app
 from backend.cli.renders import render_cmd
+from backend.cli.users import has_users, users_app
 from backend.config import config_file, get_settings
 
 app = typer.Typer(help="reelhouse: catalogue, platform renders and channel quotas for short video.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(channels_app, name="channels")
@@ -155,9 +157,16 @@ def serve(
         typer.echo("")
         typer.echo("  First start: an admin API key was created. It is shown only this once:")
         typer.echo(f"      {token}")
-        typer.echo("  Use it as 'Authorization: Bearer <key>' or paste it into the web page.")
+        typer.echo("  Scripts send it as 'Authorization: Bearer <key>'; people sign in to the web app (below).")
     else:
         typer.echo("  Need a key? reelhouse keys create --role admin|editor|viewer (from any folder: same config)")
+    typer.echo("")
+    if has_users():
+        typer.echo(f"  Sign in to the web app at {url}/ with your user name and password.")
+    else:
+        typer.echo("  No one can sign in to the web app yet. Create the first admin (asks for a password):")
+        typer.echo("      reelhouse users create-admin admin        (or: make admin)")
+        typer.echo(f"  then sign in at {url}/ as 'admin'.")
     typer.echo("")
     workers = _start_pools(_pool_argvs("quick,render,proxy", None, True, "warning")) if with_worker else []
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handler that
