@@ -1,7 +1,7 @@
 """People who sign in to the web app, their sessions, sign-in attempts; a person's principal API key
 
 Revision ID: 0017_web_users
-Revises: 0015_autoclip_rules
+Revises: 0016_proxies
 Create Date: 2026-12-07
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from backend.sqltypes import UTCDateTime
 
 revision: str = "0017_web_users"
-down_revision: str | Sequence[str] | None = "0015_autoclip_rules"
+down_revision: str | Sequence[str] | None = "0016_proxies"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
