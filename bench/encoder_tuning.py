@@ -1,0 +1,408 @@
+"""Encoder tuning (issue 17): per preset family, the x264 setting with the least CPU that meets a quality target.
+
+    .venv/bin/python -m bench.encoder_tuning [--seconds 10] [--crfs 21,23,25] [--speeds superfast,veryfast,faster] [--write]
+
+Every encode is a real render: the argv comes from workers.media.argv.build_render_argv (crop and scale to the
+preset's frame, the preset's max rate, AAC audio, faststart MP4), with only `crf` and `x264_preset` varied.
+Quality is measured against the *source crop*: the same render graph, taken up to the encoder, is replayed
+from the source in a second ffmpeg and compared frame by frame with libvmaf (VMAF v0.6.1, plus luma SSIM and
+PSNR). CPU is the ffmpeg child's rusage (user + sys), which the other tenants of a shared machine barely move;
+wall time is printed but not used to choose.
+
+Sources: a generated noisy live-stream recording (bench/out, gitignored: a photo backdrop with a hand-held sway,
+the `astronaut` head moving across the frame, strong temporal sensor noise, a product card and a scrolling
+ticker in Chinese, encoded as OBS would at 6 Mb/s) and the real recordings in ../shared/media that are long
+enough to say something (the GoPro clip, the CC0 flower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import OUT, machine, today, write_section
+from presets.loader import load_catalog
+from presets.schema import PresetCatalog, RenditionPreset
+from workers.media.argv import OutputSpec, RenderRecipe, SourceFacts, TimeRange, build_render_argv
+from workers.media.probe import probe_file
+from workers.media.run import cjk_font_path, ffmpeg_filters, ffmpeg_path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "media"
+REAL = ("gopro_max_landscape_h264_aac_gpmf.mp4", "flower_cc0_h264_aac_960x540.mp4")
+VMAF_MODEL = "version=vmaf_v0.6.1"
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def live_source(seconds: float, noise: int) -> Path:
+    """A noisy 1080p30 live-stream recording (generated once into bench/out)."""
+    path = OUT / f"tuning_live_1080p30_{int(seconds)}s_noise{noise}.mp4"
+    if path.exists():
+        return path
+    from PIL import Image
+    from skimage import data
+
+    font = cjk_font_path()
+    if font is None:
+        raise SystemExit("no CJK font (Debian package fonts-noto-cjk)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tuning-") as tmp:
+        work = Path(tmp)
+        # A studio behind the host, a little out of focus (a real photo upscaled), 10 % larger than the frame
+        # so a hand-held camera can sway over it.
+        Image.fromarray(data.coffee()).resize((2112, 1188), Image.Resampling.BICUBIC).save(work / "bg.png")
+        head = Image.fromarray(data.astronaut()[0:230, 130:330])
+        head.resize((316, 364), Image.Resampling.LANCZOS).save(work / "face.png")
+        (work / "card1.txt").write_text("保温杯 限时秒杀", encoding="utf-8")
+        (work / "card2.txt").write_text("¥59.9 3号链接", encoding="utf-8")
+        (work / "ticker.txt").write_text(
+            "欢迎来到直播间 关注主播领取优惠券 今晚八点福利抽奖 洗衣凝珠买二送一 下单备注暗号", encoding="utf-8"
+        )
+        D = seconds
+        graph = ";".join([
+            "[0:v]fps=30,"
+            f"crop=1920:1080:x='96+90*sin(t/1.7)':y='54+40*sin(t/2.3)',trim=duration={D},setpts=PTS-STARTPTS[bg]",
+            f"[bg][1:v]overlay=x='200+1300*t/{D}+40*sin(t*3)':y='420+60*sin(t*1.3)':eval=frame[v1]",
+            f"[v1]drawbox=x=1240:y=120:w=600:h=230:color=white@1:t=fill,"
+            f"drawtext=fontfile='{font}':textfile='{work / 'card1.txt'}':fontsize=64:fontcolor=0xb01010:x=1270:y=140,"
+            f"drawtext=fontfile='{font}':textfile='{work / 'card2.txt'}':fontsize=64:fontcolor=0xb01010:x=1270:y=240,"
+            "drawbox=x=0:y=960:w=1920:h=90:color=black@0.6:t=fill,"
+            f"drawtext=fontfile='{font}':textfile='{work / 'ticker.txt'}':fontsize=54:fontcolor=white:x='1920-220*t':y=975,"
+            f"noise=alls={noise}:allf=t,format=yuv420p[vout]",
+        ])  # fmt: skip
+        partial = path.with_suffix(".partial.mp4")
+        subprocess.run([
+            ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-loop", "1", "-i", str(work / "bg.png"), "-loop", "1", "-i", str(work / "face.png"),
+            "-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=44100:duration={D}",
+            "-filter_complex", graph, "-map", "[vout]", "-map", "2:a", "-t", str(D),
+            # As OBS writes a live stream: veryfast, CRF-like quality under a 6 Mb/s cap, 2 s keyframes.
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-maxrate", "6000k", "-bufsize", "12000k",
+            "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+            "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", str(partial),
+        ], check=True, timeout=1800)  # fmt: skip
+        partial.rename(path)
+    return path
+
+
+# --------------------------------------------------------------------------- one measured render
+
+
+@dataclass
+class Run:
+    family: str
+    source: str
+    crf: int
+    speed: str
+    cpu_s: float
+    wall_s: float
+    seconds: float  # output duration
+    kbps: float  # video + audio, from the file size
+    vmaf: float
+    vmaf_p5: float
+    ssim: float
+    psnr: float
+
+    @property
+    def cpu_per_min(self) -> float:
+        return self.cpu_s * 60 / self.seconds
+
+
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Run to completion; (CPU seconds of the child, wall seconds)."""
+    with tempfile.TemporaryFile() as err:
+        t = time.monotonic()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            err.seek(0)
+            raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {err.read().decode(errors='replace')[-1500:]}")
+    return usage.ru_utime + usage.ru_stime, wall
+
+
+def render_argv(ff: str, source: SourceFacts, preset: RenditionPreset, seconds: float, out: Path) -> list[str]:
+    recipe = RenderRecipe(ranges=(TimeRange(0, min(seconds, source.duration or seconds)),))
+    return build_render_argv(source, recipe, [OutputSpec(preset, str(out))], ffmpeg=ff, filters=ffmpeg_filters(ff))
+
+
+def reference_argv(render: list[str], encoded: Path, log: Path, subsample: int) -> list[str]:
+    """Replay the render's own graph from the source up to the encoder ([v0out]) and compare the encoded file
+    with it: so the reference is exactly the source crop, scaled to the same frame by the same filters."""
+    head_end = render.index("-nostats") + 1
+    fc = render.index("-filter_complex")
+    inputs = render[head_end:fc]  # the source's whitelists, -ss/-t and -i
+    video = [s for s in render[fc + 1].split(";") if not s.startswith(("[0:a", "[a", "anullsrc"))]
+    graph = ";".join(s.replace("[0:v:0]", "[1:v:0]") for s in video)
+    graph += (
+        ";[0:v:0]setpts=PTS-STARTPTS[dist];[v0out]setpts=PTS-STARTPTS[ref];"
+        f"[dist][ref]libvmaf=model={VMAF_MODEL}:feature='name=float_ssim|name=psnr'"
+        f":n_subsample={subsample}:n_threads=2:log_fmt=json:log_path={log}"
+    )
+    return [render[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(encoded), *inputs,
+            "-filter_complex", graph, "-f", "null", "-"]  # fmt: skip
+
+
+def read_scores(log: Path) -> tuple[float, float, float, float]:
+    data = json.loads(log.read_text())
+    pooled = data["pooled_metrics"]
+    frames = sorted(f["metrics"]["vmaf"] for f in data["frames"])
+    p5 = frames[max(0, int(len(frames) * 0.05) - 1)] if frames else float("nan")
+    psnr = pooled.get("psnr_y", {}).get("mean", float("nan"))
+    return pooled["vmaf"]["mean"], p5, pooled["float_ssim"]["mean"], psnr
+
+
+def measure(
+    ff: str,
+    family: str,
+    name: str,
+    source: SourceFacts,
+    preset: RenditionPreset,
+    crf: int,
+    speed: str,
+    seconds: float,
+    work: Path,
+    subsample: int,
+) -> Run:
+    variant = preset.model_copy(update={"crf": crf, "x264_preset": speed})
+    out = work / f"{family}-{name}-{speed}-{crf}.mp4".replace(":", "x")
+    argv = render_argv(ff, source, variant, seconds, out)
+    cpu, wall = timed(argv)
+    dur = float(probe_file(out).duration_s or seconds)
+    log = out.with_suffix(".json")
+    timed(reference_argv(argv, out, log, subsample))
+    vmaf, p5, ssim, psnr = read_scores(log)
+    kbps = out.stat().st_size * 8 / 1000 / dur
+    out.unlink()
+    log.unlink()
+    return Run(family, name, crf, speed, cpu, wall, dur, kbps, vmaf, p5, ssim, psnr)
+
+
+# --------------------------------------------------------------------------- families and choice
+
+
+# Measured families. Each of the others has more bits per pixel than the one it follows (a looser cap or a
+# smaller frame at the same cap), so a setting that meets the target in the measured family meets it there too:
+# 9:16 @12M follows 9:16 @10M; 6:7 @8M follows 3:4 @8M; 1:1 @8M follows 1:1 @6M; 720p @6M follows 720p @5M.
+MEASURED = (
+    "1080x1920 9:16 @10M",
+    "1080x1440 3:4 @8M",
+    "1080x1920 9:16 @8M",
+    "1920x1080 16:9 @10M",
+    "1080x1080 1:1 @6M",
+    "1280x720 16:9 @5M",
+)
+FOLLOWS = {
+    "1080x1920 9:16 @12M": "1080x1920 9:16 @10M",
+    "1080x1260 6:7 @8M": "1080x1440 3:4 @8M",
+    "1080x1080 1:1 @8M": "1080x1080 1:1 @6M",
+    "1280x720 16:9 @6M": "1280x720 16:9 @5M",
+}
+
+
+def family_of(p: RenditionPreset) -> str:
+    return f"{p.width.value}x{p.height.value} {p.aspect.value} @{p.maxrate_kbps / 1000:g}M"
+
+
+def families(catalog: PresetCatalog) -> dict[str, list[RenditionPreset]]:
+    """Presets grouped by output frame and bitrate cap: the two things that decide what a CRF costs."""
+    out: dict[str, list[RenditionPreset]] = defaultdict(list)
+    for p in catalog.presets():
+        out[family_of(p)].append(p)
+    unknown = set(out) - set(MEASURED) - set(FOLLOWS)
+    if unknown:
+        raise SystemExit(f"families neither measured nor following a measured one: {sorted(unknown)}")
+    return dict(out)
+
+
+def meets(r: Run, today: Run, target_vmaf: float, ssim_drop: float, vmaf_drop: float) -> bool:
+    """The quality target. On the live recording (rendered at the preset's full frame) VMAF >= target; on the
+    real clips, which render below the preset's size where VMAF's 1080p viewing model reads low whatever the
+    encoder does, at most `vmaf_drop` below today's setting. Everywhere SSIM at most `ssim_drop` below today's."""
+    vmaf_ok = r.vmaf >= target_vmaf if r.source == "live" else r.vmaf >= today.vmaf - vmaf_drop
+    return vmaf_ok and r.ssim >= today.ssim - ssim_drop
+
+
+def choose(
+    runs: list[Run], target_vmaf: float, ssim_drop: float, vmaf_drop: float, current: tuple[str, int]
+) -> Run | None:
+    """Least CPU on the live recording among settings meeting the target on every source."""
+    today = {r.source: r for r in runs if (r.speed, r.crf) == current}
+    by_setting: dict[tuple[str, int], list[Run]] = defaultdict(list)
+    for r in runs:
+        by_setting[(r.speed, r.crf)].append(r)
+    ok = []
+    for setting, rs in by_setting.items():
+        if all(meets(r, today[r.source], target_vmaf, ssim_drop, vmaf_drop) for r in rs):
+            ok.append((next(r.cpu_s for r in rs if r.source == "live"), setting))
+    if not ok:
+        return None
+    _, (speed, crf) = min(ok)
+    return next(r for r in runs if (r.speed, r.crf) == (speed, crf) and r.source == "live")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--noise", type=int, default=20, help="temporal noise of the generated recording")
+    parser.add_argument("--crfs", default="21,23,25")
+    parser.add_argument("--speeds", default="superfast,veryfast,faster")
+    parser.add_argument("--families", default=",".join(MEASURED), help="comma-separated family names")
+    parser.add_argument("--target-vmaf", type=float, default=93.0)
+    parser.add_argument("--ssim-drop", type=float, default=0.005, help="largest SSIM loss against today's setting")
+    parser.add_argument(
+        "--vmaf-drop", type=float, default=1.0, help="largest VMAF loss against today's on the real clips"
+    )
+    parser.add_argument("--subsample", type=int, default=5, help="VMAF on every n-th frame")
+    parser.add_argument("--confirm", type=int, default=2, help="interleaved rounds of current vs chosen, for CPU")
+    parser.add_argument("--no-real", action="store_true", help="only the generated recording")
+    parser.add_argument("--write", action="store_true", help="write the section into bench/RESULTS.md")
+    args = parser.parse_args()
+
+    ff = ffmpeg_path()
+    crfs = [int(c) for c in args.crfs.split(",")]
+    speeds = args.speeds.split(",")
+    live = live_source(args.seconds, args.noise)
+    sources = {"live": SourceFacts(str(live), probe_file(live))}
+    if not args.no_real:
+        for name in REAL:
+            if (SHARED / name).exists():
+                sources[name.split("_")[0]] = SourceFacts(str(SHARED / name), probe_file(SHARED / name))
+    catalog = load_catalog()
+    every = families(catalog)
+    fams = {f: every[f] for f in args.families.split(",")}
+    started = time.monotonic()
+    all_runs: dict[str, list[Run]] = {}
+    chosen: dict[str, Run | None] = {}
+    current: dict[str, tuple[str, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="tuning-", dir=OUT) as tmp:
+        work = Path(tmp)
+        for fam, presets in fams.items():
+            rep = presets[0]
+            current[fam] = (rep.x264_preset, rep.crf)
+            grid = sorted(
+                {(rep.x264_preset, rep.crf), *((s, c) for s in speeds for c in crfs)},
+                key=lambda sc: (speeds.index(sc[0]) if sc[0] in speeds else -1, sc[1]),
+            )
+            runs = []
+            for speed, crf in grid:
+                for name, src in sources.items():
+                    r = measure(ff, fam, name, src, rep, crf, speed, args.seconds, work, args.subsample)
+                    runs.append(r)
+                    with (OUT / "encoder_tuning_runs.jsonl").open("a") as f:
+                        f.write(json.dumps({**r.__dict__, "when": time.time()}) + "\n")
+                    print(
+                        f"{fam:28} {name:7} {speed:9} crf {crf}: cpu {r.cpu_s:6.1f} s wall {r.wall_s:5.1f} s "
+                        f"{r.kbps:6.0f} kb/s vmaf {r.vmaf:5.2f} (p5 {r.vmaf_p5:5.2f}) ssim {r.ssim:.4f} "
+                        f"psnr {r.psnr:5.2f}  [{(time.monotonic() - started) / 60:.1f} min]",
+                        flush=True,
+                    )
+            all_runs[fam] = runs
+            chosen[fam] = choose(runs, args.target_vmaf, args.ssim_drop, args.vmaf_drop, current[fam])
+            c = chosen[fam]
+            print(f"==> {fam}: {c.speed + ' crf ' + str(c.crf) if c else 'nothing meets the target'}", flush=True)
+
+        # Current against chosen, interleaved rounds on the live recording: the CPU ratio the table quotes.
+        confirm: dict[str, dict[str, list[float]]] = {}
+        for _ in range(args.confirm):
+            for fam, presets in fams.items():
+                c = chosen[fam]
+                if c is None or (c.speed, c.crf) == current[fam]:
+                    continue
+                d = confirm.setdefault(fam, {"current": [], "chosen": []})
+                for label, (speed, crf) in (("current", current[fam]), ("chosen", (c.speed, c.crf))):
+                    variant = presets[0].model_copy(update={"crf": crf, "x264_preset": speed})
+                    out = work / f"confirm-{label}.mp4"
+                    cpu, _ = timed(render_argv(ff, sources["live"], variant, args.seconds, out))
+                    d[label].append(cpu)
+                    out.unlink()
+    elapsed = (time.monotonic() - started) / 60
+    report = format_report(args, fams, every, all_runs, chosen, current, confirm, list(sources), elapsed)
+    print(report)
+    if args.write:
+        write_section("Encoder settings per preset family (issue 17)", report)
+    return 0
+
+
+def format_report(
+    args: argparse.Namespace,
+    fams: dict[str, list[RenditionPreset]],
+    every: dict[str, list[RenditionPreset]],
+    all_runs: dict[str, list[Run]],
+    chosen: dict[str, Run | None],
+    current: dict[str, tuple[str, int]],
+    confirm: dict[str, dict[str, list[float]]],
+    source_names: list[str],
+    elapsed: float,
+) -> str:
+    lines = [
+        f"Measured {today()} on {machine()}, shared with the other helpers; "
+        f"`python -m bench.encoder_tuning --seconds {args.seconds:g} --crfs {args.crfs} --speeds {args.speeds}` "
+        f"({elapsed:.0f} min). Target: VMAF (v0.6.1, mean over every {args.subsample}th frame) ≥ {args.target_vmaf:g} "
+        f"on the live recording; on the real clips VMAF at most {args.vmaf_drop:g} below today's setting; everywhere "
+        f"luma SSIM at most {args.ssim_drop:g} below today's. Sources: " + ", ".join(source_names) + ".",
+        "",
+        "Chosen per family (figures on the live recording; CPU = ffmpeg's user + sys, decode and audio included):",
+        "",
+        "| family | presets | today | chosen | CPU s / output min, today → chosen | kb/s | SSIM | VMAF (p5) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for fam, presets in fams.items():
+        runs = all_runs[fam]
+        cur = next(r for r in runs if (r.speed, r.crf) == current[fam] and r.source == "live")
+        c = chosen[fam]
+        ids = ", ".join(p.id for p in presets)
+        followers = [f"{f}: " + ", ".join(p.id for p in every.get(f, ())) for f, m in FOLLOWS.items() if m == fam]
+        if followers:
+            ids += " (and " + "; ".join(followers) + ")"
+        if c is None:
+            lines.append(
+                f"| {fam} | {ids} | {cur.speed} {cur.crf} | (none meets the target) | {cur.cpu_per_min:.0f} | "
+                f"{cur.kbps:.0f} | {cur.ssim:.4f} | {cur.vmaf:.1f} ({cur.vmaf_p5:.1f}) |"
+            )
+            continue
+        conf = confirm.get(fam)
+        ratio = ""
+        if conf:
+            m_cur, m_new = statistics.median(conf["current"]), statistics.median(conf["chosen"])
+            ratio = f" (confirm medians {m_cur:.1f} → {m_new:.1f} s, {m_new / m_cur - 1:+.0%})"
+        lines.append(
+            f"| {fam} | {ids} | {cur.speed} {cur.crf} | **{c.speed} {c.crf}** | "
+            f"{cur.cpu_per_min:.0f} → **{c.cpu_per_min:.0f}**{ratio} | {cur.kbps:.0f} → {c.kbps:.0f} | "
+            f"{cur.ssim:.4f} → {c.ssim:.4f} | {cur.vmaf:.1f} ({cur.vmaf_p5:.1f}) → {c.vmaf:.1f} ({c.vmaf_p5:.1f}) |"
+        )
+    lines += ["", "Every measurement (CPU s per output minute; kb/s; VMAF; SSIM):", ""]
+    for fam in fams:
+        pick = chosen[fam]
+        lines += [
+            f"{fam}:",
+            "",
+            "| source | setting | CPU s/min | wall s | kb/s | VMAF | VMAF p5 | SSIM | PSNR-Y |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted(all_runs[fam], key=lambda r: (r.source, r.speed, r.crf)):
+            mark = " (today)" if (r.speed, r.crf) == current[fam] else ""
+            mark += " **chosen**" if pick and (r.speed, r.crf) == (pick.speed, pick.crf) else ""
+            lines.append(
+                f"| {r.source} | {r.speed} {r.crf}{mark} | {r.cpu_per_min:.1f} | {r.wall_s:.1f} | {r.kbps:.0f} | "
+                f"{r.vmaf:.2f} | {r.vmaf_p5:.2f} | {r.ssim:.4f} | {r.psnr:.2f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())
