@@ -1,6 +1,6 @@
 """Encoder tuning (issue 17): per preset family, the x264 setting with the least CPU that meets a quality target.
 
-    .venv/bin/python -m bench.encoder_tuning [--seconds 10] [--crfs 21,23,25] [--speeds superfast,veryfast,faster] [--write]
+    .venv/bin/python -m bench.encoder_tuning [--seconds 8] [--grid veryfast:21,veryfast:23,...] [--write]
 
 Every encode is a real render: the argv comes from workers.media.argv.build_render_argv (crop and scale to the
 preset's frame, the preset's max rate, AAC audio, faststart MP4), with only `crf` and `x264_preset` varied.
@@ -9,10 +9,11 @@ from the source in a second ffmpeg and compared frame by frame with libvmaf (VMA
 PSNR). CPU is the ffmpeg child's rusage (user + sys), which the other tenants of a shared machine barely move;
 wall time is printed but not used to choose.
 
-Sources: a generated noisy live-stream recording (bench/out, gitignored: a photo backdrop with a hand-held sway,
-the `astronaut` head moving across the frame, strong temporal sensor noise, a product card and a scrolling
-ticker in Chinese, encoded as OBS would at 6 Mb/s) and the real recordings in ../shared/media that are long
-enough to say something (the GoPro clip, the CC0 flower).
+Sources: two generated 1080p30 live-stream recordings (bench/out, gitignored: a photo backdrop with a hand-held
+sway, the `astronaut` head moving across the frame, a product card and a scrolling ticker in Chinese, encoded as
+OBS would at up to 6 Mb/s), `live` with strong temporal sensor noise and `clean` with little (a well-lit studio);
+and the real recordings in ../shared/media long enough to say something (the GoPro clip), which
+render below the presets' frames.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ from pathlib import Path
 from bench.common import OUT, machine, today, write_section
 from presets.loader import load_catalog
 from presets.schema import PresetCatalog, RenditionPreset
-from workers.media.argv import OutputSpec, RenderRecipe, SourceFacts, TimeRange, build_render_argv
+from workers.media.argv import OutputSpec, RenderRecipe, SourceFacts, TimeRange, build_render_argv, output_size
 from workers.media.probe import probe_file
 from workers.media.run import cjk_font_path, ffmpeg_filters, ffmpeg_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "media"
-REAL = ("gopro_max_landscape_h264_aac_gpmf.mp4", "flower_cc0_h264_aac_960x540.mp4")
+REAL = ("gopro_max_landscape_h264_aac_gpmf.mp4",)  # the flower clip (5 s, 960x540) adds little for its cost
 VMAF_MODEL = "version=vmaf_v0.6.1"
 
 
@@ -138,16 +139,23 @@ def render_argv(ff: str, source: SourceFacts, preset: RenditionPreset, seconds: 
     return build_render_argv(source, recipe, [OutputSpec(preset, str(out))], ffmpeg=ff, filters=ffmpeg_filters(ff))
 
 
-def reference_argv(render: list[str], encoded: Path, log: Path, subsample: int) -> list[str]:
+def reference_argv(
+    render: list[str], encoded: Path, log: Path, subsample: int, out_size: tuple[int, int], display: tuple[int, int]
+) -> list[str]:
     """Replay the render's own graph from the source up to the encoder ([v0out]) and compare the encoded file
-    with it: so the reference is exactly the source crop, scaled to the same frame by the same filters."""
+    with it: so the reference is exactly the source crop, scaled to the same frame by the same filters.
+
+    A source smaller than the preset renders smaller (no upscaling); the phone then shows it at the preset's
+    frame. VMAF is defined at the viewing size, so both sides are upscaled to it (bicubic, as a player would)
+    before the comparison, the usual way of scoring the lower rungs of a bitrate ladder."""
     head_end = render.index("-nostats") + 1
     fc = render.index("-filter_complex")
     inputs = render[head_end:fc]  # the source's whitelists, -ss/-t and -i
     video = [s for s in render[fc + 1].split(";") if not s.startswith(("[0:a", "[a", "anullsrc"))]
     graph = ";".join(s.replace("[0:v:0]", "[1:v:0]") for s in video)
+    up = f",scale={display[0]}:{display[1]}:flags=bicubic" if out_size != display else ""
     graph += (
-        ";[0:v:0]setpts=PTS-STARTPTS[dist];[v0out]setpts=PTS-STARTPTS[ref];"
+        f";[0:v:0]setpts=PTS-STARTPTS{up}[dist];[v0out]setpts=PTS-STARTPTS{up}[ref];"
         f"[dist][ref]libvmaf=model={VMAF_MODEL}:feature='name=float_ssim|name=psnr'"
         f":n_subsample={subsample}:n_threads=2:log_fmt=json:log_path={log}"
     )
@@ -182,7 +190,8 @@ def measure(
     cpu, wall = timed(argv)
     dur = float(probe_file(out).duration_s or seconds)
     log = out.with_suffix(".json")
-    timed(reference_argv(argv, out, log, subsample))
+    size = output_size(*source.size, *preset.size, allow_upscale=False)
+    timed(reference_argv(argv, out, log, subsample, size, preset.size))
     vmaf, p5, ssim, psnr = read_scores(log)
     kbps = out.stat().st_size * 8 / 1000 / dur
     out.unlink()
@@ -227,26 +236,27 @@ def families(catalog: PresetCatalog) -> dict[str, list[RenditionPreset]]:
     return dict(out)
 
 
-def meets(r: Run, today: Run, target_vmaf: float, ssim_drop: float, vmaf_drop: float) -> bool:
-    """The quality target. On the live recording (rendered at the preset's full frame) VMAF >= target; on the
-    real clips, which render below the preset's size where VMAF's 1080p viewing model reads low whatever the
-    encoder does, at most `vmaf_drop` below today's setting. Everywhere SSIM at most `ssim_drop` below today's."""
-    vmaf_ok = r.vmaf >= target_vmaf if r.source == "live" else r.vmaf >= today.vmaf - vmaf_drop
-    return vmaf_ok and r.ssim >= today.ssim - ssim_drop
+GENERATED = ("live", "clean")  # 1080p recordings like the ones reelhouse re-edits: these decide
 
 
-def choose(
-    runs: list[Run], target_vmaf: float, ssim_drop: float, vmaf_drop: float, current: tuple[str, int]
-) -> Run | None:
-    """Least CPU on the live recording among settings meeting the target on every source."""
+def meets(r: Run, today: Run, target_vmaf: float, ssim_drop: float) -> bool:
+    """The quality target: on the 1080p recordings VMAF >= target, and everywhere luma SSIM at most `ssim_drop`
+    below today's setting (so no setting passes on VMAF alone while losing fine structure such as small Chinese
+    text). The real clips render below the preset's frame from already low-bitrate files; their VMAF is
+    reported, not held to the 1080p target (today's setting does not reach it there either)."""
+    return (r.source not in GENERATED or r.vmaf >= target_vmaf) and r.ssim >= today.ssim - ssim_drop
+
+
+def choose(runs: list[Run], target_vmaf: float, ssim_drop: float, current: tuple[str, int]) -> Run | None:
+    """Least CPU on the 1080p recordings among settings meeting the target on every source."""
     today = {r.source: r for r in runs if (r.speed, r.crf) == current}
     by_setting: dict[tuple[str, int], list[Run]] = defaultdict(list)
     for r in runs:
         by_setting[(r.speed, r.crf)].append(r)
     ok = []
     for setting, rs in by_setting.items():
-        if all(meets(r, today[r.source], target_vmaf, ssim_drop, vmaf_drop) for r in rs):
-            ok.append((next(r.cpu_s for r in rs if r.source == "live"), setting))
+        if all(meets(r, today[r.source], target_vmaf, ssim_drop) for r in rs):
+            ok.append((sum(r.cpu_s for r in rs if r.source in GENERATED), setting))
     if not ok:
         return None
     _, (speed, crf) = min(ok)
@@ -255,27 +265,34 @@ def choose(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--noise", type=int, default=20, help="temporal noise of the generated recording")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--noise", type=int, default=20, help="temporal noise of the noisy recording (`live`)")
+    parser.add_argument("--clean-noise", type=int, default=4, help="temporal noise of the clean one (`clean`)")
     parser.add_argument("--crfs", default="21,23,25")
     parser.add_argument("--speeds", default="superfast,veryfast,faster")
+    parser.add_argument(
+        "--grid",
+        default="superfast:23,veryfast:21,veryfast:23,veryfast:25,faster:23,faster:25",
+        help="speed:crf pairs (overrides --speeds x --crfs); today's setting is always added",
+    )
     parser.add_argument("--families", default=",".join(MEASURED), help="comma-separated family names")
     parser.add_argument("--target-vmaf", type=float, default=93.0)
     parser.add_argument("--ssim-drop", type=float, default=0.005, help="largest SSIM loss against today's setting")
-    parser.add_argument(
-        "--vmaf-drop", type=float, default=1.0, help="largest VMAF loss against today's on the real clips"
-    )
-    parser.add_argument("--subsample", type=int, default=5, help="VMAF on every n-th frame")
-    parser.add_argument("--confirm", type=int, default=2, help="interleaved rounds of current vs chosen, for CPU")
+    parser.add_argument("--subsample", type=int, default=8, help="VMAF on every n-th frame")
+    parser.add_argument("--confirm", type=int, default=1, help="interleaved rounds of current vs chosen, for CPU")
     parser.add_argument("--no-real", action="store_true", help="only the generated recording")
     parser.add_argument("--write", action="store_true", help="write the section into bench/RESULTS.md")
     args = parser.parse_args()
 
     ff = ffmpeg_path()
-    crfs = [int(c) for c in args.crfs.split(",")]
-    speeds = args.speeds.split(",")
+    if args.grid:
+        pairs = [(g.split(":")[0], int(g.split(":")[1])) for g in args.grid.split(",")]
+    else:
+        pairs = [(s, int(c)) for s in args.speeds.split(",") for c in args.crfs.split(",")]
+    speeds = list(dict.fromkeys(s for s, _ in pairs))
     live = live_source(args.seconds, args.noise)
-    sources = {"live": SourceFacts(str(live), probe_file(live))}
+    clean = live_source(args.seconds, args.clean_noise)
+    sources = {"live": SourceFacts(str(live), probe_file(live)), "clean": SourceFacts(str(clean), probe_file(clean))}
     if not args.no_real:
         for name in REAL:
             if (SHARED / name).exists():
@@ -293,7 +310,7 @@ def main() -> int:
             rep = presets[0]
             current[fam] = (rep.x264_preset, rep.crf)
             grid = sorted(
-                {(rep.x264_preset, rep.crf), *((s, c) for s in speeds for c in crfs)},
+                {(rep.x264_preset, rep.crf), *pairs},
                 key=lambda sc: (speeds.index(sc[0]) if sc[0] in speeds else -1, sc[1]),
             )
             runs = []
@@ -310,7 +327,7 @@ def main() -> int:
                         flush=True,
                     )
             all_runs[fam] = runs
-            chosen[fam] = choose(runs, args.target_vmaf, args.ssim_drop, args.vmaf_drop, current[fam])
+            chosen[fam] = choose(runs, args.target_vmaf, args.ssim_drop, current[fam])
             c = chosen[fam]
             print(f"==> {fam}: {c.speed + ' crf ' + str(c.crf) if c else 'nothing meets the target'}", flush=True)
 
@@ -349,12 +366,13 @@ def format_report(
 ) -> str:
     lines = [
         f"Measured {today()} on {machine()}, shared with the other helpers; "
-        f"`python -m bench.encoder_tuning --seconds {args.seconds:g} --crfs {args.crfs} --speeds {args.speeds}` "
+        f"`python -m bench.encoder_tuning --seconds {args.seconds:g} --grid {args.grid}` "
         f"({elapsed:.0f} min). Target: VMAF (v0.6.1, mean over every {args.subsample}th frame) ≥ {args.target_vmaf:g} "
-        f"on the live recording; on the real clips VMAF at most {args.vmaf_drop:g} below today's setting; everywhere "
-        f"luma SSIM at most {args.ssim_drop:g} below today's. Sources: " + ", ".join(source_names) + ".",
+        f"on both 1080p recordings (`live`: noise {args.noise}, `clean`: noise {args.clean_noise}), and luma SSIM at "
+        f"most {args.ssim_drop:g} below today's setting on every source (the real clips render below the preset's "
+        f"frame and are scored upscaled to it, as a phone shows them). Sources: " + ", ".join(source_names) + ".",
         "",
-        "Chosen per family (figures on the live recording; CPU = ffmpeg's user + sys, decode and audio included):",
+        "Chosen per family: the least CPU on the live recording among settings meeting the target on every source (figures on the live recording; CPU = ffmpeg's user + sys, decode and audio included):",
         "",
         "| family | presets | today | chosen | CPU s / output min, today → chosen | kb/s | SSIM | VMAF (p5) |",
         "|---|---|---|---|---|---|---|---|",
