@@ -71,15 +71,21 @@ def test_one_process_one_split_input_side_seeking(three):
 
 
 def test_per_output_x264_settings_follow_the_preset(three):
-    argv = build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), three, ffmpeg="ffmpeg")
+    # Give one preset settings no shipped preset has, so the argv can only have them from that preset.
+    tuned = three[1].preset.model_copy(update={"crf": 27, "x264_preset": "faster"})
+    outputs = [three[0], OutputSpec(tuned, three[1].path), three[2]]
+    argv = build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), outputs, ffmpeg="ffmpeg")
     out_b = argv.index("file:/out/b.mp4")
     opts = argv[argv.index("[v1out]") : out_b]
-    assert opts[opts.index("-crf") + 1] == "21"
+    assert opts[opts.index("-crf") + 1] == "27"
     assert opts[opts.index("-maxrate") + 1] == "8000k" and opts[opts.index("-bufsize") + 1] == "16000k"
     assert opts[opts.index("-profile:v") + 1] == "high" and opts[opts.index("-level:v") + 1] == "4.1"
     assert opts[opts.index("-g") + 1] == "60"  # 2 s GOP at 30 fps
     assert opts[opts.index("-movflags") + 1] == "+faststart"
-    assert opts[opts.index("-preset") + 1] == "veryfast"
+    assert opts[opts.index("-preset") + 1] == "faster"
+    first = argv[argv.index("[v0out]") : argv.index("file:/out/a.mp4")]
+    assert first[first.index("-crf") + 1] == str(three[0].preset.crf)
+    assert first[first.index("-preset") + 1] == three[0].preset.x264_preset
 
 
 def test_no_audio_source_gets_silence_only_where_required(catalog):
