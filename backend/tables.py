@@ -16,11 +16,11 @@ from backend.catalogue.models import (
 from backend.compliance.models import AccountChannel, PlatformAccount, Publication, PublicationEvent, Report
 from backend.metrics.models import MetricImport, MetricSnapshot
 from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
-from backend.uploads.models import TusUpload, UploadStatus, UploadStorageMode
+from backend.uploads.models import TusUpload, UploadStatus
 
 __all__ = [
     "AccountChannel", "Analysis", "AnalysisStatus", "SessionData", "Transcript", "ApiKey", "JobStatus", "Material", "MaterialFingerprint", "MaterialKind", "MaterialStatus",
     "MaterialTag", "MediaType", "MetricImport", "MetricSnapshot", "Orientation", "OutputStatus", "PlatformAccount",
     "Publication", "PublicationEvent", "RenderJob", "RenderOutput", "Report", "Role", "Tag", "TagCategory",
-    "TusUpload", "UploadStatus", "UploadStorageMode",
+    "TusUpload", "UploadStatus",
 ]

@@ -45,26 +45,16 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         raise
 
 
-def _too_large(limit: int) -> str:
-    return f"the upload is larger than the limit of {limit} bytes"
-
-
 async def receive(
-    chunks: AsyncIterator[bytes],
-    fd: int,
-    hashers: list[Any],
-    limit: int,
-    *,
-    interrupted: type[BaseException] | None = None,
-    too_large: str | None = None,
-    progress: Callable[[int], None] | None = None,
+    chunks: AsyncIterator[bytes], fd: int, hashers: list[Any], limit: int, *,
+    interrupted: type[BaseException] | None = None, progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write a body to `fd` at its position, updating each of `hashers`; return the bytes written.
 
-    Past `limit` bytes it is refused (PayloadTooLarge, detail `too_large`) before any excess is
-    written. If the stream raises `interrupted` (a client gone mid-body), what arrived before is
-    still written and hashed. On any error no thread is still writing when this returns, so the
-    caller may truncate or remove the file. `progress(n)`: `n` bytes are written, after each batch.
+    Past `limit` bytes it is refused (PayloadTooLarge) before any excess is written. If the stream
+    raises `interrupted` (a client gone mid-body), what arrived before is still written and hashed.
+    On any error no thread is still writing when this returns, so the caller may truncate or remove
+    the file. `progress(n)`: `n` bytes are written, after each batch.
     """
     received = written = batched = 0
     batch: list[bytes] = []
@@ -96,21 +86,24 @@ async def receive(
             async for chunk in chunks:
                 received += len(chunk)
                 if received > limit:
-                    raise errors.PayloadTooLarge(too_large or _too_large(limit))
+                    raise errors.PayloadTooLarge(_too_large(limit))
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= BATCH_BYTES:
                     await hand_over()
         except BaseException as exc:
-            if interrupted is None or not isinstance(exc, interrupted):
-                raise
-            await hand_over()  # keep what arrived before the cut
+            if interrupted is not None and isinstance(exc, interrupted):
+                await hand_over()  # keep what arrived before the cut
             raise
         await hand_over()
         await _settled(pending)
         return received
     finally:
         wait(pending)  # blocks for at most one batch: no thread outlives the request
+
+
+def _too_large(limit: int) -> str:
+    return f"the body is larger than the {limit} bytes it may have"
 
 
 async def _settled(futures: list[Future[Any]]) -> None:
