@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from backend import errors
@@ -129,7 +130,6 @@ async def upload_patch(
 def upload_delete(upload_id: uuid.UUID, key: Editor, session: SessionDep, settings: SettingsDep) -> Response:
     with tus.writer_lock(session, settings, upload_id, key) as upload:
         tus.terminate(settings, upload)
-        session.add(upload)
         session.commit()
     return Response(status_code=204)
 
@@ -142,10 +142,10 @@ async def upload_method_override(
     method = (request.headers.get("x-http-method-override") or "").upper()
     if method == "PATCH":
         return await upload_patch(upload_id, request, key, session, storage, settings)
-    if method == "DELETE":
-        return upload_delete(upload_id, key, session, settings)
+    if method == "DELETE":  # (sync routes: their database work and lock stay off the event loop)
+        return await run_in_threadpool(upload_delete, upload_id, key, session, settings)
     if method == "HEAD":
-        return upload_head(upload_id, key, session)
+        return await run_in_threadpool(upload_head, upload_id, key, session)
     raise errors.BadRequest("POST to an upload URL needs X-HTTP-Method-Override: PATCH, DELETE or HEAD")
 
 

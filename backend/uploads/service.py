@@ -78,12 +78,12 @@ class InspectWhileSpooling(SandboxedInspector):
 
     def __init__(self, settings: Settings, declared_size: int) -> None:
         super().__init__()
-        self._limits, self._size = limits_from(settings), declared_size
+        self._limits, self._declared = limits_from(settings), declared_size
         self._path: Path | None = None
 
     def started(self, path: Path) -> None:
         self._path, previews = path, _previews(path)
-        self.follow(path, self._size, limits=self._limits, poster=previews["poster"], contact_sheet=previews["sheet"])
+        self.follow(path, self._declared, limits=self._limits, poster=previews["poster"], contact_sheet=previews["sheet"])
 
     def written(self, total_bytes: int) -> None:
         self.advance(total_bytes)

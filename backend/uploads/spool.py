@@ -9,6 +9,7 @@ the files nobody holds (their request died with its process), at start-up and fr
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -157,12 +158,9 @@ class SpoolWatcher(Protocol):
     def written(self, total_bytes: int) -> None: ...
 
 
-async def spool_stream(
-    chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int, *, watcher: SpoolWatcher | None = None
-) -> SpooledUpload:
+async def spool_stream(chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int, *, watcher: SpoolWatcher | None = None) -> SpooledUpload:
     """Spool an async byte stream (a request body) to a new file, hashed on the way."""
-    path, fd = new_spool_file(spool_dir)
-    hasher = hashlib.sha256()
+    (path, fd), hasher = new_spool_file(spool_dir), hashlib.sha256()
     try:
         if watcher is not None:
             watcher.started(path)
@@ -175,9 +173,7 @@ async def spool_stream(
 
 def spool_file(source: BinaryIO, spool_dir: Path, max_bytes: int) -> SpooledUpload:
     """Spool a readable binary file object, in the caller's thread."""
-    path, fd = new_spool_file(spool_dir)
-    hasher = hashlib.sha256()
-    size = 0
+    (path, fd), hasher, size = new_spool_file(spool_dir), hashlib.sha256(), 0
     try:
         while chunk := source.read(READ_CHUNK):
             size += len(chunk)
@@ -195,31 +191,23 @@ def _unheld(path: Path) -> bool:
     """True if no process holds `path`'s flock (its writer is gone)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
     except OSError:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
     return True
 
 
 def cleanup_spool(spool_dir: Path) -> int:
     """Remove every `.part` nobody holds and previews whose spool file is gone or unheld (what
     requests that died with their process left). Safe while other uploads run."""
-    removed = 0
-    now = time.time()
+    removed, now = 0, time.time()
     for entry in spool_dir.iterdir() if spool_dir.exists() else ():
         part = entry if entry.suffix == ".part" else spool_dir / f"{entry.name.split('.', 1)[0]}.part"
-        try:
-            if not entry.is_file() or now - entry.stat().st_mtime < FRESH_SECONDS:
-                continue
-            if part.exists() and not _unheld(part):
-                continue
-            entry.unlink()
-            removed += 1
-        except FileNotFoundError:
-            continue
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile (ingested, or by another sweep)
+            if entry.is_file() and now - entry.stat().st_mtime >= FRESH_SECONDS and (not part.exists() or _unheld(part)):
+                entry.unlink()
+                removed += 1
     return removed

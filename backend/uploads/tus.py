@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
@@ -189,15 +188,12 @@ def writer_lock(session: Session, settings: Settings, upload_id: uuid.UUID, key:
     path = _file(settings, upload_id, ".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
-            raise errors.UploadLocked("another request is writing to this upload") from exc
-        raise
     finished = False  # as committed: an unknown upload, or one that takes no more bytes, keeps no lock file
     try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise errors.UploadLocked("another request is writing to this upload") from exc
         row = session.get(TusUpload, upload_id, populate_existing=True)  # as committed now, not as last seen
         finished = row is None or row.status != UploadStatus.receiving
         session.commit()
@@ -410,7 +406,6 @@ def expire_uploads(session: Session, storage: Storage, settings: Settings, now: 
                 if upload.status == UploadStatus.receiving and upload.expires_at <= now:
                     discard_bytes(settings, upload)
                     upload.status, upload.updated_at = UploadStatus.expired, now
-                    session.add(upload)
                     expired += 1
                 session.commit()
         except (errors.UploadLocked, errors.NotFound):
