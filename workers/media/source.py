@@ -12,7 +12,6 @@ import io
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -139,7 +138,7 @@ class MediaSource:
         if self.arrival is not None:
             self.arrival.wait_for(self.arrival.size)
 
-    @contextmanager
+    @contextlib.contextmanager
     def open_av(self, *, metadata_errors: str = "strict", **container_options: str) -> Iterator[Any]:
         """The file as a PyAV container (`container_options`: FFmpeg's format options), with only the
         allow-listed demuxers and the `file` protocol: by name when complete (FFmpeg does its own I/O),
