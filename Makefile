@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean-data
+.PHONY: run admin test lint bench clean-data
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/reelhouse serve
+
+# The first person who signs in to the web app (asks for a password): `make admin USER_NAME=xiaomei`.
+admin: $(STAMP)
+	$(BIN)/reelhouse users create-admin $(or $(USER_NAME),admin)
 
 # The import contracts and the type checker first (seconds; pyproject.toml configures both), then the tests.
 test: $(STAMP)

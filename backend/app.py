@@ -116,8 +116,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 API_DESCRIPTION = """reelhouse catalogues brand video material (live-stream footage, derived clips, platform
 copies), re-cuts it into platform presets, and tracks channel quotas.
 
-Every endpoint except `/health` and `/ready` needs an API key: `Authorization: Bearer rh_...`
-(or `X-API-Key`). Errors are `application/problem+json` (RFC 9457); switch on `type`, listed at
+Every endpoint except `/health`, `/ready` and signing in needs an API key (`Authorization: Bearer rh_...`
+or `X-API-Key`) or the web app's session cookie (`POST /api/v1/session`); a cookie-authenticated request
+that changes something also sends the session's `X-CSRF-Token`. Errors are `application/problem+json` (RFC 9457); switch on `type`, listed at
 `GET /problems`."""
 
 
@@ -127,6 +128,8 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by backend/web from vendored Swagger UI assets (works offline)
+        redoc_url=None,  # ReDoc would load its script from a CDN
     )
     install_error_handlers(app)
     modules = (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api, autoclip_api, proxies_api, reframe_api)

@@ -51,7 +51,17 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, description="Celery broker; default: filesystem queue in data_dir."
     )
-    worker_concurrency: int = 2
+    worker_concurrency: int = Field(
+        default=2, ge=1, description="Processes of the quick-queue worker (probes, previews, fingerprints, rules)."
+    )
+    render_concurrency: int | None = Field(
+        default=None, ge=1, description="Render jobs at once per machine; default: one per 2 cores (at least 1)."
+    )
+    render_threads: int | None = Field(
+        default=None, ge=0,
+        description="Threads of each render's x264 encoders and filter graph; default: cores / render jobs at "
+        "once; 0: ffmpeg's own choice (about 1.5 per core each).",
+    )
 
     max_upload_bytes: int = 20 * 1024**3
     max_video_pixels: int = 8192 * 8192
@@ -98,6 +108,16 @@ class Settings(BaseSettings):
     auto_render_seconds: float = Field(default=60.0, gt=0, description="Auto renders cut the first N seconds.")
 
     public_url: str = "http://127.0.0.1:8000"
+
+    # The web app's sign-in (backend/auth). A session slides on use up to its absolute lifetime.
+    session_idle_hours: float = Field(default=72.0, gt=0, description="A web session ends after this long unused.")
+    session_max_days: float = Field(default=30.0, gt=0, description="A web session ends this long after sign-in.")
+    cookie_secure: bool | None = Field(
+        default=None, description="Mark the session cookie Secure; default: when the request came over https."
+    )
+    login_window_minutes: float = Field(default=15.0, gt=0, description="The window sign-in failures are counted in.")
+    login_max_failures_per_user: int = Field(default=5, ge=1, description="Failures that lock a user name for the window.")
+    login_max_failures_per_ip: int = Field(default=30, ge=1, description="Failures that block an address for the window.")
     webhook_url: str | None = Field(default=None, description="Report and at_risk webhooks are POSTed here.")
     webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key for X-Reelhouse-Signature.")
 

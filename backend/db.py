@@ -25,13 +25,23 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     """Run `callback` once the session's transaction has committed; dropped on rollback.
 
     This is how work is enqueued: the row is the truth, the Celery message is sent only after it
-    is durable, and a message that fails to go out is re-sent by the owning sweep."""
-    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+    is durable, and a message that fails to go out is re-sent by the owning sweep. Savepoints
+    (`begin_nested`) count as part of their transaction: releasing one sends nothing, and rolling one
+    back drops only what was registered inside it."""
+    session.info.setdefault(_AFTER_COMMIT, []).append((session.get_nested_transaction(), callback))
 
 
+# SQLAlchemy fires after_commit / after_rollback for savepoints too; while one is being released or
+# rolled back, it is the session's nested transaction.
 @event.listens_for(OrmSession, "after_commit")
 def _run_after_commit(session: OrmSession) -> None:
-    for callback in session.info.pop(_AFTER_COMMIT, []):
+    if session.in_nested_transaction():
+        released = session.get_nested_transaction()
+        parent = released.parent if released is not None and released.parent and released.parent.nested else None
+        pending = session.info.get(_AFTER_COMMIT, [])
+        session.info[_AFTER_COMMIT] = [(parent if owner is released else owner, cb) for owner, cb in pending]
+        return
+    for _, callback in session.info.pop(_AFTER_COMMIT, []):
         try:
             callback()
         except Exception:  # the row is committed: a sweep re-sends a message that failed to go out
@@ -40,6 +50,10 @@ def _run_after_commit(session: OrmSession) -> None:
 
 @event.listens_for(OrmSession, "after_rollback")
 def _drop_after_commit(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        undone = session.get_nested_transaction()
+        session.info[_AFTER_COMMIT] = [(o, cb) for o, cb in session.info.get(_AFTER_COMMIT, []) if o is not undone]
+        return
     session.info.pop(_AFTER_COMMIT, None)
 
 

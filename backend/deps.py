@@ -1,24 +1,36 @@
-"""FastAPI dependencies as Annotated aliases: the session, storage, settings and the caller's key."""
+"""FastAPI dependencies as Annotated aliases: the session, storage, settings and the caller's key.
+
+A caller is an API key sent in a header (scripts) or a person signed in to the web app with a session
+cookie; either way the routes see an `ApiKey` (a person's principal key, with their role). A request
+authenticated by cookie that changes something (any method but GET, HEAD, OPTIONS) must also send the
+session's CSRF token in `X-CSRF-Token`: a page on another site can make the browser send the cookie,
+but cannot read the token. Header-authenticated requests are unaffected (no browser adds that header)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from backend.auth.models import ApiKey, Role
 from backend.auth.service import authenticate, record_use
+from backend.auth.sessions import SignedIn, csrf_matches, resolve
 from backend.config import Settings, get_settings
 from backend.db import get_engine, session_scope
-from backend.errors import Forbidden
+from backend.errors import CsrfFailed, Forbidden, Unauthorized
 from backend.objectstore import get_storage  # re-exported: the API's storage is the process's
 from storage import Storage
 
-# Where the caller's key is kept in the ASGI scope once it has been checked.
+# Where the caller's key (and, for a cookie, the signed-in session) is kept in the ASGI scope once checked.
 KEY_SCOPE = "reelhouse.api_key"
+SIGNED_IN_SCOPE = "reelhouse.signed_in"
+SESSION_COOKIE = "reelhouse_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 # The cached getters are wrapped in `async def` so FastAPI calls them on the event loop: a plain
@@ -90,6 +102,39 @@ def lookup_key(token: str | None) -> ApiKey:
     return key
 
 
+def lookup_session(cookie: str, method: str, csrf: str | None) -> SignedIn:
+    """The signed-in session for a cookie, in its own short transaction (blocking, like `lookup_key`);
+    a request that changes something must carry the session's CSRF token."""
+    with session_scope() as session:
+        signed_in = resolve(session, get_settings(), cookie)
+    if method not in SAFE_METHODS and not csrf_matches(signed_in, csrf):
+        raise CsrfFailed(f"send the session's CSRF token (from GET /api/v1/session) in {CSRF_HEADER}")
+    return signed_in
+
+
+def lookup_caller(headers: Mapping[str, str], cookies: Mapping[str, str], method: str) -> tuple[ApiKey, SignedIn | None]:
+    """Who is calling: an API key in a header wins; else the session cookie; else 401."""
+    token = bearer_token(headers.get("authorization"), headers.get("x-api-key"))
+    if token is not None:
+        return lookup_key(token), None
+    cookie = cookies.get(SESSION_COOKIE)
+    if cookie:
+        signed_in = lookup_session(cookie, method, headers.get(CSRF_HEADER.lower()))
+        return signed_in.key, signed_in
+    raise Unauthorized("sign in to the web app, or send an API key as 'Authorization: Bearer rh_...' or 'X-API-Key'")
+
+
+async def authenticate_request(conn: HTTPConnection) -> ApiKey:
+    """The caller's key, looked up once per request (in the thread pool) and kept in the scope."""
+    checked = conn.scope.get(KEY_SCOPE)
+    if isinstance(checked, ApiKey):
+        return checked
+    key, signed_in = await run_in_threadpool(lookup_caller, conn.headers, conn.cookies, conn.scope.get("method", "GET"))
+    conn.scope[KEY_SCOPE] = key
+    conn.scope[SIGNED_IN_SCOPE] = signed_in
+    return key
+
+
 async def current_key(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -97,12 +142,7 @@ async def current_key(
 ) -> ApiKey:
     """The caller's key: the one `backend.guard` checked before the request's body was read, or
     looked up now in the thread pool (routes whose body the endpoint streams itself)."""
-    checked = request.scope.get(KEY_SCOPE)
-    if isinstance(checked, ApiKey):
-        return checked
-    key = await run_in_threadpool(lookup_key, bearer_token(authorization, x_api_key))
-    request.scope[KEY_SCOPE] = key
-    return key
+    return await authenticate_request(request)
 
 
 CurrentKey = Annotated[ApiKey, Depends(current_key)]
@@ -111,7 +151,7 @@ CurrentKey = Annotated[ApiKey, Depends(current_key)]
 def require(role: Role):
     async def check(key: CurrentKey) -> ApiKey:  # no I/O: stays on the event loop
         if Role(key.role).rank < role.rank:
-            raise Forbidden(f"this action needs the {role.value} role; the key has {key.role}")
+            raise Forbidden(f"this action needs the {role.value} role; the caller has {key.role}")
         return key
 
     return check
@@ -120,3 +160,14 @@ def require(role: Role):
 Viewer = Annotated[ApiKey, Depends(require(Role.viewer))]
 Editor = Annotated[ApiKey, Depends(require(Role.editor))]
 Admin = Annotated[ApiKey, Depends(require(Role.admin))]
+
+
+async def signed_in(request: Request, _: CurrentKey) -> SignedIn:
+    """The signed-in person (session cookie); an API key is no person: 401."""
+    found = request.scope.get(SIGNED_IN_SCOPE)
+    if not isinstance(found, SignedIn):
+        raise Unauthorized("this endpoint is about a signed-in person: sign in to the web app (an API key is not one)")
+    return found
+
+
+SignedInDep = Annotated[SignedIn, Depends(signed_in)]

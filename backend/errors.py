@@ -174,6 +174,38 @@ class DurationNotAllowed(MediaRejected):
     slug, title = "media-duration-not-allowed", "The duration is outside the allowed range"
 
 
+# --- people and sign-in (backend/auth) ---------------------------------------------------------
+
+
+class SignInFailed(Unauthorized):
+    slug, title = "sign-in-failed", "Wrong user name or password"
+
+
+class SignInThrottled(AppError):
+    status, slug, title = 429, "sign-in-throttled", "Too many failed sign-ins; wait and try again"
+    retry_after = 900
+
+    def __init__(self, detail: str, *, wait_s: int) -> None:
+        super().__init__(detail, retry_after_s=wait_s)
+        vars(self)["retry_after"] = wait_s  # this refusal's own Retry-After (the class's is the longest)
+
+
+class CsrfFailed(Forbidden):
+    slug, title = "csrf-failed", "The request lacks this session's X-CSRF-Token"
+
+
+class UsernameTaken(Conflict):
+    slug, title = "username-taken", "That user name is already taken"
+
+
+class LastAdmin(Conflict):
+    slug, title = "last-admin", "The last active admin cannot be disabled or demoted"
+
+
+class PasswordRejected(AppError):
+    status, slug, title = 422, "password-rejected", "The password does not meet the rules"
+
+
 def error_classes() -> list[type[AppError]]:
     """Every error class, for the /problems documentation endpoint and OpenAPI."""
     seen: list[type[AppError]] = []

@@ -30,7 +30,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.deps import KEY_SCOPE, bearer_token, current_key, lookup_key
+from backend.deps import KEY_SCOPE, authenticate_request, current_key
 from backend.errors import AppError, BodyTooLarge, JsonTooDeep, database_error
 from backend.responses import problem_response
 
@@ -150,9 +150,8 @@ class BodyGuard:
         self, scope: Scope, headers: Headers, receive: Receive, body_route: _BodyRoute
     ) -> bytes | None:
         if body_route.needs_key and KEY_SCOPE not in scope:
-            token = bearer_token(headers.get("authorization"), headers.get("x-api-key"))
-            # Raises Unauthorized (401) before a byte of the body is read.
-            scope[KEY_SCOPE] = await run_in_threadpool(lookup_key, token)
+            # Raises Unauthorized (401), or CsrfFailed (403), before a byte of the body is read.
+            await authenticate_request(Request(scope))
         limit = body_route.limit
         declared = headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > limit:

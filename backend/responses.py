@@ -38,8 +38,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 _PROBLEM_MEANING = {
     400: "Malformed request (see detail)",
-    401: "Missing, unknown or revoked API key",
-    403: "The key's role does not allow this",
+    401: "Not signed in, or a missing, unknown or revoked API key",
+    403: "The caller's role does not allow this, or a signed-in request lacks its CSRF token",
     404: "No such resource",
     405: "The path does not take that method (see Allow)",
     409: "Conflicts with recorded state",
@@ -50,6 +50,7 @@ _PROBLEM_MEANING = {
     416: "Range not satisfiable",
     422: "Invalid request, or refused by a domain rule (see type)",
     423: "Locked by another request",
+    429: "Too many attempts; see Retry-After",
     460: "Checksum mismatch",
     503: "A backing service is unavailable",
     507: "No disk space for the upload right now; nothing was kept",

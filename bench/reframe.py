@@ -123,33 +123,73 @@ def render_cost(path: Path, rounds: int, seconds: float) -> tuple[dict[str, list
     zoom = tuple(CropKey(k.t, k.x, k.y, 1.0 if i % 2 == 0 else 0.8) for i, k in enumerate(keys))
     padded = (*keys, CropKey(seconds / 2, 0.5, pad=True), CropKey(seconds / 2 + 3, 0.5))
     padded = tuple(sorted(padded, key=lambda k: k.t))
-    still = tuple(CropKey(k.t, 0.5) for k in keys)
     modes = {
         "fixed centre crop (fit crop)": ("crop", ()),
-        "smart, the same keyframe times held at the centre": ("smart", still),
         "moving crop (suggested path)": ("smart", keys),
-        "moving + zooming crop": ("smart", zoom),
+        "moving + zooming crop (0.8-1 ramps between all keys)": ("smart", zoom),
         "moving crop with a 3 s padded stretch": ("smart", padded),
     }
-    times: dict[str, list[float]] = {m: [] for m in modes}
+    times: dict[str, list[float]] = {f"{m} [{kind}]": [] for m in modes for kind in ("x264", "graph only")}
+    sizes: dict[str, int] = {}
     OUT.mkdir(parents=True, exist_ok=True)
+    target = OUT / "reframe_out.mp4"
     for _ in range(rounds):
         for name, (fit, path_keys) in modes.items():
             recipe = RenderRecipe(ranges=(TimeRange(0, seconds),), crop_path=path_keys)
-            argv = build_render_argv(facts, recipe, [OutputSpec(preset, str(OUT / "reframe_out.mp4"), fit=fit)], ffmpeg=ffmpeg)  # type: ignore[arg-type]
+            argv = build_render_argv(facts, recipe, [OutputSpec(preset, str(target), fit=fit)], ffmpeg=ffmpeg)  # type: ignore[arg-type]
+            # the same decode and filter graph without the encoder: what the engine itself costs
+            graph_only = [*argv[: argv.index("-map")], "-map", "[v0out]", "-map", "[a0out]", "-f", "null", "-"]
+            for kind, cmd in (("x264", argv), ("graph only", graph_only)):
+                t0 = time.perf_counter()
+                run_ffmpeg(cmd, total_seconds=seconds, timeout=1200)
+                key = f"{name} [{kind}]"
+                times[key].append(time.perf_counter() - t0)
+                print(f"  {key}: {times[key][-1]:.2f} s", flush=True)
+            # (the x264 run wrote the file before the graph-only run)
+            sizes[name] = target.stat().st_size
+    for name, size in sizes.items():
+        print(f"  {name}: {size / 1e6:.2f} MB", flush=True)
+    return analysis_cost, times
+
+
+def motion_cost(path: Path, rounds: int, seconds: float) -> dict[str, list[float]]:
+    """Camera motion alone: from 12 s on, where the host holds still at x 0.8 then walks to 0.7, the same
+    subject stays in view whether the window holds at 0.75 or pans back and forth around it."""
+    from presets.loader import load_catalog
+    from workers.media.argv import CropKey, OutputSpec, RenderRecipe, SourceFacts, TimeRange, build_render_argv
+    from workers.media.probe import probe_file
+    from workers.media.run import ffmpeg_path, run_ffmpeg
+
+    preset = load_catalog().preset("douyin.feed_9x16")
+    facts = SourceFacts(str(path), probe_file(path))
+    held = (CropKey(0, 0.75),)
+    pan = tuple(CropKey(t, 0.75 + 0.04 * np.sin(t * 1.2)) for t in np.arange(0, seconds + 0.5, 0.5))
+    modes = {"window held at x 0.75": held, "window panning around it (±0.04 frame widths, 0.05 fw/s)": pan}
+    times: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(rounds):
+        for name, keys in modes.items():
+            recipe = RenderRecipe(ranges=(TimeRange(12, 12 + seconds),), crop_path=keys)
+            argv = build_render_argv(facts, recipe, [OutputSpec(preset, str(OUT / "reframe_out.mp4"), fit="smart")], ffmpeg=ffmpeg_path())
             t0 = time.perf_counter()
             run_ffmpeg(argv, total_seconds=seconds, timeout=1200)
             times[name].append(time.perf_counter() - t0)
-            print(f"  {name}: {times[name][-1]:.2f} s", flush=True)
-    return analysis_cost, times
+            print(f"  {name}: {times[name][-1]:.2f} s, {(OUT / 'reframe_out.mp4').stat().st_size / 1e6:.2f} MB", flush=True)
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--render-seconds", type=float, default=20.0)
+    parser.add_argument("--motion-only", action="store_true", help="only the held-vs-panning window comparison")
     args = parser.parse_args()
     med = statistics.median
+    if args.motion_only:
+        held = motion_cost(footage_1080(args.render_seconds), args.rounds, args.render_seconds)
+        base = med(next(iter(held.values())))
+        for name, vals in held.items():
+            print(f"| {name} | {med(vals):.2f} s ({', '.join(f'{v:.2f}' for v in vals)}) | {med(vals) / base:.3f}x |")
+        return
     print(f"# {today()} — {machine()}", flush=True)
     cost = path_cost(args.rounds)
     print("\n## path cost, synthetic 2-hour analysis (120 min)")
@@ -161,8 +201,9 @@ def main() -> None:
     print(f"\n## generated 1080p footage, {args.render_seconds:g} s")
     for name, vals in analysis.items():
         print(f"| {name} | {med(vals):.3f} s ({', '.join(f'{v:.3f}' for v in vals)}) |")
-    base = med(renders["fixed centre crop (fit crop)"])
     for name, vals in renders.items():
+        kind = name.rsplit("[", 1)[1].rstrip("]")
+        base = med(renders[f"fixed centre crop (fit crop) [{kind}]"])
         print(f"| {name} | {med(vals):.2f} s ({', '.join(f'{v:.2f}' for v in vals)}) | {med(vals) / base:.3f}x |")
 
 

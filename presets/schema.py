@@ -2,7 +2,8 @@
 
 Platform figures (sizes, durations, limits) are `Figure`s: each carries its value and the source it
 comes from, including whether the platform documents it or it is only commonly cited. Encoder knobs
-(crf, x264 speed, GOP) are reelhouse's own choices and stay plain values.
+(crf, x264 speed, GOP) are reelhouse's own choices and stay plain values; crf and x264 speed are tuned per
+family of presets (frame + max rate) by bench/encoder_tuning.py and written on each shipped preset.
 """
 
 from __future__ import annotations

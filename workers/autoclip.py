@@ -27,6 +27,7 @@ from backend.queue import (
     PROPOSAL_STORYBOARDS,
     QUICK_QUEUE,
 )
+from storage import LocalStorage
 from storage.base import FullReader, Storage, StorageError
 from workers.celery_app import celery_app
 from workers.media.analysis import ANALYSIS_VERSION, ProductName, analyse_recording
@@ -69,6 +70,19 @@ class _Lease:
             log.warning("heartbeat for analysis %s failed; will try again", self.analysis_id, exc_info=True)
 
 
+def _readable_copy(key: str, tmp: Path) -> Path:
+    """The recording as a local file: the stored one itself on local storage (an original is never
+    rewritten in place; copying a 7 GB stream first cost about a minute), a copy from object storage
+    (the analysis decodes all of it several times over, audio and pictures apart, so one download is
+    cheaper than streaming it each time)."""
+    storage = get_storage()
+    if isinstance(storage, LocalStorage):
+        return storage.local_path(key)
+    path = tmp / ("source" + Path(key).suffix)
+    storage.download_to(key, path)
+    return path
+
+
 @celery_app.task(name=ANALYSE_MATERIAL, bind=True, max_retries=5)
 def analyse_material(self: object, analysis_id: str) -> str:
     aid = uuid.UUID(analysis_id)
@@ -84,9 +98,8 @@ def analyse_material(self: object, analysis_id: str) -> str:
     products = [ProductName(p.tag_id, p.names) for p in inputs.products]
     series = {k: Series(start=v["start"], step=v["step"], values=v["values"]) for k, v in (inputs.session_series or {}).items()}
     with tempfile.TemporaryDirectory(prefix="analysis-", dir=_tmp_dir(settings.data_dir)) as tmp:
-        path = Path(tmp) / ("source" + Path(inputs.storage_key).suffix)
         try:
-            get_storage().download_to(inputs.storage_key, path)
+            path = _readable_copy(inputs.storage_key, Path(tmp))
             result = analyse_recording(
                 path, products=products, session=series or None, transcript=inputs.transcript_segments,
                 ffmpeg=settings.ffmpeg_path or None,

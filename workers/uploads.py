@@ -8,12 +8,7 @@ from backend.objectstore import get_storage
 from backend.uploads.tus import expire_uploads
 from workers.celery_app import celery_app
 
-EXPIRE_EVERY_SECONDS = 15 * 60.0
-
-celery_app.conf.beat_schedule["expire-uploads"] = {
-    "task": "reelhouse.expire_uploads",
-    "schedule": EXPIRE_EVERY_SECONDS,
-}
+celery_app.conf.beat_schedule["expire-uploads"] = {"task": "reelhouse.expire_uploads", "schedule": 15 * 60.0}
 
 
 @celery_app.task(name="reelhouse.expire_uploads")

@@ -67,12 +67,13 @@ def record_use(session: Session, key: ApiKey) -> bool:
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:
-    return list(session.exec(select(ApiKey).order_by(col(ApiKey.created_at))))
+    """The API keys; a person's principal key (backend/auth/users.py) is not one of them."""
+    return list(session.exec(select(ApiKey).where(col(ApiKey.user_id).is_(None)).order_by(col(ApiKey.created_at))))
 
 
 def revoke_api_key(session: Session, key_id: uuid.UUID) -> ApiKey:
     key = session.get(ApiKey, key_id)
-    if key is None:
+    if key is None or key.user_id is not None:
         raise NotFound(f"API key {key_id} not found")
     if key.revoked_at is None:
         key.revoked_at = utcnow()

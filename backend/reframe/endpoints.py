@@ -21,7 +21,7 @@ API = "/api/v1"
     f"{API}/materials/{{material_id}}/reframe",
     response_model=ReframePublic,
     summary="Suggest a smart-reframe camera path",
-    responses=problems(404, 409),
+    responses=problems(400, 404, 409),
     description="Follows the host (and the product card, when both fit) shot by shot from the material's "
     "newest analysis, without decoding the video again: each shot holds, pans or tracks; a shot change "
     "resets the camera; a face seen once (a false detection, a passer-by) does not move it. Returns "
@@ -36,7 +36,7 @@ def suggest_path(material_id: uuid.UUID, body: ReframeRequest, _: Viewer, sessio
     f"{API}/materials/{{material_id}}/reframe/preview",
     summary="A strip of frames with the crop window drawn",
     response_class=Response,
-    responses={**answers(200, "JPEG strip: frames spread over the output, the window outlined", "image/jpeg"), **problems(404, 409)},
+    responses={**answers(200, "JPEG strip: frames spread over the output, the window outlined", "image/jpeg"), **problems(400, 404, 409)},
     description="Draws `crop_path` (an edited path) or, without it, the suggested one on frames spread "
     "over the output, so the framing can be checked before rendering.",
 )

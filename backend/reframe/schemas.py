@@ -33,9 +33,9 @@ class ShotPublic(BaseModel):
         description="`hold`: one window holds the subject; `pan`: a straight move does; `track`: the "
         "window follows; `centre` / `pad`: no subject to follow (or two that cannot share the window)"
     )
-    scale: float
-    subjects: int
-    product: bool
+    scale: float = Field(description="The shot's zoom (constant over a shot: no zoom jumps)")
+    subjects: int = Field(description="People followed: 0 (fallback), 1 (the host) or 2 (both fit)")
+    product: bool = Field(description="The product card, or the area of motion beside the host, is framed too")
 
 
 class ReframePublic(BaseModel):

@@ -12,12 +12,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from backend import errors
 from backend.deps import CurrentKey, Editor, SessionDep, SettingsDep, StorageDep
 from backend.responses import problem_response, problems
 from backend.uploads import tus
+from backend.uploads.models import UploadStatus
 
 API = "/api/v1/uploads"
 
@@ -30,19 +32,16 @@ class TusRoute(APIRoute):
 
         async def tus_handler(request: Request) -> Response:
             sent = request.headers.get("tus-resumable")
-            if request.method not in ("OPTIONS", "GET") and sent != tus.TUS_VERSION:
-                exc = errors.TusVersionUnsupported(
-                    f"this server speaks tus {tus.TUS_VERSION}, not {sent or '(no Tus-Resumable)'}"
-                )
-                response: Response = problem_response(exc, request)
-                response.headers["Tus-Version"] = tus.TUS_VERSION
-            else:
-                try:
-                    response = await handler(request)
-                except errors.AppError as exc:
-                    response = problem_response(exc, request)
-                    if isinstance(exc, errors.UploadOffsetMismatch):
-                        response.headers["Upload-Offset"] = str(exc.extra.get("upload_offset", ""))
+            try:
+                if request.method not in ("OPTIONS", "GET") and sent != tus.TUS_VERSION:
+                    raise errors.TusVersionUnsupported(f"this server speaks tus {tus.TUS_VERSION}, not {sent or '(no Tus-Resumable)'}")
+                response = await handler(request)
+            except errors.AppError as exc:
+                response = problem_response(exc, request)
+                if isinstance(exc, errors.TusVersionUnsupported):
+                    response.headers["Tus-Version"] = tus.TUS_VERSION
+                if isinstance(exc, errors.UploadOffsetMismatch):
+                    response.headers["Upload-Offset"] = str(exc.extra["upload_offset"])
             response.headers["Tus-Resumable"] = tus.TUS_VERSION
             return response
 
@@ -83,20 +82,15 @@ def upload_options(settings: SettingsDep) -> Response:
     return Response(status_code=204, headers=tus.options_headers(settings))
 
 
-CREATE_DOC = """Create a resumable upload (tus creation, creation-with-upload, creation-defer-length).
-
-Send `Upload-Length` (or `Upload-Defer-Length: 1`) and optionally `Upload-Metadata` with
-`filename`, `title`, `tags` (comma-separated or a JSON list of tag ids / `category:name`),
-`kind` (`source` or `external`) and `media_type`. The body may carry the first bytes with
-`Content-Type: application/offset+octet-stream`. Answers 201 with `Location`."""
-
-
-@router.post(API, status_code=201, summary="Create a resumable upload", description=CREATE_DOC,
-             responses=problems(400, 403, 409, 413, 415, 460, 507))
+@router.post(API, status_code=201, summary="Create a resumable upload", responses=problems(400, 403, 409, 413, 415, 460, 507))
 @router.post(f"{API}/", status_code=201, include_in_schema=False)
-async def create_upload(
-    request: Request, key: Editor, session: SessionDep, storage: StorageDep, settings: SettingsDep
-) -> Response:
+async def create_upload(request: Request, key: Editor, session: SessionDep, storage: StorageDep, settings: SettingsDep) -> Response:
+    """Create a resumable upload (tus creation, creation-with-upload, creation-defer-length).
+
+    Send `Upload-Length` (or `Upload-Defer-Length: 1`) and optionally `Upload-Metadata` with
+    `filename`, `title`, `tags` (comma-separated or a JSON list of tag ids / `category:name`),
+    `kind` (`source` or `external`) and `media_type`. The body may carry the first bytes with
+    `Content-Type: application/offset+octet-stream`. Answers 201 with `Location`."""
     length = request.headers.get("content-length")
     with_body = length.strip() not in ("", "0") if length is not None else (
         "chunked" in request.headers.get("transfer-encoding", "").lower())
@@ -136,7 +130,6 @@ async def upload_patch(
 def upload_delete(upload_id: uuid.UUID, key: Editor, session: SessionDep, settings: SettingsDep) -> Response:
     with tus.writer_lock(session, settings, upload_id, key) as upload:
         tus.terminate(settings, upload)
-        session.add(upload)
         session.commit()
     return Response(status_code=204)
 
@@ -149,17 +142,22 @@ async def upload_method_override(
     method = (request.headers.get("x-http-method-override") or "").upper()
     if method == "PATCH":
         return await upload_patch(upload_id, request, key, session, storage, settings)
-    if method == "DELETE":
-        return upload_delete(upload_id, key, session, settings)
+    if method == "DELETE":  # (sync routes: their database work and lock stay off the event loop)
+        return await run_in_threadpool(upload_delete, upload_id, key, session, settings)
     if method == "HEAD":
-        return upload_head(upload_id, key, session)
+        return await run_in_threadpool(upload_head, upload_id, key, session)
     raise errors.BadRequest("POST to an upload URL needs X-HTTP-Method-Override: PATCH, DELETE or HEAD")
+
+
+_SUMMARY = {"id", "status", "offset", "length", "filename", "title", "tags", "kind", "error_type", "material_id", "expires_at", "created_at", "updated_at"}
 
 
 @router.get(f"{API}/{{upload_id}}", summary="Status of a resumable upload (JSON)", responses=problems(404))
 def upload_status(upload_id: uuid.UUID, key: CurrentKey, session: SessionDep) -> dict[str, Any]:
     upload = tus.get_upload(session, upload_id, key)
-    body = tus.upload_summary(upload)
+    body = upload.model_dump(mode="json", include=_SUMMARY, warnings=False)  # status is read back as a str
+    if upload.status != UploadStatus.receiving:
+        body["expires_at"] = None
     if upload.material_id:
         body["links"] = {"material": f"/api/v1/materials/{upload.material_id}"}
     return body

@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Text
 from sqlmodel import Field, SQLModel
@@ -23,11 +22,6 @@ class UploadStatus(enum.StrEnum):
     failed = "failed"  # all bytes in, rejected at ingest: error_type says why; nothing kept
     terminated = "terminated"  # DELETEd by its owner
     expired = "expired"  # not finished before expires_at; bytes removed by the sweep
-
-
-class UploadStorageMode(enum.StrEnum):
-    local = "local"  # bytes appended to a partial file in the data dir
-    s3 = "s3"  # (older versions) parts in an S3 multipart upload; such an upload is answered 410 now
 
 
 class TusUpload(SQLModel, table=True):
@@ -46,19 +40,13 @@ class TusUpload(SQLModel, table=True):
     length: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # None: deferred
     offset: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
-    # Upload-Metadata as sent (echoed on HEAD) and decoded; the fields reelhouse uses are pulled out.
+    # Upload-Metadata as sent (echoed on HEAD); the fields reelhouse uses are pulled out.
     metadata_header: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    upload_metadata: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSONColumn, nullable=False)
-    )
     filename: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     title: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
     kind: str = Field(default="source", sa_column=Column(String(16), nullable=False))
     media_type: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
-
-    storage_mode: UploadStorageMode = Field(sa_column=Column(String(8), nullable=False))
-    multipart_upload_id: str | None = Field(default=None, sa_column=Column(String(1024), nullable=True))
 
     error_type: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     material_id: uuid.UUID | None = Field(

@@ -39,12 +39,7 @@ def retry_previews(session: Session, storage: Storage, settings: Settings, mater
     """Render the previews of a material whose previews failed; True once it has them. Idempotent:
     a material that has its previews (or is gone) is left as it is."""
     material = session.get(Material, material_id)
-    if material is None or not material.previews_failed or material.status == MaterialStatus.deleted:
-        return False
-    if material.media_type == MediaType.audio or not material.storage_key:
-        material.previews_failed = False
-        session.add(material)
-        session.flush()
+    if material is None or not material.previews_failed or material.status == MaterialStatus.deleted or not material.storage_key:
         return False
     with tempfile.TemporaryDirectory(prefix="reelhouse-previews-") as tmp:
         original, poster, sheet = Path(tmp) / "original", Path(tmp) / "poster.jpg", Path(tmp) / "sheet.jpg"
@@ -61,8 +56,7 @@ def retry_previews(session: Session, storage: Storage, settings: Settings, mater
         if not poster.exists():
             return False  # the inspector has logged why
         store_previews(storage, material, {"poster": poster, "sheet": sheet})
-    material.previews_failed = False
-    material.updated_at = utcnow()
+    material.previews_failed, material.updated_at = False, utcnow()
     session.add(material)
     session.flush()
     return True

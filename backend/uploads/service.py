@@ -1,8 +1,6 @@
 """Ingest: probe a spooled upload (backend/uploads/spool.py) in a sandbox, store the original and
-its previews, and register the catalogue row.
-
-An original is written once under a server-generated key and never modified. A rejected or failed
-ingest leaves nothing in storage or in the catalogue.
+its previews, and register the catalogue row. An original is written once under a server-generated
+key and never modified; a rejected or failed ingest leaves nothing in storage or in the catalogue.
 """
 
 from __future__ import annotations
@@ -30,9 +28,7 @@ from storage import Storage
 from workers.media.inspect import InspectFailed, SandboxedInspector, inspect_untrusted
 from workers.media.probe import MediaFacts, ProbeRejection
 
-_REJECTIONS: dict[str, type[errors.MediaRejected]] = {
-    cls.slug: cls for cls in errors.error_classes() if issubclass(cls, errors.MediaRejected)
-}
+_REJECTIONS = {cls.slug: cls for cls in errors.error_classes() if issubclass(cls, errors.MediaRejected)}
 _EXTENSIONS = {
     "mp4": ("mp4", "video/mp4"), "matroska": ("mkv", "video/x-matroska"), "mpegts": ("ts", "video/mp2t"),
     "flv": ("flv", "video/x-flv"), "avi": ("avi", "video/x-msvideo"), "mp3": ("mp3", "audio/mpeg"),
@@ -71,42 +67,39 @@ def _previews(spool_path: Path) -> dict[str, Path]:
     return {name: spool_path.with_name(f"{spool_path.stem}.{name}.jpg") for name in ("poster", "sheet")}
 
 
-def _unlink(paths: dict[str, Path]) -> None:
-    for path in paths.values():
+def _unlink_previews(spool_path: Path) -> None:
+    for path in _previews(spool_path).values():
         path.unlink(missing_ok=True)
 
 
-class InspectWhileSpooling:
+class InspectWhileSpooling(SandboxedInspector):
     """The sandboxed inspector of a body of declared size, handed the spool file as it grows (a
     spool watcher), so little is left to do once the last byte is in: more than 10 % off a user's
-    wait at every link speed measured (bench/RESULTS.md). `ingest_spooled` collects the result."""
+    wait at 125 MB/s (bench/RESULTS.md). `ingest_spooled` collects the result."""
 
     def __init__(self, settings: Settings, declared_size: int) -> None:
-        self.child = SandboxedInspector()
-        self._limits = limits_from(settings)
-        self._size = declared_size
+        super().__init__()
+        self._limits, self._declared = limits_from(settings), declared_size
         self._path: Path | None = None
 
     def started(self, path: Path) -> None:
-        self._path = path
-        previews = _previews(path)
-        self.child.follow(path, self._size, limits=self._limits, poster=previews["poster"], contact_sheet=previews["sheet"])
+        self._path, previews = path, _previews(path)
+        self.follow(path, self._declared, limits=self._limits, poster=previews["poster"], contact_sheet=previews["sheet"])
 
     def written(self, total_bytes: int) -> None:
-        self.child.advance(total_bytes)
+        self.advance(total_bytes)
 
     def close(self) -> None:
-        self.child.close()
+        super().close()  # before its previews go: a child still at work would write them after
         if self._path:
-            _unlink(_previews(self._path))
+            _unlink_previews(self._path)
 
 
-def _probe(settings: Settings, spooled: SpooledUpload, inspector: InspectWhileSpooling | None) -> MediaFacts:
-    """Probe and render previews in the sandbox (the child already following the file, if one
-    does); map rejections to the API's error types."""
+def _probe(settings: Settings, spooled: SpooledUpload, inspector: SandboxedInspector | None) -> MediaFacts:
+    """Probe and render previews in the sandbox; map rejections to the API's error types."""
     previews = _previews(spooled.path)
     try:
-        return (inspector.child.inspect if inspector else inspect_untrusted)(
+        return (inspector.inspect if inspector else inspect_untrusted)(
             spooled.path, limits=limits_from(settings), poster=previews["poster"], contact_sheet=previews["sheet"],
             timeout=settings.probe_timeout_seconds,
         )
@@ -117,8 +110,7 @@ def _probe(settings: Settings, spooled: SpooledUpload, inspector: InspectWhileSp
 
 
 def material_keys(material_id: uuid.UUID, container: str | None) -> dict[str, str]:
-    ext = _EXTENSIONS.get(container or "", ("bin", ""))[0]
-    base = f"materials/{material_id}"
+    base, ext = f"materials/{material_id}", _EXTENSIONS.get(container or "", ("bin", ""))[0]
     return {"original": f"{base}/original.{ext}", "poster": f"{base}/poster.jpg", "sheet": f"{base}/contact-sheet.jpg"}
 
 
@@ -134,19 +126,14 @@ def store_previews(storage: Storage, material: Material, previews: dict[str, Pat
 def find_by_sha256(session: Session, sha256: str) -> Material | None:
     """The material an upload of these bytes is: the uploaded one (unique among uploads), else the
     earliest rendition with the same bytes."""
-    return session.exec(
-        select(Material)
-        .where(Material.sha256 == sha256)
-        .order_by(col(Material.kind) == MaterialKind.derived, col(Material.created_at))
-    ).first()
+    query = select(Material).where(Material.sha256 == sha256)
+    return session.exec(query.order_by(col(Material.kind) == MaterialKind.derived, col(Material.created_at))).first()
 
 
 def _existing(session: Session, found: Material, tag_ids: list[int]) -> IngestResult:
     if found.status == MaterialStatus.deleted:
         # Uploading the same bytes again is the clearest way to say "I want this back".
-        found.status = MaterialStatus.ready
-        found.deleted_at = None
-        found.updated_at = utcnow()
+        found.status, found.deleted_at, found.updated_at = MaterialStatus.ready, None, utcnow()
         session.add(found)
         session.flush()
     if tag_ids:
@@ -155,11 +142,7 @@ def _existing(session: Session, found: Material, tag_ids: list[int]) -> IngestRe
 
 
 def ingest_spooled(
-    session: Session,
-    storage: Storage,
-    settings: Settings,
-    spooled: SpooledUpload,
-    request: IngestRequest,
+    session: Session, storage: Storage, settings: Settings, spooled: SpooledUpload, request: IngestRequest,
     inspector: InspectWhileSpooling | None = None,
 ) -> IngestResult:
     """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
@@ -191,22 +174,11 @@ def ingest_spooled(
         filename = safe_filename(request.original_filename)
         title = (request.title or "").strip() or (Path(filename).stem.replace("_", " ").strip() if filename else "")
         material = Material(
-            id=material_id,
-            title=(title or "Untitled")[:500],
-            description=request.description,
-            media_type=MediaType(facts.media_type),
-            kind=request.kind,
-            status=MaterialStatus.ready,
-            sha256=spooled.sha256,
-            size_bytes=spooled.size,
-            storage_key=keys["original"],
-            original_filename=filename,
-            content_type=content_type,
-            parent_id=request.parent_id,
-            recipe=request.recipe,
-            preset_id=request.preset_id,
-            render_job_id=request.render_job_id,
-            created_by=request.created_by,
+            id=material_id, title=(title or "Untitled")[:500], description=request.description,
+            media_type=MediaType(facts.media_type), kind=request.kind, status=MaterialStatus.ready,
+            sha256=spooled.sha256, size_bytes=spooled.size, storage_key=keys["original"], original_filename=filename,
+            content_type=content_type, parent_id=request.parent_id, recipe=request.recipe, preset_id=request.preset_id,
+            render_job_id=request.render_job_id, created_by=request.created_by,
         )
         material.apply_facts(facts)
         material.previews_failed = facts.media_type != MediaType.audio and not previews["poster"].exists()
@@ -222,14 +194,11 @@ def ingest_spooled(
             with session.begin_nested():
                 session.flush()
         except IntegrityError:
-            if not deduplicate:
-                raise
             # Someone stored the same bytes a moment ago: keep theirs, drop ours.
+            if not deduplicate or (found := find_by_sha256(session, spooled.sha256)) is None:
+                raise
             storage.delete_prefix(stored)
             stored = None
-            found = find_by_sha256(session, spooled.sha256)
-            if found is None:
-                raise
             return _existing(session, found, tag_ids)
         if tag_ids:
             tag_service.tag_materials(session, [material.id], tag_ids)
@@ -249,14 +218,12 @@ def ingest_spooled(
         raise
     finally:
         if inspector is not None:
-            inspector.child.close()  # before its previews go: a child still at work would write them after
+            inspector.close()
         spooled.discard()
-        _unlink(_previews(spooled.path))
+        _unlink_previews(spooled.path)
 
 
-def ingest_local_file(
-    session: Session, storage: Storage, settings: Settings, path: Path, request: IngestRequest
-) -> IngestResult:
+def ingest_local_file(session: Session, storage: Storage, settings: Settings, path: Path, request: IngestRequest) -> IngestResult:
     """Ingest a file already on this machine (CLI import, renders): copy it to the spool first so the
     caller's file is never moved or changed."""
     with path.open("rb") as fh:

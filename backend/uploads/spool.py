@@ -9,6 +9,7 @@ the files nobody holds (their request died with its process), at start-up and fr
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -45,26 +46,16 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         raise
 
 
-def _too_large(limit: int) -> str:
-    return f"the upload is larger than the limit of {limit} bytes"
-
-
 async def receive(
-    chunks: AsyncIterator[bytes],
-    fd: int,
-    hashers: list[Any],
-    limit: int,
-    *,
-    interrupted: type[BaseException] | None = None,
-    too_large: str | None = None,
-    progress: Callable[[int], None] | None = None,
+    chunks: AsyncIterator[bytes], fd: int, hashers: list[Any], limit: int, *,
+    interrupted: type[BaseException] | None = None, progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write a body to `fd` at its position, updating each of `hashers`; return the bytes written.
 
-    Past `limit` bytes it is refused (PayloadTooLarge, detail `too_large`) before any excess is
-    written. If the stream raises `interrupted` (a client gone mid-body), what arrived before is
-    still written and hashed. On any error no thread is still writing when this returns, so the
-    caller may truncate or remove the file. `progress(n)`: `n` bytes are written, after each batch.
+    Past `limit` bytes it is refused (PayloadTooLarge) before any excess is written. If the stream
+    raises `interrupted` (a client gone mid-body), what arrived before is still written and hashed.
+    On any error no thread is still writing when this returns, so the caller may truncate or remove
+    the file. `progress(n)`: `n` bytes are written, after each batch.
     """
     received = written = batched = 0
     batch: list[bytes] = []
@@ -96,21 +87,24 @@ async def receive(
             async for chunk in chunks:
                 received += len(chunk)
                 if received > limit:
-                    raise errors.PayloadTooLarge(too_large or _too_large(limit))
+                    raise errors.PayloadTooLarge(_too_large(limit))
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= BATCH_BYTES:
                     await hand_over()
         except BaseException as exc:
-            if interrupted is None or not isinstance(exc, interrupted):
-                raise
-            await hand_over()  # keep what arrived before the cut
+            if interrupted is not None and isinstance(exc, interrupted):
+                await hand_over()  # keep what arrived before the cut
             raise
         await hand_over()
         await _settled(pending)
         return received
     finally:
         wait(pending)  # blocks for at most one batch: no thread outlives the request
+
+
+def _too_large(limit: int) -> str:
+    return f"the body is larger than the {limit} bytes it may have"
 
 
 async def _settled(futures: list[Future[Any]]) -> None:
@@ -164,12 +158,9 @@ class SpoolWatcher(Protocol):
     def written(self, total_bytes: int) -> None: ...
 
 
-async def spool_stream(
-    chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int, *, watcher: SpoolWatcher | None = None
-) -> SpooledUpload:
+async def spool_stream(chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int, *, watcher: SpoolWatcher | None = None) -> SpooledUpload:
     """Spool an async byte stream (a request body) to a new file, hashed on the way."""
-    path, fd = new_spool_file(spool_dir)
-    hasher = hashlib.sha256()
+    (path, fd), hasher = new_spool_file(spool_dir), hashlib.sha256()
     try:
         if watcher is not None:
             watcher.started(path)
@@ -182,9 +173,7 @@ async def spool_stream(
 
 def spool_file(source: BinaryIO, spool_dir: Path, max_bytes: int) -> SpooledUpload:
     """Spool a readable binary file object, in the caller's thread."""
-    path, fd = new_spool_file(spool_dir)
-    hasher = hashlib.sha256()
-    size = 0
+    (path, fd), hasher, size = new_spool_file(spool_dir), hashlib.sha256(), 0
     try:
         while chunk := source.read(READ_CHUNK):
             size += len(chunk)
@@ -202,31 +191,23 @@ def _unheld(path: Path) -> bool:
     """True if no process holds `path`'s flock (its writer is gone)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
     except OSError:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
     return True
 
 
 def cleanup_spool(spool_dir: Path) -> int:
     """Remove every `.part` nobody holds and previews whose spool file is gone or unheld (what
     requests that died with their process left). Safe while other uploads run."""
-    removed = 0
-    now = time.time()
+    removed, now = 0, time.time()
     for entry in spool_dir.iterdir() if spool_dir.exists() else ():
         part = entry if entry.suffix == ".part" else spool_dir / f"{entry.name.split('.', 1)[0]}.part"
-        try:
-            if not entry.is_file() or now - entry.stat().st_mtime < FRESH_SECONDS:
-                continue
-            if part.exists() and not _unheld(part):
-                continue
-            entry.unlink()
-            removed += 1
-        except FileNotFoundError:
-            continue
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile (ingested, or by another sweep)
+            if entry.is_file() and now - entry.stat().st_mtime >= FRESH_SECONDS and (not part.exists() or _unheld(part)):
+                entry.unlink()
+                removed += 1
     return removed

@@ -1,9 +1,9 @@
 """Resumable uploads over tus 1.0 (core, creation, creation-with-upload, creation-defer-length,
 termination, checksum, expiration): the protocol's rules and the bytes' way to disk, no HTTP framework.
 
-Under `<data_dir>/uploads/`, `<id>.part` holds bytes [0, offset) and `<id>.lock` is the writer's
-flock. The receiving process keeps the running SHA-256 in memory; a PATCH landing in a process
-without it (a restart, another worker) re-hashes the bytes already received once.
+`<data_dir>/uploads/<id>.part` holds bytes [0, offset), `<id>.lock` is the writer's flock. The running
+SHA-256 stays in the receiving process; a PATCH landing in another (a restart, another worker)
+re-hashes the bytes already received once.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
@@ -28,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from backend import errors
@@ -39,7 +37,7 @@ from backend.sqltypes import utcnow
 from backend.text import safe_filename, single_line
 from backend.uploads import service as ingest
 from backend.uploads import spool
-from backend.uploads.models import TusUpload, UploadStatus, UploadStorageMode
+from backend.uploads.models import TusUpload, UploadStatus
 from storage import Storage
 
 log = logging.getLogger("reelhouse.tus")
@@ -51,24 +49,15 @@ CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": ha
 
 _MAX_HASHERS = 1024  # uploads in progress per process; an evicted one is re-hashed from disk if it resumes
 _hashers: OrderedDict[uuid.UUID, tuple[int, Any]] = OrderedDict()  # upload id -> (offset, hasher)
-_hashers_lock = threading.Lock()
+_hashers_lock = threading.Lock()  # the event loop and threadpool routes (DELETE) both change it
 
 
-def _running_hasher(upload: TusUpload) -> Any | None:
-    """A copy of this process's hasher of bytes [0, upload.offset), if it has one."""
-    if upload.offset == 0:
-        return hashlib.sha256()
-    with _hashers_lock:
-        offset, hasher = _hashers.get(upload.id, (-1, None))
-        return hasher.copy() if offset == upload.offset else None
-
-
-def _keep_hasher(upload_id: uuid.UUID, offset: int, hasher: Any | None) -> None:
+def _keep_hasher(upload_id: uuid.UUID, offset: int = 0, hasher: Any | None = None) -> None:
     with _hashers_lock:
         _hashers.pop(upload_id, None)
         if hasher is not None:
             _hashers[upload_id] = (offset, hasher)
-            while len(_hashers) > _MAX_HASHERS:
+            if len(_hashers) > _MAX_HASHERS:
                 _hashers.popitem(last=False)
 
 
@@ -83,11 +72,9 @@ def _sha256_prefix(path: Path, size: int) -> Any:
 
 
 def _non_negative_int(value: str | None, name: str) -> int | None:
-    if value is None:
-        return None
-    if not value.strip().isascii() or not value.strip().isdigit():
+    if value is not None and not (value.strip().isascii() and value.strip().isdigit()):
         raise errors.BadRequest(f"{name} must be a non-negative integer, not {value.strip()!r}")
-    return int(value)
+    return None if value is None else int(value)
 
 
 def _base64(value: str, what: str) -> bytes:
@@ -101,22 +88,17 @@ def parse_metadata(header: str | None) -> dict[str, str | None]:
     """Upload-Metadata: comma-separated `key base64value` pairs (value optional), keys unique."""
     result: dict[str, str | None] = {}
     for pair in header.split(",") if header and header.strip() else ():
-        parts = pair.strip().split(" ")
-        key = parts[0]
-        if not key or len(parts) > 2 or not re.fullmatch(r"[^\s,]+", key):
+        key, _, value = pair.strip().partition(" ")
+        if not re.fullmatch(r"[^\s,]+", key):
             raise errors.BadRequest(f"Upload-Metadata pair {pair.strip()!r} is not 'key base64value'")
         if key in result:
             raise errors.BadRequest(f"Upload-Metadata key {key!r} appears twice")
-        if len(parts) == 1 or parts[1] == "":
-            result[key] = None
-            continue
         try:
-            result[key] = value = _base64(parts[1], f"Upload-Metadata value of {key!r}").decode("utf-8")
+            result[key] = text = _base64(value, f"Upload-Metadata value of {key!r}").decode() if value else None
+            if text and key != "filename":  # a filename is cleaned when stored instead
+                single_line(text)  # as every text the API takes (backend/text.py)
         except UnicodeDecodeError as exc:
             raise errors.BadRequest(f"Upload-Metadata value of {key!r} is not UTF-8 text") from exc
-        try:  # as every text the API takes (backend/text.py); a filename is cleaned when stored instead
-            if key != "filename":
-                single_line(value)
         except ValueError as exc:
             raise errors.ValidationFailed(f"Upload-Metadata value of {key!r}: {exc}") from None
     return result
@@ -125,17 +107,14 @@ def parse_metadata(header: str | None) -> dict[str, str | None]:
 def upload_fields(meta: dict[str, str | None]) -> dict[str, Any]:
     """The TusUpload fields from the metadata reelhouse uses: filename (or tus-js-client's `name`),
     title, tags (comma-separated or a JSON list), kind, media_type."""
-    raw_tags = (meta.get("tags") or "").strip()
-    if raw_tags.startswith("["):
-        try:
-            loaded = json.loads(raw_tags)
-        except ValueError as exc:
-            raise errors.BadRequest("metadata 'tags' is neither a JSON list nor comma-separated") from exc
-        if not isinstance(loaded, list) or not all(isinstance(t, str | int) for t in loaded):
-            raise errors.BadRequest("metadata 'tags' must be a list of tag ids or 'category:name' strings")
-        tags = [str(t).strip() for t in loaded]
+    tags: Any = (meta.get("tags") or "").strip()
+    if tags.startswith("["):
+        with contextlib.suppress(ValueError):
+            tags = json.loads(tags)
+        if not isinstance(tags, list) or not all(isinstance(t, str | int) for t in tags):
+            raise errors.BadRequest("metadata 'tags' must be comma-separated or a JSON list of tag ids or 'category:name' strings")
     else:
-        tags = raw_tags.split(",")
+        tags = tags.split(",")
     try:
         kind = MaterialKind(meta.get("kind") or MaterialKind.source.value)
         media_type = MediaType(declared).value if (declared := meta.get("media_type")) else None
@@ -146,7 +125,7 @@ def upload_fields(meta: dict[str, str | None]) -> dict[str, Any]:
     return {
         "filename": safe_filename(meta.get("filename") or meta.get("name")),
         "title": (meta.get("title") or "").strip()[:500] or None,
-        "tags": [t.strip() for t in tags if t.strip()],
+        "tags": [str(t).strip() for t in tags if str(t).strip()],
         "kind": kind.value,
         "media_type": media_type,
     }
@@ -156,12 +135,12 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
     """Upload-Checksum: `<algorithm> <base64 digest>`; an algorithm we lack is 460 (checksum extension)."""
     if header is None:
         return None
-    parts = header.strip().split(" ")
-    if len(parts) != 2 or not parts[0] or not parts[1]:
+    algorithm, _, digest = header.strip().partition(" ")
+    if not algorithm or not digest:
         raise errors.BadRequest("Upload-Checksum must be '<algorithm> <base64 digest>'")
-    if parts[0] not in CHECKSUM_ALGORITHMS:
-        raise errors.ChecksumAlgorithmUnsupported(f"checksum algorithm {parts[0]!r} is not supported; use one of {', '.join(CHECKSUM_ALGORITHMS)}")
-    return parts[0], _base64(parts[1], "the Upload-Checksum digest")
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise errors.ChecksumAlgorithmUnsupported(f"checksum algorithm {algorithm!r} is not supported; use one of {', '.join(CHECKSUM_ALGORITHMS)}")
+    return algorithm, _base64(digest, "the Upload-Checksum digest")
 
 
 def http_date(moment: datetime) -> str:
@@ -174,19 +153,17 @@ def _file(settings: Settings, upload_id: uuid.UUID, suffix: str) -> Path:
 
 
 def discard_bytes(settings: Settings, upload: TusUpload) -> None:
-    """Free the files an upload holds (writer_lock removes the lock file once it takes no more bytes)."""
-    for held in (settings.data_dir / "uploads").glob(f"{upload.id}.*"):
-        if held.suffix != ".lock":
-            held.unlink(missing_ok=True)
-    _keep_hasher(upload.id, 0, None)
+    """Free the bytes an upload holds (writer_lock removes the lock file once it takes no more bytes)."""
+    _file(settings, upload.id, ".part").unlink(missing_ok=True)
+    _keep_hasher(upload.id)
 
 
 def get_upload(session: Session, upload_id: uuid.UUID, key: ApiKey) -> TusUpload:
-    """The caller's upload; another key's upload is 404 like a missing one (admins see all)."""
     return _owned(session.get(TusUpload, upload_id), upload_id, key)
 
 
 def _owned(upload: TusUpload | None, upload_id: uuid.UUID, key: ApiKey) -> TusUpload:
+    """Another key's upload is 404 like a missing one (admins see all)."""
     if upload is None or (upload.owner_key_id != key.id and Role(key.role) != Role.admin):
         raise errors.NotFound(f"no upload {upload_id}")
     return upload
@@ -195,16 +172,10 @@ def _owned(upload: TusUpload | None, upload_id: uuid.UUID, key: ApiKey) -> TusUp
 def check_active(upload: TusUpload) -> None:
     """410 for an upload that can no longer take bytes (finished uploads still answer HEAD)."""
     if upload.status in (UploadStatus.terminated, UploadStatus.expired, UploadStatus.failed):
-        detail = f"upload {upload.id} is {str(upload.status)}"
-        if upload.error_type:
-            detail += f" ({upload.error_type})"
+        detail = f"upload {upload.id} is {upload.status}" + (f" ({upload.error_type})" if upload.error_type else "")
         raise errors.UploadGone(detail, upload_status=str(upload.status))
     if upload.status == UploadStatus.receiving and upload.expires_at <= utcnow():
         raise errors.UploadGone(f"upload {upload.id} expired at {http_date(upload.expires_at)}", upload_status="expired")
-
-
-# The upload row as committed now (not as this session last saw it); built once, run on every request.
-_LATEST_UPLOAD = select(TusUpload).where(TusUpload.id == bindparam("upload_id")).execution_options(populate_existing=True)
 
 
 @contextlib.contextmanager
@@ -213,21 +184,17 @@ def writer_lock(session: Session, settings: Settings, upload_id: uuid.UUID, key:
     machine); a second writer gets 423 at once. The row is read once the lock is held and that
     transaction committed, so no connection or row lock is held while a body streams; the caller
     commits its changes inside the block. The lock file goes once the upload takes no more bytes."""
-    if session.in_transaction():
-        session.commit()  # what the request wrote so far (auth's `last_used_at`) is not held either
+    session.commit()  # what the request wrote so far (auth's `last_used_at`) is not held either
     path = _file(settings, upload_id, ".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            raise errors.UploadLocked("another request is writing to this upload") from exc
-        raise
     finished = False  # as committed: an unknown upload, or one that takes no more bytes, keeps no lock file
     try:
-        row = session.exec(_LATEST_UPLOAD, params={"upload_id": upload_id}).first()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise errors.UploadLocked("another request is writing to this upload") from exc
+        row = session.get(TusUpload, upload_id, populate_existing=True)  # as committed now, not as last seen
         finished = row is None or row.status != UploadStatus.receiving
         session.commit()
         upload = _owned(row, upload_id, key)
@@ -241,9 +208,7 @@ def writer_lock(session: Session, settings: Settings, upload_id: uuid.UUID, key:
 
 def options_headers(settings: Settings) -> dict[str, str]:
     return {
-        "Tus-Version": TUS_VERSION,
-        "Tus-Extension": EXTENSIONS,
-        "Tus-Max-Size": str(settings.max_upload_bytes),
+        "Tus-Version": TUS_VERSION, "Tus-Extension": EXTENSIONS, "Tus-Max-Size": str(settings.max_upload_bytes),
         "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
     }
 
@@ -262,16 +227,12 @@ def create_upload(session: Session, settings: Settings, key: ApiKey, headers: Ma
     if (length is None) == (defer_length is None):
         raise errors.BadRequest("send exactly one of Upload-Length and Upload-Defer-Length: 1")
     _check_length(settings, length)
-    meta = parse_metadata(metadata)
     now = utcnow()
     upload = TusUpload(
         owner_key_id=key.id,
         length=length,
         metadata_header=metadata or None,
-        # As sent (HEAD returns the header itself), but without NUL, which PostgreSQL's JSON cannot hold.
-        upload_metadata={k: v.replace("\x00", "") if v else v for k, v in meta.items()},
-        **upload_fields(meta),
-        storage_mode=UploadStorageMode.local,
+        **upload_fields(parse_metadata(metadata)),
         expires_at=now + timedelta(seconds=settings.tus_expire_seconds),
         created_at=now,
         updated_at=now,
@@ -303,11 +264,20 @@ class BodyInterrupted(Exception):
     """The client went away mid-body (the router translates its framework's disconnect into this)."""
 
 
-def _validate_patch(
-    settings: Settings, upload: TusUpload, headers: Mapping[str, str], offset: int | None
-) -> tuple[tuple[str, bytes] | None, int | None]:
-    """What a PATCH is checked against before a byte is read (400, 409, 410, 413); returns the
-    chunk's checksum and the Upload-Length it sets (deferred length)."""
+async def receive(
+    session: Session, storage: Storage, settings: Settings, upload: TusUpload, headers: Mapping[str, str],
+    body: AsyncIterator[bytes], *, offset: int | None = None,
+) -> tuple[dict[str, str], BaseException | None]:
+    """Check a PATCH (Upload-Offset from `headers`, or `offset` for creation-with-upload) before a
+    byte is read, then append its body at the upload's offset; call under `writer_lock`. Returns the
+    response headers and, if the last byte arrived but ingest refused the file, its error: the
+    caller commits, then raises it.
+
+    With `tus_fsync`, bytes are fsynced before the new offset is flushed; without it (the default,
+    as in tusd) an OS crash that loses acknowledged bytes is caught on the next PATCH. A body cut
+    short keeps what arrived (unless it carried a checksum, which then cannot be verified); a
+    checksum mismatch, a body past the upload's length or a full disk (507) discards the chunk.
+    """
     offset = offset if offset is not None else _non_negative_int(headers.get("upload-offset"), "Upload-Offset")
     if offset is None:
         raise errors.BadRequest("PATCH needs an Upload-Offset header")
@@ -323,45 +293,17 @@ def _validate_patch(
         _check_length(settings, new_length)
         if new_length < upload.offset:
             raise errors.BadRequest(f"Upload-Length {new_length} is below the bytes already received ({upload.offset})")
-    length = upload.length if upload.length is not None else new_length
-    limit = length if length is not None else settings.max_upload_bytes
+        upload.length = new_length
+    limit = upload.length if upload.length is not None else settings.max_upload_bytes
     if content_length is not None and upload.offset + content_length > limit:
         raise errors.PayloadTooLarge(f"{content_length} more bytes at offset {upload.offset} would pass the upload's length of {limit}")
-    return checksum, new_length
-
-
-async def receive(
-    session: Session,
-    storage: Storage,
-    settings: Settings,
-    upload: TusUpload,
-    headers: Mapping[str, str],
-    body: AsyncIterator[bytes],
-    *,
-    offset: int | None = None,
-) -> tuple[dict[str, str], BaseException | None]:
-    """Check a PATCH (Upload-Offset from `headers`, or `offset` for creation-with-upload) and append
-    its body at the upload's offset; call under `writer_lock`. Returns the response headers and, if
-    the last byte arrived but ingest refused the file, its error: the caller commits, then raises it.
-
-    With `tus_fsync`, bytes are fsynced before the new offset is flushed; without it (the default,
-    as in tusd) an OS crash that loses acknowledged bytes is caught on the next PATCH. A body cut
-    short keeps what arrived (unless it carried a checksum, which then cannot be verified); a
-    checksum mismatch, a body past the upload's length or a full disk (507) discards the chunk.
-    """
-    checksum, new_length = _validate_patch(settings, upload, headers, offset)
     if upload.status == UploadStatus.completed:
         async for chunk in body:
             if chunk:
                 raise errors.PayloadTooLarge("the upload is complete; it takes no more bytes")
         return offset_headers(upload), None
-    if upload.storage_mode != UploadStorageMode.local:
-        raise errors.UploadGone(f"upload {upload.id} was begun in S3 by an older version; start it again")
-    if new_length is not None and upload.length is None:
-        upload.length = new_length
-    limit = upload.length if upload.length is not None else settings.max_upload_bytes
-    start = upload.offset
-    path = _file(settings, upload.id, ".part")
+
+    start, path = upload.offset, _file(settings, upload.id, ".part")
     path.parent.mkdir(parents=True, exist_ok=True)
     chunk_hash = CHECKSUM_ALGORITHMS[checksum[0]]() if checksum else None
     interrupted = False
@@ -372,23 +314,21 @@ async def receive(
             raise errors.AppError(f"upload {upload.id} lost bytes on disk ({held} of {start}); start again")
         os.ftruncate(fd, start)  # bytes past the last acknowledged offset were never acknowledged
         os.lseek(fd, start, os.SEEK_SET)
-        hasher = _running_hasher(upload) or await anyio.to_thread.run_sync(_sha256_prefix, path, start)
+        with _hashers_lock:
+            known_offset, hasher = _hashers.get(upload.id, (-1, None))
+        # A copy: the chunk may yet be discarded. Offset 0 needs no history.
+        hasher = hashlib.sha256() if start == 0 else hasher.copy() if known_offset == start else None
+        hasher = hasher or await anyio.to_thread.run_sync(_sha256_prefix, path, start)
         try:
             try:
-                await spool.receive(
-                    body, fd, [hasher, chunk_hash] if chunk_hash else [hasher], limit - start,
-                    interrupted=BodyInterrupted,
-                    too_large=f"the body passes the upload's length of {limit} bytes; the chunk was discarded",
-                )
+                await spool.receive(body, fd, [hasher, chunk_hash] if chunk_hash else [hasher], limit - start, interrupted=BodyInterrupted)
             except BodyInterrupted:
                 interrupted = True  # what arrived before the cut was written and hashed
-            if chunk_hash is not None and checksum is not None:
+            if checksum and chunk_hash:
                 if interrupted:
                     raise BodyInterrupted
                 if chunk_hash.digest() != checksum[1]:
-                    raise errors.ChecksumMismatch(
-                        f"the {os.lseek(fd, 0, os.SEEK_CUR) - start}-byte chunk does not match its {checksum[0]} checksum"
-                    )
+                    raise errors.ChecksumMismatch(f"the {os.lseek(fd, 0, os.SEEK_CUR) - start}-byte chunk does not match its {checksum[0]} checksum")
             if settings.tus_fsync:
                 os.fsync(fd)
         except BaseException:
@@ -397,13 +337,12 @@ async def receive(
         upload.offset = os.lseek(fd, 0, os.SEEK_CUR)
     finally:
         os.close(fd)
-    if settings.tus_fsync and held == 0:
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+    if settings.tus_fsync and held == 0:  # the new file's name, too
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
     _keep_hasher(upload.id, upload.offset, hasher)
     upload.updated_at = utcnow()
     upload.expires_at = upload.updated_at + timedelta(seconds=settings.tus_expire_seconds)
@@ -418,19 +357,15 @@ async def receive(
 async def _complete(session: Session, storage: Storage, settings: Settings, upload: TusUpload, hasher: Any) -> BaseException | None:
     """Ingest the finished bytes where they are (ingest moves them into storage or removes them).
     Returns ingest's error (after recording it on the row) or None."""
+    request = ingest.IngestRequest(
+        title=upload.title, kind=MaterialKind(upload.kind), original_filename=upload.filename, tag_refs=list(upload.tags),
+        declared_media_type=MediaType(upload.media_type) if upload.media_type else None, created_by=upload.owner_key_id,
+    )
 
     def run() -> ingest.IngestResult:
         path = _file(settings, upload.id, ".part")
-        path.touch()
+        path.touch()  # an empty upload has no file yet
         spooled = spool.SpooledUpload(path=path, size=upload.offset, sha256=hasher.hexdigest(), fd=spool.hold(path))
-        request = ingest.IngestRequest(
-            title=upload.title,
-            kind=MaterialKind(upload.kind),
-            declared_media_type=MediaType(upload.media_type) if upload.media_type else None,
-            original_filename=upload.filename,
-            tag_refs=list(upload.tags),
-            created_by=upload.owner_key_id,
-        )
         return ingest.ingest_spooled(session, storage, settings, spooled, request)
 
     try:
@@ -444,30 +379,17 @@ async def _complete(session: Session, storage: Storage, settings: Settings, uplo
         return exc
     upload.status = UploadStatus.completed
     upload.material_id = result.material.id
-    _keep_hasher(upload.id, 0, None)
+    _keep_hasher(upload.id)
     return None
 
 
 def terminate(settings: Settings, upload: TusUpload) -> None:
     """Termination extension: free the bytes; the row stays so later requests get 410."""
     if upload.status in (UploadStatus.terminated, UploadStatus.expired):
-        raise errors.UploadGone(f"upload {upload.id} is already {str(upload.status)}")
+        raise errors.UploadGone(f"upload {upload.id} is already {upload.status}")
     discard_bytes(settings, upload)
     upload.status = UploadStatus.terminated
     upload.updated_at = utcnow()
-
-
-def upload_summary(upload: TusUpload) -> dict[str, Any]:
-    receiving = upload.status == UploadStatus.receiving
-    return {
-        **{name: getattr(upload, name) for name in ("offset", "length", "filename", "title", "tags", "kind", "error_type")},
-        "id": str(upload.id),
-        "status": str(upload.status),
-        "expires_at": upload.expires_at.isoformat() if receiving else None,
-        "material_id": str(upload.material_id) if upload.material_id else None,
-        "created_at": upload.created_at.isoformat(),
-        "updated_at": upload.updated_at.isoformat(),
-    }
 
 
 def expire_uploads(session: Session, storage: Storage, settings: Settings, now: datetime | None = None) -> int:
@@ -477,26 +399,19 @@ def expire_uploads(session: Session, storage: Storage, settings: Settings, now: 
     due = session.exec(
         select(TusUpload.id, TusUpload.owner_key_id).where(TusUpload.status == UploadStatus.receiving, TusUpload.expires_at <= now)
     ).all()
-    session.commit()
     expired = 0
     for upload_id, owner_key_id in due:
-        if (owner := session.get(ApiKey, owner_key_id)) is None:
-            continue
         try:
-            with writer_lock(session, settings, upload_id, owner) as upload:
+            with writer_lock(session, settings, upload_id, session.get_one(ApiKey, owner_key_id)) as upload:
                 if upload.status == UploadStatus.receiving and upload.expires_at <= now:
                     discard_bytes(settings, upload)
-                    upload.status = UploadStatus.expired
-                    upload.updated_at = now
-                    session.add(upload)
+                    upload.status, upload.updated_at = UploadStatus.expired, now
                     expired += 1
                 session.commit()
         except (errors.UploadLocked, errors.NotFound):
             session.rollback()
     cutoff = now - timedelta(seconds=settings.tus_retain_seconds)
-    for upload in session.exec(
-        select(TusUpload).where(TusUpload.status != UploadStatus.receiving, TusUpload.updated_at <= cutoff)
-    ).all():
+    for upload in session.exec(select(TusUpload).where(TusUpload.status != UploadStatus.receiving, TusUpload.updated_at <= cutoff)).all():
         _file(settings, upload.id, ".lock").unlink(missing_ok=True)
         session.delete(upload)
     session.commit()

@@ -99,3 +99,56 @@ def test_results_live_in_the_brokers_redis_or_beside_the_filesystem_broker(app_e
     assert broker_options(short) == {"visibility_timeout": 900, "unacked_restore_interval": 10,
                                      "unacked_restore_throttle": 1}
     assert broker_options(redis)["visibility_timeout"] > 4 * 3600
+
+
+@pytest.mark.parametrize(
+    ("cores", "env", "slots", "threads"),
+    [
+        (2, {}, 1, 2),  # the 2-core machine: one job, each encoder with both cores
+        (8, {}, 4, 2),
+        (1, {}, 1, 1),
+        (2, {"REELHOUSE_RENDER_CONCURRENCY": "2"}, 2, 1),
+        (2, {"REELHOUSE_RENDER_CONCURRENCY": "2", "REELHOUSE_RENDER_THREADS": "0"}, 2, None),  # ffmpeg's own
+        (16, {"REELHOUSE_RENDER_THREADS": "3"}, 8, 3),
+    ],
+)
+def test_render_slots_and_threads_follow_the_cores(app_env, monkeypatch, cores, env, slots, threads) -> None:
+    from backend.config import Settings
+    from backend.queue import render_slots, render_threads
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert render_slots(settings, cores) == slots
+    assert render_threads(settings, cores) == threads
+
+
+def test_fingerprints_and_previews_never_take_a_render_slot(app_env) -> None:
+    """Everything the catalogue does after an ingest goes to the quick queue, which `reelhouse serve`
+    and `reelhouse worker` run in a pool of its own."""
+    from backend import queue
+    from workers.celery_app import celery_app
+
+    celery_app.loader.import_default_modules()
+    router = queue.producer().amqp.router
+    for name in ("reelhouse.fingerprint_material", "reelhouse.retry_previews", queue.APPLY_AUTOCLIP_RULES):
+        if name in celery_app.tasks:
+            assert router.route({}, name)["queue"].name == queue.QUICK_QUEUE, name
+    assert router.route({}, queue.FINGERPRINT_MATERIAL)["queue"].name == queue.QUICK_QUEUE
+
+
+def test_savepoints_send_nothing_early_and_drop_only_their_own_messages(app_env, queued) -> None:
+    """SQLAlchemy fires after_commit when a savepoint is released: enqueueing must still wait for the
+    transaction's commit, and a savepoint rolled back drops only what was sent inside it."""
+    from backend import queue
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        queue.enqueue(session, queue.FINGERPRINT_MATERIAL, "outer")
+        with session.begin_nested():
+            queue.enqueue(session, queue.FINGERPRINT_MATERIAL, "kept")
+        assert queued == []  # a released savepoint is not durable
+        with pytest.raises(ValueError), session.begin_nested():
+            queue.enqueue(session, queue.FINGERPRINT_MATERIAL, "undone")
+            raise ValueError("this part failed")
+    assert [args for _, args in queued] == [("outer",), ("kept",)]

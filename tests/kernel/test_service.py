@@ -38,8 +38,8 @@ def test_openapi_is_versioned_and_documents_problems(anon_client) -> None:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_web_page_is_served(anon_client) -> None:
     page = anon_client.get("/")
-    assert page.status_code == 200 and "reelhouse" in page.text and 'src="/static/app.js"' in page.text
-    assert 'const API = "/api/v1"' in anon_client.get("/static/app.js").text  # the script is a file (CSP)
+    assert page.status_code == 200 and "reelhouse" in page.text and 'src="/static/js/main.js"' in page.text
+    assert 'const BASE = "/api/v1"' in anon_client.get("/static/js/api.js").text  # the scripts are files (CSP)
     icon = anon_client.get("/favicon.ico")  # asked for by every browser; no key needed
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
     assert icon.text.startswith("<svg") and 'href="/favicon.ico"' in page.text

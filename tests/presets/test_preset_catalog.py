@@ -248,3 +248,12 @@ def test_platform_minimum_sizes_name_their_source_and_fit_the_preset(catalog, tm
     )
     with pytest.raises(PresetFileError, match="min_short_side_px"):
         load_catalog(tmp_path)
+
+
+def test_presets_of_one_frame_and_bitrate_cap_share_their_encoder_settings(catalog):
+    # crf and x264 speed are tuned per family (frame + max rate) by bench/encoder_tuning.py; two presets of
+    # one family with different settings mean one of them was edited by hand and the tuning no longer holds.
+    families: dict[tuple[int, int, int], set[tuple[int, str]]] = {}
+    for p in catalog.presets():
+        families.setdefault((*p.size, p.maxrate_kbps), set()).add((p.crf, p.x264_preset))
+    assert {k: v for k, v in families.items() if len(v) > 1} == {}

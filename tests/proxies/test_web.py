@@ -17,6 +17,6 @@ def test_page_policy_allows_the_proxy_player(anon_client: TestClient) -> None:
     assert "media-src 'self' blob: http://minio:9000;" in page_csp(Settings(storage_backend="s3", s3_endpoint="minio:9000"))
 
 
-def test_the_script_plays_the_proxy_when_there_is_one() -> None:
-    script = (WEB / "app.js").read_text(encoding="utf-8")
-    assert "m.proxy && m.proxy.video" in script and "/proxy/video-url" in script
+def test_the_app_plays_the_proxy_when_it_is_ready() -> None:
+    script = (WEB / "static" / "js" / "common.js").read_text(encoding="utf-8")
+    assert 'proxy.state === "ready" && proxy.video' in script

@@ -20,6 +20,9 @@ from workers.media.facts import MediaFacts
 Mode = Literal["exact", "fast"]
 Corner = Literal["top_left", "top_right", "bottom_left", "bottom_right"]
 
+# Protocols a source read from object storage (a presigned http(s) URL) may use; nothing else, so a
+# redirect or a playlist inside the file cannot make ffmpeg open a local file or another scheme.
+URL_PROTOCOLS = "https,http,tcp,tls"
 # Demuxers a watermark image may be read with (ffmpeg picks one by probing the file).
 IMAGE_DEMUXERS = "image2,png_pipe,jpeg_pipe,webp_pipe"
 # A still intro/outro is read by image2 by name (it alone has -loop); the worker names the file.
@@ -36,7 +39,11 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True)
 class SourceFacts:
-    """A render's source: the file to read and its probed facts (one video stream at least)."""
+    """A render's source: where to read it and its probed facts (one video stream at least).
+
+    `path` is a local file, or an http(s) URL (a presigned object-storage URL) read with range
+    requests: every cut range is its own input seeked before `-i`, so only those bytes are fetched.
+    """
 
     path: str
     facts: MediaFacts
@@ -48,6 +55,10 @@ class SourceFacts:
     @classmethod
     def from_media_facts(cls, path: str, facts: MediaFacts) -> SourceFacts:
         return cls(path=path, facts=facts)
+
+    @property
+    def is_url(self) -> bool:
+        return self.path.startswith(("https://", "http://"))
 
     @property
     def size(self) -> tuple[int, int]:
@@ -559,8 +570,19 @@ def _watermark_xy(wm: Watermark, plan: OutputPlan) -> str:
 # --------------------------------------------------------------------------- argv
 
 
-def _input_args(demuxers: str) -> list[str]:
-    return ["-protocol_whitelist", "file", "-format_whitelist", demuxers]
+def _input_args(demuxers: str, protocols: str = "file") -> list[str]:
+    return ["-protocol_whitelist", protocols, "-format_whitelist", demuxers]
+
+
+def _source_input(source: SourceFacts, r: TimeRange, url_options: Sequence[str]) -> list[str]:
+    """One cut range of the source as its own input, seeked on the input side (only its bytes are read)."""
+    assert source.facts.demuxer
+    if source.is_url:
+        # The URL is signed: it is passed as is; `url_options` bound its range requests (run.http_input_options).
+        args = _input_args(source.facts.demuxer, URL_PROTOCOLS) + list(url_options)
+        return args + ["-ss", _num(r.start), "-t", _num(r.duration), "-i", source.path]
+    args = _input_args(source.facts.demuxer)
+    return args + ["-ss", _num(r.start), "-t", _num(r.duration), "-i", _file_url(source.path)]
 
 
 def _bookend_input(bookend: Bookend, fps: Fraction) -> list[str]:
@@ -587,8 +609,14 @@ def build_render_argv(
     *,
     ffmpeg: str,
     filters: frozenset[str] = DEFAULT_FILTERS,
+    threads: int | None = None,
+    url_options: Sequence[str] = (),
 ) -> list[str]:
-    """One ffmpeg invocation rendering every output from one decode of the cut ranges."""
+    """One ffmpeg invocation rendering every output from one decode of the cut ranges.
+
+    `threads` bounds each x264 encoder's and the filter graph's thread pool (None: ffmpeg's default,
+    about 1.5 per core each), so jobs running side by side do not oversubscribe the cores. `url_options`
+    go before each input of a source read over http(s)."""
     if not source.facts.demuxer:
         raise RecipeError("the source's demuxer is unknown, so its input cannot be whitelisted")
     ranges = clamp_ranges(source, recipe.ranges)
@@ -601,6 +629,8 @@ def build_render_argv(
 
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
     encoded = [p for p in plans if not p.copy]
+    if threads is not None and encoded:
+        argv += ["-filter_complex_threads", str(threads)]
     # The working rate a still intro/outro is looped at and a video one resampled to.
     work_fps = max((p.fps for p in encoded), default=Fraction(30))
     # Inputs in timeline order: intro, the cut ranges, outro; then the watermark image.
@@ -610,8 +640,7 @@ def build_render_argv(
         argv += _bookend_input(recipe.intro, work_fps)
     for r in ranges:
         segments.append((len(segments), r))
-        argv += _input_args(source.facts.demuxer)
-        argv += ["-ss", _num(r.start), "-t", _num(r.duration), "-i", _file_url(source.path)]
+        argv += _source_input(source, r, url_options)
     if recipe.outro:
         segments.append((len(segments), recipe.outro))
         argv += _bookend_input(recipe.outro, work_fps)
@@ -723,7 +752,7 @@ def build_render_argv(
         if plan.copy:
             argv += _copy_output_args(plan)
         else:
-            argv += _encode_output_args(plan, k)
+            argv += _encode_output_args(plan, k, threads)
             k += 1
     return argv
 
@@ -749,7 +778,7 @@ def _container_args(preset: RenditionPreset) -> list[str]:
     return args + ["-f", "mp4"]
 
 
-def _encode_output_args(plan: OutputPlan, k: int) -> list[str]:
+def _encode_output_args(plan: OutputPlan, k: int, threads: int | None = None) -> list[str]:
     p = plan.spec.preset
     maxrate = plan.spec.maxrate_kbps or p.maxrate_kbps
     bufsize = p.bufsize_kbps if plan.spec.maxrate_kbps is None else 2 * maxrate
@@ -766,6 +795,8 @@ def _encode_output_args(plan: OutputPlan, k: int) -> list[str]:
         "-g", str(plan.gop_frames),
         "-fps_mode:v", "cfr",
     ]  # fmt: skip
+    if threads is not None:
+        args += ["-threads:v", str(threads)]
     if plan.audio != "none":
         args += [
             "-map", f"[a{k}out]",

@@ -1,8 +1,6 @@
 """Untrusted media is opened only in a child process (`python -m workers.media.inspect`) with a
 timeout and memory cap: it probes one file, optionally writes the poster, contact sheet and
-perceptual fingerprint, and prints one JSON line. `SandboxedInspector` starts the child ahead of
-time; the simple upload hands it the spool file as it grows (`follow`), so libraries load and the
-probe and preview frames are decoded during the transfer.
+perceptual fingerprint, and prints one JSON line.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -49,54 +46,50 @@ def _limit_self() -> None:  # pragma: no cover - runs in the child, before it re
 
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith("LC_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_repo_root(), os.environ.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))
     return env
 
 
 class SandboxedInspector:
-    """One inspector child, started now, given one file later with `inspect`; `close` ends it.
-
-    Until it gets a file the child imports its libraries and waits on stdin. A file still being
-    written can be handed over early with `follow`: the child reads it as `advance` reports bytes on
-    disk (workers/media/source.py), and `inspect` with the same request collects the result.
+    """One inspector child, started now (it imports its libraries and waits on stdin), given one
+    file later with `inspect`; `close` ends it. A file still being written can be handed over early
+    with `follow`: the child reads it as `advance` reports bytes on disk (workers/media/source.py),
+    and `inspect` collects the result.
     """
 
     def __init__(self) -> None:
         # No preexec_fn (not safe in a threaded parent, and it forces a full fork of the API
-        # process): the child sets its own limits before it reads a request.
-        # The child runs in an empty directory of its own (removed once it has ended): a name
-        # written inside a hostile file would be looked up there and find nothing.
+        # process): the child sets its own limits before it reads a request. It runs in an empty
+        # directory of its own (removed once it has ended): a name written inside a hostile file
+        # would be looked up there and find nothing.
         self._workdir = tempfile.mkdtemp(prefix="reelhouse-inspect-")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "workers.media.inspect"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(),
-            cwd=self._workdir,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(), cwd=self._workdir,
         )
-        self._sent: dict[str, Any] | None = None  # the request the child has
+        self._size: int | None = None  # of the file the child follows
         self._collected = False
-        self._stdin_lock = threading.Lock()
 
     def follow(self, path: Path, size: int, *, limits: Limits, **outputs: Path | None) -> None:
         """Hand over `path` while it is written: `size` bytes in all, none on disk until `advance`.
         `outputs`: where to write the `poster`, `contact_sheet`, `fingerprint` (as for `inspect`)."""
-        self._send({**_request(path, limits, **outputs), "size": size})
+        self._size = size
+        self._write_line(json.dumps({**_request(path, limits, **outputs), "size": size}))
 
     def advance(self, available: int) -> None:
         """Tell a following child that the first `available` bytes of its file are on disk."""
         self._write_line(str(available))
 
     def inspect(self, path: Path, *, limits: Limits, timeout: float = 60.0, **outputs: Path | None) -> MediaFacts:
-        """Probe (and render previews of) `path`, now complete. Raises ProbeRejection or InspectFailed."""
+        """Probe (and render previews of) `path`, now complete (if followed: the same request as
+        `follow`'s). Raises ProbeRejection or InspectFailed."""
         if self._collected:
             raise RuntimeError("an inspector child inspects one file")
         self._collected = True
-        request = _request(path, limits, **outputs)
-        if self._sent is None:
-            self._send(request)
-        elif {k: v for k, v in self._sent.items() if k != "size"} != request:
-            raise RuntimeError("inspect must ask for the file the child follows, as `follow` gave it")
-        elif self._sent["size"] != path.stat().st_size:
-            raise InspectFailed(f"the file has {path.stat().st_size} bytes, not the {self._sent['size']} it was to have")
+        if self._size is None:
+            self._write_line(json.dumps(_request(path, limits, **outputs)))
+        elif self._size != path.stat().st_size:
+            raise InspectFailed(f"the file has {path.stat().st_size} bytes, not the {self._size} it was to have")
         try:
             # Closing stdin tells a following child that no more bytes will come.
             stdout, stderr = self._proc.communicate(timeout=timeout)
@@ -113,21 +106,12 @@ class SandboxedInspector:
             self._proc.communicate()
         shutil.rmtree(self._workdir, ignore_errors=True)
 
-    def _send(self, request: dict[str, Any]) -> None:
-        if self._sent is not None:
-            raise RuntimeError("an inspector child inspects one file")
-        self._sent = request
-        self._write_line(json.dumps(request))
-
     def _write_line(self, line: str) -> None:
-        # A child that has finished (or died) early has closed its end: its result says why.
-        with self._stdin_lock:
-            stdin = self._proc.stdin
-            if stdin is None or stdin.closed:
-                return
-            with contextlib.suppress(BrokenPipeError, ValueError):
-                stdin.write(line.encode() + b"\n")
-                stdin.flush()
+        stdin = self._proc.stdin
+        assert stdin is not None  # opened with stdin=PIPE
+        with contextlib.suppress(BrokenPipeError, ValueError):  # a child that ended early closed its end: its result says why
+            stdin.write(line.encode() + b"\n")
+            stdin.flush()
 
     def __enter__(self) -> SandboxedInspector:
         return self
@@ -136,16 +120,9 @@ class SandboxedInspector:
         self.close()
 
 
-def _request(
-    path: Path, limits: Limits, poster: Path | None = None, contact_sheet: Path | None = None, fingerprint: Path | None = None
-) -> dict[str, Any]:
-    # Absolute: the child runs in a directory of its own.
-    return {
-        "path": str(path.absolute()), "limits": asdict(limits),
-        "poster": str(poster.absolute()) if poster else None,
-        "contact_sheet": str(contact_sheet.absolute()) if contact_sheet else None,
-        "fingerprint": str(fingerprint.absolute()) if fingerprint else None,
-    }
+def _request(path: Path, limits: Limits, **outputs: Path | None) -> dict[str, Any]:
+    # Absolute: the child runs in a directory of its own. `outputs`: poster, contact_sheet, fingerprint.
+    return {"path": str(path.absolute()), "limits": asdict(limits), **{k: str(v.absolute()) for k, v in outputs.items() if v}}
 
 
 def inspect_untrusted(path: Path, *, limits: Limits, timeout: float = 60.0, **outputs: Path | None) -> MediaFacts:
@@ -155,12 +132,10 @@ def inspect_untrusted(path: Path, *, limits: Limits, timeout: float = 60.0, **ou
 
 
 def _facts_from(stdout: bytes, stderr: bytes, returncode: int | None) -> MediaFacts:
-    lines = stdout.decode("utf-8", "replace").strip().splitlines()
     try:
-        result = json.loads(lines[-1])
+        result = json.loads(stdout.decode("utf-8", "replace").strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError) as exc:
-        tail = stderr.decode("utf-8", "replace")[-500:]
-        raise InspectFailed(f"inspector exited {returncode}: {tail}") from exc
+        raise InspectFailed(f"inspector exited {returncode}: {stderr.decode('utf-8', 'replace')[-500:]}") from exc
     if result.get("ok"):
         if result.get("previews_error"):
             # The file is media all the same: it is kept, and its previews are made again later.
@@ -171,47 +146,34 @@ def _facts_from(stdout: bytes, stderr: bytes, returncode: int | None) -> MediaFa
     raise InspectFailed(result.get("detail", "inspector failed"))
 
 
-def _repo_root() -> str:
-    return str(Path(__file__).resolve().parents[2])
-
-
 def main(workdir: Path) -> int:
     """The child: load the libraries, then read one request (JSON: path, limits, poster, ..., and
     `size` for a file still being written, whose progress follows on stdin) and answer it."""
     import av  # noqa: F401 - what the wait is for: loaded before the file is ready
 
-    import workers.media.previews  # noqa: F401
+    from workers.media.previews import write_previews
 
     request: dict[str, Any] = json.loads(sys.stdin.readline() or "{}")
     if not request.get("path"):
         return 0  # closed unused
-    paths = {name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
-    arrival = None
-    if request.get("size") is not None:
-        arrival = Arrival(int(request["size"]))
+    out = {name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
+    arrival = None if request.get("size") is None else Arrival(int(request["size"]))
+    if arrival is not None:
         arrival.follow_lines(sys.stdin)
     source = MediaSource(_private_view(Path(request["path"]), workdir), arrival)
-    print(json.dumps(_inspect(source, Limits(**(request.get("limits") or {})), **paths)))
-    return 0
-
-
-def _inspect(
-    path: Path | MediaSource, limits: Limits, poster: Path | None, contact_sheet: Path | None, fingerprint: Path | None
-) -> dict[str, Any]:
-    source = MediaSource.of(path)
     try:
-        facts = probe_file(source, limits)
-        from workers.media.previews import write_previews
-
-        previews_error = write_previews(source, facts, poster, contact_sheet)
-        if fingerprint and facts.media_type == "video":
+        facts = probe_file(source, Limits(**request["limits"]))
+        previews_error = write_previews(source, facts, out["poster"], out["contact_sheet"])
+        if out["fingerprint"] and facts.media_type == "video":
             source.wait_complete()
-            _write_fingerprint(source.path, facts, fingerprint)
-        return {"ok": True, "facts": facts.to_dict(), "previews_error": previews_error}
+            _write_fingerprint(source.path, facts, out["fingerprint"])
+        result = {"ok": True, "facts": facts.to_dict(), "previews_error": previews_error}
     except ProbeRejection as exc:
-        return {"ok": False, "reason": exc.reason, "detail": exc.detail}
+        result = {"ok": False, "reason": exc.reason, "detail": exc.detail}
     except Exception as exc:  # noqa: BLE001 - any crash on hostile input is reported, not raised
-        return {"ok": False, "reason": None, "detail": f"{type(exc).__name__}: {exc}"}
+        result = {"ok": False, "reason": None, "detail": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(result))
+    return 0
 
 
 def _write_fingerprint(path: Path, facts: MediaFacts, out: Path) -> None:

@@ -4,8 +4,9 @@ stored analysis, without decoding it again.
 Subjects are the faces the analysis found on its sampled frames (all of them on whole-frame searches,
 the followed one in between), tied into tracks across samples; a track must be seen on several samples
 before the camera follows it, so one false detection or a face that shows up for a second moves nothing.
-The product card (on-screen text the analysis matched to a product or a price) joins the host when both
-fit in the window. Each shot (a shot change resets everything) gets one of three moves, like MediaPipe's
+The product region joins the host when both fit in the window: the product card (on-screen text the
+analysis matched to a product or a price), and the area of motion right beside the host that lasts two
+samples or more (hands showing the product; motion elsewhere in the picture is not theirs). Each shot (a shot change resets everything) gets one of three moves, like MediaPipe's
 AutoFlip: `hold` (one window holds the subject all shot long), `pan` (a straight, constant-speed move
 does), or `track` (a follower with a dead zone, then smoothed and held under a speed and an
 acceleration cap). Zoom is constant per shot (no zoom jumps inside a shot) and never below the scale at

@@ -7,11 +7,11 @@ during the transfer give the same result as after it (what needs the file's end 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -61,21 +61,16 @@ class Arrival:
                     raise ArrivalEnded(f"the file ended at byte {self.available} of {self.size}")
                 self._changed.wait()
 
-    def follow_lines(self, lines: IO[str]) -> threading.Thread:
-        """Advance from a stream of lines, each a count of bytes on disk; its end ends the arrival."""
+    def follow_lines(self, lines: IO[str]) -> None:
+        """Advance from a stream of lines (in a thread), each a count of bytes on disk; its end ends the arrival."""
 
         def run() -> None:
-            try:
+            with contextlib.suppress(ValueError, OSError):
                 for line in lines:
                     self.advance(int(line))
-            except (ValueError, OSError):
-                pass
-            finally:
-                self.end()
+            self.end()
 
-        thread = threading.Thread(target=run, name="arrival", daemon=True)
-        thread.start()
-        return thread
+        threading.Thread(target=run, name="arrival", daemon=True).start()
 
 
 class ArrivingFile(io.RawIOBase):
@@ -143,11 +138,11 @@ class MediaSource:
         if self.arrival is not None:
             self.arrival.wait_for(self.arrival.size)
 
-    @contextmanager
+    @contextlib.contextmanager
     def open_av(self, *, metadata_errors: str = "strict", **container_options: str) -> Iterator[Any]:
-        """The file as a PyAV container (`container_options`: FFmpeg's format options), with only
-        the allow-listed demuxers and the `file` protocol: by name when complete, so FFmpeg does its own I/O, else through an
-        `ArrivingFile` (which PyAV does not close: closed here after the container)."""
+        """The file as a PyAV container (`container_options`: FFmpeg's format options), with only the
+        allow-listed demuxers and the `file` protocol: by name when complete (FFmpeg does its own I/O),
+        else through an `ArrivingFile` (which PyAV does not close: closed here after the container)."""
         import av
 
         options = {**container_options, "format_whitelist": FORMAT_WHITELIST, "protocol_whitelist": PROTOCOL_WHITELIST}

@@ -1,7 +1,7 @@
 """Proposal storyboards and rule back-fill runs (issue 17: review and report)
 
 Revision ID: 0018_autoclip_review
-Revises: 0016_proxies
+Revises: 0017_web_users
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0018_autoclip_review"
-down_revision: str | Sequence[str] | None = "0016_proxies"
+down_revision: str | Sequence[str] | None = "0017_web_users"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -71,15 +71,21 @@ def test_one_process_one_split_input_side_seeking(three):
 
 
 def test_per_output_x264_settings_follow_the_preset(three):
-    argv = build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), three, ffmpeg="ffmpeg")
+    # Give one preset settings no shipped preset has, so the argv can only have them from that preset.
+    tuned = three[1].preset.model_copy(update={"crf": 27, "x264_preset": "faster"})
+    outputs = [three[0], OutputSpec(tuned, three[1].path), three[2]]
+    argv = build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), outputs, ffmpeg="ffmpeg")
     out_b = argv.index("file:/out/b.mp4")
     opts = argv[argv.index("[v1out]") : out_b]
-    assert opts[opts.index("-crf") + 1] == "21"
+    assert opts[opts.index("-crf") + 1] == "27"
     assert opts[opts.index("-maxrate") + 1] == "8000k" and opts[opts.index("-bufsize") + 1] == "16000k"
     assert opts[opts.index("-profile:v") + 1] == "high" and opts[opts.index("-level:v") + 1] == "4.1"
     assert opts[opts.index("-g") + 1] == "60"  # 2 s GOP at 30 fps
     assert opts[opts.index("-movflags") + 1] == "+faststart"
-    assert opts[opts.index("-preset") + 1] == "veryfast"
+    assert opts[opts.index("-preset") + 1] == "faster"
+    first = argv[argv.index("[v0out]") : argv.index("file:/out/a.mp4")]
+    assert first[first.index("-crf") + 1] == str(three[0].preset.crf)
+    assert first[first.index("-preset") + 1] == three[0].preset.x264_preset
 
 
 def test_no_audio_source_gets_silence_only_where_required(catalog):
@@ -349,3 +355,30 @@ def test_smart_fit_without_a_crop_path_is_a_centre_crop(catalog):
         build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), spec, ffmpeg="ffmpeg")
     )
     assert "crop=608:1080," in graph and "x='" not in graph
+
+
+def test_a_presigned_url_source_is_read_by_range_over_http_only(three):
+    url = "https://s3.example.com/bucket/materials/x/original.mp4?X-Amz-Signature=abc&X-Amz-Expires=3600"
+    recipe = RenderRecipe(ranges=(TimeRange(3600, 3615), TimeRange(4000, 4010.5)))
+    options = ["-multiple_requests", "1", "-request_size", "4194304"]
+    argv = build_render_argv(src(url), recipe, three, ffmpeg="ffmpeg", url_options=options)
+    inputs = [i for i, a in enumerate(argv) if a == "-i"]
+    assert len(inputs) == 2
+    for i, start in zip(inputs, ("3600", "4000"), strict=True):
+        assert argv[i + 1] == url  # signed: passed untouched, no file: prefix
+        assert argv[i - 4 : i - 2] == ["-ss", start]  # each range seeked on the input side
+        head = argv[i - 12 : i - 4]
+        assert head[:4] == ["-protocol_whitelist", "https,http,tcp,tls", "-format_whitelist", MP4]
+        assert head[4:] == options
+    # A local file keeps the file-only whitelist and never gets the http options.
+    local = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg", url_options=options)
+    assert "https,http,tcp,tls" not in local and "-request_size" not in local
+
+
+def test_threads_bound_every_encoder_and_the_filter_graph(three):
+    recipe = RenderRecipe(ranges=(TimeRange(10, 40),))
+    argv = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg", threads=2)
+    assert argv[argv.index("-filter_complex_threads") + 1] == "2"
+    assert argv.count("-threads:v") == 3 and all(argv[i + 1] == "2" for i, a in enumerate(argv) if a == "-threads:v")
+    default = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg")
+    assert "-threads:v" not in default and "-filter_complex_threads" not in default

@@ -339,3 +339,25 @@ def test_geometry_for_the_chunked_encode_matches_the_whole() -> None:
     """The chunk workflow encodes with the same options: the GOP is one second of the proxy's rate."""
     g = proxy_geometry(_facts(fps=25.0))
     assert (g.width, g.height, g.fps, g.gop) == (960, 540, Fraction(25), 25)
+
+
+@pytest.mark.parametrize("name", [
+    "android_hevc10_hlg_landscape.mp4",  # 10-bit HLG HEVC: tone-mapped to 8-bit SDR
+    "chrome_mediarecorder_h264_in_webm_vfr.webm",  # VFR live capture that states no duration
+    "flower_cc0_vp8_vorbis.webm",
+    "mkv_h264_ac3_srt_subtitle.mkv",  # AC-3 sound, a subtitle track left out
+    "apple_coremedia_h264_aac_640x428.mov",
+])
+def test_every_kind_of_phone_and_capture_file_gets_a_playable_proxy(name, tmp_path, ffmpeg) -> None:
+    facts, made = _encode(shared_media(name), tmp_path, ffmpeg)
+    assert made.proxy is not None and made.geometry is not None
+    proxied = probe_file(made.proxy)
+    assert proxied.video_codec == "h264" and proxied.pix_fmt == "yuv420p" and proxied.bit_depth == 8
+    assert not proxied.is_hdr and not proxied.is_vfr
+    w, h = proxied.display_width or 0, proxied.display_height or 0
+    assert min(w, h) <= 540 and w % 2 == 0 and h % 2 == 0
+    assert proxied.has_audio == facts.has_audio and (not facts.has_audio or proxied.audio_codec == "aac")
+    info = _streams(made.proxy)
+    assert info["profile"] == "Constrained Baseline"
+    assert info["keyframes"] == list(range(0, info["frames"], made.geometry.gop))  # type: ignore[arg-type,call-overload]
+    assert made.sprite_vtt is not None and "#xywh=" in made.sprite_vtt.read_text()

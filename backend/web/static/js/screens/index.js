@@ -1,0 +1,15 @@
+// The app's screens. Adding one: write screens/<name>.js exporting `render(main, ctx)` (it may return a
+// function that cleans up when the person leaves the screen), add its entry here, and its messages to
+// both catalogues (static/i18n/*.json; tests/web/test_i18n.py checks them).
+//   path: the hash route (`#/materials/:id`), params by name in ctx.params; query in ctx.query
+//   nav: shown in the header under t(`nav.${id}`); role: the least role that sees it (viewer/editor/admin)
+//   public: reachable without signing in
+
+export const SCREENS = [
+  { id: "signin", path: "/signin", public: true, load: () => import("./signin.js") },
+  { id: "library", path: "/library", nav: true, role: "viewer", load: () => import("./library.js") },
+  { id: "upload", path: "/upload", nav: true, role: "editor", load: () => import("./upload.js") },
+  { id: "material", path: "/materials/:id", role: "viewer", load: () => import("./material.js") },
+];
+
+export const HOME = "/library";

@@ -1,0 +1,166 @@
+"""Screenshots of the web app's screens in zh-CN, in en and at a phone's width, for the README.
+
+    .venv/bin/python docs/screens/make_screens.py          # writes docs/screens/*.png
+
+Starts reelhouse on a fresh data directory (SQLite, local storage), adds a person and a few materials
+(the sample recordings in ../shared/media when present, else clips made with ffmpeg), then signs in with
+Debian's Chromium (Playwright; no browser download) and photographs each screen. Needs `chromium`
+(apt-get install -y chromium fonts-noto-cjk).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+OUT = Path(__file__).resolve().parent
+MEDIA = REPO.parent / "shared" / "media"
+PASSWORD = "直播剪辑-2026!"
+SIZES = {"zh-CN": ("zh-CN", {"width": 1280, "height": 860}), "en": ("en", {"width": 1280, "height": 860}),
+         "phone": ("zh-CN", {"width": 390, "height": 844})}
+sys.path.insert(0, str(REPO))
+
+
+def clip(work: Path, name: str, size: str, seconds: float, seed: int) -> Path:
+    from tests.conftest import make_clip
+
+    return make_clip(work / name, size=size, seconds=seconds, seed=seed)
+
+
+def seed(url: str, key: str, work: Path) -> dict[str, str]:
+    auth = {"Authorization": f"Bearer {key}"}
+    files = [
+        ("双11直播 洗衣凝珠 功能演示", MEDIA / "flower_cc0_h264_aac_960x540.mp4", ["活动:双11", "产品:洗衣凝珠", "内容类型:功能演示"]),
+        ("达人口播 竖屏", MEDIA / "phone_android_portrait_4k60_h264_aac_rot90.mp4", ["产品:洗衣液", "风格:口播"]),
+        ("门店实拍 横屏", MEDIA / "gopro_max_landscape_h264_aac_gpmf.mp4", ["产品:洗衣液", "内容类型:实拍"]),
+        ("开箱 慢动作", MEDIA / "android_slowmo_h264_noaudio.mp4", ["风格:开箱"]),
+    ]
+    ids: dict[str, str] = {}
+    for i, (title, path, tags) in enumerate(files):
+        if not path.exists():
+            path = clip(work, f"{i}.mp4", "240x426" if "竖屏" in title else "640x360", 4 + i, i)
+        res = httpx.post(f"{url}/api/v1/materials", params={"title": title, "tag": tags}, content=path.read_bytes(),
+                         headers={**auth, "Content-Type": "application/octet-stream"}, timeout=300)
+        if res.status_code >= 400:  # e.g. a probe that timed out on a busy machine: a made clip stands in
+            print(f"{path.name}: {res.status_code} {res.text}; using a generated clip")
+            path = clip(work, f"{i}.mp4", "240x426" if "竖屏" in title else "640x360", 4 + i, i)
+            res = httpx.post(f"{url}/api/v1/materials", params={"title": title, "tag": tags}, content=path.read_bytes(),
+                             headers={**auth, "Content-Type": "application/octet-stream"}, timeout=300)
+        res.raise_for_status()
+        ids[title] = res.json()["id"]
+    source = ids["双11直播 洗衣凝珠 功能演示"]
+    # A rendition for Douyin, recorded as a render would (the row; it plays its parent's file).
+    from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
+    from backend.db import session_scope
+
+    with session_scope() as s:
+        parent = s.get(Material, uuid.UUID(source))
+        assert parent is not None
+        child = Material(title="双11 洗衣凝珠 抖音 9:16", media_type=MediaType.video, kind=MaterialKind.derived,
+                         status=MaterialStatus.ready, size_bytes=parent.size_bytes, storage_key=parent.storage_key,
+                         content_type="video/mp4", duration_s=parent.duration_s, display_width=1080, display_height=1920,
+                         orientation=Orientation.portrait, aspect_ratio=9 / 16, has_audio=True, parent_id=parent.id,
+                         preset_id="douyin.feed_9x16", poster_key=parent.poster_key)
+        s.add(child)
+        s.flush()
+        ids["child"] = str(child.id)
+    account = httpx.post(f"{url}/api/v1/accounts", json={"platform_id": "douyin", "name": "洁净官方旗舰店"}, headers=auth).json()
+    pub = httpx.post(f"{url}/api/v1/publications", headers=auth, json={
+        "material_id": ids["child"], "account_id": account["id"], "channel_id": "video", "platform_post_id": "7441234567890"})
+    if pub.status_code != 201:
+        print("publication not recorded:", pub.text)
+    ids["source"] = source
+    return ids
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="reelhouse-screens-"))
+    env = {**os.environ, "REELHOUSE_DATA_DIR": str(work / "data"), "REELHOUSE_STORAGE_BACKEND": "local",
+           "PYTHONPATH": str(REPO)}
+    env.pop("REELHOUSE_DATABASE_URL", None)
+    os.environ.update(env)
+    from backend.auth.models import Role
+    from backend.auth.service import create_api_key
+    from backend.auth.users import create_user
+    from backend.db import session_scope
+    from backend.migrations import upgrade
+
+    (work / "data").mkdir()
+    upgrade(f"sqlite:///{work / 'data' / 'reelhouse.db'}")
+    with session_scope() as s:
+        create_user(s, username="xiaomei", password=PASSWORD, role=Role.admin, display_name="小美")
+        key = create_api_key(s, name="screens", role=Role.admin).token
+    port = 8931
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory", "--port", str(port),
+                               "--log-level", "warning"], cwd=REPO, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        ids = seed(url, key, work)
+        chromium = shutil.which("chromium") or "/usr/bin/chromium"
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            for name, (language, viewport) in SIZES.items():
+                context = browser.new_context(locale=language, timezone_id="Asia/Shanghai", viewport=viewport,
+                                              device_scale_factor=1)
+                page = context.new_page()
+                page.goto(url + "/")
+                if language == "en":
+                    page.select_option("#language", "en")
+                page.wait_for_selector("#username")
+                page.screenshot(path=str(OUT / f"signin-{name}.png"))
+                page.fill("#username", "xiaomei")
+                page.fill("#password", PASSWORD)
+                page.click("form.signin button[type=submit]")
+                page.wait_for_selector(".card img")
+                if language == "en":
+                    page.select_option("#language", "en")
+                    page.wait_for_selector("h1:has-text('Library')")
+                else:
+                    page.select_option("#language", "zh-CN")
+                    page.wait_for_selector("h1:has-text('素材库')")
+                page.wait_for_timeout(800)
+                page.screenshot(path=str(OUT / f"library-{name}.png"))
+                page.goto(f"{url}/#/upload")
+                page.wait_for_selector("#dropzone")
+                extra = [p for p in (MEDIA / "flower_cc0_vp8_vorbis.webm", MEDIA / "truncated_gopro_no_moov.mp4",
+                                     MEDIA / "phone_android_landscape_h264_aac_320x240.mp4") if p.exists()]
+                if extra:
+                    page.set_input_files("#upload-files", [str(p) for p in extra])
+                    page.fill("#upload-tags", "活动:双11")
+                    page.keyboard.press("Enter")
+                    page.click("#upload-start")
+                    page.wait_for_selector(".upload-row[data-state=failed]", timeout=120_000)
+                    page.wait_for_timeout(1500)
+                page.screenshot(path=str(OUT / f"upload-{name}.png"))
+                page.goto(f"{url}/#/materials/{ids['source']}")
+                page.wait_for_selector("#publications table, #publications-empty")
+                page.wait_for_timeout(800)
+                page.screenshot(path=str(OUT / f"material-{name}.png"), full_page=True)
+                context.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    print("screens written to", OUT)
+
+
+if __name__ == "__main__":
+    main()

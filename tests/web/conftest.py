@@ -1,0 +1,62 @@
+"""Fixtures of the browser tests: Chromium, a person who signs in, a signed-in page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.web.browser import PASSWORD, Watcher, chromium_path
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """The web tests drive the browser; the database's behaviour is tested elsewhere on both engines."""
+    return sqlite_url
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def person(app_env: dict[str, str]) -> dict[str, str]:
+    from backend.auth.models import Role
+    from backend.auth.users import create_user
+    from backend.db import session_scope
+
+    with session_scope() as session:
+        create_user(session, username="xiaomei", password=PASSWORD, role=Role.editor, display_name="小美")
+    return {"username": "xiaomei", "password": PASSWORD}
+
+
+@pytest.fixture
+def watcher() -> Watcher:
+    return Watcher()
+
+
+@pytest.fixture
+def page(browser: Any, watcher: Watcher) -> Iterator[Any]:
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 860})
+    p = context.new_page()
+    p.set_default_timeout(20_000)
+    watcher.attach(p)
+    yield p
+    context.close()
+
+
+def sign_in(page: Any, server: Any, person: dict[str, str]) -> None:
+    page.goto(server.url + "/")
+    page.wait_for_selector("#username")
+    page.fill("#username", person["username"])
+    page.fill("#password", person["password"])
+    page.click("form.signin button[type=submit]")
+    page.wait_for_selector("#who")
