@@ -134,12 +134,13 @@ def main() -> int:
         "queue (201 to analysis start)": stages["queue (201 to analysis start)"],
         "analysis": stages["analysis"] * scale,
         "proposals (analysis end to render jobs queued)": stages["proposals (analysis end to render jobs queued)"] * scale,
-        "renders (first job queued to last draft)": stages["renders (first job queued to last draft)"],
+        # per clip: a run asked for fewer clips (--count) is scaled to the goal's 8
+        "renders (first job queued to last draft)": stages["renders (first job queued to last draft)"] * 8 / len(done),
     }
     after_upload = sum(v for k, v in projected.items() if not k.startswith("upload"))
     rows = [f"| {k} | {v:.1f} s | {projected[k]:.0f} s |" for k, v in stages.items()]
     table = "\n".join([
-        f"| stage | {seconds / 60:.0f}-minute recording ({size / 1e6:.0f} MB) | projected, 2 hours |", "|---|---|---|", *rows,
+        f"| stage | {seconds / 60:.0f}-minute recording ({size / 1e6:.0f} MB), {len(done)} clips | projected: 2 hours, 8 clips |", "|---|---|---|", *rows,
         f"| **total** | **{total:.0f} s** | **{sum(projected.values()):.0f} s** ({after_upload:.0f} s after the upload) |",
     ])  # fmt: skip
     face_share = timings.get("faces", 0.0) / timings["total"] if timings.get("total") else None
