@@ -25,6 +25,8 @@ from backend.guard import BodyGuard
 from backend.health import endpoints as health
 from backend.metrics import endpoints as metrics
 from backend.platforms import endpoints as presets_api
+from backend.proxies import endpoints as proxies_api
+from backend.reframe import endpoints as reframe_api
 from backend.renders import endpoints as renders_api
 from backend.responses import PROBLEM_JSON, PathMethods, SecurityHeaders, problem_response, problems
 from backend.uploads import endpoints as tus
@@ -130,7 +132,7 @@ def create_app() -> FastAPI:
         redoc_url=None,  # ReDoc would load its script from a CDN
     )
     install_error_handlers(app)
-    modules = (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api, autoclip_api)
+    modules = (health, keys, materials, tags, tus, web, compliance, metrics, presets_api, renders_api, autoclip_api, proxies_api, reframe_api)
     for module in modules:
         # Every API route takes parameters, headers or a body, so any of them can answer 422 (as
         # problem+json: FastAPI would otherwise declare its own JSON shape).

@@ -51,7 +51,17 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, description="Celery broker; default: filesystem queue in data_dir."
     )
-    worker_concurrency: int = 2
+    worker_concurrency: int = Field(
+        default=2, ge=1, description="Processes of the quick-queue worker (probes, previews, fingerprints, rules)."
+    )
+    render_concurrency: int | None = Field(
+        default=None, ge=1, description="Render jobs at once per machine; default: one per 2 cores (at least 1)."
+    )
+    render_threads: int | None = Field(
+        default=None, ge=0,
+        description="Threads of each render's x264 encoders and filter graph; default: cores / render jobs at "
+        "once; 0: ffmpeg's own choice (about 1.5 per core each).",
+    )
 
     max_upload_bytes: int = 20 * 1024**3
     max_video_pixels: int = 8192 * 8192
@@ -91,6 +101,10 @@ class Settings(BaseSettings):
     auto_render_presets: str = Field(
         default="", description="Comma-separated preset ids rendered automatically for each new source video."
     )
+    proxy_chunk_threshold_seconds: float = Field(
+        default=300.0, gt=0, description="Sources longer than this get their proxy encoded in chunks across workers."
+    )
+    proxy_chunk_seconds: float = Field(default=90.0, gt=0, description="Length of one chunk of a chunked proxy encode.")
     auto_render_seconds: float = Field(default=60.0, gt=0, description="Auto renders cut the first N seconds.")
 
     public_url: str = "http://127.0.0.1:8000"

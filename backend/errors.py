@@ -394,6 +394,10 @@ class ProposalsNeedAnalysis(AppError):
     status, slug, title = 409, "proposals-need-analysis", "The material has no finished analysis to propose clips from"
 
 
+class StoryboardNotReady(NotFound):
+    slug, title = "storyboard-not-ready", "The proposal's storyboard is not made yet (it is made on the worker)"
+
+
 class ProposalStateConflict(Conflict):
     slug, title = "proposal-state-conflict", "The proposal's status does not allow that action"
 
@@ -414,5 +418,27 @@ class ProposalRangeUsed(Conflict):
     slug, title = "proposal-range-used", "The range overlaps a clip already made or chosen from this source"
 
 
+class AutoclipRuleDisabled(Conflict):
+    slug, title = "autoclip-rule-disabled", "The automatic re-edit rule is disabled"
+
+
 class AutoclipRuleInvalid(AppError):
     status, slug, title = 422, "autoclip-rule-invalid", "The automatic re-edit rule is not valid"
+
+
+# --- proxies: the browser-playable copy of a material, its sprite and waveform ----------------------
+
+
+class ProxyNotReady(NotFound):
+    slug, title = "proxy-not-ready", "The material's proxy is not ready (see its proxy state)"
+
+
+class ProxyNotPossible(AppError):
+    status, slug, title = 422, "proxy-not-possible", "This material has no proxy (images, or no stored file)"
+
+class ReframeNeedsAnalysis(AppError):
+    status, slug, title = 409, "reframe-needs-analysis", "The material has no finished analysis to follow its subjects from"
+
+
+class ReframeRequestInvalid(AppError):
+    status, slug, title = 422, "reframe-request-invalid", "The reframe request does not fit this source"

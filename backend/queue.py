@@ -8,6 +8,7 @@ decides whether the message goes out (`enqueue` sends only after the commit).
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 from celery import Celery
@@ -19,6 +20,8 @@ from backend.db import after_commit
 
 QUICK_QUEUE = "quick"  # probes, posters, fingerprints, reports, webhooks: seconds
 RENDER_QUEUE = "render"  # ffmpeg renders: minutes
+PROXY_QUEUE = "proxy"  # proxies of every new video: minutes to an hour each, never in the way of the others
+QUEUES = (QUICK_QUEUE, RENDER_QUEUE, PROXY_QUEUE)
 LONGEST_TASK_SECONDS = 4 * 3600
 
 # Task names: the contract between the services that send and workers/ that registers them.
@@ -26,11 +29,45 @@ RENDER_JOB = "reelhouse.render.render_job"
 AUTO_RENDER_SOURCE = "reelhouse.auto_render_source"
 FINGERPRINT_MATERIAL = "reelhouse.fingerprint_material"
 ANALYSE_MATERIAL = "reelhouse.autoclip.analyse_material"
+PROPOSAL_STORYBOARDS = "reelhouse.autoclip.proposal_storyboards"  # render queue: it decodes the recording
 APPLY_AUTOCLIP_RULES = "reelhouse.apply_autoclip_rules"  # quick: matches a new recording against the rules
+CONTINUE_AUTOCLIP_RUN = "reelhouse.continue_autoclip_run"  # quick: a back-filled run's proposals and drafts
+MAKE_PROXY = "reelhouse.proxy.make_proxy"
 
 # Analysis decodes a whole recording (minutes for a long stream): it goes with the renders, not the quick
 # work (its sweep, `reelhouse.sweep_analyses`, stays on the quick queue).
-TASK_ROUTES = {"reelhouse.render.*": {"queue": RENDER_QUEUE}, "reelhouse.autoclip.*": {"queue": RENDER_QUEUE}}
+# Proxies (and, later, their chunks) have a queue of their own: a 2-hour stream's proxy must not hold up
+# a render someone waits for (their sweep, `reelhouse.sweep_proxies`, stays on the quick queue).
+TASK_ROUTES = {
+    "reelhouse.render.*": {"queue": RENDER_QUEUE}, "reelhouse.autoclip.*": {"queue": RENDER_QUEUE},
+    "reelhouse.proxy.*": {"queue": PROXY_QUEUE},
+}
+
+
+def machine_cores() -> int:
+    """Cores this process may run on (the affinity mask, e.g. a container's cpuset), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def render_slots(settings: Settings, cores: int | None = None) -> int:
+    """Render jobs a worker machine runs at once. x264 already keeps a core busy per frame thread, so
+    more jobs than half the cores only oversubscribe them (two 1080p jobs on 2 cores ran at ~58 % of
+    the throughput of the same renders one after another)."""
+    if settings.render_concurrency:
+        return settings.render_concurrency
+    return max(1, (cores or machine_cores()) // 2)
+
+
+def render_threads(settings: Settings, cores: int | None = None) -> int | None:
+    """Threads each encoder (and the filter graph) of one render job gets: the job's share of the cores
+    (None: ffmpeg's own default, set with REELHOUSE_RENDER_THREADS=0)."""
+    if settings.render_threads is not None:
+        return settings.render_threads or None
+    cores = cores or machine_cores()
+    return max(1, cores // render_slots(settings, cores))
 
 
 def broker_options(settings: Settings) -> dict[str, object]:
@@ -60,7 +97,7 @@ def create_celery(settings: Settings, include: list[str] | None = None) -> Celer
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=QUICK_QUEUE,
-        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (QUICK_QUEUE, RENDER_QUEUE)],
+        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
         task_default_exchange=QUICK_QUEUE,
         task_default_routing_key=QUICK_QUEUE,
         task_routes=TASK_ROUTES,

@@ -15,12 +15,13 @@ from backend.catalogue.models import (
 )
 from backend.compliance.models import AccountChannel, PlatformAccount, Publication, PublicationEvent, Report
 from backend.metrics.models import MetricImport, MetricSnapshot
+from backend.proxies.models import Proxy, ProxyState
 from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
 from backend.uploads.models import TusUpload, UploadStatus, UploadStorageMode
 
 __all__ = [
     "AccountChannel", "Analysis", "AnalysisStatus", "SessionData", "Transcript", "ApiKey", "JobStatus", "Material", "MaterialFingerprint", "MaterialKind", "MaterialStatus",
-    "MaterialTag", "MediaType", "MetricImport", "MetricSnapshot", "Orientation", "OutputStatus", "PlatformAccount",
+    "MaterialTag", "MediaType", "MetricImport", "MetricSnapshot", "Orientation", "OutputStatus", "PlatformAccount", "Proxy", "ProxyState",
     "Publication", "PublicationEvent", "RenderJob", "RenderOutput", "Report", "Role", "Tag", "TagCategory",
     "TusUpload", "UploadStatus", "UploadStorageMode", "User", "WebSession", "LoginAttempt",
 ]

@@ -16,6 +16,7 @@ T = TypeVar("T")
 
 FigureStatus = Literal["documented", "commonly_cited"]
 Fit = Literal["crop", "pad", "smart"]
+ReframeFallback = Literal["centre", "pad"]
 CountBy = Literal["approval_date", "submission_date"]
 Opening = Literal["automatically", "on_application"]
 MediaKind = Literal["video", "image", "audio"]
@@ -85,6 +86,9 @@ class RenditionPreset(Frozen):
     width: Figure[int]
     height: Figure[int]
     fit: Fit = "crop"
+    # What a smart reframe shows in a shot with no subject, or with two people who cannot share the window:
+    # the centre crop, or the whole frame padded over a blurred copy of itself.
+    reframe_fallback: ReframeFallback = "centre"
     fps_cap: Figure[float]
     video_codec: Figure[Literal["h264"]]
     profile: Literal["baseline", "main", "high"] = "high"

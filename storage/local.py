@@ -215,6 +215,15 @@ class LocalStorage:
     def download_to(self, key: str, path: Path) -> ObjectStat:
         return download_via_open(self, key, path)
 
+    def local_path(self, key: str) -> Path:
+        """The object's own file, for a reader on this machine that must not copy it (a render reads
+        a few ranges of a many-GB recording). Objects are replaced by rename, never written in place,
+        so an open file keeps its content. Not part of the Storage protocol: S3 has no such thing."""
+        path = self._path(key)
+        if not path.is_file():
+            raise ObjectNotFound(key)
+        return path
+
     # -- multipart (resumable uploads) ------------------------------------------------------
 
     def multipart_start(self, key: str, *, content_type: str = DEFAULT_CONTENT_TYPE) -> str:

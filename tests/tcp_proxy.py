@@ -14,16 +14,21 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = 0
         self.refusing = False  # new connections are closed at once, as by a database that is down
+        self.bytes_from_server = 0  # what clients received through the proxy (e.g. bytes an S3 read fetched)
         self._stalled = asyncio.Event()  # set: bytes are held back, as by a hung server
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, from_server: bool = False
+    ) -> None:
         try:
             while data := await reader.read(65536):
                 while self._stalled.is_set():
                     await asyncio.sleep(0.01)
+                if from_server:
+                    self.bytes_from_server += len(data)
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -41,7 +46,7 @@ class TcpProxy:
             client_w.close()
             return
         self._writers |= {client_w, server_w}
-        await asyncio.gather(self._pipe(client_r, server_w), self._pipe(server_r, client_w))
+        await asyncio.gather(self._pipe(client_r, server_w), self._pipe(server_r, client_w, from_server=True))
         self._writers -= {client_w, server_w}
 
     def start(self) -> None:

@@ -12,12 +12,12 @@ from celery.signals import worker_process_init
 
 from backend.config import Settings, get_settings
 from backend.db import dispose_engine
-from backend.queue import LONGEST_TASK_SECONDS, QUICK_QUEUE, RENDER_QUEUE
+from backend.queue import LONGEST_TASK_SECONDS, PROXY_QUEUE, QUICK_QUEUE, RENDER_QUEUE
 from backend.queue import create_celery as _configured
 
-__all__ = ["LONGEST_TASK_SECONDS", "QUICK_QUEUE", "RENDER_QUEUE", "celery_app", "create_celery"]
+__all__ = ["LONGEST_TASK_SECONDS", "PROXY_QUEUE", "QUICK_QUEUE", "RENDER_QUEUE", "celery_app", "create_celery"]
 
-TASK_MODULES = ["workers.catalogue", "workers.uploads", "workers.compliance", "workers.renders", "workers.autoclip"]
+TASK_MODULES = ["workers.catalogue", "workers.uploads", "workers.compliance", "workers.renders", "workers.autoclip", "workers.proxies"]
 
 
 def create_celery(settings: Settings | None = None) -> Celery:

@@ -27,6 +27,9 @@ from backend.autoclip.models import (
 from backend.autoclip.schemas import (
     AnalysisPublic,
     AnalysisSummary,
+    BackfillMaterial,
+    BackfillPublic,
+    BackfillRequest,
     ChannelPlanPublic,
     ClipPlanPublic,
     DraftJobPublic,
@@ -44,6 +47,7 @@ from backend.autoclip.schemas import (
     RunPublic,
     SessionDataPublic,
     SessionSeriesPublic,
+    StoryboardPublic,
     TranscriptPublic,
     TranscriptSegmentPublic,
 )
@@ -51,10 +55,10 @@ from backend.bodies import file_from_body
 from backend.catalogue.endpoints import public_one
 from backend.catalogue.models import Material, MaterialStatus
 from backend.catalogue.schemas import MaterialPublic
-from backend.deps import Editor, SessionDep, SettingsDep, Viewer
+from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
 from backend.renders import service as renders
 from backend.renders.endpoints import job_public
-from backend.responses import problems
+from backend.responses import answers, problems, serve_object
 from backend.sqltypes import utcnow
 
 router = APIRouter(tags=["autoclip"], responses=problems(401))
@@ -182,13 +186,18 @@ async def attach_session_data(
 
 
 def proposal_public(p: Proposal) -> ProposalPublic:
+    links = {"self": f"{API}/proposals/{p.id}", "material": f"{API}/materials/{p.material_id}",
+             "analysis": f"{API}/analyses/{p.analysis_id}"}
+    board = None
+    if p.storyboard:
+        links["storyboard"] = f"{API}/proposals/{p.id}/storyboard"
+        board = StoryboardPublic(url=links["storyboard"], times=p.storyboard.get("times", []),
+                                 width=p.storyboard.get("width", 0), height=p.storyboard.get("height", 0))
     return ProposalPublic(
         id=p.id, analysis_id=p.analysis_id, material_id=p.material_id, type=p.type, product_tag_id=p.product_tag_id,
         start=p.start_s, end=p.end_s, duration=round(p.end_s - p.start_s, 3), score=p.score,
-        reasons=[ReasonPublic(**r) for r in p.reasons], status=p.status, created_at=p.created_at,
-        updated_at=p.updated_at,
-        links={"self": f"{API}/proposals/{p.id}", "material": f"{API}/materials/{p.material_id}",
-               "analysis": f"{API}/analyses/{p.analysis_id}"},
+        reasons=[ReasonPublic(**r) for r in p.reasons], status=p.status, storyboard=board, created_at=p.created_at,
+        updated_at=p.updated_at, links=links,
     )
 
 
@@ -265,13 +274,35 @@ def read_proposal(proposal_id: uuid.UUID, _: Viewer, session: SessionDep) -> Pro
     return proposal_public(autoclip.get_proposal(session, proposal_id))
 
 
+@router.get(
+    f"{API}/proposals/{{proposal_id}}/storyboard", summary="A proposal's storyboard (JPEG)", response_class=Response,
+    description="A few frames across the proposal's range, each stamped with its time in the source, made on the "
+    "worker after the proposals are computed and again after an in or out point moves. Until it is made: 404 "
+    "`storyboard-not-ready`.",
+    responses={
+        **answers(200, "JPEG", "image/jpeg"), **answers(206, "Partial content (Range)", "image/jpeg"),
+        **answers(304, "Not modified (If-None-Match)"), **problems(403, 404, 416),
+    },
+)
+def proposal_storyboard(
+    proposal_id: uuid.UUID, request: Request, _: Viewer, session: SessionDep, storage: StorageDep
+) -> Response:
+    p = autoclip.get_proposal(session, proposal_id)
+    key = (p.storyboard or {}).get("key")
+    if not key:
+        raise errors.StoryboardNotReady(f"proposal {proposal_id} has no storyboard for {p.start_s:g}-{p.end_s:g} s yet")
+    return serve_object(request, storage, key, filename=f"{p.id}-storyboard.jpg", content_type="image/jpeg",
+                        etag=key.rsplit("/", 1)[-1], inline=True, allow_redirect=False)
+
+
 @router.patch(
     f"{API}/proposals/{{proposal_id}}", response_model=ProposalPublic,
     summary="Move a proposal's in and/or out point",
     description="A point inside an utterance is moved into the pause beside it when the utterance's edge is "
     "within a second (a `snapped` reason says so); deeper in speech it is refused (`proposal-cuts-speech`). "
     "The range must lie in the source (`proposal-range-invalid`) and not overlap a range other clips use "
-    "(`proposal-range-used`). Type, score and reasons are assessed again.",
+    "(`proposal-range-used`). Type, score and reasons are assessed again; a moved range gets a new storyboard "
+    "(`storyboard` is null until the worker made it).",
     responses=problems(400, 403, 404, 409),
 )
 def adjust_proposal(proposal_id: uuid.UUID, body: ProposalUpdate, _: Editor, session: SessionDep) -> ProposalPublic:
@@ -413,9 +444,11 @@ def run_public(session: SessionDep, run: AutoclipRun) -> RunPublic:
     links = {"rule": f"{API}/autoclip/rules/{run.rule_id}", "material": f"{API}/materials/{run.material_id}"}
     if run.analysis_id:
         links["analysis"] = f"{API}/analyses/{run.analysis_id}"
+    links["self"] = f"{API}/autoclip/runs/{run.id}"
+    status = rules.run_status(session, run)
     return RunPublic(
         id=run.id, rule_id=run.rule_id, material_id=run.material_id, analysis_id=run.analysis_id,
-        status=rules.run_status(session, run), clip_count=run.clip_count,
+        status=status, progress=rules.run_progress(session, run, status), origin=run.origin, clip_count=run.clip_count,
         job_ids=[uuid.UUID(j) for j in run.job_ids], error=run.error, created_at=run.created_at,
         updated_at=run.updated_at, links=links,
     )
@@ -428,3 +461,43 @@ def list_runs(
     _: Viewer, session: SessionDep, material_id: uuid.UUID | None = None, rule_id: uuid.UUID | None = None
 ) -> list[RunPublic]:
     return [run_public(session, r) for r in rules.list_runs(session, material_id=material_id, rule_id=rule_id)]
+
+
+@router.get(f"{API}/autoclip/runs/{{run_id}}", response_model=RunPublic, summary="One rule run, with its progress",
+            responses=problems(403, 404))
+def read_run(run_id: uuid.UUID, _: Viewer, session: SessionDep) -> RunPublic:
+    return run_public(session, rules.get_run(session, run_id))
+
+
+@router.post(
+    f"{API}/autoclip/rules/{{rule_id}}/backfill", status_code=202, response_model=BackfillPublic,
+    summary="Apply a rule to recordings already in the catalogue",
+    description="Starts a run (`origin` backfill, followed at `/autoclip/runs/{id}` with its progress) for each "
+    "ready recording the rule takes and has not run for, newest first: at most `limit`, ingested at or after "
+    "`since`. A recording whose current analysis the running analyser made reuses it; others are analysed first. "
+    "With `account_ids` the quota shortfall is shared out across the runs. Proposals never overlap a range that "
+    "a draft, a published clip or a chosen proposal of the same source uses. `dry_run` (200) lists what would "
+    "start and writes nothing. A disabled rule is a conflict (`autoclip-rule-disabled`).",
+    responses={**problems(400, 403, 404, 409), 200: {"model": BackfillPublic, "description": "Dry run: nothing started"}},
+)
+def backfill_rule(
+    rule_id: uuid.UUID, body: BackfillRequest, response: Response, _: Editor, session: SessionDep
+) -> BackfillPublic:
+    if body.since is not None and body.since.tzinfo is None:
+        raise errors.BadRequest("since needs a timezone (e.g. 2026-11-01T00:00:00+08:00)")
+    items = rules.backfill(session, rule_id, since=body.since, limit=body.limit, dry_run=body.dry_run)
+    if body.dry_run:
+        response.status_code = 200
+    return BackfillPublic(
+        rule_id=rule_id, dry_run=body.dry_run, since=body.since, limit=body.limit,
+        started=sum(1 for i in items if i.run is not None),
+        materials=[
+            BackfillMaterial(
+                material_id=i.material.id, title=i.material.title, created_at=i.material.created_at,
+                matched=i.matched, clip_count=i.clip_count,
+                reuses_analysis=i.reuses_analysis, reasons=i.reasons, run_id=i.run.id if i.run else None,
+            )
+            for i in items
+        ],
+        links={"rule": f"{API}/autoclip/rules/{rule_id}", "runs": f"{API}/autoclip/runs?rule_id={rule_id}"},
+    )

@@ -114,6 +114,9 @@ class Proposal(SQLModel, table=True):
     score: float = Field(sa_column=Column(Float, nullable=False))
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
     status: ProposalStatus = Field(default=ProposalStatus.proposed, sa_column=Column(String(16), nullable=False))
+    # The storyboard image of the current range, once the worker made it: {key, times, width, height}.
+    # Moving the in or out point clears it (a new one is made for the new range).
+    storyboard: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONColumn, nullable=True))
     created_by: uuid.UUID | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
@@ -169,6 +172,7 @@ class AutoclipRun(SQLModel, table=True):
     )
     status: RunStatus = Field(default=RunStatus.queued, sa_column=Column(String(16), nullable=False))
     clip_count: int = Field(sa_column=Column(Integer, nullable=False))
+    origin: str = Field(default="ingest", sa_column=Column(String(16), nullable=False, server_default="ingest"))
     job_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONColumn, nullable=False))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

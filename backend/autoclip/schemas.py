@@ -114,6 +114,15 @@ class ReasonPublic(BaseModel):
     value: float | str | None = None
 
 
+class StoryboardPublic(BaseModel):
+    """A strip of frames across the proposal's range, each stamped with its time in the source (JPEG)."""
+
+    url: str
+    times: list[float] = Field(description="Source seconds each frame shows, left to right")
+    width: int
+    height: int
+
+
 class ProposalPublic(BaseModel):
     id: uuid.UUID
     analysis_id: uuid.UUID
@@ -126,6 +135,9 @@ class ProposalPublic(BaseModel):
     score: float
     reasons: list[ReasonPublic]
     status: str
+    storyboard: StoryboardPublic | None = Field(
+        default=None, description="None until the worker made it for the current range (moving a point makes a new one)"
+    )
     created_at: datetime
     updated_at: datetime
     links: dict[str, str] = {}
@@ -263,9 +275,41 @@ class RunPublic(BaseModel):
     material_id: uuid.UUID
     analysis_id: uuid.UUID | None
     status: Literal["queued", "analysing", "proposing", "rendering", "done", "failed"]
+    progress: float = Field(description="0..1: the analysis is the first half, the draft renders the second")
+    origin: Literal["ingest", "backfill"]
     clip_count: int
     job_ids: list[uuid.UUID]
     error: str | None
     created_at: datetime
     updated_at: datetime
+    links: dict[str, str]
+
+
+class BackfillRequest(BaseModel):
+    """Apply a rule to recordings already in the catalogue."""
+
+    model_config = ConfigDict(extra="forbid")
+    since: datetime | None = Field(default=None, description="Only recordings ingested at or after this instant (with a timezone)")
+    limit: int = Field(default=20, ge=1, le=100, strict=True, description="At most this many recordings, newest first")
+    dry_run: bool = Field(default=False, description="Say which recordings would get a run; write nothing")
+
+
+class BackfillMaterial(BaseModel):
+    material_id: uuid.UUID
+    title: str
+    created_at: datetime
+    matched: bool
+    clip_count: int
+    reuses_analysis: bool = Field(description="Its current analysis is reused: proposals without decoding again")
+    reasons: list[str]
+    run_id: uuid.UUID | None = Field(default=None, description="The run started (none in a dry run)")
+
+
+class BackfillPublic(BaseModel):
+    rule_id: uuid.UUID
+    dry_run: bool
+    since: datetime | None
+    limit: int
+    started: int
+    materials: list[BackfillMaterial]
     links: dict[str, str]

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, exists, func, or_, update
 from sqlmodel import Session, col, select
 
 from backend import errors, leases, queue
@@ -28,6 +28,7 @@ from backend.catalogue.models import (
 )
 from backend.compliance import rules as compliance_rules
 from backend.compliance.accounts import get_account
+from backend.compliance.models import Publication
 from backend.compliance.monthly import compliance_status
 from backend.config import Settings
 from backend.metrics.limits import ImportLimitExceeded
@@ -292,15 +293,17 @@ def _ranges_of(stored: Any) -> list[tuple[float, float]]:
 
 
 def used_ranges(session: Session, material_id: uuid.UUID, *, besides: uuid.UUID | None = None) -> list[tuple[float, float]]:
-    """Ranges of the source that clips already use, by lineage: every live derived material's recipe,
+    """Ranges of the source that clips already use, by lineage: every live or published derived material's recipe,
     every render job still to run, and the material's accepted and rejected proposals (a person chose
     or refused them; `besides` leaves one proposal out, the one being adjusted)."""
     used: list[tuple[float, float]] = []
+    # A clip deleted from the catalogue after it was published still used its range on a platform.
+    published = exists().where(col(Publication.material_id) == Material.id)
     derived = session.scalars(
         select(Material).where(
             col(Material.parent_id) == material_id,
             col(Material.kind) == MaterialKind.derived,
-            col(Material.status).not_in([MaterialStatus.deleted, MaterialStatus.failed]),
+            or_(col(Material.status).not_in([MaterialStatus.deleted, MaterialStatus.failed]), published),
         )
     )
     for m in derived:
@@ -337,6 +340,10 @@ def compute_proposals(
     result = _signals_of(analysis)
     used = used_ranges(session, material_id)
     picked = propose_clips(result, count=count, min_s=min_s, max_s=max_s, used=used)
+    replaced = session.scalars(
+        select(Proposal).where(col(Proposal.material_id) == material_id, col(Proposal.status) == ProposalStatus.proposed)
+    )
+    stale = [p.storyboard["key"] for p in replaced if p.storyboard and p.storyboard.get("key")]
     session.execute(
         delete(Proposal).where(col(Proposal.material_id) == material_id, col(Proposal.status) == ProposalStatus.proposed)
     )
@@ -349,6 +356,8 @@ def compute_proposals(
     ]
     session.add_all(rows)
     session.flush()
+    if rows or stale:  # the old storyboards are deleted by the same task, once this has committed
+        queue.enqueue(session, queue.PROPOSAL_STORYBOARDS, str(material_id), *stale)
     return rows
 
 
@@ -401,8 +410,13 @@ def adjust_proposal(session: Session, proposal_id: uuid.UUID, *, start: float | 
     if snapped.snapped:
         reasons.append(Reason("snapped", "出入点已移出语音", "in/out moved out of speech", snapped.start, snapped.end,
                               f"{a:g}-{b:g}").as_dict())
+    moved = (snapped.start, snapped.end) != (row.start_s, row.end_s)
     row.start_s, row.end_s, row.type, row.score, row.reasons = snapped.start, snapped.end, c.type, c.score, reasons
     row.updated_at = utcnow()
+    if moved:  # the old storyboard shows the old range: a new one is made for this one, the old one goes
+        stale = [row.storyboard["key"]] if row.storyboard and row.storyboard.get("key") else []
+        row.storyboard = None
+        queue.enqueue(session, queue.PROPOSAL_STORYBOARDS, str(row.material_id), *stale)
     session.flush()
     return row
 
@@ -414,6 +428,89 @@ def reject_proposal(session: Session, proposal_id: uuid.UUID) -> Proposal:
         row.updated_at = utcnow()
         session.flush()
     return row
+
+
+# --------------------------------------------------------------------------- storyboards
+
+STORYBOARD_PREFIX = "storyboards"
+
+
+def storyboard_key(material_id: uuid.UUID, proposal_id: uuid.UUID, start: float, end: float) -> str:
+    """Where the storyboard of a proposal's range is kept: the range is in the key, so a moved in or out
+    point makes a new object and a redelivered task writes the same one again."""
+    return f"{STORYBOARD_PREFIX}/{material_id}/{proposal_id}-{round(start * 1000)}-{round(end * 1000)}.jpg"
+
+
+@dataclass(frozen=True)
+class StoryboardWanted:
+    proposal_id: uuid.UUID
+    start: float
+    end: float
+    key: str
+
+
+@dataclass(frozen=True)
+class StoryboardSource:
+    storage_key: str
+    rotation: int
+    wanted: list[StoryboardWanted]
+
+
+def stale_storyboard_keys(material_id: uuid.UUID, keys: list[str]) -> list[str]:
+    """Of keys a message names for deletion, those that are storyboards of this material (a message never
+    makes the worker delete anything else)."""
+    prefix = f"{STORYBOARD_PREFIX}/{material_id}/"
+    return [k for k in keys if k.startswith(prefix) and "/" not in k[len(prefix):] and k.endswith(".jpg")]
+
+
+def storyboards_wanted(session: Session, material_id: uuid.UUID) -> StoryboardSource | None:
+    """The material's proposals (not rejected) whose current range has no storyboard yet, with the file to
+    decode them from; None when there is nothing to make."""
+    material = session.get(Material, material_id)
+    if material is None or not material.storage_key or material.status == MaterialStatus.deleted:
+        return None
+    rows = session.scalars(
+        select(Proposal).where(
+            col(Proposal.material_id) == material_id, col(Proposal.status) != ProposalStatus.rejected,
+        ).order_by(col(Proposal.start_s))
+    )
+    # Filtered here, not in SQL: a JSON column keeps None as JSON null, which IS NULL does not match.
+    wanted = [
+        StoryboardWanted(p.id, p.start_s, p.end_s, storyboard_key(material_id, p.id, p.start_s, p.end_s))
+        for p in rows if not p.storyboard
+    ]
+    return StoryboardSource(material.storage_key, material.rotation or 0, wanted) if wanted else None
+
+
+def sweep_storyboards(
+    session: Session, *, after: timedelta = timedelta(minutes=10), window: timedelta = timedelta(days=1)
+) -> list[uuid.UUID]:
+    """Materials with proposals changed `after`..`window` ago that still have no storyboard (a lost message,
+    a worker that died): their storyboard message is sent again after the commit."""
+    now = utcnow()
+    rows = session.execute(
+        select(Proposal.material_id, Proposal.storyboard).where(
+            col(Proposal.status) != ProposalStatus.rejected,
+            col(Proposal.updated_at) < now - after, col(Proposal.updated_at) >= now - window,
+        )
+    )
+    missing = list(dict.fromkeys(mid for mid, board in rows if not board))
+    for mid in missing:
+        queue.enqueue(session, queue.PROPOSAL_STORYBOARDS, str(mid))
+    return missing
+
+
+def store_storyboard(
+    session: Session, want: StoryboardWanted, *, times: list[float], width: int, height: int
+) -> bool:
+    """Record a storyboard made for `want`'s range; False (nothing written) when the proposal has moved or
+    gone meanwhile: that storyboard shows a range nobody looks at any more."""
+    result = session.execute(
+        update(Proposal)
+        .where(col(Proposal.id) == want.proposal_id, col(Proposal.start_s) == want.start, col(Proposal.end_s) == want.end)
+        .values(storyboard={"key": want.key, "times": times, "width": width, "height": height})
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- drafts

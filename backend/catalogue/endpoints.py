@@ -26,10 +26,12 @@ from backend.catalogue.schemas import (
     LineageNodePublic,
     LineagePublic,
     MaterialPagePublic,
+    MaterialProxyPublic,
     MaterialPublic,
     MaterialUpdate,
 )
 from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
+from backend.proxies import service as proxy_service
 from backend.responses import answers, problems, serve_object
 from backend.sqltypes import utcnow
 from backend.text import IntId, Moment, MultilineText, Text
@@ -51,7 +53,7 @@ PREVIEW_ANSWERS = {
 }
 
 
-def to_public(material: Material, material_tags: list) -> MaterialPublic:
+def to_public(material: Material, material_tags: list, proxy: MaterialProxyPublic | None = None) -> MaterialPublic:
     base = f"{API}/materials/{material.id}"
     links = {"self": base, "file": f"{base}/file", "lineage": f"{base}/lineage"}
     if material.poster_key or material.previews_failed:
@@ -65,12 +67,13 @@ def to_public(material: Material, material_tags: list) -> MaterialPublic:
     fields = {name: getattr(material, name) for name in MaterialPublic.model_fields if hasattr(material, name)}
     return MaterialPublic.model_validate({
         **fields, "download_name": download_name(material), "media": material, "tags": material_tags,
-        "links": links,
+        "links": links, "proxy": proxy,
     })
 
 
 def public_one(session, material: Material) -> MaterialPublic:
-    return to_public(material, tag_service.tags_of(session, [material.id])[material.id])
+    return to_public(material, tag_service.tags_of(session, [material.id])[material.id],
+                     proxy_service.summaries(session, [material.id]).get(material.id))
 
 
 async def _limited(request: Request, max_bytes: int) -> AsyncGenerator[bytes, None]:
@@ -227,8 +230,11 @@ def list_materials(
             created_before=created_before, parent_id=parent_id, q=q, sort=sort, cursor=cursor, limit=limit,
         ),
     )
-    by_id = tag_service.tags_of(session, [m.id for m in page.items])
-    body = MaterialPagePublic(items=[to_public(m, by_id[m.id]) for m in page.items], next_cursor=page.next_cursor)
+    ids = [m.id for m in page.items]
+    by_id, proxy_of = tag_service.tags_of(session, ids), proxy_service.summaries(session, ids)  # a query each per page
+    body = MaterialPagePublic(
+        items=[to_public(m, by_id[m.id], proxy_of.get(m.id)) for m in page.items], next_cursor=page.next_cursor
+    )
     # Serialised here, once: returned as a model, FastAPI would dump and re-validate the whole page
     # against response_model (which still documents it) before serialising it again.
     return Response(body.model_dump_json(), media_type="application/json")  # type: ignore[return-value]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
@@ -66,6 +66,20 @@ class MediaFactsPublic(MediaFacts):
     model_config = ConfigDict(from_attributes=True)
 
 
+class MaterialProxyPublic(BaseModel):
+    """Whether the material's proxy (browser-playable copy, sprite, waveform) is ready, and its links."""
+
+    state: Literal["queued", "running", "ready", "failed"]
+    progress: float = Field(description="0..1 while running")
+    video: str | None = Field(default=None, description="The proxy MP4 (Range; 307 to a presigned URL on S3); null: audio-only")
+    sprite_vtt: str | None = Field(default=None, description="WebVTT index of the thumbnail sprite (`sheet#xywh=x,y,w,h`)")
+    waveform: str | None = Field(default=None, description="Audio peaks, audiowaveform's JSON; null: no sound")
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    error_code: str | None = None
+
+
 class MaterialPublic(BaseModel):
     id: uuid.UUID
     title: str
@@ -95,6 +109,9 @@ class MaterialPublic(BaseModel):
         description="`draft`: an automatic re-edit waiting for a person (approve or reject it at /review)",
     )
     review: dict[str, Any] | None = Field(default=None, description="The decision: {decision, reason, by, at}")
+    proxy: MaterialProxyPublic | None = Field(
+        default=None, description="The proxy for playback and scrubbing (videos; audio gets its waveform); null: none"
+    )
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None

@@ -39,24 +39,77 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
-def _worker_argv(queues: str, concurrency: int, beat: bool, loglevel: str) -> list[str]:
+def _worker_argv(queues: str, concurrency: int, beat: bool, loglevel: str, name: str | None = None) -> list[str]:
     argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app:celery_app", "worker",
             "-Q", queues, "--concurrency", str(concurrency), "--loglevel", loglevel, "-O", "fair"]
+    if name:
+        argv += ["-n", f"{name}@%h"]
     if beat:
         argv += ["--beat", "--schedule", str(get_settings().data_dir / "celerybeat-schedule")]
     return argv
 
 
+def _pool_argvs(queues: str, concurrency: int | None, beat: bool, loglevel: str) -> list[list[str]]:
+    """One Celery worker per kind of queue asked for: renders and proxies get their own pools, sized from
+    the cores, so a probe, preview or fingerprint never waits for (or takes) an encoder slot. The proxy
+    pool runs at a lower CPU priority (nice 10): a draft someone waits for goes before a proxy."""
+    from backend.queue import PROXY_QUEUE, RENDER_QUEUE, render_slots
+
+    settings = get_settings()
+    asked = [q.strip() for q in queues.split(",") if q.strip()]
+    others = [q for q in asked if q not in (RENDER_QUEUE, PROXY_QUEUE)]
+    argvs = []
+    if others:
+        n = concurrency or settings.worker_concurrency
+        argvs.append(_worker_argv(",".join(others), n, beat, loglevel))  # celery@host, as health checks ping it
+    for queue in (RENDER_QUEUE, PROXY_QUEUE):
+        if queue in asked:
+            n = concurrency or render_slots(settings)
+            argv = _worker_argv(queue, n, beat and not argvs, loglevel, queue if len(asked) > 1 else None)
+            argvs.append(["nice", "-n", "10", *argv] if queue == PROXY_QUEUE and len(asked) > 1 else argv)
+    return argvs
+
+
+def _start_pools(argvs: list[list[str]]) -> list[subprocess.Popen[bytes]]:
+    return [subprocess.Popen(argv, start_new_session=True) for argv in argvs]
+
+
+def _stop_pools(procs: list[subprocess.Popen[bytes]]) -> None:
+    # SIGTERM to each Celery main process only: its warm shutdown lets running tasks finish and then
+    # stops its pool. Sent to the whole group, the pool children died at once and the main process
+    # waited for them until the kill below.
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its group
+
+
 @app.command()
 def worker(
-    queues: Annotated[str, typer.Option(help="Comma-separated queues: quick, render")] = "quick,render",
-    concurrency: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+    queues: Annotated[str, typer.Option(help="Comma-separated queues: quick, render, proxy")] = "quick,render,proxy",
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes (default: quick from settings, render and proxy from the cores)")] = None,
     beat: Annotated[bool, typer.Option(help="Also run the scheduler (only in one worker per deployment)")] = False,
     loglevel: str = "info",
 ) -> None:
-    """Run a Celery worker (add more machines by running this against shared PostgreSQL, Redis and MinIO)."""
-    n = concurrency or get_settings().worker_concurrency
-    os.execv(sys.executable, _worker_argv(queues, n, beat, loglevel))
+    """Run Celery workers (add more machines by running this against shared PostgreSQL, Redis and MinIO).
+
+    With all three queues (the default), three workers run: the quick one, and a render and a proxy one
+    with pools sized from the machine's cores (REELHOUSE_RENDER_CONCURRENCY overrides)."""
+    argvs = _pool_argvs(queues, concurrency, beat, loglevel)
+    if len(argvs) == 1:
+        os.execv(sys.executable, argvs[0])
+    procs = _start_pools(argvs)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while all(p.poll() is None for p in procs):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                procs[0].wait(timeout=1)
+    finally:
+        _stop_pools(procs)
 
 
 @app.command()
@@ -115,11 +168,7 @@ def serve(
         typer.echo("      reelhouse users create-admin admin        (or: make admin)")
         typer.echo(f"  then sign in at {url}/ as 'admin'.")
     typer.echo("")
-    worker_proc = None
-    if with_worker:
-        worker_proc = subprocess.Popen(
-            _worker_argv("quick,render", settings.worker_concurrency, True, "warning"), start_new_session=True
-        )
+    workers = _start_pools(_pool_argvs("quick,render,proxy", None, True, "warning")) if with_worker else []
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handler that
     # would end this process before the `finally` below stops the worker it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -127,15 +176,7 @@ def serve(
         uvicorn.run("backend.app:create_app", factory=True, host=host, port=port, reload=reload,
                     log_level="info", timeout_graceful_shutdown=10)
     finally:
-        if worker_proc is not None and worker_proc.poll() is None:
-            # SIGTERM to Celery's main process only: its warm shutdown lets running tasks finish and
-            # then stops its pool. Sent to the whole group, the pool children died at once and the
-            # main process waited for them until the kill below.
-            worker_proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker_proc.wait(timeout=30)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(worker_proc.pid, signal.SIGKILL)  # whatever is left of its group
+        _stop_pools(workers)
 
 
 def _default_key_name() -> str:

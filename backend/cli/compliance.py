@@ -75,7 +75,7 @@ def status(
     migrate_database()
     at = _as_of(as_of) or utcnow()
     with session_scope() as session:
-        found = monthly.compliance_status(session, at)
+        found = monthly.compliance_status(session, at, with_candidates=True)
     if as_json:
         typer.echo(json.dumps(status_document(found, at), ensure_ascii=False, indent=2))
         return
@@ -96,6 +96,12 @@ def status(
                 f"  {c.name_zh:<8} {state:<24} {q.approved:>3}/{q.required:<3} pending {q.pending:<3} "
                 f"projected {q.projected:5.1f}  {q.status.value}"
             )
+        if r.candidates:
+            from backend.compliance.candidates import KIND_NAMES
+
+            typer.echo("  可补位草稿与片段提议 / drafts and proposals that could fill the gap:")
+            for cand in r.candidates:
+                typer.echo(f"    {cand.channel_id:<8} {KIND_NAMES['zh'][cand.kind]}  {cand.title}  {cand.preset_id or ''}")
 
 
 # --- channel openings and publications --------------------------------------------------------------

@@ -319,7 +319,10 @@ def resubmit(
 
 
 @router.get(
-    f"{API}/compliance/status", summary="Where every channel stands, now or at as_of", responses=problems(404)
+    f"{API}/compliance/status", summary="Where every channel stands, now or at as_of", responses=problems(404),
+    description="Per account, each channel's state and quota position; `candidates` lists, for each channel with "
+    "a gap (at risk or on track), the drafts waiting for review and the open clip proposals that fit it (media "
+    "type, aspect, duration; a proposal with the preset to render it with), up to the channel's shortfall.",
 )
 def compliance_status(
     session: SessionDep,
@@ -328,7 +331,7 @@ def compliance_status(
     account_id: Annotated[list[uuid.UUID] | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     at = as_of or utcnow()
-    return status_document(monthly.compliance_status(session, at, account_id or None), at)
+    return status_document(monthly.compliance_status(session, at, account_id or None, with_candidates=True), at)
 
 
 _ACCEPT = {

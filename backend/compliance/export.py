@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.compliance import rules
+from backend.compliance.candidates import KIND_NAMES, PROPOSAL_TYPES, clock
 from backend.compliance.monthly import AccountStatusReport, MonthlyReport
 
 FORMATS = ("json", "csv", "xlsx", "html")
@@ -85,6 +86,7 @@ def status_document(reports: list[AccountStatusReport], as_of: datetime) -> dict
                 "month": str(r.status.month),
                 "as_of": r.status.as_of.isoformat(),
                 "channels": jsonable(r.status.channels),
+                "candidates": jsonable(r.candidates),
             }
             for r in reports
         ],
@@ -104,6 +106,7 @@ def report_document(report: MonthlyReport) -> dict[str, Any]:
                 "channels": jsonable(a.month.channels) if a.month else [],
                 "approved": jsonable(a.approved),
                 "fillers": jsonable(a.fillers),
+                "candidates": jsonable(a.candidates),
             }
             for a in report.accounts
         ],
@@ -152,6 +155,10 @@ APPROVED_COLUMNS = (
     "post_url",
 )
 FILLER_COLUMNS = ("platform", "account", "channel", "material", "preset", "source")
+CANDIDATE_COLUMNS = (
+    "platform", "account", "channel", "kind", "material", "source", "range", "duration", "preset", "clip_type",
+    "product",
+)
 HEADERS = {
     "zh": {
         "month": "月份",
@@ -182,13 +189,19 @@ HEADERS = {
         "post_id": "作品 ID",
         "post_url": "作品链接",
         "preset": "预设",
+        "kind": "类型",
+        "range": "来源区间",
+        "duration": "时长（秒）",
+        "clip_type": "片段类型",
+        "product": "商品",
     },
-    "en": {name: name for name in (*CHANNEL_COLUMNS, *APPROVED_COLUMNS, *FILLER_COLUMNS)},
+    "en": {name: name for name in (*CHANNEL_COLUMNS, *APPROVED_COLUMNS, *FILLER_COLUMNS, *CANDIDATE_COLUMNS)},
 }
 SECTIONS = {
-    "zh": {"approved": "已通过素材", "fillers": "可补位素材", "summary": "汇总", "as_of": "截至",
+    "zh": {"approved": "已通过素材", "fillers": "可补位素材", "candidates": "可补位草稿与片段提议", "summary": "汇总", "as_of": "截至",
            "generated_at": "生成时间", "not_started": "该店铺时区的本月尚未开始"},
-    "en": {"approved": "approved", "fillers": "could fill the gap", "summary": "Summary", "as_of": "as_of",
+    "en": {"approved": "approved", "fillers": "could fill the gap", "candidates": "drafts and proposals that could fill the gap",
+           "summary": "Summary", "as_of": "as_of",
            "generated_at": "generated_at", "not_started": "the month has not started in this account's timezone"},
 }
 STATUS_NAMES = {
@@ -301,6 +314,30 @@ def filler_rows(report: MonthlyReport, lang: str = "zh") -> list[list[Any]]:
     ]
 
 
+def candidate_row(a: Any, c: Any, lang: str) -> list[Any]:
+    words = KIND_NAMES[lang]
+    span = f"{clock(c.start_s)}-{clock(c.end_s)}" if c.start_s is not None and c.end_s is not None else ""
+    clip_type = (PROPOSAL_TYPES.get(c.proposal_type, c.proposal_type) if lang == "zh" else c.proposal_type) or ""
+    return [
+        _names(a.account, lang),
+        a.account.name,
+        _channel_name(a, c.channel_id, lang),
+        words.get(c.kind, c.kind),
+        c.title,
+        c.source.title,
+        span,
+        round(c.duration_s, 1) if c.duration_s is not None else "",
+        c.preset_id or "",
+        clip_type,
+        c.product or "",
+    ]
+
+
+def candidate_rows(report: MonthlyReport, lang: str = "zh") -> list[list[Any]]:
+    lang = _lang(lang)
+    return [candidate_row(a, c, lang) for a in report.accounts for c in a.candidates]
+
+
 def headers(columns: tuple[str, ...], lang: str) -> list[str]:
     return [HEADERS[_lang(lang)][c] for c in columns]
 
@@ -315,8 +352,9 @@ def to_csv(report: MonthlyReport, lang: str = "zh") -> bytes:
     for section, columns, rows in (
         ("approved", APPROVED_COLUMNS, approved_rows(report, lang)),
         ("fillers", FILLER_COLUMNS, filler_rows(report, lang)),
+        ("candidates", CANDIDATE_COLUMNS, candidate_rows(report, lang)),
     ):
-        if section == "fillers" and not rows:
+        if section in ("fillers", "candidates") and not rows:
             continue
         writer.writerow([])
         writer.writerow([SECTIONS[lang][section]])
@@ -454,6 +492,13 @@ def to_xlsx(report: MonthlyReport, lang: str = "zh") -> bytes:
                         f.source.title,
                     ]
                 )
+        if a.candidates:
+            ws.append([])
+            ws.append([words["candidates"]])
+            ws.cell(ws.max_row, 1).font = bold
+            header_row(ws, CANDIDATE_COLUMNS)
+            for c in a.candidates:
+                ws.append(candidate_row(a, c, lang))
         fit_columns(ws)
     out = io.BytesIO()
     wb.save(out)
@@ -628,6 +673,21 @@ def to_html(report: MonthlyReport) -> str:
                     f"<tr><td>{escape(channel_names.get(f.channel_id, f.channel_id))}</td>"
                     f"<td>{escape(f.material.title)}</td>"
                     f"<td>{escape(f.preset_id or '')}</td><td>{escape(f.source.title)}</td></tr>"
+                )
+            h.append("</table>")
+        if a.candidates:
+            h.append(
+                "<h3>可补位草稿与片段提议 Drafts and proposals that could fill the gap</h3><table><tr>"
+                "<th>渠道 Channel</th><th>类型 Kind</th><th>素材 / 提议 Clip</th><th>来源素材 Source</th>"
+                "<th>来源区间 Range</th><th>时长 Duration</th><th>预设 Preset</th><th>商品 Product</th></tr>"
+            )
+            for cand in a.candidates:
+                row = candidate_row(a, cand, "zh")
+                h.append(
+                    f"<tr class=\"candidate {cand.kind}\"><td>{escape(channel_names.get(cand.channel_id, cand.channel_id))}</td>"
+                    f"<td>{escape(row[3])}</td><td>{escape(row[4])}</td><td>{escape(row[5])}</td>"
+                    f"<td>{escape(row[6])}</td><td class=num>{row[7]}</td><td>{escape(row[8])}</td>"
+                    f"<td>{escape(row[10])}</td></tr>"
                 )
             h.append("</table>")
         h.append("</section>")

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus, ReviewState
 from backend.compliance import rules
 from backend.compliance.accounts import platform_catalog
+from backend.compliance.candidates import Gap, GapCandidate, gap_candidates
 from backend.compliance.checks import bounds_of
 from backend.compliance.engine import require_aware
 from backend.compliance.fit import Facts, misfits
@@ -63,6 +64,7 @@ def _info(account: PlatformAccount) -> AccountInfo:
 class AccountStatusReport:
     account: AccountInfo
     status: rules.AccountStatus
+    candidates: list[GapCandidate] = field(default_factory=list)  # drafts and proposals that fit a gap
 
 
 def _rate(account: PlatformAccount) -> float:
@@ -80,12 +82,38 @@ def _ledger(loaded: Loaded, account: PlatformAccount, as_of: datetime) -> rules.
 
 
 def compliance_status(
-    session: Session, as_of: datetime | None = None, account_ids: Sequence[uuid.UUID] | None = None
+    session: Session,
+    as_of: datetime | None = None,
+    account_ids: Sequence[uuid.UUID] | None = None,
+    *,
+    with_candidates: bool = False,
 ) -> list[AccountStatusReport]:
-    """Where every channel of every account (or of the given ones) stands at as_of (default: now)."""
+    """Where every channel of every account (or of the given ones) stands at as_of (default: now); with
+    `with_candidates`, the drafts and open proposals that fit each channel with a gap (up to its shortfall)."""
     as_of = require_aware("as_of", as_of) or utcnow()
     loaded = load(session, as_of, account_ids)
-    return [AccountStatusReport(_info(a), _ledger(loaded, a, as_of).status()) for a in loaded.accounts]
+    reports = [AccountStatusReport(_info(a), _ledger(loaded, a, as_of).status()) for a in loaded.accounts]
+    if with_candidates:
+        gaps = _gaps(loaded, [(r.account, r.status.channels, {}) for r in reports])
+        found = gap_candidates(session, gaps)
+        for r in reports:
+            r.candidates = found.get(r.account.id, [])
+    return reports
+
+
+def _gaps(
+    loaded: Loaded, accounts: list[tuple[AccountInfo, Sequence[Any], dict[str, int]]]
+) -> list[Gap]:
+    """Each channel's gap still open (at risk or on track: its shortfall, less what is already offered)."""
+    rows = {(a.id, c.channel_id): c for a in loaded.accounts for c in loaded.channels.get(a.id, [])}
+    out = []
+    for info, channels, offered in accounts:
+        for c in channels:
+            gap = c.quota.shortfall if c.quota.status in GAP_STATUSES else 0
+            row = rows.get((info.id, c.channel_id))
+            if row is not None and gap - offered.get(c.channel_id, 0) > 0:
+                out.append(Gap(info.id, info.platform_id, row, gap - offered.get(c.channel_id, 0)))
+    return out
 
 
 @dataclass
@@ -113,6 +141,8 @@ class AccountMonthReport:
     month: rules.AccountMonth | None  # None when the month has not started in the account's timezone
     approved: list[ApprovedPublication] = field(default_factory=list)
     fillers: list[GapFiller] = field(default_factory=list)
+    # What could fill the rest of a gap once the ready clips are counted: drafts to review, proposals to render.
+    candidates: list[GapCandidate] = field(default_factory=list)
 
 
 @dataclass
@@ -221,7 +251,20 @@ def monthly_report(
             GapFiller(f.channel_id, walked[f.material.id], f.preset_id, roots[f.material.id])
             for f in report.fillers
         ]
+    offered = [
+        (r.account, r.month.channels if r.month else [], _count_by_channel(r.fillers)) for r in running
+    ]
+    found = gap_candidates(session, _gaps(loaded, offered))
+    for report in running:
+        report.candidates = found.get(report.account.id, [])
     return MonthlyReport(month, as_of, utcnow(), reports)
+
+
+def _count_by_channel(fillers: Sequence[GapFiller]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for f in fillers:
+        counts[f.channel_id] += 1
+    return counts
 
 
 def _suggest_fillers(

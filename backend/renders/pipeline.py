@@ -1,5 +1,6 @@
 """Executing a render job whose lease a worker holds: a typed `RenderPlan` read back from the job row,
-then fetch, probe, one ffmpeg decode into every preset, validation, covers, and the derived materials
+then the source opened in place (its stored file, or a presigned URL read by range) with the facts
+probed at ingest, one ffmpeg decode into every preset, validation, covers, and the derived materials
 and the job's end state committed once, only while the lease is still held.
 
 Each rendition is its own derived material (deterministic id: uuid5 of job + preset) with its own preset,
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +35,13 @@ from backend.catalogue.models import PLATFORM_CATEGORY, Material, MaterialKind, 
 from backend.config import Settings
 from backend.db import session_scope
 from backend.platforms.service import get_catalog
+from backend.queue import render_threads
 from backend.renders import service as renders
 from backend.renders.models import JobStatus, OutputStatus, RenderJob, RenderOutput
 from backend.renders.service import RenderRequest
 from backend.uploads.service import IngestRequest, ingest_local_file, limits_from
 from presets.schema import PresetCatalog, RenditionPreset, UnknownPreset
-from storage import Storage
+from storage import LocalStorage, Storage
 from storage.base import ObjectNotFound, StorageError
 from workers.media.argv import (
     Bookend,
@@ -56,9 +59,18 @@ from workers.media.argv import (
     plan_outputs,
 )
 from workers.media.cover import render_cover
+from workers.media.facts import MediaFacts
 from workers.media.inspect import InspectFailed, inspect_untrusted
 from workers.media.probe import ProbeRejection
-from workers.media.run import MediaCancelled, cjk_font_path, ffmpeg_filters, ffmpeg_path, run_ffmpeg
+from workers.media.run import (
+    FfmpegFailed,
+    MediaCancelled,
+    cjk_font_path,
+    ffmpeg_filters,
+    ffmpeg_path,
+    http_input_options,
+    run_ffmpeg,
+)
 from workers.media.validate import (
     lowered_maxrate_kbps,
     probe_rendition,
@@ -88,6 +100,17 @@ class TransientStorageError(Exception):
     """Storage was unreachable; the task retries with backoff."""
 
 
+def stored_facts(material: Material) -> MediaFacts | None:
+    """The media facts probed when the material was ingested (one column each), or None when the row
+    lacks what a render needs (a video stream and the demuxer its input is whitelisted with)."""
+    if not (material.video_codec and material.demuxer and material.display_width and material.display_height):
+        return None
+    try:
+        return MediaFacts.model_validate({name: getattr(material, name) for name in MediaFacts.model_fields})
+    except ValidationError:
+        return None
+
+
 def output_material_id(job_id: uuid.UUID, preset_id: str) -> uuid.UUID:
     """The derived material's id: the same job and preset always name the same material."""
     return uuid.uuid5(OUTPUT_NAMESPACE, f"{job_id}/{preset_id}")
@@ -109,6 +132,7 @@ class RenderPlan:
     subtitles_key: str | None
     origin: str
     draft: dict[str, Any] | None = None
+    source_facts: MediaFacts | None = None  # as probed at ingest; None for a row that has none
 
     @classmethod
     def of(cls, session: Session, job_id: uuid.UUID) -> RenderPlan:
@@ -130,6 +154,7 @@ class RenderPlan:
             subtitles_key=stored.subtitles_key,
             origin=stored.origin,
             draft=stored.draft,
+            source_facts=stored_facts(source) if source else None,
         )
 
     def fit(self, preset: RenditionPreset) -> str:
@@ -296,7 +321,7 @@ def execute(plan: RenderPlan, owner: str, settings: Settings, storage: Storage) 
         raise RenderFailed("source-missing", f"source material {plan.source_id} has no stored file")
     hb = Heartbeat(plan.job_id, owner, settings.render_lease_seconds)
     with render_workdir(settings.render_work_dir, plan.job_id) as workdir:
-        source = _fetch_source(plan, workdir, storage, settings)
+        source = _open_source(plan, workdir, storage, settings)
         if not hb.beat(force=True):
             raise MediaCancelled("render cancelled")
         recipe = _recipe(plan, workdir, storage, settings)
@@ -306,15 +331,22 @@ def execute(plan: RenderPlan, owner: str, settings: Settings, storage: Storage) 
         planned = [r for r in renditions if r.failure is None]
         specs = [r.spec for r in planned if r.spec is not None]
         if specs:
-            argv = build_render_argv(source, recipe, specs, ffmpeg=ffmpeg, filters=filters)
-            hb.beat(0.0, force=True)
-            run_ffmpeg(
-                argv,
-                total_seconds=output_duration(source, recipe),
-                timeout=settings.render_timeout_seconds,
-                on_progress=hb.on_ffmpeg_progress,
-                should_cancel=hb.should_cancel,
+            argv = build_render_argv(
+                source, recipe, specs, ffmpeg=ffmpeg, filters=filters, threads=render_threads(settings),
+                url_options=http_input_options(ffmpeg) if source.is_url else (),
             )
+            hb.beat(0.0, force=True)
+            try:
+                run_ffmpeg(
+                    argv,
+                    total_seconds=output_duration(source, recipe),
+                    timeout=settings.render_timeout_seconds,
+                    on_progress=hb.on_ffmpeg_progress,
+                    should_cancel=hb.should_cancel,
+                )
+            except FfmpegFailed:
+                _recheck_source(source, settings)
+                raise
         for n, rendition in enumerate(planned):
             if not hb.beat(ENCODE_SHARE + (1 - ENCODE_SHARE) * n / len(planned), force=True):
                 raise MediaCancelled("render cancelled")
@@ -322,27 +354,74 @@ def execute(plan: RenderPlan, owner: str, settings: Settings, storage: Storage) 
         return _record(plan, owner, renditions, recipe, settings, storage)
 
 
-def _fetch_source(plan: RenderPlan, workdir: Path, storage: Storage, settings: Settings) -> SourceFacts:
+def _open_source(plan: RenderPlan, workdir: Path, storage: Storage, settings: Settings) -> SourceFacts:
+    """Where ffmpeg reads the source, and its facts; nothing is copied when it can be read in place.
+
+    Local storage: the stored file itself (originals are immutable). Object storage: a presigned URL,
+    each cut range seeked on the input side, so only its bytes (and the index) are fetched. The facts
+    probed at ingest are reused; a row without them (or a backend that can do neither) falls back to
+    the old way, a copy probed in a sandbox.
+    """
     key = plan.source_key or ""
-    path = workdir / f"source{Path(key).suffix}"
+    facts = plan.source_facts
     try:
-        storage.download_to(key, path)
+        location = source_location(storage, key, settings)
     except ObjectNotFound as e:
         raise RenderFailed("source-missing", str(e)) from e
     except StorageError as e:
         raise TransientStorageError(str(e)) from e
+    if location is None:
+        path = workdir / f"source{Path(key).suffix}"
+        try:
+            storage.download_to(key, path)
+        except ObjectNotFound as e:
+            raise RenderFailed("source-missing", str(e)) from e
+        except StorageError as e:
+            raise TransientStorageError(str(e)) from e
+        location = str(path)
+    if facts is None:
+        if location.startswith(("https://", "http://")):
+            # No stored facts: the sandboxed probe reads a local file, so copy this one.
+            path = workdir / f"source{Path(key).suffix}"
+            _fetch(storage, key, path, code="source-missing")
+            location = str(path)
+        try:
+            facts = inspect_untrusted(
+                Path(location), limits=limits_from(settings), timeout=settings.probe_timeout_seconds
+            )
+        except (ProbeRejection, InspectFailed) as e:
+            raise RenderFailed("source-unreadable", str(e)) from e
     try:
-        facts = inspect_untrusted(path, limits=limits_from(settings), timeout=settings.probe_timeout_seconds)
-        return SourceFacts.from_media_facts(str(path), facts)
-    except (ProbeRejection, InspectFailed, RecipeError) as e:
+        return SourceFacts.from_media_facts(location, facts)
+    except RecipeError as e:
         raise RenderFailed("source-unreadable", str(e)) from e
 
 
-def _fetch(storage: Storage, key: str, path: Path) -> Path:
+def _recheck_source(source: SourceFacts, settings: Settings) -> None:
+    """After a failed render: the stored facts were trusted, so say so if the file itself went bad
+    (a local source is probed again in the sandbox; a failure of anything else stays ffmpeg's)."""
+    if source.is_url:
+        return
+    try:
+        inspect_untrusted(Path(source.path), limits=limits_from(settings), timeout=settings.probe_timeout_seconds)
+    except (ProbeRejection, InspectFailed) as e:
+        raise RenderFailed("source-unreadable", str(e)) from e
+
+
+def source_location(storage: Storage, key: str, settings: Settings) -> str | None:
+    """A path or URL ffmpeg can read the object at without a copy, or None if there is none."""
+    if isinstance(storage, LocalStorage):
+        return str(storage.local_path(key))
+    # Valid for the longest render and its one re-encode (S3 allows a week at most).
+    ttl = min(timedelta(days=7), timedelta(seconds=2 * settings.render_timeout_seconds + 600))
+    return storage.presigned_url(key, expires=ttl)
+
+
+def _fetch(storage: Storage, key: str, path: Path, code: str = "overlay-missing") -> Path:
     try:
         storage.download_to(key, path)
     except ObjectNotFound as e:
-        raise RenderFailed("overlay-missing", str(e)) from e
+        raise RenderFailed(code, str(e)) from e
     except StorageError as e:
         raise TransientStorageError(str(e)) from e
     return path
@@ -407,7 +486,7 @@ def _recipe(plan: RenderPlan, workdir: Path, storage: Storage, settings: Setting
         watermark=watermark,
         title=title,
         subtitles=subtitles,
-        crop_path=tuple(CropKey(k.t, k.x) for k in r.crop_path or ()),
+        crop_path=tuple(CropKey(k.t, k.x, k.y, k.scale, k.pad) for k in r.crop_path or ()),
         intro=_bookend(plan, "intro", workdir, storage, settings),
         outro=_bookend(plan, "outro", workdir, storage, settings),
     )
@@ -457,7 +536,10 @@ def _check_output(
     lowered = lowered_maxrate_kbps(facts, preset)
     if lowered is not None:
         smaller = OutputSpec(preset, str(workdir / f"{preset.id}.small.mp4"), fit=spec.fit, maxrate_kbps=lowered)
-        argv = build_render_argv(source, recipe, [smaller], ffmpeg=ffmpeg, filters=filters)
+        argv = build_render_argv(
+            source, recipe, [smaller], ffmpeg=ffmpeg, filters=filters, threads=render_threads(settings),
+            url_options=http_input_options(ffmpeg) if source.is_url else (),
+        )
         run_ffmpeg(
             argv, total_seconds=facts.duration, timeout=settings.render_timeout_seconds, should_cancel=hb.should_cancel
         )

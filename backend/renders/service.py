@@ -90,6 +90,21 @@ class CropKeyIn(BaseModel):
         description="Horizontal centre of the subject as a fraction of the frame width (0 left, 1 right); "
         "`cx` is accepted as a synonym",
     )
+    y: Number = Field(
+        default=0.5, ge=0, le=1, validation_alias=AliasChoices("y", "cy"),
+        description="Vertical centre of the window as a fraction of the frame height (0 top, 1 bottom); "
+        "it only matters when the window is shorter than the frame (zoomed, or a tall source)",
+    )
+    scale: Number = Field(
+        default=1.0, ge=0.25, le=1,
+        description="Window size as a share of the largest window of the preset's aspect that fits the "
+        "frame (1: no zoom, 0.5: twice as close)",
+    )
+    pad: bool = Field(
+        default=False,
+        description="From this keyframe to the next, show the whole frame over a blurred copy of itself "
+        "instead of a crop (the fallback when no subject is found or two cannot both fit)",
+    )
 
 
 class RenderRequest(BaseModel):
@@ -105,8 +120,9 @@ class RenderRequest(BaseModel):
         min_length=1,
         max_length=2000,
         description="Subject-following crop for presets rendered with fit `smart`: keyframes sorted by "
-        "time, the crop centre moving linearly between them and held before the first and after the "
-        "last. A `smart` rendition without a crop path is a centre crop, like `crop`.",
+        "time, the crop centre (and zoom) moving linearly between them and held before the first and after "
+        "the last. A suggested path comes from `POST /api/v1/materials/{id}/reframe`. A `smart` rendition "
+        "without a crop path is a centre crop, like `crop`.",
     )
     intro_material_id: uuid.UUID | None = Field(
         default=None,

@@ -22,6 +22,7 @@ from backend.catalogue.fingerprints import request_fingerprint
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Tag
 from backend.catalogue.service import limits_from
 from backend.config import Settings
+from backend.proxies.service import has_proxy_work, request_proxy
 from backend.sqltypes import utcnow
 from backend.text import safe_filename
 from backend.uploads.spool import SpooledUpload, spool_file
@@ -234,6 +235,8 @@ def ingest_spooled(
             tag_service.tag_materials(session, [material.id], tag_ids)
         if material.media_type == MediaType.video:
             request_fingerprint(session, material.id)
+        if has_proxy_work(material):
+            request_proxy(session, material)  # its own queue: a long encode never holds up quick work
         stored = None
         if request.kind == MaterialKind.source and material.media_type == MediaType.video:
             queue.enqueue(session, queue.APPLY_AUTOCLIP_RULES, str(material.id))  # autoclip rules match in a worker

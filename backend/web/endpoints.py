@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
+from backend.config import Settings, get_settings
 from backend.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +28,7 @@ PAGE = WEB / "index.html"
 VENDOR = "/static/vendor"
 # blob: for previews a script makes; media-src for the player (same origin, the session cookie goes along).
 PAGE_CSP = (
-    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:{media}; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
 TYPES = {
@@ -35,6 +36,19 @@ TYPES = {
     ".css": "text/css; charset=utf-8", ".json": "application/json", ".png": "image/png",
     ".svg": "image/svg+xml", ".md": "text/plain; charset=utf-8", "": "text/plain; charset=utf-8",  # LICENSE, NOTICE
 }
+
+
+def page_csp(settings: Settings) -> str:
+    """The page's policy; with S3 storage the player also streams proxies from presigned URLs there."""
+    media = ""
+    if settings.storage_backend == "s3":
+        endpoint = settings.s3_public_endpoint or settings.s3_endpoint
+        if "://" not in endpoint:
+            endpoint = ("https://" if settings.s3_secure else "http://") + endpoint
+        media = " " + endpoint.rstrip("/")
+    return PAGE_CSP.format(media=media)
+
+
 # A play button on a dark tile; browsers ask for /favicon.ico whatever the page links.
 ICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
@@ -60,7 +74,9 @@ def _load(name: str) -> tuple[bytes, str]:
 
 @router.get("/", response_class=HTMLResponse)
 def index() -> HTMLResponse:
-    return HTMLResponse(PAGE.read_bytes(), headers={"Cache-Control": "no-cache", "Content-Security-Policy": PAGE_CSP})
+    return HTMLResponse(
+        PAGE.read_bytes(), headers={"Cache-Control": "no-cache", "Content-Security-Policy": page_csp(get_settings())}
+    )
 
 
 @router.get("/static/{name:path}")

@@ -199,3 +199,43 @@ def test_the_web_pages_key_hint_is_a_command_that_works(app_env: dict[str, str])
         result = runner.invoke(app, shlex.split(hint))
         assert result.exit_code == 0, (hint, result.output)
         assert result.stdout.strip().startswith("rh_")
+
+
+def test_serve_and_worker_run_the_render_queue_in_its_own_pool_sized_from_the_cores(monkeypatch) -> None:
+    from backend import queue
+    from backend.cli import _pool_argvs
+    from backend.config import get_settings
+
+    monkeypatch.setattr(queue, "machine_cores", lambda: 4)
+    monkeypatch.delenv("REELHOUSE_RENDER_CONCURRENCY", raising=False)
+    get_settings.cache_clear()
+
+    def option(argv: list[str], flag: str) -> str:
+        return argv[argv.index(flag) + 1]
+
+    quick, render = _pool_argvs("quick,render", None, True, "info")
+    assert (option(quick, "-Q"), option(render, "-Q")) == ("quick", "render")
+    assert option(quick, "--concurrency") == str(get_settings().worker_concurrency)
+    assert option(render, "--concurrency") == "2"  # 4 cores: 2 jobs, 2 threads per encoder
+    assert "--beat" in quick and "--beat" not in render  # one scheduler
+    assert "-n" not in quick and option(render, "-n") == "render@%h"  # distinct node names on one host
+    (alone,) = _pool_argvs("render", None, False, "info")
+    assert option(alone, "--concurrency") == "2" and "-n" not in alone
+    (given,) = _pool_argvs("render", 3, False, "info")
+    assert option(given, "--concurrency") == "3"
+
+
+def test_proxies_get_their_own_pool_below_renders_in_cpu_priority(monkeypatch) -> None:
+    from backend import queue
+    from backend.cli import _pool_argvs
+    from backend.config import get_settings
+
+    monkeypatch.setattr(queue, "machine_cores", lambda: 2)
+    monkeypatch.delenv("REELHOUSE_RENDER_CONCURRENCY", raising=False)
+    get_settings.cache_clear()
+    quick, render, proxy = _pool_argvs("quick,render,proxy", None, True, "info")
+    assert proxy[:3] == ["nice", "-n", "10"] and proxy[proxy.index("-Q") + 1] == "proxy"
+    assert proxy[proxy.index("-n", 3) + 1] == "proxy@%h" and "--beat" not in proxy
+    assert render[0] != "nice" and quick[0] != "nice"
+    (alone,) = _pool_argvs("proxy", None, False, "info")
+    assert alone[0] != "nice"  # a machine given only to proxies runs them at normal priority

@@ -55,6 +55,8 @@ def schemathesis_argv(url: str, token: str, report: Path, *, max_examples: int, 
     return argv + (["--seed", seed] if seed else [])
 
 
+# Its own time limit: the subprocess bound below, not the suite-wide 300 s (the route count grows).
+@pytest.mark.timeout(960)
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_every_answer_is_declared_and_no_request_breaks_the_server(server, keys: Keys, tmp_path: Path) -> None:
     report = tmp_path / "schemathesis.json"

@@ -25,7 +25,7 @@ def test_enqueue_sends_after_commit_and_never_after_rollback(app_env, queued) ->
 
 
 def test_ingest_names_its_follow_up_work_without_importing_it(app_env, queued, small_clip, monkeypatch) -> None:
-    """A new source video asks for its fingerprint, the automatic render rule and the autoclip rules by task name."""
+    """A new source video asks for its fingerprint, its proxy, the automatic render rule and the autoclip rules by task name."""
     from backend import queue
     from backend.config import get_settings
     from backend.db import session_scope
@@ -41,7 +41,8 @@ def test_ingest_names_its_follow_up_work_without_importing_it(app_env, queued, s
         assert queued == []
     mid = str(material.id)
     assert sorted(queued) == sorted([
-        (queue.FINGERPRINT_MATERIAL, (mid,)), (queue.AUTO_RENDER_SOURCE, (mid,)), (queue.APPLY_AUTOCLIP_RULES, (mid,))
+        (queue.FINGERPRINT_MATERIAL, (mid,)), (queue.AUTO_RENDER_SOURCE, (mid,)), (queue.APPLY_AUTOCLIP_RULES, (mid,)),
+        (queue.MAKE_PROXY, (mid,)),
     ])
 
 
@@ -54,10 +55,18 @@ def test_task_names_are_routed_by_the_table_and_registered_by_the_worker(app_env
     assert router.route({}, queue.FINGERPRINT_MATERIAL)["queue"].name == queue.QUICK_QUEUE
     assert router.route({}, queue.AUTO_RENDER_SOURCE)["queue"].name == queue.QUICK_QUEUE
     assert router.route({}, queue.APPLY_AUTOCLIP_RULES)["queue"].name == queue.QUICK_QUEUE
+    assert router.route({}, queue.CONTINUE_AUTOCLIP_RUN)["queue"].name == queue.QUICK_QUEUE
+    assert router.route({}, queue.PROPOSAL_STORYBOARDS)["queue"].name == queue.RENDER_QUEUE  # it decodes frames
+    assert router.route({}, queue.MAKE_PROXY)["queue"].name == queue.PROXY_QUEUE  # never behind or before quick work
+    assert router.route({}, "reelhouse.sweep_proxies")["queue"].name == queue.QUICK_QUEUE
     celery_app.loader.import_default_modules()
-    names = {queue.RENDER_JOB, queue.AUTO_RENDER_SOURCE, queue.FINGERPRINT_MATERIAL, queue.APPLY_AUTOCLIP_RULES}
+    names = {queue.RENDER_JOB, queue.AUTO_RENDER_SOURCE, queue.FINGERPRINT_MATERIAL, queue.APPLY_AUTOCLIP_RULES,
+             queue.MAKE_PROXY, "reelhouse.sweep_proxies", queue.CONTINUE_AUTOCLIP_RUN, queue.PROPOSAL_STORYBOARDS,
+             "reelhouse.sweep_storyboards"}
     assert names <= set(celery_app.tasks)
     assert celery_app.tasks[queue.RENDER_JOB].queue == queue.RENDER_QUEUE
+    assert celery_app.tasks[queue.MAKE_PROXY].queue == queue.PROXY_QUEUE
+    assert {q.name for q in celery_app.conf.task_queues} == {queue.QUICK_QUEUE, queue.RENDER_QUEUE, queue.PROXY_QUEUE}
 
 
 def test_send_puts_a_message_on_the_configured_broker(app_env) -> None:
@@ -73,3 +82,39 @@ def test_send_puts_a_message_on_the_configured_broker(app_env) -> None:
         found.append((message["headers"]["task"], message["properties"]["delivery_info"]["routing_key"],
                       message["headers"]["argsrepr"]))
     assert found == [(queue.RENDER_JOB, queue.RENDER_QUEUE, repr([job_id]))]
+
+
+@pytest.mark.parametrize(
+    ("cores", "env", "slots", "threads"),
+    [
+        (2, {}, 1, 2),  # the 2-core machine: one job, each encoder with both cores
+        (8, {}, 4, 2),
+        (1, {}, 1, 1),
+        (2, {"REELHOUSE_RENDER_CONCURRENCY": "2"}, 2, 1),
+        (2, {"REELHOUSE_RENDER_CONCURRENCY": "2", "REELHOUSE_RENDER_THREADS": "0"}, 2, None),  # ffmpeg's own
+        (16, {"REELHOUSE_RENDER_THREADS": "3"}, 8, 3),
+    ],
+)
+def test_render_slots_and_threads_follow_the_cores(app_env, monkeypatch, cores, env, slots, threads) -> None:
+    from backend.config import Settings
+    from backend.queue import render_slots, render_threads
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert render_slots(settings, cores) == slots
+    assert render_threads(settings, cores) == threads
+
+
+def test_fingerprints_and_previews_never_take_a_render_slot(app_env) -> None:
+    """Everything the catalogue does after an ingest goes to the quick queue, which `reelhouse serve`
+    and `reelhouse worker` run in a pool of its own."""
+    from backend import queue
+    from workers.celery_app import celery_app
+
+    celery_app.loader.import_default_modules()
+    router = queue.producer().amqp.router
+    for name in ("reelhouse.fingerprint_material", "reelhouse.retry_previews", queue.APPLY_AUTOCLIP_RULES):
+        if name in celery_app.tasks:
+            assert router.route({}, name)["queue"].name == queue.QUICK_QUEUE, name
+    assert router.route({}, queue.FINGERPRINT_MATERIAL)["queue"].name == queue.QUICK_QUEUE

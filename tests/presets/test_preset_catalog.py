@@ -92,6 +92,16 @@ def test_lookup_by_id_and_unknown_ids(catalog):
         catalog.platform("nope")
 
 
+def test_reframe_fallback_is_per_preset(catalog):
+    # a smart reframe with nobody to follow: the centre crop unless the preset asks for the padded frame
+    assert catalog.preset("douyin.feed_9x16").reframe_fallback == "centre"
+    assert catalog.preset("tmall.main_video_3x4").reframe_fallback == "pad"
+    with pytest.raises(ValidationError):
+        type(catalog.preset("douyin.feed_9x16")).model_validate(
+            {**catalog.preset("douyin.feed_9x16").model_dump(), "reframe_fallback": "zoom"}
+        )
+
+
 def test_models_are_frozen(catalog):
     preset = catalog.preset("douyin.feed_9x16")
     with pytest.raises(ValidationError):

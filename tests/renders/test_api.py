@@ -361,7 +361,9 @@ def test_smart_fit_takes_a_crop_path(client, source_id, sent):
     )
     r = client.post(RENDERS.format(source_id), json=body)
     assert r.status_code == 202, r.text
-    assert r.json()["request"]["crop_path"] == [{"t": 0, "x": 0.25}, {"t": 2.5, "x": 0.75}]
+    # x-only keyframes (the first form of the path) still do: y is the middle, no zoom, no padding
+    rest = {"y": 0.5, "scale": 1.0, "pad": False}
+    assert r.json()["request"]["crop_path"] == [{"t": 0, "x": 0.25, **rest}, {"t": 2.5, "x": 0.75, **rest}]
     # smart without a crop path is accepted: it renders as a centre crop
     plain = client.post(RENDERS.format(source_id), json=_body(fit={"douyin.feed_9x16": "smart"}))
     assert plain.status_code == 202 and plain.json()["request"]["crop_path"] is None

@@ -247,6 +247,9 @@ def test_storage_outage_releases_the_job_and_raises_for_a_retry(monkeypatch, app
     from workers import renders as render_tasks
 
     class Down:
+        def presigned_url(self, key, **_):  # type: ignore[no-untyped-def]
+            raise StorageError("connection refused")
+
         def download_to(self, key, path):  # type: ignore[no-untyped-def]
             raise StorageError("connection refused")
 

@@ -20,6 +20,9 @@ from workers.media.facts import MediaFacts
 Mode = Literal["exact", "fast"]
 Corner = Literal["top_left", "top_right", "bottom_left", "bottom_right"]
 
+# Protocols a source read from object storage (a presigned http(s) URL) may use; nothing else, so a
+# redirect or a playlist inside the file cannot make ffmpeg open a local file or another scheme.
+URL_PROTOCOLS = "https,http,tcp,tls"
 # Demuxers a watermark image may be read with (ffmpeg picks one by probing the file).
 IMAGE_DEMUXERS = "image2,png_pipe,jpeg_pipe,webp_pipe"
 # A still intro/outro is read by image2 by name (it alone has -loop); the worker names the file.
@@ -36,7 +39,11 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True)
 class SourceFacts:
-    """A render's source: the file to read and its probed facts (one video stream at least)."""
+    """A render's source: where to read it and its probed facts (one video stream at least).
+
+    `path` is a local file, or an http(s) URL (a presigned object-storage URL) read with range
+    requests: every cut range is its own input seeked before `-i`, so only those bytes are fetched.
+    """
 
     path: str
     facts: MediaFacts
@@ -48,6 +55,10 @@ class SourceFacts:
     @classmethod
     def from_media_facts(cls, path: str, facts: MediaFacts) -> SourceFacts:
         return cls(path=path, facts=facts)
+
+    @property
+    def is_url(self) -> bool:
+        return self.path.startswith(("https://", "http://"))
 
     @property
     def size(self) -> tuple[int, int]:
@@ -111,11 +122,15 @@ class SubtitleBurn:
 
 @dataclass(frozen=True)
 class CropKey:
-    """A point of a subject-following crop path: centre of interest as fractions of the frame."""
+    """A point of a subject-following crop path: the window's centre as fractions of the frame and its
+    size as a share of the largest window of the output's aspect (1: no zoom). x, y and scale move
+    linearly to the next key; `pad` shows the whole frame over a blurred copy until the next key."""
 
     t: float  # seconds on the output timeline
     x: float
     y: float = 0.5
+    scale: float = 1.0
+    pad: bool = False
 
 
 @dataclass(frozen=True)
@@ -364,14 +379,120 @@ def _bookend_video(bookend: Bookend, width: int, height: int, fps: Fraction, fil
     return ",".join(steps)
 
 
-def _crop_x_expr(path: Sequence[CropKey]) -> str:
-    keys = sorted(path, key=lambda k: k.t)
-    expr = _num(keys[-1].x)
-    for a, b in zip(reversed(keys[:-1]), reversed(keys[1:]), strict=True):
+def _path_expr(keys: Sequence[CropKey], attr: str) -> str:
+    """A piecewise-linear function of t through the keys' `attr`, held before the first and after the last.
+
+    The pieces are chosen by a balanced tree of `if(lt(t,...))`: ffmpeg's expression parser refuses
+    nesting deeper than about 100 levels, which a chain of ifs reached at some 60 keyframes."""
+    values = [getattr(k, attr) for k in keys]
+    if len(set(values)) == 1:
+        return _num(values[0])
+
+    def piece(i: int) -> str:
+        a, b = keys[i], keys[i + 1]
+        if values[i] == values[i + 1]:
+            return _num(values[i])
         span = max(b.t - a.t, 1e-3)
-        expr = f"if(lt(t,{_num(b.t)}),lerp({_num(a.x)},{_num(b.x)},(t-{_num(a.t)})/{_num(span)}),{expr})"
-    expr = f"if(lt(t,{_num(keys[0].t)}),{_num(keys[0].x)},{expr})"
-    return f"clip(({expr})*iw-ow/2,0,iw-ow)"
+        return f"lerp({_num(values[i])},{_num(values[i + 1])},(t-{_num(a.t)})/{_num(span)})"
+
+    def tree(lo: int, hi: int) -> str:  # the pieces lo..hi-1 (piece i runs from key i to key i+1)
+        if hi - lo == 1:
+            return piece(lo)
+        mid = (lo + hi) // 2
+        return f"if(lt(t,{_num(keys[mid].t)}),{tree(lo, mid)},{tree(mid, hi)})"
+
+    inner = f"if(lt(t,{_num(keys[-1].t)}),{tree(0, len(keys) - 1)},{_num(values[-1])})"
+    return f"if(lt(t,{_num(keys[0].t)}),{_num(values[0])},{inner})"
+
+
+def _crop_x_expr(path: Sequence[CropKey]) -> str:
+    return f"clip(({_path_expr(sorted(path, key=lambda k: k.t), 'x')})*iw-ow/2,0,iw-ow)"
+
+
+def _crop_y_expr(path: Sequence[CropKey]) -> str:
+    return f"clip(({_path_expr(sorted(path, key=lambda k: k.t), 'y')})*ih-oh/2,0,ih-oh)"
+
+
+def _zoom_commands(keys: Sequence[CropKey], cw: int, ch: int, fps: Fraction, target: str) -> tuple[tuple[int, int], str]:
+    """The crop's first size and the `sendcmd` commands resizing it (crop's w and h are evaluated only
+    when a command sets them): at each key, and every output frame while the scale ramps between two."""
+
+    def size(scale: float) -> tuple[int, int]:
+        s = min(1.0, max(0.05, scale))
+        return min(cw, _even_round(cw * s)), min(ch, _even_round(ch * s))
+
+    first = size(keys[0].scale)
+    cmds: list[str] = []
+    current = first
+    step = 1 / float(fps) if fps else 1 / 30
+    for a, b in zip(keys, list(keys[1:]) + [None], strict=True):
+        times = [a.t]
+        if b is not None and b.scale != a.scale:
+            n = max(1, int((b.t - a.t) / step))
+            times = [a.t + i * step for i in range(n)]
+        for t in times:
+            f = 0.0 if b is None else (t - a.t) / max(b.t - a.t, 1e-9)
+            want = size(a.scale + ((b.scale if b is not None else a.scale) - a.scale) * f)
+            if want != current:
+                cmds.append(f"{_num(t)} {target} w {want[0]}, {target} h {want[1]};")
+                current = want
+    return first, "".join(cmds)
+
+
+def _pad_stretches(keys: Sequence[CropKey]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in zip(keys, list(keys[1:]) + [None], strict=True):
+        if a.pad:
+            end = b.t if b is not None else 1e9
+            if out and abs(out[-1][1] - a.t) < 1e-9:
+                out[-1] = (out[-1][0], end)
+            else:
+                out.append((a.t, end))
+    return out
+
+
+def _pad_chain(ow: int, oh: int, src_w: int, src_h: int, tag: str, src: str, out: str) -> list[str]:
+    """The whole frame over a blurred, zoomed copy of itself (cheap: blurred at 1/8 size)."""
+    s = min(ow / src_w, oh / src_h)
+    fw, fh = min(ow, _even_floor(src_w * s)), min(oh, _even_floor(src_h * s))
+    if (fw, fh) == (ow, oh):
+        return [f"{src}scale={ow}:{oh}:flags=bicubic,setsar=1{out}"]
+    bw, bh = max(16, _even_floor(ow / 8)), max(16, _even_floor(oh / 8))
+    r = max(1, min(10, min(bw, bh) // 4 - 1))
+    return [
+        f"{src}split=2[{tag}bg][{tag}fg]",
+        f"[{tag}bg]scale={bw}:{bh}:force_original_aspect_ratio=increase,crop={bw}:{bh},"
+        f"boxblur={r}:2,scale={ow}:{oh},setsar=1[{tag}bgs]",
+        f"[{tag}fg]scale={fw}:{fh}:flags=bicubic,setsar=1[{tag}fgs]",
+        f"[{tag}bgs][{tag}fgs]overlay=(W-w)/2:(H-h)/2:format=yuv420{out}",
+    ]
+
+
+def _smart_chain(
+    plan: OutputPlan, src_w: int, src_h: int, cw: int, ch: int, path: Sequence[CropKey], tag: str, src: str
+) -> list[str]:
+    """A crop following the keys exactly (x, y per frame; its size by commands when it zooms), scaled to
+    the output; stretches marked `pad` show the padded frame instead (an overlay enabled there only)."""
+    ow, oh = plan.width, plan.height
+    keys = sorted(path, key=lambda k: k.t)
+    pads = _pad_stretches(keys)
+    steps = []
+    (w, h), cmds = _zoom_commands(keys, cw, ch, plan.fps, f"crop@{tag}")
+    if cmds:
+        steps.append(f"sendcmd=c={escape_filter_value(cmds)}")
+    steps.append(f"crop@{tag}=w={w}:h={h}:x='{_crop_x_expr(keys)}':y='{_crop_y_expr(keys)}'")
+    if cmds or (w, h) != (ow, oh):
+        steps.append(f"scale={ow}:{oh}:flags=bicubic")
+    steps.append("setsar=1")
+    if not pads:
+        return [f"{src}{','.join(steps)}[{tag}fit]"]
+    enable = "+".join(f"between(t,{_num(a)},{_num(b)})" for a, b in pads)
+    return [
+        f"{src}split=2[{tag}c][{tag}p]",
+        f"[{tag}c]{','.join(steps)}[{tag}cr]",
+        *_pad_chain(ow, oh, src_w, src_h, f"{tag}p", f"[{tag}p]", f"[{tag}pd]"),
+        f"[{tag}cr][{tag}pd]overlay=0:0:format=yuv420:enable='{enable}'[{tag}fit]",
+    ]
 
 
 def _fit_chain(
@@ -384,29 +505,16 @@ def _fit_chain(
         # (e.g. 1920x1080 -> 3414x1920 for 9:16) costs several times more.
         s = max(ow / src_w, oh / src_h)
         cw, ch = min(src_w, _even_round(ow / s)), min(src_h, _even_round(oh / s))
-        steps = []
         if plan.fit == "smart" and recipe.crop_path:
-            steps.append(f"crop={cw}:{ch}:x='{_crop_x_expr(recipe.crop_path)}':y=(ih-oh)/2")
-        elif (cw, ch) != (src_w, src_h):
+            return _smart_chain(plan, src_w, src_h, cw, ch, recipe.crop_path, tag, src)
+        steps = []
+        if (cw, ch) != (src_w, src_h):
             steps.append(f"crop={cw}:{ch}")
         if (cw, ch) != (ow, oh):
             steps.append(f"scale={ow}:{oh}:flags=bicubic")
         steps.append("setsar=1")
         return [f"{src}{','.join(steps)}[{tag}fit]"]
-    # pad: the whole frame over a blurred, zoomed copy of itself (cheap: blurred at 1/8 size)
-    s = min(ow / src_w, oh / src_h)
-    fw, fh = min(ow, _even_floor(src_w * s)), min(oh, _even_floor(src_h * s))
-    if (fw, fh) == (ow, oh):
-        return [f"{src}scale={ow}:{oh}:flags=bicubic,setsar=1[{tag}fit]"]
-    bw, bh = max(16, _even_floor(ow / 8)), max(16, _even_floor(oh / 8))
-    r = max(1, min(10, min(bw, bh) // 4 - 1))
-    return [
-        f"{src}split=2[{tag}bg][{tag}fg]",
-        f"[{tag}bg]scale={bw}:{bh}:force_original_aspect_ratio=increase,crop={bw}:{bh},"
-        f"boxblur={r}:2,scale={ow}:{oh},setsar=1[{tag}bgs]",
-        f"[{tag}fg]scale={fw}:{fh}:flags=bicubic,setsar=1[{tag}fgs]",
-        f"[{tag}bgs][{tag}fgs]overlay=(W-w)/2:(H-h)/2:format=yuv420[{tag}fit]",
-    ]
+    return _pad_chain(ow, oh, src_w, src_h, tag, src, f"[{tag}fit]")
 
 
 def _margin(plan: OutputPlan, side: str) -> int:
@@ -462,8 +570,19 @@ def _watermark_xy(wm: Watermark, plan: OutputPlan) -> str:
 # --------------------------------------------------------------------------- argv
 
 
-def _input_args(demuxers: str) -> list[str]:
-    return ["-protocol_whitelist", "file", "-format_whitelist", demuxers]
+def _input_args(demuxers: str, protocols: str = "file") -> list[str]:
+    return ["-protocol_whitelist", protocols, "-format_whitelist", demuxers]
+
+
+def _source_input(source: SourceFacts, r: TimeRange, url_options: Sequence[str]) -> list[str]:
+    """One cut range of the source as its own input, seeked on the input side (only its bytes are read)."""
+    assert source.facts.demuxer
+    if source.is_url:
+        # The URL is signed: it is passed as is; `url_options` bound its range requests (run.http_input_options).
+        args = _input_args(source.facts.demuxer, URL_PROTOCOLS) + list(url_options)
+        return args + ["-ss", _num(r.start), "-t", _num(r.duration), "-i", source.path]
+    args = _input_args(source.facts.demuxer)
+    return args + ["-ss", _num(r.start), "-t", _num(r.duration), "-i", _file_url(source.path)]
 
 
 def _bookend_input(bookend: Bookend, fps: Fraction) -> list[str]:
@@ -490,8 +609,14 @@ def build_render_argv(
     *,
     ffmpeg: str,
     filters: frozenset[str] = DEFAULT_FILTERS,
+    threads: int | None = None,
+    url_options: Sequence[str] = (),
 ) -> list[str]:
-    """One ffmpeg invocation rendering every output from one decode of the cut ranges."""
+    """One ffmpeg invocation rendering every output from one decode of the cut ranges.
+
+    `threads` bounds each x264 encoder's and the filter graph's thread pool (None: ffmpeg's default,
+    about 1.5 per core each), so jobs running side by side do not oversubscribe the cores. `url_options`
+    go before each input of a source read over http(s)."""
     if not source.facts.demuxer:
         raise RecipeError("the source's demuxer is unknown, so its input cannot be whitelisted")
     ranges = clamp_ranges(source, recipe.ranges)
@@ -504,6 +629,8 @@ def build_render_argv(
 
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
     encoded = [p for p in plans if not p.copy]
+    if threads is not None and encoded:
+        argv += ["-filter_complex_threads", str(threads)]
     # The working rate a still intro/outro is looped at and a video one resampled to.
     work_fps = max((p.fps for p in encoded), default=Fraction(30))
     # Inputs in timeline order: intro, the cut ranges, outro; then the watermark image.
@@ -513,8 +640,7 @@ def build_render_argv(
         argv += _bookend_input(recipe.intro, work_fps)
     for r in ranges:
         segments.append((len(segments), r))
-        argv += _input_args(source.facts.demuxer)
-        argv += ["-ss", _num(r.start), "-t", _num(r.duration), "-i", _file_url(source.path)]
+        argv += _source_input(source, r, url_options)
     if recipe.outro:
         segments.append((len(segments), recipe.outro))
         argv += _bookend_input(recipe.outro, work_fps)
@@ -626,7 +752,7 @@ def build_render_argv(
         if plan.copy:
             argv += _copy_output_args(plan)
         else:
-            argv += _encode_output_args(plan, k)
+            argv += _encode_output_args(plan, k, threads)
             k += 1
     return argv
 
@@ -652,7 +778,7 @@ def _container_args(preset: RenditionPreset) -> list[str]:
     return args + ["-f", "mp4"]
 
 
-def _encode_output_args(plan: OutputPlan, k: int) -> list[str]:
+def _encode_output_args(plan: OutputPlan, k: int, threads: int | None = None) -> list[str]:
     p = plan.spec.preset
     maxrate = plan.spec.maxrate_kbps or p.maxrate_kbps
     bufsize = p.bufsize_kbps if plan.spec.maxrate_kbps is None else 2 * maxrate
@@ -669,6 +795,8 @@ def _encode_output_args(plan: OutputPlan, k: int) -> list[str]:
         "-g", str(plan.gop_frames),
         "-fps_mode:v", "cfr",
     ]  # fmt: skip
+    if threads is not None:
+        args += ["-threads:v", str(threads)]
     if plan.audio != "none":
         args += [
             "-map", f"[a{k}out]",

@@ -91,6 +91,28 @@ def ffmpeg_filters(ffmpeg: str) -> frozenset[str]:
     return frozenset(names)
 
 
+HTTP_REQUEST_BYTES = 4 * 1024 * 1024  # one range request of a source read over http(s)
+HTTP_FIRST_REQUEST_BYTES = 256 * 1024  # while the demuxer reads headers and the index
+
+
+@functools.lru_cache(maxsize=8)
+def http_input_options(ffmpeg: str) -> tuple[str, ...]:
+    """Input options reading an http(s) source in bounded range requests on one kept-alive connection.
+
+    Without them each open or seek is an open-ended GET that the server streams until ffmpeg hangs
+    up: an MP4 whose index sits at the end cost two thirds of a 30 MB file for a 1.5 s cut (measured
+    through a loopback proxy). `request_size` arrived in ffmpeg 8; an older binary gets only the
+    kept-alive connection."""
+    out = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-h", "protocol=http"],
+        capture_output=True, text=True, timeout=30, check=False,
+    ).stdout  # fmt: skip
+    options = ["-multiple_requests", "1", "-reconnect", "1"]
+    if "-request_size " in out and "-initial_request_size " in out:
+        options += ["-request_size", str(HTTP_REQUEST_BYTES), "-initial_request_size", str(HTTP_FIRST_REQUEST_BYTES)]
+    return tuple(options)
+
+
 @dataclass
 class RunResult:
     returncode: int

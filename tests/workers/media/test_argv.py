@@ -212,9 +212,37 @@ def test_smart_fit_follows_the_crop_path(catalog):
     spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit="smart")]
     graph = graph_of(build_render_argv(src(), recipe, spec, ffmpeg="ffmpeg"))
     assert (
-        "crop=608:1080:x='clip((if(lt(t,0),0.3,if(lt(t,5),lerp(0.3,0.7,(t-0)/5),0.7)))*iw-ow/2,0,iw-ow)'"
-        in graph
+        "crop@v0=w=608:h=1080:x='clip((if(lt(t,0),0.3,if(lt(t,5),lerp(0.3,0.7,(t-0)/5),0.7)))*iw-ow/2,0,iw-ow)'"
+        ":y='clip((0.5)*ih-oh/2,0,ih-oh)'" in graph
     )
+    assert "sendcmd" not in graph and "overlay" not in graph  # no zoom, no padded stretch: a plain crop
+
+
+def test_smart_fit_follows_y_and_zoom_keyframes(catalog):
+    # x-only keys still mean what they meant; y moves the window, scale resizes it by commands
+    path = (CropKey(0, 0.3), CropKey(1.999, 0.5, 0.4), CropKey(2, 0.5, 0.4, 0.5), CropKey(2.1, 0.5, 0.4, 0.5),
+            CropKey(4, 0.6, 0.4, 1.0))
+    recipe = RenderRecipe(ranges=(TimeRange(0, 10),), crop_path=path)
+    spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit="smart"),
+            OutputSpec(catalog.preset("xiaohongshu.note_3x4"), "/p.mp4", fit="smart")]
+    graph = graph_of(build_render_argv(src(), recipe, spec, ffmpeg="ffmpeg"))
+    assert "y='clip((if(lt(t,0),0.5,if(lt(t,4),if(lt(t,2),if(lt(t,1.999),lerp(0.5,0.4,(t-0)/1.999),0.4),if(lt(t,2.1),0.4,0.4)),0.4)))*ih-oh/2,0,ih-oh)'" in graph
+    # each output's crop has its own name, so a command reaches only its own
+    assert "crop@v0=w=608:h=1080" in graph and "crop@v1=w=" in graph
+    cmds = graph.split("sendcmd=c=")[1].split(",crop@v0")[0]
+    assert cmds.startswith("2 crop@v0 w 304\\, crop@v0 h 540\\;")  # halved at 2 s (escaped for the graph)
+    assert cmds.count("crop@v0 w") > 10  # ... and grown back frame by frame from 2.1 s to 4 s
+    assert "scale=1080:1920:flags=bicubic" in graph
+
+
+def test_smart_fit_pads_the_stretches_marked_pad(catalog):
+    path = (CropKey(0, 0.3), CropKey(3, 0.5, pad=True), CropKey(5, 0.7), CropKey(8, 0.5, pad=True))
+    recipe = RenderRecipe(ranges=(TimeRange(0, 10),), crop_path=path)
+    spec = [OutputSpec(catalog.preset("douyin.feed_9x16"), "/o.mp4", fit="smart")]
+    graph = graph_of(build_render_argv(src(), recipe, spec, ffmpeg="ffmpeg"))
+    assert "[v0in]split=2[v0c][v0p]" in graph
+    assert "boxblur" in graph
+    assert "overlay=0:0:format=yuv420:enable='between(t,3,5)+between(t,8,1000000000)'[v0fit]" in graph
 
 
 def test_bad_recipes_are_rejected(three):
@@ -321,3 +349,30 @@ def test_smart_fit_without_a_crop_path_is_a_centre_crop(catalog):
         build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), spec, ffmpeg="ffmpeg")
     )
     assert "crop=608:1080," in graph and "x='" not in graph
+
+
+def test_a_presigned_url_source_is_read_by_range_over_http_only(three):
+    url = "https://s3.example.com/bucket/materials/x/original.mp4?X-Amz-Signature=abc&X-Amz-Expires=3600"
+    recipe = RenderRecipe(ranges=(TimeRange(3600, 3615), TimeRange(4000, 4010.5)))
+    options = ["-multiple_requests", "1", "-request_size", "4194304"]
+    argv = build_render_argv(src(url), recipe, three, ffmpeg="ffmpeg", url_options=options)
+    inputs = [i for i, a in enumerate(argv) if a == "-i"]
+    assert len(inputs) == 2
+    for i, start in zip(inputs, ("3600", "4000"), strict=True):
+        assert argv[i + 1] == url  # signed: passed untouched, no file: prefix
+        assert argv[i - 4 : i - 2] == ["-ss", start]  # each range seeked on the input side
+        head = argv[i - 12 : i - 4]
+        assert head[:4] == ["-protocol_whitelist", "https,http,tcp,tls", "-format_whitelist", MP4]
+        assert head[4:] == options
+    # A local file keeps the file-only whitelist and never gets the http options.
+    local = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg", url_options=options)
+    assert "https,http,tcp,tls" not in local and "-request_size" not in local
+
+
+def test_threads_bound_every_encoder_and_the_filter_graph(three):
+    recipe = RenderRecipe(ranges=(TimeRange(10, 40),))
+    argv = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg", threads=2)
+    assert argv[argv.index("-filter_complex_threads") + 1] == "2"
+    assert argv.count("-threads:v") == 3 and all(argv[i + 1] == "2" for i, a in enumerate(argv) if a == "-threads:v")
+    default = build_render_argv(src(), recipe, three, ffmpeg="ffmpeg")
+    assert "-threads:v" not in default and "-filter_complex_threads" not in default

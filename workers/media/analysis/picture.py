@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from workers.media.analysis.signals import FaceSample, Series
+from workers.media.analysis.signals import FaceSample, MotionBox, Series
 
 THUMB = (64, 36)
 CASCADE = "haarcascade_frontalface_default.xml"
@@ -40,6 +40,21 @@ def _planes(thumb: np.ndarray) -> list[np.ndarray]:
         return [y]
     uv = thumb[THUMB[1] :]
     return [y, uv[:, : THUMB[0] // 2], uv[:, THUMB[0] // 2 :]]
+
+
+def motion_box(a: np.ndarray, b: np.ndarray, *, level: int = 14, most: float = 0.4) -> tuple[float, float, float, float] | None:
+    """The bounding box (fractions of the frame) of the 64x36 luma cells that changed between two
+    thumbnails of one shot, when the change is compact (at least 4 cells, at most `most` of the frame
+    boxed): the area of motion, e.g. a product being shown. Sensor noise is averaged away by the
+    thumbnail; a lighting change moves everything and is not compact."""
+    diff = cv2.absdiff(a[: THUMB[1]], b[: THUMB[1]]) > level
+    if int(diff.sum()) < 4:
+        return None
+    ys, xs = np.nonzero(diff)
+    x0, x1, y0, y1 = xs.min() / THUMB[0], (xs.max() + 1) / THUMB[0], ys.min() / THUMB[1], (ys.max() + 1) / THUMB[1]
+    if (x1 - x0) * (y1 - y0) > most:
+        return None
+    return round(float(x0), 4), round(float(y0), 4), round(float(x1), 4), round(float(y1), 4)
 
 
 def change_score(a: np.ndarray, b: np.ndarray) -> float:
@@ -70,6 +85,10 @@ class FaceFinder:
             raise RuntimeError(f"OpenCV's {CASCADE} is missing from cv2.data")
         self._last: tuple[int, int, int, int] | None = None
         self._count = 0
+        # Every face of the last call (the returned one first), as (cx, cy, w, h) fractions: the other
+        # faces are only known on whole-frame searches. The smart reframe tracks them all.
+        self.all_boxes: list[tuple[float, float, float, float]] = []
+        self._others: list[tuple[int, int, int, int]] = []
 
     def _detect(self, image: np.ndarray, min_side: int, max_side: int | None = None) -> tuple[int, int, int, int] | None:
         found = self._cascade.detectMultiScale(
@@ -78,8 +97,9 @@ class FaceFinder:
         )
         if len(found) == 0:
             return None
-        x, y, w, h = max(found, key=lambda r: int(r[2]) * int(r[3]))
-        return int(x), int(y), int(w), int(h)
+        ranked = sorted(((int(x), int(y), int(w), int(h)) for x, y, w, h in found), key=lambda r: -r[2] * r[3])
+        self._others = ranked[1:]
+        return ranked[0]
 
     def _near(self, small: np.ndarray, last: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
         x, y, w, h = last
@@ -96,15 +116,15 @@ class FaceFinder:
         sh, sw = small.shape
         self._count += 1
         hit = None
+        others: list[tuple[int, int, int, int]] = []
         if self._last is not None and self._count % self.full_every:
             hit = self._near(small, self._last)
         if hit is None:
             hit = self._detect(small, 18)
+            others = self._others
         self._last = hit
-        if hit is None:
-            return None
-        x, y, fw, fh = hit
-        return ((x + fw / 2) / sw, (y + fh / 2) / sh, fw / sw, fh / sh)
+        self.all_boxes = [((x + fw / 2) / sw, (y + fh / 2) / sh, fw / sw, fh / sh) for x, y, fw, fh in ([hit] if hit else []) + others]
+        return self.all_boxes[0] if self.all_boxes else None
 
 
 Frames = list[tuple[float, np.ndarray, np.ndarray | None]]  # (time, luma, chroma or None)
@@ -121,12 +141,17 @@ class PictureAnalyser:
     times: list[float] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)  # change from the previous sample
     face_samples: list[FaceSample] = field(default_factory=list)
+    motion_boxes: list[MotionBox] = field(default_factory=list)
     _last: np.ndarray | None = None
 
     def feed(self, t: float, grey: np.ndarray, chroma: np.ndarray | None = None) -> None:
         thumb = thumbnail(grey, chroma)
         self.scores.append(0.0 if self._last is None else change_score(self._last, thumb))
         self.times.append(t)
+        if self._last is not None and self.scores[-1] < self.cut_score:
+            box = motion_box(self._last, thumb)
+            if box is not None:
+                self.motion_boxes.append(MotionBox(t=round(t, 3), box=box))
         self._last = thumb
         if self.faces is not None:
             box = self.faces.find(grey)

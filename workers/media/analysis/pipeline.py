@@ -21,6 +21,7 @@ from workers.media.analysis.session import session_signals
 from workers.media.analysis.signals import (
     AnalysisResult,
     AudioSignals,
+    FaceBoxes,
     FaceSample,
     PictureSignals,
     Series,
@@ -199,6 +200,7 @@ def _analyse_pictures(
     # A candidate cut's stretch is decoded by a second ffmpeg while the main loop goes on: the second
     # core is otherwise idle whenever Python works on a sample.
     stretches: dict[tuple[float, float], Future[Frames]] = {}
+    face_boxes: list[FaceBoxes] = []
     refiner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis-refine")
     for ts, grey, chroma in iter_frames(ffmpeg, path, sampling):
         if not pictures.times and (grey.shape[0] > grey.shape[1]) != (size[1] > size[0]):
@@ -215,6 +217,7 @@ def _analyse_pictures(
                 pictures.face_samples.append(
                     FaceSample(t=round(ts, 3), x=round(box[0], 4), y=round(box[1], 4), w=round(box[2], 4), h=round(box[3], 4))
                 )
+                face_boxes.append(FaceBoxes(t=round(ts, 3), boxes=[tuple(round(v, 4) for v in b) for b in faces.all_boxes]))
             t = clock.add("faces", t)
         if tracker is not None:
             tracker.feed(ts, grey)
@@ -244,6 +247,8 @@ def _analyse_pictures(
         faces=pictures.face_samples,
         face_presence=pictures.presence(step, duration) if faces is not None else hold_series([], [], step, duration, unit="face"),
         frame_size=size,
+        face_boxes=face_boxes if faces is not None else None,
+        motion_boxes=pictures.motion_boxes,
     )
     text = None
     if tracker is not None:

@@ -56,6 +56,22 @@ class FaceSample(_Frozen):
     h: float
 
 
+class FaceBoxes(_Frozen):
+    """Every face found in the sample at time t (the followed one first), each (cx, cy, w, h) as
+    fractions of the frame. Faces besides the followed one are only looked for on whole-frame searches."""
+
+    t: float
+    boxes: list[tuple[float, float, float, float]]
+
+
+class MotionBox(_Frozen):
+    """Where the picture changed since the previous sample of the same shot (a host's hands showing a
+    product, a product turned to the camera): x0, y0, x1, y1 as fractions of the frame."""
+
+    t: float
+    box: tuple[float, float, float, float]
+
+
 class PictureSignals(_Frozen):
     sampling: str  # "keyframes" or "rate:<fps>"
     sample_times: list[float]
@@ -64,6 +80,10 @@ class PictureSignals(_Frozen):
     faces: list[FaceSample]
     face_presence: Series  # 1 where a face was seen in the sample, else 0 (step = median sample gap)
     frame_size: tuple[int, int]  # (width, height) of the source picture as decoded
+    # Samples with at least one face, every face in them (None in analyses made before they were kept)
+    face_boxes: list[FaceBoxes] | None = None
+    # Samples where a compact part of the picture changed since the sample before (None: not kept then)
+    motion_boxes: list[MotionBox] | None = None
 
 
 class TextSpan(_Frozen):

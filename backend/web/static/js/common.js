@@ -58,6 +58,7 @@ export async function tagDatalist(id) {
 // else the original file.
 export function playableUrl(material) {
   const proxy = material.proxy;
+  if (proxy && proxy.state === "ready" && proxy.video) return proxy.video; // the browser-safe copy (main's proxies)
   if (material.links && material.links.proxy) return material.links.proxy;
   if (proxy && typeof proxy === "object" && (proxy.url || proxy.href)) return proxy.url || proxy.href;
   return `/api/v1/materials/${material.id}/file`;

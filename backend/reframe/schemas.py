@@ -1,0 +1,50 @@
+"""Request and response models of the smart reframe API: a suggested camera path, and its preview."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.renders.service import CropKeyIn, PresetId, TimeRangeIn
+
+
+class ReframeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    preset: PresetId
+    ranges: list[TimeRangeIn] = Field(
+        min_length=1, max_length=50, description="Source ranges, joined in order (as in a render request)"
+    )
+
+
+class ReframePreviewRequest(ReframeRequest):
+    crop_path: list[CropKeyIn] | None = Field(
+        default=None, min_length=1, max_length=2000,
+        description="The path to draw (e.g. an edited one); without it, the suggested path",
+    )
+    frames: int = Field(default=8, ge=1, le=24, description="Frames in the strip, evenly spread over the output")
+
+
+class ShotPublic(BaseModel):
+    start: float = Field(description="Source seconds")
+    end: float
+    move: Literal["hold", "pan", "track", "centre", "pad"] = Field(
+        description="`hold`: one window holds the subject; `pan`: a straight move does; `track`: the "
+        "window follows; `centre` / `pad`: no subject to follow (or two that cannot share the window)"
+    )
+    scale: float
+    subjects: int
+    product: bool
+
+
+class ReframePublic(BaseModel):
+    material_id: uuid.UUID
+    analysis_id: uuid.UUID
+    preset: str
+    fallback: Literal["centre", "pad"]
+    output_size: tuple[int, int]
+    window: tuple[float, float] = Field(description="The window at scale 1, as fractions of the source frame (w, h)")
+    min_scale: float = Field(description="The closest zoom that does not upscale past the source's resolution class")
+    crop_path: list[CropKeyIn] = Field(description="Keyframes on the output timeline: send as a render's `crop_path`")
+    shots: list[ShotPublic]

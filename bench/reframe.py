@@ -1,0 +1,170 @@
+"""Smart reframe (issue 20): what the camera path costs on top of the analysis, and what a moving crop
+costs a render against a fixed one.
+
+    python -m bench.reframe --rounds 3 --render-seconds 20
+
+1. Path cost. (a) A synthetic 2-hour analysis shaped like a live stream at 1080p (a sample every 2 s, a
+   host who walks now and then, a second face on 3 % of the samples, a shot change every 75 s, a product
+   card every 2 minutes): the path of the whole stream and of one-minute clips, per minute of source.
+   (b) The generated host footage at 1920x1080 (tests/workers/media/reframe_footage.py): its analysis
+   and its path, side by side.
+2. Render cost: the same 1080p footage rendered into douyin.feed_9x16 (1080x1920, x264 veryfast) with a
+   fixed centre crop (`crop`), with a smart path of the same keyframe times that stays at the centre (the
+   engine's own cost: per-frame expressions), with its suggested moving path (`smart`), with that path
+   zooming in and out, and with a padded stretch; interleaved rounds, medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import OUT, machine, today
+
+
+def synthetic_analysis(hours: float, seed: int = 3):  # type: ignore[no-untyped-def]
+    from workers.media.analysis.signals import (
+        AnalysisResult,
+        FaceBoxes,
+        FaceSample,
+        PictureSignals,
+        ProductMention,
+        Series,
+        TextSignals,
+        TextSpan,
+    )
+
+    rng = np.random.default_rng(seed)
+    duration = hours * 3600
+    times = np.arange(0, duration, 2.0)
+    cuts = sorted(rng.uniform(0, duration, int(duration / 75)).round(3).tolist())
+    x, boxes, faces = 0.5, [], []
+    for t in times:
+        if rng.random() < 0.05:
+            x = float(np.clip(x + rng.normal(0, 0.15), 0.15, 0.85))  # the host steps aside
+        here = [(round(x + rng.normal(0, 0.004), 4), 0.45, 0.08, 0.15)]
+        if rng.random() < 0.03:
+            here.append((round(float(rng.uniform(0.1, 0.9)), 4), 0.4, 0.07, 0.13))  # a passer-by, a false hit
+        if rng.random() < 0.1:
+            continue  # the finder missed
+        boxes.append(FaceBoxes(t=float(t), boxes=here))
+        faces.append(FaceSample(t=float(t), x=here[0][0], y=0.45, w=0.08, h=0.15))
+    lines, products = [], []
+    for start in np.arange(30, duration, 120.0):
+        lines.append(TextSpan(start=float(start), end=float(start + 40), text="保温杯 ¥59.9", box=(0.6, 0.1, 0.72, 0.2), score=0.9))
+        products.append(ProductMention(tag_id=1, name="保温杯", start=float(start), end=float(start + 40), text="保温杯 ¥59.9", exact=True))
+    picture = PictureSignals(
+        sampling="keyframes", sample_times=times.tolist(), shot_changes=cuts, motion=Series(step=1.0, values=[]),
+        faces=faces, face_presence=Series(step=1.0, values=[]), frame_size=(1920, 1080), face_boxes=boxes,
+    )
+    text = TextSignals(frames_read=0, lines=lines, products=products, selling=[])
+    return AnalysisResult(version=1, duration=duration, picture=picture, text=text)
+
+
+def path_cost(rounds: int) -> dict[str, list[float]]:
+    from workers.media.reframe import camera_path
+
+    result = synthetic_analysis(2.0)
+    out: dict[str, list[float]] = {"whole 2 h": [], "30 one-minute clips": [], "json load of the stored analysis": []}
+    stored = result.model_dump_json()
+    from workers.media.analysis.signals import AnalysisResult
+
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        AnalysisResult.model_validate_json(stored)
+        out["json load of the stored analysis"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        camera_path(result, [(0, result.duration)], (1080, 1920))
+        out["whole 2 h"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for start in range(0, 7200, 240):
+            camera_path(result, [(start, start + 60)], (1080, 1920))
+        out["30 one-minute clips"].append(time.perf_counter() - t0)
+    return out
+
+
+def footage_1080(seconds: float) -> Path:
+    from tests.workers.media.reframe_footage import SubjectSpec, make_subject_footage
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / "reframe_host_1080p_26s.mp4"
+    spec = SubjectSpec(width=1920, height=1080)  # 26 s; renders take the first `seconds`
+    if not path.exists():
+        make_subject_footage(path, spec)
+    return path
+
+
+def render_cost(path: Path, rounds: int, seconds: float) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    from presets.loader import load_catalog
+    from workers.media.analysis.pipeline import AnalysisOptions, analyse_recording
+    from workers.media.argv import CropKey, OutputSpec, RenderRecipe, SourceFacts, TimeRange, build_render_argv
+    from workers.media.probe import probe_file
+    from workers.media.reframe import camera_path
+    from workers.media.run import ffmpeg_path, run_ffmpeg
+
+    preset = load_catalog().preset("douyin.feed_9x16")
+    facts = SourceFacts(str(path), probe_file(path))
+    ffmpeg = ffmpeg_path()
+    analysis_cost: dict[str, list[float]] = {"analysis (no OCR)": [], "path": []}
+    result = None
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        result = analyse_recording(path, options=AnalysisOptions(ocr=False))
+        analysis_cost["analysis (no OCR)"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        suggested = camera_path(result, [(0, seconds)], (1080, 1920))
+        analysis_cost["path"].append(time.perf_counter() - t0)
+        print(f"  analysis {analysis_cost['analysis (no OCR)'][-1]:.2f} s, path {analysis_cost['path'][-1]:.4f} s", flush=True)
+    keys = tuple(CropKey(k.t, k.x, k.y, k.scale, k.pad) for k in suggested.keys)
+    zoom = tuple(CropKey(k.t, k.x, k.y, 1.0 if i % 2 == 0 else 0.8) for i, k in enumerate(keys))
+    padded = (*keys, CropKey(seconds / 2, 0.5, pad=True), CropKey(seconds / 2 + 3, 0.5))
+    padded = tuple(sorted(padded, key=lambda k: k.t))
+    still = tuple(CropKey(k.t, 0.5) for k in keys)
+    modes = {
+        "fixed centre crop (fit crop)": ("crop", ()),
+        "smart, the same keyframe times held at the centre": ("smart", still),
+        "moving crop (suggested path)": ("smart", keys),
+        "moving + zooming crop": ("smart", zoom),
+        "moving crop with a 3 s padded stretch": ("smart", padded),
+    }
+    times: dict[str, list[float]] = {m: [] for m in modes}
+    OUT.mkdir(parents=True, exist_ok=True)
+    for _ in range(rounds):
+        for name, (fit, path_keys) in modes.items():
+            recipe = RenderRecipe(ranges=(TimeRange(0, seconds),), crop_path=path_keys)
+            argv = build_render_argv(facts, recipe, [OutputSpec(preset, str(OUT / "reframe_out.mp4"), fit=fit)], ffmpeg=ffmpeg)  # type: ignore[arg-type]
+            t0 = time.perf_counter()
+            run_ffmpeg(argv, total_seconds=seconds, timeout=1200)
+            times[name].append(time.perf_counter() - t0)
+            print(f"  {name}: {times[name][-1]:.2f} s", flush=True)
+    return analysis_cost, times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--render-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    med = statistics.median
+    print(f"# {today()} — {machine()}", flush=True)
+    cost = path_cost(args.rounds)
+    print("\n## path cost, synthetic 2-hour analysis (120 min)")
+    for name, vals in cost.items():
+        per_min = med(vals) / 120 if name != "30 one-minute clips" else med(vals) / 30
+        print(f"| {name} | {med(vals):.3f} s ({', '.join(f'{v:.3f}' for v in vals)}) | {per_min * 1000:.1f} ms per minute of source |", flush=True)
+    path = footage_1080(args.render_seconds)
+    analysis, renders = render_cost(path, args.rounds, args.render_seconds)
+    print(f"\n## generated 1080p footage, {args.render_seconds:g} s")
+    for name, vals in analysis.items():
+        print(f"| {name} | {med(vals):.3f} s ({', '.join(f'{v:.3f}' for v in vals)}) |")
+    base = med(renders["fixed centre crop (fit crop)"])
+    for name, vals in renders.items():
+        print(f"| {name} | {med(vals):.2f} s ({', '.join(f'{v:.2f}' for v in vals)}) | {med(vals) / base:.3f}x |")
+
+
+if __name__ == "__main__":
+    main()
