@@ -49,14 +49,14 @@ export async function render(main, ctx) {
     await refresh();
   }
 
-  function rendition(r) {
+  function rendition(r, job) {
     const name = presetLabel(r.preset_id);
     return el("li", { className: `rendition r-${r.status}`, "data-preset": r.preset_id },
       el("span", { className: `pill job-${r.status}` }, label("jobs.rendition", r.status)), " ",
       r.material_id ? el("a", { href: `#/materials/${r.material_id}` }, name) : el("span", {}, name),
       r.duration_s != null ? el("span", { className: "muted" }, ` · ${duration(r.duration_s)}`) : null,
       r.width && r.height ? el("span", { className: "muted" }, ` · ${r.width}×${r.height}`) : null,
-      r.error ? el("div", { className: "job-error" }, errorText(r.error)) : null,
+      r.error && !(job.error && job.error.code === r.error.code) ? el("div", { className: "job-error" }, errorText(r.error)) : null,
       r.violations && r.violations.length ? el("div", { className: "job-error" }, t("jobs.violations", { n: r.violations.length })) : null);
   }
 
@@ -79,7 +79,7 @@ export async function render(main, ctx) {
         el("span", { className: "muted pct" }, percent(job.status === "succeeded" ? 1 : job.progress || 0))),
       job.error && job.status !== "cancelled" ? el("p", { className: "job-error" }, errorText(job.error)) : null,
       job.attempts > 1 ? el("p", { className: "muted" }, t("jobs.attempts", { n: job.attempts, of: job.max_attempts })) : null,
-      el("ul", { className: "renditions" }, (job.renditions || []).map(rendition)),
+      el("ul", { className: "renditions" }, (job.renditions || []).map((r) => rendition(r, job))),
       buttons.length ? el("div", { className: "actions" }, buttons) : null);
   }
 

@@ -35,7 +35,9 @@ function chart(box, month, channel) {
   const daily = (month && month.daily_approved) || [];
   let total = 0;
   const cumulative = daily.map((n) => (total += n));
-  const today = cumulative.length && channel.quota.days_left != null ? Math.max(1, cumulative.length - channel.quota.days_left) : cumulative.length;
+  // days_left counts today: on the 7th of a 31-day month it is 25, and the line runs to day 7.
+  const today = cumulative.length && channel.quota.days_left != null
+    ? Math.min(cumulative.length, Math.max(1, cumulative.length - channel.quota.days_left + 1)) : cumulative.length;
   const days = cumulative.map((_, i) => String(i + 1));
   const need = channel.quota.required;
   box.setAttribute("role", "img");
@@ -60,6 +62,8 @@ function chart(box, month, channel) {
   });
 }
 
+let presetLabel = (id) => id;
+
 function candidateRow(cand) {
   const href = cand.kind === "draft" ? `#/materials/${cand.id}` : `#/materials/${cand.source.id}`;
   const range = cand.start_s != null ? t("quota.cand.range", { start: duration(cand.start_s), end: duration(cand.end_s) }) : "";
@@ -67,7 +71,7 @@ function candidateRow(cand) {
     el("span", { className: "badge" }, label("quota.cand.kind", cand.kind)), " ",
     el("a", { href }, cand.title || (cand.source && cand.source.title) || t("quota.cand.untitled")), " ",
     el("span", { className: "muted" }, [cand.duration_s != null ? duration(cand.duration_s) : "", range,
-      cand.preset_id ? t("quota.cand.preset", { preset: cand.preset_id }) : ""].filter(Boolean).join(" · ")));
+      cand.preset_id ? t("quota.cand.preset", { preset: presetLabel(cand.preset_id) }) : ""].filter(Boolean).join(" · ")));
 }
 
 function channelCard(account, channel, month, candidates, charts) {
@@ -85,10 +89,12 @@ function channelCard(account, channel, month, candidates, charts) {
       figure("days_left", number(q.days_left)),
       figure("projected", number(Math.round(q.projected * 10) / 10)),
       figure("shortfall", number(Math.max(0, q.required - q.approved)))));
-  const box = el("div", { className: "quota-chart" });
-  card.append(box);
-  if (month) charts.push(chart(box, month, channel));
-  else box.append(el("p", { className: "muted" }, t("quota.chart.none")));
+  if (status !== "not_required") { // a channel with nothing to reach this month needs no chart
+    const box = el("div", { className: "quota-chart" });
+    card.append(box);
+    if (month) charts.push(chart(box, month, channel));
+    else box.append(el("p", { className: "muted" }, t("quota.chart.none")));
+  }
   const mine = candidates.filter((c) => c.channel_id === channel.channel_id);
   const gap = q.required > q.approved && (status === "at_risk" || status === "on_track" || status === "missed");
   if (gap) {
@@ -101,7 +107,12 @@ function channelCard(account, channel, month, candidates, charts) {
 }
 
 export async function render(main, ctx) {
-  const status = await api("/compliance/status");
+  const [status, presets] = await Promise.all([api("/compliance/status"), api("/presets").then((p) => p.items).catch(() => [])]);
+  presetLabel = (id) => {
+    const p = presets.find((x) => x.id === id);
+    if (!p || !p.label) return id;
+    return typeof p.label === "object" ? (currentLanguage() === "zh-CN" ? p.label.zh : p.label.en) : p.label;
+  };
   const accounts = status.accounts || [];
   main.append(el("div", { className: "screen-head" }, el("h1", {}, t("quota.title")),
     el("span", { className: "muted", id: "quota-as-of" }, t("quota.as_of", { time: dateTime(status.as_of) }))));
