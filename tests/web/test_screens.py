@@ -162,14 +162,15 @@ def _seed_jobs() -> dict[str, str]:
     with session_scope() as s:
         source = _material(s, "双11 直播回放")
         clip = _material(s, "双11 卖点 抖音版", draft=True)
-        request = {"ranges": [{"start_s": 10, "end_s": 40}], "presets": ["douyin.feed_9x16", "tmall.shipai_3x4"]}
+        presets = ["douyin.feed_9x16", "tmall.shipai_3x4"]
+        request = {"ranges": [{"start_s": 10, "end_s": 40}], "presets": presets}
         running = RenderJob(source_id=uuid.UUID(source), request=request, status=JobStatus.running, progress=0.4, attempts=1)
         done = RenderJob(source_id=uuid.UUID(source), request=request, status=JobStatus.succeeded, progress=1.0, attempts=1)
         failed = RenderJob(source_id=uuid.UUID(source), request=request, status=JobStatus.failed, attempts=3,
                            error_code="source-unreadable", error_detail="moov atom not found")
         s.add_all([running, done, failed])
         s.flush()
-        for preset in request["presets"]:
+        for preset in presets:
             s.add(RenderOutput(job_id=running.id, preset_id=preset))
         s.add(RenderOutput(job_id=done.id, preset_id="douyin.feed_9x16", status=OutputStatus.succeeded,
                            material_id=uuid.UUID(clip), duration_s=30.0, width=1080, height=1920))
