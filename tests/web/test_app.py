@@ -257,6 +257,9 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     page.fill("#filter-q", "没有这样的素材")
     page.wait_for_selector("#library-empty")
     assert "没有符合条件的素材" in page.inner_text("#library-empty")
+    page.click("#library-empty button")  # 清除筛选
+    wait_until(page, "document.querySelectorAll('.card').length === 40")
+    assert page.input_value("#filter-q") == ""
     page.fill("#filter-q", "口播")
     wait_until(page, "document.querySelectorAll('.card').length === 1")
     page.fill("#filter-q", "")
@@ -296,7 +299,7 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     assert page.get_attribute("#player", "src") == f"/api/v1/materials/{ids['landscape']}/file"
     assert XSS_CHILD in page.text_content("#lineage")
     assert "抖音" in page.text_content("#renditions")
-    assert page.locator("#publications-empty").count() == 1
+    page.wait_for_selector("#publications-empty")  # publications load after the rest of the screen
     watcher.check_translated(page)
     page.click(f"#lineage a[href='#/materials/{ids['child']}']")
     page.wait_for_selector("#material-title:has-text('子片段')")

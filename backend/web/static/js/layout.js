@@ -51,8 +51,8 @@ export function notifyError(err) {
 }
 
 // An empty state that says what to do next: a title, a line, and an optional action link.
-export function emptyState({ title, text, action, href, id }) {
-  return el("div", { className: "empty", id },
-    el("h2", {}, title), el("p", { className: "muted" }, text),
-    action ? el("a", { className: "button", href }, action) : null);
+export function emptyState({ title, text, action, href, onAction, id }) {
+  const button = action && (onAction ? el("button", { type: "button", className: "button", onclick: onAction }, action)
+    : el("a", { className: "button", href }, action));
+  return el("div", { className: "empty", id }, el("h2", {}, title), el("p", { className: "muted" }, text), button || null);
 }

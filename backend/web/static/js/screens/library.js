@@ -144,7 +144,8 @@ export async function render(main, ctx) {
       count.textContent = t(state.done ? "library.count" : "library.count_more", { count: number(shown) });
       if (shown === 0) {
         grid.append(filtered()
-          ? emptyState({ id: "library-empty", title: t("library.empty_filtered.title"), text: t("library.empty_filtered.text"), action: t("library.empty_filtered.action"), href: "#/library" })
+          ? emptyState({ id: "library-empty", title: t("library.empty_filtered.title"), text: t("library.empty_filtered.text"),
+            action: t("library.empty_filtered.action"), onAction: clearFilters })
           : emptyState({ id: "library-empty", title: t("library.empty.title"), text: t(canEdit ? "library.empty.text" : "library.empty.text_viewer"),
             action: canEdit ? t("library.empty.action") : null, href: "#/upload" }));
       }
@@ -155,6 +156,12 @@ export async function render(main, ctx) {
       state.loading = false;
     }
     if (!state.done && sentinel.getBoundingClientRect().top < window.innerHeight + 600) loadMore();
+  }
+
+  function clearFilters() {
+    for (const name of Object.keys(filters)) filters[name] = "";
+    for (const field of bar.elements) field.value = "";
+    reload();
   }
 
   function reload() {
