@@ -84,7 +84,8 @@ function channelCard(account, channel, month, candidates, charts) {
       el("span", { className: `pill status-${status}`, "data-status": status }, label("quota_status", status))),
     el("p", { className: "quota-state muted" }, stateText(channel)),
     el("div", { className: "figures" },
-      figure("approved", t("quota.approved_of", { n: number(q.approved), of: number(q.required) }), "approved"),
+      q.required ? figure("approved", t("quota.approved_of", { n: number(q.approved), of: number(q.required) }), "approved")
+        : figure("approved_only", number(q.approved), "approved"), // nothing required: "3/0" would read oddly
       figure("pending", number(q.pending)),
       figure("days_left", number(q.days_left)),
       figure("projected", number(Math.round(q.projected * 10) / 10)),

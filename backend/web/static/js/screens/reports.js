@@ -29,7 +29,7 @@ function reportTable(report) {
       rows.push(el("tr", { "data-channel": c.channel_id },
         el("td", {}, a.account.name), el("td", {}, name(c.name_zh, c.name_en)),
         el("td", {}, label("channel_state", c.state_at_close)),
-        el("td", { className: "num" }, t("quota.approved_of", { n: number(q.approved), of: number(q.required) })),
+        el("td", { className: "num" }, q.required ? t("quota.approved_of", { n: number(q.approved), of: number(q.required) }) : number(q.approved)),
         el("td", { className: "num" }, number(q.pending)),
         el("td", { className: "num" }, number(Math.round(q.projected * 10) / 10)),
         el("td", {}, el("span", { className: `pill status-${q.status}` }, label("quota_status", q.status)))));
