@@ -114,6 +114,7 @@ def test_quota_dashboard_moves_and_reports_download(server, keys, person, page, 
     page.wait_for_selector('#report-table tr[data-channel="shipai"]')
     row = page.locator('#report-table tr[data-channel="shipai"]').inner_text()
     assert "2/6" in row and "洗护旗舰店" in row
+    assert page.locator("#report-table tbody tr").first.get_attribute("data-channel") == "shipai"  # at risk first
     with page.expect_download() as got:
         page.click("#report-xlsx")
     xlsx = Path(got.value.path()).read_bytes()

@@ -10,6 +10,7 @@ import { currentLanguage, dateTime, label, number, t, today } from "../i18n.js";
 import { emptyState } from "../layout.js";
 
 const FORMATS = ["xlsx", "csv", "html"];
+const RANK = { missed: 0, at_risk: 1, on_track: 2, met: 3, not_required: 4 };
 const GROUPS = ["material", "source", "tag", "platform", "account", "channel", "month"];
 const ORDERS = ["views", "gmv", "likes", "orders", "roi"];
 
@@ -22,18 +23,18 @@ function downloadLink(href, text, id) {
 
 function reportTable(report) {
   const rows = [];
-  for (const a of report.accounts) {
-    if (!a.started) continue;
-    for (const c of a.channels) {
-      const q = c.quota;
-      rows.push(el("tr", { "data-channel": c.channel_id },
-        el("td", {}, a.account.name), el("td", {}, name(c.name_zh, c.name_en)),
-        el("td", {}, label("channel_state", c.state_at_close)),
-        el("td", { className: "num" }, q.required ? t("quota.approved_of", { n: number(q.approved), of: number(q.required) }) : number(q.approved)),
-        el("td", { className: "num" }, number(q.pending)),
-        el("td", { className: "num" }, number(Math.round(q.projected * 10) / 10)),
-        el("td", {}, el("span", { className: `pill status-${q.status}` }, label("quota_status", q.status)))));
-    }
+  const pairs = [];
+  for (const a of report.accounts) if (a.started) for (const c of a.channels) pairs.push([a, c]);
+  pairs.sort(([, x], [, y]) => (RANK[x.quota.status] ?? 9) - (RANK[y.quota.status] ?? 9)); // missed and at risk first
+  for (const [a, c] of pairs) {
+    const q = c.quota;
+    rows.push(el("tr", { "data-channel": c.channel_id },
+      el("td", {}, a.account.name), el("td", {}, name(c.name_zh, c.name_en)),
+      el("td", {}, label("channel_state", c.state_at_close)),
+      el("td", { className: "num" }, q.required ? t("quota.approved_of", { n: number(q.approved), of: number(q.required) }) : number(q.approved)),
+      el("td", { className: "num" }, number(q.pending)),
+      el("td", { className: "num" }, number(Math.round(q.projected * 10) / 10)),
+      el("td", {}, el("span", { className: `pill status-${q.status}` }, label("quota_status", q.status)))));
   }
   if (!rows.length) return emptyState({ id: "reports-empty", title: t("reports.empty.title"), text: t("reports.empty.text"), action: t("reports.empty.action"), href: "#/quota" });
   return el("table", { className: "table", id: "report-table" },
