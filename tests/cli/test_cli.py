@@ -188,6 +188,19 @@ def test_a_key_made_in_another_folder_works_against_the_server(tmp_path: Path) -
         server.wait(30)
 
 
+def test_the_web_pages_key_hint_is_a_command_that_works(app_env: dict[str, str]) -> None:
+    """The sign-in screen tells a new team how to make the first admin: that command exists."""
+    import re
+    import shlex
+
+    page = (Path(__file__).resolve().parents[2] / "backend" / "web" / "static" / "js" / "screens" / "signin.js").read_text(encoding="utf-8")
+    hints = re.findall(r"reelhouse (users create-admin[^\"<]*)", page)
+    assert hints
+    for hint in hints:
+        result = runner.invoke(app, [*shlex.split(hint), "--help"])
+        assert result.exit_code == 0, (hint, result.output)
+
+
 def test_serve_and_worker_run_the_render_queue_in_its_own_pool_sized_from_the_cores(monkeypatch) -> None:
     from backend import queue
     from backend.cli import _pool_argvs

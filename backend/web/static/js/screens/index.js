@@ -10,6 +10,10 @@ export const SCREENS = [
   { id: "library", path: "/library", nav: true, role: "viewer", load: () => import("./library.js") },
   { id: "upload", path: "/upload", nav: true, role: "editor", load: () => import("./upload.js") },
   { id: "material", path: "/materials/:id", role: "viewer", load: () => import("./material.js") },
+  // screens helper: quota dashboard and reports
+  { id: "quota", path: "/quota", nav: true, role: "viewer", load: () => import("./quota.js") },
+  { id: "jobs", path: "/jobs", nav: true, role: "viewer", load: () => import("./jobs.js") },
+  { id: "reports", path: "/reports", nav: true, role: "viewer", load: () => import("./reports.js") },
 ];
 
 export const HOME = "/library";
