@@ -203,3 +203,14 @@ def test_draft_renders_follow_the_suggested_path(
     get_settings.cache_clear()
     request = draft(9.0, 17.0)
     assert request["fit"] == {} and request.get("crop_path") is None
+
+
+def test_an_unparsable_body_is_a_declared_400(client: TestClient, recording: uuid.UUID) -> None:
+    """What schemathesis found on the preview (ST103, Received: 400 "There was an error parsing the body"): a
+    body that is not UTF-8 is a 400 from FastAPI's body parsing (not the 422 of malformed JSON); both routes
+    answer it as a problem and declare it."""
+    for suffix in ("", "/preview"):
+        r = client.post(REFRAME.format(recording) + suffix, content=b'{"preset": "\xff\xfe"}', headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json"), r.text
+        declared = client.get("/openapi.json").json()["paths"]["/api/v1/materials/{material_id}/reframe" + suffix]["post"]
+        assert "400" in declared["responses"]
