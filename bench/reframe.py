@@ -9,9 +9,10 @@ costs a render against a fixed one.
    (b) The generated host footage at 1920x1080 (tests/workers/media/reframe_footage.py): its analysis
    and its path, side by side.
 2. Render cost: the same 1080p footage rendered into douyin.feed_9x16 (1080x1920, x264 veryfast) with a
-   fixed centre crop (`crop`), with a smart path of the same keyframe times that stays at the centre (the
-   engine's own cost: per-frame expressions), with its suggested moving path (`smart`), with that path
-   zooming in and out, and with a padded stretch; interleaved rounds, medians.
+   fixed crop on the subject's mean position over the clip (the baseline: the same person in view), the fixed
+   centre crop (`crop`), the suggested moving path (`smart`), and two mitigations of the moving path (the
+   window held still inside a dead zone; x snapped to coarser source pixels); each with x264 and with the
+   encoder replaced by `-f null` (the filter graph's own cost); interleaved rounds, medians.
 """
 
 from __future__ import annotations
