@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         default=0, ge=0, le=50,
         description="Clips the re-edit plan asks for per channel and day on top of its quota shortfall.",
     )
+    autoclip_smart_reframe: bool = Field(
+        default=True,
+        description="Drafts for a narrower preset (9:16 from 16:9) follow the suggested smart-reframe path where "
+        "the analysis has picture signals; a preset whose fit is `pad` keeps its padded frame.",
+    )
     render_timeout_seconds: float = Field(default=3 * 3600.0, gt=0, description="ffmpeg wall-clock limit per render.")
     broker_visibility_timeout: int | None = Field(
         default=None, description="Redis redelivers an unacked message after this; default: above the longest task."

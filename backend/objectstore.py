@@ -1,12 +1,17 @@
-"""The deployment's object storage, built once per process from Settings (API, workers and CLI alike)."""
+"""The deployment's object storage, built once per process from Settings (API, workers and CLI alike), and
+stored media read in place by the decoders that seek (previews, storyboards)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from backend.config import get_settings
 from storage import Storage
+from storage.base import FullReader, ObjectNotFound
 from storage.factory import build_storage
+from storage.local import LocalStorage
+from workers.media.ranged import RangedSource
 
 # Settings fields passed to storage.factory.build_storage under the same names.
 S3_SETTINGS = {
@@ -20,3 +25,20 @@ def get_storage() -> Storage:
     return build_storage(
         settings.storage_backend, root=settings.effective_storage_root, **settings.model_dump(include=S3_SETTINGS)
     )
+
+
+def media_in_place(storage: Storage, key: str) -> Path | RangedSource:
+    """A stored media file for decoders that seek, read where it is: the stored file itself on local
+    storage (originals are immutable), else the object read by byte ranges, so a few frames of a
+    two-hour recording cost a few ranged reads instead of a copy of the recording."""
+    if isinstance(storage, LocalStorage):
+        return storage.local_path(key)
+    stat = storage.stat(key)
+    if stat is None:
+        raise ObjectNotFound(f"no object {key}")
+
+    def read_range(start: int, end: int) -> bytes:
+        with storage.open(key, start, end) as fh:
+            return FullReader(fh).read(end - start + 1)
+
+    return RangedSource(Path(key), read_range=read_range, length=stat.size)

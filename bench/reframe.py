@@ -9,9 +9,10 @@ costs a render against a fixed one.
    (b) The generated host footage at 1920x1080 (tests/workers/media/reframe_footage.py): its analysis
    and its path, side by side.
 2. Render cost: the same 1080p footage rendered into douyin.feed_9x16 (1080x1920, x264 veryfast) with a
-   fixed centre crop (`crop`), with a smart path of the same keyframe times that stays at the centre (the
-   engine's own cost: per-frame expressions), with its suggested moving path (`smart`), with that path
-   zooming in and out, and with a padded stretch; interleaved rounds, medians.
+   fixed crop on the subject's mean position over the clip (the baseline: the same person in view), the fixed
+   centre crop (`crop`), the suggested moving path (`smart`), and two mitigations of the moving path (the
+   window held still inside a dead zone; x snapped to coarser source pixels); each with x264 and with the
+   encoder replaced by `-f null` (the filter graph's own cost); interleaved rounds, medians.
 """
 
 from __future__ import annotations
@@ -63,6 +64,56 @@ def synthetic_analysis(hours: float, seed: int = 3):  # type: ignore[no-untyped-
     )
     text = TextSignals(frames_read=0, lines=lines, products=products, selling=[])
     return AnalysisResult(version=1, duration=duration, picture=picture, text=text)
+
+
+DEAD_ZONE = 0.03  # frame widths the subject may drift before a held window follows it
+SNAP_PX = 8
+
+
+def _x_at(keys, t):  # type: ignore[no-untyped-def]
+    from workers.media.reframe import Key, key_at
+
+    k = key_at([Key(c.t, c.x, c.y, c.scale, c.pad) for c in keys], t)
+    return k.x, k.y
+
+
+def mean_position(keys, seconds: float, fps: float = 30.0) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Where the window is on average over the clip: a fixed window there shows the same subject."""
+    pts = [_x_at(keys, i / fps) for i in range(int(seconds * fps))]
+    return float(np.mean([p[0] for p in pts])), float(np.mean([p[1] for p in pts]))
+
+
+def hold_in_dead_zone(keys, seconds: float, zone: float, fps: float = 30.0):  # type: ignore[no-untyped-def]
+    """The path with its small moves removed: the window stays put until the path leaves a dead zone
+    around it, then is dragged by the zone's edge (a key on every frame it moves, one where it stops)."""
+    from workers.media.argv import CropKey
+
+    out = []
+    wx, wy = _x_at(keys, 0.0)
+    out.append(CropKey(0.0, round(wx, 4), round(wy, 4)))
+    moving = False
+    for i in range(1, int(seconds * fps) + 1):
+        t = i / fps
+        px, py = _x_at(keys, t)
+        nx = px - zone if px > wx + zone else px + zone if px < wx - zone else wx
+        ny = py - zone if py > wy + zone else py + zone if py < wy - zone else wy
+        if (nx, ny) != (wx, wy):
+            if not moving and out[-1].t < t - 1 / fps:
+                out.append(CropKey(round(t - 1 / fps, 4), round(wx, 4), round(wy, 4)))
+            wx, wy, moving = nx, ny, True
+            if i % 3 == 0:  # a key every 0.1 s while it moves (straight between them)
+                out.append(CropKey(round(t, 4), round(wx, 4), round(wy, 4)))
+        elif moving:
+            out.append(CropKey(round(t, 4), round(wx, 4), round(wy, 4)))
+            moving = False
+    return tuple(out)
+
+
+def snapped_x(arg: str, px: int) -> str:
+    """The crop's x rounded down to a multiple of `px` source pixels (crop itself keeps 2 for 4:2:0)."""
+    import re
+
+    return re.sub(r":x='(clip\(.*?\))':y=", lambda m: f":x='{px}*floor(({m.group(1)})/{px})':y=", arg)
 
 
 def path_cost(rounds: int) -> dict[str, list[float]]:
@@ -120,23 +171,27 @@ def render_cost(path: Path, rounds: int, seconds: float) -> tuple[dict[str, list
         analysis_cost["path"].append(time.perf_counter() - t0)
         print(f"  analysis {analysis_cost['analysis (no OCR)'][-1]:.2f} s, path {analysis_cost['path'][-1]:.4f} s", flush=True)
     keys = tuple(CropKey(k.t, k.x, k.y, k.scale, k.pad) for k in suggested.keys)
-    zoom = tuple(CropKey(k.t, k.x, k.y, 1.0 if i % 2 == 0 else 0.8) for i, k in enumerate(keys))
-    padded = (*keys, CropKey(seconds / 2, 0.5, pad=True), CropKey(seconds / 2 + 3, 0.5))
-    padded = tuple(sorted(padded, key=lambda k: k.t))
+    mx, my = mean_position(keys, seconds)
+    print(f"  suggested path: {len(keys)} keys, mean position x {mx:.3f} y {my:.3f}", flush=True)
+    held = hold_in_dead_zone(keys, seconds, DEAD_ZONE)
+    print(f"  held within a {DEAD_ZONE:g} dead zone: {len(held)} keys", flush=True)
     modes = {
-        "fixed centre crop (fit crop)": ("crop", ()),
-        "moving crop (suggested path)": ("smart", keys),
-        "moving + zooming crop (0.8-1 ramps between all keys)": ("smart", zoom),
-        "moving crop with a 3 s padded stretch": ("smart", padded),
+        "fixed centre crop (fit crop)": ("crop", (), None),
+        "fixed crop on the subject's mean position": ("smart", (CropKey(0, mx, my),), None),
+        "moving crop (suggested path)": ("smart", keys, None),
+        f"moving, held still within a {DEAD_ZONE:g} dead zone": ("smart", held, None),
+        f"moving, x snapped to {SNAP_PX} source px": ("smart", keys, SNAP_PX),
     }
     times: dict[str, list[float]] = {f"{m} [{kind}]": [] for m in modes for kind in ("x264", "graph only")}
     sizes: dict[str, int] = {}
     OUT.mkdir(parents=True, exist_ok=True)
     target = OUT / "reframe_out.mp4"
     for _ in range(rounds):
-        for name, (fit, path_keys) in modes.items():
+        for name, (fit, path_keys, snap) in modes.items():
             recipe = RenderRecipe(ranges=(TimeRange(0, seconds),), crop_path=path_keys)
             argv = build_render_argv(facts, recipe, [OutputSpec(preset, str(target), fit=fit)], ffmpeg=ffmpeg)  # type: ignore[arg-type]
+            if snap:
+                argv = [snapped_x(a, snap) for a in argv]
             # the same decode and filter graph without the encoder: what the engine itself costs
             graph_only = [*argv[: argv.index("-map")], "-map", "[v0out]", "-map", "[a0out]", "-f", "null", "-"]
             for kind, cmd in (("x264", argv), ("graph only", graph_only)):
@@ -182,6 +237,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--render-seconds", type=float, default=20.0)
     parser.add_argument("--motion-only", action="store_true", help="only the held-vs-panning window comparison")
+    parser.add_argument("--renders-only", action="store_true", help="skip the path cost")
     args = parser.parse_args()
     med = statistics.median
     if args.motion_only:
@@ -191,7 +247,7 @@ def main() -> None:
             print(f"| {name} | {med(vals):.2f} s ({', '.join(f'{v:.2f}' for v in vals)}) | {med(vals) / base:.3f}x |")
         return
     print(f"# {today()} — {machine()}", flush=True)
-    cost = path_cost(args.rounds)
+    cost = {} if args.renders_only else path_cost(args.rounds)
     print("\n## path cost, synthetic 2-hour analysis (120 min)")
     for name, vals in cost.items():
         per_min = med(vals) / 120 if name != "30 one-minute clips" else med(vals) / 30
@@ -203,7 +259,7 @@ def main() -> None:
         print(f"| {name} | {med(vals):.3f} s ({', '.join(f'{v:.3f}' for v in vals)}) |")
     for name, vals in renders.items():
         kind = name.rsplit("[", 1)[1].rstrip("]")
-        base = med(renders[f"fixed centre crop (fit crop) [{kind}]"])
+        base = med(renders[f"fixed crop on the subject's mean position [{kind}]"])
         print(f"| {name} | {med(vals):.2f} s ({', '.join(f'{v:.2f}' for v in vals)}) | {med(vals) / base:.3f}x |")
 
 

@@ -19,7 +19,7 @@ from backend.autoclip import service as autoclip
 from backend.config import get_settings
 from backend.db import session_scope
 from backend.errors import AppError
-from backend.objectstore import get_storage
+from backend.objectstore import get_storage, media_in_place
 from backend.queue import (
     ANALYSE_MATERIAL,
     APPLY_AUTOCLIP_RULES,
@@ -28,7 +28,7 @@ from backend.queue import (
     QUICK_QUEUE,
 )
 from storage import LocalStorage
-from storage.base import FullReader, Storage, StorageError
+from storage.base import StorageError
 from workers.celery_app import celery_app
 from workers.media.analysis import ANALYSIS_VERSION, ProductName, analyse_recording
 from workers.media.analysis.signals import Series
@@ -142,20 +142,6 @@ def continue_rule_runs(analysis_id: uuid.UUID) -> None:
         rules.continue_runs(session, get_settings(), analysis_id)
 
 
-def _ranged(storage: Storage, key: str) -> RangedSource:
-    """The stored recording read in place by byte ranges: a storyboard seeks to a few keyframes, so it
-    reads megabytes of a recording of gigabytes instead of copying it first."""
-    stat = storage.stat(key)
-    if stat is None:
-        raise StorageError(f"no object {key}")
-
-    def read_range(start: int, end: int) -> bytes:
-        with storage.open(key, start, end) as fh:
-            return FullReader(fh).read(end - start + 1)
-
-    return RangedSource(Path(key), read_range=read_range, length=stat.size)
-
-
 def make_storyboards(material_id: uuid.UUID, path: Path | None = None) -> int:
     """Make the storyboard of each of the material's proposals that has none for its current range, from
     `path` (the recording on disk) or the stored recording read in place; returns how many were stored. A
@@ -165,7 +151,7 @@ def make_storyboards(material_id: uuid.UUID, path: Path | None = None) -> int:
     if found is None:
         return 0
     storage = get_storage()
-    source: Path | RangedSource = path if path is not None else _ranged(storage, found.storage_key)
+    source: Path | RangedSource = path if path is not None else media_in_place(storage, found.storage_key)
     made = 0
     with tempfile.TemporaryDirectory(prefix="storyboard-", dir=_tmp_dir(get_settings().data_dir)) as tmp:
         for want in found.wanted:

@@ -32,12 +32,16 @@ from backend.compliance.models import Publication
 from backend.compliance.monthly import compliance_status
 from backend.config import Settings
 from backend.metrics.limits import ImportLimitExceeded
+from backend.platforms.service import get_catalog
 from backend.renders import service as renders
 from backend.renders.models import JobStatus, RenderJob
 from backend.sqltypes import utcnow
+from presets.schema import Fit
 from workers.media.analysis import AnalysisResult
 from workers.media.analysis.proposals import Candidate, Reason, assess, snap_to_speech
 from workers.media.analysis.proposals import propose as propose_clips
+from workers.media.argv import output_size
+from workers.media.reframe import MIN_ANALYSIS_VERSION, ReframeOptions, camera_path
 
 MAX_ATTEMPTS = 3
 
@@ -529,6 +533,60 @@ def draft_lineage(proposal: Proposal, rule_id: str | None) -> dict[str, Any]:
     }
 
 
+def _reframe_signals(session: Session, material_id: uuid.UUID) -> AnalysisResult | None:
+    """The material's current analysis when it can drive a smart reframe (picture signals, from an analyser
+    that kept every face of a sample), else None."""
+    analysis = current_analysis(session, material_id)
+    if analysis is None or not analysis.signals or (analysis.analyser_version or 0) < MIN_ANALYSIS_VERSION:
+        return None
+    try:
+        result = AnalysisResult.model_validate(analysis.signals)
+    except ValidationError:
+        return None
+    return result if result.picture is not None else None
+
+
+def draft_reframe(
+    result: AnalysisResult | None, source_size: tuple[int, int] | None, preset_ids: list[str], start: float, end: float
+) -> tuple[dict[str, Fit], list[renders.CropKeyIn] | None]:
+    """How a draft frames a preset narrower than its landscape source (9:16, 3:4 from 16:9): fit `smart` along
+    the suggested path of its range where the analysis has picture signals and finds a subject, else the
+    preset's reframe fallback (`crop` for "centre", or `pad`). A preset whose fit is `pad`, or one as wide as
+    the source, keeps its own fit.
+
+    A render request carries one path: it is computed for the narrowest such preset and followed by the
+    presets of the same aspect and fallback; the others take their fallback."""
+    src = result.picture.frame_size if result is not None and result.picture is not None else source_size
+    if not src or not src[0] or not src[1]:
+        return {}, None
+    catalog = get_catalog()
+    by_id = {pr.id: pr for pr in catalog.presets()}
+    known = [by_id[i] for i in preset_ids if i in by_id]  # the render request refuses the others
+    narrower = [
+        pr for pr in known
+        if pr.fit in ("crop", "smart") and pr.width.value * src[1] < pr.height.value * src[0] * 0.99
+    ]
+    if not narrower:
+        return {}, None
+    fit: dict[str, Fit] = {pr.id: _fallback_fit(pr.reframe_fallback) for pr in narrower}
+    if result is None or result.picture is None:
+        return fit, None
+    lead = min(narrower, key=lambda pr: pr.width.value / pr.height.value)
+    out = output_size(src[0], src[1], lead.width.value, lead.height.value, False)
+    path = camera_path(result, [(start, end)], out, ReframeOptions(fallback=lead.reframe_fallback))
+    if not any(s.subjects > 0 for s in path.shots):
+        return fit, None
+    for pr in narrower:
+        if pr.width.value * lead.height.value == pr.height.value * lead.width.value and pr.reframe_fallback == lead.reframe_fallback:
+            fit[pr.id] = "smart"
+    keys = [renders.CropKeyIn(t=k.t, x=k.x, y=k.y, scale=k.scale, pad=k.pad) for k in path.keys[:2000]]
+    return fit, keys
+
+
+def _fallback_fit(fallback: str) -> Fit:
+    return "pad" if fallback == "pad" else "crop"
+
+
 def render_proposals(
     session: Session,
     settings: Settings,
@@ -550,9 +608,19 @@ def render_proposals(
         if p.status != ProposalStatus.proposed:
             raise errors.ProposalStateConflict(f"proposal {p.id} is {p.status}; only an open proposal is rendered")
     made = []
+    analyses: dict[uuid.UUID, AnalysisResult | None] = {}
     for p in proposals:
+        fit: dict[str, Fit] = {}
+        crop_path = None
+        if settings.autoclip_smart_reframe:
+            if p.material_id not in analyses:
+                analyses[p.material_id] = _reframe_signals(session, p.material_id)
+            source = session.get(Material, p.material_id)
+            size = (source.display_width or source.width or 0, source.display_height or source.height or 0) if source else None
+            fit, crop_path = draft_reframe(analyses[p.material_id], size, list(preset_ids), p.start_s, p.end_s)
         request = renders.RenderRequest(
-            ranges=[renders.TimeRangeIn(start=p.start_s, end=p.end_s)], presets=list(preset_ids)
+            ranges=[renders.TimeRangeIn(start=p.start_s, end=p.end_s)], presets=list(preset_ids),
+            fit=fit, crop_path=crop_path,
         )
         job = renders.create_render_job(
             session, None, settings, p.material_id, request, requested_by=requested_by, origin="autoclip",

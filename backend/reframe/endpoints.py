@@ -7,7 +7,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from backend.deps import SessionDep, SettingsDep, StorageDep, Viewer
+from backend.deps import SessionDep, StorageDep, Viewer
 from backend.reframe import service as reframe
 from backend.reframe.schemas import ReframePreviewRequest, ReframePublic, ReframeRequest
 from backend.responses import answers, problems
@@ -46,7 +46,6 @@ def preview_path(
     _: Viewer,
     session: SessionDep,
     storage: StorageDep,
-    settings: SettingsDep,
 ) -> Response:
-    data = reframe.preview_strip(session, storage, settings, material_id, body, body.crop_path, body.frames)
+    data = reframe.preview_strip(session, storage, material_id, body, body.crop_path, body.frames)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

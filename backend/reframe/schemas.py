@@ -41,6 +41,11 @@ class ShotPublic(BaseModel):
 class ReframePublic(BaseModel):
     material_id: uuid.UUID
     analysis_id: uuid.UUID
+    analysis_outdated: bool = Field(
+        description="The analysis was made before every face of a sample and the area of motion were kept "
+        "(analyser version < 2): the path follows one face per sample and never the product; analyse the "
+        "material again (POST .../analyses) for the full path. Automatic drafts do not follow such a path."
+    )
     preset: str
     fallback: Literal["centre", "pad"]
     output_size: tuple[int, int]

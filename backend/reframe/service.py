@@ -5,10 +5,8 @@ material's stored analysis (no decoding), and a strip of frames with the crop wi
 from __future__ import annotations
 
 import io
-import tempfile
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 
 from sqlmodel import Session
 
@@ -16,15 +14,16 @@ from backend import errors
 from backend.autoclip import service as autoclip
 from backend.autoclip.models import Analysis
 from backend.catalogue.models import Material, MaterialStatus, MediaType
-from backend.config import Settings
+from backend.objectstore import media_in_place
 from backend.platforms.service import get_catalog
 from backend.reframe.schemas import ReframePublic, ReframeRequest, ShotPublic
 from backend.renders.service import CropKeyIn, TimeRangeIn
 from presets.schema import RenditionPreset, UnknownPreset
 from storage import Storage
+from storage.base import ObjectNotFound
 from workers.media.analysis import AnalysisResult
 from workers.media.argv import output_size
-from workers.media.reframe import Key, ReframeOptions, base_window, camera_path, key_at
+from workers.media.reframe import MIN_ANALYSIS_VERSION, Key, ReframeOptions, base_window, camera_path, key_at
 
 STRIP_TILE_HEIGHT = 240
 
@@ -75,6 +74,7 @@ def suggest(session: Session, material_id: uuid.UUID, body: ReframeRequest) -> R
     return ReframePublic(
         material_id=material.id,
         analysis_id=analysis.id,
+        analysis_outdated=(analysis.analyser_version or 0) < MIN_ANALYSIS_VERSION,
         preset=preset.id,
         fallback=preset.reframe_fallback,
         output_size=out,
@@ -102,7 +102,6 @@ def _source_time(ranges: Sequence[tuple[float, float]], t: float) -> tuple[float
 def preview_strip(
     session: Session,
     storage: Storage,
-    settings: Settings,
     material_id: uuid.UUID,
     body: ReframeRequest,
     crop_path: Sequence[CropKeyIn] | None,
@@ -127,12 +126,14 @@ def preview_strip(
     times_src = [p[0] for p in placed]
     if not material.storage_key:
         raise errors.ReframeRequestInvalid("the material has no stored file")
-    settings.spool_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.spool_dir) as tmp:
-        local = Path(tmp) / "source"
-        storage.download_to(material.storage_key, local)
-        # keyframe-exact is enough to check a framing and keeps an hour-long recording cheap
-        got = frames_at(local, times_src, material.rotation or 0, exact=False, max_side=2 * STRIP_TILE_HEIGHT)
+    try:
+        # read in place: the stored file on local storage, ranged reads on object storage (a strip of a
+        # two-hour recording reads a few keyframes' bytes, never a copy of the recording)
+        source = media_in_place(storage, material.storage_key)
+    except ObjectNotFound as e:
+        raise errors.ReframeRequestInvalid("the material's stored file is missing") from e
+    # keyframe-exact is enough to check a framing and keeps an hour-long recording cheap
+    got = frames_at(source, times_src, material.rotation or 0, exact=False, max_side=2 * STRIP_TILE_HEIGHT)
     tiles = []
     for (shown, image), (_, range_start, out_start) in zip(got, placed, strict=False):
         # the window where the frame shown (the keyframe at or before the asked time) is on the output

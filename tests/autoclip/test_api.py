@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from tests.autoclip.footage import Footage
 from tests.conftest import Keys
 from tests.renders.conftest import ingest_clip
+from workers.media.analysis import ANALYSIS_VERSION
 
 SRT = """1
 00:00:00,800 --> 00:00:04,600
@@ -90,7 +91,7 @@ def test_attach_analyse_and_read(client: TestClient, recording: uuid.UUID, queue
     assert r.status_code == 200
     a = r.json()
     tags = _tag_ids()
-    assert a["status"] == "succeeded" and a["progress"] == 1.0 and a["analyser_version"] == 1
+    assert a["status"] == "succeeded" and a["progress"] == 1.0 and a["analyser_version"] == ANALYSIS_VERSION
     assert a["summary"]["products"] == sorted([tags["保温杯"], tags["洗衣凝珠"]])
     assert a["summary"]["shot_changes"] == 4 and a["summary"]["sampling"] == "keyframes"
     assert a["inputs"]["transcript_id"] == body["id"] and a["inputs"]["session_data_id"] is not None

@@ -102,6 +102,21 @@ def test_backfill_reuses_the_analysis_and_keeps_off_used_ranges(
     status, body = _backfill(client, rule["id"], dry_run=True)
     (item,) = body["materials"]
     assert item["reuses_analysis"] is True and any("沿用分析 v1" in x for x in item["reasons"])
+    # An analysis by an older analyser (before ANALYSIS_VERSION was bumped) is not reused: the back-fill
+    # analyses that recording again; nothing else re-analyses it by itself.
+    from backend.autoclip.models import Analysis
+    from workers.media.analysis import ANALYSIS_VERSION
+
+    with session_scope() as session:
+        row = session.get(Analysis, uuid.UUID(aid))
+        assert row is not None and row.analyser_version == ANALYSIS_VERSION
+        row.analyser_version = ANALYSIS_VERSION - 1
+    status, body = _backfill(client, rule["id"], dry_run=True)
+    assert body["materials"][0]["reuses_analysis"] is False and queued == []
+    with session_scope() as session:
+        row = session.get(Analysis, uuid.UUID(aid))
+        assert row is not None
+        row.analyser_version = ANALYSIS_VERSION
     status, body = _backfill(client, rule["id"])
     run_id = body["materials"][0]["run_id"]
     assert queued == [(queue.CONTINUE_AUTOCLIP_RUN, (run_id,))]  # no second analysis

@@ -30,6 +30,7 @@ Fallback = Literal["centre", "pad"]
 Move = Literal["hold", "pan", "track", "centre", "pad"]
 Box = tuple[float, float, float, float]  # centre x, centre y, width, height: fractions of the frame
 
+MIN_ANALYSIS_VERSION = 2  # the first analyser that kept every face of a sample and the area of motion
 GRID_HZ = 10.0  # the path is computed on this grid, then reduced to keyframes
 CUT_EPSILON = 0.001  # a keyframe this far before a cut ends the previous shot's path: a jump, not a glide
 

@@ -31,7 +31,12 @@ from workers.media.analysis.text import ProductName, TextReader, TextTracker, pr
 from workers.media.analysis.transcript import transcript_signals
 from workers.media.run import ffmpeg_path
 
-ANALYSIS_VERSION = 1  # bump when a signal's meaning changes: stored analyses of older versions are recomputed
+# Bump when a signal's meaning changes or one is added. What a bump triggers: a rule back-fill analyses a
+# recording again instead of reusing an older analysis (backend/autoclip/rules.py), a draft follows the
+# smart-reframe path only from a current one, and the reframe API says the analysis is older. Nothing
+# re-analyses the catalogue by itself: older analyses stay in use until someone asks for a new one.
+# 2: picture signals keep every face of a sample (face_boxes) and the area of motion (motion_boxes).
+ANALYSIS_VERSION = 2
 
 Progress = Callable[[float], None]
 
