@@ -16,7 +16,7 @@ Then runs the API server (uvicorn, as tests/live_server.py) on it and measures, 
       the grid's first cards visible.
 
     .venv/bin/python bench/web_scale.py [--materials 100000] [--publications 200000] [--repeats 5]
-          [--explain] [--keep]
+          [--baseline /work/main] [--keep] [--out bench/out/web_scale.json]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.common import machine, median, today  # noqa: E402
+from tests import live_server  # noqa: E402
 from tests.live_server import Server, free_port  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get("REELHOUSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -252,26 +253,36 @@ def sign_in(client: httpx.Client) -> None:
     res.raise_for_status()
 
 
-def timed(client: httpx.Client, path: str, params: dict[str, Any], repeats: int) -> tuple[list[float], int]:
-    client.get(path, params=params).raise_for_status()  # warm
-    times, size = [], 0
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        res = client.get(path, params=params)
-        times.append(time.perf_counter() - t0)
-        res.raise_for_status()
-        size = len(res.content)
-    return times, size
-
-
-def measure_api(server: Server, repeats: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    with httpx.Client(base_url=server.url, timeout=120) as client:
-        sign_in(client)
+def measure_api(servers: dict[str, Server], repeats: int) -> dict[str, dict[str, Any]]:
+    """Each call on each server, the servers taking turns call by call (side by side on a noisy machine)."""
+    out: dict[str, dict[str, Any]] = {label: {} for label in servers}
+    clients = {label: httpx.Client(base_url=srv.url, timeout=120) for label, srv in servers.items()}
+    try:
+        for client in clients.values():
+            sign_in(client)
         for name, path, params in [*LIBRARY_CALLS, STATUS_CALL]:
-            times, size = timed(client, path, params, repeats)
-            out[name] = {"median_s": median(times), "all_s": times, "bytes": size}
+            runs: dict[str, list[float]] = {label: [] for label in servers}
+            for client in clients.values():
+                client.get(path, params=params).raise_for_status()  # warm
+            for _ in range(repeats):
+                for label, client in clients.items():
+                    times, size = timed_once(client, path, params)
+                    runs[label].append(times)
+                    out[label].setdefault(name, {})["bytes"] = size
+            for label in servers:
+                out[label][name].update(median_s=median(runs[label]), all_s=runs[label])
+    finally:
+        for client in clients.values():
+            client.close()
     return out
+
+
+def timed_once(client: httpx.Client, path: str, params: dict[str, Any]) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    res = client.get(path, params=params)
+    elapsed = time.perf_counter() - t0
+    res.raise_for_status()
+    return elapsed, len(res.content)
 
 
 def measure_browser(server: Server, repeats: int) -> dict[str, Any]:
@@ -328,15 +339,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"seeded {seeded}", flush=True)
         env = {**os.environ, "REELHOUSE_DATABASE_URL": url, "REELHOUSE_DATA_DIR": str(data_dir / "data"),
                "REELHOUSE_STORAGE_BACKEND": "local", "PYTHONPATH": str(REPO)}
-        server = Server(env=env, port=free_port(), log=data_dir / "server.log")
-        server.start()
+        servers = {"this": Server(env=env, port=free_port(), log=data_dir / "server.log")}
+        if args.baseline:
+            # The same database served by another checkout's code (e.g. main before a fix).
+            servers = {"baseline": Server(env={**env, "PYTHONPATH": str(args.baseline)}, port=free_port(),
+                                          log=data_dir / "baseline.log"), **servers}
         try:
-            api = measure_api(server, args.repeats)
-            print(json.dumps({k: round(v["median_s"], 3) for k, v in api.items()}), flush=True)
-            browser = measure_browser(server, args.repeats)
-            print(f"browser {browser}", flush=True)
+            for label, srv in servers.items():
+                live_server.REPO = args.baseline if label == "baseline" else REPO  # the server's cwd
+                srv.start()
+            live_server.REPO = REPO
+            api = measure_api(servers, args.repeats)
+            for label, figures in api.items():
+                print(label, json.dumps({k: round(v["median_s"], 3) for k, v in figures.items()}), flush=True)
+            browser = measure_browser(servers["this"], args.repeats)
+            print(f"browser {browser['median_s']:.3f} s {browser['all_s']}", flush=True)
         finally:
-            server.stop()
+            for srv in servers.values():
+                srv.stop()
         if args.keep:
             print(f"kept database {url}")
         return {"seeded": seeded, "api": api, "browser": browser}
@@ -352,7 +372,8 @@ def main() -> None:
     parser.add_argument("--publications", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the database (for EXPLAIN ANALYZE by hand)")
-    parser.add_argument("--label", default="", help="a label for this run in the output JSON")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout (e.g. /work/main) whose server is measured side by side on the same data")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     result = run(args)
@@ -361,8 +382,9 @@ def main() -> None:
     result["date"] = today()
     if args.out:
         args.out.write_text(json.dumps(result, default=str, indent=1))
-    print(json.dumps({"api": {k: v["median_s"] for k, v in result["api"].items()},
-                      "browser": result["browser"]["median_s"], "load": result["load_average"]}))
+    print(json.dumps({"api": {label: {k: round(v["median_s"], 3) for k, v in figures.items()}
+                              for label, figures in result["api"].items()},
+                      "browser": round(result["browser"]["median_s"], 3), "load": result["load_average"]}))
 
 
 if __name__ == "__main__":
