@@ -228,7 +228,7 @@ def seed(url: str, n_materials: int, n_publications: int) -> dict[str, Any]:
         _copy(raw, "publication", pub_cols, pubs)
         raw.commit()
         # What autovacuum would do after a bulk load: statistics and the visibility map.
-        raw.driver_connection.autocommit = True  # type: ignore[attr-defined]
+        raw.driver_connection.autocommit = True  # type: ignore[union-attr]
         raw.cursor().execute("VACUUM ANALYZE")
     finally:
         raw.close()
@@ -240,12 +240,12 @@ def seed(url: str, n_materials: int, n_publications: int) -> dict[str, Any]:
 
 # --- measuring ----------------------------------------------------------------------------------
 
-LIBRARY_CALLS = [
+LIBRARY_CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("materials (first page)", "/api/v1/materials", {"sort": "-created_at", "limit": 40}),
     ("tags", "/api/v1/tags", {}),
     ("tag categories", "/api/v1/tag-categories", {}),
 ]
-STATUS_CALL = ("compliance status", "/api/v1/compliance/status", {})
+STATUS_CALL: tuple[str, str, dict[str, Any]] = ("compliance status", "/api/v1/compliance/status", {})
 
 
 def sign_in(client: httpx.Client) -> None:

@@ -6,21 +6,22 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 
 def _seed(n: int) -> tuple[uuid.UUID, dict[str, set[tuple[float, float | None, float | None, float | None]]]]:
-    from backend.catalogue.models import Material
+    from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
     from backend.compliance.accounts import create_account
-    from backend.compliance.models import Publication
+    from backend.compliance.models import Publication, PublicationStatus
     from backend.db import session_scope
 
     rnd = random.Random(5)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     expected: dict[str, set[tuple[float, float | None, float | None, float | None]]] = {}
     with session_scope() as session:
-        material = Material(title="直播切片", media_type="video", kind="source", status="ready")
+        material = Material(title="直播切片", media_type=MediaType.video, kind=MaterialKind.source, status=MaterialStatus.ready)
         session.add(material)
         account = create_account(session, platform_id="douyin", name="旗舰店")
         channels = [c.channel_id for c in account_channels(session, account.id)]
@@ -30,7 +31,7 @@ def _seed(n: int) -> tuple[uuid.UUID, dict[str, set[tuple[float, float | None, f
             # Distinct, out-of-id-order instants, each publication's values tied to each other, so a
             # misaligned list shows up as a tuple that was never written.
             submitted = base + timedelta(minutes=rnd.randrange(10**6), microseconds=i)
-            status = rnd.choice(["approved", "pending", "rejected", "withdrawn"])
+            status = rnd.choice(list(PublicationStatus))
             approved = submitted + timedelta(hours=1 + i % 7) if status in ("approved", "withdrawn") else None
             rejected = submitted + timedelta(hours=2) if status == "rejected" else None
             withdrawn = approved + timedelta(days=1) if status == "withdrawn" and approved else None
@@ -45,13 +46,13 @@ def _seed(n: int) -> tuple[uuid.UUID, dict[str, set[tuple[float, float | None, f
         return account.id, expected
 
 
-def account_channels(session, account_id):  # type: ignore[no-untyped-def]
+def account_channels(session: Any, account_id: uuid.UUID) -> list[Any]:
     from backend.compliance.accounts import channels_of
 
     return channels_of(session, [account_id])[account_id]
 
 
-def test_each_publications_instants_stay_together_in_the_bulk_lists(app_env):  # type: ignore[no-untyped-def]
+def test_each_publications_instants_stay_together_in_the_bulk_lists(app_env: dict[str, str]) -> None:
     from backend.compliance.loader import load
     from backend.db import session_scope
 
@@ -70,7 +71,7 @@ def test_each_publications_instants_stay_together_in_the_bulk_lists(app_env):  #
     assert sum(map(len, got.values())) == 3000
 
 
-def test_the_postgresql_plan_sorts_no_group(app_env):  # type: ignore[no-untyped-def]
+def test_the_postgresql_plan_sorts_no_group(app_env: dict[str, str]) -> None:
     """200,000 publications took 0.84 s with an ORDER BY in each aggregate (four sorts a group, an index
     walk) against 0.22 s in one hashed pass: the loader's statement must not sort."""
     from backend.compliance.loader import load
@@ -83,7 +84,7 @@ def test_the_postgresql_plan_sorts_no_group(app_env):  # type: ignore[no-untyped
             return
         engine = session.get_bind()
 
-        def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
             if "array_agg" in statement:
                 statements.append(statement)
 
