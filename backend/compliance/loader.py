@@ -13,7 +13,6 @@ from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import Session
 
 from backend.catalogue.models import Material
@@ -90,12 +89,17 @@ def _epoch(session: Session, column: Any) -> Any:
     return _sqlite_micros(column) / sa.literal(1_000_000.0, sa.Float)
 
 
-def _instant_lists(session: Session, columns: Sequence[Any], order: Any) -> tuple[list[Any], Any]:
+def _instant_lists(session: Session, columns: Sequence[Any]) -> tuple[list[Any], Any]:
     """Aggregates collecting each timestamp column per group (same row order in every column), and a
-    function turning one aggregated value back into a list of floats and Nones."""
+    function turning one aggregated value back into a list of floats and Nones.
+
+    The lists line up without an ORDER BY: one aggregation pass hands each row to every aggregate of its
+    group at once (a parallel plan's partial states are combined state row by state row, so alike too),
+    which is what SQLite's group_concat below relies on as well. An `ORDER BY id` inside each aggregate
+    made PostgreSQL sort every group four times and walk the publications by index (4x slower: 0.84 s
+    against 0.22 s for 200,000 publications, bench/web_scale.py)."""
     if session.get_bind().dialect.name == "postgresql":
-        # Ordered alike, so the n-th element of every list is the same publication, parallel plans included.
-        aggregates: list[Any] = [sa.func.array_agg(aggregate_order_by(_epoch(session, c), order)) for c in columns]
+        aggregates: list[Any] = [sa.func.array_agg(_epoch(session, c)) for c in columns]
         return aggregates, lambda values: values
     # SQLite has no arrays: integer microseconds joined by commas ('' for NULL: group_concat drops NULLs).
     aggregates = [
@@ -141,9 +145,7 @@ def load(
         p.c.withdrawn_at,
         sa.case((p.c.status == PublicationStatus.rejected.value, p.c.submitted_at)),
     )
-    lists, parse = _instant_lists(
-        session, [p.c.submitted_at, review_ended, p.c.approved_at, p.c.withdrawn_at], p.c.id
-    )
+    lists, parse = _instant_lists(session, [p.c.submitted_at, review_ended, p.c.approved_at, p.c.withdrawn_at])
     stmt = (
         sa.select(_as_text(session, p.c.account_id), p.c.channel_id, *lists)
         .where(p.c.submitted_at <= as_of)
