@@ -144,9 +144,9 @@ export async function render(main, ctx) {
         : el("p", { className: "muted" }, t("proposals.none_open")),
       canEdit && open.length ? el("div", { className: "actions" }, renderButton, el("span", { className: "muted small" }, t("proposals.render_hint"))) : null,
       el("h3", {}, t("proposals.drafts")),
-      drafts.length ? el("table", { className: "table drafts" },
+      drafts.length ? el("div", { className: "table-scroll" }, el("table", { className: "table drafts" },
         el("thead", {}, el("tr", {}, ["title", "platform", "duration", "created", "review", "actions"].map((k) => el("th", {}, t(`proposals.draft.col.${k}`))))),
-        el("tbody", {}, drafts.map(draftRow)))
+        el("tbody", {}, drafts.map(draftRow))))
         : el("p", { className: "muted drafts-empty" }, t("proposals.drafts_empty"))]);
     return section;
   }
