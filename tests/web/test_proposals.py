@@ -154,3 +154,21 @@ def test_review_proposals_render_drafts_and_decide(server, keys, person, page, w
     assert "Approved" in page.inner_text(f"tr[data-material='{first}']")
     watcher.check_translated(page)
     watcher.assert_clean()
+
+
+def test_a_viewer_reads_the_queue_without_controls(server, page, watcher: Watcher, tmp_path: Path) -> None:
+    from backend.auth.models import Role
+    from backend.auth.users import create_user
+    from backend.db import session_scope
+    from tests.web.browser import PASSWORD
+
+    source_id, ids = seed(make_clip(tmp_path / "直播回放.mp4", seconds=8))
+    with session_scope() as session:
+        create_user(session, username="laowang", password=PASSWORD, role=Role.viewer, display_name="老王")
+    sign_in(page, server, {"username": "laowang", "password": PASSWORD})
+    page.goto(f"{server.url}/#/proposals?material={source_id}")
+    page.wait_for_selector(".proposal-card >> nth=2")
+    assert page.query_selector_all(".choose, .adjust, .reject, .render-selected, #proposals-presets") == []
+    assert page.text_content(f".proposal-card[data-proposal='{ids['offer']}'] .badge") == "优惠讲解"
+    watcher.check_translated(page)
+    watcher.assert_clean()
