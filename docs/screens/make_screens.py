@@ -79,7 +79,49 @@ def seed(url: str, key: str, work: Path) -> dict[str, str]:
     if pub.status_code != 201:
         print("publication not recorded:", pub.text)
     ids["source"] = source
+    seed_proposals(source)
     return ids
+
+
+def seed_proposals(source: str) -> None:
+    """Proposals of the recording as the analysis would leave them (their reasons as data), their storyboards,
+    and one draft waiting for review, for the proposals screen."""
+    from backend.autoclip.models import Analysis, AnalysisStatus, Proposal
+    from backend.catalogue import tags as tag_service
+    from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation, ReviewState
+    from backend.db import session_scope
+    from workers.autoclip import make_storyboards
+
+    with session_scope() as s:
+        parent = s.get(Material, uuid.UUID(source))
+        assert parent is not None and parent.duration_s
+        d = parent.duration_s
+        product = tag_service.ensure_tag(s, category="product", name_en="Laundry pods", name_zh="洗衣凝珠")
+        analysis = Analysis(material_id=parent.id, version=1, status=AnalysisStatus.succeeded,
+                            signals={"version": 1, "duration": d})
+        s.add(analysis)
+        s.flush()
+        reason = lambda code, zh, en, at: {"code": code, "text_zh": zh, "text_en": en, "start": at, "end": at + 1, "value": None}  # noqa: E731
+        s.add_all([
+            Proposal(analysis_id=analysis.id, material_id=parent.id, type="offer", product_tag_id=product.id,
+                     start_s=0.0, end_s=round(d * 0.3, 1), score=0.92,
+                     reasons=[reason("price_on_screen", "画面出现价格 ¥59.9", "price on screen ¥59.9", 0.5),
+                              reason("selling_cue", "主播说“今天下单立减 20”", "the host says “20 off today”", 1.0)]),
+            Proposal(analysis_id=analysis.id, material_id=parent.id, type="demo", product_tag_id=product.id,
+                     start_s=round(d * 0.35, 1), end_s=round(d * 0.65, 1), score=0.74,
+                     reasons=[reason("product_on_screen", "商品在画面中", "the product is on screen", round(d * 0.4, 1))]),
+            Proposal(analysis_id=analysis.id, material_id=parent.id, type="qa", start_s=round(d * 0.7, 1),
+                     end_s=round(d * 0.98, 1), score=0.41,
+                     reasons=[reason("question", "观众提问：敏感肌能用吗", "a viewer asks: is it fine for sensitive skin", round(d * 0.72, 1))]),
+        ])
+        draft = Material(title="双11 洗衣凝珠 优惠讲解 抖音 9:16", media_type=MediaType.video, kind=MaterialKind.derived,
+                         status=MaterialStatus.ready, size_bytes=parent.size_bytes, storage_key=parent.storage_key,
+                         content_type="video/mp4", duration_s=round(d * 0.3, 1), display_width=1080, display_height=1920,
+                         orientation=Orientation.portrait, aspect_ratio=9 / 16, has_audio=True,
+                         parent_id=parent.id, preset_id="douyin.feed_9x16", poster_key=parent.poster_key,
+                         review_state=ReviewState.draft)
+        s.add(draft)
+    make_storyboards(uuid.UUID(source))
 
 
 def main() -> None:
@@ -153,6 +195,11 @@ def main() -> None:
                 page.wait_for_selector("#publications table, #publications-empty")
                 page.wait_for_timeout(800)
                 page.screenshot(path=str(OUT / f"material-{name}.png"), full_page=True)
+                page.goto(f"{url}/#/proposals")
+                page.wait_for_selector(".proposal-card")
+                page.wait_for_function("[...document.querySelectorAll('img.storyboard')].every(i => i.complete)")
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(OUT / f"proposals-{name}.png"), full_page=True)
                 context.close()
             browser.close()
     finally:

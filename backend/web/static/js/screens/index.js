@@ -9,6 +9,7 @@ export const SCREENS = [
   { id: "signin", path: "/signin", public: true, load: () => import("./signin.js") },
   { id: "library", path: "/library", nav: true, role: "viewer", load: () => import("./library.js") },
   { id: "upload", path: "/upload", nav: true, role: "editor", load: () => import("./upload.js") },
+  { id: "proposals", path: "/proposals", nav: true, role: "viewer", load: () => import("./proposals.js") },
   { id: "material", path: "/materials/:id", role: "viewer", load: () => import("./material.js") },
   // screens helper: quota dashboard and reports
   { id: "quota", path: "/quota", nav: true, role: "viewer", load: () => import("./quota.js") },
