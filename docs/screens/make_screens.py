@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -124,9 +126,10 @@ def seed_proposals(source: str) -> None:
     make_storyboards(uuid.UUID(source))
 
 
-def main() -> None:
-    from playwright.sync_api import sync_playwright
-
+@contextmanager
+def running_app(port: int) -> Iterator[tuple[str, str, Path]]:
+    """reelhouse on a fresh data directory (SQLite, local storage) with one admin person, 小美: yields the
+    server's URL, an admin API key for seeding, and a scratch folder; everything is removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix="reelhouse-screens-"))
     env = {**os.environ, "REELHOUSE_DATA_DIR": str(work / "data"), "REELHOUSE_STORAGE_BACKEND": "local",
            "PYTHONPATH": str(REPO)}
@@ -143,7 +146,6 @@ def main() -> None:
     with session_scope() as s:
         create_user(s, username="xiaomei", password=PASSWORD, role=Role.admin, display_name="小美")
         key = create_api_key(s, name="screens", role=Role.admin).token
-    port = 8931
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory", "--port", str(port),
                                "--log-level", "warning"], cwd=REPO, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -154,6 +156,17 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
+        yield url, key, work
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    with running_app(8931) as (url, key, work):
         ids = seed(url, key, work)
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         with sync_playwright() as pw:
@@ -202,10 +215,6 @@ def main() -> None:
                 page.screenshot(path=str(OUT / f"proposals-{name}.png"), full_page=True)
                 context.close()
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
     print("screens written to", OUT)
 
 

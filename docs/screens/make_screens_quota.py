@@ -9,24 +9,12 @@ done, failed) and no media files (the rows are enough for these screens).
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import tempfile
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
-
-REPO = Path(__file__).resolve().parents[2]
-OUT = Path(__file__).resolve().parent
-PASSWORD = "直播剪辑-2026!"
-SIZES = {"zh-CN": ("zh-CN", {"width": 1280, "height": 860}), "en": ("en", {"width": 1280, "height": 860}),
-         "phone": ("zh-CN", {"width": 390, "height": 844})}
-sys.path.insert(0, str(REPO))
+from make_screens import OUT, PASSWORD, SIZES, running_app  # the same start-up, person and sizes
 
 
 def material(s, title: str, *, draft: bool = False, landscape: bool = False) -> str:  # type: ignore[no-untyped-def]
@@ -86,32 +74,7 @@ def seed(url: str, key: str) -> None:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    work = Path(tempfile.mkdtemp(prefix="reelhouse-screens-"))
-    env = {**os.environ, "REELHOUSE_DATA_DIR": str(work / "data"), "REELHOUSE_STORAGE_BACKEND": "local", "PYTHONPATH": str(REPO)}
-    env.pop("REELHOUSE_DATABASE_URL", None)
-    os.environ.update(env)
-    from backend.auth.models import Role
-    from backend.auth.service import create_api_key
-    from backend.auth.users import create_user
-    from backend.db import session_scope
-    from backend.migrations import upgrade
-
-    (work / "data").mkdir()
-    upgrade(f"sqlite:///{work / 'data' / 'reelhouse.db'}")
-    with session_scope() as s:
-        create_user(s, username="xiaomei", password=PASSWORD, role=Role.admin, display_name="小美")
-        key = create_api_key(s, name="screens", role=Role.admin).token
-    port = 8932
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory", "--port", str(port),
-                               "--log-level", "warning"], cwd=REPO, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+    with running_app(8932) as (url, key, _work):
         seed(url, key)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=["--no-sandbox"])
@@ -134,10 +97,6 @@ def main() -> None:
                     page.screenshot(path=str(OUT / f"{screen}-{name}.png"), full_page=True)
                 context.close()
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
     print("screens written to", OUT)
 
 
