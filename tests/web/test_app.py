@@ -181,7 +181,9 @@ def test_an_upload_resumes_after_a_page_reload(server, keys, person, page, watch
     page.click("#upload-start")
     page.wait_for_selector(".upload-row[data-state=done]", timeout=60_000)
     assert "已续传完成" in page.inner_text(".upload-row")
-    assert set(resumed_from) == {str(CHUNK)}, "only the missing bytes were sent, never from the start"
+    # From the server's offset: at least the first chunk, more when a retry of the held chunk got part of
+    # its body through before the reload (the server keeps what arrived); never from the start.
+    assert resumed_from and min(int(o) for o in resumed_from) >= CHUNK, f"resumed from {resumed_from}: not from the start"
     made = api_materials(server, keys)
     assert len(made) == 1 and made[0]["sha256"] == sha256(big)
     watcher.assert_clean()
