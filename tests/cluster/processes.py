@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.processes import descendant_pids
 
 
 class Worker:
@@ -44,21 +45,7 @@ class Worker:
         raise AssertionError(f"worker {self.name} did not start:\n{self.text()[-3000:]}")
 
     def descendants(self) -> list[int]:
-        children: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                children.setdefault(ppid, []).append(int(entry.name))
-        found, stack = [], [self.proc.pid]
-        while stack:
-            pid = stack.pop()
-            for child in children.get(pid, []):
-                found.append(child)
-                stack.append(child)
-        return found
+        return descendant_pids(self.proc.pid)
 
     def ffmpeg_running(self) -> bool:
         for pid in self.descendants():

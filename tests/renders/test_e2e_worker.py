@@ -23,6 +23,7 @@ from sqlmodel import select
 from backend.catalogue.models import Material
 from backend.renders.models import JobStatus, OutputStatus, RenderJob
 from tests.conftest import REDIS_URL, REPO, make_clip, service_missing
+from tests.processes import descendant_pids
 from tests.renders.conftest import ingest_clip
 
 pytestmark = [pytest.mark.redis, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
@@ -103,21 +104,7 @@ class Worker:
         raise AssertionError(f"worker did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
 
     def descendants(self) -> list[int]:
-        children: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                children.setdefault(ppid, []).append(int(entry.name))
-        found, stack = [], [self.proc.pid]
-        while stack:
-            pid = stack.pop()
-            for child in children.get(pid, []):
-                found.append(child)
-                stack.append(child)
-        return found
+        return descendant_pids(self.proc.pid)
 
     def kill(self) -> None:
         """SIGKILL the worker, its pool process and the ffmpeg they started (its own process group)."""
