@@ -239,3 +239,19 @@ def test_proxies_get_their_own_pool_below_renders_in_cpu_priority(monkeypatch) -
     assert render[0] != "nice" and quick[0] != "nice"
     (alone,) = _pool_argvs("proxy", None, False, "info")
     assert alone[0] != "nice"  # a machine given only to proxies runs them at normal priority
+
+
+def test_the_proxy_pools_session_is_lowered_too() -> None:
+    """Pools run in sessions of their own, and Linux shares the CPU between sessions before it looks at nice
+    values: the session's own priority must be lowered as well, or a proxy takes half the machine."""
+    from backend.cli import _start_pools, _stop_pools
+
+    if not Path("/proc/self/autogroup").exists():
+        pytest.skip("this kernel has no sched_autogroup: plain nice is what applies")
+    sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
+    plain, lowered = _start_pools([sleeper, ["nice", "-n", "10", *sleeper]])
+    try:
+        assert Path(f"/proc/{plain.pid}/autogroup").read_text().split()[-1] == "0"
+        assert Path(f"/proc/{lowered.pid}/autogroup").read_text().split()[-1] == "10"
+    finally:
+        _stop_pools([plain, lowered])
