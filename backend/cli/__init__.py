@@ -71,20 +71,10 @@ def _pool_argvs(queues: str, concurrency: int | None, beat: bool, loglevel: str)
 
 
 def _start_pools(argvs: list[list[str]]) -> list[subprocess.Popen[bytes]]:
-    procs = [subprocess.Popen(argv, start_new_session=True) for argv in argvs]
-    for argv, proc in zip(argvs, procs, strict=True):
-        if argv[0] == "nice":
-            _lower_session_priority(proc.pid)
-    return procs
-
-
-def _lower_session_priority(pid: int) -> None:
-    """Each pool runs in its own session, and Linux (sched_autogroup) shares the CPU fairly between
-    sessions whatever the nice value of the processes inside them: `nice -n 10` alone left a 2-hour proxy
-    taking half the machine from the drafts. The session's own nice value is what weighs against the
-    other pools (proc(5), /proc/PID/autogroup); where there is no autogroup, plain nice does the job."""
-    with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/autogroup").write_text("10")
+    # Each pool in a process group of its own (stopped as a group; a Ctrl-C reaches `serve` alone), but in
+    # this session: Linux shares the CPU between sessions (sched_autogroup) before it looks at nice values,
+    # so a pool in a session of its own would escape the proxy pool's nice 10.
+    return [subprocess.Popen(argv, process_group=0) for argv in argvs]
 
 
 def _stop_pools(procs: list[subprocess.Popen[bytes]]) -> None:
