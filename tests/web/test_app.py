@@ -241,9 +241,9 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
         if held:
             break
         page.wait_for_timeout(100)
-    page.unroute(second_page)
     for route in held:
         route.continue_()
+    page.unroute(second_page)
     wait_until(page, "document.querySelectorAll('.card').length === 45")
     assert page.text_content("#library-count") == "共 45 个素材"
     watcher.check_translated(page)
