@@ -210,20 +210,12 @@ def inputs_for(session: Session, analysis_id: uuid.UUID) -> AnalysisInputs:
 
 
 def _update_held(session: Session, analysis_id: uuid.UUID, owner: str, **values: Any) -> bool:
-    result = session.execute(
-        update(Analysis)
-        .where(col(Analysis.id) == analysis_id, col(Analysis.lease_owner) == owner, col(Analysis.status) == AnalysisStatus.running)
-        .values(**values)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return leases.update_held(session, Analysis, analysis_id, owner, running=AnalysisStatus.running, **values)
 
 
 def heartbeat(session: Session, analysis_id: uuid.UUID, owner: str, lease_seconds: float, progress: float) -> bool:
-    now = utcnow()
-    return _update_held(
-        session, analysis_id, owner, lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now,
-        progress=round(min(max(progress, 0.0), 1.0), 4),
-    )
+    return leases.heartbeat(session, Analysis, analysis_id, owner, lease_seconds, running=AnalysisStatus.running,
+                            progress=progress)
 
 
 def finish_analysis(
@@ -251,9 +243,8 @@ def finish_analysis(
 
 def release_analysis(session: Session, analysis_id: uuid.UUID, owner: str) -> bool:
     """Give the lease back so a retry can take it at once (a transient failure)."""
-    return _update_held(
-        session, analysis_id, owner, status=AnalysisStatus.queued, lease_owner=None, lease_expires_at=None, updated_at=utcnow()
-    )
+    return leases.release(session, Analysis, analysis_id, owner, queued=AnalysisStatus.queued,
+                          running=AnalysisStatus.running)
 
 
 def sweep_analyses(session: Session, *, stale_after: timedelta = timedelta(minutes=10)) -> list[uuid.UUID]:

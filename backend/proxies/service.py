@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -154,18 +154,12 @@ def inputs_for(session: Session, material_id: uuid.UUID) -> ProxyInputs:
 
 
 def _update_held(session: Session, material_id: uuid.UUID, owner: str, **values: Any) -> bool:
-    result = session.execute(
-        update(Proxy)
-        .where(col(Proxy.id) == material_id, col(Proxy.lease_owner) == owner, col(Proxy.status) == ProxyState.running)
-        .values(**values)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return leases.update_held(session, Proxy, material_id, owner, running=ProxyState.running, **values)
 
 
 def heartbeat(session: Session, material_id: uuid.UUID, owner: str, lease_seconds: float, progress: float) -> bool:
-    now = utcnow()
-    return _update_held(session, material_id, owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
-                        updated_at=now, progress=round(min(max(progress, 0.0), 1.0), 4))
+    return leases.heartbeat(session, Proxy, material_id, owner, lease_seconds, running=ProxyState.running,
+                            progress=progress)
 
 
 @dataclass(frozen=True)
@@ -204,8 +198,7 @@ def fail_proxy(session: Session, material_id: uuid.UUID, owner: str, error_code:
 
 def release_proxy(session: Session, material_id: uuid.UUID, owner: str) -> bool:
     """Give the lease back so a retry can take it at once (a transient failure)."""
-    return _update_held(session, material_id, owner, status=ProxyState.queued, lease_owner=None,
-                        lease_expires_at=None, updated_at=utcnow())
+    return leases.release(session, Proxy, material_id, owner, queued=ProxyState.queued, running=ProxyState.running)
 
 
 def sweep_proxies(session: Session, *, stale_after: timedelta = timedelta(minutes=10)) -> list[uuid.UUID]:
