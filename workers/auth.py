@@ -7,7 +7,8 @@ from backend.db import session_scope
 from workers.celery_app import celery_app
 
 celery_app.conf.beat_schedule["delete-ended-sessions"] = {
-    "task": "reelhouse.delete_ended_sessions", "schedule": 3600.0,
+    "task": "reelhouse.delete_ended_sessions",
+    "schedule": 3600.0,
 }
 
 

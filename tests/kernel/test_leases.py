@@ -18,9 +18,16 @@ def proxy_row(app_env: dict[str, str]) -> uuid.UUID:
 
     material_id = uuid.uuid4()
     with session_scope() as session:
-        session.add(Material(id=material_id, title="直播回放 租约", media_type=MediaType.video,
-                             kind=MaterialKind.source, status=MaterialStatus.ready,
-                             storage_key=f"materials/{material_id}/original.mp4"))
+        session.add(
+            Material(
+                id=material_id,
+                title="直播回放 租约",
+                media_type=MediaType.video,
+                kind=MaterialKind.source,
+                status=MaterialStatus.ready,
+                storage_key=f"materials/{material_id}/original.mp4",
+            )
+        )
         session.flush()
         session.add(Proxy(id=material_id))
     return material_id
@@ -91,8 +98,17 @@ def test_an_expired_lease_is_taken_over_and_the_old_holder_loses_it(proxy_row: u
     with session_scope() as session:
         assert leases.claim(session, Proxy, proxy_row, "alive", 60, **states)
     with session_scope() as session:
-        assert not leases.update_held(session, Proxy, proxy_row, "dead", running=ProxyState.running,
-                                      status=ProxyState.failed)
-        assert leases.update_held(session, Proxy, proxy_row, "alive", running=ProxyState.running,
-                                  status=ProxyState.ready, lease_owner=None, lease_expires_at=None)
+        assert not leases.update_held(
+            session, Proxy, proxy_row, "dead", running=ProxyState.running, status=ProxyState.failed
+        )
+        assert leases.update_held(
+            session,
+            Proxy,
+            proxy_row,
+            "alive",
+            running=ProxyState.running,
+            status=ProxyState.ready,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
     assert _row(proxy_row).status == ProxyState.ready

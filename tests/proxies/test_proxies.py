@@ -331,12 +331,26 @@ def test_cancelling_a_queued_proxy_and_the_answers_once_it_is_done(
 
 
 @pytest.fixture(scope="session")
-def clip_60s(clip_dir: Path) -> Path:
-    return make_clip(clip_dir / "proxy_60s.mp4", seconds=60.0, size="640x360", seed=33)
+def clip_long(clip_dir: Path) -> Path:
+    return make_clip(clip_dir / "proxy_long.mp4", seconds=240.0, size="640x360", seed=33)
+
+
+def _ffmpeg_children() -> list[int]:
+    import os
+
+    from tests.processes import descendant_pids
+
+    def named_ffmpeg(pid: int) -> bool:  # the system's ffmpeg or imageio-ffmpeg's ffmpeg-linux64-v...
+        try:
+            return b"ffmpeg" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            return False
+
+    return [pid for pid in descendant_pids(os.getpid()) if named_ffmpeg(pid)]
 
 
 def test_cancelling_a_running_encode_stops_its_ffmpeg_and_stores_nothing(
-    client: TestClient, queued: list, clip_60s: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, queued: list, clip_long: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
     import time
@@ -347,14 +361,16 @@ def test_cancelling_a_running_encode_stops_its_ffmpeg_and_stores_nothing(
 
     monkeypatch.setenv("REELHOUSE_RENDER_LEASE_SECONDS", "1")  # renewed every 0.25 s
     clear_caches()
-    mid = ingest_clip(clip_60s)
+    mid = ingest_clip(clip_long)
     results: list[str] = []
     task = threading.Thread(target=lambda: results.append(_make(mid)))
     started = time.monotonic()
     task.start()
-    while (p := _proxy(mid)) is not None and p.progress == 0 and time.monotonic() - started < 60:
-        time.sleep(0.05)  # until ffmpeg reports progress: it is running
-    assert p is not None and p.status == "running" and 0 < p.progress < 1
+    while not _ffmpeg_children() and time.monotonic() - started < 60:
+        time.sleep(0.05)
+    assert _ffmpeg_children(), "the encode's ffmpeg never started"
+    p = _proxy(mid)
+    assert p is not None and p.status == "running"
     queued.clear()
     r = client.post(f"{API}/materials/{mid}/proxy/cancel")
     assert r.status_code == 200, r.text
@@ -363,6 +379,7 @@ def test_cancelling_a_running_encode_stops_its_ffmpeg_and_stores_nothing(
     cancelled = time.monotonic()
     task.join(timeout=30)
     assert results == ["cancelled"] and time.monotonic() - cancelled < 10
+    assert _ffmpeg_children() == []  # killed, not left to finish
     from workers.proxies import cancel_proxy_task
 
     assert cancel_proxy_task(str(mid)) == 0  # a whole-file encode has no workflow to stop

@@ -39,18 +39,33 @@ def _seed(server: Any, keys: Keys) -> dict[str, list[str]]:
         for group, specs in rows.items():
             for n, (title, kind, status, orientation, seconds) in enumerate(specs):
                 portrait = orientation == Orientation.portrait
-                m = Material(title=title.format(n), media_type=MediaType.video, kind=kind, status=status, size_bytes=1,
-                             storage_key=f"materials/{uuid.uuid4()}/o.mp4", duration_s=seconds + n,
-                             display_width=1080 if portrait else 1920, display_height=1920 if portrait else 1080,
-                             orientation=orientation, aspect_ratio=9 / 16 if portrait else 16 / 9)
+                m = Material(
+                    title=title.format(n),
+                    media_type=MediaType.video,
+                    kind=kind,
+                    status=status,
+                    size_bytes=1,
+                    storage_key=f"materials/{uuid.uuid4()}/o.mp4",
+                    duration_s=seconds + n,
+                    display_width=1080 if portrait else 1920,
+                    display_height=1920 if portrait else 1080,
+                    orientation=orientation,
+                    aspect_ratio=9 / 16 if portrait else 16 / 9,
+                )
                 s.add(m)
                 s.flush()
                 ids.setdefault(group, []).append(str(m.id))
     auth = Keys.auth(keys.editor)
-    tag = httpx.post(f"{server.url}/api/v1/tags", json={"category": "product", "name_zh": "洗衣液"}, headers=auth, timeout=30)
+    tag = httpx.post(
+        f"{server.url}/api/v1/tags", json={"category": "product", "name_zh": "洗衣液"}, headers=auth, timeout=30
+    )
     assert tag.status_code == 201, tag.text
-    tagged = httpx.post(f"{server.url}/api/v1/materials/tags:add", headers=auth, timeout=30,
-                        json={"material_ids": ids["portrait"][:2], "tag_ids": [tag.json()["id"]]})
+    tagged = httpx.post(
+        f"{server.url}/api/v1/materials/tags:add",
+        headers=auth,
+        timeout=30,
+        json={"material_ids": ids["portrait"][:2], "tag_ids": [tag.json()["id"]]},
+    )
     assert tagged.status_code == 200, tagged.text
     ids["tag"] = [str(tag.json()["id"])]
     return ids
@@ -97,7 +112,9 @@ def test_filters_are_kept_in_the_address(server, keys, person, page, watcher: Wa
     page.reload()
     wait_until(page, f"{CARDS} === 2")
     assert _query(page) == wanted and _controls(page) == wanted
-    assert sorted(page.eval_on_selector_all("#grid .card", "cs => cs.map(c => c.dataset.id)")) == sorted(ids["portrait"][:2])
+    assert sorted(page.eval_on_selector_all("#grid .card", "cs => cs.map(c => c.dataset.id)")) == sorted(
+        ids["portrait"][:2]
+    )
 
     # Back and forward step through the choices in place (the screen is not built again).
     page.evaluate("window.__screen = document.querySelector('#grid')")
@@ -167,7 +184,9 @@ def test_a_shared_link_shows_the_same_filtered_cards(server, keys, person, brows
         wait_until(page, f"{CARDS} === 2")
         assert _query(page) == {"kind": "derived", "duration": "short", "q": "切片"}
         assert _controls(page) == {"kind": "derived", "duration": "short", "q": "切片"}
-        assert sorted(page.eval_on_selector_all("#grid .card", "cs => cs.map(c => c.dataset.id)")) == sorted(ids["short"])
+        assert sorted(page.eval_on_selector_all("#grid .card", "cs => cs.map(c => c.dataset.id)")) == sorted(
+            ids["short"]
+        )
         # Opened again in another tab of the same browser (signed in): straight to the same cards.
         other = context.new_page()
         watcher.attach(other)
