@@ -3,7 +3,8 @@ is open with 1 of its 6 approvals this month; from a clip's page, 发布 opens t
 the check says it fits 实拍 and it is recorded; a 16:9 clip found by searching is warned about (it can go
 only once the person confirms with a reason), and a post id the store already has is refused; the
 submission is approved and the quota dashboard moves from 1/6 to 2/6; another submission is rejected with a
-common reason, a third withdrawn; the same in English and at a phone's width. Each test fails on any
+common reason, a third withdrawn; a TikTok store's times read in Los Angeles time; the same in English and
+at a phone's width. Each test fails on any
 console error, failed request, error answer, or message key shown untranslated (tests/web/browser.py)."""
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def _row(session: Any, title: str, *, size: tuple[int, int] = (1080, 1440), seco
 
 def _seed_store(server: Any, keys: Keys, tmp_path: Path) -> dict[str, str]:
     """A T-mall store (through the API): 视频 opened last month, 实拍 open with one approval this month and two
-    submissions in review; a real 3:4 clip with sound uploaded by a script, and a 16:9 live-stream cut."""
+    submissions in review; a real 3:4 clip with sound uploaded by a script, and a 16:9 live-stream cut. And a
+    TikTok store in Los Angeles with one approved post, to read its times in its own timezone."""
     from backend.db import session_scope
 
     api = httpx.Client(base_url=f"{server.url}/api/v1", headers=Keys.auth(keys.admin), timeout=120)
@@ -80,6 +82,7 @@ def _seed_store(server: Any, keys: Keys, tmp_path: Path) -> dict[str, str]:
         approved = _row(s, "洗衣液 实拍 01")
         wide = _row(s, "双11直播 横屏 卖点", size=(1920, 1080), seconds=30)
         to_reject, to_withdraw = _row(s, "洗衣液 实拍 03"), _row(s, "洗衣液 实拍 04")
+        overseas = _row(s, "Laundry pods 9:16", size=(1080, 1920))
     res = api.post(
         "/publications",
         json={
@@ -96,7 +99,30 @@ def _seed_store(server: Any, keys: Keys, tmp_path: Path) -> dict[str, str]:
     for material in (to_reject, to_withdraw):
         res = api.post("/publications", json={"material_id": material, "account_id": account, "channel_id": "shipai"})
         assert res.status_code == 201, res.text
-    return {"account": account, "fitting": fitting, "wide": wide, "to_reject": to_reject, "to_withdraw": to_withdraw}
+    res = api.post("/accounts", json={"platform_id": "tiktok", "name": "US store", "timezone": "America/Los_Angeles"})
+    assert res.status_code == 201, res.text
+    submitted = (now - timedelta(days=2)).replace(microsecond=0)
+    res = api.post(
+        "/publications",
+        json={
+            "material_id": overseas,
+            "account_id": res.json()["id"],
+            "channel_id": res.json()["channels"][0]["channel_id"],
+            "status": "approved",
+            "submitted_at": submitted.isoformat(),
+            "approved_at": (submitted + timedelta(hours=2)).isoformat(),
+        },
+    )
+    assert res.status_code == 201, res.text
+    return {
+        "account": account,
+        "fitting": fitting,
+        "wide": wide,
+        "to_reject": to_reject,
+        "to_withdraw": to_withdraw,
+        "overseas": overseas,
+        "overseas_submitted": submitted.isoformat(),
+    }
 
 
 def _approved_on_quota(page: Any, server: Any) -> str:
@@ -123,12 +149,18 @@ def test_submit_check_approve_and_the_quota_moves(server, keys, person, page, wa
     page.wait_for_selector("#pub-material-title")
     assert page.inner_text("#pub-material-title") == "洗衣液 实拍 02"
     assert page.locator('nav a[href="#/publishing"]').inner_text() == "发布"
+    page.select_option("#pub-account", ids["account"])
     page.select_option("#pub-channel", "shipai")
     page.wait_for_selector('#pub-check[data-verdict="fits"]')
     assert "符合「实拍」的要求" in page.inner_text("#pub-check")
-    # The list: the store's three publications, times in the store's timezone.
-    assert page.locator("#pub-table tbody tr[data-publication]").count() == 3
-    assert page.locator('#pub-table tr[data-status="approved"]').count() == 1
+    # The list: both stores' publications, each store's times in its own timezone; one page, nothing more.
+    assert page.locator("#pub-table tbody tr[data-publication]").count() == 4
+    assert page.locator('#pub-table tr[data-status="approved"]').count() == 2
+    assert not page.is_visible("#pub-more")
+    shown = _row_of(page, ids["overseas"]).locator("td.when").first.inner_text()
+    in_zone = "new Intl.DateTimeFormat('zh-CN', {dateStyle: 'medium', timeStyle: 'short', timeZone: '%s'}).format(new Date('%s'))"
+    assert shown == page.evaluate(in_zone % ("America/Los_Angeles", ids["overseas_submitted"]))
+    assert shown != page.evaluate(in_zone % ("Asia/Shanghai", ids["overseas_submitted"]))
     watcher.check_translated(page)
 
     page.fill("#pub-post-id", "SP-0002")
@@ -210,8 +242,9 @@ def test_submit_check_approve_and_the_quota_moves(server, keys, person, page, wa
     page.wait_for_selector("h1:has-text('Publishing')")
     page.wait_for_selector("#pub-table")
     page.select_option("#pub-filter-status", "approved")
-    wait_until(page, "document.querySelectorAll('#pub-table tbody tr[data-publication]').length === 2")
+    wait_until(page, "document.querySelectorAll('#pub-table tbody tr[data-publication]').length === 3")
     assert page.locator("#pub-table [data-state]").first.inner_text() == "Approved"
+    page.select_option("#pub-account", ids["account"])
     page.select_option("#pub-channel", "shipai")
     page.fill("#pub-material-q", "横屏")
     page.click("#pub-material-results button.pick")
