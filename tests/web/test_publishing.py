@@ -4,8 +4,8 @@ the check says it fits 实拍 and it is recorded; a 16:9 clip found by searching
 only once the person confirms with a reason), and a post id the store already has is refused; the
 submission is approved and the quota dashboard moves from 1/6 to 2/6; another submission is rejected with a
 common reason, a third withdrawn; a TikTok store's times read in Los Angeles time; the same in English and
-at a phone's width. Each test fails on any
-console error, failed request, error answer, or message key shown untranslated (tests/web/browser.py)."""
+at a phone's width. Each test fails on any console error, failed request, error answer, or message key
+shown untranslated (tests/web/browser.py)."""
 
 from __future__ import annotations
 
