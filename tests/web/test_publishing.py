@@ -269,3 +269,25 @@ def test_no_accounts_says_what_to_do(server, person, page, watcher: Watcher) -> 
     assert page.locator("#publishing-empty h2").inner_text() == "还没有平台账号"
     watcher.check_translated(page)
     watcher.assert_clean()
+
+
+def test_a_viewer_reads_the_publications_without_controls(server, keys, page, watcher: Watcher, tmp_path: Path) -> None:
+    from backend.auth.models import Role
+    from backend.auth.users import create_user
+    from backend.db import session_scope
+    from tests.web.browser import PASSWORD
+
+    ids = _seed_store(server, keys, tmp_path)
+    with session_scope() as session:
+        create_user(session, username="guest", password=PASSWORD, role=Role.viewer, display_name="访客")
+    sign_in(page, server, {"username": "guest", "password": PASSWORD})
+    page.goto(f"{server.url}/#/materials/{ids['fitting']}")
+    page.wait_for_selector("#publications-empty")  # the screen has loaded all it shows
+    assert page.locator("#material-publish").count() == 0
+    page.click('nav a[href="#/publishing"]')
+    page.wait_for_selector("#pub-table")
+    assert page.locator("#pub-form").count() == 0
+    assert page.locator("#pub-table button").count() == 0
+    assert page.locator("#pub-table tbody tr[data-publication]").count() == 4
+    watcher.check_translated(page)
+    watcher.assert_clean()
