@@ -328,8 +328,7 @@ async def receive(
                 raise errors.PayloadTooLarge("the upload is complete; it takes no more bytes")
         return offset_headers(upload), None
 
-    start, path = upload.offset, _file(settings, upload.id, ".part")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    start, path = upload.offset, _file(settings, upload.id, ".part")  # (WriterLock made the folder)
     chunk_hashers = [CHECKSUM_ALGORITHMS[checksum[0]]()] if checksum else []
     cut: BaseException | None = None
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
