@@ -132,7 +132,7 @@ def seed_performance(url: str, key: str, ids: dict[str, str]) -> bytes:
         if res.status_code != 201:
             print("publication not recorded:", res.text)
     first = [f"7441234567890,双11 洗衣凝珠 抖音 9:16,{day} 20:00,8.6万,\"2,310\",186,95,\"¥23,808\""]
-    first += [f"{post},{title},{day} 21:00,{v},\"{lk}\",{c},{sh},\"{g}\"" for title, _, post, v, lk, c, sh, g in PERF_CLIPS]
+    first += [f"{post},{title},{day} 21:00,\"{v}\",\"{lk}\",{c},{sh},\"{g}\"" for title, _, post, v, lk, c, sh, g in PERF_CLIPS]
     res = httpx.post(f"{url}/api/v1/metrics/imports", headers={**auth, "Content-Type": "text/csv"}, content=perf_export(first),
                      params={"platform": "douyin", "filename": "抖音作品数据.csv"}, timeout=120)
     res.raise_for_status()
@@ -184,6 +184,15 @@ def seed_proposals(source: str) -> None:
     make_storyboards(uuid.UUID(source))
 
 
+def free_port() -> int:
+    """A port nothing listens on (several copies of this script may run side by side)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @contextmanager
 def running_app(port: int) -> Iterator[tuple[str, str, Path]]:
     """reelhouse on a fresh data directory (SQLite, local storage) with one admin person, 小美: yields the
@@ -229,7 +238,7 @@ def main() -> None:
         if not wanted or screen in wanted:
             page.screenshot(path=str(OUT / f"{screen}-{name}.png"), **options)
 
-    with running_app(8931) as (url, key, work):
+    with running_app(free_port()) as (url, key, work):
         ids = seed(url, key, work)
         preview = seed_performance(url, key, ids)
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -274,7 +283,10 @@ def main() -> None:
                 shoot(page, "material", name, full_page=True)
                 page.goto(f"{url}/#/proposals")
                 page.wait_for_selector(".proposal-card")
-                page.wait_for_function("[...document.querySelectorAll('img.storyboard')].every(i => i.complete)")
+                for _ in range(100):  # (wait_for_function evaluates a string, which the page's CSP forbids)
+                    if page.evaluate("[...document.querySelectorAll('img.storyboard')].every(i => i.complete)"):
+                        break
+                    page.wait_for_timeout(100)
                 page.wait_for_timeout(500)
                 shoot(page, "proposals", name, full_page=True)
                 page.goto(f"{url}/#/performance")
@@ -283,6 +295,7 @@ def main() -> None:
                 page.click("#perf-preview-button")
                 page.wait_for_selector("#perf-rows tbody tr")
                 page.wait_for_selector("#perf-chart canvas")
+                page.evaluate("window.scrollTo(0, 0)")  # the preview scrolled itself into view
                 page.wait_for_timeout(800)
                 shoot(page, "performance", name, full_page=True)
                 context.close()
