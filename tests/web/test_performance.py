@@ -191,3 +191,45 @@ def test_import_preview_confirm_leaderboard_and_downloads(server, keys, person, 
     wait_until(page, "document.querySelector('#screen').dataset.chart === '2'")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     watcher.assert_clean()
+
+
+def test_a_file_that_is_not_text_is_refused_in_words(server, person, page, watcher: Watcher) -> None:
+    sign_in(page, server, person)
+    page.goto(server.url + "/#/performance")
+    page.wait_for_selector("#perf-empty")
+    page.click("#perf-preview-button")  # no file yet
+    assert page.locator("#perf-import-error").inner_text() == "请先选择一个导出文件。"
+    broken = ("作品ID,作品名称,播放量\n7441,洗衣凝珠 卖点,1.2万\n" * 20).encode("utf-8") + b"\xff\xfe\xfd\n"
+    watcher.expect("POST", r"/api/v1/metrics/imports\?", 422)
+    page.set_input_files("#perf-file", files=[{"name": "作品数据.csv", "mimeType": "text/csv", "buffer": broken}])
+    page.click("#perf-preview-button")
+    page.wait_for_selector("#perf-import-error:has-text('编码')")
+    assert page.locator("#perf-import-error").inner_text().startswith("数据文件的编码无法识别")
+    assert page.locator("#perf-preview").is_hidden()
+    watcher.check_translated(page)
+    # A file with nothing to import yet: its one row skipped and said why; nothing to confirm.
+    waiting = "作品ID,作品名称,播放量,点赞数\r\n7441,洗衣凝珠 卖点,--,暂无\r\n".encode("gb18030")
+    page.set_input_files("#perf-file", files=[{"name": "作品数据.csv", "mimeType": "text/csv", "buffer": waiting}])
+    page.click("#perf-preview-button")
+    page.wait_for_selector('#perf-rows tr[data-line="2"][data-status="skipped"]')
+    assert "平台还没有数据" in page.locator('#perf-rows tr[data-line="2"] .problem').inner_text()
+    assert page.locator("#perf-confirm").is_disabled() and page.locator("#perf-failed-note").count() == 0
+    watcher.check_translated(page)
+    watcher.assert_clean()
+
+
+def test_a_viewer_sees_the_leaderboard_without_the_import(server, app_env, page, watcher: Watcher) -> None:
+    from backend.auth.models import Role
+    from backend.auth.users import create_user
+    from backend.db import session_scope
+    from tests.web.browser import PASSWORD
+
+    with session_scope() as session:
+        create_user(session, username="laowang", password=PASSWORD, role=Role.viewer, display_name="老王")
+    sign_in(page, server, {"username": "laowang", "password": PASSWORD})
+    page.click('nav a[href="#/performance"]')
+    page.wait_for_selector("#perf-empty")
+    assert page.locator("#perf-import").count() == 0
+    assert "编辑导入" in page.locator("#perf-empty").inner_text() and page.locator("#perf-empty button").count() == 0
+    watcher.check_translated(page)
+    watcher.assert_clean()

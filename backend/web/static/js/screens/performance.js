@@ -8,7 +8,7 @@
 
 import { api, url } from "../api.js";
 import { allTags, tagName } from "../common.js";
-import { el } from "../dom.js";
+import { append, clear, el } from "../dom.js";
 import { currentLanguage, currentTimeZone, date, dateTime, has, label, money, number, problemText, t, today, zoneOffset } from "../i18n.js";
 import { allows, emptyState, notify, notifyError } from "../layout.js";
 
@@ -185,7 +185,7 @@ export async function render(main, ctx) {
     cancel.addEventListener("click", () => { pending = null; previewBox.hidden = true; previewBox.replaceChildren(); });
     confirm.addEventListener("click", () => runImport(confirm));
     const heads = ["line", "name", "material", "views", "likes", "comments", "gmv", "result", "problems"];
-    previewBox.replaceChildren(
+    append(clear(previewBox), [ // (append skips the parts that are null; replaceChildren would write "null")
       el("h2", {}, t("perf.preview.title", { file: answer.file_name })),
       el("p", { id: "perf-preview-summary" }, t("perf.preview.summary", {
         total: number(c.total), ready: number(c.ready), inserted: number(c.inserted), updated: number(c.updated),
@@ -198,7 +198,7 @@ export async function render(main, ctx) {
       more,
       c.failed ? el("p", { className: "muted", id: "perf-failed-note" }, t("perf.preview.failed_note", { n: number(c.failed) })) : null,
       c.unmatched ? el("p", { className: "muted" }, t("perf.preview.unmatched_note", { n: number(c.unmatched) })) : null,
-      el("div", { className: "actions" }, confirm, cancel));
+      el("div", { className: "actions" }, confirm, cancel)]);
     fill();
     previewBox.hidden = false;
     resultBox.hidden = true;
@@ -227,7 +227,7 @@ export async function render(main, ctx) {
 
   function showResult(record) {
     const failed = record.errors.filter((e) => !e.skipped);
-    resultBox.replaceChildren(
+    append(clear(resultBox), [
       el("h2", {}, t("perf.result.title", { file: record.file_name })),
       el("p", { id: "perf-result-summary" }, t("perf.result.summary", {
         inserted: number(record.rows_inserted), updated: number(record.rows_updated), unchanged: number(record.rows_unchanged),
@@ -237,7 +237,7 @@ export async function render(main, ctx) {
         el("li", {}, t("perf.result.line", { line: u.line }), " ", u.title || u.post_id || u.url || "", " · ",
           problemWords({ code: u.code || "unmatched", detail: u.reason, params: {} })))) : null,
       failed.length ? el("ul", { className: "small" }, failed.slice(0, 20).map((e) =>
-        el("li", {}, t("perf.result.line", { line: e.line }), " ", problemWords({ code: e.code, detail: e.reason, params: e.params })))) : null);
+        el("li", {}, t("perf.result.line", { line: e.line }), " ", problemWords({ code: e.code, detail: e.reason, params: e.params })))) : null]);
     resultBox.hidden = false;
   }
 
@@ -335,8 +335,8 @@ export async function render(main, ctx) {
       if (!done().length) { // nothing was ever imported: say where the exports are and how to bring them in
         downloads.hidden = true;
         tableBox.replaceChildren(emptyState({ id: "perf-empty", title: t("perf.empty.title"), text: t(canImport ? "perf.empty.text" : "perf.empty.text_viewer"),
-          action: canImport ? t("perf.empty.action") : null, onAction: () => fileInput.click() }),
-        el("ul", { className: "muted small how-to" }, ["qianniu", "juliang", "other"].map((k) => el("li", {}, t(`perf.empty.how.${k}`)))));
+          action: canImport ? t("perf.empty.action") : null, onAction: () => fileInput.click() }));
+        if (canImport) tableBox.append(el("ul", { className: "muted small how-to" }, ["qianniu", "juliang", "other"].map((k) => el("li", {}, t(`perf.empty.how.${k}`)))));
       } else {
         tableBox.replaceChildren(emptyState({ id: "perf-empty-period", title: t("perf.empty_period.title"), text: t("perf.empty_period.text") }));
       }
