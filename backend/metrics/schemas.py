@@ -23,7 +23,7 @@ ROW_PROBLEM_CODES = {
     "not-a-rate": "a rate is not between 0 and 100% (params: field, header, value)",
     "not-a-date": "a date cell is not a date (params: field, header, value)",
     "post-id-rounded": "the spreadsheet turned the post id into a rounded number such as 7.38E+18 "
-                       "(params: field, header, value)",
+    "(params: field, header, value)",
     "cell-unreadable": "a cell cannot be read (params: field, header, value)",
     "no-identity": "no post id, link or title to find the post by",
     "title-without-date": "only a title: a publish time is needed too",
@@ -53,9 +53,11 @@ class ImportRowResult(BaseModel):
     line: int = Field(description="Line (CSV) or row (XLSX) number in the file")
     status: Literal["ready", "unmatched", "failed", "skipped"] = Field(
         description="ready: would be imported; unmatched: no (single) publication fits; failed: unreadable "
-                    "(blocks the import unless allow_errors); skipped: totals, no figures yet or a repeat")
+        "(blocks the import unless allow_errors); skipped: totals, no figures yet or a repeat"
+    )
     action: Literal["inserted", "updated", "unchanged"] | None = Field(
-        default=None, description="For ready rows: what the import does to the publication's snapshot")
+        default=None, description="For ready rows: what the import does to the publication's snapshot"
+    )
     post_id: str | None = None
     url: str | None = None
     title: str | None = None
@@ -89,7 +91,8 @@ class ImportPublic(BaseModel):
     unmatched: list[dict[str, Any]]
     planned: list[dict[str, Any]] | None = None
     rows: list[ImportRowResult] | None = Field(
-        default=None, description="Dry runs only: every line of the file in order, with its result and problems")
+        default=None, description="Dry runs only: every line of the file in order, with its result and problems"
+    )
     created_at: datetime
 
 

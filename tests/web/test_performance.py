@@ -46,10 +46,21 @@ def _material(session: Any, title: str) -> str:
     from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
 
     row = Material(
-        title=title, media_type=MediaType.video, kind=MaterialKind.derived, status=MaterialStatus.ready, size_bytes=1,
-        storage_key=f"materials/{uuid.uuid4()}/o.mp4", content_type="video/mp4", duration_s=25.0,
-        display_width=1080, display_height=1920, width=1080, height=1920, orientation=Orientation.portrait,
-        aspect_ratio=9 / 16, preset_id="douyin.feed_9x16",
+        title=title,
+        media_type=MediaType.video,
+        kind=MaterialKind.derived,
+        status=MaterialStatus.ready,
+        size_bytes=1,
+        storage_key=f"materials/{uuid.uuid4()}/o.mp4",
+        content_type="video/mp4",
+        duration_s=25.0,
+        display_width=1080,
+        display_height=1920,
+        width=1080,
+        height=1920,
+        orientation=Orientation.portrait,
+        aspect_ratio=9 / 16,
+        preset_id="douyin.feed_9x16",
     )
     session.add(row)
     session.flush()
@@ -63,8 +74,14 @@ def _seed(server: Any, keys: Keys) -> dict[str, str]:
     from backend.db import session_scope
 
     with session_scope() as s:
-        ids = {name: _material(s, title) for name, title in
-               (("pods", "双11 洗衣凝珠 卖点"), ("liquid", "洗衣液 开箱"), ("spray", "防晒喷雾 户外实测"))}
+        ids = {
+            name: _material(s, title)
+            for name, title in (
+                ("pods", "双11 洗衣凝珠 卖点"),
+                ("liquid", "洗衣液 开箱"),
+                ("spray", "防晒喷雾 户外实测"),
+            )
+        }
         campaign = tag_service.ensure_tag(s, category="campaign", name_en="Singles' Day", name_zh="双11")
         for name in ("pods", "liquid"):
             s.add(MaterialTag(material_id=uuid.UUID(ids[name]), tag_id=campaign.id))
@@ -74,8 +91,16 @@ def _seed(server: Any, keys: Keys) -> dict[str, str]:
     account = res.json()["id"]
     submitted = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     for n, name in enumerate(("pods", "liquid", "spray"), 1):
-        res = api.post("/publications", json={"material_id": ids[name], "account_id": account, "channel_id": "video",
-                                              "platform_post_id": f"744100000000000000{n}", "submitted_at": submitted})
+        res = api.post(
+            "/publications",
+            json={
+                "material_id": ids[name],
+                "account_id": account,
+                "channel_id": "video",
+                "platform_post_id": f"744100000000000000{n}",
+                "submitted_at": submitted,
+            },
+        )
         assert res.status_code == 201, res.text
     return ids
 
@@ -109,7 +134,9 @@ def test_import_preview_confirm_leaderboard_and_downloads(server, keys, person, 
     page.wait_for_selector("#perf-rows tbody tr")
     lines = page.locator("#perf-rows tbody tr")
     assert [lines.nth(i).get_attribute("data-line") for i in range(lines.count())] == ["2", "3", "4", "5", "6"]
-    status = {lines.nth(i).get_attribute("data-line"): lines.nth(i).get_attribute("data-status") for i in range(lines.count())}
+    status = {
+        lines.nth(i).get_attribute("data-line"): lines.nth(i).get_attribute("data-status") for i in range(lines.count())
+    }
     assert status == {"2": "ready", "3": "ready", "4": "failed", "5": "unmatched", "6": "skipped"}
     bad = page.locator('#perf-rows tr[data-line="4"]')
     assert bad.locator(".problem").inner_text() == "「播放量」一栏的「12..5」不是数字"
@@ -134,7 +161,7 @@ def test_import_preview_confirm_leaderboard_and_downloads(server, keys, person, 
     page.wait_for_selector("#perf-result:not([hidden])")
     result = page.locator("#perf-result-summary").inner_text()
     assert "新增 2 条" in result and "未匹配 1 行" in result and "有问题 1 行" in result
-    page.wait_for_selector('#perf-table tr[data-key] a.material-link')
+    page.wait_for_selector("#perf-table tr[data-key] a.material-link")
     top = page.locator("#perf-table tbody tr").first
     assert top.get_attribute("data-key") == ids["pods"]
     assert top.locator("a").get_attribute("href") == f"#/materials/{ids['pods']}"
@@ -155,15 +182,20 @@ def test_import_preview_confirm_leaderboard_and_downloads(server, keys, person, 
     page.click('#perf-by button[data-by="tag"]')
     page.wait_for_selector('#perf-table[data-by="tag"]')
     assert page.locator("#perf-table tbody tr").first.locator("td.name").inner_text() == "双11"
-    assert page.locator('#perf-table tbody tr').first.locator('[data-col="views"]').inner_text() == "1.7万"
+    assert page.locator("#perf-table tbody tr").first.locator('[data-col="views"]').inner_text() == "1.7万"
     page.click('#perf-by button[data-by="platform"]')
     page.wait_for_selector('#perf-table[data-by="platform"]')
     assert page.locator("#perf-table tbody tr").first.locator("td.name").inner_text() == "抖音"
     page.select_option("#perf-period", "last_month")
     page.wait_for_selector("#perf-empty-period")
+    page.select_option("#perf-period", "custom")  # from the 1st of this month to today
+    page.wait_for_selector('#perf-table[data-by="platform"]')
+    assert page.locator("#perf-start").input_value().endswith("-01") and "start=" in page.locator(
+        "#perf-csv"
+    ).get_attribute("href")
     page.select_option("#perf-period", "this_month")
     page.click('#perf-by button[data-by="material"]')
-    page.wait_for_selector('#perf-table tr[data-key] a.material-link')
+    page.wait_for_selector("#perf-table tr[data-key] a.material-link")
     watcher.check_translated(page)
 
     # Downloads by a click (plain links, the session cookie authenticates them).
@@ -180,14 +212,14 @@ def test_import_preview_confirm_leaderboard_and_downloads(server, keys, person, 
     # English, then a phone's width.
     page.select_option("#language", "en")
     page.wait_for_selector("text=Leaderboard")
-    page.wait_for_selector('#perf-table tr[data-key] a.material-link')
+    page.wait_for_selector("#perf-table tr[data-key] a.material-link")
     assert page.locator("#perf-table tbody tr").first.locator('[data-col="views"]').inner_text() == "12K"
     watcher.check_translated(page)
     page.select_option("#language", "zh-CN")
     page.wait_for_selector("text=排行榜")
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
-    page.wait_for_selector('#perf-table tr[data-key] a.material-link')
+    page.wait_for_selector("#perf-table tr[data-key] a.material-link")
     wait_until(page, "document.querySelector('#screen').dataset.chart === '2'")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     watcher.assert_clean()
