@@ -83,6 +83,7 @@ def seed(url: str, key: str, work: Path) -> dict[str, str]:
         print("publication not recorded:", pub.text)
     ids["source"] = source
     ids["douyin_account"] = account["id"]
+    ids["tmall"] = seed_store(url, auth, ids)
     seed_proposals(source)
     return ids
 
@@ -141,6 +142,29 @@ def seed_performance(url: str, key: str, ids: dict[str, str]) -> bytes:
     later.append(f"7441234567999,没有记录的作品,{day} 23:00,3200,41,2,0,-")
     later.append("合计,,,,,,,")
     return perf_export(later)
+
+
+def seed_store(url: str, auth: dict[str, str], ids: dict[str, str]) -> str:
+    """A T-mall store with 视频 and 实拍 open, a clip approved and one rejected (history, with their dates),
+    for the publishing screen."""
+    from datetime import UTC, datetime, timedelta
+
+    api = httpx.Client(base_url=f"{url}/api/v1", headers=auth, timeout=60)
+    store = api.post("/accounts", json={"platform_id": "tmall", "name": "洁净天猫旗舰店"}).json()["id"]
+    now = datetime.now(UTC)
+    last_month = (now.replace(day=1) - timedelta(days=1)).replace(day=1).date().isoformat()
+    api.post(f"/accounts/{store}/channels/video/opening", json={"opened_on": last_month})
+    api.patch(f"/accounts/{store}/channels/shipai", json={"manual_state": "open", "manual_effective_on": last_month,
+                                                          "manual_reason": "后台已开通"})
+    day = now - timedelta(days=1)
+    for title, status, extra in (("达人口播 竖屏", "approved", {"approved_at": (day + timedelta(hours=6)).isoformat()}),
+                                 ("开箱 慢动作", "rejected", {"rejected_at": (day + timedelta(hours=5)).isoformat(),
+                                                         "rejection_reason": "画面模糊"})):
+        res = api.post("/publications", json={"material_id": ids[title], "account_id": store, "channel_id": "video",
+                                              "status": status, "submitted_at": day.isoformat(), **extra})
+        if res.status_code != 201:
+            print("publication not recorded:", res.text)
+    return store
 
 
 def seed_proposals(source: str) -> None:
@@ -289,6 +313,14 @@ def main() -> None:
                     page.wait_for_timeout(100)
                 page.wait_for_timeout(500)
                 shoot(page, "proposals", name, full_page=True)
+                # Publishing: a landscape clip about to go to T-mall 实拍 (3:4 only), warned before it is recorded.
+                page.goto(f"{url}/#/publishing?material={ids['门店实拍 横屏']}&account={ids['tmall']}")
+                page.wait_for_selector("#pub-material-title")
+                page.select_option("#pub-channel", "shipai")
+                page.wait_for_selector("#pub-check[data-verdict=warning]")
+                page.wait_for_selector("#pub-table")
+                page.wait_for_timeout(500)
+                shoot(page, "publishing", name, full_page=True)
                 page.goto(f"{url}/#/performance")
                 page.wait_for_selector("#perf-table a.material-link")
                 page.set_input_files("#perf-file", files=[{"name": "抖音作品数据.csv", "mimeType": "text/csv", "buffer": preview}])
