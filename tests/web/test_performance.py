@@ -217,6 +217,8 @@ def test_import_preview_confirm_leaderboard_and_downloads(server, keys, person, 
     watcher.check_translated(page)
     page.select_option("#language", "zh-CN")
     page.wait_for_selector("text=排行榜")
+    page.wait_for_selector("#perf-table tr[data-key] a.material-link")
+    wait_until(page, "document.querySelector('#screen').dataset.chart === '2'")  # nothing in flight at the reload
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
     page.wait_for_selector("#perf-table tr[data-key] a.material-link")

@@ -101,6 +101,7 @@ function counts(rows) {
 
 export async function render(main, ctx) {
   const canImport = allows(ctx.session.user, "editor");
+  delete main.dataset.chart; // (set when this screen's chart is drawn; the element outlives screens)
   const [mappings, imports, accounts, tags] = await Promise.all([
     api("/metrics/mappings"), api("/metrics/imports", { query: { limit: 20 } }), api("/accounts").catch(() => []),
     allTags().catch(() => [])]);
