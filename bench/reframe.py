@@ -525,6 +525,7 @@ def main() -> None:
         "--live", action="append", default=[], type=parse_clip, help="a live clip, e.g. 30-70 (seconds)"
     )
     parser.add_argument("--no-walk", action="store_true", help="--steady without the generated walk")
+    parser.add_argument("--no-live", action="store_true", help="--steady without the live clips")
     parser.add_argument("--no-quality", action="store_true", help="skip SSIM / VMAF")
     args = parser.parse_args()
     med = statistics.median
@@ -537,7 +538,8 @@ def main() -> None:
 
         print(f"# {today()} — {machine()}; load average {os.getloadavg()}", flush=True)
         clips = [] if args.no_walk else [("walk 0-10 s", footage_1080(args.render_seconds), 0.0, args.render_seconds)]
-        clips += [(f"live {a:g}-{b:g} s", live_piece(), a, b) for a, b in (args.live or [(30.0, 70.0)])]
+        if not args.no_live:
+            clips += [(f"live {a:g}-{b:g} s", live_piece(), a, b) for a, b in (args.live or [(0.0, 45.0)])]
         runs = steady_cost(steady_cases(clips), args.rounds, args.x264, quality=not args.no_quality)
         report_steady(runs)
         print(f"load average at the end {os.getloadavg()}")
