@@ -12,6 +12,13 @@ start/finish), proposals (analysis end to the run's render jobs), renders (first
 job's end). Projection for 2 hours: the analysis scales with duration; proposals are bounded by the
 2-hour proposal bench; the renders do not depend on the recording's length, only on the clips.
 
+Wall-clock times follow the machine's load; CPU seconds hardly do. So the run is also sampled from /proc
+(`bench.cpu_roles`: every process under the serve process, every 0.5 s) and the CPU table after the stage
+table gives each role's CPU seconds (analysis, proposals, storyboards, renders, proxy, fingerprint, upload
+previews, API server, Celery overhead, quick tasks) per stage window and over the run, with the share of the
+cores; then the critical path's CPU (what the drafts wait for) and its ideal wall on the cores, the CPU of
+the work they do not wait for (proxy, fingerprint), and the load average at the start and the end.
+
     python -m bench.upload_to_drafts [--minutes 120] [--face-check] [--write]
 """
 
@@ -49,7 +56,12 @@ def follow(service: Service, material_id: str, timeout: float = 7200) -> tuple[d
     seen: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = service.http.get("/api/v1/autoclip/runs", params={"material_id": material_id}).json()
+        r = service.http.get("/api/v1/autoclip/runs", params={"material_id": material_id})
+        if r.status_code != 200:  # e.g. SQLite busy on a loaded machine: ask again
+            print(f"runs: {r.status_code} {r.text[:300]}", file=sys.stderr, flush=True)
+            time.sleep(1)
+            continue
+        runs = r.json()
         if runs:
             run = runs[0]
             seen.setdefault(run["status"], time.time())
