@@ -111,7 +111,8 @@ def cpu_lines(sampler: TreeSampler, w: Windows, *, t0: float, uploaded: float, e
         f"Critical path CPU (whole run: {' + '.join(CRITICAL)}): {critical:.1f} s; ideal wall on {cores} cores = "
         f"{critical / cores:.1f} s, against {wall_after:.1f} s measured from the upload's end to the last draft "
         f"({critical / cores / wall_after:.0%} of it).",
-        f"Projected to 2 hours and 8 clips (analysis and proposals × {scale:.1f}, storyboards and renders per clip): "
+        f"Projected to 2 hours and 8 clips (analysis and proposals × {scale:.1f}; storyboards and renders per clip, "
+        f"at this run's mean clip of {sum(clip_s) / len(clip_s):.0f} s): "
         f"critical CPU {projected:.0f} s, ideal wall {projected / cores / 60:.1f} min on {cores} cores.",
         "Work the drafts did not wait for, from the analysis' start to the last draft: "
         + ", ".join(f"{r} {after.get(r, 0.0):.1f} s" for r in NOT_WAITED)
