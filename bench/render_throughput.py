@@ -157,7 +157,11 @@ class Service:
             for jid in job_ids:
                 if jid in done:
                     continue
-                job = self.http.get(f"/api/v1/jobs/{jid}").json()
+                r = self.http.get(f"/api/v1/jobs/{jid}")
+                if r.status_code != 200:  # e.g. SQLite busy on a loaded machine: ask again
+                    print(f"job {jid}: {r.status_code} {r.text[:300]}", file=sys.stderr, flush=True)
+                    continue
+                job = r.json()
                 if job["status"] in ("succeeded", "failed", "cancelled"):
                     job["seen_done"] = time.perf_counter()
                     done[jid] = job

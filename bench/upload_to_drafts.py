@@ -12,6 +12,13 @@ start/finish), proposals (analysis end to the run's render jobs), renders (first
 job's end). Projection for 2 hours: the analysis scales with duration; proposals are bounded by the
 2-hour proposal bench; the renders do not depend on the recording's length, only on the clips.
 
+Wall-clock times follow the machine's load; CPU seconds hardly do. So the run is also sampled from /proc
+(`bench.cpu_roles`: every process under the serve process, every 0.5 s) and the CPU table after the stage
+table gives each role's CPU seconds (analysis, proposals, storyboards, renders, proxy, fingerprint, upload
+previews, API server, Celery overhead, quick tasks) per stage window and over the run, with the share of the
+cores; then the critical path's CPU (what the drafts wait for) and its ideal wall on the cores, the CPU of
+the work they do not wait for (proxy, fingerprint), and the load average at the start and the end.
+
     python -m bench.upload_to_drafts [--minutes 120] [--face-check] [--write]
 """
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.common import OUT, machine, today, write_section
+from bench.cpu_roles import CRITICAL, NOT_WAITED, TreeSampler, Windows, by_role, cpu_table
 from bench.render_throughput import PIECE_SECONDS, PRESETS, Service, check_job, recording
 
 RULE = {
@@ -47,7 +56,12 @@ def follow(service: Service, material_id: str, timeout: float = 7200) -> tuple[d
     seen: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = service.http.get("/api/v1/autoclip/runs", params={"material_id": material_id}).json()
+        r = service.http.get("/api/v1/autoclip/runs", params={"material_id": material_id})
+        if r.status_code != 200:  # e.g. SQLite busy on a loaded machine: ask again
+            print(f"runs: {r.status_code} {r.text[:300]}", file=sys.stderr, flush=True)
+            time.sleep(1)
+            continue
+        runs = r.json()
         if runs:
             run = runs[0]
             seen.setdefault(run["status"], time.time())
@@ -70,6 +84,48 @@ def face_check(src: Path) -> dict[str, float]:
     return out
 
 
+def cpu_lines(sampler: TreeSampler, w: Windows, *, t0: float, uploaded: float, end: float, cores: int, scale: float,
+              clips: int, clip_s: list[float], load: tuple[tuple[float, ...], tuple[float, ...]]) -> list[str]:
+    """The CPU table (seconds by role per stage window, share of the cores) and what it says about the goal."""
+    a0, a1 = w.analysis
+    table = cpu_table(sampler, w, {"analysis": (a0, a1), "renders": (w.jobs_queued, end), "whole run": (t0, end)}, cores)
+    run = by_role(sampler.samples, w, t0, end)
+    after = by_role(sampler.samples, w, a0, end)  # the stages the drafts wait through
+    critical = sum(run.get(r, 0.0) for r in CRITICAL)
+    not_waited = sum(after.get(r, 0.0) for r in NOT_WAITED)
+    tree = sum(run.values())
+    wall_after = end - uploaded
+    out_min = sum(clip_s) / 60 * len(PRESETS)
+    render_cpu = run.get("render", 0.0)
+    projected = ((run.get("analysis", 0.0) + run.get("proposals", 0.0)) * scale
+                 + (run.get("render", 0.0) + run.get("storyboard", 0.0)) * 8 / clips
+                 + run.get("quick tasks", 0.0))
+    nice = sorted({s.nice for s in sampler.samples if s.pool == "proxy"})
+    span = sampler.ended - sampler.started
+    return [
+        f"CPU by role (utime+stime of every process under `reelhouse serve`, sampled from /proc every "
+        f"{sampler.interval:g} s, {sampler.sample_count} samples; share = CPU s / (window's wall s × {cores} cores)):",
+        "",
+        table,
+        "",
+        f"Critical path CPU (whole run: {' + '.join(CRITICAL)}): {critical:.1f} s; ideal wall on {cores} cores = "
+        f"{critical / cores:.1f} s, against {wall_after:.1f} s measured from the upload's end to the last draft "
+        f"({critical / cores / wall_after:.0%} of it).",
+        f"Projected to 2 hours and 8 clips (analysis and proposals × {scale:.1f}; storyboards and renders per clip, "
+        f"at this run's mean clip of {sum(clip_s) / len(clip_s):.0f} s): "
+        f"critical CPU {projected:.0f} s, ideal wall {projected / cores / 60:.1f} min on {cores} cores.",
+        "Work the drafts did not wait for, from the analysis' start to the last draft: "
+        + ", ".join(f"{r} {after.get(r, 0.0):.1f} s" for r in NOT_WAITED)
+        + f" ({not_waited / ((end - a0) * cores):.0%} of the {cores} cores; proxy processes at nice {', '.join(map(str, nice)) or '-'}).",
+        f"Render CPU per output minute per preset: {render_cpu / out_min:.0f} CPU s ({render_cpu:.1f} s for "
+        f"{sum(clip_s):.0f} s of clips × {len(PRESETS)} presets, covers and checks included).",
+        f"Load average (1, 5, 15 min) at the start {', '.join(f'{x:.1f}' for x in load[0])}, at the end "
+        f"{', '.join(f'{x:.1f}' for x in load[1])}; the machine was busy {sampler.machine_busy:.0f} CPU s of "
+        f"{span * (os.cpu_count() or cores):.0f} while sampled, the service tree {tree:.0f} s of it in the run "
+        f"(sampler: {sampler.own_cpu:.1f} CPU s, outside the tree).",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--face-check", action="store_true", help="also time the analysis without face tracking")
@@ -86,11 +142,17 @@ def main() -> int:
     from workers.media.probe import probe_file
 
     seconds = probe_file(src).duration_s or 600.0
+    from backend.queue import machine_cores
+
+    cores = machine_cores()
     with tempfile.TemporaryDirectory(dir=OUT, prefix="drafts-") as tmp:
         service = Service(Path(tmp) / "data", {})
+        sampler = TreeSampler(service.proc.pid)
         try:
             r = service.http.post("/api/v1/autoclip/rules", json=rule)
             r.raise_for_status()
+            load_start = os.getloadavg()
+            sampler.start()
             t0 = time.time()
             params: list[tuple[str, str | int | float | bool | None]] = [("title", f"直播回放 {seconds / 60:.0f} 分钟"), ("tag", "content_type:直播"), ("tag", "product:保温杯"),
                       ("tag", "product:洗衣凝珠")]
@@ -117,7 +179,11 @@ def main() -> int:
             end = max(_ts(j["finished_at"]) for j in done.values())
             jobs_queued = min(_ts(j["created_at"]) for j in done.values())
             clip_s = [sum(x["end"] - x["start"] for x in j["request"]["ranges"]) for j in done.values()]
+            render_windows = [(_ts(j["started_at"]), _ts(j["finished_at"])) for j in done.values() if j.get("started_at")]
+            time.sleep(max(0.0, end + sampler.interval - time.time()))  # a sample after the last job's end
         finally:
+            sampler.stop()
+            load_end = os.getloadavg()
             service.stop()
     a0, a1 = _ts(analysis["started_at"]), _ts(analysis["finished_at"])
     timings = (analysis.get("signals") or {}).get("timings") or {}
@@ -160,6 +226,9 @@ def main() -> int:
                      f"{fc['no faces']:.1f} s ({(fc['faces'] - fc['no faces']) / fc['faces']:.0%} of its wall time).")
     goal = "within" if after_upload <= GOAL_S else "over"
     lines.append(f"Projected 2-hour recording, upload finished to 8 drafts: {after_upload / 60:.1f} min ({goal} the 15-minute goal).")
+    windows = Windows(analysis=(a0, a1), jobs_queued=jobs_queued, renders=render_windows)
+    lines += ["", *cpu_lines(sampler, windows, t0=t0, uploaded=uploaded, end=end, cores=cores, scale=scale,
+                             clips=len(done), clip_s=clip_s, load=(load_start, load_end))]
     text = "\n".join(lines)
     print(text)
     print(json.dumps({"stages": stages, "projected": projected, "timings": timings}), file=sys.stderr)
