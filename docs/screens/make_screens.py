@@ -111,7 +111,7 @@ def edit_a_clip(page: Any, url: str, key: str, source: str, language: str) -> No
     for preset in ("douyin.feed_9x16", "xiaohongshu.note_3x4", "tmall.shipai_3x4"):
         page.check(f".preset-row[data-preset='{preset}'] input.choose")
     page.select_option(".preset-row[data-preset='douyin.feed_9x16'] select.fit", "smart")
-    page.fill("#editor-title", "双11 洗衣凝珠 · 限时 ¥59.9" if language == "zh-CN" else "Double 11 laundry pods · ¥59.9 today")
+    page.fill("#editor-title", "双11 洗衣凝珠 限时价" if language == "zh-CN" else "Laundry pods ¥59.9")
     page.focus("#editor-timeline")
     page.keyboard.press("Home")
     for _ in range(max(1, int(d * 0.1))):
@@ -123,6 +123,8 @@ def edit_a_clip(page: Any, url: str, key: str, source: str, language: str) -> No
         page.mouse.down()
         page.mouse.move(x - box["width"] * 0.4, y, steps=4)
         page.mouse.up()
+    # The chosen presets' group at the top of its list, the page at its top (the header is sticky).
+    page.evaluate("document.querySelector('#editor-presets').scrollTop = 0; window.scrollTo(0, 0)")
     page.wait_for_timeout(800)
 
 
@@ -207,6 +209,8 @@ def running_app(port: int) -> Iterator[tuple[str, str, Path]]:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
+    from tests.web.browser import wait_until
+
     with running_app(8931) as (url, key, work):
         ids = seed(url, key, work)
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -251,11 +255,12 @@ def main() -> None:
                 page.screenshot(path=str(OUT / f"material-{name}.png"), full_page=True)
                 page.goto(f"{url}/#/proposals")
                 page.wait_for_selector(".proposal-card")
-                page.wait_for_function("[...document.querySelectorAll('img.storyboard')].every(i => i.complete)")
+                # Polled with evaluate: wait_for_function evaluates a string, which the page's CSP forbids.
+                wait_until(page, "[...document.querySelectorAll('img.storyboard')].every(i => i.complete)", 30)
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(OUT / f"proposals-{name}.png"), full_page=True)
                 edit_a_clip(page, url, key, ids["source"], language)
-                page.screenshot(path=str(OUT / f"editor-{name}.png"), full_page=True)
+                page.screenshot(path=str(OUT / f"editor-{name}.png"))  # the viewport: player, timeline, ranges, presets
                 context.close()
             browser.close()
     print("screens written to", OUT)

@@ -23,7 +23,8 @@ from tests.web.conftest import sign_in
 
 pytestmark = pytest.mark.timeout(300)
 PRESETS = ["douyin.feed_9x16", "xiaohongshu.note_3x4", "tmall.shipai_3x4"]
-TITLE = "双12 新品首发 · 限时 ¥59.9"
+TITLE = "双12 新品首发"
+LONG_TITLE = "双12 新品首发 · 限时 ¥59.9 · 前 100 名下单再送同款旅行装"
 
 
 def upload(server: Any, keys: Keys, path: Path, title: str) -> str:
@@ -158,14 +159,21 @@ def test_mark_two_ranges_choose_presets_title_and_render_one_job(
         page.check(f".preset-row[data-preset='{preset}'] input.choose")
     assert "共 2 个片段，合计 0:03，输出 3 个规格" in page.inner_text("#editor-summary")
 
-    # The title, previewed inside the frame of the preset shown (抖音 9:16: a tall window in the 4:3 picture).
-    page.fill("#editor-title", TITLE)
-    assert page.text_content("#editor-title-preview") == TITLE
+    # The title, previewed inside the frame of the preset shown (抖音 9:16: a tall window in the 4:3 picture);
+    # one wider than the frame is centred and loses both ends, as the renderer draws it, and is said to.
+    page.fill("#editor-title", LONG_TITLE)
+    page.wait_for_selector("#editor-title-warning:has-text('两头会被切掉')")
     frame = page.locator("#editor-frame").bounding_box()
     stage = page.locator("#editor-stage").bounding_box()
     assert frame["height"] == pytest.approx(stage["height"], abs=2) and frame["width"] == pytest.approx(
         stage["height"] * 9 / 16, abs=3
     )
+    wide = page.locator("#editor-title-preview").bounding_box()
+    assert wide["x"] < frame["x"] and wide["x"] + wide["width"] > frame["x"] + frame["width"]
+    assert wide["x"] + wide["width"] / 2 == pytest.approx(frame["x"] + frame["width"] / 2, abs=2)
+    page.fill("#editor-title", TITLE)
+    assert page.text_content("#editor-title-preview") == TITLE
+    assert page.is_hidden("#editor-title-warning")
     assert inside(page.locator("#editor-title-preview").bounding_box(), frame)
     page.select_option("#editor-view", "xiaohongshu.note_3x4")
     frame = page.locator("#editor-frame").bounding_box()

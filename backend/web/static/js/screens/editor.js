@@ -17,6 +17,7 @@ import { emptyState, notify, notifyError } from "../layout.js";
 const PROXY_POLL_MS = 3000;
 const FITS = ["crop", "pad", "smart"];
 const NUDGE = 0.02; // a key press moves the crop window by 2 % of the frame
+const FIRST_PLATFORMS = ["douyin", "xiaohongshu", "tmall"]; // where the team publishes most: listed first, the rest after
 const drafts = new Map(); // material id -> the editor's state, kept while the app is open (a language switch re-renders)
 
 // 0:01.04 (minutes, seconds, hundredths): an editor needs more than whole seconds.
@@ -332,11 +333,11 @@ export async function render(main, ctx) {
   function framePicture(preset) {
     const a = aspectOf(preset), zone = safeZoneOf(preset);
     const height = 40, width = Math.min(72, Math.round(height * a));
-    const pic = el("span", { className: "frame-pic", "aria-hidden": "true" }, el("span", { className: "safe-pic" }));
+    const safe = preset.caption_safe_zone ? el("span", { className: "safe-pic" }) : null;
+    const pic = el("span", { className: "frame-pic", "aria-hidden": "true" }, safe);
     pic.style.width = `${width}px`;
     pic.style.height = `${Math.round(width / a)}px`;
-    Object.assign(pic.firstChild.style, { top: `${zone.top * 100}%`, bottom: `${zone.bottom * 100}%`,
-      left: `${zone.left * 100}%`, right: `${zone.right * 100}%` });
+    if (safe) Object.assign(safe.style, { top: `${zone.top * 100}%`, bottom: `${zone.bottom * 100}%`, left: `${zone.left * 100}%`, right: `${zone.right * 100}%` });
     return pic;
   }
 
@@ -367,8 +368,9 @@ export async function render(main, ctx) {
       fitSelect);
   }
 
-  const presetBox = el("div", { className: "preset-groups", id: "editor-presets" },
-    platforms.map((platform) => {
+  const rank = (platform) => { const i = FIRST_PLATFORMS.indexOf(platform.id); return i < 0 ? FIRST_PLATFORMS.length : i; };
+  const presetBox = el("div", { className: "preset-groups", id: "editor-presets", tabindex: -1 },
+    [...platforms].sort((a, b) => rank(a) - rank(b)).map((platform) => {
       const own = platform.presets.map((pid) => presetById.get(pid)).filter(Boolean);
       if (!own.length) return null;
       const name = platform.name ? (zh() ? platform.name.zh : platform.name.en) : label("platform", platform.id);
@@ -383,6 +385,7 @@ export async function render(main, ctx) {
   const positionSelect = el("select", { id: "editor-title-position", "aria-label": t("editor.title_text.position") },
     ["top", "bottom"].map((p) => el("option", { value: p, selected: state.position === p }, t(`editor.title_text.${p}`))));
   positionSelect.addEventListener("change", () => { state.position = positionSelect.value; update(); });
+  const titleWarning = el("p", { className: "warn small", id: "editor-title-warning", hidden: true }, t("editor.title_text.too_wide"));
 
   // --- smart reframe: the crop window and its keyframes ------------------------------------------------------------
   const cropWindow = el("div", { className: "crop-window", id: "editor-crop", tabindex: 0, role: "application", hidden: true,
@@ -516,6 +519,8 @@ export async function render(main, ctx) {
     titlePreview.style.fontSize = `${Math.max(8, frameHeight * 0.045)}px`;
     titlePreview.style.top = state.position === "top" ? `${Math.max(zone.top, 0.03) * 100}%` : "auto";
     titlePreview.style.bottom = state.position === "bottom" ? `${Math.max(zone.bottom, 0.03) * 100}%` : "auto";
+    // drawtext does not wrap: a title wider than the frame loses both ends, as the preview shows.
+    titleWarning.hidden = !text || titlePreview.offsetWidth <= frameBox.clientWidth + 1;
   }
 
   function drawTimeline() {
@@ -656,7 +661,7 @@ export async function render(main, ctx) {
         el("label", { className: "inline view" }, t("editor.view"), " ", viewSelect)),
       el("section", { id: "editor-title-box" }, el("h2", {}, t("editor.title_text.heading")),
         el("label", { className: "stacked" }, t("editor.title_text.label"), titleInput),
-        el("label", { className: "inline" }, t("editor.title_text.position"), " ", positionSelect)),
+        el("label", { className: "inline" }, t("editor.title_text.position"), " ", positionSelect), titleWarning),
       reframeBox, form)));
 
   // --- the player's events, the proxy's progress, resizing ----------------------------------------------------------------
