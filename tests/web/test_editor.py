@@ -4,7 +4,8 @@ thumbnail strip and waveform arrive, mark two ranges with I and O stepping frame
 presets (grouped by platform, each with its frame and safe zone), add a title previewed inside the frame,
 submit ONE render job and watch it finish on the Jobs screen; then read the request through the API. A
 second walk drags the smart-reframe window at two moments and nudges one with the keyboard: the keyframes
-sent change with it. The proxy and the render run in the test process (no worker), as in
+sent change with it. A third asks for a suggested camera path, refused in words before the footage is
+analysed and placed as keyframes after. The proxy and the render run in the test process (no worker), as in
 test_proposals.py. Each test fails on any console error, failed request, error answer or message key shown
 untranslated (tests/web/browser.py)."""
 
@@ -147,6 +148,16 @@ def test_mark_two_ranges_choose_presets_title_and_render_one_job(
     press(page, "o")
     page.wait_for_selector("#notice.error:has-text('重叠')")
     assert len(ranges_on_screen(page)) == 2
+    # One more from 5 s to the end, then removed from the keyboard: Enter on its × (focus moves to the next ×).
+    press(page, "i")
+    press(page, "End")
+    press(page, "o")
+    assert ranges_on_screen(page)[2][0] == 5.0
+    page.focus("#editor-ranges li:nth-child(3) .remove")
+    press(page, "Enter")
+    assert ranges_on_screen(page) == [(0.0, 1.0), (2.0, 4.0)]
+    assert page.evaluate("document.activeElement.matches('#editor-ranges li:nth-child(2) .remove')")
+    page.focus("#editor-timeline")
 
     # Presets, grouped by platform with their Chinese names; each has a picture of its frame.
     assert page.text_content("fieldset[data-platform=douyin] legend") == "抖音"
@@ -328,4 +339,61 @@ def test_an_image_or_a_material_in_processing_says_why_it_cannot_be_edited(
     page.wait_for_selector("#editor-not-ready")
     assert "素材还在处理中" in page.inner_text("#editor-not-ready")
     watcher.check_translated(page)
+    watcher.assert_clean()
+
+
+def test_a_suggested_camera_path_fills_the_keyframes(
+    server, keys, person, page, watcher: Watcher, tmp_path: Path
+) -> None:
+    """Generated host footage (a face that walks, a shot change at 11.3 s), analysed as the worker would:
+    before the analysis the button's refusal is said in words; after it, the suggested path (timed on the
+    output) becomes keyframes on the source's timeline, and goes out unchanged as the render's crop path."""
+    from backend.autoclip.models import Analysis, AnalysisStatus
+    from backend.db import session_scope
+    from tests.workers.media.reframe_footage import make_subject_footage
+    from workers.media.analysis import ANALYSIS_VERSION
+    from workers.media.analysis.pipeline import AnalysisOptions, analyse_recording
+
+    footage = make_subject_footage(tmp_path / "host.mp4")
+    source = upload(server, keys, footage.path, "直播回放 主播走位")
+    make_proxy(source)
+    sign_in(page, server, person)
+    page.goto(f"{server.url}/#/materials/{source}/edit?in=9&out=17")
+    page.wait_for_selector("#editor-stage[data-source=proxy]")
+    page.check(".preset-row[data-preset='douyin.feed_9x16'] input.choose")
+    page.select_option(".preset-row[data-preset='douyin.feed_9x16'] select.fit", "smart")
+
+    watcher.expect("POST", rf"/api/v1/materials/{source}/reframe$", 409)
+    page.click("#editor-suggest")
+    page.wait_for_selector("#notice.error:has-text('还没有分析完成')")
+    assert page.locator("#editor-keys li").count() == 0
+
+    signals = analyse_recording(footage.path, options=AnalysisOptions(ocr=False)).model_dump(mode="json")
+    with session_scope() as s:
+        s.add(Analysis(material_id=uuid.UUID(source), version=1, analyser_version=ANALYSIS_VERSION,
+                       status=AnalysisStatus.succeeded, progress=1.0, signals=signals))  # fmt: skip
+    body = {"preset": "douyin.feed_9x16", "ranges": [{"start": 9, "end": 17}]}
+    res = httpx.post(
+        f"{server.url}/api/v1/materials/{source}/reframe", json=body, headers=Keys.auth(keys.editor), timeout=60
+    )
+    assert res.status_code == 200, res.text
+    suggested = res.json()["crop_path"]
+
+    page.click("#editor-suggest")
+    page.wait_for_selector(f"#notice.info:has-text('已按分析结果放上 {len(suggested)} 个关键帧')")
+    shown = [
+        (float(li.get_attribute("data-t")), float(li.get_attribute("data-x")))
+        for li in page.query_selector_all("#editor-keys li")
+    ]
+    assert len(shown) == len(suggested) and shown[0][0] == 9.0  # output 0 s is source 9 s
+    assert all(9.0 <= t <= 17.0 for t, _ in shown)
+    assert [x for _, x in shown] == [k["x"] for k in suggested]
+    watcher.check_translated(page)
+
+    page.click("#editor-submit")
+    page.wait_for_selector(".job-card")
+    (job,) = jobs_of(server, keys, source)
+    sent = job["request"]["crop_path"]
+    assert [k["x"] for k in sent] == [k["x"] for k in suggested]
+    assert [k["t"] for k in sent] == pytest.approx([k["t"] for k in suggested], abs=0.002)
     watcher.assert_clean()
