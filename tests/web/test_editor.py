@@ -189,6 +189,12 @@ def test_mark_two_ranges_choose_presets_title_and_render_one_job(
     page.select_option("#editor-view", "xiaohongshu.note_3x4")
     frame = page.locator("#editor-frame").bounding_box()
     assert frame["width"] == pytest.approx(stage["height"] * 3 / 4, abs=3)
+    # Padded instead of cropped: the whole picture is in the frame, and the screen says the backdrop fills the rest.
+    page.select_option(".preset-row[data-preset='xiaohongshu.note_3x4'] select.fit", "pad")
+    page.wait_for_selector("#editor-pad-note:has-text('模糊的原画面')")
+    assert page.locator("#editor-frame").bounding_box()["width"] == pytest.approx(stage["width"], abs=2)
+    page.select_option(".preset-row[data-preset='xiaohongshu.note_3x4'] select.fit", "crop")
+    assert page.is_hidden("#editor-pad-note")
     watcher.check_translated(page)
 
     page.click("#editor-submit")

@@ -151,6 +151,9 @@ export async function render(main, ctx) {
   stage.style.aspectRatio = `${srcW} / ${srcH}`;
   stage.style.width = `min(100%, calc(62vh * ${sourceAspect.toFixed(4)}))`;
   const proxyNote = el("p", { className: "proxy-note muted", id: "editor-proxy-note", "aria-live": "polite" });
+  // With fit `pad` the output frame is larger than the picture (a blurred copy fills the rest): the overlay
+  // then shows the picture's area only, so the title's place there is approximate, and the screen says so.
+  const padNote = el("p", { className: "muted small", id: "editor-pad-note", hidden: true }, t("editor.fit.pad_note"));
   const timeText = el("span", { className: "time", id: "editor-time" });
 
   function useSource() {
@@ -501,7 +504,7 @@ export async function render(main, ctx) {
     const preset = presetById.get(state.view);
     overlay.hidden = !preset;
     overlay.dataset.fit = preset ? fitOf(preset.id) : "";
-    if (!preset) return;
+    if (!preset) { padNote.hidden = true; return; }
     const fit = fitOf(preset.id);
     const zone = safeZoneOf(preset);
     if (fit === "pad") placeBox(frameBox, 0, 0, 1, 1);
@@ -510,6 +513,7 @@ export async function render(main, ctx) {
       placeWindow(p.x, p.y, p.scale);
     }
     cropWindow.hidden = fit !== "smart";
+    padNote.hidden = fit !== "pad";
     Object.assign(safeBox.style, { top: `${zone.top * 100}%`, bottom: `${zone.bottom * 100}%`, left: `${zone.left * 100}%`, right: `${zone.right * 100}%` });
     // The title as the renderer draws it: 4.5 % of the frame's height, centred, inside the safe zone's margin.
     const text = state.title.trim();
@@ -653,7 +657,7 @@ export async function render(main, ctx) {
     timeText);
 
   main.append(el("div", { className: "editor" },
-    el("div", { className: "editor-main" }, stage, proxyNote, transport, timeline,
+    el("div", { className: "editor-main" }, stage, padNote, proxyNote, transport, timeline,
       el("p", { className: "muted small keys-help", id: "editor-help" }, t("editor.help", { fps: number(Math.round(fps * 100) / 100) }))),
     el("div", { className: "editor-side" },
       el("section", { id: "editor-ranges-box" }, el("h2", {}, t("editor.ranges.heading")), pendingText, rangeEmpty, rangeList),
