@@ -82,6 +82,7 @@ def seed(url: str, key: str, work: Path) -> dict[str, str]:
     if pub.status_code != 201:
         print("publication not recorded:", pub.text)
     ids["source"] = source
+    ids["tmall"] = seed_store(url, auth, ids)
     seed_proposals(source)
     # The editor shows the proxy's thumbnails and waveform: make the recording's proxy here, as a worker would.
     from workers.proxies import make_proxy
@@ -126,6 +127,29 @@ def edit_a_clip(page: Any, url: str, key: str, source: str, language: str) -> No
     # The chosen presets' group at the top of its list, the page at its top (the header is sticky).
     page.evaluate("document.querySelector('#editor-presets').scrollTop = 0; window.scrollTo(0, 0)")
     page.wait_for_timeout(800)
+
+
+def seed_store(url: str, auth: dict[str, str], ids: dict[str, str]) -> str:
+    """A T-mall store with 视频 and 实拍 open, a clip approved and one rejected (history, with their dates),
+    for the publishing screen."""
+    from datetime import UTC, datetime, timedelta
+
+    api = httpx.Client(base_url=f"{url}/api/v1", headers=auth, timeout=60)
+    store = api.post("/accounts", json={"platform_id": "tmall", "name": "洁净天猫旗舰店"}).json()["id"]
+    now = datetime.now(UTC)
+    last_month = (now.replace(day=1) - timedelta(days=1)).replace(day=1).date().isoformat()
+    api.post(f"/accounts/{store}/channels/video/opening", json={"opened_on": last_month})
+    api.patch(f"/accounts/{store}/channels/shipai", json={"manual_state": "open", "manual_effective_on": last_month,
+                                                          "manual_reason": "后台已开通"})
+    day = now - timedelta(days=1)
+    for title, status, extra in (("达人口播 竖屏", "approved", {"approved_at": (day + timedelta(hours=6)).isoformat()}),
+                                 ("开箱 慢动作", "rejected", {"rejected_at": (day + timedelta(hours=5)).isoformat(),
+                                                         "rejection_reason": "画面模糊"})):
+        res = api.post("/publications", json={"material_id": ids[title], "account_id": store, "channel_id": "video",
+                                              "status": status, "submitted_at": day.isoformat(), **extra})
+        if res.status_code != 201:
+            print("publication not recorded:", res.text)
+    return store
 
 
 def seed_proposals(source: str) -> None:
@@ -259,6 +283,14 @@ def main() -> None:
                 wait_until(page, "[...document.querySelectorAll('img.storyboard')].every(i => i.complete)", 30)
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(OUT / f"proposals-{name}.png"), full_page=True)
+                # Publishing: a landscape clip about to go to T-mall 实拍 (3:4 only), warned before it is recorded.
+                page.goto(f"{url}/#/publishing?material={ids['门店实拍 横屏']}&account={ids['tmall']}")
+                page.wait_for_selector("#pub-material-title")
+                page.select_option("#pub-channel", "shipai")
+                page.wait_for_selector("#pub-check[data-verdict=warning]")
+                page.wait_for_selector("#pub-table")
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(OUT / f"publishing-{name}.png"), full_page=True)
                 edit_a_clip(page, url, key, ids["source"], language)
                 page.screenshot(path=str(OUT / f"editor-{name}.png"))  # the viewport: player, timeline, ranges, presets
                 context.close()
