@@ -44,6 +44,7 @@ const ctx = {
       const { api } = await import("./api.js");
       try { ctx.session.user = await api("/me", { method: "PATCH", body: { language: code } }); } catch (err) { notifyError(err); }
     }
+    update = null; // a new language redraws the whole screen, even one that follows its query in place
     await show();
   },
 };
