@@ -48,9 +48,14 @@ def make_proxy(material_id: str) -> None:
 
 
 def run_render(job_id: str) -> None:
+    """In a thread of its own, as in a worker: this thread runs Playwright's event loop, and the render
+    registers its clips through the upload spool, which runs its own (anyio.run refuses a second one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from workers.renders import execute_render_job
 
-    assert execute_render_job(job_id) == "succeeded"
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(execute_render_job, job_id).result() == "succeeded"
 
 
 def jobs_of(server: Any, keys: Keys, source_id: str) -> list[dict[str, Any]]:

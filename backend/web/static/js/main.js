@@ -44,8 +44,7 @@ const ctx = {
       const { api } = await import("./api.js");
       try { ctx.session.user = await api("/me", { method: "PATCH", body: { language: code } }); } catch (err) { notifyError(err); }
     }
-    update = null; // a new language redraws the whole screen, even one that follows its query in place
-    await show();
+    await show({ rebuild: true });  // every text again, in the new language
   },
 };
 
@@ -73,7 +72,7 @@ function addressChanged() {
   if (location.hash !== shownHash) show();
 }
 
-async function show() {
+async function show({ rebuild = false } = {}) {
   const turn = ++showing;
   shownHash = location.hash;
   const found = match(location.hash);
@@ -84,7 +83,7 @@ async function show() {
   }
   if (found.screen.id === "signin" && ctx.session) { ctx.go(HOME); return; }
   if (!allows(ctx.session && ctx.session.user, found.screen.role)) { ctx.go(HOME); return; }
-  if (update && found.screen === ctx.route && found.path === ctx.path) {
+  if (update && !rebuild && found.screen === ctx.route && found.path === ctx.path) {
     ctx.query = found.query;  // the same screen, another query (back/forward): it updates itself
     try { update(found.query); } catch (err) { notifyError(err); }
     return;
