@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -85,7 +86,49 @@ def seed(url: str, key: str, work: Path) -> dict[str, str]:
     ids["douyin_account"] = account["id"]
     ids["tmall"] = seed_store(url, auth, ids)
     seed_proposals(source)
+    # The editor shows the proxy's thumbnails and waveform: make the recording's proxy here, as a worker would.
+    from workers.proxies import make_proxy
+
+    print("proxy of the recording:", make_proxy(source))
     return ids
+
+
+def edit_a_clip(page: Any, url: str, key: str, source: str, language: str) -> None:
+    """The clip editor with two ranges (the first from the address, as a proposal opens it; the second
+    marked with I and O), three presets (抖音 smart), a title and one dragged keyframe."""
+    from tests.web.browser import wait_until
+
+    auth = {"Authorization": f"Bearer {key}"}
+    d = float(httpx.get(f"{url}/api/v1/materials/{source}", headers=auth).json()["media"]["duration_s"])
+    page.goto(f"{url}/#/materials/{source}/edit?in=0&out={round(d * 0.25, 2)}")
+    page.wait_for_selector("#editor-timeline[data-thumbs=ready]", timeout=30_000)
+    wait_until(page, "document.querySelector('#editor-video').readyState >= 2", 30)
+    page.focus("#editor-timeline")
+    page.keyboard.press("Home")
+    for _ in range(int(d * 0.5 + 0.999)):
+        page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("i")
+    for _ in range(max(1, int(d * 0.3))):
+        page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("o")
+    for preset in ("douyin.feed_9x16", "xiaohongshu.note_3x4", "tmall.shipai_3x4"):
+        page.check(f".preset-row[data-preset='{preset}'] input.choose")
+    page.select_option(".preset-row[data-preset='douyin.feed_9x16'] select.fit", "smart")
+    page.fill("#editor-title", "双11 洗衣凝珠 限时价" if language == "zh-CN" else "Laundry pods ¥59.9")
+    page.focus("#editor-timeline")
+    page.keyboard.press("Home")
+    for _ in range(max(1, int(d * 0.1))):
+        page.keyboard.press("Shift+ArrowRight")
+    box = page.locator("#editor-crop").bounding_box()
+    if box:
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x - box["width"] * 0.4, y, steps=4)
+        page.mouse.up()
+    # The chosen presets' group at the top of its list, the page at its top (the header is sticky).
+    page.evaluate("document.querySelector('#editor-presets').scrollTop = 0; window.scrollTo(0, 0)")
+    page.wait_for_timeout(800)
 
 
 PERF_HEADER = "作品ID,作品名称,发布时间,播放量,点赞数,评论数,分享数,成交金额(元)"
@@ -330,6 +373,9 @@ def main() -> None:
                 page.evaluate("window.scrollTo(0, 0)")  # the preview scrolled itself into view
                 page.wait_for_timeout(800)
                 shoot(page, "performance", name, full_page=True)
+                if not wanted or "editor" in wanted:
+                    edit_a_clip(page, url, key, ids["source"], language)
+                    shoot(page, "editor", name)  # the viewport: player, timeline, ranges, presets
                 context.close()
             browser.close()
     print("screens written to", OUT)

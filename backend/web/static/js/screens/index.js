@@ -12,6 +12,7 @@ export const SCREENS = [
   { id: "upload", path: "/upload", nav: true, role: "editor", load: () => import("./upload.js") },
   { id: "proposals", path: "/proposals", nav: true, role: "viewer", load: () => import("./proposals.js") },
   { id: "material", path: "/materials/:id", role: "viewer", load: () => import("./material.js") },
+  { id: "editor", path: "/materials/:id/edit", role: "editor", load: () => import("./editor.js") },
   { id: "publishing", path: "/publishing", nav: true, role: "viewer", load: () => import("./publishing.js") },
   // screens helper: quota dashboard and reports
   { id: "quota", path: "/quota", nav: true, role: "viewer", load: () => import("./quota.js") },

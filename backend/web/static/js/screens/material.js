@@ -48,6 +48,9 @@ export async function render(main, ctx) {
       ? material.tags.map((tag) => el("span", { className: "tag", title: categoryLabel(tag.category) }, tagName(tag)))
       : el("span", { className: "muted" }, t("material.no_tags"))));
   const download = el("a", { className: "button", href: `${material.links.file}`, download: material.download_name }, t("material.download"));
+  // The clip editor: ranges, presets, a title and smart reframe, sent as one render job.
+  const editable = allows(ctx.session.user, "editor") && material.media_type === "video" && material.status === "ready";
+  const editLink = editable ? el("a", { className: "button primary", id: "material-edit", href: `#/materials/${id}/edit` }, t("material.edit")) : null;
 
   // --- lineage ---------------------------------------------------------------------------------------
   const node = (n) => el("li", {},
@@ -84,7 +87,7 @@ export async function render(main, ctx) {
   const pubBox = el("section", { id: "publications" }, el("h2", {}, t("material.publications")), el("p", { className: "muted" }, t("common.loading")));
 
   main.append(head, el("div", { className: `material ${portrait ? "portrait" : ""}` },
-    el("div", { className: "player-box" }, player), el("div", { className: "side" }, facts, details, download)),
+    el("div", { className: "player-box" }, player), el("div", { className: "side" }, facts, details, el("div", { className: "actions" }, editLink, download))),
   lineageBox, renditionBox, pubBox);
 
   const ids = [id, ...renditions.map((r) => r.id)];

@@ -104,6 +104,7 @@ export async function render(main, ctx) {
         } }, el("label", { className: "inline" }, t("proposals.in"), startInput),
         el("label", { className: "inline" }, t("proposals.out"), endInput),
         el("button", { type: "submit", className: "button adjust-save" }, t("proposals.adjust")),
+        el("a", { className: "button open-editor", href: `#/materials/${source.id}/edit?in=${p.start}&out=${p.end}` }, t("proposals.open_editor")),
         el("button", { type: "button", className: "button danger reject", onclick: async () => {
           try {
             await api(`/proposals/${p.id}/reject`, { method: "POST" });
