@@ -157,13 +157,22 @@ async def spool_stream(
 
 
 def spool_file(source: BinaryIO, spool_dir: Path, max_bytes: int) -> SpooledUpload:
-    """Spool a readable binary file object, in the caller's thread (one running no event loop)."""
-
-    async def chunks() -> AsyncIterator[bytes]:
+    """Spool a readable binary file object (the CLI, a render's output) in the caller's thread, hashed
+    on the way. Plain blocking code, not `spool_stream` under a loop of its own: the caller's thread may
+    already run an event loop, where starting another fails."""
+    (path, fd), hasher = new_spool_file(spool_dir), hashlib.sha256()
+    size = 0
+    try:
         while chunk := source.read(READ_CHUNK):
-            yield chunk
-
-    return anyio.run(spool_stream, chunks(), spool_dir, max_bytes)
+            size += len(chunk)
+            if size > max_bytes:
+                raise errors.PayloadTooLarge(f"the body is larger than the {max_bytes} bytes it may have")
+            hasher.update(chunk)
+            write_all(fd, chunk)
+    except BaseException:
+        SpooledUpload(path, 0, "", fd).discard()
+        raise
+    return SpooledUpload(path=path, size=size, sha256=hasher.hexdigest(), fd=fd)
 
 
 def _unheld(path: Path) -> bool:

@@ -98,6 +98,24 @@ def test_spool_file_copies_a_local_file(tmp_path: Path) -> None:
     assert spooled.path.read_bytes() == data and spooled.sha256 == hashlib.sha256(data).hexdigest()
 
 
+def test_spool_file_works_where_an_event_loop_runs_and_refuses_too_much(tmp_path: Path) -> None:
+    """The CLI and tests call it from threads that may run a loop (Playwright's sync API does)."""
+    data = random.Random(5).randbytes(spool.READ_CHUNK + 9)
+    source = tmp_path / "in.bin"
+    source.write_bytes(data)
+
+    async def inside_a_loop() -> spool.SpooledUpload:
+        with source.open("rb") as fh:
+            return spool.spool_file(fh, tmp_path / "spool", max_bytes=len(data))
+
+    spooled = asyncio.run(inside_a_loop())
+    assert spooled.size == len(data) and spooled.sha256 == hashlib.sha256(data).hexdigest()
+    spooled.discard()
+    with source.open("rb") as fh, pytest.raises(errors.PayloadTooLarge):
+        spool.spool_file(fh, tmp_path / "spool", max_bytes=len(data) - 1)
+    assert list((tmp_path / "spool").iterdir()) == []
+
+
 def test_a_body_that_breaks_off_is_written_up_to_the_break(tmp_path: Path) -> None:
     """tus keeps what arrived before a cut: every received byte is written and hashed first."""
     data = random.Random(4).randbytes(3 * BLOCK + 777)
