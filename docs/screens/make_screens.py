@@ -82,7 +82,61 @@ def seed(url: str, key: str, work: Path) -> dict[str, str]:
         print("publication not recorded:", pub.text)
     ids["source"] = source
     seed_proposals(source)
+    seed_settings(url, auth)
     return ids
+
+
+def seed_settings(url: str, auth: dict[str, str]) -> None:
+    """For the settings screens: a T-mall store whose 实拍 channel asks 8 a month (the platform says 6), an
+    automatic re-edit rule, an editor and a viewer, and two API keys (one revoked)."""
+    store = httpx.post(f"{url}/api/v1/accounts", headers=auth, json={"platform_id": "tmall", "name": "洁净天猫旗舰店"}).json()
+    httpx.patch(f"{url}/api/v1/accounts/{store['id']}/channels/shipai", headers=auth,
+                json={"monthly_minimum": 8}).raise_for_status()
+    httpx.post(f"{url}/api/v1/autoclip/rules", headers=auth, json={
+        "name": "洗衣凝珠直播切片 → 抖音/天猫实拍", "match": {"tags": ["产品:洗衣凝珠"]}, "count": 3, "min_s": 15, "max_s": 45,
+        "preset_ids": ["douyin.feed_9x16", "tmall.shipai_3x4"], "account_ids": [store["id"]]}).raise_for_status()
+    httpx.post(f"{url}/api/v1/autoclip/rules", headers=auth, json={
+        "name": "口播素材 → 小红书", "enabled": False, "match": {"tags": ["风格:口播"]}, "count": 2, "min_s": 20, "max_s": 60,
+        "preset_ids": ["xiaohongshu.note_3x4"]}).raise_for_status()
+    for username, name, role in (("xiaowang", "小王", "editor"), ("laoli", "老李", "viewer")):
+        httpx.post(f"{url}/api/v1/users", headers=auth, json={"username": username, "display_name": name, "role": role,
+                                                                "password": PASSWORD}).raise_for_status()
+    httpx.post(f"{url}/api/v1/keys", headers=auth, json={"name": "剪辑组笔记本", "role": "editor"}).raise_for_status()
+    old = httpx.post(f"{url}/api/v1/keys", headers=auth, json={"name": "旧的上传脚本", "role": "editor"}).json()
+    httpx.delete(f"{url}/api/v1/keys/{old['id']}", headers=auth).raise_for_status()
+
+
+def photograph_settings(page, url: str, auth: dict[str, str], name: str) -> None:  # type: ignore[no-untyped-def]
+    """The settings sections: accounts with a changed channel rule, rules with a dry run, a preset's sources,
+    people, and an API key just issued (its secret shown once; revoked afterwards, so the next run lists it so)."""
+    page.goto(f"{url}/#/settings/accounts")
+    page.wait_for_selector(".rule-fact.overridden")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / f"settings-accounts-{name}.png"), full_page=True)
+    page.goto(f"{url}/#/settings/rules")
+    page.wait_for_selector("article.rule .dry-run-rule")
+    page.click("article.rule .dry-run-rule >> nth=0")
+    page.wait_for_selector("article.rule .dry-run:not([hidden])")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / f"settings-rules-{name}.png"), full_page=True)
+    page.goto(f"{url}/#/settings/presets")
+    page.wait_for_selector("article.preset[data-preset='douyin.feed_9x16'] summary")
+    page.click("article.preset[data-preset='douyin.feed_9x16'] summary")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / f"settings-presets-{name}.png"))
+    page.goto(f"{url}/#/settings/users")
+    page.wait_for_selector("table.users tbody tr")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / f"settings-users-{name}.png"), full_page=True)
+    page.goto(f"{url}/#/settings/keys")
+    page.wait_for_selector("#key-create")
+    page.fill("#key-name", "报表同步" if name != "en" else "report sync")
+    page.click("#key-create button[type=submit]")
+    page.wait_for_selector("#key-secret")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / f"settings-keys-{name}.png"), full_page=True)
+    issued = [k for k in httpx.get(f"{url}/api/v1/keys", headers=auth).json() if k["revoked_at"] is None]
+    httpx.delete(f"{url}/api/v1/keys/{issued[-1]['id']}", headers=auth).raise_for_status()
 
 
 def seed_proposals(source: str) -> None:
@@ -166,6 +220,8 @@ def running_app(port: int) -> Iterator[tuple[str, str, Path]]:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
+    from tests.web.browser import wait_until
+
     with running_app(8931) as (url, key, work):
         ids = seed(url, key, work)
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -210,9 +266,11 @@ def main() -> None:
                 page.screenshot(path=str(OUT / f"material-{name}.png"), full_page=True)
                 page.goto(f"{url}/#/proposals")
                 page.wait_for_selector(".proposal-card")
-                page.wait_for_function("[...document.querySelectorAll('img.storyboard')].every(i => i.complete)")
+                # polled with evaluate: wait_for_function evals a string, which the page's CSP forbids
+                wait_until(page, "[...document.querySelectorAll('img.storyboard')].every(i => i.complete)")
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(OUT / f"proposals-{name}.png"), full_page=True)
+                photograph_settings(page, url, {"Authorization": f"Bearer {key}"}, name)
                 context.close()
             browser.close()
     print("screens written to", OUT)

@@ -43,6 +43,9 @@ export async function render(main, ctx) {
 const field = (text, input, hint) => el(["INPUT", "SELECT"].includes(input.tagName) ? "label" : "div", { className: "field" },
   el("span", { className: "field-label" }, text), input, hint ? el("span", { className: "muted small" }, hint) : null);
 
+// A list in words: 抖音、天猫 / Douyin, T-mall.
+const listed = (items) => items.join(zh() ? "\u3001" : ", ");
+
 const nameOf = (names) => (names && typeof names === "object" ? (zh() ? names.zh : names.en) : names) || "";
 
 // A button that asks again in place before it acts (no browser dialog).
@@ -207,7 +210,7 @@ async function accountsSection(box, { user, reload }) {
         el("th", { scope: "row" }, channelName(account.platform_id, channel),
           channel.overridden.length ? el("span", { className: "badge changed" }, t("settings.channel.changed")) : null,
           channel.from_platform_rules ? null : el("span", { className: "badge" }, t("settings.channel.added_by_hand"))),
-        el("td", { className: "rule-facts" }, ruleFacts(channel, channel.from_platform_rules ? defaults.get(channel.channel_id) : null, names)),
+        el("td", {}, el("div", { className: "rule-facts" }, ruleFacts(channel, channel.from_platform_rules ? defaults.get(channel.channel_id) : null, names))),
         canEdit ? el("td", { className: "row-actions" },
           el("button", { type: "button", className: "button edit-channel", onclick: () => {
             if (row.nextSibling && row.nextSibling.classList.contains("channel-edit")) return;
@@ -325,7 +328,7 @@ async function rulesSection(box, { user, reload }) {
       const titles = await Promise.all(shown.map((id) => api(`/materials/${id}`).then((m) => m.title).catch(() => null)));
       append(clear(dry), [el("h3", {}, t("settings.autoclip.dry.title")),
         el("p", { className: "dry-summary" }, t("settings.autoclip.dry.summary", { n: number(found.clip_count),
-          min: number(found.min_s), max: number(found.max_s), presets: found.preset_ids.map(presetName).join("、") })),
+          min: number(found.min_s), max: number(found.max_s), presets: listed(found.preset_ids.map(presetName)) })),
         el("ul", { className: "reasons" }, found.reasons.map((r) => el("li", {}, reasonText(r)))),
         (found.materials || []).length
           ? [el("p", {}, t("settings.autoclip.dry.matches", { n: number(found.materials.length) })),
@@ -340,8 +343,8 @@ async function rulesSection(box, { user, reload }) {
         el("dt", {}, t("settings.autoclip.tags")), el("dd", {}, rule.match.tags.length ? rule.match.tags.map((ref) => el("span", { className: "tag" }, ref)) : t("settings.autoclip.any_tags")),
         el("dt", {}, t("settings.autoclip.kind")), el("dd", {}, t(`settings.autoclip.kind.${rule.match.kind}`)),
         el("dt", {}, t("settings.autoclip.clips")), el("dd", { className: "rule-clips" }, t("settings.autoclip.clips_value", { n: number(rule.count), min: number(rule.min_s), max: number(rule.max_s) })),
-        el("dt", {}, t("settings.autoclip.presets")), el("dd", {}, rule.preset_ids.map(presetName).join("、")),
-        el("dt", {}, t("settings.autoclip.accounts")), el("dd", {}, rule.account_ids.length ? rule.account_ids.map(accountName).join("、") : t("settings.autoclip.no_accounts_chosen")),
+        el("dt", {}, t("settings.autoclip.presets")), el("dd", {}, listed(rule.preset_ids.map(presetName))),
+        el("dt", {}, t("settings.autoclip.accounts")), el("dd", {}, rule.account_ids.length ? listed(rule.account_ids.map(accountName)) : t("settings.autoclip.no_accounts_chosen")),
         el("dt", {}, t("settings.autoclip.updated")), el("dd", {}, dateTime(rule.updated_at))),
       el("div", { className: "actions" },
         el("button", { type: "button", className: "button dry-run-rule", onclick: runDry }, t("settings.autoclip.dry_run")),
