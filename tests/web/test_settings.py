@@ -96,6 +96,18 @@ def test_admin_sets_up_accounts_rules_people_and_keys(server, keys, page, watche
     page.wait_for_selector("section.account h2:has-text('洁净天猫官方旗舰店')")
     read = api(server, keys.admin, f"/accounts/{account['id']}").json()
     assert (read["name"], read["timezone"]) == ("洁净天猫官方旗舰店", "Asia/Hong_Kong")
+
+    # A second account, added by mistake, deleted after a second click (the first click only asks).
+    page.select_option("#account-platform", "douyin")
+    page.fill("#account-name", "测试号")
+    page.click("#account-create button[type=submit]")
+    extra = "section.account:has(h2:has-text('测试号'))"
+    page.wait_for_selector(extra)
+    page.click(f"{extra} .delete-account")
+    assert len(api(server, keys.admin, "/accounts").json()) == 2
+    page.click(f"{extra} .confirm-yes")
+    page.wait_for_selector("#notice:has-text('已删除店铺账号「测试号」')")
+    assert [a["name"] for a in api(server, keys.admin, "/accounts").json()] == ["洁净天猫官方旗舰店"]
     watcher.check_translated(page)
 
     # An automatic re-edit rule: tags autocompleted from the catalogue's, two presets, 10-30 s clips.
@@ -203,6 +215,9 @@ def test_admin_sets_up_accounts_rules_people_and_keys(server, keys, page, watche
     watcher.check_translated(page)
     open_tab(page, "accounts")
     assert page.inner_text(f"{changed} .rule-default") == "platform rule: 6 a month"
+    page.click(f"{shipai} .reset-channel")  # back to the platform's rules
+    page.wait_for_selector(f"{shipai} .rule-fact[data-field=monthly_minimum]:not(.overridden):has-text('6 a month')")
+    assert api(server, keys.admin, f"/accounts/{account['id']}/channels").json()[1]["overridden"] == []
     open_tab(page, "rules")
     page.click("article.rule .delete-rule")
     page.click("article.rule .confirm-yes")
