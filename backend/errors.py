@@ -436,6 +436,11 @@ class ProxyNotReady(NotFound):
 class ProxyNotPossible(AppError):
     status, slug, title = 422, "proxy-not-possible", "This material has no proxy (images, or no stored file)"
 
+
+class ProxyStateConflict(Conflict):
+    slug, title = "proxy-state-conflict", "The proxy's state does not allow that action"
+
+
 class ReframeNeedsAnalysis(AppError):
     status, slug, title = 409, "reframe-needs-analysis", "The material has no finished analysis to follow its subjects from"
 

@@ -33,6 +33,7 @@ PROPOSAL_STORYBOARDS = "reelhouse.autoclip.proposal_storyboards"  # render queue
 APPLY_AUTOCLIP_RULES = "reelhouse.apply_autoclip_rules"  # quick: matches a new recording against the rules
 CONTINUE_AUTOCLIP_RUN = "reelhouse.continue_autoclip_run"  # quick: a back-filled run's proposals and drafts
 MAKE_PROXY = "reelhouse.proxy.make_proxy"
+CANCEL_PROXY = "reelhouse.cancel_proxy"  # quick: stops a cancelled proxy's chunked workflow, if it has one
 
 # Analysis decodes a whole recording (minutes for a long stream): it goes with the renders, not the quick
 # work (its sweep, `reelhouse.sweep_analyses`, stays on the quick queue).

@@ -1,5 +1,5 @@
-"""Upload to validated drafts: a 10-minute 1080p recording through the API with an auto-clip rule, timed by
-stage, projected to a 2-hour recording.
+"""Upload to validated drafts: a 1080p recording (10 minutes by default, `--minutes 120` for the goal's full
+2 hours) through the API with an auto-clip rule, timed by stage; a shorter run is projected to 2 hours.
 
 A fresh `reelhouse serve` (SQLite, local storage, filesystem broker, its quick and render worker pools).
 A rule (as in the README: tag `content_type:直播`, 8 clips of 15-60 s, douyin.feed_9x16,
@@ -12,7 +12,7 @@ start/finish), proposals (analysis end to the run's render jobs), renders (first
 job's end). Projection for 2 hours: the analysis scales with duration; proposals are bounded by the
 2-hour proposal bench; the renders do not depend on the recording's length, only on the clips.
 
-    python -m bench.upload_to_drafts [--face-check] [--write]
+    python -m bench.upload_to_drafts [--minutes 120] [--face-check] [--write]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.common import OUT, machine, today, write_section
-from bench.render_throughput import PRESETS, Service, check_job, recording
+from bench.render_throughput import PIECE_SECONDS, PRESETS, Service, check_job, recording
 
 RULE = {
     "name": "直播切片 → 抖音/小红书/天猫",
@@ -76,11 +76,12 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=8, help="clips the rule asks for")
     parser.add_argument("--min-s", type=float, default=15.0)
     parser.add_argument("--max-s", type=float, default=60.0)
+    parser.add_argument("--minutes", type=float, default=10.0, help="recording length (joined 75 s pieces)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     rule = {**RULE, "count": args.count, "min_s": args.min_s, "max_s": args.max_s}
     OUT.mkdir(exist_ok=True)
-    src = recording()
+    src = recording(pieces=max(1, round(args.minutes * 60 / PIECE_SECONDS)))
     size = src.stat().st_size
     from workers.media.probe import probe_file
 
@@ -91,7 +92,7 @@ def main() -> int:
             r = service.http.post("/api/v1/autoclip/rules", json=rule)
             r.raise_for_status()
             t0 = time.time()
-            params: list[tuple[str, str | int | float | bool | None]] = [("title", "直播回放 10 分钟"), ("tag", "content_type:直播"), ("tag", "product:保温杯"),
+            params: list[tuple[str, str | int | float | bool | None]] = [("title", f"直播回放 {seconds / 60:.0f} 分钟"), ("tag", "content_type:直播"), ("tag", "product:保温杯"),
                       ("tag", "product:洗衣凝珠")]
             with src.open("rb") as fh:
                 r = service.http.post("/api/v1/materials", params=params, content=fh,
@@ -165,7 +166,7 @@ def main() -> int:
     if args.write:
         write_section(
             f"Upload to drafts: a recording into 8 clips × 3 presets (issue 17), {today()}",
-            f"`python -m bench.upload_to_drafts --count {args.count} --min-s {args.min_s:g} --max-s {args.max_s:g}"
+            f"`python -m bench.upload_to_drafts --minutes {args.minutes:g} --count {args.count} --min-s {args.min_s:g} --max-s {args.max_s:g}"
             f"{' --face-check' if args.face_check else ''}` on {machine()}.\n\n{text}\n",
         )
     return 0

@@ -19,7 +19,7 @@ __all__ = ["LONGEST_TASK_SECONDS", "PROXY_QUEUE", "QUICK_QUEUE", "RENDER_QUEUE",
 
 TASK_MODULES = [
     "workers.catalogue", "workers.uploads", "workers.compliance", "workers.renders", "workers.autoclip", "workers.proxies",
-    "workers.proxy_chunks",
+    "workers.proxy_chunks", "workers.auth",
 ]
 
 

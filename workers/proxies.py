@@ -29,7 +29,7 @@ from backend.errors import AppError
 from backend.objectstore import get_storage
 from backend.proxies import service as proxies
 from backend.proxies.models import Proxy
-from backend.queue import LONGEST_TASK_SECONDS, MAKE_PROXY, PROXY_QUEUE, QUICK_QUEUE
+from backend.queue import CANCEL_PROXY, LONGEST_TASK_SECONDS, MAKE_PROXY, PROXY_QUEUE, QUICK_QUEUE
 from storage import Storage
 from storage.base import StorageError
 from workers import proxy_chunks
@@ -37,7 +37,7 @@ from workers.celery_app import celery_app
 from workers.media.chunked import ChunkPlanError
 from workers.media.facts import MediaType
 from workers.media.proxy import PROXY_VERSION, ProxyOutputs, encode_proxy
-from workers.media.run import MediaError, ffmpeg_filters, ffmpeg_path
+from workers.media.run import MediaCancelled, MediaError, ffmpeg_filters, ffmpeg_path
 
 log = logging.getLogger("reelhouse.proxies")
 SWEEP_EVERY_SECONDS = 120.0
@@ -48,11 +48,14 @@ celery_app.conf.beat_schedule["proxy-sweep"] = {"task": "reelhouse.sweep_proxies
 
 class _Lease:
     """Keeps the proxy's lease while the task works: renewed every few seconds from a thread (a
-    two-hour original takes longer to download than a lease lasts), with ffmpeg's progress."""
+    two-hour original takes longer to download than a lease lasts), with ffmpeg's progress. A renewal
+    refused (the proxy was cancelled, or its lease went to another attempt) makes `lost` true, which
+    stops ffmpeg (`should_cancel`)."""
 
     def __init__(self, material_id: uuid.UUID, owner: str, seconds: float) -> None:
         self.material_id, self.owner, self.seconds = material_id, owner, seconds
         self.progress = 0.0
+        self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, name=f"proxy-lease-{material_id}", daemon=True)
 
@@ -67,11 +70,17 @@ class _Lease:
         self._stop.set()
         self._thread.join(timeout=10)
 
+    def should_cancel(self) -> bool:
+        return self.lost
+
     def _renew(self) -> None:
         while not self._stop.wait(min(5.0, self.seconds / 4)):
             try:
                 with session_scope() as session:
-                    proxies.heartbeat(session, self.material_id, self.owner, self.seconds, self.progress)
+                    held = proxies.heartbeat(session, self.material_id, self.owner, self.seconds, self.progress)
+                if not held:
+                    self.lost = True
+                    return
             except TRANSIENT:
                 log.warning("heartbeat for the proxy of %s failed; will try again", self.material_id, exc_info=True)
 
@@ -86,7 +95,7 @@ def encode_whole(original: Path, inputs: proxies.ProxyInputs, out_dir: Path, set
     """The proxy, sprite and waveform in one ffmpeg run over the whole file."""
     ffmpeg = ffmpeg_path(settings.ffmpeg_path)
     return encode_proxy(original, inputs.facts, out_dir, ffmpeg=ffmpeg, filters=ffmpeg_filters(ffmpeg),
-                        timeout=settings.render_timeout_seconds, on_progress=lease)
+                        timeout=settings.render_timeout_seconds, on_progress=lease, should_cancel=lease.should_cancel)
 
 
 # --------------------------------------------------------------------------- chunked (long sources)
@@ -118,7 +127,12 @@ def start_chunked(mid: uuid.UUID, inputs: proxies.ProxyInputs, settings: Setting
     )
     try:
         chunks = proxy_chunks.plan(job, get_storage())
-        proxy_chunks.start(job, chunks)
+        workflow = proxy_chunks.start(job, chunks)
+        with session_scope() as session:
+            recorded = proxies.record_workflow(session, mid, owner, workflow)
+        if not recorded:  # cancelled while it started: nobody else knows the workflow to stop it
+            proxy_chunks.cancel(workflow)
+            return "cancelled"
     except TRANSIENT:
         with contextlib.suppress(*TRANSIENT), session_scope() as session:
             proxies.release_proxy(session, mid, owner)
@@ -240,6 +254,9 @@ def make_proxy(material_id: str, task_id: str | None = None) -> str:
         except TRANSIENT:
             pass  # the lease expires and the sweep sends it again
         raise
+    except MediaCancelled:
+        log.info("proxy of %s stopped: its lease was lost (cancelled, or taken over)", mid)
+        return "cancelled"
     except (MediaError, AppError, OSError, ValueError) as e:
         code = "proxy-not-possible" if isinstance(e, AppError) else _slug(type(e).__name__)
         log.warning("proxy of %s failed: %s", mid, e)
@@ -278,3 +295,13 @@ def sweep_proxies_task() -> int:
         resent = proxies.sweep_proxies(session)
         backfilled = proxies.backfill_proxies(session)
     return len(resent) + len(backfilled)
+
+
+@celery_app.task(name=CANCEL_PROXY, queue=QUICK_QUEUE, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def cancel_proxy_task(material_id: str) -> int:
+    """A person cancelled the proxy (sent after that commit): stop its chunked workflow, if it has one
+    (revoke, abort, delete the pieces); how many tasks were told. A whole-file encode needs nothing: its
+    next lease renewal is refused and it kills ffmpeg itself."""
+    with session_scope() as session:
+        workflow = proxies.cancelled_workflow(session, uuid.UUID(material_id))
+    return proxy_chunks.cancel(workflow) if workflow else 0

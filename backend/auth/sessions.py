@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam, delete, func, or_
 from sqlmodel import Session, col, select
 
 from backend.auth.models import ApiKey, LoginAttempt, User, WebSession
@@ -29,6 +29,9 @@ from backend.sqltypes import utcnow
 
 # Stamp last_seen_at (and slide the idle expiry) at most this often, so reads don't all become writes.
 TOUCH_SECONDS = 60
+# An ended session (expired or revoked) is kept this long before it is deleted: a browser coming back just
+# after is still told its session ended rather than that it is unknown.
+ENDED_SESSION_RETAIN = timedelta(days=1)
 
 
 def token_digest(token: str) -> str:
@@ -157,6 +160,24 @@ def revoke_session(session: Session, session_id: uuid.UUID) -> None:
         row.revoked_at = utcnow()
         session.add(row)
         session.flush()
+
+
+def delete_ended_sessions(
+    session: Session, *, now: datetime | None = None, retain: timedelta = ENDED_SESSION_RETAIN, batch: int = 500
+) -> int:
+    """Delete at most `batch` sessions that ended (idle or absolute expiry, or revocation) more than
+    `retain` ago; the number deleted. A short answer means nothing more is due; the caller commits
+    between batches so no transaction holds many rows."""
+    cutoff = (now or utcnow()) - retain
+    ended = or_(
+        col(WebSession.expires_at) < cutoff, col(WebSession.absolute_expires_at) < cutoff,
+        col(WebSession.revoked_at) < cutoff,
+    )
+    ids = list(session.exec(select(WebSession.id).where(ended).limit(batch)).all())
+    if ids:
+        session.execute(delete(WebSession).where(col(WebSession.id).in_(ids)))
+        session.flush()
+    return len(ids)
 
 
 def csrf_matches(signed_in: SignedIn, sent: str | None) -> bool:

@@ -210,20 +210,12 @@ def inputs_for(session: Session, analysis_id: uuid.UUID) -> AnalysisInputs:
 
 
 def _update_held(session: Session, analysis_id: uuid.UUID, owner: str, **values: Any) -> bool:
-    result = session.execute(
-        update(Analysis)
-        .where(col(Analysis.id) == analysis_id, col(Analysis.lease_owner) == owner, col(Analysis.status) == AnalysisStatus.running)
-        .values(**values)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return leases.update_held(session, Analysis, analysis_id, owner, running=AnalysisStatus.running, **values)
 
 
 def heartbeat(session: Session, analysis_id: uuid.UUID, owner: str, lease_seconds: float, progress: float) -> bool:
-    now = utcnow()
-    return _update_held(
-        session, analysis_id, owner, lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now,
-        progress=round(min(max(progress, 0.0), 1.0), 4),
-    )
+    return leases.heartbeat(session, Analysis, analysis_id, owner, lease_seconds, running=AnalysisStatus.running,
+                            progress=progress)
 
 
 def finish_analysis(
@@ -251,9 +243,8 @@ def finish_analysis(
 
 def release_analysis(session: Session, analysis_id: uuid.UUID, owner: str) -> bool:
     """Give the lease back so a retry can take it at once (a transient failure)."""
-    return _update_held(
-        session, analysis_id, owner, status=AnalysisStatus.queued, lease_owner=None, lease_expires_at=None, updated_at=utcnow()
-    )
+    return leases.release(session, Analysis, analysis_id, owner, queued=AnalysisStatus.queued,
+                          running=AnalysisStatus.running)
 
 
 def sweep_analyses(session: Session, *, stale_after: timedelta = timedelta(minutes=10)) -> list[uuid.UUID]:
@@ -486,15 +477,49 @@ def storyboards_wanted(session: Session, material_id: uuid.UUID) -> StoryboardSo
     return StoryboardSource(material.storage_key, material.rotation or 0, wanted) if wanted else None
 
 
+def forget_storyboards(session: Session, material_id: uuid.UUID) -> list[str]:
+    """The recording was deleted: its proposals' storyboards are dropped from the rows here and deleted
+    from storage by the storyboard task once this has committed (it makes none for a deleted material);
+    the keys it was sent. A restore makes them again (`remake_storyboards`)."""
+    rows = session.scalars(select(Proposal).where(col(Proposal.material_id) == material_id))
+    stale = []
+    for p in rows:
+        if p.storyboard:  # JSON null or a dict: tested here, not in SQL (see `storyboards_wanted`)
+            if p.storyboard.get("key"):
+                stale.append(p.storyboard["key"])
+            p.storyboard = None
+    session.flush()
+    if stale:
+        queue.enqueue(session, queue.PROPOSAL_STORYBOARDS, str(material_id), *stale)
+    return stale
+
+
+def remake_storyboards(session: Session, material_id: uuid.UUID) -> bool:
+    """The recording was restored: its proposals (not rejected) get their storyboards again, made by the
+    storyboard task after the commit. True when a message is sent."""
+    rows = session.scalars(
+        select(Proposal.storyboard).where(
+            col(Proposal.material_id) == material_id, col(Proposal.status) != ProposalStatus.rejected,
+        )
+    )
+    if all(rows):
+        return False
+    queue.enqueue(session, queue.PROPOSAL_STORYBOARDS, str(material_id))
+    return True
+
+
 def sweep_storyboards(
     session: Session, *, after: timedelta = timedelta(minutes=10), window: timedelta = timedelta(days=1)
 ) -> list[uuid.UUID]:
     """Materials with proposals changed `after`..`window` ago that still have no storyboard (a lost message,
-    a worker that died): their storyboard message is sent again after the commit."""
+    a worker that died): their storyboard message is sent again after the commit. A deleted recording's
+    proposals have none on purpose."""
     now = utcnow()
     rows = session.execute(
-        select(Proposal.material_id, Proposal.storyboard).where(
-            col(Proposal.status) != ProposalStatus.rejected,
+        select(Proposal.material_id, Proposal.storyboard)
+        .join(Material, col(Material.id) == col(Proposal.material_id))
+        .where(
+            col(Proposal.status) != ProposalStatus.rejected, col(Material.status) != MaterialStatus.deleted,
             col(Proposal.updated_at) < now - after, col(Proposal.updated_at) >= now - window,
         )
     )
@@ -508,10 +533,18 @@ def store_storyboard(
     session: Session, want: StoryboardWanted, *, times: list[float], width: int, height: int
 ) -> bool:
     """Record a storyboard made for `want`'s range; False (nothing written) when the proposal has moved or
-    gone meanwhile: that storyboard shows a range nobody looks at any more."""
+    gone meanwhile, or its recording was deleted: that storyboard shows a range nobody looks at any more."""
+    recording_kept = (
+        select(Material.id)
+        .where(col(Material.id) == col(Proposal.material_id), col(Material.status) != MaterialStatus.deleted)
+        .exists()
+    )
     result = session.execute(
         update(Proposal)
-        .where(col(Proposal.id) == want.proposal_id, col(Proposal.start_s) == want.start, col(Proposal.end_s) == want.end)
+        .where(
+            col(Proposal.id) == want.proposal_id, col(Proposal.start_s) == want.start, col(Proposal.end_s) == want.end,
+            recording_kept,
+        )
         .values(storyboard={"key": want.key, "times": times, "width": width, "height": height})
     )
     return result.rowcount == 1  # type: ignore[attr-defined]

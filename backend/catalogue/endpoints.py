@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from backend import errors
+from backend.autoclip import service as autoclip
 from backend.catalogue import service as materials
 from backend.catalogue import tags as tag_service
 from backend.catalogue.downloads import download_name
@@ -256,10 +257,14 @@ def patch_material(material_id: uuid.UUID, body: MaterialUpdate, session: Sessio
 
 @router.delete(
     f"{API}/materials/{{material_id:uuid}}", response_model=MaterialPublic, summary="Soft-delete (restorable)",
+    description="Hides the material; its files stay so it can be restored. A recording's proposal storyboards "
+    "(derived images) are deleted once this has committed and made again on restore.",
     responses=problems(403, 404, 409),
 )
 def delete_material(material_id: uuid.UUID, session: SessionDep, _: Editor) -> MaterialPublic:
-    return public_one(session, materials.soft_delete_material(session, material_id))
+    material = materials.soft_delete_material(session, material_id)
+    autoclip.forget_storyboards(session, material_id)  # derived images: deleted after the commit, remade on restore
+    return public_one(session, material)
 
 
 @router.post(
@@ -267,7 +272,9 @@ def delete_material(material_id: uuid.UUID, session: SessionDep, _: Editor) -> M
     responses=problems(403, 404, 409),
 )
 def restore_material(material_id: uuid.UUID, session: SessionDep, _: Editor) -> MaterialPublic:
-    return public_one(session, materials.restore_material(session, material_id))
+    material = materials.restore_material(session, material_id)
+    autoclip.remake_storyboards(session, material_id)
+    return public_one(session, material)
 
 
 def _lineage_material(m: Material) -> LineageMaterial:

@@ -71,7 +71,10 @@ def _pool_argvs(queues: str, concurrency: int | None, beat: bool, loglevel: str)
 
 
 def _start_pools(argvs: list[list[str]]) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen(argv, start_new_session=True) for argv in argvs]
+    # Each pool in a process group of its own (stopped as a group; a Ctrl-C reaches `serve` alone), but in
+    # this session: Linux shares the CPU between sessions (sched_autogroup) before it looks at nice values,
+    # so a pool in a session of its own would escape the proxy pool's nice 10.
+    return [subprocess.Popen(argv, process_group=0) for argv in argvs]
 
 
 def _stop_pools(procs: list[subprocess.Popen[bytes]]) -> None:

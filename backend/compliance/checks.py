@@ -3,25 +3,32 @@ already be approved or in review there, itself or a copy with the same video fin
 
 A failed check refuses the submission with a problem whose type names the rule; an editor who knows
 better passes over named checks with a reason, which the publication's audit trail keeps.
+`check_before_submission` answers the same checks ahead of time, as findings, with what the submission
+would need (the checks to pass over) or why nothing would let it through.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlmodel import Session, col, select
 
-from backend.catalogue.models import Material, MaterialFingerprint
-from backend.compliance.fit import Bounds, Facts, Misfit, misfits
-from backend.compliance.models import AccountChannel, Publication, PublicationStatus
+from backend.catalogue.models import Material, MaterialFingerprint, MaterialStatus
+from backend.compliance.accounts import get_account, platform
+from backend.compliance.fit import Bounds, Facts, Misfit, lacks_audio, misfits
+from backend.compliance.models import AccountChannel, PlatformAccount, Publication, PublicationStatus
 from backend.errors import (
     PublicationAspect,
     PublicationDuplicate,
     PublicationDuration,
     PublicationMediaType,
     PublicationRefused,
+    UnknownChannel,
+    UnknownMaterial,
     ValidationFailed,
 )
 from workers.media.fingerprint import FLAT, VERSION, Fingerprint, align
@@ -55,7 +62,8 @@ def facts_of(material: Material) -> Facts:
         width, height = material.width, material.height
         if material.rotation % 180 == 90:
             width, height = height, width
-    return Facts(str(material.media_type), width, height, material.duration_s)
+    probed = material.status == MaterialStatus.ready
+    return Facts(str(material.media_type), width, height, material.duration_s, material.has_audio if probed else None)
 
 
 def _fingerprint(session: Session, material_id: uuid.UUID) -> Fingerprint | None:
@@ -86,6 +94,8 @@ def duplicate_on_channel(session: Session, material: Material, channel: AccountC
         return Misfit(
             "duplicate",
             f"该素材已在渠道「{channel.name_zh}」{_status_zh(same[2])}（发布记录 {same[0]}）",
+            "duplicate",
+            {"publication_id": str(same[0]), "status": str(same[2])},
         )
     mine = _fingerprint(session, material.id)
     if mine is None or not rows:
@@ -102,12 +112,23 @@ def duplicate_on_channel(session: Session, material: Material, channel: AccountC
                 "duplicate",
                 f"该素材与已在渠道「{channel.name_zh}」{_status_zh(status)}的素材 {mid} 画面相同"
                 f"（指纹一致，发布记录 {pid}）",
+                "duplicate_copy",
+                {"publication_id": str(pid), "status": str(status), "material_id": str(mid)},
             )
     return None
 
 
 def _status_zh(status: str) -> str:
     return "审核中" if status == PublicationStatus.pending.value else "审核通过"
+
+
+def failed_checks(session: Session, material: Material, channel: AccountChannel) -> list[Misfit]:
+    """Every submission check the material fails on the channel, in the order they are reported."""
+    failed = misfits(facts_of(material), bounds_of(channel))
+    duplicate = duplicate_on_channel(session, material, channel)
+    if duplicate is not None:
+        failed.append(duplicate)
+    return failed
 
 
 def check_submission(
@@ -125,10 +146,7 @@ def check_submission(
         raise ValidationFailed(f"unknown check {', '.join(sorted(unknown))}; use {', '.join(CHECKS)}")
     if passed and not (reason or "").strip():
         raise ValidationFailed("passing over a submission check needs override_reason (why it may go anyway)")
-    failed = misfits(facts_of(material), bounds_of(channel))
-    duplicate = duplicate_on_channel(session, material, channel)
-    if duplicate is not None:
-        failed.append(duplicate)
+    failed = failed_checks(session, material, channel)
     refused = [m for m in failed if m.check not in passed]
     if refused:
         first = refused[0]
@@ -140,3 +158,104 @@ def check_submission(
             ],
         )
     return [f"{m.check}（{m.detail}）" for m in failed]
+
+
+# --- asked ahead of time ------------------------------------------------------------------------------
+
+REFUSED, WARNING = "refused", "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing to know before submitting. `check` names the submission check to pass over (in
+    `override`, with a reason) for the submission to go through; a warning without one goes through as it
+    is; a refusal goes through in no way."""
+
+    code: str
+    severity: str  # refused | warning
+    detail: str  # Chinese, as a problem detail says it
+    check: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SubmissionCheck:
+    account: PlatformAccount
+    channel: AccountChannel
+    material: Material
+    needs_audio: bool
+    findings: list[Finding]
+
+    @property
+    def verdict(self) -> str:
+        if any(f.severity == REFUSED for f in self.findings):
+            return REFUSED
+        return WARNING if self.findings else "fits"
+
+    @property
+    def override(self) -> list[str]:
+        named = {f.check for f in self.findings if f.check}
+        return [c for c in CHECKS if c in named]
+
+
+def platform_needs_audio(platform_id: str) -> bool:
+    """Whether every preset reelhouse has for the platform carries a sound track (T-mall's do)."""
+    presets = platform(platform_id).presets
+    return bool(presets) and all(p.requires_audio for p in presets)
+
+
+def check_before_submission(
+    session: Session,
+    material_id: uuid.UUID,
+    account_id: uuid.UUID,
+    channel_id: str,
+    platform_post_id: str | None = None,
+) -> SubmissionCheck:
+    """What recording this submission now would meet: the checks it would fail (each can be passed over
+    with a reason), what would refuse it whatever is passed over (a deleted material, a post id the
+    account already has), and what the platform may object to (no sound track, a material still being
+    processed). Unknown accounts, channels and materials are refused as recording them would be."""
+    account = get_account(session, account_id)
+    channel = session.exec(
+        select(AccountChannel).where(AccountChannel.account_id == account_id, AccountChannel.channel_id == channel_id)
+    ).first()
+    if channel is None:
+        raise UnknownChannel(f"account {account_id} has no channel {channel_id!r}")
+    material = session.get(Material, material_id)
+    if material is None:
+        raise UnknownMaterial(f"material {material_id} does not exist")
+    needs_audio = platform_needs_audio(account.platform_id)
+    found: list[Finding] = []
+    if material.status == MaterialStatus.deleted:
+        found.append(Finding("material_deleted", REFUSED, f"素材 {material_id} 已删除，恢复后才能提交"))
+        return SubmissionCheck(account, channel, material, needs_audio, found)
+    if platform_post_id:
+        clash = session.exec(
+            select(Publication.id).where(
+                Publication.account_id == account_id, Publication.platform_post_id == platform_post_id
+            )
+        ).first()
+        if clash is not None:
+            found.append(
+                Finding(
+                    "post_id_taken",
+                    REFUSED,
+                    f"这个账号已有作品 ID 为 {platform_post_id} 的发布记录（{clash}）",
+                    params={"publication_id": str(clash), "platform_post_id": platform_post_id},
+                )
+            )
+    for m in failed_checks(session, material, channel):
+        found.append(Finding(m.code or m.check, WARNING, m.detail, m.check, m.params))
+    if material.status != MaterialStatus.ready:
+        found.append(
+            Finding(
+                "material_not_ready",
+                WARNING,
+                f"素材尚未就绪（状态 {material.status}），画面、时长和声音都还没有核对",
+                params={"status": str(material.status)},
+            )
+        )
+    elif lacks_audio(facts_of(material), needs_audio):
+        name = platform(account.platform_id).name.zh
+        found.append(Finding("audio_missing", WARNING, f"素材没有声音：{name}的视频通常要有音轨，审核可能不通过"))
+    return SubmissionCheck(account, channel, material, needs_audio, found)

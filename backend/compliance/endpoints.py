@@ -9,8 +9,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from backend import errors
-from backend.compliance import accounts, monthly, publications, reports
+from backend.compliance import accounts, checks, monthly, publications, reports
 from backend.compliance.export import MEDIA_TYPES, filename, render, status_document
+from backend.compliance.fit import aspect_name
 from backend.compliance.models import PlatformAccount, Publication, PublicationStatus, Report
 from backend.compliance.schemas import (
     AccountCreate,
@@ -21,12 +22,15 @@ from backend.compliance.schemas import (
     ChannelOpening,
     ChannelPublic,
     ChannelUpdate,
+    CheckedChannel,
     EventPublic,
+    PublicationCheck,
     PublicationCreate,
     PublicationPublic,
     PublicationUpdate,
     ReportPublic,
     Resubmission,
+    SubmissionCheckPublic,
     Transition,
 )
 from backend.deps import Admin, Editor, SessionDep, StorageDep, Viewer
@@ -207,6 +211,58 @@ def create_publication(
     pub = publications.record_publication(session, publications.PublicationInput(**body.model_dump()), key.id)
     response.headers["Location"] = f"{API}/publications/{pub.id}"
     return _publication_public(session, [pub])[0]
+
+
+@router.post(
+    f"{API}/publications:check",
+    response_model=SubmissionCheckPublic,
+    summary="Check a submission before recording it (nothing is written)",
+    description="The checks `POST /publications` runs on a submission (media type, aspect, duration, already "
+    "approved or in review on the channel, itself or a copy), plus what would refuse it whatever is passed "
+    "over (a deleted material; a post id the account already has) and what the platform may object to (no "
+    "sound track where the platform's presets all carry one; a material not processed yet). Each finding has "
+    "a stable `code` and its figures in `params`; `override` lists the checks to pass over (with "
+    "`override_reason`) to record it. Unknown accounts, channels and materials answer the problems recording "
+    "would.",
+    responses=problems(400, 403, 404, 422),
+)
+def check_publication(body: PublicationCheck, session: SessionDep, _: Viewer) -> SubmissionCheckPublic:
+    found = checks.check_before_submission(
+        session, body.material_id, body.account_id, body.channel_id, body.platform_post_id
+    )
+    return _check_public(found)
+
+
+def _check_public(found: checks.SubmissionCheck) -> SubmissionCheckPublic:
+    m, c, facts = found.material, found.channel, checks.facts_of(found.material)
+    findings = [
+        {**vars(f), "params": dict(f.params), "type": checks.ERRORS[f.check].type_uri() if f.check else None}
+        for f in found.findings
+    ]
+    return SubmissionCheckPublic.model_validate(
+        {
+            "verdict": found.verdict,
+            "override": found.override,
+            "findings": findings,
+            "account_id": found.account.id,
+            "timezone": found.account.timezone,
+            "material": {
+                "id": m.id,
+                "title": m.title,
+                "status": m.status,
+                "media_type": m.media_type,
+                "width": facts.width,
+                "height": facts.height,
+                "duration_s": m.duration_s,
+                "has_audio": m.has_audio,
+                "aspect": aspect_name(facts.width, facts.height) if facts.width and facts.height else None,
+            },
+            "channel": {
+                **{k: getattr(c, k) for k in CheckedChannel.model_fields if k != "needs_audio"},
+                "needs_audio": found.needs_audio,
+            },
+        }
+    )
 
 
 @router.get(

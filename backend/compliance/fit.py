@@ -7,8 +7,10 @@ reach the team as problem details.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from math import gcd
+from typing import Any
 
 ASPECT_TOLERANCE = 0.02  # relative: 1080x1440 and 720x962 are both 3:4
 MEDIA_NAMES = {"video": "视频", "image": "图片", "audio": "音频"}
@@ -34,12 +36,18 @@ class Facts:
     width: int | None = None
     height: int | None = None
     duration_s: float | None = None
+    has_audio: bool | None = None  # None: not known (not probed)
 
 
 @dataclass(frozen=True)
 class Misfit:
-    check: str  # media_type | aspect | duration
+    """One way a material does not fit: the submission check it fails, its words (Chinese), and a stable
+    code with the figures behind it, for clients that word it themselves."""
+
+    check: str  # media_type | aspect | duration | duplicate
     detail: str
+    code: str = ""  # media_type | aspect | duration_long | duration_short | duplicate | duplicate_copy
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _ratio(text: str) -> float:
@@ -77,6 +85,8 @@ def misfits(facts: Facts, bounds: Bounds) -> list[Misfit]:
             Misfit(
                 "media_type",
                 f"素材是{MEDIA_NAMES.get(facts.media_type, facts.media_type)}，渠道「{name}」只接受{wanted}",
+                "media_type",
+                {"media_type": facts.media_type, "accepted": list(bounds.media_types)},
             )
         )
         return out  # sizes and durations of the wrong kind of media say nothing more
@@ -86,6 +96,8 @@ def misfits(facts: Facts, bounds: Bounds) -> list[Misfit]:
             Misfit(
                 "aspect",
                 f"素材画面比例为 {aspect_name(w, h)}（{w}×{h}），渠道「{name}」要求 {' 或 '.join(bounds.aspects)}",
+                "aspect",
+                {"aspect": aspect_name(w, h), "width": w, "height": h, "accepted": list(bounds.aspects)},
             )
         )
     d = facts.duration_s
@@ -95,6 +107,8 @@ def misfits(facts: Facts, bounds: Bounds) -> list[Misfit]:
                 Misfit(
                     "duration",
                     f"素材时长 {_seconds(d)} 秒，渠道「{name}」要求不超过 {_seconds(bounds.max_duration_s)} 秒",
+                    "duration_long",
+                    {"duration_s": d, "max_duration_s": bounds.max_duration_s},
                 )
             )
         elif bounds.min_duration_s is not None and d < bounds.min_duration_s:
@@ -102,6 +116,14 @@ def misfits(facts: Facts, bounds: Bounds) -> list[Misfit]:
                 Misfit(
                     "duration",
                     f"素材时长 {_seconds(d)} 秒，渠道「{name}」要求不少于 {_seconds(bounds.min_duration_s)} 秒",
+                    "duration_short",
+                    {"duration_s": d, "min_duration_s": bounds.min_duration_s},
                 )
             )
     return out
+
+
+def lacks_audio(facts: Facts, needs_audio: bool) -> bool:
+    """A probed video without a sound track, for a platform whose presets all carry one (`requires_audio`):
+    the platform's review may turn it down. A warning only: submissions are not refused for it."""
+    return needs_audio and facts.media_type == "video" and facts.has_audio is False

@@ -151,6 +151,84 @@ class PublicationCreate(BaseModel):
     override_reason: MultilineText | None = Field(default=None, max_length=2000)
 
 
+class PublicationCheck(BaseModel):
+    """A submission to check before it is recorded (nothing is written)."""
+
+    material_id: uuid.UUID
+    account_id: uuid.UUID
+    channel_id: ChannelId
+    platform_post_id: Text | None = Field(
+        default=None, max_length=200, description="Checked against the account's recorded post ids when given"
+    )
+
+
+FindingCode = Literal[
+    "media_type",
+    "aspect",
+    "duration_long",
+    "duration_short",
+    "duplicate",
+    "duplicate_copy",
+    "audio_missing",
+    "material_not_ready",
+    "material_deleted",
+    "post_id_taken",
+]
+
+
+class CheckFinding(BaseModel):
+    code: FindingCode = Field(description="Stable; a client words the finding from it and `params`")
+    severity: Literal["refused", "warning"] = Field(
+        description="refused: the submission cannot be recorded, whatever is passed over; warning: it can"
+    )
+    check: Check | None = Field(
+        description="The submission check to list in `override` (with `override_reason`) to submit anyway; "
+        "null: nothing to pass over (a refusal, or a warning the submission goes through with)"
+    )
+    type: str | None = Field(description="The problem type recording the submission would answer for this check")
+    detail: str = Field(description="The finding in Chinese, as a problem detail words it")
+    params: dict[str, Any] = Field(
+        description="The figures behind it: aspect, width, height, accepted; duration_s, max_duration_s, "
+        "min_duration_s; media_type; publication_id, status, material_id; platform_post_id"
+    )
+
+
+class CheckedMaterial(BaseModel):
+    id: uuid.UUID
+    title: str
+    status: str
+    media_type: str
+    width: int | None
+    height: int | None
+    aspect: str | None = Field(examples=["3:4"])
+    duration_s: float | None
+    has_audio: bool
+
+
+class CheckedChannel(BaseModel):
+    channel_id: str
+    name_zh: str
+    name_en: str
+    media_types: list[MediaKind]
+    aspects: list[str] | None
+    min_duration_s: float | None
+    max_duration_s: float | None
+    needs_audio: bool = Field(description="Every preset reelhouse has for the platform carries a sound track")
+
+
+class SubmissionCheckPublic(BaseModel):
+    verdict: Literal["fits", "warning", "refused"] = Field(
+        description="fits: record it as it is; warning: it can be recorded (passing over `override` with a "
+        "reason when that is not empty); refused: recording it would be refused whatever is passed over"
+    )
+    override: list[Check] = Field(description="The checks to pass over to record it (empty: none)")
+    findings: list[CheckFinding]
+    account_id: uuid.UUID
+    timezone: str
+    material: CheckedMaterial
+    channel: CheckedChannel
+
+
 class PublicationUpdate(BaseModel):
     platform_post_id: Text | None = Field(default=None, max_length=200)
     post_url: Text | None = Field(default=None, max_length=1000)

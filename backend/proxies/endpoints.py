@@ -1,5 +1,6 @@
-"""Proxy endpoints: a material's proxy state, asking for one (again), and serving the proxy MP4 (Range,
-or a 307 to a presigned URL on S3), its sprite sheets with their WebVTT index and its waveform."""
+"""Proxy endpoints: a material's proxy state, asking for one (again) or cancelling it, and serving the
+proxy MP4 (Range, or a 307 to a presigned URL on S3), its sprite sheets with their WebVTT index and its
+waveform."""
 
 from __future__ import annotations
 
@@ -56,6 +57,19 @@ def request_proxy(material_id: uuid.UUID, session: SessionDep, _: Editor) -> Pro
     if material.status == "deleted":
         raise errors.Gone("the material is deleted; restore it first")
     return _public(proxies.request_proxy(session, material, retry_failed=True))
+
+
+@router.post(
+    f"{BASE}/cancel", response_model=ProxyPublic, summary="Cancel a queued or running proxy",
+    description="The proxy ends `failed` with error code `proxy-cancelled` (ask for it again with POST "
+    "`.../proxy`). A running encode is stopped: ffmpeg is killed at the worker's next lease renewal (a few "
+    "seconds), and a chunked encode's tasks are revoked and aborted and its pieces deleted, after the "
+    "commit. 404 `not-found` when the material or its proxy does not exist; 409 `proxy-state-conflict` "
+    "(with `proxy_state`) when the proxy is already ready or failed.",
+    responses=problems(403, 404, 409),
+)
+def cancel_proxy(material_id: uuid.UUID, session: SessionDep, _: Editor) -> ProxyPublic:
+    return _public(proxies.cancel_proxy(session, material_id))
 
 
 def _etag(proxy: Proxy, what: str) -> str:

@@ -90,6 +90,50 @@ def get_proxy(session: Session, material_id: uuid.UUID) -> Proxy | None:
     return session.get(Proxy, material_id)
 
 
+CANCELLED = "proxy-cancelled"  # the error code of a cancelled proxy (also a cancelled chunked workflow's)
+
+
+def cancel_proxy(session: Session, material_id: uuid.UUID) -> Proxy:
+    """Stop a queued or running proxy: it ends failed with error code `proxy-cancelled`, so a person may
+    ask for it again (POST). A whole-file encode sees it at its next heartbeat and kills ffmpeg; a
+    chunked workflow is revoked and aborted by a message sent after the commit. NotFound without a
+    proxy, ProxyStateConflict when it is already ready or failed."""
+    if session.get(Material, material_id) is None:
+        raise errors.NotFound("no such material")
+    now = utcnow()
+    # Conditional, so a worker that finishes meanwhile wins and the answer is a conflict.
+    was = session.execute(
+        update(Proxy)
+        .where(col(Proxy.id) == material_id, col(Proxy.status).in_([ProxyState.queued, ProxyState.running]))
+        .values(status=ProxyState.failed, error_code=CANCELLED, error="cancelled on request", finished_at=now,
+                updated_at=now, lease_expires_at=None)
+        .returning(col(Proxy.started_at))
+    ).first()
+    proxy = session.get(Proxy, material_id, populate_existing=True)
+    if proxy is None:
+        raise errors.NotFound("the material has no proxy (images have none)")
+    if was is None:
+        raise errors.ProxyStateConflict(f"the proxy is already {proxy.status}", proxy_state=proxy.status)
+    if was.started_at is not None:  # a worker took it: a chunked workflow may be running
+        queue.enqueue(session, queue.CANCEL_PROXY, str(material_id))
+    return proxy
+
+
+def cancelled_workflow(session: Session, material_id: uuid.UUID) -> str | None:
+    """The chunked workflow of a proxy that was cancelled (and not asked for again since), to stop."""
+    proxy = session.get(Proxy, material_id)
+    if proxy is None or proxy.status != ProxyState.failed or proxy.error_code != CANCELLED:
+        return None
+    workflow = (proxy.details or {}).get("workflow")
+    return workflow if isinstance(workflow, str) else None
+
+
+def record_workflow(session: Session, material_id: uuid.UUID, owner: str, workflow: str) -> bool:
+    """Note the chunked workflow the proxy's lease holder started, so a cancel can stop it; False when the
+    lease is gone (cancelled meanwhile: the caller stops the workflow itself)."""
+    return _update_held(session, material_id, owner, details={"chunked": True, "workflow": workflow})
+
+
 def summaries(session: Session, material_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, MaterialProxyPublic]:
     """What each material reports about its proxy, for a whole page in one query."""
     if not material_ids:
@@ -154,18 +198,12 @@ def inputs_for(session: Session, material_id: uuid.UUID) -> ProxyInputs:
 
 
 def _update_held(session: Session, material_id: uuid.UUID, owner: str, **values: Any) -> bool:
-    result = session.execute(
-        update(Proxy)
-        .where(col(Proxy.id) == material_id, col(Proxy.lease_owner) == owner, col(Proxy.status) == ProxyState.running)
-        .values(**values)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return leases.update_held(session, Proxy, material_id, owner, running=ProxyState.running, **values)
 
 
 def heartbeat(session: Session, material_id: uuid.UUID, owner: str, lease_seconds: float, progress: float) -> bool:
-    now = utcnow()
-    return _update_held(session, material_id, owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
-                        updated_at=now, progress=round(min(max(progress, 0.0), 1.0), 4))
+    return leases.heartbeat(session, Proxy, material_id, owner, lease_seconds, running=ProxyState.running,
+                            progress=progress)
 
 
 @dataclass(frozen=True)
@@ -204,8 +242,7 @@ def fail_proxy(session: Session, material_id: uuid.UUID, owner: str, error_code:
 
 def release_proxy(session: Session, material_id: uuid.UUID, owner: str) -> bool:
     """Give the lease back so a retry can take it at once (a transient failure)."""
-    return _update_held(session, material_id, owner, status=ProxyState.queued, lease_owner=None,
-                        lease_expires_at=None, updated_at=utcnow())
+    return leases.release(session, Proxy, material_id, owner, queued=ProxyState.queued, running=ProxyState.running)
 
 
 def sweep_proxies(session: Session, *, stale_after: timedelta = timedelta(minutes=10)) -> list[uuid.UUID]:

@@ -479,27 +479,15 @@ def claim_job(session: Session, job_id: uuid.UUID, owner: str, lease_seconds: fl
 
 def _update_held_job(session: Session, job_id: uuid.UUID, owner: str, **values: Any) -> bool:
     """Change a running job only while `owner` still holds its lease; False when it no longer does."""
-    result = session.execute(
-        update(RenderJob)
-        .where(
-            col(RenderJob.id) == job_id,
-            col(RenderJob.lease_owner) == owner,
-            col(RenderJob.status) == JobStatus.running,
-        )
-        .values(**values)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return leases.update_held(session, RenderJob, job_id, owner, running=JobStatus.running, **values)
 
 
 def heartbeat(
     session: Session, job_id: uuid.UUID, owner: str, lease_seconds: float, progress: float | None
 ) -> bool:
     """Renew the lease (and record progress); False when the job was cancelled or its lease lost."""
-    now = utcnow()
-    values: dict[str, Any] = {"lease_expires_at": now + timedelta(seconds=lease_seconds), "updated_at": now}
-    if progress is not None:
-        values["progress"] = round(min(max(progress, 0.0), 1.0), 4)
-    return _update_held_job(session, job_id, owner, **values)
+    return leases.heartbeat(session, RenderJob, job_id, owner, lease_seconds, running=JobStatus.running,
+                            progress=progress)
 
 
 def finish_job(
@@ -531,9 +519,7 @@ def finish_job(
 
 def release_job(session: Session, job_id: uuid.UUID, owner: str) -> bool:
     """Give the lease back so a retry can take the job at once (transient failure)."""
-    return _update_held_job(
-        session, job_id, owner, status=JobStatus.queued, lease_owner=None, lease_expires_at=None, updated_at=utcnow()
-    )
+    return leases.release(session, RenderJob, job_id, owner, queued=JobStatus.queued, running=JobStatus.running)
 
 
 @dataclass

@@ -81,20 +81,43 @@ def seed(url: str, key: str, work: Path) -> dict[str, str]:
     if pub.status_code != 201:
         print("publication not recorded:", pub.text)
     ids["source"] = source
+    ids["tmall"] = seed_store(url, auth, ids)
     seed_proposals(source)
-    seed_settings(url, auth)
+    seed_settings(url, auth, ids["tmall"])
     return ids
 
 
-def seed_settings(url: str, auth: dict[str, str]) -> None:
-    """For the settings screens: a T-mall store whose 实拍 channel asks 8 a month (the platform says 6), an
+def seed_store(url: str, auth: dict[str, str], ids: dict[str, str]) -> str:
+    """A T-mall store with 视频 and 实拍 open, a clip approved and one rejected (history, with their dates),
+    for the publishing screen."""
+    from datetime import UTC, datetime, timedelta
+
+    api = httpx.Client(base_url=f"{url}/api/v1", headers=auth, timeout=60)
+    store = api.post("/accounts", json={"platform_id": "tmall", "name": "洁净天猫旗舰店"}).json()["id"]
+    now = datetime.now(UTC)
+    last_month = (now.replace(day=1) - timedelta(days=1)).replace(day=1).date().isoformat()
+    api.post(f"/accounts/{store}/channels/video/opening", json={"opened_on": last_month})
+    api.patch(f"/accounts/{store}/channels/shipai", json={"manual_state": "open", "manual_effective_on": last_month,
+                                                          "manual_reason": "后台已开通"})
+    day = now - timedelta(days=1)
+    for title, status, extra in (("达人口播 竖屏", "approved", {"approved_at": (day + timedelta(hours=6)).isoformat()}),
+                                 ("开箱 慢动作", "rejected", {"rejected_at": (day + timedelta(hours=5)).isoformat(),
+                                                         "rejection_reason": "画面模糊"})):
+        res = api.post("/publications", json={"material_id": ids[title], "account_id": store, "channel_id": "video",
+                                              "status": status, "submitted_at": day.isoformat(), **extra})
+        if res.status_code != 201:
+            print("publication not recorded:", res.text)
+    return store
+
+
+def seed_settings(url: str, auth: dict[str, str], store: str) -> None:
+    """For the settings screens: the T-mall store's 实拍 channel asks 8 a month (the platform says 6), an
     automatic re-edit rule, an editor and a viewer, and two API keys (one revoked)."""
-    store = httpx.post(f"{url}/api/v1/accounts", headers=auth, json={"platform_id": "tmall", "name": "洁净天猫旗舰店"}).json()
-    httpx.patch(f"{url}/api/v1/accounts/{store['id']}/channels/shipai", headers=auth,
+    httpx.patch(f"{url}/api/v1/accounts/{store}/channels/shipai", headers=auth,
                 json={"monthly_minimum": 8}).raise_for_status()
     httpx.post(f"{url}/api/v1/autoclip/rules", headers=auth, json={
         "name": "洗衣凝珠直播切片 → 抖音/天猫实拍", "match": {"tags": ["产品:洗衣凝珠"]}, "count": 3, "min_s": 15, "max_s": 45,
-        "preset_ids": ["douyin.feed_9x16", "tmall.shipai_3x4"], "account_ids": [store["id"]]}).raise_for_status()
+        "preset_ids": ["douyin.feed_9x16", "tmall.shipai_3x4"], "account_ids": [store]}).raise_for_status()
     httpx.post(f"{url}/api/v1/autoclip/rules", headers=auth, json={
         "name": "口播素材 → 小红书", "enabled": False, "match": {"tags": ["风格:口播"]}, "count": 2, "min_s": 20, "max_s": 60,
         "preset_ids": ["xiaohongshu.note_3x4"]}).raise_for_status()
@@ -270,6 +293,14 @@ def main() -> None:
                 wait_until(page, "[...document.querySelectorAll('img.storyboard')].every(i => i.complete)")
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(OUT / f"proposals-{name}.png"), full_page=True)
+                # Publishing: a landscape clip about to go to T-mall 实拍 (3:4 only), warned before it is recorded.
+                page.goto(f"{url}/#/publishing?material={ids['门店实拍 横屏']}&account={ids['tmall']}")
+                page.wait_for_selector("#pub-material-title")
+                page.select_option("#pub-channel", "shipai")
+                page.wait_for_selector("#pub-check[data-verdict=warning]")
+                page.wait_for_selector("#pub-table")
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(OUT / f"publishing-{name}.png"), full_page=True)
                 photograph_settings(page, url, {"Authorization": f"Bearer {key}"}, name)
                 context.close()
             browser.close()

@@ -166,6 +166,47 @@ def test_sessions_expire_when_idle_and_absolutely(anon_client, monkeypatch) -> N
     assert sessions.TOUCH_SECONDS == 60
 
 
+def test_ended_sessions_are_deleted_in_batches_by_the_hourly_task(anon_client) -> None:
+    import uuid
+
+    from backend.auth.models import WebSession
+    from backend.db import session_scope
+    from backend.sqltypes import utcnow
+    from workers.auth import delete_ended_sessions_task
+    from workers.celery_app import celery_app
+
+    assert celery_app.conf.beat_schedule["delete-ended-sessions"]["task"] == "reelhouse.delete_ended_sessions"
+    user = make_user()
+    sign_in(anon_client)  # the live session the browser holds
+    now = utcnow()
+    long_ago, lately, later = now - timedelta(days=3), now - timedelta(hours=2), now + timedelta(hours=5)
+    ended = {  # (idle expiry, absolute expiry, revoked) of sessions that ended over a day ago
+        "idle": (long_ago, later, None), "absolute": (later + timedelta(days=9), long_ago, None),
+        "revoked": (later, later, long_ago),
+    }
+    recent = {"idle lately": (lately, later, None), "revoked lately": (later, later, lately)}
+    names: dict[uuid.UUID, str] = {}
+    with session_scope() as session:
+        for name, (idle, absolute, revoked) in {**ended, **recent}.items():
+            for n in range(3):
+                row = WebSession(
+                    token_sha256=uuid.uuid4().hex + uuid.uuid4().hex, csrf_token="x" * 43, user_id=user.id,
+                    created_at=long_ago, last_seen_at=long_ago, expires_at=idle, absolute_expires_at=absolute,
+                    revoked_at=revoked, user_agent=f"{name} {n}", ip="127.0.0.1",
+                )
+                session.add(row)
+                names[row.id] = name
+    # Nine are due: batches of 4 take three transactions, and a run stops after `max_batches`.
+    assert delete_ended_sessions_task(batch=4, max_batches=2) == 8
+    assert delete_ended_sessions_task(batch=4, max_batches=2) == 1
+    assert delete_ended_sessions_task(batch=4) == 0
+    with session_scope() as session:
+        left = session.exec(select(WebSession)).all()
+    kept = sorted(names.get(row.id, "live") for row in left)
+    assert kept == ["idle lately"] * 3 + ["live"] + ["revoked lately"] * 3  # ended under a day ago: kept
+    assert anon_client.get("/api/v1/session").status_code == 200  # the live session is untouched
+
+
 def test_failed_sign_ins_lock_the_name_then_the_address(anon_client, monkeypatch) -> None:
     make_user()
     make_user("laowang")

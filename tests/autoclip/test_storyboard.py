@@ -1,6 +1,7 @@
 """Storyboards of proposals: the strip made from the generated footage (frames inside the range, their
 times, the shot a time falls in), and through the API: 404 until the worker's task made it, then served and
-referenced by the proposal; moving the in or out point makes a new one under a new key."""
+referenced by the proposal; moving the in or out point makes a new one under a new key; deleting the
+recording deletes them after the commit and restoring it makes them again."""
 
 from __future__ import annotations
 
@@ -164,3 +165,52 @@ def test_a_storyboard_read_in_place_by_ranges_matches_the_file_and_reads_a_part(
     assert (tmp_path / "ranged.jpg").read_bytes() == (tmp_path / "file.jpg").read_bytes()
     assert all(0 <= a <= b < len(data) for a, b in asked)
     assert source.bytes_fetched < len(data) / 2, (source.bytes_fetched, len(data))  # the index and a few keyframes
+
+
+def test_deleting_the_recording_deletes_its_storyboards_after_commit_and_a_restore_remakes_them(
+    client: TestClient, recording: uuid.UUID, queued: list  # noqa: F811  # type: ignore[type-arg]
+) -> None:
+    from datetime import timedelta
+
+    from backend.autoclip import service as autoclip
+    from backend.autoclip.models import Proposal
+    from backend.db import session_scope
+    from backend.objectstore import get_storage
+    from workers.autoclip import analyse_material, proposal_storyboards
+
+    aid = client.post(f"/api/v1/materials/{recording}/analyses").json()["id"]
+    assert analyse_material(aid) == "succeeded"
+    proposals = client.post(f"/api/v1/materials/{recording}/proposals", json={"count": 3, "min_s": 4, "max_s": 15}).json()
+    assert proposal_storyboards(str(recording)) == len(proposals) > 0
+    keys = [autoclip.storyboard_key(recording, uuid.UUID(p["id"]), p["start"], p["end"]) for p in proposals]
+    storage = get_storage()
+    assert all(storage.exists(k) for k in keys)
+
+    # The delete's transaction drops them from the rows; the message naming their keys goes after its commit.
+    queued.clear()
+    r = client.delete(f"/api/v1/materials/{recording}")
+    assert r.status_code == 200 and r.json()["status"] == "deleted"
+    ((name, args),) = queued
+    assert name == queue.PROPOSAL_STORYBOARDS and args[0] == str(recording) and sorted(args[1:]) == sorted(keys)
+    assert all(client.get(f"/api/v1/proposals/{p['id']}").json()["storyboard"] is None for p in proposals)
+    assert proposal_storyboards(*args) == 0  # deleted, and none made for a deleted recording
+    assert not any(storage.exists(k) for k in keys)
+    queued.clear()
+    assert client.delete(f"/api/v1/materials/{recording}").status_code == 200
+    assert queued == []  # nothing left to delete
+
+    # A storyboard task that was already running when the recording went records nothing (its image goes).
+    want = autoclip.StoryboardWanted(uuid.UUID(proposals[0]["id"]), proposals[0]["start"], proposals[0]["end"], keys[0])
+    with session_scope() as session:
+        assert not autoclip.store_storyboard(session, want, times=[want.start], width=8, height=8)
+        assert autoclip.sweep_storyboards(session, after=timedelta(0)) == []  # none is missing on purpose
+
+    # Restoring the recording makes them again.
+    r = client.post(f"/api/v1/materials/{recording}/restore")
+    assert r.status_code == 200 and r.json()["status"] == "ready"
+    assert queued == [(queue.PROPOSAL_STORYBOARDS, (str(recording),))]
+    assert proposal_storyboards(str(recording)) == len(proposals)
+    assert all(storage.exists(k) for k in keys)
+    with session_scope() as session:
+        rows = session.scalars(select(Proposal).where(Proposal.material_id == recording)).all()  # type: ignore[arg-type]
+        assert all(row.storyboard for row in rows)

@@ -239,3 +239,22 @@ def test_proxies_get_their_own_pool_below_renders_in_cpu_priority(monkeypatch) -
     assert render[0] != "nice" and quick[0] != "nice"
     (alone,) = _pool_argvs("proxy", None, False, "info")
     assert alone[0] != "nice"  # a machine given only to proxies runs them at normal priority
+
+
+def test_pools_stay_in_this_session_so_their_nice_value_counts() -> None:
+    """Linux shares the CPU between sessions (sched_autogroup) before it looks at nice values: a pool in a
+    session of its own would take an equal share whatever its nice value, and a 2-hour proxy took half the
+    machine from the drafts that way. Pools get process groups of their own (stopped as groups), not sessions."""
+    from backend.cli import _start_pools, _stop_pools
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
+    plain, lowered = _start_pools([sleeper, ["nice", "-n", "10", *sleeper]])
+    try:
+        for proc in (plain, lowered):
+            assert os.getsid(proc.pid) == os.getsid(0) and os.getpgid(proc.pid) == proc.pid
+        deadline = time.monotonic() + 10
+        while os.getpriority(os.PRIO_PROCESS, lowered.pid) != 10 and time.monotonic() < deadline:
+            time.sleep(0.05)  # `nice` sets it just before it starts the pool
+        assert os.getpriority(os.PRIO_PROCESS, lowered.pid) == 10
+    finally:
+        _stop_pools([plain, lowered])

@@ -33,6 +33,7 @@ def make_material(app_env):  # type: ignore[no-untyped-def]
         media_type: str = "video",
         size: tuple[int, int] | None = (1080, 1440),
         duration_s: float | None = 30.0,
+        has_audio: bool = False,
     ) -> uuid.UUID:
         """A catalogue row; by default a 30 s 3:4 video as a T-mall 实拍 render would be."""
         width, height = size or (None, None)
@@ -49,6 +50,7 @@ def make_material(app_env):  # type: ignore[no-untyped-def]
                 display_width=width,
                 display_height=height,
                 duration_s=duration_s if media_type != "image" else None,
+                has_audio=has_audio,
             )
             session.add(m)
             session.flush()

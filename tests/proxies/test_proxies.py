@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import make_clip, shared_media
+from tests.conftest import Keys, make_clip, shared_media
 from tests.renders.conftest import ingest_clip
 
 API = "/api/v1"
@@ -291,3 +291,99 @@ def test_the_lease_is_renewed_while_the_task_works(app_env: dict[str, str], queu
         assert proxy.progress == 0.25
         with session_scope() as session:
             assert not service.claim_proxy(session, mid, "someone-else", 60)  # still held
+
+
+def test_cancelling_a_queued_proxy_and_the_answers_once_it_is_done(
+    client: TestClient, keys: Keys, queued: list, clip_3s: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from backend import queue
+
+    mid = ingest_clip(clip_3s)
+    queued.clear()
+    r = client.post(f"{API}/materials/{mid}/proxy/cancel")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["state"], body["error_code"]) == ("failed", "proxy-cancelled") and body["finished_at"]
+    assert queued == []  # no worker took it: nothing to stop
+    assert _make(mid) == "failed"  # its message, delivered later, makes nothing
+    assert _proxy(mid).proxy_key is None  # type: ignore[union-attr]
+
+    again = client.post(f"{API}/materials/{mid}/proxy/cancel")
+    assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
+    assert again.json()["type"] == "/problems/proxy-state-conflict" and again.json()["proxy_state"] == "failed"
+    # Asked for again, it is made; a ready proxy cannot be cancelled.
+    assert client.post(f"{API}/materials/{mid}/proxy").json()["state"] == "queued"
+    assert _make(mid) == "ready"
+    done = client.post(f"{API}/materials/{mid}/proxy/cancel")
+    assert done.status_code == 409 and done.json()["proxy_state"] == "ready"
+    assert (queue.CANCEL_PROXY, (str(mid),)) not in queued
+
+    missing = client.post(f"{API}/materials/{uuid.uuid4()}/proxy/cancel")
+    assert missing.status_code == 404 and missing.json()["type"] == "/problems/not-found"
+    Image.new("RGB", (32, 32), (200, 0, 0)).save(tmp_path / "card.png")
+    image = ingest_clip(tmp_path / "card.png", title="商品卡")
+    none = client.post(f"{API}/materials/{image}/proxy/cancel")  # an image has no proxy
+    assert none.status_code == 404 and none.json()["type"] == "/problems/not-found"
+    viewer = client.post(f"{API}/materials/{mid}/proxy/cancel", headers=Keys.auth(keys.viewer))
+    assert viewer.status_code == 403  # editors cancel, as they ask
+
+
+@pytest.fixture(scope="session")
+def clip_long(clip_dir: Path) -> Path:
+    return make_clip(clip_dir / "proxy_long.mp4", seconds=240.0, size="640x360", seed=33)
+
+
+def _ffmpeg_children() -> list[int]:
+    import os
+
+    from tests.processes import descendant_pids
+
+    def named_ffmpeg(pid: int) -> bool:  # the system's ffmpeg or imageio-ffmpeg's ffmpeg-linux64-v...
+        try:
+            return b"ffmpeg" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            return False
+
+    return [pid for pid in descendant_pids(os.getpid()) if named_ffmpeg(pid)]
+
+
+def test_cancelling_a_running_encode_stops_its_ffmpeg_and_stores_nothing(
+    client: TestClient, queued: list, clip_long: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from backend import queue
+    from backend.config import get_settings
+    from tests.conftest import clear_caches
+
+    monkeypatch.setenv("REELHOUSE_RENDER_LEASE_SECONDS", "1")  # renewed every 0.25 s
+    clear_caches()
+    mid = ingest_clip(clip_long)
+    results: list[str] = []
+    task = threading.Thread(target=lambda: results.append(_make(mid)))
+    started = time.monotonic()
+    task.start()
+    while not _ffmpeg_children() and time.monotonic() - started < 60:
+        time.sleep(0.05)
+    assert _ffmpeg_children(), "the encode's ffmpeg never started"
+    p = _proxy(mid)
+    assert p is not None and p.status == "running"
+    queued.clear()
+    r = client.post(f"{API}/materials/{mid}/proxy/cancel")
+    assert r.status_code == 200, r.text
+    assert r.json()["error_code"] == "proxy-cancelled"
+    assert queued == [(queue.CANCEL_PROXY, (str(mid),))]  # a worker took it (a chunked one would be stopped)
+    cancelled = time.monotonic()
+    task.join(timeout=30)
+    assert results == ["cancelled"] and time.monotonic() - cancelled < 10
+    assert _ffmpeg_children() == []  # killed, not left to finish
+    from workers.proxies import cancel_proxy_task
+
+    assert cancel_proxy_task(str(mid)) == 0  # a whole-file encode has no workflow to stop
+    proxy = _proxy(mid)
+    assert proxy is not None and proxy.status == "failed" and proxy.proxy_key is None
+    root = get_settings().effective_storage_root / f"materials/{mid}/proxy"
+    assert not root.exists() or not any(root.iterdir())  # nothing was stored

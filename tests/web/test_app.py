@@ -224,11 +224,26 @@ def _seed_library(server: Any, keys: Keys, tmp_path: Path) -> dict[str, str]:
 
 def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_path: Path) -> None:
     ids = _seed_library(server, keys, tmp_path)
+    # The second page is held until the test has counted the first: on a tall window the scroll sentinel
+    # can be in view as soon as the first page is drawn, and the page would be fetched before the count.
+    held: list[Any] = []
+
+    def second_page(url: str) -> bool:
+        return "/api/v1/materials?" in url and "cursor=" in url
+
+    page.route(second_page, lambda route: held.append(route))
     sign_in(page, server, person)
     page.wait_for_selector(".card")
     assert page.locator(".card").count() == 40  # the first page
     assert "向下滚动加载更多" in page.text_content("#library-count")
     page.locator("#more").scroll_into_view_if_needed()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    for route in held:
+        route.continue_()
+    page.unroute(second_page)
     wait_until(page, "document.querySelectorAll('.card').length === 45")
     assert page.text_content("#library-count") == "共 45 个素材"
     watcher.check_translated(page)

@@ -8,6 +8,7 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -57,6 +58,7 @@ def _expected_dynamic_keys() -> set[str]:
     from backend.catalogue.models import MaterialKind, MaterialStatus, MediaType, Orientation
     from backend.compliance.models import PublicationStatus
     from backend.compliance.rules import ChannelState, QuotaStatus
+    from backend.compliance.schemas import FindingCode
     from backend.errors import error_classes
     from presets.loader import load_catalog
 
@@ -67,6 +69,7 @@ def _expected_dynamic_keys() -> set[str]:
         ("role", Role), ("language", Language),
     ]:
         keys |= {f"{prefix}.{member.value}" for member in enum}
+    keys |= {f"publishing.finding.{code}" for code in get_args(FindingCode)}  # the submission check's codes
     for platform in load_catalog().platforms:
         keys.add(f"platform.{platform.id}")
         keys |= {f"channel.{platform.id}.{channel.id}" for channel in platform.channels}

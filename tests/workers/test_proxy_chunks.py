@@ -193,6 +193,31 @@ def test_cancel_stops_the_running_chunk_and_the_queued_ones(worker: Worker, tmp_
     wait_for(lambda: _leftovers() == [], 30, "the pieces to be deleted")
 
 
+@pytest.mark.slow
+@pytest.mark.redis
+@ON_SQLITE
+def test_a_person_cancelling_the_proxy_stops_its_chunked_workflow(worker: Worker, tmp_path: Path) -> None:
+    """The API's cancel (the service here) ends the row at once; `reelhouse.cancel_proxy`, sent after the
+    commit, finds the workflow the proxy task recorded and revokes and aborts it: ffmpeg stops, no piece stays."""
+    from backend.db import session_scope
+    from backend.proxies import service as proxies
+    from tests.renders.conftest import ingest_clip
+
+    source = make_clip(tmp_path / "long.mp4", seconds=30, size="1280x720", rate=30, extra=["-g", "30"])
+    material = ingest_clip(source, title="直播回放 人工取消")
+    wait_for(worker.ffmpeg_running, 120, "a chunk's ffmpeg")
+    assert _proxy(material).details["workflow"] == _workflow_of(material)
+    with session_scope() as session:
+        assert proxies.cancel_proxy(session, material).error_code == "proxy-cancelled"
+    wait_for(lambda: not worker.ffmpeg_running(), 30, "the running ffmpeg to be stopped")
+    wait_for(lambda: "Discarding revoked task" in worker.text(), 30, "revokes")
+    time.sleep(3)
+    assert not worker.ffmpeg_running()
+    proxy = _proxy(material)
+    assert (proxy.status, proxy.error_code, proxy.proxy_key) == ("failed", "proxy-cancelled", None)
+    wait_for(lambda: _leftovers() == [], 30, "the pieces to be deleted")
+
+
 @ON_SQLITE
 def test_the_workflows_tasks_are_registered_on_the_proxy_queue(app_env: dict[str, str]) -> None:
     from backend import queue

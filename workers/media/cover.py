@@ -21,7 +21,7 @@ def extract_frame(video: Path, at: float, *, ffmpeg: str, timeout: float = 60) -
         "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "pipe:1",
     ]  # fmt: skip
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, start_new_session=True)
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, process_group=0)
     except subprocess.TimeoutExpired as e:
         raise MediaTimeout(f"frame extraction ran longer than {timeout:.0f}s") from e
     if proc.returncode != 0 or not proc.stdout:

@@ -167,8 +167,9 @@ def run_ffmpeg(
 ) -> RunResult:
     """Run ffmpeg to completion or raise MediaTimeout / MediaCancelled / FfmpegFailed.
 
-    The process gets its own session (process group) so a timeout or cancel kills ffmpeg and anything
-    it spawned, and never the worker.
+    The process gets its own process group so a timeout or cancel kills ffmpeg and anything it spawned,
+    and never the worker. A group, not a session: Linux shares the CPU between sessions (sched_autogroup)
+    before it looks at nice values, so an ffmpeg in a session of its own would escape its pool's priority.
     """
     started = time.monotonic()
     try:
@@ -180,7 +181,7 @@ def run_ffmpeg(
             text=True,
             encoding="utf-8",
             errors="replace",
-            start_new_session=True,
+            process_group=0,
         )
     except FileNotFoundError as e:
         raise FfmpegNotFound(str(e)) from e

@@ -74,6 +74,24 @@ def test_timeout_kills_the_process_group(ffmpeg, tmp_path):
     assert time.monotonic() - started < 10
 
 
+def test_ffmpeg_gets_its_own_group_in_the_workers_session(ffmpeg, tmp_path, monkeypatch):
+    """A group so a timeout kills it whole; the worker's session so the pool's nice value applies (Linux
+    shares the CPU between sessions first: an ffmpeg in a session of its own escaped the proxy pool's nice)."""
+    import subprocess
+
+    seen: dict[str, int] = {}
+    real_popen = subprocess.Popen
+
+    def spy(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        seen.update(sid=os.getsid(proc.pid), pgid=os.getpgid(proc.pid), pid=proc.pid)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", spy)
+    run_ffmpeg(lavfi_argv(ffmpeg, 1, tmp_path / "o.mp4"), total_seconds=1, timeout=60)
+    assert seen["sid"] == os.getsid(0) and seen["pgid"] == seen["pid"]
+
+
 def test_cancel_hook_stops_the_render(ffmpeg, tmp_path):
     calls = {"n": 0}
 

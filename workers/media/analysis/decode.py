@@ -100,7 +100,7 @@ class _Pipe:
         try:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                start_new_session=True, bufsize=0,
+                process_group=0, bufsize=0,
             )
         except FileNotFoundError as e:
             raise FfmpegNotFound(str(e)) from e

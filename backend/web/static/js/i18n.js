@@ -109,9 +109,10 @@ export function bytes(n) {
   return `${new Intl.NumberFormat(language, { maximumFractionDigits: i ? 1 : 0 }).format(v)} ${units[i]}`;
 }
 
-export function dateTime(iso) {
+// In the person's timezone, or in `zone` (an account's: a store's day is the platform's day).
+export function dateTime(iso, zone) {
   if (!iso) return "–";
-  return new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short", timeZone }).format(new Date(iso));
+  return new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short", timeZone: zone || timeZone }).format(new Date(iso));
 }
 
 export function date(iso) {

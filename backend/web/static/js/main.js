@@ -1,5 +1,6 @@
 // Start-up and the hash router: find out who is signed in, load their language, and show the screen the
-// address names (#/library, #/materials/<id> ...). Signed-out visitors see the sign-in screen.
+// address names (#/library, #/materials/<id> ...). Signed-out visitors see the sign-in screen. A screen
+// may keep its state in the address's query (`ctx.setQuery`) and take it back on back/forward (`update`).
 
 import { currentSession, onUnauthorized } from "./api.js";
 import { $, clear } from "./dom.js";
@@ -13,7 +14,18 @@ const ctx = {
   route: null,
   params: {},
   query: new URLSearchParams(),
+  path: null,
   go(path) { location.hash = `#${path}`; },
+  // Write the screen's state into the address (a new history entry, or `replace` the current one) without
+  // showing the screen again: a reload or a shared link restores it, back/forward returns to it.
+  setQuery(query, { replace = false } = {}) {
+    const search = new URLSearchParams(query).toString();
+    const hash = `#${ctx.path}${search ? `?${search}` : ""}`;
+    if (hash === location.hash) return;
+    history[replace ? "replaceState" : "pushState"](null, "", hash);
+    shownHash = location.hash;
+    ctx.query = new URLSearchParams(search);
+  },
   async signedIn(session) {
     ctx.session = session;
     setTimeZone(session.user.timezone);
@@ -51,10 +63,18 @@ function match(hash) {
 }
 
 let cleanup = null;
+let update = null;
 let showing = 0;
+let shownHash = null;
+
+// hashchange and popstate both come on back/forward; the address shown already is not shown twice.
+function addressChanged() {
+  if (location.hash !== shownHash) show();
+}
 
 async function show() {
   const turn = ++showing;
+  shownHash = location.hash;
   const found = match(location.hash);
   if (!found) { ctx.go(HOME); return; }
   if (!found.screen.public && !ctx.session) {
@@ -63,8 +83,14 @@ async function show() {
   }
   if (found.screen.id === "signin" && ctx.session) { ctx.go(HOME); return; }
   if (!allows(ctx.session && ctx.session.user, found.screen.role)) { ctx.go(HOME); return; }
+  if (update && found.screen === ctx.route && found.path === ctx.path) {
+    ctx.query = found.query;  // the same screen, another query (back/forward): it updates itself
+    try { update(found.query); } catch (err) { notifyError(err); }
+    return;
+  }
   if (cleanup) { try { cleanup(); } catch (err) { console.warn(err); } cleanup = null; }
-  Object.assign(ctx, { route: found.screen, params: found.params, query: found.query });
+  update = null;
+  Object.assign(ctx, { route: found.screen, params: found.params, query: found.query, path: found.path });
   renderHeader(ctx);
   const main = clear($("#screen"));
   main.dataset.screen = found.screen.id;
@@ -72,7 +98,11 @@ async function show() {
   try {
     const module = await found.screen.load();
     if (turn !== showing) return;
-    cleanup = (await module.render(main, ctx)) || null;
+    const made = await module.render(main, ctx);
+    if (turn !== showing) { if (typeof made === "function") made(); else if (made && made.cleanup) made.cleanup(); return; }
+    // A cleanup function, or { cleanup, update(query) } from a screen that follows its query in place.
+    cleanup = typeof made === "function" ? made : (made && made.cleanup) || null;
+    update = made && typeof made.update === "function" ? made.update : null;
   } catch (err) {
     notifyError(err);
   } finally {
@@ -99,7 +129,8 @@ async function start() {
   } catch (err) {
     notifyError(err);
   }
-  window.addEventListener("hashchange", show);
+  window.addEventListener("hashchange", addressChanged);
+  window.addEventListener("popstate", addressChanged);
   await show();
   document.body.dataset.ready = "1";
 }

@@ -1,6 +1,7 @@
 // The app's screens. Adding one: write screens/<name>.js exporting `render(main, ctx)` (it may return a
-// function that cleans up when the person leaves the screen), add its entry here, and its messages to
-// both catalogues (static/i18n/*.json; tests/web/test_i18n.py checks them).
+// function that cleans up when the person leaves the screen, or `{ cleanup, update(query) }` when it keeps
+// its state in the address with `ctx.setQuery` and follows back/forward in place), add its entry here,
+// and its messages to both catalogues (static/i18n/*.json; tests/web/test_i18n.py checks them).
 //   path: the hash route (`#/materials/:id`), params by name in ctx.params; query in ctx.query
 //   nav: shown in the header under t(`nav.${id}`); role: the least role that sees it (viewer/editor/admin)
 //   public: reachable without signing in
@@ -12,6 +13,7 @@ export const SCREENS = [
   { id: "upload", path: "/upload", nav: true, role: "editor", load: () => import("./upload.js") },
   { id: "proposals", path: "/proposals", nav: true, role: "viewer", load: () => import("./proposals.js") },
   { id: "material", path: "/materials/:id", role: "viewer", load: () => import("./material.js") },
+  { id: "publishing", path: "/publishing", nav: true, role: "viewer", load: () => import("./publishing.js") },
   // screens helper: quota dashboard and reports
   { id: "quota", path: "/quota", nav: true, role: "viewer", load: () => import("./quota.js") },
   { id: "jobs", path: "/jobs", nav: true, role: "viewer", load: () => import("./jobs.js") },

@@ -1,6 +1,8 @@
 // The library: a grid of posters (portrait clips shown portrait) with duration and platform badges, a
 // short preview on hover, filters (tag category, tag, kind, status, orientation, duration, date, text),
-// bulk tagging of the selected cards, and infinite scroll over the API's cursor pages.
+// bulk tagging of the selected cards, and infinite scroll over the API's cursor pages. The filters live
+// in the address (#/library?kind=source&q=...): a reload or a shared link shows the same cards, and
+// back/forward steps through the filters chosen.
 
 import { ApiError, api, links } from "../api.js";
 import { allTags, categoryName, platformBadges, playableUrl, tagDatalist, tagName } from "../common.js";
@@ -11,25 +13,26 @@ import { allows, emptyState, notify, notifyError } from "../layout.js";
 const PAGE = 40;
 const DURATIONS = { any: [null, null], short: [null, 15], medium: [15, 60], long: [60, 300], longer: [300, null] };
 const HOVER_DELAY_MS = 400;
+const FILTERS = ["q", "category", "tag", "kind", "status", "orientation", "duration", "after", "before", "sort"];
 
 export async function render(main, ctx) {
   const canEdit = allows(ctx.session.user, "editor");
   const state = { cursor: null, loading: false, done: false, selected: new Set(), generation: 0 };
-  const filters = Object.fromEntries(["q", "category", "tag", "kind", "status", "orientation", "duration", "after", "before", "sort"]
-    .map((name) => [name, ctx.query.get(name) || ""]));
+  const fromQuery = (query) => Object.fromEntries(FILTERS.map((name) => [name, query.get(name) || ""]));
+  const filters = fromQuery(ctx.query);
   const [categories, tags] = await Promise.all([api("/tag-categories"), allTags({ refresh: true })]);
 
   const select = (name, options) => el("select", { name, id: `filter-${name}`, "aria-label": t(`library.filter.${name}`),
-    onchange: (e) => { filters[name] = e.target.value; if (name === "category") filters.tag = ""; reload(); } },
+    onchange: (e) => { filters[name] = e.target.value; if (name === "category") filters.tag = ""; changed(name); } },
     options.map(([value, text]) => el("option", { value, selected: filters[name] === value }, text)));
   const any = (name) => ["", t(`library.filter.${name}_any`)];
   const tagOptions = () => [any("tag"), ...tags.filter((tag) => !filters.category || tag.category === filters.category)
     .map((tag) => [String(tag.id), tagName(tag)])];
 
   const search = el("input", { type: "search", name: "q", id: "filter-q", value: filters.q, placeholder: t("library.search_placeholder"),
-    "aria-label": t("library.filter.q"), oninput: debounce((e) => { filters.q = e.target.value.trim(); reload(); }, 300) });
+    "aria-label": t("library.filter.q"), oninput: debounce((e) => { filters.q = e.target.value.trim(); changed("q"); }, 300) });
   const dateInput = (name) => el("label", { className: "inline" }, t(`library.filter.${name}`),
-    el("input", { type: "date", name, id: `filter-${name}`, value: filters[name], onchange: (e) => { filters[name] = e.target.value; reload(); } }));
+    el("input", { type: "date", name, id: `filter-${name}`, value: filters[name], onchange: (e) => { filters[name] = e.target.value; changed(name); } }));
   const tagSelect = select("tag", tagOptions());
   const bar = el("form", { className: "filters", onsubmit: (e) => e.preventDefault() },
     search,
@@ -161,7 +164,28 @@ export async function render(main, ctx) {
   function clearFilters() {
     for (const name of Object.keys(filters)) filters[name] = "";
     for (const field of bar.elements) field.value = "";
+    changed("clear");
+  }
+
+  // --- the address ---------------------------------------------------------------------------------
+  // Each choice is a history entry; typing in the search box replaces the entry its first pause made, so
+  // back/forward steps over searches, not keystrokes.
+  let lastChange = null;
+  function changed(name) {
+    const query = Object.entries(filters).filter(([, v]) => v);
+    ctx.setQuery(query, { replace: name === "q" && lastChange === "q" });
+    lastChange = name;
     reload();
+  }
+
+  // Back/forward (or a link) to the library with other filters: take them over without building the screen again.
+  function update(query) {
+    const wanted = fromQuery(query);
+    if (FILTERS.every((name) => wanted[name] === filters[name])) return;
+    Object.assign(filters, wanted);
+    lastChange = null;
+    for (const field of bar.elements) if (field.name in filters && field.name !== "tag") field.value = filters[field.name];
+    reload();  // the tag choices are rebuilt for the category, with the tag selected
   }
 
   function reload() {
@@ -177,5 +201,8 @@ export async function render(main, ctx) {
   const observer = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) loadMore(); }, { rootMargin: "600px" });
   observer.observe(sentinel);
   reload();
-  return () => { observer.disconnect(); for (const c of grid.children) if (c.stopPreview) c.stopPreview(); };
+  return {
+    update,
+    cleanup: () => { observer.disconnect(); for (const c of grid.children) if (c.stopPreview) c.stopPreview(); },
+  };
 }

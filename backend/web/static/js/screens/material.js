@@ -6,7 +6,7 @@ import { api } from "../api.js";
 import { categoryName, factsInWords, platformBadges, platformOf, playableUrl, tagName } from "../common.js";
 import { el } from "../dom.js";
 import { bytes, currentLanguage, dateTime, duration, label, number, t } from "../i18n.js";
-import { emptyState } from "../layout.js";
+import { allows, emptyState } from "../layout.js";
 
 export async function render(main, ctx) {
   const id = ctx.params.id;
@@ -34,7 +34,10 @@ export async function render(main, ctx) {
     el("h1", { id: "material-title" }, material.title),
     el("span", { className: "badge" }, label("kind", material.kind)),
     material.status !== "ready" ? el("span", { className: `badge status-${material.status}` }, label("status", material.status)) : null,
-    platformBadges(material));
+    platformBadges(material),
+    allows(ctx.session.user, "editor") && material.status !== "deleted"
+      ? el("a", { className: "button", id: "material-publish", href: `#/publishing?material=${encodeURIComponent(id)}` }, t("material.publish"))
+      : null);
   const facts = el("p", { className: "facts", id: "facts" }, factsInWords({ ...material.media, media_type: material.media_type }).join(" · "));
   const details = el("dl", { className: "details" },
     el("dt", {}, t("material.file")), el("dd", {}, material.original_filename || material.download_name),
