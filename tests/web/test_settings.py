@@ -245,6 +245,10 @@ def test_admin_sets_up_accounts_rules_people_and_keys(server, keys, page, watche
         wait_until(page, "location.hash === '#/library'")
         assert page.query_selector("#user-create, #key-create") is None
     assert api(server, keys.editor, "/users").status_code == 403
+    # The library, which follows its filters in place, is drawn anew in the language chosen.
+    page.wait_for_selector("h1:has-text('素材库')")
+    page.select_option("#language", "en")
+    page.wait_for_selector("h1:has-text('Library')")
     watcher.assert_clean()
 
 
