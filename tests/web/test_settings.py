@@ -6,6 +6,7 @@ and keys pages are neither listed nor reachable; and a viewer reads the accounts
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -280,9 +281,18 @@ def test_a_viewer_reads_accounts_and_rules_without_controls(server, keys, page, 
             "account_ids": [made["id"]],
         },
     ).raise_for_status()
+    opened = date.today() - timedelta(days=5)
+    httpx.post(
+        f"{server.url}/api/v1/accounts/{made['id']}/channels/video/opening",
+        headers=admin,
+        timeout=30,
+        json={"opened_on": opened.isoformat(), "note": "千牛后台通知：视频频道已开通"},
+    ).raise_for_status()
     sign_in(page, server, add_person("laowang", "老王", "viewer"))
     page.click("nav a[href='#/settings']")
     page.wait_for_selector("section.account tr[data-channel='shipai']")
+    opening = page.inner_text("tr[data-channel='video'] .manual-state")
+    assert opening == f"已开通（{opened.year}年{opened.month}月{opened.day}日 起，手动记录）"
     threshold = "tr[data-channel='shipai'] .rule-fact.overridden[data-field=opening_threshold]"
     assert page.inner_text(threshold).startswith("开通需 3 条")
     assert page.inner_text(f"{threshold} .rule-default") == "平台规则：开通需 5 条"

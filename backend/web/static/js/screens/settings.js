@@ -11,7 +11,7 @@
 import { api } from "../api.js";
 import { allTags, tagInput, zh } from "../common.js";
 import { append, clear, el } from "../dom.js";
-import { dateTime, label, number, percent, t } from "../i18n.js";
+import { currentLanguage, dateTime, label, number, percent, t } from "../i18n.js";
 import { allows, emptyState, notify, notifyError } from "../layout.js";
 import { SCREENS } from "./index.js";
 
@@ -76,6 +76,9 @@ function zoneList() {
   const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : ["Asia/Shanghai"];
   return el("datalist", { id: "settings-zones" }, zones.map((z) => el("option", { value: z })));
 }
+
+// A calendar day (YYYY-MM-DD, a local date of the account) in words, without moving it across zones.
+const day = (iso) => new Intl.DateTimeFormat(currentLanguage(), { dateStyle: "medium", timeZone: "UTC" }).format(new Date(`${iso}T00:00:00Z`));
 
 const numberOrNull = (input) => (input.value.trim() === "" ? null : Number(input.value));
 
@@ -209,7 +212,11 @@ async function accountsSection(box, { user, reload }) {
       const row = el("tr", { dataset: { channel: channel.channel_id } },
         el("th", { scope: "row" }, channelName(account.platform_id, channel),
           channel.overridden.length ? el("span", { className: "badge changed" }, t("settings.channel.changed")) : null,
-          channel.from_platform_rules ? null : el("span", { className: "badge" }, t("settings.channel.added_by_hand"))),
+          channel.from_platform_rules ? null : el("span", { className: "badge" }, t("settings.channel.added_by_hand")),
+          channel.manual_state ? el("div", { className: "muted small manual-state", title: channel.manual_reason || "" },
+            channel.manual_state === "open" && channel.manual_effective_on
+              ? t("settings.channel.opened_by_hand", { date: day(channel.manual_effective_on) })
+              : label("settings.channel.manual", channel.manual_state)) : null),
         el("td", {}, el("div", { className: "rule-facts" }, ruleFacts(channel, channel.from_platform_rules ? defaults.get(channel.channel_id) : null, names))),
         canEdit ? el("td", { className: "row-actions" },
           el("button", { type: "button", className: "button edit-channel", onclick: () => {
