@@ -241,7 +241,6 @@ def running_app(port: int) -> Iterator[tuple[str, str, Path]]:
 
 
 def main() -> None:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     from tests.web.browser import wait_until
@@ -264,18 +263,12 @@ def main() -> None:
                 page.fill("#password", PASSWORD)
                 page.click("form.signin button[type=submit]")
                 page.wait_for_selector(".card img")
-                # The switch can be lost to the sign-in's own language load still under way: ask again.
-                heading = "h1:has-text('Library')" if language == "en" else "h1:has-text('素材库')"
-                for attempt in range(3):
-                    page.select_option("#language", "en" if language == "en" else "zh-CN")
-                    try:
-                        page.wait_for_selector(heading, timeout=5000)
-                        break
-                    except PlaywrightTimeout:
-                        if attempt == 2:
-                            raise
-                        page.select_option("#language", "zh-CN" if language == "en" else "en")
-                        page.wait_for_timeout(1000)
+                if language == "en":
+                    page.select_option("#language", "en")
+                    page.wait_for_selector("h1:has-text('Library')")
+                else:
+                    page.select_option("#language", "zh-CN")
+                    page.wait_for_selector("h1:has-text('素材库')")
                 page.wait_for_timeout(800)
                 page.screenshot(path=str(OUT / f"library-{name}.png"))
                 page.goto(f"{url}/#/upload")
