@@ -142,10 +142,10 @@ async def upload_material(
         spooled = await _spool_multipart(request, settings, req)
     else:
         # A body of declared size is inspected as it lands on disk (backend/uploads/service.py).
-        inspector = await run_in_threadpool(ingest.InspectWhileSpooling, settings, declared) if declared else None
+        inspector, started = await run_in_threadpool(ingest.inspector_following, settings, declared) if declared else (None, None)
         try:
             spooled = await spool.spool_stream(
-                request.stream(), settings.spool_dir, settings.max_upload_bytes, watcher=inspector
+                request.stream(), settings.spool_dir, settings.max_upload_bytes, started=started
             )
         except BaseException:
             if inspector is not None:
@@ -187,13 +187,18 @@ async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest
         if form.get("media_type"):
             req.declared_media_type = MediaType(str(form.get("media_type")))
         req.original_filename = req.original_filename or upload.filename
-        return await run_in_threadpool(spool.spool_file, upload.file, settings.spool_dir, settings.max_upload_bytes)
+        return await spool.spool_stream(_chunks(upload), settings.spool_dir, settings.max_upload_bytes)
     except ValidationError as exc:
         raise errors.ValidationFailed("; ".join(f"{e['loc']}: {e['msg']}" for e in exc.errors()[:5])) from None
     except ValueError as exc:
         raise errors.BadRequest(str(exc)) from exc
     finally:
         await form.close()
+
+
+async def _chunks(upload: UploadFile) -> AsyncGenerator[bytes, None]:
+    while chunk := await upload.read(spool.READ_CHUNK):
+        yield chunk
 
 
 @router.get(

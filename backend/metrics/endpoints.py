@@ -22,7 +22,13 @@ from backend.metrics import service as metrics
 from backend.metrics.mappings import METRICS, shipped_mappings
 from backend.metrics.models import MetricImport, MetricSnapshot
 from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup, tag_ids_of
-from backend.metrics.schemas import IdentifiedPublic, ImportPublic, SnapshotBatch, WriteCountsPublic
+from backend.metrics.schemas import (
+    IdentifiedPublic,
+    ImportPublic,
+    ImportRowResult,
+    SnapshotBatch,
+    WriteCountsPublic,
+)
 from backend.responses import answers, problems
 from backend.text import Moment, Text, ZoneName
 from backend.uploads import spool
@@ -34,8 +40,11 @@ API = "/api/v1"
 MAX_EXPORT_BYTES = 50 * 1024 * 1024
 
 
-def _import_public(record: MetricImport, planned: list[dict[str, Any]] | None = None) -> ImportPublic:
-    return ImportPublic.model_validate(record, from_attributes=True).model_copy(update={"planned": planned})
+def _import_public(record: MetricImport, planned: list[dict[str, Any]] | None = None,
+                   rows: list[dict[str, Any]] | None = None) -> ImportPublic:
+    public = ImportPublic.model_validate(record, from_attributes=True)
+    return public.model_copy(update={"planned": planned,
+                                     "rows": None if rows is None else [ImportRowResult.model_validate(r) for r in rows]})
 
 
 @router.post(
@@ -49,7 +58,11 @@ def _import_public(record: MetricImport, planned: list[dict[str, Any]] | None = 
                                            "properties": {"file": {"type": "string", "format": "binary"}}}},
     }}},
     description="Send the file as the raw body (`filename` in the query) or as multipart `file`. "
-                "`dry_run=true` shows every row's attribution and every unreadable row without writing. "
+                "`dry_run=true` writes no figures and answers with `rows`: every line of the file in order with "
+                "its status (ready, unmatched, failed, skipped), the publication it matched and how, its figures, "
+                "what the import would do (inserted, updated, unchanged) and its problems, each with a stable "
+                "`code` (see ImportRowResult). Confirm by sending the same file without dry_run (and the dry "
+                "run's `as_of`). "
                 "Unreadable rows reject the whole import (422 `metrics-import-rejected`, nothing written) "
                 "unless `allow_errors=true`. Unmatched rows are skipped and listed with suggestions; "
                 "importing the same file again changes nothing.",
@@ -71,7 +84,7 @@ async def import_metrics(
         metrics.import_export, session, data, name, platform, as_of=as_of, dry_run=dry_run,
         allow_errors=allow_errors, account_id=account_id, created_by=key.id,
     )
-    return _import_public(outcome.record, outcome.planned if dry_run else None)
+    return _import_public(outcome.record, outcome.planned if dry_run else None, outcome.rows if dry_run else None)
 
 
 @router.get(f"{API}/metrics/imports", response_model=list[ImportPublic], summary="Recent imports")

@@ -38,7 +38,13 @@ HEADER_SEARCH_ROWS = 15  # exports often start with a title line or a "数据更
 
 
 class CellError(ValueError):
-    """A cell that cannot be read; the message is shown to the user as the row's reason."""
+    """A cell that cannot be read; the message is shown to the user as the row's reason, `code` is its
+    stable name (a client words it in the person's language) and `params` what the wording needs."""
+
+    def __init__(self, message: str, code: str = "cell-unreadable", **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params: dict[str, Any] = params
 
 
 _NULLS = {"", "-", "--", "---", "—", "——", "–", "−", "n/a", "na", "null", "none", "nan", "/", "暂无", "无", "暂无数据"}
@@ -91,11 +97,11 @@ def parse_number(value: Any) -> Decimal | None:
             text, scale = text[: -len(suffix)], factor
             break
     if not _NUMBER.match(text):
-        raise CellError(f"{value!r} is not a number")
+        raise CellError(f"{value!r} is not a number", "not-a-number")
     try:
         return Decimal(text) * scale
     except InvalidOperation as exc:  # pragma: no cover - the pattern above rules this out
-        raise CellError(f"{value!r} is not a number") from exc
+        raise CellError(f"{value!r} is not a number", "not-a-number") from exc
 
 
 def parse_count(value: Any, *, signed: bool = False) -> int | None:
@@ -103,7 +109,7 @@ def parse_count(value: Any, *, signed: bool = False) -> int | None:
     if number is None:
         return None
     if number < 0 and not signed:
-        raise CellError(f"{value!r} is negative; a count cannot be")
+        raise CellError(f"{value!r} is negative; a count cannot be", "negative")
     # Platforms display large counts rounded ("1.23万"); the nearest whole number is what they mean.
     return int(number.to_integral_value(rounding=ROUND_HALF_UP))
 
@@ -127,7 +133,7 @@ def parse_ratio(value: Any) -> float | None:
         return None
     ratio = number / 100 if percent else number
     if not 0 <= ratio <= 1:
-        raise CellError(f"{value!r} is not a rate between 0 and 100%")
+        raise CellError(f"{value!r} is not a rate between 0 and 100%", "not-a-rate")
     return float(ratio)
 
 
@@ -150,7 +156,7 @@ def parse_money(value: Any, default_currency: str) -> tuple[Decimal, str] | None
     if number is None:
         return None
     if number < 0:
-        raise CellError(f"{value!r} is negative; an amount cannot be")
+        raise CellError(f"{value!r} is negative; an amount cannot be", "negative")
     return number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), currency
 
 
@@ -183,7 +189,7 @@ def parse_seconds(value: Any) -> float | None:
     if number is None:
         return None
     if number < 0:
-        raise CellError(f"{value!r} is a negative duration")
+        raise CellError(f"{value!r} is a negative duration", "negative")
     return float(number)
 
 
@@ -215,7 +221,7 @@ def parse_datetime(value: Any, zone: ZoneInfo) -> datetime | None:
         elif 1e12 <= number < 1e13:
             return datetime.fromtimestamp(number / 1000, UTC)
         else:
-            raise CellError(f"{value!r} is not a date")
+            raise CellError(f"{value!r} is not a date", "not-a-date")
     else:
         text = unicodedata.normalize("NFKC", str(value)).strip().lower()
         if text in _NULLS:
@@ -226,14 +232,14 @@ def parse_datetime(value: Any, zone: ZoneInfo) -> datetime | None:
             text = f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
         m = _DATE.match(text)
         if not m:
-            raise CellError(f"{value!r} is not a date")
+            raise CellError(f"{value!r} is not a date", "not-a-date")
         y, mo, d, hh, mi, ss, offset = m.groups()
         try:
             sec = float(ss or 0)
             local = datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(sec),
                              int(round((sec % 1) * 1e6)))
         except ValueError as exc:
-            raise CellError(f"{value!r} is not a valid date") from exc
+            raise CellError(f"{value!r} is not a valid date", "not-a-date") from exc
         if offset:
             iso = local.isoformat() + ("+00:00" if offset == "z" else offset[:3] + ":" + offset[-2:])
             return datetime.fromisoformat(iso).astimezone(UTC)
@@ -271,7 +277,7 @@ def clean_post_id(value: Any) -> str | None:
     text = text.lstrip("'\t ")
     if re.fullmatch(r"\d+(\.\d+)?e\+\d+", text.lower()):
         raise CellError(f"{value!r} is a post id that the spreadsheet turned into a rounded number; "
-                        "export ids as text")
+                        "export ids as text", "post-id-rounded")
     return text
 
 
@@ -303,11 +309,19 @@ class MetricRow:
         return ("title", f"{self.title}|{self.published_at}", self.captured_at)
 
 
+# Stable codes of a row's problems (the reason is their English wording; clients word the code):
+#   cell problems, with `field`, `header` (as the file writes it) and `value`: not-a-number, negative,
+#   not-a-rate, not-a-date, post-id-rounded, cell-unreadable;
+#   row problems: no-identity, title-without-date, no-capture-date, no-as-of, mixed-currencies,
+#   conflicting-duplicate (with `other_line`);
+#   skipped rows (not errors): totals-row, no-figures-yet, duplicate-row (with `other_line`).
 @dataclass(frozen=True)
 class RowError:
     line: int
     reason: str
     raw: dict[str, str]
+    code: str = "cell-unreadable"
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -572,52 +586,58 @@ def parse_export(
         raw = {parsed.columns[f]: ("" if v is None else str(v)) for f, v in cells.items()}
         first = next((v for v in raw_row if not is_blank(v)), "")
         if _text(first).rstrip(":") in _TOTALS:
-            parsed.skipped.append(RowError(line, "a totals row, not a post", raw))
+            parsed.skipped.append(RowError(line, "a totals row, not a post", raw, "totals-row"))
             continue
         try:
-            row = _typed_row(line, cells, mapping, as_of)
+            row = _typed_row(line, cells, mapping, as_of, parsed.columns)
         except _NoFiguresYet as exc:
-            parsed.skipped.append(RowError(line, str(exc), raw))
+            parsed.skipped.append(RowError(line, str(exc), raw, exc.code))
             continue
         except CellError as exc:
-            parsed.errors.append(RowError(line, str(exc), raw))
+            parsed.errors.append(RowError(line, str(exc), raw, exc.code, exc.params))
             continue
         previous = seen.get(row.key)
         if previous is not None:
             if previous.values == row.values:
-                parsed.skipped.append(RowError(line, f"the same figures as line {previous.line}", raw))
+                parsed.skipped.append(RowError(line, f"the same figures as line {previous.line}", raw, "duplicate-row",
+                                               {"other_line": previous.line}))
             else:
                 parsed.errors.append(RowError(
-                    line, f"the same post and date as line {previous.line} but different figures", raw))
+                    line, f"the same post and date as line {previous.line} but different figures", raw,
+                    "conflicting-duplicate", {"other_line": previous.line}))
             continue
         seen[row.key] = row
         parsed.rows.append(row)
     return parsed
 
 
-def _typed_row(line: int, cells: dict[str, Any], mapping: MetricMapping, as_of: datetime | None) -> MetricRow:
+def _typed_row(line: int, cells: dict[str, Any], mapping: MetricMapping, as_of: datetime | None,
+               headers: dict[str, str] | None = None) -> MetricRow:
     def cell(fld: str, read):
         try:
             return read(cells.get(fld))
         except CellError as exc:
-            raise CellError(f"{fld} ({_header_of(mapping, fld)}): {exc}") from None
+            header = (headers or {}).get(fld) or _header_of(mapping, fld)
+            value = cells.get(fld)
+            raise CellError(f"{fld} ({_header_of(mapping, fld)}): {exc}", exc.code, field=fld, header=header,
+                            value="" if value is None else str(value)[:200]) from None
 
     zone = mapping.zone
     post_id = cell("post_id", clean_post_id)
     url = cell("url", clean_url)
     title = cell("title", clean_text)
     if not (post_id or url or title):
-        raise CellError("no post id, link or title to find the post by")
+        raise CellError("no post id, link or title to find the post by", "no-identity")
     published_at = cell("published_at", lambda v: parse_datetime(v, zone))
     captured = cell("captured_at", lambda v: parse_datetime(v, zone))
     if captured is None:
         if not mapping.cumulative:
-            raise CellError("captured_at: a per-day export needs the date on every row")
+            raise CellError("captured_at: a per-day export needs the date on every row", "no-capture-date")
         if as_of is None:
-            raise CellError("captured_at: the export has no date column and no as-of time was given")
+            raise CellError("captured_at: the export has no date column and no as-of time was given", "no-as-of")
         captured = as_of
     if not (post_id or url) and published_at is None:
-        raise CellError("only a title: a publish time is needed too to tell posts apart")
+        raise CellError("only a title: a publish time is needed too to tell posts apart", "title-without-date")
 
     values: dict[str, int | float | None] = {}
     currencies: set[str] = set()
@@ -645,9 +665,10 @@ def _typed_row(line: int, cells: dict[str, Any], mapping: MetricMapping, as_of: 
                 values[name] = int(amount * 100)
         del raw
     if len(currencies) > 1:
-        raise CellError(f"money columns in different currencies ({', '.join(sorted(currencies))})")
+        raise CellError(f"money columns in different currencies ({', '.join(sorted(currencies))})", "mixed-currencies",
+                        currencies=", ".join(sorted(currencies)))
     if all(v is None for v in values.values()):
-        raise _NoFiguresYet("no figures yet: every figure is missing ('--', '暂无' or empty)")
+        raise _NoFiguresYet("no figures yet: every figure is missing ('--', '暂无' or empty)", "no-figures-yet")
     return MetricRow(
         line=line, post_id=post_id, url=url, title=title, published_at=published_at, captured_at=captured,
         account=cell("account", clean_text), values=values,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
@@ -15,6 +15,60 @@ from backend.text import Moment, Number
 MAX_COUNT = 10**12
 MAX_MONEY = 10**11
 MetricCount = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
+
+
+ROW_PROBLEM_CODES = {
+    "not-a-number": "a figure cell is not a number (params: field, header, value)",
+    "negative": "a count, amount or duration is negative (params: field, header, value)",
+    "not-a-rate": "a rate is not between 0 and 100% (params: field, header, value)",
+    "not-a-date": "a date cell is not a date (params: field, header, value)",
+    "post-id-rounded": "the spreadsheet turned the post id into a rounded number such as 7.38E+18 "
+    "(params: field, header, value)",
+    "cell-unreadable": "a cell cannot be read (params: field, header, value)",
+    "no-identity": "no post id, link or title to find the post by",
+    "title-without-date": "only a title: a publish time is needed too",
+    "no-capture-date": "a per-day export row without its date",
+    "no-as-of": "a totals export without a date column and no as_of",
+    "mixed-currencies": "money columns in different currencies (params: currencies)",
+    "conflicting-duplicate": "the same post and date as another line, with different figures (params: other_line)",
+    "same-publication": "names the same publication and date as another line (params: other_line)",
+    "unmatched": "no publication fits (see suggestions)",
+    "ambiguous": "several publications fit (see suggestions)",
+    "totals-row": "a totals row, skipped",
+    "no-figures-yet": "every figure is missing (--, 暂无, empty): the platform has no data yet; skipped",
+    "duplicate-row": "the same figures as another line; skipped (params: other_line)",
+}
+
+
+class RowProblem(BaseModel):
+    code: str = Field(description="Stable: " + "; ".join(f"`{k}` {v}" for k, v in ROW_PROBLEM_CODES.items()))
+    detail: str = Field(description="The problem in English words")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ImportRowResult(BaseModel):
+    """One line of the export in a dry run: what it names, the publication it matched, its figures, what
+    the import would do with it, and its problems."""
+
+    line: int = Field(description="Line (CSV) or row (XLSX) number in the file")
+    status: Literal["ready", "unmatched", "failed", "skipped"] = Field(
+        description="ready: would be imported; unmatched: no (single) publication fits; failed: unreadable "
+        "(blocks the import unless allow_errors); skipped: totals, no figures yet or a repeat"
+    )
+    action: Literal["inserted", "updated", "unchanged"] | None = Field(
+        default=None, description="For ready rows: what the import does to the publication's snapshot"
+    )
+    post_id: str | None = None
+    url: str | None = None
+    title: str | None = None
+    published_at: datetime | None = None
+    captured_at: datetime | None = None
+    values: dict[str, int | float | None] | None = Field(default=None, description="Figures; gmv and ad_spend in cents")
+    currency: str | None = None
+    raw: dict[str, str] = Field(default_factory=dict, description="The cells as written, for rows that were not read")
+    publication: dict[str, Any] | None = Field(default=None, description="The matched publication and `matched_by`")
+    suggestions: list[dict[str, Any]] = Field(default_factory=list)
+    problems: list[RowProblem] = Field(default_factory=list)
 
 
 class ImportPublic(BaseModel):
@@ -36,6 +90,9 @@ class ImportPublic(BaseModel):
     errors: list[dict[str, Any]]
     unmatched: list[dict[str, Any]]
     planned: list[dict[str, Any]] | None = None
+    rows: list[ImportRowResult] | None = Field(
+        default=None, description="Dry runs only: every line of the file in order, with its result and problems"
+    )
     created_at: datetime
 
 

@@ -194,6 +194,7 @@ class WriteCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    outcomes: list[str] = field(default_factory=list)  # per item, in order: inserted | updated | unchanged
 
 
 def upsert_snapshots(
@@ -217,6 +218,7 @@ def upsert_snapshots(
         full: dict[str, Any] = {col: item.values.get(col) for col in VALUE_COLUMNS}
         if snap is None:
             counts.inserted += 1
+            counts.outcomes.append("inserted")
             if not dry_run:
                 session.add(MetricSnapshot(
                     publication_id=item.publication_id, captured_at=item.captured_at,
@@ -229,8 +231,10 @@ def upsert_snapshots(
         same = all(_close(getattr(snap, c), v) for c, v in merged.items()) and snap.is_cumulative == item.is_cumulative
         if same and (item.currency or snap.currency) == snap.currency:
             counts.unchanged += 1
+            counts.outcomes.append("unchanged")
             continue
         counts.updated += 1
+        counts.outcomes.append("updated")
         if not dry_run:
             for col, val in merged.items():
                 setattr(snap, col, val)
@@ -296,6 +300,27 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 class ImportOutcome:
     record: MetricImport
     planned: list[dict[str, Any]]  # what each matched row does (shown by dry runs)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # every row of the file with its result, by line
+
+
+def _problem(code: str, detail: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "detail": detail, "params": params or {}}
+
+
+def _row_result(line: int, status: str, *, row: MetricRow | None = None, raw: dict[str, str] | None = None,
+                columns: dict[str, str] | None = None, problems: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One line of the file as a dry run shows it: what it names, what it would do, and what is wrong.
+    A row that was not read names its post by the cells as written (`columns`: field -> header)."""
+    written = {f: (raw or {}).get(h, "").strip() or None for f, h in (columns or {}).items()}
+    return {
+        "line": line, "status": status, "action": None,
+        "post_id": row.post_id if row else written.get("post_id"), "url": row.url if row else written.get("url"),
+        "title": row.title if row else written.get("title"),
+        "published_at": row.published_at.isoformat() if row and row.published_at else None,
+        "captured_at": row.captured_at.isoformat() if row else None,
+        "values": row.values if row else None, "currency": row.currency if row else None,
+        "raw": raw or {}, "publication": None, "suggestions": [], "problems": problems or [],
+    }
 
 
 def import_export(
@@ -325,24 +350,43 @@ def import_export(
     items: list[SnapshotValues] = []
     planned: list[dict[str, Any]] = []
     unmatched: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = [{"line": e.line, "reason": e.reason, "raw": e.raw} for e in parsed.errors]
+    failures: list[dict[str, Any]] = [{"line": e.line, "reason": e.reason, "raw": e.raw, "code": e.code, "params": e.params}
+                                      for e in parsed.errors]
+    results: list[dict[str, Any]] = [
+        _row_result(e.line, "failed", raw=e.raw, columns=parsed.columns, problems=[_problem(e.code, e.reason, e.params)])
+        for e in parsed.errors]
+    results += [_row_result(s.line, "skipped", raw=s.raw, columns=parsed.columns,
+                            problems=[_problem(s.code, s.reason, s.params)]) for s in parsed.skipped]
+    ready: list[dict[str, Any]] = []  # the results of `items`, in the same order
     taken: dict[tuple[uuid.UUID, datetime], int] = {}
     for row in parsed.rows:
         found = attributor.attribute(row)
         if found.publication is None:
+            code = "ambiguous" if found.method == "ambiguous" else "unmatched"
+            reason = "several publications fit" if code == "ambiguous" else "no publication fits"
+            suggestions = [ref_public(s) for s in found.suggestions]
             unmatched.append({
                 "line": row.line, "post_id": row.post_id, "url": row.url, "title": row.title,
                 "published_at": row.published_at.isoformat() if row.published_at else None,
-                "reason": "several publications fit" if found.method == "ambiguous" else "no publication fits",
-                "suggestions": [ref_public(s) for s in found.suggestions],
+                "reason": reason, "code": code, "suggestions": suggestions,
             })
+            result = _row_result(row.line, "unmatched", row=row, problems=[_problem(code, reason)])
+            result["suggestions"] = suggestions
+            results.append(result)
             continue
         key = (found.publication.id, row.captured_at)
         if key in taken:
-            failures.append({"line": row.line, "reason": f"names the same publication and date as line {taken[key]}",
-                             "raw": {}})
+            reason = f"names the same publication and date as line {taken[key]}"
+            failures.append({"line": row.line, "reason": reason, "raw": {}, "code": "same-publication",
+                             "params": {"other_line": taken[key]}})
+            results.append(_row_result(row.line, "failed", row=row,
+                                       problems=[_problem("same-publication", reason, {"other_line": taken[key]})]))
             continue
         taken[key] = row.line
+        result = _row_result(row.line, "ready", row=row)
+        result["publication"] = {**ref_public(found.publication), "matched_by": found.method}
+        results.append(result)
+        ready.append(result)
         items.append(SnapshotValues(
             publication_id=found.publication.id, captured_at=row.captured_at, is_cumulative=row.is_cumulative,
             values={COLUMN_OF[k]: v for k, v in row.values.items()}, currency=row.currency,
@@ -361,7 +405,8 @@ def import_export(
         dry_run=dry_run, as_of=stamp if mapping.cumulative else None, is_cumulative=mapping.cumulative,
         rows_read=parsed.total_lines, rows_unmatched=len(unmatched), rows_failed=len(failures),
         rows_skipped=len(parsed.skipped),
-        errors=failures + [{"line": s.line, "reason": s.reason, "raw": s.raw, "skipped": True} for s in parsed.skipped],
+        errors=failures + [{"line": s.line, "reason": s.reason, "raw": s.raw, "skipped": True, "code": s.code,
+                            "params": s.params} for s in parsed.skipped],
         unmatched=unmatched, created_by=created_by,
     )
     session.add(record)
@@ -370,7 +415,10 @@ def import_export(
     record.rows_inserted, record.rows_updated, record.rows_unchanged = counts.inserted, counts.updated, counts.unchanged
     session.add(record)
     session.flush()
-    return ImportOutcome(record=record, planned=planned)
+    for result, outcome in zip(ready, counts.outcomes, strict=True):
+        result["action"] = outcome
+    results.sort(key=lambda r: r["line"])
+    return ImportOutcome(record=record, planned=planned, rows=results)
 
 
 def parse_export_refusing(data: bytes, filename: str, mapping: MetricMapping, *, as_of: datetime | None,

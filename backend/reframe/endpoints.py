@@ -23,7 +23,8 @@ API = "/api/v1"
     summary="Suggest a smart-reframe camera path",
     responses=problems(400, 404, 409),
     description="Follows the host (and the product card, when both fit) shot by shot from the material's "
-    "newest analysis, without decoding the video again: each shot holds, pans or tracks; a shot change "
+    "newest analysis, without decoding the video again: the window holds still while the subject stays in "
+    "it and makes a short eased pan when the subject is about to leave (per shot: hold, pan or track); a shot change "
     "resets the camera; a face seen once (a false detection, a passer-by) does not move it. Returns "
     "keyframes to send as a render's `crop_path` (edit them freely) with the per-shot moves. 409 "
     "reframe-needs-analysis until the material has been analysed.",

@@ -20,7 +20,9 @@ class ReframeRequest(BaseModel):
 
 class ReframePreviewRequest(ReframeRequest):
     crop_path: list[CropKeyIn] | None = Field(
-        default=None, min_length=1, max_length=2000,
+        default=None,
+        min_length=1,
+        max_length=2000,
         description="The path to draw (e.g. an edited one); without it, the suggested path",
     )
     frames: int = Field(default=8, ge=1, le=24, description="Frames in the strip, evenly spread over the output")
@@ -30,8 +32,9 @@ class ShotPublic(BaseModel):
     start: float = Field(description="Source seconds")
     end: float
     move: Literal["hold", "pan", "track", "centre", "pad"] = Field(
-        description="`hold`: one window holds the subject; `pan`: a straight move does; `track`: the "
-        "window follows; `centre` / `pad`: no subject to follow (or two that cannot share the window)"
+        description="`hold`: one window holds the subject; `pan`: the window holds, makes one eased move "
+        "when the subject is about to leave it, and holds again; `track`: several such moves; "
+        "`centre` / `pad`: no subject to follow (or two that cannot share the window)"
     )
     scale: float = Field(description="The shot's zoom (constant over a shot: no zoom jumps)")
     subjects: int = Field(description="People followed: 0 (fallback), 1 (the host) or 2 (both fit)")

@@ -7,7 +7,7 @@ Every response carries `Tus-Resumable`; every request but OPTIONS and the JSON s
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -34,7 +34,9 @@ class TusRoute(APIRoute):
             sent = request.headers.get("tus-resumable")
             try:
                 if request.method not in ("OPTIONS", "GET") and sent != tus.TUS_VERSION:
-                    raise errors.TusVersionUnsupported(f"this server speaks tus {tus.TUS_VERSION}, not {sent or '(no Tus-Resumable)'}")
+                    raise errors.TusVersionUnsupported(
+                        f"this server speaks tus {tus.TUS_VERSION}, not {sent or '(no Tus-Resumable)'}"
+                    )
                 response = await handler(request)
             except errors.AppError as exc:
                 response = problem_response(exc, request)
@@ -51,40 +53,52 @@ class TusRoute(APIRoute):
 router = APIRouter(tags=["uploads"], route_class=TusRoute, responses=problems(401, 412))
 
 
-async def _body(request: Request) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in request.stream():
-            yield chunk
-    except ClientDisconnect as exc:
-        raise tus.BodyInterrupted from exc
-
-
 def _require_octet_stream(request: Request, what: str) -> None:
     if (request.headers.get("content-type") or "").split(";")[0].strip().lower() != tus.OFFSET_OCTET_STREAM:
         raise errors.UnsupportedMediaType(f"{what} need Content-Type: {tus.OFFSET_OCTET_STREAM}")
 
 
 async def _append(request: Request, key, session, storage, settings, upload_id: uuid.UUID, offset: int | None = None):
-    """Write the body under the writer lock, commit, then raise ingest's error if it refused the file."""
-    with tus.writer_lock(session, settings, upload_id, key) as upload:
-        headers, error = await tus.receive(session, storage, settings, upload, request.headers, _body(request), offset=offset)
-        session.commit()
+    """Write the body under the writer lock, commit, then raise ingest's error if it refused the file.
+    The lock and the commit go to the threadpool: no database work on the event loop."""
+    with await run_in_threadpool(tus.WriterLock, session, settings, upload_id, key) as upload:
+        headers, error = await tus.receive(
+            session,
+            storage,
+            settings,
+            upload,
+            request.headers,
+            request.stream(),
+            interrupted=ClientDisconnect,
+            offset=offset,
+        )
+        await run_in_threadpool(session.commit)
     if error is not None:
         raise error
     return upload, headers
 
 
-@router.options(API, summary="tus capabilities", status_code=204, description=(
-    "Server capabilities: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm. No key needed."))
+@router.options(
+    API,
+    summary="tus capabilities",
+    status_code=204,
+    description=(
+        "Server capabilities: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm. No key needed."
+    ),
+)
 @router.options(f"{API}/", include_in_schema=False, status_code=204)
 @router.options(f"{API}/{{upload_id}}", include_in_schema=False, status_code=204)
 def upload_options(settings: SettingsDep) -> Response:
     return Response(status_code=204, headers=tus.options_headers(settings))
 
 
-@router.post(API, status_code=201, summary="Create a resumable upload", responses=problems(400, 403, 409, 413, 415, 460, 507))
+@router.post(
+    API, status_code=201, summary="Create a resumable upload", responses=problems(400, 403, 409, 413, 415, 460, 507)
+)
 @router.post(f"{API}/", status_code=201, include_in_schema=False)
-async def create_upload(request: Request, key: Editor, session: SessionDep, storage: StorageDep, settings: SettingsDep) -> Response:
+async def create_upload(
+    request: Request, key: Editor, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> Response:
     """Create a resumable upload (tus creation, creation-with-upload, creation-defer-length).
 
     Send `Upload-Length` (or `Upload-Defer-Length: 1`) and optionally `Upload-Metadata` with
@@ -92,16 +106,18 @@ async def create_upload(request: Request, key: Editor, session: SessionDep, stor
     `kind` (`source` or `external`) and `media_type`. The body may carry the first bytes with
     `Content-Type: application/offset+octet-stream`. Answers 201 with `Location`."""
     length = request.headers.get("content-length")
-    with_body = length.strip() not in ("", "0") if length is not None else (
-        "chunked" in request.headers.get("transfer-encoding", "").lower())
+    with_body = (
+        length.strip() not in ("", "0")
+        if length is not None
+        else ("chunked" in request.headers.get("transfer-encoding", "").lower())
+    )
     if with_body:
         _require_octet_stream(request, "bytes sent with the creation request")
-    upload = tus.create_upload(session, settings, key, request.headers)
+    upload = await run_in_threadpool(tus.create_upload, session, settings, key, request.headers)
     headers = {"Location": f"{API}/{upload.id}"}
     if with_body or upload.length == 0:
         headers.update((await _append(request, key, session, storage, settings, upload.id, offset=0))[1])
-    else:
-        session.commit()
+    else:  # (committed by the session dependency, on the threadpool)
         headers["Upload-Expires"] = tus.http_date(upload.expires_at)
     return Response(status_code=201, headers=headers)
 
@@ -113,8 +129,12 @@ def upload_head(upload_id: uuid.UUID, key: CurrentKey, session: SessionDep) -> R
     return Response(status_code=200, headers=tus.head_headers(upload))
 
 
-@router.patch(f"{API}/{{upload_id}}", status_code=204, summary="Append bytes to a resumable upload",
-              responses=problems(400, 403, 404, 409, 410, 413, 415, 423, 460, 507))
+@router.patch(
+    f"{API}/{{upload_id}}",
+    status_code=204,
+    summary="Append bytes to a resumable upload",
+    responses=problems(400, 403, 404, 409, 410, 413, 415, 423, 460, 507),
+)
 async def upload_patch(
     upload_id: uuid.UUID, request: Request, key: Editor, session: SessionDep, storage: StorageDep, settings: SettingsDep
 ) -> Response:
@@ -125,10 +145,14 @@ async def upload_patch(
     return Response(status_code=204, headers=headers)
 
 
-@router.delete(f"{API}/{{upload_id}}", status_code=204, summary="Terminate a resumable upload",
-               responses=problems(403, 404, 410, 423))
+@router.delete(
+    f"{API}/{{upload_id}}",
+    status_code=204,
+    summary="Terminate a resumable upload",
+    responses=problems(403, 404, 410, 423),
+)
 def upload_delete(upload_id: uuid.UUID, key: Editor, session: SessionDep, settings: SettingsDep) -> Response:
-    with tus.writer_lock(session, settings, upload_id, key) as upload:
+    with tus.WriterLock(session, settings, upload_id, key) as upload:
         tus.terminate(settings, upload)
         session.commit()
     return Response(status_code=204)
@@ -149,13 +173,11 @@ async def upload_method_override(
     raise errors.BadRequest("POST to an upload URL needs X-HTTP-Method-Override: PATCH, DELETE or HEAD")
 
 
-_SUMMARY = {"id", "status", "offset", "length", "filename", "title", "tags", "kind", "error_type", "material_id", "expires_at", "created_at", "updated_at"}
-
-
 @router.get(f"{API}/{{upload_id}}", summary="Status of a resumable upload (JSON)", responses=problems(404))
 def upload_status(upload_id: uuid.UUID, key: CurrentKey, session: SessionDep) -> dict[str, Any]:
     upload = tus.get_upload(session, upload_id, key)
-    body = upload.model_dump(mode="json", include=_SUMMARY, warnings=False)  # status is read back as a str
+    # (`warnings`: status is read back as a str)
+    body = upload.model_dump(mode="json", exclude={"owner_key_id", "metadata_header", "media_type"}, warnings=False)
     if upload.status != UploadStatus.receiving:
         body["expires_at"] = None
     if upload.material_id:

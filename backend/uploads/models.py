@@ -32,9 +32,7 @@ class TusUpload(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    owner_key_id: uuid.UUID = Field(
-        sa_column=Column(ForeignKey("api_key.id", ondelete="CASCADE"), nullable=False)
-    )
+    owner_key_id: uuid.UUID = Field(sa_column=Column(ForeignKey("api_key.id", ondelete="CASCADE"), nullable=False))
     status: UploadStatus = Field(default=UploadStatus.receiving, sa_column=Column(String(16), nullable=False))
 
     length: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # None: deferred

@@ -27,7 +27,9 @@ def materials_missing_previews(
     session: Session, limit: int, *, created_after: datetime | None = None, created_before: datetime | None = None
 ) -> list[uuid.UUID]:
     """Ids of live material whose previews failed, oldest first."""
-    query = select(Material.id).where(col(Material.previews_failed).is_(True), col(Material.status) != MaterialStatus.deleted)
+    query = select(Material.id).where(
+        col(Material.previews_failed).is_(True), col(Material.status) != MaterialStatus.deleted
+    )
     if created_after is not None:
         query = query.where(Material.created_at >= created_after)
     if created_before is not None:
@@ -39,14 +41,21 @@ def retry_previews(session: Session, storage: Storage, settings: Settings, mater
     """Render the previews of a material whose previews failed; True once it has them. Idempotent:
     a material that has its previews (or is gone) is left as it is."""
     material = session.get(Material, material_id)
-    if material is None or not material.previews_failed or material.status == MaterialStatus.deleted or not material.storage_key:
+    if (
+        material is None
+        or not material.previews_failed
+        or material.status == MaterialStatus.deleted
+        or not material.storage_key
+    ):
         return False
     with tempfile.TemporaryDirectory(prefix="reelhouse-previews-") as tmp:
         original, poster, sheet = Path(tmp) / "original", Path(tmp) / "poster.jpg", Path(tmp) / "sheet.jpg"
         storage.download_to(material.storage_key, original)
         try:
             inspect_untrusted(
-                original, limits=limits_from(settings), poster=poster,
+                original,
+                limits=limits_from(settings),
+                poster=poster,
                 contact_sheet=sheet if material.media_type == MediaType.video else None,
                 timeout=settings.probe_timeout_seconds,
             )
@@ -55,7 +64,7 @@ def retry_previews(session: Session, storage: Storage, settings: Settings, mater
             return False
         if not poster.exists():
             return False  # the inspector has logged why
-        store_previews(storage, material, {"poster": poster, "sheet": sheet})
+        store_previews(storage, material, {"poster": poster, "contact_sheet": sheet})
     material.previews_failed, material.updated_at = False, utcnow()
     session.add(material)
     session.flush()

@@ -6,7 +6,7 @@ key and never modified; a rejected or failed ingest leaves nothing in storage or
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,15 +25,23 @@ from backend.sqltypes import utcnow
 from backend.text import safe_filename
 from backend.uploads.spool import SpooledUpload, spool_file
 from storage import Storage
-from workers.media.inspect import InspectFailed, SandboxedInspector, inspect_untrusted
-from workers.media.probe import MediaFacts, ProbeRejection
+from workers.media.inspect import InspectFailed, SandboxedInspector
+from workers.media.probe import ProbeRejection
 
 _REJECTIONS = {cls.slug: cls for cls in errors.error_classes() if issubclass(cls, errors.MediaRejected)}
 _EXTENSIONS = {
-    "mp4": ("mp4", "video/mp4"), "matroska": ("mkv", "video/x-matroska"), "mpegts": ("ts", "video/mp2t"),
-    "flv": ("flv", "video/x-flv"), "avi": ("avi", "video/x-msvideo"), "mp3": ("mp3", "audio/mpeg"),
-    "wav": ("wav", "audio/wav"), "ogg": ("ogg", "audio/ogg"), "flac": ("flac", "audio/flac"),
-    "aac": ("aac", "audio/aac"), "jpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png"),
+    "mp4": ("mp4", "video/mp4"),
+    "matroska": ("mkv", "video/x-matroska"),
+    "mpegts": ("ts", "video/mp2t"),
+    "flv": ("flv", "video/x-flv"),
+    "avi": ("avi", "video/x-msvideo"),
+    "mp3": ("mp3", "audio/mpeg"),
+    "wav": ("wav", "audio/wav"),
+    "ogg": ("ogg", "audio/ogg"),
+    "flac": ("flac", "audio/flac"),
+    "aac": ("aac", "audio/aac"),
+    "jpeg": ("jpg", "image/jpeg"),
+    "png": ("png", "image/png"),
     "webp": ("webp", "image/webp"),
 }
 
@@ -62,65 +70,35 @@ class IngestResult:
     created: bool
 
 
-def _previews(spool_path: Path) -> dict[str, Path]:
-    """Where the inspector writes a spool file's poster and contact sheet (beside it)."""
-    return {name: spool_path.with_name(f"{spool_path.stem}.{name}.jpg") for name in ("poster", "sheet")}
+def inspector_following(settings: Settings, size: int) -> tuple[SandboxedInspector, Callable[[Path], None]]:
+    """An inspector to read a spool file of declared size as it arrives (the callable, given to
+    spool_stream, hands it the file), so little is left to do once the last byte is in: 28 % off a
+    user's wait at 125 MB/s (bench/RESULTS.md)."""
+    inspector = SandboxedInspector()
+    return inspector, lambda path: inspector.follow(path, size, limits=limits_from(settings), **_previews(inspector))
 
 
-def _unlink_previews(spool_path: Path) -> None:
-    for path in _previews(spool_path).values():
-        path.unlink(missing_ok=True)
-
-
-class InspectWhileSpooling(SandboxedInspector):
-    """The sandboxed inspector of a body of declared size, handed the spool file as it grows (a
-    spool watcher), so little is left to do once the last byte is in: more than 10 % off a user's
-    wait at 125 MB/s (bench/RESULTS.md). `ingest_spooled` collects the result."""
-
-    def __init__(self, settings: Settings, declared_size: int) -> None:
-        super().__init__()
-        self._limits, self._declared = limits_from(settings), declared_size
-        self._path: Path | None = None
-
-    def started(self, path: Path) -> None:
-        self._path, previews = path, _previews(path)
-        self.follow(path, self._declared, limits=self._limits, poster=previews["poster"], contact_sheet=previews["sheet"])
-
-    def written(self, total_bytes: int) -> None:
-        self.advance(total_bytes)
-
-    def close(self) -> None:
-        super().close()  # before its previews go: a child still at work would write them after
-        if self._path:
-            _unlink_previews(self._path)
-
-
-def _probe(settings: Settings, spooled: SpooledUpload, inspector: SandboxedInspector | None) -> MediaFacts:
-    """Probe and render previews in the sandbox; map rejections to the API's error types."""
-    previews = _previews(spooled.path)
-    try:
-        return (inspector.inspect if inspector else inspect_untrusted)(
-            spooled.path, limits=limits_from(settings), poster=previews["poster"], contact_sheet=previews["sheet"],
-            timeout=settings.probe_timeout_seconds,
-        )
-    except ProbeRejection as exc:
-        raise _REJECTIONS.get(exc.reason, errors.NotMedia)(exc.detail) from exc
-    except InspectFailed as exc:
-        raise errors.NotMedia("the file could not be read as media") from exc
+def _previews(inspector: SandboxedInspector) -> dict[str, Path]:
+    # In the inspector's own directory: they go when it is closed, whatever became of the upload.
+    return {name: inspector.workdir / f"{name}.jpg" for name in ("poster", "contact_sheet")}
 
 
 def material_keys(material_id: uuid.UUID, container: str | None) -> dict[str, str]:
     base, ext = f"materials/{material_id}", _EXTENSIONS.get(container or "", ("bin", ""))[0]
-    return {"original": f"{base}/original.{ext}", "poster": f"{base}/poster.jpg", "sheet": f"{base}/contact-sheet.jpg"}
+    return {
+        "original": f"{base}/original.{ext}",
+        "poster": f"{base}/poster.jpg",
+        "contact_sheet": f"{base}/contact-sheet.jpg",
+    }
 
 
 def store_previews(storage: Storage, material: Material, previews: dict[str, Path]) -> None:
     """Put the poster and contact sheet the inspector wrote (those that exist) beside the original."""
     keys = material_keys(material.id, material.container)
-    for name, attribute in (("poster", "poster_key"), ("sheet", "contact_sheet_key")):
+    for name in ("poster", "contact_sheet"):
         if previews[name].exists():
             storage.put_file(keys[name], previews[name], content_type="image/jpeg")
-            setattr(material, attribute, keys[name])
+            setattr(material, f"{name}_key", keys[name])
 
 
 def find_by_sha256(session: Session, sha256: str) -> Material | None:
@@ -142,12 +120,16 @@ def _existing(session: Session, found: Material, tag_ids: list[int]) -> IngestRe
 
 
 def ingest_spooled(
-    session: Session, storage: Storage, settings: Settings, spooled: SpooledUpload, request: IngestRequest,
-    inspector: InspectWhileSpooling | None = None,
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    spooled: SpooledUpload,
+    request: IngestRequest,
+    inspector: SandboxedInspector | None = None,
 ) -> IngestResult:
     """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
-    The spool file and its previews are consumed: moved into storage, or deleted; a refused upload
-    leaves nothing behind. `inspector` (if one followed the file) is closed here in any case."""
+    The spool file is consumed: moved into storage, or deleted; a refused upload leaves nothing
+    behind. `inspector` (one that followed the file; else one is started) is closed here."""
     stored: str | None = None  # the new material's folder in storage, once anything may be in it
     try:
         if spooled.size == 0:
@@ -162,11 +144,19 @@ def ingest_spooled(
         if found is not None:
             return _existing(session, found, tag_ids)
 
-        facts = _probe(settings, spooled, inspector)
+        inspector = inspector or SandboxedInspector()
+        previews = _previews(inspector)
+        try:
+            facts = inspector.inspect(
+                spooled.path, limits=limits_from(settings), timeout=settings.probe_timeout_seconds, **previews
+            )
+        except ProbeRejection as exc:
+            raise _REJECTIONS.get(exc.reason, errors.NotMedia)(exc.detail) from exc
+        except InspectFailed as exc:
+            raise errors.NotMedia("the file could not be read as media") from exc
         declared = request.declared_media_type
         if declared is not None and facts.media_type != declared.value:
             raise errors.KindMismatch(f"declared {declared.value}, but the file is {facts.media_type}")
-        previews = _previews(spooled.path)
 
         material_id = request.material_id or uuid.uuid4()
         keys = material_keys(material_id, facts.container)
@@ -174,11 +164,22 @@ def ingest_spooled(
         filename = safe_filename(request.original_filename)
         title = (request.title or "").strip() or (Path(filename).stem.replace("_", " ").strip() if filename else "")
         material = Material(
-            id=material_id, title=(title or "Untitled")[:500], description=request.description,
-            media_type=MediaType(facts.media_type), kind=request.kind, status=MaterialStatus.ready,
-            sha256=spooled.sha256, size_bytes=spooled.size, storage_key=keys["original"], original_filename=filename,
-            content_type=content_type, parent_id=request.parent_id, recipe=request.recipe, preset_id=request.preset_id,
-            render_job_id=request.render_job_id, created_by=request.created_by,
+            id=material_id,
+            title=(title or "Untitled")[:500],
+            description=request.description,
+            media_type=MediaType(facts.media_type),
+            kind=request.kind,
+            status=MaterialStatus.ready,
+            sha256=spooled.sha256,
+            size_bytes=spooled.size,
+            storage_key=keys["original"],
+            original_filename=filename,
+            content_type=content_type,
+            parent_id=request.parent_id,
+            recipe=request.recipe,
+            preset_id=request.preset_id,
+            render_job_id=request.render_job_id,
+            created_by=request.created_by,
         )
         material.apply_facts(facts)
         material.previews_failed = facts.media_type != MediaType.audio and not previews["poster"].exists()
@@ -220,10 +221,11 @@ def ingest_spooled(
         if inspector is not None:
             inspector.close()
         spooled.discard()
-        _unlink_previews(spooled.path)
 
 
-def ingest_local_file(session: Session, storage: Storage, settings: Settings, path: Path, request: IngestRequest) -> IngestResult:
+def ingest_local_file(
+    session: Session, storage: Storage, settings: Settings, path: Path, request: IngestRequest
+) -> IngestResult:
     """Ingest a file already on this machine (CLI import, renders): copy it to the spool first so the
     caller's file is never moved or changed."""
     with path.open("rb") as fh:

@@ -20,8 +20,9 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
+import anyio
 import anyio.to_thread
 
 from backend import errors
@@ -42,42 +43,43 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
             view = view[os.write(fd, view) :]
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            raise errors.StorageFull(f"the upload disk is full ({os.strerror(exc.errno or 0)}); try again later") from exc
+            raise errors.StorageFull(
+                f"the upload disk is full ({os.strerror(exc.errno or 0)}); try again later"
+            ) from exc
         raise
 
 
 async def receive(
-    chunks: AsyncIterator[bytes], fd: int, hashers: list[Any], limit: int, *,
-    interrupted: type[BaseException] | None = None, progress: Callable[[int], None] | None = None,
+    chunks: AsyncIterator[bytes],
+    fd: int,
+    hashers: list[Any],
+    limit: int,
+    *,
+    interrupted: type[BaseException] | tuple[()] = (),
 ) -> int:
     """Write a body to `fd` at its position, updating each of `hashers`; return the bytes written.
 
     Past `limit` bytes it is refused (PayloadTooLarge) before any excess is written. If the stream
     raises `interrupted` (a client gone mid-body), what arrived before is still written and hashed.
     On any error no thread is still writing when this returns, so the caller may truncate or remove
-    the file. `progress(n)`: `n` bytes are written, after each batch.
+    the file.
     """
-    received = written = batched = 0
+    received = batched = 0
     batch: list[bytes] = []
     pending: list[Future[Any]] = []
 
     def write(data: bytes) -> None:
-        nonlocal written
         at = os.lseek(fd, 0, os.SEEK_CUR)
         write_all(fd, data)
         # Start writing the batch to disk now: left dirty in the page cache, a large upload's bytes
         # would all be written by the fsync that stores it, after the last byte arrived (~0.5 s per
         # GB here, bench/RESULTS.md). Pages still being written stay cached.
         os.posix_fadvise(fd, at, len(data), os.POSIX_FADV_DONTNEED)
-        written += len(data)
-        if progress is not None:
-            progress(written)
 
     async def hand_over() -> None:
         nonlocal pending, batched
-        data = b"".join(batch)
+        data, batched = b"".join(batch), 0  # (one copy: a growing bytearray costs four times the CPU)
         batch.clear()
-        batched = 0
         await _settled(pending)
         # The write and each hash on threads of their own (hashlib and os.write release the GIL).
         pending = [_workers.submit(write, data), *(_workers.submit(h.update, data) for h in hashers)]
@@ -87,24 +89,19 @@ async def receive(
             async for chunk in chunks:
                 received += len(chunk)
                 if received > limit:
-                    raise errors.PayloadTooLarge(_too_large(limit))
+                    raise errors.PayloadTooLarge(f"the body is larger than the {limit} bytes it may have")
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= BATCH_BYTES:
                     await hand_over()
-        except BaseException as exc:
-            if interrupted is not None and isinstance(exc, interrupted):
-                await hand_over()  # keep what arrived before the cut
+        except interrupted:
+            await hand_over()  # keep what arrived before the cut
             raise
         await hand_over()
         await _settled(pending)
         return received
     finally:
         wait(pending)  # blocks for at most one batch: no thread outlives the request
-
-
-def _too_large(limit: int) -> str:
-    return f"the body is larger than the {limit} bytes it may have"
 
 
 async def _settled(futures: list[Future[Any]]) -> None:
@@ -143,28 +140,16 @@ def new_spool_file(spool_dir: Path) -> tuple[Path, int]:
     return path, fd
 
 
-def hold(path: Path) -> int:
-    """Lock a file moved into the spool (a finished tus upload) as its writer would have."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
-
-
-class SpoolWatcher(Protocol):
-    """Told where a new spool file is, then how many bytes of it are on disk after each write."""
-
-    def started(self, path: Path) -> None: ...
-
-    def written(self, total_bytes: int) -> None: ...
-
-
-async def spool_stream(chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int, *, watcher: SpoolWatcher | None = None) -> SpooledUpload:
-    """Spool an async byte stream (a request body) to a new file, hashed on the way."""
+async def spool_stream(
+    chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int, *, started: Callable[[Path], object] | None = None
+) -> SpooledUpload:
+    """Spool an async byte stream (a request body) to a new file, hashed on the way; `started` is
+    told the file's path before a byte is written."""
     (path, fd), hasher = new_spool_file(spool_dir), hashlib.sha256()
     try:
-        if watcher is not None:
-            watcher.started(path)
-        size = await receive(chunks, fd, [hasher], max_bytes, progress=watcher.written if watcher else None)
+        if started is not None:
+            started(path)
+        size = await receive(chunks, fd, [hasher], max_bytes)
     except BaseException:
         SpooledUpload(path, 0, "", fd).discard()
         raise
@@ -172,19 +157,13 @@ async def spool_stream(chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes:
 
 
 def spool_file(source: BinaryIO, spool_dir: Path, max_bytes: int) -> SpooledUpload:
-    """Spool a readable binary file object, in the caller's thread."""
-    (path, fd), hasher, size = new_spool_file(spool_dir), hashlib.sha256(), 0
-    try:
+    """Spool a readable binary file object, in the caller's thread (one running no event loop)."""
+
+    async def chunks() -> AsyncIterator[bytes]:
         while chunk := source.read(READ_CHUNK):
-            size += len(chunk)
-            if size > max_bytes:
-                raise errors.PayloadTooLarge(_too_large(max_bytes))
-            hasher.update(chunk)
-            write_all(fd, chunk)
-    except BaseException:
-        SpooledUpload(path, 0, "", fd).discard()
-        raise
-    return SpooledUpload(path=path, size=size, sha256=hasher.hexdigest(), fd=fd)
+            yield chunk
+
+    return anyio.run(spool_stream, chunks(), spool_dir, max_bytes)
 
 
 def _unheld(path: Path) -> bool:
@@ -207,7 +186,11 @@ def cleanup_spool(spool_dir: Path) -> int:
     for entry in spool_dir.iterdir() if spool_dir.exists() else ():
         part = entry if entry.suffix == ".part" else spool_dir / f"{entry.name.split('.', 1)[0]}.part"
         with contextlib.suppress(FileNotFoundError):  # removed meanwhile (ingested, or by another sweep)
-            if entry.is_file() and now - entry.stat().st_mtime >= FRESH_SECONDS and (not part.exists() or _unheld(part)):
+            if (
+                entry.is_file()
+                and now - entry.stat().st_mtime >= FRESH_SECONDS
+                and (not part.exists() or _unheld(part))
+            ):
                 entry.unlink()
                 removed += 1
     return removed

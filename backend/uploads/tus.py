@@ -20,7 +20,7 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -61,14 +61,10 @@ def _keep_hasher(upload_id: uuid.UUID, offset: int = 0, hasher: Any | None = Non
                 _hashers.popitem(last=False)
 
 
-def _sha256_prefix(path: Path, size: int) -> Any:
-    """The hasher of the first `size` bytes of `path` (a resumed upload this process has not seen)."""
-    digest = hashlib.sha256()
+def _sha256_prefix(path: Path) -> Any:
+    """The hasher of the bytes `path` holds (of a resumed upload this process has not seen)."""
     with path.open("rb") as fh:
-        while size > 0 and (chunk := fh.read(min(spool.READ_CHUNK, size))):
-            digest.update(chunk)
-            size -= len(chunk)
-    return digest
+        return hashlib.file_digest(fh, "sha256")
 
 
 def _non_negative_int(value: str | None, name: str) -> int | None:
@@ -112,7 +108,9 @@ def upload_fields(meta: dict[str, str | None]) -> dict[str, Any]:
         with contextlib.suppress(ValueError):
             tags = json.loads(tags)
         if not isinstance(tags, list) or not all(isinstance(t, str | int) for t in tags):
-            raise errors.BadRequest("metadata 'tags' must be comma-separated or a JSON list of tag ids or 'category:name' strings")
+            raise errors.BadRequest(
+                "metadata 'tags' must be comma-separated or a JSON list of tag ids or 'category:name' strings"
+            )
     else:
         tags = tags.split(",")
     try:
@@ -139,7 +137,9 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
     if not algorithm or not digest:
         raise errors.BadRequest("Upload-Checksum must be '<algorithm> <base64 digest>'")
     if algorithm not in CHECKSUM_ALGORITHMS:
-        raise errors.ChecksumAlgorithmUnsupported(f"checksum algorithm {algorithm!r} is not supported; use one of {', '.join(CHECKSUM_ALGORITHMS)}")
+        raise errors.ChecksumAlgorithmUnsupported(
+            f"checksum algorithm {algorithm!r} is not supported; use one of {', '.join(CHECKSUM_ALGORITHMS)}"
+        )
     return algorithm, _base64(digest, "the Upload-Checksum digest")
 
 
@@ -153,7 +153,7 @@ def _file(settings: Settings, upload_id: uuid.UUID, suffix: str) -> Path:
 
 
 def discard_bytes(settings: Settings, upload: TusUpload) -> None:
-    """Free the bytes an upload holds (writer_lock removes the lock file once it takes no more bytes)."""
+    """Free the bytes an upload holds (WriterLock removes the lock file once it takes no more bytes)."""
     _file(settings, upload.id, ".part").unlink(missing_ok=True)
     _keep_hasher(upload.id)
 
@@ -162,9 +162,9 @@ def get_upload(session: Session, upload_id: uuid.UUID, key: ApiKey) -> TusUpload
     return _owned(session.get(TusUpload, upload_id), upload_id, key)
 
 
-def _owned(upload: TusUpload | None, upload_id: uuid.UUID, key: ApiKey) -> TusUpload:
-    """Another key's upload is 404 like a missing one (admins see all)."""
-    if upload is None or (upload.owner_key_id != key.id and Role(key.role) != Role.admin):
+def _owned(upload: TusUpload | None, upload_id: uuid.UUID, key: ApiKey | None) -> TusUpload:
+    """Another key's upload is 404 like a missing one (admins, and the system (None), see all)."""
+    if upload is None or (key and upload.owner_key_id != key.id and Role(key.role) != Role.admin):
         raise errors.NotFound(f"no upload {upload_id}")
     return upload
 
@@ -175,40 +175,56 @@ def check_active(upload: TusUpload) -> None:
         detail = f"upload {upload.id} is {upload.status}" + (f" ({upload.error_type})" if upload.error_type else "")
         raise errors.UploadGone(detail, upload_status=str(upload.status))
     if upload.status == UploadStatus.receiving and upload.expires_at <= utcnow():
-        raise errors.UploadGone(f"upload {upload.id} expired at {http_date(upload.expires_at)}", upload_status="expired")
+        raise errors.UploadGone(
+            f"upload {upload.id} expired at {http_date(upload.expires_at)}", upload_status="expired"
+        )
 
 
-@contextlib.contextmanager
-def writer_lock(session: Session, settings: Settings, upload_id: uuid.UUID, key: ApiKey) -> Iterator[TusUpload]:
-    """Hold the only write access to one upload (an flock on `<id>.lock`, across processes on this
-    machine); a second writer gets 423 at once. The row is read once the lock is held and that
-    transaction committed, so no connection or row lock is held while a body streams; the caller
-    commits its changes inside the block. The lock file goes once the upload takes no more bytes."""
-    session.commit()  # what the request wrote so far (auth's `last_used_at`) is not held either
-    path = _file(settings, upload_id, ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    finished = False  # as committed: an unknown upload, or one that takes no more bytes, keeps no lock file
-    try:
+class WriterLock:
+    """The only write access to one upload: an flock on `<id>.lock` (across processes on this
+    machine); a second writer gets 423 at once. Taking it commits, reads the row and commits again,
+    so no connection or row lock is held while a body streams; it blocks (an async route takes it
+    on a worker thread). The caller commits its changes inside the block; the lock file goes once
+    the upload takes no more bytes. `key` None: the system (the expiry sweep)."""
+
+    def __init__(self, session: Session, settings: Settings, upload_id: uuid.UUID, key: ApiKey | None) -> None:
+        session.commit()  # what the request wrote so far (auth's `last_used_at`) is not held either
+        self.path = _file(settings, upload_id, ".lock")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.finished = False  # as committed: an unknown upload, or one that takes no more bytes, keeps no lock file
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise errors.UploadLocked("another request is writing to this upload") from exc
-        row = session.get(TusUpload, upload_id, populate_existing=True)  # as committed now, not as last seen
-        finished = row is None or row.status != UploadStatus.receiving
-        session.commit()
-        upload = _owned(row, upload_id, key)
-        yield upload
-        finished = upload.status != UploadStatus.receiving  # reached once the caller's block committed
-    finally:
-        if finished:
-            path.unlink(missing_ok=True)
-        os.close(fd)  # releases the flock
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise errors.UploadLocked("another request is writing to this upload") from exc
+            row = session.get(TusUpload, upload_id, populate_existing=True)  # as committed now, not as last seen
+            self.finished = row is None or row.status != UploadStatus.receiving
+            session.commit()
+            self.upload = _owned(row, upload_id, key)
+        except BaseException:
+            self._release()
+            raise
+
+    def __enter__(self) -> TusUpload:
+        return self.upload
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:  # the caller's block has committed
+            self.finished = self.upload.status != UploadStatus.receiving
+        self._release()
+
+    def _release(self) -> None:
+        if self.finished:
+            self.path.unlink(missing_ok=True)
+        os.close(self.fd)  # releases the flock
 
 
 def options_headers(settings: Settings) -> dict[str, str]:
     return {
-        "Tus-Version": TUS_VERSION, "Tus-Extension": EXTENSIONS, "Tus-Max-Size": str(settings.max_upload_bytes),
+        "Tus-Version": TUS_VERSION,
+        "Tus-Extension": EXTENSIONS,
+        "Tus-Max-Size": str(settings.max_upload_bytes),
         "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
     }
 
@@ -260,18 +276,23 @@ def head_headers(upload: TusUpload) -> dict[str, str]:
     return headers
 
 
-class BodyInterrupted(Exception):
-    """The client went away mid-body (the router translates its framework's disconnect into this)."""
-
-
 async def receive(
-    session: Session, storage: Storage, settings: Settings, upload: TusUpload, headers: Mapping[str, str],
-    body: AsyncIterator[bytes], *, offset: int | None = None,
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    upload: TusUpload,
+    headers: Mapping[str, str],
+    body: AsyncIterator[bytes],
+    *,
+    interrupted: type[BaseException],
+    offset: int | None = None,
 ) -> tuple[dict[str, str], BaseException | None]:
     """Check a PATCH (Upload-Offset from `headers`, or `offset` for creation-with-upload) before a
-    byte is read, then append its body at the upload's offset; call under `writer_lock`. Returns the
+    byte is read, then append its body (which raises `interrupted` if the client goes away) at the
+    upload's offset; call under `WriterLock`. Returns the
     response headers and, if the last byte arrived but ingest refused the file, its error: the
-    caller commits, then raises it.
+    caller commits, then raises it. The row changes in memory; the database is used only by ingest,
+    on a worker thread.
 
     With `tus_fsync`, bytes are fsynced before the new offset is flushed; without it (the default,
     as in tusd) an OS crash that loses acknowledged bytes is caught on the next PATCH. A body cut
@@ -286,7 +307,9 @@ async def receive(
     content_length = _non_negative_int(headers.get("content-length"), "Content-Length")
     check_active(upload)
     if offset != upload.offset:
-        raise errors.UploadOffsetMismatch(f"Upload-Offset is {offset} but the upload is at {upload.offset}", upload_offset=upload.offset)
+        raise errors.UploadOffsetMismatch(
+            f"Upload-Offset is {offset} but the upload is at {upload.offset}", upload_offset=upload.offset
+        )
     if new_length is not None:
         if upload.length is not None and new_length != upload.length:
             raise errors.BadRequest(f"the upload's length is already {upload.length}; it cannot change")
@@ -296,17 +319,18 @@ async def receive(
         upload.length = new_length
     limit = upload.length if upload.length is not None else settings.max_upload_bytes
     if content_length is not None and upload.offset + content_length > limit:
-        raise errors.PayloadTooLarge(f"{content_length} more bytes at offset {upload.offset} would pass the upload's length of {limit}")
+        raise errors.PayloadTooLarge(
+            f"{content_length} more bytes at offset {upload.offset} would pass the upload's length of {limit}"
+        )
     if upload.status == UploadStatus.completed:
         async for chunk in body:
             if chunk:
                 raise errors.PayloadTooLarge("the upload is complete; it takes no more bytes")
         return offset_headers(upload), None
 
-    start, path = upload.offset, _file(settings, upload.id, ".part")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    chunk_hash = CHECKSUM_ALGORITHMS[checksum[0]]() if checksum else None
-    interrupted = False
+    start, path = upload.offset, _file(settings, upload.id, ".part")  # (WriterLock made the folder)
+    chunk_hashers = [CHECKSUM_ALGORITHMS[checksum[0]]()] if checksum else []
+    cut: BaseException | None = None
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         held = os.fstat(fd).st_size
@@ -318,17 +342,18 @@ async def receive(
             known_offset, hasher = _hashers.get(upload.id, (-1, None))
         # A copy: the chunk may yet be discarded. Offset 0 needs no history.
         hasher = hashlib.sha256() if start == 0 else hasher.copy() if known_offset == start else None
-        hasher = hasher or await anyio.to_thread.run_sync(_sha256_prefix, path, start)
+        hasher = hasher or await anyio.to_thread.run_sync(_sha256_prefix, path)
         try:
             try:
-                await spool.receive(body, fd, [hasher, chunk_hash] if chunk_hash else [hasher], limit - start, interrupted=BodyInterrupted)
-            except BodyInterrupted:
-                interrupted = True  # what arrived before the cut was written and hashed
-            if checksum and chunk_hash:
-                if interrupted:
-                    raise BodyInterrupted
-                if chunk_hash.digest() != checksum[1]:
-                    raise errors.ChecksumMismatch(f"the {os.lseek(fd, 0, os.SEEK_CUR) - start}-byte chunk does not match its {checksum[0]} checksum")
+                await spool.receive(body, fd, [hasher, *chunk_hashers], limit - start, interrupted=interrupted)
+            except interrupted as exc:
+                cut = exc  # what arrived before the cut was written and hashed
+            if checksum and cut:
+                raise cut
+            if checksum and chunk_hashers[0].digest() != checksum[1]:
+                raise errors.ChecksumMismatch(
+                    f"the {os.lseek(fd, 0, os.SEEK_CUR) - start}-byte chunk does not match its {checksum[0]} checksum"
+                )
             if settings.tus_fsync:
                 os.fsync(fd)
         except BaseException:
@@ -347,29 +372,31 @@ async def receive(
     upload.updated_at = utcnow()
     upload.expires_at = upload.updated_at + timedelta(seconds=settings.tus_expire_seconds)
     error = None
-    if upload.length is not None and upload.offset == upload.length and not interrupted:
+    if upload.length is not None and upload.offset == upload.length and not cut:
         error = await _complete(session, storage, settings, upload, hasher)
-    session.add(upload)
-    session.flush()
     return offset_headers(upload), error
 
 
-async def _complete(session: Session, storage: Storage, settings: Settings, upload: TusUpload, hasher: Any) -> BaseException | None:
+async def _complete(
+    session: Session, storage: Storage, settings: Settings, upload: TusUpload, hasher: Any
+) -> BaseException | None:
     """Ingest the finished bytes where they are (ingest moves them into storage or removes them).
     Returns ingest's error (after recording it on the row) or None."""
     request = ingest.IngestRequest(
-        title=upload.title, kind=MaterialKind(upload.kind), original_filename=upload.filename, tag_refs=list(upload.tags),
-        declared_media_type=MediaType(upload.media_type) if upload.media_type else None, created_by=upload.owner_key_id,
+        title=upload.title,
+        kind=MaterialKind(upload.kind),
+        original_filename=upload.filename,
+        tag_refs=list(upload.tags),
+        declared_media_type=MediaType(upload.media_type) if upload.media_type else None,
+        created_by=upload.owner_key_id,
     )
 
-    def run() -> ingest.IngestResult:
-        path = _file(settings, upload.id, ".part")
-        path.touch()  # an empty upload has no file yet
-        spooled = spool.SpooledUpload(path=path, size=upload.offset, sha256=hasher.hexdigest(), fd=spool.hold(path))
-        return ingest.ingest_spooled(session, storage, settings, spooled, request)
+    path = _file(settings, upload.id, ".part")
+    path.touch()  # an empty upload has no file yet
+    spooled = spool.SpooledUpload(path=path, size=upload.offset, sha256=hasher.hexdigest())
 
     try:
-        result = await anyio.to_thread.run_sync(run)
+        result = await anyio.to_thread.run_sync(ingest.ingest_spooled, session, storage, settings, spooled, request)
     except Exception as exc:  # noqa: BLE001  (recorded on the row, then re-raised by the caller)
         upload.status = UploadStatus.failed
         upload.error_type = exc.type_uri() if isinstance(exc, errors.AppError) else errors.AppError.type_uri()
@@ -397,12 +424,12 @@ def expire_uploads(session: Session, storage: Storage, settings: Settings, now: 
     An upload being written right now is skipped (its lock is held) and picked up next time."""
     now = now or utcnow()
     due = session.exec(
-        select(TusUpload.id, TusUpload.owner_key_id).where(TusUpload.status == UploadStatus.receiving, TusUpload.expires_at <= now)
-    ).all()
+        select(TusUpload.id).where(TusUpload.status == UploadStatus.receiving, TusUpload.expires_at <= now)
+    )
     expired = 0
-    for upload_id, owner_key_id in due:
+    for upload_id in due.all():
         try:
-            with writer_lock(session, settings, upload_id, session.get_one(ApiKey, owner_key_id)) as upload:
+            with WriterLock(session, settings, upload_id, None) as upload:
                 if upload.status == UploadStatus.receiving and upload.expires_at <= now:
                     discard_bytes(settings, upload)
                     upload.status, upload.updated_at = UploadStatus.expired, now
@@ -411,7 +438,9 @@ def expire_uploads(session: Session, storage: Storage, settings: Settings, now: 
         except (errors.UploadLocked, errors.NotFound):
             session.rollback()
     cutoff = now - timedelta(seconds=settings.tus_retain_seconds)
-    for upload in session.exec(select(TusUpload).where(TusUpload.status != UploadStatus.receiving, TusUpload.updated_at <= cutoff)).all():
+    for upload in session.exec(
+        select(TusUpload).where(TusUpload.status != UploadStatus.receiving, TusUpload.updated_at <= cutoff)
+    ).all():
         _file(settings, upload.id, ".lock").unlink(missing_ok=True)
         session.delete(upload)
     session.commit()

@@ -1,6 +1,7 @@
 """Screenshots of the web app's screens in zh-CN, in en and at a phone's width, for the README.
 
     .venv/bin/python docs/screens/make_screens.py          # writes docs/screens/*.png
+    .venv/bin/python docs/screens/make_screens.py performance   # only the screens named
 
 Starts reelhouse on a fresh data directory (SQLite, local storage), adds a person and a few materials
 (the sample recordings in ../shared/media when present, else clips made with ffmpeg), then signs in with
@@ -81,10 +82,67 @@ def seed(url: str, key: str, work: Path) -> dict[str, str]:
     if pub.status_code != 201:
         print("publication not recorded:", pub.text)
     ids["source"] = source
+    ids["douyin_account"] = account["id"]
     ids["tmall"] = seed_store(url, auth, ids)
     seed_proposals(source)
     seed_settings(url, auth, ids["tmall"])
     return ids
+
+
+PERF_HEADER = "作品ID,作品名称,发布时间,播放量,点赞数,评论数,分享数,成交金额(元)"
+PERF_CLIPS = [  # (title, parent, post id, views, likes, comments, shares, GMV) as Douyin's export writes them
+    ("双11 洗衣凝珠 卖点 抖音版", "双11直播 洗衣凝珠 功能演示", "7441234567891", "5.2万", "1,204", "98", "40", "¥12,560.50"),
+    ("洗衣凝珠 功能演示 抖音版", "双11直播 洗衣凝珠 功能演示", "7441234567892", "3.1万", "860", "45", "12", "¥4,388"),
+    ("达人口播 洗衣液 抖音版", "达人口播 竖屏", "7441234567893", "1.8万", "512", "61", "9", "0"),
+    ("门店实拍 洗衣液 抖音版", "门店实拍 横屏", "7441234567894", "9,450", "233", "12", "3", "-"),
+]
+
+
+def perf_export(rows: list[str]) -> bytes:
+    """A Douyin 作品数据 export as Chinese Excel saves it: GB18030, CRLF."""
+    return ("\r\n".join([PERF_HEADER, *rows]) + "\r\n").encode("gb18030")
+
+
+def seed_performance(url: str, key: str, ids: dict[str, str]) -> bytes:
+    """Douyin cuts of the recordings and their posts, this month's export imported through the API (the
+    leaderboard), and a later export with a broken and an unknown row, returned for the preview."""
+    from sqlmodel import select
+
+    from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MaterialTag, MediaType, Orientation
+    from backend.db import session_scope
+
+    auth = {"Authorization": f"Bearer {key}"}
+    day = time.strftime("%Y/%m/%d", time.localtime(time.time() - 86400))
+    clips: list[tuple[str, str]] = []
+    with session_scope() as s:
+        for title, parent_title, post, *_ in PERF_CLIPS:
+            parent = s.get(Material, uuid.UUID(ids[parent_title]))
+            assert parent is not None
+            clip = Material(title=title, media_type=MediaType.video, kind=MaterialKind.derived, status=MaterialStatus.ready,
+                            size_bytes=parent.size_bytes, storage_key=parent.storage_key, content_type="video/mp4",
+                            duration_s=min(parent.duration_s or 20.0, 20.0), display_width=1080, display_height=1920,
+                            orientation=Orientation.portrait, aspect_ratio=9 / 16, has_audio=True, parent_id=parent.id,
+                            preset_id="douyin.feed_9x16", poster_key=parent.poster_key)
+            s.add(clip)
+            s.flush()
+            for tag in s.exec(select(MaterialTag).where(MaterialTag.material_id == parent.id)).all():
+                s.add(MaterialTag(material_id=clip.id, tag_id=tag.tag_id))
+            clips.append((str(clip.id), post))
+    for material_id, post in clips:
+        res = httpx.post(f"{url}/api/v1/publications", headers=auth, json={
+            "material_id": material_id, "account_id": ids["douyin_account"], "channel_id": "video", "platform_post_id": post})
+        if res.status_code != 201:
+            print("publication not recorded:", res.text)
+    first = [f"7441234567890,双11 洗衣凝珠 抖音 9:16,{day} 20:00,8.6万,\"2,310\",186,95,\"¥23,808\""]
+    first += [f"{post},{title},{day} 21:00,\"{v}\",\"{lk}\",{c},{sh},\"{g}\"" for title, _, post, v, lk, c, sh, g in PERF_CLIPS]
+    res = httpx.post(f"{url}/api/v1/metrics/imports", headers={**auth, "Content-Type": "text/csv"}, content=perf_export(first),
+                     params={"platform": "douyin", "filename": "抖音作品数据.csv"}, timeout=120)
+    res.raise_for_status()
+    later = [row.replace("8.6万", "9.1万").replace("5.2万", "5.6万") for row in first]
+    later.insert(3, f"7441234567895,洗衣液 对比实验,{day} 22:00,12..5,88,7,1,-")
+    later.append(f"7441234567999,没有记录的作品,{day} 23:00,3200,41,2,0,-")
+    later.append("合计,,,,,,,")
+    return perf_export(later)
 
 
 def seed_store(url: str, auth: dict[str, str], ids: dict[str, str]) -> str:
@@ -129,35 +187,35 @@ def seed_settings(url: str, auth: dict[str, str], store: str) -> None:
     httpx.delete(f"{url}/api/v1/keys/{old['id']}", headers=auth).raise_for_status()
 
 
-def photograph_settings(page, url: str, auth: dict[str, str], name: str) -> None:  # type: ignore[no-untyped-def]
+def photograph_settings(page, url: str, auth: dict[str, str], name: str, shoot) -> None:  # type: ignore[no-untyped-def]
     """The settings sections: accounts with a changed channel rule, rules with a dry run, a preset's sources,
     people, and an API key just issued (its secret shown once; revoked afterwards, so the next run lists it so)."""
     page.goto(f"{url}/#/settings/accounts")
     page.wait_for_selector(".rule-fact.overridden")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(OUT / f"settings-accounts-{name}.png"), full_page=True)
+    shoot(page, "settings-accounts", name, full_page=True)
     page.goto(f"{url}/#/settings/rules")
     page.wait_for_selector("article.rule .dry-run-rule")
     page.click("article.rule .dry-run-rule >> nth=0")
     page.wait_for_selector("article.rule .dry-run:not([hidden])")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(OUT / f"settings-rules-{name}.png"), full_page=True)
+    shoot(page, "settings-rules", name, full_page=True)
     page.goto(f"{url}/#/settings/presets")
     page.wait_for_selector("article.preset[data-preset='douyin.feed_9x16'] summary")
     page.click("article.preset[data-preset='douyin.feed_9x16'] summary")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(OUT / f"settings-presets-{name}.png"))
+    shoot(page, "settings-presets", name)
     page.goto(f"{url}/#/settings/users")
     page.wait_for_selector("table.users tbody tr")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(OUT / f"settings-users-{name}.png"), full_page=True)
+    shoot(page, "settings-users", name, full_page=True)
     page.goto(f"{url}/#/settings/keys")
     page.wait_for_selector("#key-create")
     page.fill("#key-name", "报表同步" if name != "en" else "report sync")
     page.click("#key-create button[type=submit]")
     page.wait_for_selector("#key-secret")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(OUT / f"settings-keys-{name}.png"), full_page=True)
+    shoot(page, "settings-keys", name, full_page=True)
     issued = [k for k in httpx.get(f"{url}/api/v1/keys", headers=auth).json() if k["revoked_at"] is None]
     httpx.delete(f"{url}/api/v1/keys/{issued[-1]['id']}", headers=auth).raise_for_status()
 
@@ -203,6 +261,15 @@ def seed_proposals(source: str) -> None:
     make_storyboards(uuid.UUID(source))
 
 
+def free_port() -> int:
+    """A port nothing listens on (several copies of this script may run side by side)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @contextmanager
 def running_app(port: int) -> Iterator[tuple[str, str, Path]]:
     """reelhouse on a fresh data directory (SQLite, local storage) with one admin person, 小美: yields the
@@ -243,10 +310,14 @@ def running_app(port: int) -> Iterator[tuple[str, str, Path]]:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from tests.web.browser import wait_until
+    wanted = set(sys.argv[1:])  # screen names to photograph; none: all of them
+    def shoot(page, screen: str, name: str, **options) -> None:  # type: ignore[no-untyped-def]
+        if not wanted or screen in wanted:
+            page.screenshot(path=str(OUT / f"{screen}-{name}.png"), **options)
 
-    with running_app(8931) as (url, key, work):
+    with running_app(free_port()) as (url, key, work):
         ids = seed(url, key, work)
+        preview = seed_performance(url, key, ids)
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
@@ -258,7 +329,7 @@ def main() -> None:
                 if language == "en":
                     page.select_option("#language", "en")
                 page.wait_for_selector("#username")
-                page.screenshot(path=str(OUT / f"signin-{name}.png"))
+                shoot(page, "signin", name)
                 page.fill("#username", "xiaomei")
                 page.fill("#password", PASSWORD)
                 page.click("form.signin button[type=submit]")
@@ -270,29 +341,31 @@ def main() -> None:
                     page.select_option("#language", "zh-CN")
                     page.wait_for_selector("h1:has-text('素材库')")
                 page.wait_for_timeout(800)
-                page.screenshot(path=str(OUT / f"library-{name}.png"))
+                shoot(page, "library", name)
                 page.goto(f"{url}/#/upload")
                 page.wait_for_selector("#dropzone")
                 extra = [p for p in (MEDIA / "flower_cc0_vp8_vorbis.webm", MEDIA / "truncated_gopro_no_moov.mp4",
                                      MEDIA / "phone_android_landscape_h264_aac_320x240.mp4") if p.exists()]
-                if extra:
+                if extra and (not wanted or "upload" in wanted):
                     page.set_input_files("#upload-files", [str(p) for p in extra])
                     page.fill("#upload-tags", "活动:双11")
                     page.keyboard.press("Enter")
                     page.click("#upload-start")
                     page.wait_for_selector(".upload-row[data-state=failed]", timeout=120_000)
                     page.wait_for_timeout(1500)
-                page.screenshot(path=str(OUT / f"upload-{name}.png"))
+                shoot(page, "upload", name)
                 page.goto(f"{url}/#/materials/{ids['source']}")
                 page.wait_for_selector("#publications table, #publications-empty")
                 page.wait_for_timeout(800)
-                page.screenshot(path=str(OUT / f"material-{name}.png"), full_page=True)
+                shoot(page, "material", name, full_page=True)
                 page.goto(f"{url}/#/proposals")
                 page.wait_for_selector(".proposal-card")
-                # polled with evaluate: wait_for_function evals a string, which the page's CSP forbids
-                wait_until(page, "[...document.querySelectorAll('img.storyboard')].every(i => i.complete)")
+                for _ in range(100):  # (wait_for_function evaluates a string, which the page's CSP forbids)
+                    if page.evaluate("[...document.querySelectorAll('img.storyboard')].every(i => i.complete)"):
+                        break
+                    page.wait_for_timeout(100)
                 page.wait_for_timeout(500)
-                page.screenshot(path=str(OUT / f"proposals-{name}.png"), full_page=True)
+                shoot(page, "proposals", name, full_page=True)
                 # Publishing: a landscape clip about to go to T-mall 实拍 (3:4 only), warned before it is recorded.
                 page.goto(f"{url}/#/publishing?material={ids['门店实拍 横屏']}&account={ids['tmall']}")
                 page.wait_for_selector("#pub-material-title")
@@ -300,8 +373,17 @@ def main() -> None:
                 page.wait_for_selector("#pub-check[data-verdict=warning]")
                 page.wait_for_selector("#pub-table")
                 page.wait_for_timeout(500)
-                page.screenshot(path=str(OUT / f"publishing-{name}.png"), full_page=True)
-                photograph_settings(page, url, {"Authorization": f"Bearer {key}"}, name)
+                shoot(page, "publishing", name, full_page=True)
+                page.goto(f"{url}/#/performance")
+                page.wait_for_selector("#perf-table a.material-link")
+                page.set_input_files("#perf-file", files=[{"name": "抖音作品数据.csv", "mimeType": "text/csv", "buffer": preview}])
+                page.click("#perf-preview-button")
+                page.wait_for_selector("#perf-rows tbody tr")
+                page.wait_for_selector("#perf-chart canvas")
+                page.evaluate("window.scrollTo(0, 0)")  # the preview scrolled itself into view
+                page.wait_for_timeout(800)
+                shoot(page, "performance", name, full_page=True)
+                photograph_settings(page, url, {"Authorization": f"Bearer {key}"}, name, shoot)
                 context.close()
             browser.close()
     print("screens written to", OUT)

@@ -280,3 +280,61 @@ def test_report_of_one_capture_draws_its_point_and_names_the_dates(client: TestC
     assert "Captured 2026-11-10 to 2026-11-12" in two and "<polyline" in two
     empty = client.get("/api/v1/metrics/report", params={"month": "2026-10"}).text
     assert "暂无数据" in empty
+
+
+def test_dry_run_lists_every_row_with_its_result_and_problem_codes(client: TestClient, catalogue: dict) -> None:  # type: ignore[type-arg]
+    """The preview a person confirms: every line of the file in order, the publication it matched, its
+    figures, what the import would do, and each problem with a stable code and what words need."""
+    rows = ROWS_1 + [
+        "7300000000000000009,,坏行,2026-11-06,12..5,1,1,1,1,1%,1,1",  # 7: not a number
+        "7300000000000000010,,负数,2026-11-06,100,-5,1,1,1,1%,1,1",  # 8: a negative count
+        "合计,,,,20000,100,10,10,10,,,",  # 9: the totals row
+        "7300000000000000003,,功能演示 15秒版,2026-11-03 20:00,--,-,,暂无,--,--,--,-",  # 10: no figures yet
+        ROWS_1[0],  # 11: line 2 again
+        ROWS_1[0].replace("1.2万", "1.3万"),  # 12: line 2's post with other figures
+        ",,,2026-11-06,5,1,1,1,1,1%,1,1",  # 13: nothing to find the post by
+    ]
+    as_of = "2026-11-10T00:00:00+08:00"
+    dry = _import(client, _csv(rows), dry_run="true", as_of=as_of)
+    assert dry.status_code == 201, dry.text
+    body = dry.json()
+    got = body["rows"]
+    assert [r["line"] for r in got] == list(range(2, 14))
+    by_line = {r["line"]: r for r in got}
+    assert {line: r["status"] for line, r in by_line.items()} == {
+        2: "ready", 3: "ready", 4: "ready", 5: "ready", 6: "unmatched", 7: "failed", 8: "failed", 9: "skipped",
+        10: "skipped", 11: "skipped", 12: "failed", 13: "failed"}
+    codes = {line: [p["code"] for p in r["problems"]] for line, r in by_line.items()}
+    assert codes == {2: [], 3: [], 4: [], 5: [], 6: ["unmatched"], 7: ["not-a-number"], 8: ["negative"], 9: ["totals-row"],
+                     10: ["no-figures-yet"], 11: ["duplicate-row"], 12: ["conflicting-duplicate"], 13: ["no-identity"]}
+    assert by_line[7]["problems"][0]["params"] == {"field": "views", "header": "播放量", "value": "12..5"}
+    assert by_line[8]["problems"][0]["params"] == {"field": "likes", "header": "点赞数", "value": "-5"}
+    assert by_line[11]["problems"][0]["params"] == {"other_line": 2} == by_line[12]["problems"][0]["params"]
+    assert by_line[7]["raw"]["播放量"] == "12..5" and by_line[7]["publication"] is None
+    assert (by_line[7]["title"], by_line[7]["post_id"]) == ("坏行", "7300000000000000009")  # named as written
+    assert "12..5" in by_line[7]["problems"][0]["detail"]
+    demo = by_line[2]
+    assert demo["publication"]["material_id"] == str(catalogue["demo"]) and demo["publication"]["matched_by"] == "post_id"
+    assert demo["publication"]["title"] == "洗衣液功能演示" and demo["publication"]["account"] == "品牌旗舰店"
+    assert demo["values"]["views"] == 12000 and demo["values"]["gmv"] == 123450 and demo["action"] == "inserted"
+    assert by_line[3]["publication"]["matched_by"] == "url" and by_line[5]["publication"]["matched_by"] == "title_date"
+    assert by_line[6]["suggestions"][0]["title"] == "洗衣液功能演示" and by_line[6]["action"] is None
+    assert body["rows_failed"] == 4 and body["rows_skipped"] == 3 and body["rows_unmatched"] == 1
+    # Nothing written; the record's own lists carry the codes too.
+    assert client.get(f"/api/v1/metrics/publications/{catalogue['p_demo']}/snapshots").json() == []
+    assert {e["line"]: e["code"] for e in body["errors"]}[9] == "totals-row"
+    assert body["unmatched"][0]["code"] == "unmatched"
+
+    # The import that refuses the file says why row by row, by code.
+    refused = _import(client, _csv(rows), as_of=as_of)
+    assert refused.status_code == 422
+    assert [e["code"] for e in refused.json()["errors"]] == ["not-a-number", "negative", "conflicting-duplicate", "no-identity"]
+
+    # Confirmed (the unreadable rows left out), the answer has no rows; a second dry run says "unchanged".
+    real = _import(client, _csv(rows), as_of=as_of, allow_errors="true")
+    assert real.status_code == 201 and real.json()["rows"] is None and real.json()["rows_inserted"] == 4
+    assert client.get(f"/api/v1/metrics/imports/{real.json()['id']}").json()["rows"] is None
+    again = _import(client, _csv(rows), dry_run="true", as_of=as_of).json()
+    assert [r["action"] for r in again["rows"] if r["status"] == "ready"] == ["unchanged"] * 4
+    later = _import(client, _csv([ROWS_1[0].replace("1.2万", "1.3万")]), dry_run="true", as_of=as_of).json()
+    assert later["rows"][0]["action"] == "updated"

@@ -78,6 +78,24 @@ def test_sign_in_language_and_sign_out(server, person, page, watcher: Watcher) -
     watcher.assert_clean()
 
 
+def test_a_new_language_redraws_a_screen_that_follows_its_address(server, person, page, watcher: Watcher) -> None:
+    """The library keeps its filters in the address and updates itself in place on back/forward; a language
+    change must still draw it again, every text in the new language."""
+    from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
+    from backend.db import session_scope
+
+    with session_scope() as s:
+        s.add(Material(title="双11 直播片段", media_type=MediaType.audio, kind=MaterialKind.source, status=MaterialStatus.ready,
+                       size_bytes=1, storage_key=f"materials/{uuid.uuid4()}/o.m4a", content_type="audio/mp4"))
+    sign_in(page, server, person)
+    page.wait_for_selector(".card")
+    page.select_option("#language", "en")
+    page.wait_for_selector("h1:has-text('Library')")
+    assert page.locator(".card .placeholder").inner_text() == "Audio"
+    watcher.check_translated(page)
+    watcher.assert_clean()
+
+
 def test_upload_over_tus_with_a_cut_duplicates_and_refusals(server, keys, person, page, watcher: Watcher, tmp_path: Path) -> None:
     big = big_clip(tmp_path)
     small = make_clip(tmp_path / "已有的片段.mp4", seed=3)

@@ -6,6 +6,7 @@ and keys pages are neither listed nor reachable; and a viewer reads the accounts
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,13 @@ def add_person(username: str, display_name: str, role: str) -> dict[str, str]:
 
 
 def add_recording(path: Path, title: str, tags: list[str]) -> str:
-    """A ready source video carrying `tags` (ingested in the test process, as an upload would be)."""
+    """A ready source video carrying `tags`, ingested in the test process as an upload would be (on a thread of
+    its own: ingest runs its spool on anyio, which refuses a thread where Playwright's event loop runs)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_ingest, path, title, tags).result()
+
+
+def _ingest(path: Path, title: str, tags: list[str]) -> str:
     from backend.config import get_settings
     from backend.db import session_scope
     from backend.objectstore import get_storage

@@ -28,7 +28,17 @@ MEMORY_CAP_BYTES = 6 * 1024**3
 # file can make it spend in all (a legitimate one takes a few seconds).
 CPU_CAP_SECONDS = 300
 # What the child inherits from the environment: nothing of reelhouse's (database URL, storage keys).
-_CHILD_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME", "LD_LIBRARY_PATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE")
+_CHILD_ENV = (
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "HOME",
+    "LD_LIBRARY_PATH",
+    "PYTHONHOME",
+    "PYTHONDONTWRITEBYTECODE",
+)
 
 
 class InspectFailed(Exception):
@@ -46,43 +56,44 @@ def _limit_self() -> None:  # pragma: no cover - runs in the child, before it re
 
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith("LC_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")])
+    )
     return env
 
 
-class SandboxedInspector:
+class SandboxedInspector(contextlib.AbstractContextManager["SandboxedInspector"]):
     """One inspector child, started now (it imports its libraries and waits on stdin), given one
-    file later with `inspect`; `close` ends it. A file still being written can be handed over early
-    with `follow`: the child reads it as `advance` reports bytes on disk (workers/media/source.py),
-    and `inspect` collects the result.
+    file later with `inspect`; `close` ends it and removes its directory, `workdir`, where the
+    caller may have it write its previews. A file still being written can be handed over early
+    with `follow`: the child reads it as it grows (workers/media/source.py), `inspect` collects.
     """
 
     def __init__(self) -> None:
         # No preexec_fn (not safe in a threaded parent, and it forces a full fork of the API
         # process): the child sets its own limits before it reads a request. It runs in an empty
-        # directory of its own (removed once it has ended): a name written inside a hostile file
-        # would be looked up there and find nothing.
-        self._workdir = tempfile.mkdtemp(prefix="reelhouse-inspect-")
+        # directory of its own: a name written inside a hostile file would be looked up there and
+        # find nothing.
+        self.workdir = Path(tempfile.mkdtemp(prefix="reelhouse-inspect-"))
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "workers.media.inspect"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(), cwd=self._workdir,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_child_env(),
+            cwd=self.workdir,
         )
         self._size: int | None = None  # of the file the child follows
         self._collected = False
 
     def follow(self, path: Path, size: int, *, limits: Limits, **outputs: Path | None) -> None:
-        """Hand over `path` while it is written: `size` bytes in all, none on disk until `advance`.
-        `outputs`: where to write the `poster`, `contact_sheet`, `fingerprint` (as for `inspect`)."""
+        """Hand over `path` while it is written, `size` bytes in all (outputs as for `inspect`)."""
         self._size = size
         self._write_line(json.dumps({**_request(path, limits, **outputs), "size": size}))
 
-    def advance(self, available: int) -> None:
-        """Tell a following child that the first `available` bytes of its file are on disk."""
-        self._write_line(str(available))
-
     def inspect(self, path: Path, *, limits: Limits, timeout: float = 60.0, **outputs: Path | None) -> MediaFacts:
-        """Probe (and render previews of) `path`, now complete (if followed: the same request as
-        `follow`'s). Raises ProbeRejection or InspectFailed."""
+        """Probe `path`, now complete, and write the `poster`, `contact_sheet` and `fingerprint`
+        asked for (if followed: as `follow` asked). Raises ProbeRejection or InspectFailed."""
         if self._collected:
             raise RuntimeError("an inspector child inspects one file")
         self._collected = True
@@ -96,25 +107,21 @@ class SandboxedInspector:
         except subprocess.TimeoutExpired as exc:
             self.close()
             raise ProbeRejection("media-unrecognised", f"inspecting the file took longer than {timeout:.0f} s") from exc
-        shutil.rmtree(self._workdir, ignore_errors=True)
         return _facts_from(stdout, stderr, self._proc.returncode)
 
     def close(self) -> None:
-        """Kill the child unless it has finished, and reap it."""
         if self._proc.returncode is None:
             self._proc.kill()
             self._proc.communicate()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _write_line(self, line: str) -> None:
         stdin = self._proc.stdin
         assert stdin is not None  # opened with stdin=PIPE
-        with contextlib.suppress(BrokenPipeError, ValueError):  # a child that ended early closed its end: its result says why
+        # A child that ended early closed its end: its result says why.
+        with contextlib.suppress(BrokenPipeError, ValueError):
             stdin.write(line.encode() + b"\n")
             stdin.flush()
-
-    def __enter__(self) -> SandboxedInspector:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -122,7 +129,11 @@ class SandboxedInspector:
 
 def _request(path: Path, limits: Limits, **outputs: Path | None) -> dict[str, Any]:
     # Absolute: the child runs in a directory of its own. `outputs`: poster, contact_sheet, fingerprint.
-    return {"path": str(path.absolute()), "limits": asdict(limits), **{k: str(v.absolute()) for k, v in outputs.items() if v}}
+    return {
+        "path": str(path.absolute()),
+        "limits": asdict(limits),
+        **{k: str(v.absolute()) for k, v in outputs.items() if v},
+    }
 
 
 def inspect_untrusted(path: Path, *, limits: Limits, timeout: float = 60.0, **outputs: Path | None) -> MediaFacts:
@@ -148,7 +159,7 @@ def _facts_from(stdout: bytes, stderr: bytes, returncode: int | None) -> MediaFa
 
 def main(workdir: Path) -> int:
     """The child: load the libraries, then read one request (JSON: path, limits, poster, ..., and
-    `size` for a file still being written, whose progress follows on stdin) and answer it."""
+    `size` for a file still being written) and answer it."""
     import av  # noqa: F401 - what the wait is for: loaded before the file is ready
 
     from workers.media.previews import write_previews
@@ -156,11 +167,13 @@ def main(workdir: Path) -> int:
     request: dict[str, Any] = json.loads(sys.stdin.readline() or "{}")
     if not request.get("path"):
         return 0  # closed unused
-    out = {name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")}
-    arrival = None if request.get("size") is None else Arrival(int(request["size"]))
-    if arrival is not None:
-        arrival.follow_lines(sys.stdin)
-    source = MediaSource(_private_view(Path(request["path"]), workdir), arrival)
+    out = {
+        name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")
+    }
+    view = _private_view(Path(request["path"]), workdir)
+    # A followed file: stdin reaches its end once the parent has written all of it (or is gone).
+    arrival = None if request.get("size") is None else Arrival(view, int(request["size"]), sys.stdin.fileno())
+    source = MediaSource(view, arrival)
     try:
         facts = probe_file(source, Limits(**request["limits"]))
         previews_error = write_previews(source, facts, out["poster"], out["contact_sheet"])

@@ -6,10 +6,14 @@ the followed one in between), tied into tracks across samples; a track must be s
 before the camera follows it, so one false detection or a face that shows up for a second moves nothing.
 The product region joins the host when both fit in the window: the product card (on-screen text the
 analysis matched to a product or a price), and the area of motion right beside the host that lasts two
-samples or more (hands showing the product; motion elsewhere in the picture is not theirs). Each shot (a shot change resets everything) gets one of three moves, like MediaPipe's
-AutoFlip: `hold` (one window holds the subject all shot long), `pan` (a straight, constant-speed move
-does), or `track` (a follower with a dead zone, then smoothed and held under a speed and an
-acceleration cap). Zoom is constant per shot (no zoom jumps inside a shot) and never below the scale at
+samples or more (hands showing the product; motion elsewhere in the picture is not theirs). Each shot (a
+shot change resets everything) is filmed as an operator would (MediaPipe AutoFlip's idea): `hold` (one window holds the
+subject all shot long), else the window holds still until the subject is about to leave it, then pans
+briskly (an eased, minimum-jerk move under the speed and acceleration caps) to where it can hold longest,
+and holds again: `pan` (one such move) or `track` (several). x264 spends markedly more on a frame whose
+picture shifts than on a still one (bench/RESULTS.md), so the camera moves on as few frames as it can; the
+older continuous follower (a straight pan, or a dead-zone follower smoothed under the caps) stays as
+`style="follow"`. Zoom is constant per shot (no zoom jumps inside a shot) and never below the scale at
 which the crop would be upscaled beyond the source's resolution class. With no subject, or two people
 who cannot both fit, the shot falls back to the centre crop or to the padded frame (a preset's choice).
 
@@ -27,6 +31,7 @@ import numpy as np
 from workers.media.analysis.signals import AnalysisResult
 
 Fallback = Literal["centre", "pad"]
+Style = Literal["steady", "follow"]
 Move = Literal["hold", "pan", "track", "centre", "pad"]
 Box = tuple[float, float, float, float]  # centre x, centre y, width, height: fractions of the frame
 
@@ -48,6 +53,8 @@ class ReframeOptions:
     face_share: float = 0.45  # when zooming: the subject at most this share of the window's width
     tolerance: float = 0.002  # keyframes are dropped while the path stays this close (frame fractions)
     product: bool = True  # frame the product card with the host when both fit
+    # steady: hold, eased pan, hold (moves on few frames); follow: a straight pan or a continuous follower
+    style: Style = "steady"
 
 
 @dataclass(frozen=True)
@@ -154,7 +161,10 @@ def track_faces(samples: Sequence[tuple[float, Sequence[Box]]], options: Reframe
                     k = min(t - tr.times[-1], options.max_gap_s) / dt
                     px += (last[0] - tr.boxes[-2][0]) * k
                     py += (last[1] - tr.boxes[-2][1]) * k
-                near = min(float(np.hypot(box[0] - px, box[1] - py)) / 1.5, float(np.hypot(box[0] - last[0], box[1] - last[1])) / 2.5)
+                near = min(
+                    float(np.hypot(box[0] - px, box[1] - py)) / 1.5,
+                    float(np.hypot(box[0] - last[0], box[1] - last[1])) / 2.5,
+                )
                 score = _iou(box, last) + max(0.0, 1 - near / size)
                 if score > best_score:
                     best, best_score = i, score
@@ -187,9 +197,7 @@ def subjects(tracks: list[Track], options: ReframeOptions) -> tuple[Track | None
             host = Track([m[0] for m in merged], [m[1] for m in merged])
         else:
             rest.append(tr)
-    second = next(
-        (tr for tr in rest if _overlap(host, tr) >= max(options.min_hits, 0.5 * len(host.times))), None
-    )
+    second = next((tr for tr in rest if _overlap(host, tr) >= max(options.min_hits, 0.5 * len(host.times))), None)
     return host, second
 
 
@@ -230,15 +238,19 @@ def _gauss(path: np.ndarray, sigma_steps: float) -> np.ndarray:
 
 def _axis(
     lo: np.ndarray, hi: np.ndarray, win: float, grid: np.ndarray, options: ReframeOptions
-) -> tuple[np.ndarray, Move]:
-    """The window centre on one axis for a subject spanning lo..hi (frame fractions) on the grid."""
+) -> tuple[np.ndarray, Move, set[int]]:
+    """The window centre on one axis for a subject spanning lo..hi (frame fractions) on the grid, its
+    move, and the grid indices that must stay keyframes."""
     half = win / 2
     lo_c, hi_c = half, 1 - half  # where the centre may be
     margin = options.margin * win
     # hold: one position keeps every box inside, with a margin
     if np.max(hi) - np.min(lo) <= win - 2 * margin:
         c = float(np.clip((np.max(hi) + np.min(lo)) / 2, lo_c, hi_c))
-        return np.full_like(grid, c), "hold"
+        return np.full_like(grid, c), "hold", set()
+    if options.style == "steady":
+        steady, pans, corners = _steady_axis(lo, hi, win, grid, options)
+        return steady, "hold" if pans == 0 else "pan" if pans == 1 else "track", corners
     centre = (lo + hi) / 2
     room = np.maximum(0.0, win - (hi - lo) - 2 * margin)  # free play of the subject inside the window
     # pan: a straight line keeps every box inside (and moves no faster than the cap)
@@ -247,7 +259,7 @@ def _axis(
         line = slope * grid + icpt
         # (a quarter of the free play: a subject that stops and starts is tracked, so the window stops too)
         if abs(slope) <= options.max_speed and np.all(np.abs(centre - line) <= room / 4):
-            return np.clip(line, lo_c, hi_c), "pan"
+            return np.clip(line, lo_c, hi_c), "pan", set()
     # track: a dead-zone follower (moves only when the subject nears the window's edge) ...
     dz = options.dead_zone * room / 2
     p = np.empty_like(centre)
@@ -261,14 +273,116 @@ def _axis(
     dt = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
     p = _gauss(p, options.smooth_s / dt)
     p = _limit(p, dt, options.max_speed, options.max_accel)
-    return np.clip(p, lo_c, hi_c), "track"
+    return np.clip(p, lo_c, hi_c), "track", set()
 
 
-def _reduce(t: np.ndarray, v: np.ndarray, tol: float) -> list[int]:
+def _ease(steps: int) -> np.ndarray:
+    """A minimum-jerk move from 0 to 1 in `steps` grid steps (steps + 1 points): it starts and stops at
+    rest, with no jolt in its acceleration either (peak speed 1.875 and peak acceleration 5.77 times the
+    mean's)."""
+    tau = np.linspace(0.0, 1.0, steps + 1)
+    return np.asarray(tau**3 * (10 - 15 * tau + 6 * tau**2))
+
+
+def _pan_steps(distance: float, dt: float, options: ReframeOptions) -> int:
+    """Grid steps of the shortest eased move over `distance` within the speed and acceleration caps."""
+    seconds = max(1.875 * distance / options.max_speed, float(np.sqrt(5.774 * distance / options.max_accel)))
+    return max(1, int(np.ceil(seconds / dt - 1e-9)))
+
+
+def _band(lo: np.ndarray, hi: np.ndarray, win: float, options: ReframeOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Per grid point, the window centres that keep lo..hi inside with the margin (without it where the
+    subject is too wide for both, the subject's centre where it is too wide even so)."""
+    half = win / 2
+    lo_c, hi_c = half, 1 - half
+    margin = options.margin * win
+    low, high = np.clip(hi - half + margin, lo_c, hi_c), np.clip(lo + half - margin, lo_c, hi_c)
+    tight = low > high
+    low = np.where(tight, np.clip(hi - half, lo_c, hi_c), low)
+    high = np.where(tight, np.clip(lo + half, lo_c, hi_c), high)
+    mid = np.clip((lo + hi) / 2, lo_c, hi_c)
+    wide = low > high
+    return np.where(wide, mid, low), np.where(wide, mid, high)
+
+
+def _longest_hold(low: np.ndarray, high: np.ndarray, f: int) -> tuple[int, float, float]:
+    """The last grid index one still window can hold from f on, and the centres that can (a..b)."""
+    a, b = float(low[f]), float(high[f])
+    j = f
+    while j + 1 < len(low) and max(a, low[j + 1]) <= min(b, high[j + 1]) + 1e-9:
+        j += 1
+        a, b = max(a, float(low[j])), min(b, float(high[j]))
+    return j, a, b
+
+
+def _steady_axis(
+    lo: np.ndarray, hi: np.ndarray, win: float, grid: np.ndarray, options: ReframeOptions
+) -> tuple[np.ndarray, int, set[int]]:
+    """Hold, pan, hold: the window stays put while the subject stays inside it (with the margin); when
+    the subject is about to leave, an eased pan, started as late as keeps the subject inside all the way,
+    takes the window to where it can hold longest from then on (the subject's mean place over that hold,
+    kept inside the window). Returns the centres, the number of pans, and the grid indices where a hold
+    starts or ends (keyframes that must stay, so a hold is exactly still)."""
+    n = len(grid)
+    dt = float(grid[1] - grid[0]) if n > 1 else 1.0
+    low, high = _band(lo, hi, win, options)
+    centre = (lo + hi) / 2
+
+    def place(f: int) -> tuple[int, float]:
+        j, a, b = _longest_hold(low, high, f)
+        return j, float(np.clip(np.mean(centre[f : j + 1]), a, b))
+
+    out = np.empty(n)
+    corners = {0, n - 1}
+    _, p = place(0)
+    i, pans = 0, 0
+    while True:
+        e = i  # the last index the window may hold at p
+        while e + 1 < n and low[e + 1] - 1e-9 <= p <= high[e + 1] + 1e-9:
+            e += 1
+        if e >= n - 1:
+            out[i:] = p
+            break
+        plans: list[tuple[float, int, float, int]] = []
+        f = e + 1
+        for _ in range(2):  # where to go depends on when the pan ends, which depends on how far it goes
+            _, q = place(min(f, n - 1))
+            k = _pan_steps(abs(q - p), dt, options)
+            ease = _ease(k)
+            s, worst = e, np.inf
+            for start in range(e, max(i, e - 4 * k) - 1, -1):  # the latest start that keeps the subject in
+                stop = min(start + k, n - 1)
+                # the pan, then q held until f (from f on, q holds by its choice)
+                path = np.concatenate(
+                    [p + (q - p) * ease[: stop - start + 1], np.full(max(0, min(f, n - 1) - stop - 1), q)]
+                )
+                span = slice(start, start + len(path))
+                miss = float(np.max(np.maximum(low[span] - path, 0) + np.maximum(path - high[span], 0)))
+                if miss < worst - 1e-9:
+                    s, worst = start, miss
+                if miss <= 1e-9:
+                    break
+            plans.append((worst, s, q, k))
+            f = s + k
+        # the second plan (its target chosen from when the pan really ends) unless only the first fits
+        worst, s, q, k = plans[-1] if plans[-1][0] <= 1e-9 or plans[-1][0] <= plans[0][0] else plans[0]
+        stop = min(s + k, n - 1)
+        out[i : s + 1] = p
+        out[s : stop + 1] = p + (q - p) * _ease(k)[: stop - s + 1]
+        corners |= {s, stop}
+        pans += 1
+        p, i = q, stop
+        if stop >= n - 1:
+            break
+    return out, pans, corners
+
+
+def _reduce(t: np.ndarray, v: np.ndarray, tol: float, keep: set[int] | None = None) -> list[int]:
     """Indices of the points to keep so linear interpolation stays within `tol` (Ramer-Douglas-Peucker on
-    every column of v, iterative)."""
-    keep = {0, len(t) - 1}
-    stack = [(0, len(t) - 1)]
+    every column of v, iterative), and every index of `keep`."""
+    keep = {0, len(t) - 1} | (keep or set())
+    bounds = sorted(keep)
+    stack = list(zip(bounds, bounds[1:], strict=False))
     while stack:
         a, b = stack.pop()
         if b - a < 2:
@@ -435,23 +549,26 @@ def _shot(
     want = max(face_w / options.face_share / window[0], 3.0 * face_h / window[1])
     scale = float(np.clip(want, smin, 1.0))
     ww, wh = window[0] * scale, window[1] * scale
-    xs, move_x = _axis(subject[:, 0] - subject[:, 2] / 2, subject[:, 0] + subject[:, 2] / 2, ww, grid, options)
+    xs, move_x, keep_x = _axis(subject[:, 0] - subject[:, 2] / 2, subject[:, 0] + subject[:, 2] / 2, ww, grid, options)
     if wh < 1 - 1e-6:
         # the face sits in the upper third of the window: aim the window's centre below it
         top = subject[:, 1] - subject[:, 3] / 2
         bottom = np.maximum(subject[:, 1] + subject[:, 3] / 2, top + 0.55 * wh)
-        ys, move_y = _axis(top, bottom, wh, grid, options)
+        ys, move_y, keep_y = _axis(top, bottom, wh, grid, options)
     else:
-        ys, move_y = np.full_like(grid, 0.5), "hold"
+        ys, move_y, keep_y = np.full_like(grid, 0.5), "hold", set()
     order = {"hold": 0, "pan": 1, "track": 2}
     move: Move = max((move_x, move_y), key=lambda m: order[m])
-    idx = _reduce(grid, np.stack([xs, ys], axis=1), options.tolerance)
+    idx = _reduce(grid, np.stack([xs, ys], axis=1), options.tolerance, keep_x | keep_y)
     keys = [Key(float(grid[i]), round(float(xs[i]), 4), round(float(ys[i]), 4), round(scale, 4)) for i in idx]
     return ShotPlan(a, b, move, round(scale, 4), people, with_product), keys
 
 
 def _demonstration(
-    host: Track, motion: Sequence[tuple[float, float, Box]], shot: tuple[float, float], window: tuple[float, float],
+    host: Track,
+    motion: Sequence[tuple[float, float, Box]],
+    shot: tuple[float, float],
+    window: tuple[float, float],
     options: ReframeOptions,
 ) -> list[tuple[float, float, Box]]:
     """The area of motion beside the host (hands showing a product) as one steady region per stretch:
@@ -491,6 +608,8 @@ def key_at(keys: Sequence[Key], t: float) -> Key:
     for k0, k1 in zip(keys, keys[1:], strict=False):
         if t < k1.t:
             f = (t - k0.t) / max(k1.t - k0.t, 1e-9)
-            return Key(t, k0.x + (k1.x - k0.x) * f, k0.y + (k1.y - k0.y) * f, k0.scale + (k1.scale - k0.scale) * f, k0.pad)
+            return Key(
+                t, k0.x + (k1.x - k0.x) * f, k0.y + (k1.y - k0.y) * f, k0.scale + (k1.scale - k0.scale) * f, k0.pad
+            )
     k = keys[-1]
     return Key(t, k.x, k.y, k.scale, k.pad)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import threading
+import select
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,97 +22,74 @@ from typing import IO, Any
 # that reads other files (concat, HLS, image sequences) is refused before it reads its header, so a
 # file never makes FFmpeg open a name written inside it.
 ALLOWED_CONTAINERS = {
-    "mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "matroska", "mpegts": "mpegts", "flv": "flv", "avi": "avi",
-    "mp3": "mp3", "wav": "wav", "ogg": "ogg", "flac": "flac", "aac": "aac",
+    "mov,mp4,m4a,3gp,3g2,mj2": "mp4",
+    "matroska,webm": "matroska",
+    "mpegts": "mpegts",
+    "flv": "flv",
+    "avi": "avi",
+    "mp3": "mp3",
+    "wav": "wav",
+    "ogg": "ogg",
+    "flac": "flac",
+    "aac": "aac",
 }
 FORMAT_WHITELIST = ",".join(ALLOWED_CONTAINERS)
 PROTOCOL_WHITELIST = "file"
+POLL_SECONDS = 0.01
 
 
 class ArrivalEnded(OSError):
     """The file stopped growing before it reached its declared size (the upload broke off)."""
 
 
+@dataclass(frozen=True)
 class Arrival:
-    """How much of a growing file is on disk: `size` bytes in all, `available` so far. The writer
-    reports progress with `advance`, and `end` when it will report no more; readers `wait_for`."""
+    """A file another process is writing, `size` bytes in all. The writer sends no progress: its
+    readers watch the file grow, and stop waiting once `ended` (the read end of a pipe the writer
+    holds, if given) is at its end."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.available = 0
-        self._ended = False
-        self._changed = threading.Condition()
+    path: Path
+    size: int
+    ended: int | None = None
 
-    def advance(self, available: int) -> None:
-        with self._changed:
-            self.available = max(self.available, min(available, self.size))
-            self._changed.notify_all()
-
-    def end(self) -> None:
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
+    @property
+    def available(self) -> int:
+        return min(os.stat(self.path).st_size, self.size)
 
     def wait_for(self, offset: int) -> None:
         """Return once the bytes before `offset` (capped at the size) are on disk."""
         wanted = min(offset, self.size)
-        with self._changed:
-            while self.available < wanted:
-                if self._ended:
-                    raise ArrivalEnded(f"the file ended at byte {self.available} of {self.size}")
-                self._changed.wait()
-
-    def follow_lines(self, lines: IO[str]) -> None:
-        """Advance from a stream of lines (in a thread), each a count of bytes on disk; its end ends the arrival."""
-
-        def run() -> None:
-            with contextlib.suppress(ValueError, OSError):
-                for line in lines:
-                    self.advance(int(line))
-            self.end()
-
-        threading.Thread(target=run, name="arrival", daemon=True).start()
+        while self.available < wanted:
+            if self.ended is None:
+                time.sleep(POLL_SECONDS)
+            # At the pipe's end, look once more: the last bytes may have landed just before.
+            elif (
+                select.select([self.ended], [], [], POLL_SECONDS)[0]
+                and not os.read(self.ended, 1)
+                and (available := self.available) < wanted
+            ):
+                raise ArrivalEnded(f"the file ended at byte {available} of {self.size}")
 
 
-class ArrivingFile(io.RawIOBase):
+class ArrivingFile(io.FileIO):
     """A read-only view of a growing file whose reads wait for their bytes (see `Arrival`)."""
 
-    def __init__(self, path: Path, arrival: Arrival) -> None:
-        super().__init__()
-        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        self._arrival = arrival
-        self._pos = 0
+    def __init__(self, arrival: Arrival) -> None:
+        super().__init__(arrival.path)
+        self.arrival = arrival
 
-    def readable(self) -> bool:
-        return True
-
-    seekable = readable
+    def read(self, size: int | None = -1) -> bytes:
+        self.arrival.wait_for(self.tell() + size if size is not None and size >= 0 else self.arrival.size)
+        return super().read(size)
 
     def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        want = min(len(view), self._arrival.size - self._pos)
-        if want <= 0:
-            return 0
-        self._arrival.wait_for(self._pos + want)
-        got = os.preadv(self._fd, [view[:want]], self._pos)
-        self._pos += got
-        return got
+        self.arrival.wait_for(self.tell() + memoryview(buffer).nbytes)
+        return super().readinto(buffer)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._arrival.size}[whence]
-        if base + offset < 0:
-            raise OSError("seek before the start of the file")
-        self._pos = base + offset
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        super().close()
+        if whence == os.SEEK_END:  # where the finished file will end
+            offset, whence = self.arrival.size + offset, os.SEEK_SET
+        return super().seek(offset, whence)
 
 
 @dataclass(frozen=True)
@@ -132,7 +110,7 @@ class MediaSource:
     def open(self) -> IO[bytes]:
         if self.arrival is None:
             return self.path.open("rb")
-        return io.BufferedReader(ArrivingFile(self.path, self.arrival), buffer_size=64 * 1024)
+        return io.BufferedReader(ArrivingFile(self.arrival), buffer_size=64 * 1024)
 
     def wait_complete(self) -> None:
         if self.arrival is not None:
@@ -152,7 +130,9 @@ class MediaSource:
             return
         # Reads go straight to the file object: PyAV's buffer is the largest read it asks for.
         with (
-            ArrivingFile(self.path, self.arrival) as raw,
-            av.open(raw, buffer_size=256 * 1024, container_options=options, metadata_errors=metadata_errors) as container,
+            ArrivingFile(self.arrival) as raw,
+            av.open(
+                raw, buffer_size=256 * 1024, container_options=options, metadata_errors=metadata_errors
+            ) as container,
         ):
             yield container

@@ -334,13 +334,13 @@ def test_one_writer_at_a_time(client, app_env) -> None:  # type: ignore[no-untyp
     settings = get_settings()
     with Session(get_engine()) as first, Session(get_engine()) as second:
         owner = first.get(ApiKey, first.get(tus.TusUpload, upload_id).owner_key_id)  # type: ignore[union-attr]
-        with tus.writer_lock(first, settings, upload_id, owner):
-            with pytest.raises(errors.UploadLocked), tus.writer_lock(second, settings, upload_id, owner):
+        with tus.WriterLock(first, settings, upload_id, owner):
+            with pytest.raises(errors.UploadLocked), tus.WriterLock(second, settings, upload_id, owner):
                 pass
             res = patch(client, url, 0, b"01234")
             assert res.status_code == 423 and res.json()["type"] == "/problems/upload-locked"
             first.commit()
-        with tus.writer_lock(second, settings, upload_id, owner):
+        with tus.WriterLock(second, settings, upload_id, owner):
             second.commit()
     assert patch(client, url, 0, b"01234").status_code == 204
 
@@ -407,7 +407,7 @@ def test_a_resume_in_a_process_without_the_running_hash_rehashes_what_arrived(cl
 
     rehashed: list[int] = []
     real = tus._sha256_prefix
-    monkeypatch.setattr(tus, "_sha256_prefix", lambda path, size: (rehashed.append(size), real(path, size))[1])
+    monkeypatch.setattr(tus, "_sha256_prefix", lambda path: (rehashed.append(path.stat().st_size), real(path))[1])
     data = small_clip.read_bytes()
     url = create(client, len(data)).headers["location"]
     third = len(data) // 3

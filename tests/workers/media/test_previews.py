@@ -55,18 +55,20 @@ def test_previews_of_a_file_still_arriving_match_those_of_the_finished_file(tmp_
     assert sorted(passes) == [5, 5]  # two threads, each with its own demuxer
 
     passes.clear()
-    size = clip.stat().st_size
-    arrival = Arrival(size)
+    data = clip.read_bytes()
+    growing = tmp_path / "growing.mp4"
+    growing.touch()
 
     def arrive() -> None:
-        for n in range(1, 21):
-            arrival.advance(size * n // 20)
-            time.sleep(0.01)
-        arrival.end()
+        with growing.open("ab") as out:
+            for n in range(1, 21):
+                out.write(data[len(data) * (n - 1) // 20 : len(data) * n // 20])
+                out.flush()
+                time.sleep(0.01)
 
     feeder = threading.Thread(target=arrive)
     feeder.start()
-    source = MediaSource(clip, arrival)
+    source = MediaSource(growing, Arrival(growing, len(data)))
     previews.write_video_previews(source, facts, tmp_path / "arriving.poster.jpg", tmp_path / "arriving.sheet.jpg")
     feeder.join()
     assert passes == [10]  # one pass, in file order, as the bytes arrived

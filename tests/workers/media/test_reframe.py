@@ -116,7 +116,9 @@ def test_two_people_share_the_window_or_the_shot_falls_back():
 
 def test_no_subject_falls_back_per_shot():
     samples = [(float(t), [(0.3, 0.45)] if t < 10 else []) for t in range(0, 20, 2)]
-    path = camera_path(analysis(samples, duration=20, cuts=(10.0,)), [(0, 20)], PORTRAIT, ReframeOptions(fallback="pad"))
+    path = camera_path(
+        analysis(samples, duration=20, cuts=(10.0,)), [(0, 20)], PORTRAIT, ReframeOptions(fallback="pad")
+    )
     assert [s.move for s in path.shots] == ["hold", "pad"]
     assert key_at(path.keys, 5).pad is False and key_at(path.keys, 15).pad is True
 
@@ -153,6 +155,58 @@ def test_a_moving_host_is_tracked_under_the_speed_and_acceleration_caps():
     assert np.max(np.abs(v[still[1:]])) < 0.01  # < 1 % of the frame width a second
 
 
+def _moves(x: np.ndarray) -> list[tuple[int, int]]:
+    """The runs of frames (first, last index of np.diff(x)) over which the window moves."""
+    moving = np.abs(np.diff(x)) > 1e-9
+    runs, start = [], None
+    for i, m in enumerate([*moving, False]):
+        if m and start is None:
+            start = i
+        elif not m and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    return runs
+
+
+def test_a_walking_host_gets_holds_and_short_eased_pans_not_a_drift():
+    options = ReframeOptions()
+    pos = lambda t: 0.2 if t < 6 else min(0.8, 0.2 + 0.1 * (t - 6))  # noqa: E731
+    samples = [(float(t), [(pos(t), 0.45)]) for t in range(0, 24)]
+    result = analysis(samples, duration=24)
+    steady = camera_path(result, [(0, 24)], PORTRAIT, options)
+    follow = camera_path(result, [(0, 24)], PORTRAIT, ReframeOptions(style="follow"))
+    assert steady.shots[0].move == "track" and follow.shots[0].move == "track"
+    dt = 1 / 30
+    x, xf = xs(steady.keys, 0, 24, dt), xs(follow.keys, 0, 24, dt)
+    runs = _moves(x)
+    moving = sum(b - a + 1 for a, b in runs) / (len(x) - 1)
+    assert len(runs) >= 2 and moving < 0.6 * float(np.mean(np.abs(np.diff(xf)) > 1e-9))
+    # each pan starts and stops gently (eased) and peaks at a brisk pace, under the caps
+    v = np.diff(x) / dt
+    for a, b in runs:
+        peak = float(np.max(np.abs(v[a : b + 1])))
+        assert abs(v[a]) < 0.5 * peak and abs(v[b]) < 0.5 * peak
+        assert peak <= options.max_speed + 1e-3
+    # and the windows between them are exactly still for a while: holds, not a crawl
+    holds = [runs[k + 1][0] - runs[k][1] for k in range(len(runs) - 1)]
+    assert min(holds) * dt >= 0.3
+
+
+def test_a_slow_drift_is_held_then_reframed_once():
+    """A host drifting slowly across a 40 s shot (as in a live stream): the follower pans all shot long;
+    the steady camera holds and moves once, on a few frames."""
+    samples = [(float(t), [(0.3 + 0.25 * t / 40, 0.45)]) for t in range(0, 41, 2)]
+    result = analysis(samples, duration=40)
+    steady = camera_path(result, [(0, 40)], PORTRAIT)
+    follow = camera_path(result, [(0, 40)], PORTRAIT, ReframeOptions(style="follow"))
+    assert steady.shots[0].move == "pan" and follow.shots[0].move == "pan"
+    x, xf = xs(steady.keys, 0, 40, 1 / 30), xs(follow.keys, 0, 40, 1 / 30)
+    assert np.mean(np.abs(np.diff(x)) > 1e-9) < 0.1 and np.mean(np.abs(np.diff(xf)) > 1e-9) > 0.9
+    half = steady.window[0] / 2
+    subject = 0.3 + 0.25 * np.arange(0, 40, 1 / 30) / 40
+    assert np.all(np.abs(subject - x) <= half - FACE[0] / 2 + 1e-3)
+
+
 def test_the_zoom_is_constant_per_shot_and_bounded_by_the_source():
     samples = [(float(t), [(0.5, 0.4)]) for t in range(0, 10)]
     result = analysis(samples, duration=10, size=(3840, 2160), face=(0.03, 0.055))
@@ -176,8 +230,10 @@ def test_a_portrait_source_moves_in_y_for_a_wider_preset():
 def test_the_product_card_joins_the_host_when_both_fit():
     card = TextSpan(start=4, end=12, text="保温杯 ¥59.9", box=(0.55, 0.1, 0.68, 0.2), score=0.9)
     text = TextSignals(
-        frames_read=10, lines=[card],
-        products=[ProductMention(tag_id=1, name="保温杯", start=4, end=12, text="保温杯 ¥59.9", exact=True)], selling=[],
+        frames_read=10,
+        lines=[card],
+        products=[ProductMention(tag_id=1, name="保温杯", start=4, end=12, text="保温杯 ¥59.9", exact=True)],
+        selling=[],
     )
     samples = [(float(t), [(0.45, 0.45)]) for t in range(0, 16)]
     path = camera_path(analysis(samples, duration=16, text=text), [(0, 16)], PORTRAIT)
@@ -222,7 +278,9 @@ def subject_footage(tmp_path_factory):
     return footage, result
 
 
-def _windows(footage, path, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, float, float]]]:
+def _windows(
+    footage, path, t0: float, t1: float
+) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, float, float]]]:
     """Per frame from t0 to t1 (source seconds; the path covers the whole recording): the window's
     left edge, its width, and the true face box."""
     times = np.arange(t0, t1, 1 / footage.spec.fps)
@@ -287,7 +345,10 @@ def test_footage_the_distractor_does_not_pull_the_camera(subject_footage):
 
 @pytest.mark.parametrize(
     ("name", "upright"),
-    [("phone_android_portrait_4k60_h264_aac_rot90.mp4", (2160, 3840)), ("phone_android_landscape_h264_aac_vfr_rot180.mp4", (1280, 720))],
+    [
+        ("phone_android_portrait_4k60_h264_aac_rot90.mp4", (2160, 3840)),
+        ("phone_android_landscape_h264_aac_vfr_rot180.mp4", (1280, 720)),
+    ],
 )
 def test_phone_clips_keep_their_orientation_and_get_a_sane_path(name, upright):
     from tests.conftest import shared_media

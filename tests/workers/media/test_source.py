@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 import time
@@ -16,9 +15,8 @@ from workers.media.source import Arrival, ArrivalEnded, ArrivingFile, MediaSourc
 def test_reads_wait_for_their_bytes_and_the_end_is_the_declared_size(tmp_path: Path) -> None:
     path = tmp_path / "growing.part"
     path.write_bytes(b"abcd")
-    arrival = Arrival(size=10)
-    arrival.advance(4)
-    with ArrivingFile(path, arrival) as f:
+    arrival = Arrival(path, size=10)  # the writer says nothing: the file's growth is what is read
+    with ArrivingFile(arrival) as f:
         assert f.read(4) == b"abcd"
         assert f.seek(0, os.SEEK_END) == 10  # as the finished file will be, though 4 bytes are on disk
         f.seek(4)
@@ -29,7 +27,6 @@ def test_reads_wait_for_their_bytes_and_the_end_is_the_declared_size(tmp_path: P
         assert reader.is_alive() and not got  # waiting: the bytes are not on disk yet
         with path.open("ab") as out:
             out.write(b"efghij")
-        arrival.advance(10)
         reader.join(timeout=5)
         assert got == [b"efghij"]
         assert f.read(1) == b""
@@ -38,10 +35,11 @@ def test_reads_wait_for_their_bytes_and_the_end_is_the_declared_size(tmp_path: P
 def test_a_file_that_stops_short_raises_instead_of_waiting_forever(tmp_path: Path) -> None:
     path = tmp_path / "short.part"
     path.write_bytes(b"abc")
-    arrival = Arrival(size=10)
-    arrival.follow_lines(io.StringIO("1\n3\n"))  # the writer reports 3 bytes, then closes the stream
-    with ArrivingFile(path, arrival) as f, pytest.raises(ArrivalEnded):
+    ended, writer = os.pipe()
+    os.close(writer)  # the writer is done, 3 bytes in
+    with ArrivingFile(Arrival(path, size=10, ended=ended)) as f, pytest.raises(ArrivalEnded):
         f.read(10)
+    os.close(ended)
 
 
 def test_a_complete_source_is_read_by_name(tmp_path: Path) -> None:

@@ -29,10 +29,14 @@ export function url(path, query) {
   return `${BASE}${path}${qs ? `?${qs}` : ""}`;
 }
 
-export async function api(path, { method = "GET", query, body, headers = {}, signal, quiet401 = false } = {}) {
+// `raw`: a File or Blob sent as the body itself (a platform export), with its own type or `headers`.
+export async function api(path, { method = "GET", query, body, raw, headers = {}, signal, quiet401 = false } = {}) {
   const init = { method, credentials: "same-origin", signal, headers: { Accept: "application/json", ...headers } };
   if (!SAFE.has(method)) Object.assign(init.headers, csrfHeaders());
-  if (body !== undefined) {
+  if (raw !== undefined) {
+    if (!init.headers["Content-Type"]) init.headers["Content-Type"] = raw.type || "application/octet-stream";
+    init.body = raw;
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }

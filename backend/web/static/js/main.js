@@ -44,7 +44,7 @@ const ctx = {
       const { api } = await import("./api.js");
       try { ctx.session.user = await api("/me", { method: "PATCH", body: { language: code } }); } catch (err) { notifyError(err); }
     }
-    await show({ again: true }); // every text changes: the screen is drawn anew, not updated in place
+    await show({ rebuild: true });  // every text again, in the new language
   },
 };
 
@@ -72,7 +72,7 @@ function addressChanged() {
   if (location.hash !== shownHash) show();
 }
 
-async function show({ again = false } = {}) {
+async function show({ rebuild = false } = {}) {
   const turn = ++showing;
   shownHash = location.hash;
   const found = match(location.hash);
@@ -83,7 +83,7 @@ async function show({ again = false } = {}) {
   }
   if (found.screen.id === "signin" && ctx.session) { ctx.go(HOME); return; }
   if (!allows(ctx.session && ctx.session.user, found.screen.role)) { ctx.go(HOME); return; }
-  if (!again && update && found.screen === ctx.route && found.path === ctx.path) {
+  if (update && !rebuild && found.screen === ctx.route && found.path === ctx.path) {
     ctx.query = found.query;  // the same screen, another query (back/forward): it updates itself
     try { update(found.query); } catch (err) { notifyError(err); }
     return;

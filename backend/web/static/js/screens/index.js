@@ -18,6 +18,7 @@ export const SCREENS = [
   { id: "quota", path: "/quota", nav: true, role: "viewer", load: () => import("./quota.js") },
   { id: "jobs", path: "/jobs", nav: true, role: "viewer", load: () => import("./jobs.js") },
   { id: "reports", path: "/reports", nav: true, role: "viewer", load: () => import("./reports.js") },
+  { id: "performance", path: "/performance", nav: true, role: "viewer", load: () => import("./performance.js") },
   // settings: one module, a route per section with the least role that sees it
   { id: "settings", path: "/settings", nav: true, role: "viewer", load: () => import("./settings.js") },
   { id: "settings-accounts", path: "/settings/accounts", navAs: "settings", role: "viewer", load: () => import("./settings.js") },
