@@ -90,6 +90,7 @@ def seed(url: str, key: str, work: Path) -> dict[str, str]:
     from workers.proxies import make_proxy
 
     print("proxy of the recording:", make_proxy(source))
+    seed_settings(url, auth, ids["tmall"])
     return ids
 
 
@@ -208,6 +209,58 @@ def seed_store(url: str, auth: dict[str, str], ids: dict[str, str]) -> str:
         if res.status_code != 201:
             print("publication not recorded:", res.text)
     return store
+
+
+def seed_settings(url: str, auth: dict[str, str], store: str) -> None:
+    """For the settings screens: the T-mall store's 实拍 channel asks 8 a month (the platform says 6), an
+    automatic re-edit rule, an editor and a viewer, and two API keys (one revoked)."""
+    httpx.patch(f"{url}/api/v1/accounts/{store}/channels/shipai", headers=auth,
+                json={"monthly_minimum": 8}).raise_for_status()
+    httpx.post(f"{url}/api/v1/autoclip/rules", headers=auth, json={
+        "name": "洗衣凝珠直播切片 → 抖音/天猫实拍", "match": {"tags": ["产品:洗衣凝珠"]}, "count": 3, "min_s": 15, "max_s": 45,
+        "preset_ids": ["douyin.feed_9x16", "tmall.shipai_3x4"], "account_ids": [store]}).raise_for_status()
+    httpx.post(f"{url}/api/v1/autoclip/rules", headers=auth, json={
+        "name": "口播素材 → 小红书", "enabled": False, "match": {"tags": ["风格:口播"]}, "count": 2, "min_s": 20, "max_s": 60,
+        "preset_ids": ["xiaohongshu.note_3x4"]}).raise_for_status()
+    for username, name, role in (("xiaowang", "小王", "editor"), ("laoli", "老李", "viewer")):
+        httpx.post(f"{url}/api/v1/users", headers=auth, json={"username": username, "display_name": name, "role": role,
+                                                                "password": PASSWORD}).raise_for_status()
+    httpx.post(f"{url}/api/v1/keys", headers=auth, json={"name": "剪辑组笔记本", "role": "editor"}).raise_for_status()
+    old = httpx.post(f"{url}/api/v1/keys", headers=auth, json={"name": "旧的上传脚本", "role": "editor"}).json()
+    httpx.delete(f"{url}/api/v1/keys/{old['id']}", headers=auth).raise_for_status()
+
+
+def photograph_settings(page, url: str, auth: dict[str, str], name: str, shoot) -> None:  # type: ignore[no-untyped-def]
+    """The settings sections: accounts with a changed channel rule, rules with a dry run, a preset's sources,
+    people, and an API key just issued (its secret shown once; revoked afterwards, so the next run lists it so)."""
+    page.goto(f"{url}/#/settings/accounts")
+    page.wait_for_selector(".rule-fact.overridden")
+    page.wait_for_timeout(300)
+    shoot(page, "settings-accounts", name, full_page=True)
+    page.goto(f"{url}/#/settings/rules")
+    page.wait_for_selector("article.rule .dry-run-rule")
+    page.click("article.rule .dry-run-rule >> nth=0")
+    page.wait_for_selector("article.rule .dry-run:not([hidden])")
+    page.wait_for_timeout(300)
+    shoot(page, "settings-rules", name, full_page=True)
+    page.goto(f"{url}/#/settings/presets")
+    page.wait_for_selector("article.preset[data-preset='douyin.feed_9x16'] summary")
+    page.click("article.preset[data-preset='douyin.feed_9x16'] summary")
+    page.wait_for_timeout(300)
+    shoot(page, "settings-presets", name)
+    page.goto(f"{url}/#/settings/users")
+    page.wait_for_selector("table.users tbody tr")
+    page.wait_for_timeout(300)
+    shoot(page, "settings-users", name, full_page=True)
+    page.goto(f"{url}/#/settings/keys")
+    page.wait_for_selector("#key-create")
+    page.fill("#key-name", "报表同步" if name != "en" else "report sync")
+    page.click("#key-create button[type=submit]")
+    page.wait_for_selector("#key-secret")
+    page.wait_for_timeout(300)
+    shoot(page, "settings-keys", name, full_page=True)
+    issued = [k for k in httpx.get(f"{url}/api/v1/keys", headers=auth).json() if k["revoked_at"] is None]
+    httpx.delete(f"{url}/api/v1/keys/{issued[-1]['id']}", headers=auth).raise_for_status()
 
 
 def seed_proposals(source: str) -> None:
@@ -376,6 +429,7 @@ def main() -> None:
                 if not wanted or "editor" in wanted:
                     edit_a_clip(page, url, key, ids["source"], language)
                     shoot(page, "editor", name)  # the viewport: player, timeline, ranges, presets
+                photograph_settings(page, url, {"Authorization": f"Bearer {key}"}, name, shoot)
                 context.close()
             browser.close()
     print("screens written to", OUT)

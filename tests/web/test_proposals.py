@@ -8,6 +8,7 @@ run in the test process (no worker)."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,12 @@ DEMO = [{"code": "selling_cue", "text_zh": "主播在讲解用法", "text_en": "
 
 
 def seed(path: Path) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+    # On a thread of its own: ingest spools on anyio, which refuses a thread where Playwright's loop runs.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_seed, path).result()
+
+
+def _seed(path: Path) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
     """A ready recording, a finished analysis of it, three proposals without overlaps and their storyboards."""
     from backend.autoclip.models import Analysis, AnalysisStatus, Proposal
     from backend.catalogue import tags as tag_service
@@ -68,7 +75,8 @@ def run_draft_renders(source_id: uuid.UUID) -> int:
 
     with session_scope() as session:
         jobs = [str(j.id) for j in session.exec(select(RenderJob).where(RenderJob.source_id == source_id)).all()]
-    assert [execute_render_job(job) for job in jobs] == ["succeeded"] * len(jobs)
+    with ThreadPoolExecutor(1) as pool:  # (a thread without Playwright's loop, as in seed)
+        assert list(pool.map(execute_render_job, jobs)) == ["succeeded"] * len(jobs)
     return len(jobs)
 
 

@@ -65,8 +65,8 @@ export function playableUrl(material) {
 }
 
 // A tag box: type `category:name` (autocompleted from the existing tags), Enter or a comma adds it as a
-// chip; × removes it. `values()` gives the references in order.
-export async function tagInput(id) {
+// chip; × removes it. `values()` gives the references in order; `initial` are chips to start with.
+export async function tagInput(id, initial = []) {
   const chosen = [];
   const chips = el("span", { className: "chips" });
   const list = await tagDatalist(`${id}-list`);
@@ -82,6 +82,7 @@ export async function tagInput(id) {
     if (e.key === "Enter" || e.key === ",") { e.preventDefault(); add(input.value); input.value = ""; }
   });
   input.addEventListener("change", () => { if (input.value.includes(":")) { add(input.value); input.value = ""; } });
+  for (const ref of initial) add(ref);
   const node = el("span", { className: "tag-input" }, chips, input, list);
   return { node, values: () => { if (input.value.trim()) { add(input.value); input.value = ""; } return [...chosen]; } };
 }

@@ -12,7 +12,7 @@ export const allows = (person, role) => !role || (person && RANK[person.role] >=
 export function renderHeader(ctx) {
   const top = clear($("#top"));
   const person = ctx.session && ctx.session.user;
-  const here = ctx.route ? ctx.route.id : "";
+  const here = ctx.route ? ctx.route.navAs || ctx.route.id : "";
   const nav = el("nav", { className: "nav", "aria-label": t("nav.label") },
     SCREENS.filter((s) => s.nav && person && allows(person, s.role)).map((s) =>
       el("a", { href: `#${s.path}`, className: s.id === here ? "active" : null, "aria-current": s.id === here ? "page" : null },

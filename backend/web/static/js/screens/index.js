@@ -5,6 +5,7 @@
 //   path: the hash route (`#/materials/:id`), params by name in ctx.params; query in ctx.query
 //   nav: shown in the header under t(`nav.${id}`); role: the least role that sees it (viewer/editor/admin)
 //   public: reachable without signing in
+//   navAs: a sub-page that lights up another screen's navigation entry (settings' sections)
 
 export const SCREENS = [
   { id: "signin", path: "/signin", public: true, load: () => import("./signin.js") },
@@ -19,6 +20,13 @@ export const SCREENS = [
   { id: "jobs", path: "/jobs", nav: true, role: "viewer", load: () => import("./jobs.js") },
   { id: "reports", path: "/reports", nav: true, role: "viewer", load: () => import("./reports.js") },
   { id: "performance", path: "/performance", nav: true, role: "viewer", load: () => import("./performance.js") },
+  // settings: one module, a route per section with the least role that sees it
+  { id: "settings", path: "/settings", nav: true, role: "viewer", load: () => import("./settings.js") },
+  { id: "settings-accounts", path: "/settings/accounts", navAs: "settings", role: "viewer", load: () => import("./settings.js") },
+  { id: "settings-rules", path: "/settings/rules", navAs: "settings", role: "viewer", load: () => import("./settings.js") },
+  { id: "settings-presets", path: "/settings/presets", navAs: "settings", role: "viewer", load: () => import("./settings.js") },
+  { id: "settings-users", path: "/settings/users", navAs: "settings", role: "admin", load: () => import("./settings.js") },
+  { id: "settings-keys", path: "/settings/keys", navAs: "settings", role: "admin", load: () => import("./settings.js") },
 ];
 
 export const HOME = "/library";

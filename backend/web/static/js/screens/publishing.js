@@ -112,6 +112,7 @@ export async function render(main, ctx) {
       checkBox.replaceChildren(el("p", { className: "muted" }, t("publishing.check.choose")));
       return;
     }
+    checkBox.dataset.verdict = ""; // the last check's verdict is not this one's
     checkBox.replaceChildren(el("p", { className: "muted" }, t("publishing.check.checking")));
     try {
       const check = await api("/publications:check", { method: "POST", body: {
