@@ -65,6 +65,8 @@ class AccountStatusReport:
     account: AccountInfo
     status: rules.AccountStatus
     candidates: list[GapCandidate] = field(default_factory=list)  # drafts and proposals that fit a gap
+    # Per channel, the approvals counted on each day of the running month (the dashboard's charts).
+    daily_approved: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def _rate(account: PlatformAccount) -> float:
@@ -92,7 +94,10 @@ def compliance_status(
     `with_candidates`, the drafts and open proposals that fit each channel with a gap (up to its shortfall)."""
     as_of = require_aware("as_of", as_of) or utcnow()
     loaded = load(session, as_of, account_ids)
-    reports = [AccountStatusReport(_info(a), _ledger(loaded, a, as_of).status()) for a in loaded.accounts]
+    reports = []
+    for a in loaded.accounts:
+        ledger = _ledger(loaded, a, as_of)
+        reports.append(AccountStatusReport(_info(a), ledger.status(), daily_approved=ledger.daily_approved()))
     if with_candidates:
         gaps = _gaps(loaded, [(r.account, r.status.channels, {}) for r in reports])
         found = gap_candidates(session, gaps)

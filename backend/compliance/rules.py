@@ -822,6 +822,17 @@ class AccountLedger:
             )
         return AccountMonth(self.account.id, month, self.as_of, tuple(out))
 
+    def daily_approved(self, month: YearMonth | str | None = None) -> dict[str, tuple[int, ...]]:
+        """Per channel, the approvals counted on each day of the month (default: the running one): the
+        same figures as ``month(...).channels[i].daily_approved``, a few bisects per channel."""
+        bounds = self._day_bounds(self._current if month is None else YearMonth.coerce(month))
+        out = {}
+        for rule in self.account.channels:
+            counted = self._index[rule.id].counted(rule.count_by)
+            at = [bisect_left(counted, b) for b in bounds]
+            out[rule.id] = tuple(b - a for a, b in zip(at, at[1:], strict=False))
+        return out
+
     def months(self, months: Iterable[YearMonth | str]) -> tuple[AccountMonth, ...]:
         return tuple(self.month(m) for m in months)
 
