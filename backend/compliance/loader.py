@@ -228,23 +228,23 @@ def _recent_lists(
     instants from `from_instant` on, one grouped query (PostgreSQL), the ledger's own filters in SQL on the
     same float instants it compares."""
     p = Publication.__table__  # type: ignore[attr-defined]
-    t, lo = as_of.timestamp(), from_instant.timestamp()
-    stand_in = lo - 1.0
-    s = _epoch(session, p.c.submitted_at)
-    e = _epoch(
-        session,
-        sa.func.coalesce(
-            p.c.approved_at,
-            p.c.rejected_at,
-            p.c.withdrawn_at,
-            sa.case((p.c.status == PublicationStatus.rejected.value, p.c.submitted_at)),
-        ),
+    stand_in = from_instant.timestamp() - 1.0
+    # The filters compare the timestamps themselves (cheap), the instants are computed only for the rows
+    # listed: a microsecond timestamp and its float instant order alike (floats near 2e9 s are 0.24 us apart).
+    review_ended = sa.func.coalesce(
+        p.c.approved_at,
+        p.c.rejected_at,
+        p.c.withdrawn_at,
+        sa.case((p.c.status == PublicationStatus.rejected.value, p.c.submitted_at)),
     )
-    a, w = _epoch(session, p.c.approved_at), _epoch(session, p.c.withdrawn_at)
-    tp, lop = sa.literal(t, sa.Float), sa.literal(lo, sa.Float)
-    ended = sa.and_(e.is_not(None), e <= tp)
-    pending = sa.not_(sa.func.coalesce(ended, False))
-    approved = sa.and_(a.is_not(None), a <= tp, sa.or_(w.is_(None), w > tp))
+    s, e, a = _epoch(session, p.c.submitted_at), _epoch(session, review_ended), _epoch(session, p.c.approved_at)
+    ended = sa.and_(review_ended.is_not(None), review_ended <= as_of)
+    pending = sa.or_(review_ended.is_(None), review_ended > as_of)
+    approved = sa.and_(
+        p.c.approved_at.is_not(None),
+        p.c.approved_at <= as_of,
+        sa.or_(p.c.withdrawn_at.is_(None), p.c.withdrawn_at > as_of),
+    )
     count = sa.func.count()
     stmt = (
         sa.select(
@@ -254,13 +254,13 @@ def _recent_lists(
             count.filter(ended),
             count.filter(pending),
             count.filter(approved),
-            sa.func.array_agg(s).filter(s >= lop),
-            sa.func.array_agg(e).filter(sa.and_(ended, e >= lop)),
-            sa.func.array_agg(s).filter(sa.and_(pending, s >= lop)),
-            sa.func.array_agg(a).filter(sa.and_(approved, a >= lop)),
-            sa.func.array_agg(s).filter(sa.and_(approved, s >= lop)),
+            sa.func.array_agg(s).filter(p.c.submitted_at >= from_instant),
+            sa.func.array_agg(e).filter(sa.and_(ended, review_ended >= from_instant)),
+            sa.func.array_agg(s).filter(sa.and_(pending, p.c.submitted_at >= from_instant)),
+            sa.func.array_agg(a).filter(sa.and_(approved, p.c.approved_at >= from_instant)),
+            sa.func.array_agg(s).filter(sa.and_(approved, p.c.submitted_at >= from_instant)),
         )
-        .where(p.c.submitted_at <= as_of, s <= tp)
+        .where(p.c.submitted_at <= as_of)
         .group_by(p.c.account_id, p.c.channel_id)
     )
     if account_ids is not None:
