@@ -378,7 +378,9 @@ def resubmit(
     f"{API}/compliance/status", summary="Where every channel stands, now or at as_of", responses=problems(404),
     description="Per account, each channel's state and quota position; `candidates` lists, for each channel with "
     "a gap (at risk or on track), the drafts waiting for review and the open clip proposals that fit it (media "
-    "type, aspect, duration; a proposal with the preset to render it with), up to the channel's shortfall.",
+    "type, aspect, duration; a proposal with the preset to render it with), up to the channel's shortfall. "
+    "Each channel's `daily_approved` counts the approvals of the running month day by day (in the account's "
+    "timezone; the same figures as the monthly report's), for charts that need not fetch the whole report.",
 )
 def compliance_status(
     session: SessionDep,

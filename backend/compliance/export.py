@@ -85,7 +85,10 @@ def status_document(reports: list[AccountStatusReport], as_of: datetime) -> dict
                 "account": jsonable(r.account),
                 "month": str(r.status.month),
                 "as_of": r.status.as_of.isoformat(),
-                "channels": jsonable(r.status.channels),
+                "channels": [
+                    {**ch, "daily_approved": list(r.daily_approved.get(ch["channel_id"], ()))}
+                    for ch in jsonable(r.status.channels)
+                ],
                 "candidates": jsonable(r.candidates),
             }
             for r in reports

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from itertools import repeat
@@ -61,6 +61,8 @@ class Loaded:
     engine_accounts: dict[uuid.UUID, rules.Account]
     instants: dict[uuid.UUID, list[rules.Instants]]  # plain tuples in Instants' field order (bulk-loaded)
     approvals: dict[uuid.UUID, list[ApprovalRow]]
+    # Channels indexed by the database instead (load's `from_instant`): account -> channel -> lists.
+    lists: dict[uuid.UUID, dict[str, rules.ChannelLists]] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -124,9 +126,15 @@ def load(
     account_ids: Sequence[uuid.UUID] | None = None,
     *,
     approvals_between: tuple[datetime, datetime] | None = None,
+    from_instant: datetime | None = None,
 ) -> Loaded:
     """Accounts, channels and publications submitted by as_of; with `approvals_between`, also the approvals
-    (or submissions) in that window with their ids, material and post, for listing."""
+    (or submissions) in that window with their ids, material and post, for listing.
+
+    With `from_instant` (PostgreSQL; the status, which asks nothing about earlier months), a channel whose
+    approvals no opening threshold reads comes as counts and the instants from then on: each of its lists
+    holds a stand-in just before `from_instant` for every earlier instant, so lengths and every bisect at
+    or after `from_instant` answer as with the whole history, without moving 200,000 instants."""
     accounts = (
         list_accounts(session) if account_ids is None else [get_account(session, a) for a in account_ids]
     )
@@ -154,8 +162,23 @@ def load(
     if account_ids is not None:
         stmt = stmt.where(p.c.account_id.in_(ids))
     instants: dict[uuid.UUID, list[Any]] = {a: [] for a in ids}
-    for account, channel, *columns in session.connection().execute(stmt):
-        instants[key_of[account]].extend(zip(repeat(channel), *map(parse, columns), strict=False))
+    ready: dict[uuid.UUID, dict[str, rules.ChannelLists]] = {}
+    if from_instant is not None and session.get_bind().dialect.name == "postgresql":
+        # The channels whose earliest approvals decide an opening keep their whole history.
+        whole = [
+            (a, c)
+            for a, engine_account in engine_accounts.items()
+            for rule in engine_account.channels
+            if rule.opening_threshold
+            for c in (rule.requires if rule.threshold_source is rules.ThresholdSource.PREREQUISITES else (rule.id,))
+        ]
+        ready = _recent_lists(session, as_of, from_instant, account_ids and ids, set(whole), key_of)
+        query: Any = stmt.where(sa.tuple_(p.c.account_id, p.c.channel_id).in_(whole)) if whole else None
+    else:
+        query = stmt
+    if query is not None:
+        for account, channel, *columns in session.connection().execute(query):
+            instants[key_of[account]].extend(zip(repeat(channel), *map(parse, columns), strict=False))
     approvals: dict[uuid.UUID, list[ApprovalRow]] = {a: [] for a in ids}
     if approvals_between is not None:
         lo, hi = approvals_between
@@ -190,7 +213,77 @@ def load(
             window = window.where(p.c.account_id.in_(ids))
         for account, *row in session.connection().execute(window):
             approvals[key_of[account]].append(ApprovalRow(*row))
-    return Loaded(accounts, by_account, engine_accounts, instants, approvals)
+    return Loaded(accounts, by_account, engine_accounts, instants, approvals, ready)
+
+
+def _recent_lists(
+    session: Session,
+    as_of: datetime,
+    from_instant: datetime,
+    account_ids: Sequence[uuid.UUID] | None,
+    whole: set[tuple[uuid.UUID, str]],
+    key_of: dict[str, uuid.UUID],
+) -> dict[uuid.UUID, dict[str, rules.ChannelLists]]:
+    """Per account and channel (but those in `whole`): the ledger's lists at as_of as counts and the
+    instants from `from_instant` on, one grouped query (PostgreSQL), the ledger's own filters in SQL on the
+    same float instants it compares."""
+    p = Publication.__table__  # type: ignore[attr-defined]
+    stand_in = from_instant.timestamp() - 1.0
+    # The filters compare the timestamps themselves (cheap), the instants are computed only for the rows
+    # listed: a microsecond timestamp and its float instant order alike (floats near 2e9 s are 0.24 us apart).
+    review_ended = sa.func.coalesce(
+        p.c.approved_at,
+        p.c.rejected_at,
+        p.c.withdrawn_at,
+        sa.case((p.c.status == PublicationStatus.rejected.value, p.c.submitted_at)),
+    )
+    s, e, a = _epoch(session, p.c.submitted_at), _epoch(session, review_ended), _epoch(session, p.c.approved_at)
+    ended = sa.and_(review_ended.is_not(None), review_ended <= as_of)
+    pending = sa.or_(review_ended.is_(None), review_ended > as_of)
+    approved = sa.and_(
+        p.c.approved_at.is_not(None),
+        p.c.approved_at <= as_of,
+        sa.or_(p.c.withdrawn_at.is_(None), p.c.withdrawn_at > as_of),
+    )
+    count = sa.func.count()
+    stmt = (
+        sa.select(
+            _as_text(session, p.c.account_id),
+            p.c.channel_id,
+            count,
+            count.filter(ended),
+            count.filter(pending),
+            count.filter(approved),
+            sa.func.array_agg(s).filter(p.c.submitted_at >= from_instant),
+            sa.func.array_agg(e).filter(sa.and_(ended, review_ended >= from_instant)),
+            sa.func.array_agg(s).filter(sa.and_(pending, p.c.submitted_at >= from_instant)),
+            sa.func.array_agg(a).filter(sa.and_(approved, p.c.approved_at >= from_instant)),
+            sa.func.array_agg(s).filter(sa.and_(approved, p.c.submitted_at >= from_instant)),
+        )
+        .where(p.c.submitted_at <= as_of)
+        .group_by(p.c.account_id, p.c.channel_id)
+    )
+    if account_ids is not None:
+        stmt = stmt.where(p.c.account_id.in_(account_ids))
+
+    def padded(n: int, recent: list[float] | None) -> list[float]:
+        recent = recent or []
+        return [stand_in] * (n - len(recent)) + sorted(recent)
+
+    out: dict[uuid.UUID, dict[str, rules.ChannelLists]] = {}
+    for account, channel, n, n_ended, n_pending, n_approved, *recent in session.connection().execute(stmt):
+        key = key_of[account]
+        if (key, channel) in whole:
+            continue
+        sub, end, pend, appr, appr_sub = recent
+        out.setdefault(key, {})[channel] = rules.ChannelLists(
+            padded(n, sub),
+            padded(n_ended, end),
+            padded(n_pending, pend),
+            padded(n_approved, appr),
+            padded(n_approved, appr_sub),
+        )
+    return out
 
 
 

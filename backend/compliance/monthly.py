@@ -65,6 +65,8 @@ class AccountStatusReport:
     account: AccountInfo
     status: rules.AccountStatus
     candidates: list[GapCandidate] = field(default_factory=list)  # drafts and proposals that fit a gap
+    # Per channel, the approvals counted on each day of the running month (the dashboard's charts).
+    daily_approved: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def _rate(account: PlatformAccount) -> float:
@@ -78,6 +80,7 @@ def _ledger(loaded: Loaded, account: PlatformAccount, as_of: datetime) -> rules.
         as_of,
         approval_rate=_rate(account),
         instants=loaded.instants[account.id],
+        lists=loaded.lists.get(account.id),
     )
 
 
@@ -91,8 +94,16 @@ def compliance_status(
     """Where every channel of every account (or of the given ones) stands at as_of (default: now); with
     `with_candidates`, the drafts and open proposals that fit each channel with a gap (up to its shortfall)."""
     as_of = require_aware("as_of", as_of) or utcnow()
-    loaded = load(session, as_of, account_ids)
-    reports = [AccountStatusReport(_info(a), _ledger(loaded, a, as_of).status()) for a in loaded.accounts]
+    # The status asks nothing before the running month (lengths aside). A local date is at most a day
+    # behind UTC's, so in every timezone the running month starts after the day before the 1st of the
+    # UTC month of as_of less a day (e.g. 1 March 00:00 UTC is still February in Los Angeles).
+    day_before = (as_of - timedelta(days=1)).astimezone(ZoneInfo("UTC"))
+    recent = datetime(day_before.year, day_before.month, 1, tzinfo=ZoneInfo("UTC")) - timedelta(days=1)
+    loaded = load(session, as_of, account_ids, from_instant=recent)
+    reports = []
+    for a in loaded.accounts:
+        ledger = _ledger(loaded, a, as_of)
+        reports.append(AccountStatusReport(_info(a), ledger.status(), daily_approved=ledger.daily_approved()))
     if with_candidates:
         gaps = _gaps(loaded, [(r.account, r.status.channels, {}) for r in reports])
         found = gap_candidates(session, gaps)

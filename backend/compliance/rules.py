@@ -528,6 +528,22 @@ class AccountMonth:
 # --- the engine ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelLists:
+    """A channel's index made elsewhere (a bulk loader): the lists AccountLedger files instants into, with
+    its filters at as_of already applied (``submitted``: every submission; ``review_ended``: the ends of
+    review by as_of; ``pending_submitted``: the submissions still in review; ``by_approval`` and
+    ``by_submission``: the approvals in effect). A loader that needs only some questions answered may put
+    equal stand-in values in place of instants that no question it asks can tell apart (see
+    loader.load's ``from_instant``)."""
+
+    submitted: list[float]
+    review_ended: list[float]
+    pending_submitted: list[float]
+    by_approval: list[float]
+    by_submission: list[float]
+
+
 class _ChannelIndex:
     """One channel's publications known at as_of, as sorted timestamps to bisect."""
 
@@ -577,8 +593,10 @@ class AccountLedger:
         *,
         approval_rate: float = DEFAULT_APPROVAL_RATE,
         instants: Iterable[Instants] | None = None,
+        lists: dict[str, ChannelLists] | None = None,
     ) -> None:
-        """Index ``publications``, or (bulk loads) the account's ``instants`` instead; pass ``()`` then."""
+        """Index ``publications``, or (bulk loads) the account's ``instants`` instead; pass ``()`` then.
+        ``lists`` gives channels' indexes ready made (see ChannelLists), in place of their instants."""
         _require_aware("as_of", as_of)
         if not 0 <= approval_rate <= 1:
             raise ValueError(f"approval_rate must be between 0 and 1, got {approval_rate}")
@@ -605,6 +623,14 @@ class AccountLedger:
             if a is not None and a <= t and (w is None or w > t):
                 ix.by_approval.append(a)
                 ix.by_submission.append(s)
+        for channel_id, ready in (lists or {}).items():
+            ix = index.get(channel_id)
+            if ix is not None:
+                ix.submitted.extend(ready.submitted)
+                ix.review_ended.extend(ready.review_ended)
+                ix.pending_submitted.extend(ready.pending_submitted)
+                ix.by_approval.extend(ready.by_approval)
+                ix.by_submission.extend(ready.by_submission)
         for ix in index.values():
             ix.sort()
         self._timeline: dict[str, _Timeline] = {}
@@ -821,6 +847,17 @@ class AccountLedger:
                 )
             )
         return AccountMonth(self.account.id, month, self.as_of, tuple(out))
+
+    def daily_approved(self, month: YearMonth | str | None = None) -> dict[str, tuple[int, ...]]:
+        """Per channel, the approvals counted on each day of the month (default: the running one): the
+        same figures as ``month(...).channels[i].daily_approved``, a few bisects per channel."""
+        bounds = self._day_bounds(self._current if month is None else YearMonth.coerce(month))
+        out = {}
+        for rule in self.account.channels:
+            counted = self._index[rule.id].counted(rule.count_by)
+            at = [bisect_left(counted, b) for b in bounds]
+            out[rule.id] = tuple(b - a for a, b in zip(at, at[1:], strict=False))
+        return out
 
     def months(self, months: Iterable[YearMonth | str]) -> tuple[AccountMonth, ...]:
         return tuple(self.month(m) for m in months)

@@ -325,6 +325,11 @@ def test_tmall_story_across_months(api, client):
     october = channel(api.month("2026-10", sh(2026, 11, 1, 9)), "shipai")
     assert (october["quota"]["approved"], october["quota"]["status"]) == (6, "met")
     assert october["daily_approved"][30] == 1
+    # The status carries the running month's day-by-day approvals, the report's figures (the dashboard's charts).
+    october_status = channel(api.status(sh(2026, 10, 31, 23, 45)), "shipai")
+    assert october_status["quota"]["month"] == "2026-10"
+    running = channel(api.month("2026-10", sh(2026, 10, 31, 23, 45)), "shipai")
+    assert october_status["daily_approved"] == running["daily_approved"] and sum(running["daily_approved"]) == 6
 
     # The whole story in one monthly report per month, and the API's status agrees with it.
     status = channel(api.status(sh(2026, 11, 1, 9)), "shipai")

@@ -94,3 +94,56 @@ def test_the_postgresql_plan_sorts_no_group(app_env: dict[str, str]) -> None:
         finally:
             sa.event.remove(engine, "before_cursor_execute", capture)
         assert len(statements) == 1 and "ORDER BY" not in statements[0].upper()
+
+
+def test_the_status_lists_from_the_running_month_answer_as_the_whole_history(app_env: dict[str, str]) -> None:
+    """compliance_status loads channels no opening threshold reads as counts and this month's instants
+    (PostgreSQL): every status, quota and day-by-day figure equals the whole history's, at several instants
+    (month ends and starts, mid-month, withdrawals and pending reviews on both sides of as_of)."""
+    from datetime import date
+
+    from backend.catalogue.models import Material
+    from backend.compliance import monthly
+    from backend.compliance.accounts import create_account, record_opening
+    from backend.compliance.loader import load
+    from backend.compliance.models import Publication
+    from backend.db import session_scope
+
+    douyin, _ = _seed(1500)
+    with session_scope() as session:
+        tmall = create_account(session, platform_id="tmall", name="天猫店")
+        record_opening(session, tmall.id, "video", opened_on=date(2025, 12, 1), opened_by="运营")
+        la = create_account(session, platform_id="tmall", name="US store", timezone="America/Los_Angeles")
+        record_opening(session, la.id, "video", opened_on=date(2025, 12, 1), opened_by="运营")
+        material_id = session.execute(sa.select(Material.id).limit(1)).scalar_one()
+        rnd = random.Random(7)
+        base = datetime(2026, 1, 1, tzinfo=UTC)
+        for account in (tmall, la):
+            for i in range(1500):
+                submitted = base + timedelta(minutes=rnd.randrange(400_000), microseconds=i)
+                status = rnd.choice(["approved", "approved", "pending", "rejected", "withdrawn"])
+                approved = submitted + timedelta(hours=rnd.uniform(1, 60)) if status in ("approved", "withdrawn") else None
+                session.add(Publication(
+                    material_id=material_id, account_id=account.id, channel_id=rnd.choice(["video", "shipai"]),
+                    submitted_at=submitted, status=status, approved_at=approved,
+                    rejected_at=submitted + timedelta(hours=5) if status == "rejected" else None,
+                    withdrawn_at=approved + timedelta(days=rnd.uniform(0.5, 40)) if status == "withdrawn" and approved else None))
+    moments = [datetime(2026, m, 1, tzinfo=UTC) + d for m in (3, 5, 7, 9) for d in
+               (timedelta(0), timedelta(hours=-9), timedelta(hours=9), timedelta(days=14, hours=3))]
+    with session_scope() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        for at in moments:
+            day_before = at - timedelta(days=1)
+            recent = datetime(day_before.year, day_before.month, 1, tzinfo=UTC) - timedelta(days=1)
+            whole, lean = load(session, at), load(session, at, from_instant=recent)
+            assert bool(lean.lists) == postgres
+            for account in whole.accounts:
+                a = monthly._ledger(whole, account, at)
+                b = monthly._ledger(lean, account, at)
+                for x, y in zip(a.status().channels, b.status().channels, strict=True):
+                    assert x == y, (at, account.name)
+                assert a.daily_approved() == b.daily_approved(), (at, account.name)
+            statuses = [(r.status, r.daily_approved) for r in monthly.compliance_status(session, at)]
+            assert statuses == [(monthly._ledger(whole, a, at).status(), monthly._ledger(whole, a, at).daily_approved())
+                                for a in whole.accounts]
+    assert douyin

@@ -2,8 +2,9 @@
 // channel's state (开通中 3/5, 已开通 since …), approved/required, pending, days left, the projection and
 // its status (达标/进度正常/有风险/未达标) — a chart of the month per channel (approved so far against the
 // pace the quota needs), and the drafts and proposals that fit a gap. The channels at risk come first.
-// Data: GET /compliance/status (with its `candidates`) and the running month's report as JSON
-// (GET /reports/monthly/{month}?format=json) for the day-by-day approvals.
+// Data: GET /compliance/status alone (with its `candidates`, and each channel's `daily_approved` for the
+// charts). The cards are drawn first; each chart fills its box once ECharts has loaded, without holding
+// the cards back (the screen's `data-charts` says when every chart is made).
 
 import { api } from "../api.js";
 import { el } from "../dom.js";
@@ -122,13 +123,6 @@ export async function render(main, ctx) {
       action: t("quota.empty.action"), href: "/docs#/compliance" }));
     return null;
   }
-  // Day-by-day approvals of the running month (the monthly report); the page still works without it.
-  const months = [...new Set(accounts.map((a) => a.month))];
-  const reports = await Promise.all(months.map((m) => api(`/reports/monthly/${m}`, { query: { format: "json" } }).catch(() => null)));
-  const byKey = new Map();
-  for (const report of reports.filter(Boolean)) {
-    for (const a of report.accounts || []) for (const ch of a.channels || []) byKey.set(`${a.account.id}/${ch.channel_id}`, ch);
-  }
   const rows = [];
   for (const a of accounts) for (const c of a.channels) rows.push({ a, c });
   rows.sort((x, y) => (RANK[x.c.quota.status] ?? 9) - (RANK[y.c.quota.status] ?? 9)
@@ -142,12 +136,20 @@ export async function render(main, ctx) {
     main.append(emptyState({ id: "quota-no-channels", title: t("quota.no_channels.title"), text: t("quota.no_channels.text") }));
     return null;
   }
+  // The day-by-day approvals of the running month come with each channel's status.
   const charts = [];
   main.append(el("div", { className: "quota-grid", id: "quota-grid" },
-    rows.map(({ a, c }) => channelCard(a.account, c, byKey.get(`${a.account.id}/${c.channel_id}`), a.candidates || [], charts))));
-  const made = await Promise.all(charts);
+    rows.map(({ a, c }) => channelCard(a.account, c, c.daily_approved ? { daily_approved: c.daily_approved } : null,
+      a.candidates || [], charts))));
+  // The cards are on screen now; the charts fill in as they are made (the router need not wait for them).
+  let made = [];
+  let gone = false;
   const resize = () => made.forEach((c) => c.resize());
   window.addEventListener("resize", resize);
-  main.dataset.charts = String(made.length);
-  return () => { window.removeEventListener("resize", resize); made.forEach((c) => c.dispose()); };
+  Promise.all(charts).then((list) => {
+    made = list;
+    if (gone) made.forEach((c) => c.dispose());
+    else main.dataset.charts = String(made.length);
+  });
+  return () => { gone = true; window.removeEventListener("resize", resize); made.forEach((c) => c.dispose()); };
 }
