@@ -235,6 +235,7 @@ def photograph_settings(page, url: str, auth: dict[str, str], name: str, shoot) 
     people, and an API key just issued (its secret shown once; revoked afterwards, so the next run lists it so)."""
     page.goto(f"{url}/#/settings/accounts")
     page.wait_for_selector(".rule-fact.overridden")
+    page.evaluate("document.querySelector('#notice').hidden = true")  # the editor's note, seconds ago
     page.wait_for_timeout(300)
     shoot(page, "settings-accounts", name, full_page=True)
     page.goto(f"{url}/#/settings/rules")
