@@ -3,6 +3,9 @@ stored media read in place by the decoders that seek (previews, storyboards)."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,3 +45,17 @@ def media_in_place(storage: Storage, key: str) -> Path | RangedSource:
             return FullReader(fh).read(end - start + 1)
 
     return RangedSource(Path(key), read_range=read_range, length=stat.size)
+
+
+@contextmanager
+def stored_file(storage: Storage, key: str, folder: Path) -> Iterator[Path]:
+    """A stored file as a path on this machine, for a program that opens it by name (the sandboxed
+    inspector): the stored file itself on local storage (originals are immutable), else a download
+    into a temporary directory under `folder`, removed afterwards."""
+    if isinstance(storage, LocalStorage):
+        yield storage.local_path(key)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        storage.download_to(key, Path(tmp) / "original")
+        yield Path(tmp) / "original"

@@ -28,6 +28,7 @@ LONGEST_TASK_SECONDS = 4 * 3600
 RENDER_JOB = "reelhouse.render.render_job"
 AUTO_RENDER_SOURCE = "reelhouse.auto_render_source"
 FINGERPRINT_MATERIAL = "reelhouse.fingerprint_material"
+MAKE_PREVIEWS = "reelhouse.make_previews"  # quick: a new material's poster and contact sheet
 ANALYSE_MATERIAL = "reelhouse.autoclip.analyse_material"
 PROPOSAL_STORYBOARDS = "reelhouse.autoclip.proposal_storyboards"  # render queue: it decodes the recording
 APPLY_AUTOCLIP_RULES = "reelhouse.apply_autoclip_rules"  # quick: matches a new recording against the rules

@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -206,6 +206,15 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[str | int, 
     messages: list[tuple[str, tuple[str | int, ...]]] = []
     monkeypatch.setattr("backend.queue.send", lambda name, *args: messages.append((name, args)))
     return messages
+
+
+@pytest.fixture
+def make_previews(app_env: dict[str, str]) -> Callable[[str], bool]:
+    """Run the worker's previews task for one material in this process, as the quick queue would
+    after an upload (its poster and contact sheet); True once it has them."""
+    from workers.catalogue import make_previews_task
+
+    return lambda material_id: bool(make_previews_task.run(str(material_id)))
 
 
 @pytest.fixture

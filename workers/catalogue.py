@@ -58,24 +58,24 @@ def fingerprint_missing_task(limit: int = 200) -> int:
 
 
 @celery_app.task(
-    name="reelhouse.retry_previews", autoretry_for=(StorageError, OperationalError), retry_backoff=True,
-    max_retries=5,
+    name=queue.MAKE_PREVIEWS, autoretry_for=(StorageError, OperationalError), retry_backoff=True, max_retries=5,
 )
-def retry_previews_task(material_id: str) -> bool:
-    """Make the poster and contact sheet of a material kept without them (idempotent)."""
-    from backend.uploads.previews import retry_previews
+def make_previews_task(material_id: str) -> bool:
+    """Make the poster and contact sheet of a new material, or of one kept without them (idempotent)."""
+    from backend.catalogue.previews import make_previews
 
     with session_scope() as session:
-        return retry_previews(session, get_storage(), get_settings(), uuid.UUID(material_id))
+        return make_previews(session, get_storage(), get_settings(), uuid.UUID(material_id))
 
 
 @celery_app.task(name="reelhouse.retry_missing_previews")
 def retry_missing_previews_task(limit: int = 100) -> int:
-    """Try again, every quarter hour, the previews of material from the last day that has none.
-    Older material is not retried forever: a file whose frames never decode stays on its placeholder."""
-    from backend.uploads.previews import materials_missing_previews
+    """Send again, every quarter hour, the previews of material from the last day that has none (a lost
+    message, a failure). Older material is not retried forever: a file whose frames never decode stays
+    on its placeholder."""
+    from backend.catalogue.previews import materials_missing_previews
 
-    return _resend_recent(materials_missing_previews, retry_previews_task, limit, settled_minutes=5)
+    return _resend_recent(materials_missing_previews, make_previews_task, limit, settled_minutes=5)
 
 
 def _resend_recent(find: Any, task: Any, limit: int, *, settled_minutes: int) -> int:

@@ -17,6 +17,7 @@ from backend import errors, queue
 from backend.catalogue.models import Material, MaterialFingerprint, MaterialStatus
 from backend.catalogue.service import limits_from
 from backend.config import Settings
+from backend.objectstore import stored_file
 from backend.sqltypes import utcnow
 from storage import Storage
 from workers.media.fingerprint import VERSION, Fingerprint, FingerprintIndex
@@ -93,22 +94,22 @@ def identify(session: Session, fingerprint: Fingerprint, limit: int = 5) -> list
 
 
 def fingerprint_untrusted(settings: Settings, path: Path) -> Fingerprint:
-    """Fingerprint an uploaded file in the sandboxed inspector (it is untrusted input)."""
-    out = path.with_suffix(".fingerprint")
-    try:
-        facts = inspect_untrusted(path, limits=limits_from(settings), fingerprint=out,
-                                  timeout=settings.probe_timeout_seconds)
+    """Fingerprint an uploaded file in the sandboxed inspector (it is untrusted input); nothing is
+    written beside `path` (a stored original, a user's file)."""
+    with tempfile.TemporaryDirectory(prefix="reelhouse-fingerprint-") as tmp:
+        out = Path(tmp) / "fingerprint"
+        try:
+            facts = inspect_untrusted(path, limits=limits_from(settings), fingerprint=out,
+                                      timeout=settings.probe_timeout_seconds)
+        except ProbeRejection as exc:
+            raise errors.FingerprintUnavailable(exc.detail) from exc
+        except InspectFailed as exc:
+            raise errors.FingerprintUnavailable("the file could not be read as video") from exc
         if facts.media_type != "video":
             raise errors.FingerprintUnavailable(f"the file is {facts.media_type}, not video")
         if not out.exists():
             raise errors.FingerprintUnavailable("no frame of the video could be decoded")
         return Fingerprint.from_bytes(out.read_bytes())
-    except ProbeRejection as exc:
-        raise errors.FingerprintUnavailable(exc.detail) from exc
-    except InspectFailed as exc:
-        raise errors.FingerprintUnavailable("the file could not be read as video") from exc
-    finally:
-        out.unlink(missing_ok=True)
 
 
 def missing_fingerprints(
@@ -137,11 +138,8 @@ def fingerprint_material(session: Session, storage: Storage, settings: Settings,
         return False
     if session.get(MaterialFingerprint, material_id) is not None:
         return False
-    settings.spool_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.spool_dir) as tmp:
-        local = Path(tmp) / "video"
-        storage.download_to(material.storage_key, local)
-        store_fingerprint(session, material_id, fingerprint_untrusted(settings, local))
+    with stored_file(storage, material.storage_key, settings.spool_dir) as original:
+        store_fingerprint(session, material_id, fingerprint_untrusted(settings, original))
     return True
 
 

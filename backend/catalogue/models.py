@@ -140,8 +140,8 @@ class Material(SQLModel, table=True):
 
     poster_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
     contact_sheet_key: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
-    # No poster or contact sheet could be made (no frame decoded): the material is kept, a
-    # placeholder is served and `reelhouse.retry_previews` tries again.
+    # A worker makes both once the row is committed (backend/uploads/previews.py). Failed: no frame
+    # decoded; the material is kept, a placeholder is served and the sweep tries again for a day.
     previews_failed: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
     # Lineage: a derived material points to its parent and keeps the recipe that made it.

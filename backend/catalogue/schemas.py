@@ -96,7 +96,10 @@ class MaterialPublic(BaseModel):
     content_type: str | None
     media: MediaFactsPublic
     previews_failed: bool = Field(
-        default=False, description="No poster could be made yet: /poster serves a placeholder until a retry makes one"
+        default=False, description=(
+            "No poster could be made (no frame decoded): /poster serves a placeholder until a retry makes one. "
+            "A new video's poster is made by a worker seconds after the upload; until then too `/poster` is a placeholder"
+        ),
     )
     tags: list[TagPublic]
     parent_id: uuid.UUID | None

@@ -1,12 +1,13 @@
 """Ingest: probe a spooled upload (backend/uploads/spool.py) in a sandbox, store the original and
-its previews, and register the catalogue row. An original is written once under a server-generated
-key and never modified; a rejected or failed ingest leaves nothing in storage or in the catalogue.
+register the catalogue row; its poster and contact sheet are made by a worker once the row is committed
+(backend/uploads/previews.py). An original is written once under a server-generated key and never
+modified; a rejected or failed ingest leaves nothing in storage or in the catalogue.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,35 +71,8 @@ class IngestResult:
     created: bool
 
 
-def inspector_following(settings: Settings, size: int) -> tuple[SandboxedInspector, Callable[[Path], None]]:
-    """An inspector to read a spool file of declared size as it arrives (the callable, given to
-    spool_stream, hands it the file), so little is left to do once the last byte is in: 28 % off a
-    user's wait at 125 MB/s (bench/RESULTS.md)."""
-    inspector = SandboxedInspector()
-    return inspector, lambda path: inspector.follow(path, size, limits=limits_from(settings), **_previews(inspector))
-
-
-def _previews(inspector: SandboxedInspector) -> dict[str, Path]:
-    # In the inspector's own directory: they go when it is closed, whatever became of the upload.
-    return {name: inspector.workdir / f"{name}.jpg" for name in ("poster", "contact_sheet")}
-
-
-def material_keys(material_id: uuid.UUID, container: str | None) -> dict[str, str]:
-    base, ext = f"materials/{material_id}", _EXTENSIONS.get(container or "", ("bin", ""))[0]
-    return {
-        "original": f"{base}/original.{ext}",
-        "poster": f"{base}/poster.jpg",
-        "contact_sheet": f"{base}/contact-sheet.jpg",
-    }
-
-
-def store_previews(storage: Storage, material: Material, previews: dict[str, Path]) -> None:
-    """Put the poster and contact sheet the inspector wrote (those that exist) beside the original."""
-    keys = material_keys(material.id, material.container)
-    for name in ("poster", "contact_sheet"):
-        if previews[name].exists():
-            storage.put_file(keys[name], previews[name], content_type="image/jpeg")
-            setattr(material, f"{name}_key", keys[name])
+def original_key(material_id: uuid.UUID, container: str | None) -> str:
+    return f"materials/{material_id}/original.{_EXTENSIONS.get(container or '', ('bin', ''))[0]}"
 
 
 def find_by_sha256(session: Session, sha256: str) -> Material | None:
@@ -129,7 +103,7 @@ def ingest_spooled(
 ) -> IngestResult:
     """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
     The spool file is consumed: moved into storage, or deleted; a refused upload leaves nothing
-    behind. `inspector` (one that followed the file; else one is started) is closed here."""
+    behind. `inspector` (one started while the bytes arrived; else one is started now) is closed here."""
     stored: str | None = None  # the new material's folder in storage, once anything may be in it
     try:
         if spooled.size == 0:
@@ -145,11 +119,8 @@ def ingest_spooled(
             return _existing(session, found, tag_ids)
 
         inspector = inspector or SandboxedInspector()
-        previews = _previews(inspector)
         try:
-            facts = inspector.inspect(
-                spooled.path, limits=limits_from(settings), timeout=settings.probe_timeout_seconds, **previews
-            )
+            facts = inspector.inspect(spooled.path, limits=limits_from(settings), timeout=settings.probe_timeout_seconds)
         except ProbeRejection as exc:
             raise _REJECTIONS.get(exc.reason, errors.NotMedia)(exc.detail) from exc
         except InspectFailed as exc:
@@ -159,7 +130,7 @@ def ingest_spooled(
             raise errors.KindMismatch(f"declared {declared.value}, but the file is {facts.media_type}")
 
         material_id = request.material_id or uuid.uuid4()
-        keys = material_keys(material_id, facts.container)
+        key = original_key(material_id, facts.container)
         content_type = _EXTENSIONS.get(facts.container or "", ("bin", "application/octet-stream"))[1]
         filename = safe_filename(request.original_filename)
         title = (request.title or "").strip() or (Path(filename).stem.replace("_", " ").strip() if filename else "")
@@ -172,7 +143,7 @@ def ingest_spooled(
             status=MaterialStatus.ready,
             sha256=spooled.sha256,
             size_bytes=spooled.size,
-            storage_key=keys["original"],
+            storage_key=key,
             original_filename=filename,
             content_type=content_type,
             parent_id=request.parent_id,
@@ -182,11 +153,9 @@ def ingest_spooled(
             created_by=request.created_by,
         )
         material.apply_facts(facts)
-        material.previews_failed = facts.media_type != MediaType.audio and not previews["poster"].exists()
 
         stored = f"materials/{material_id}/"
-        storage.put_file(keys["original"], spooled.path, content_type=content_type, move=True)
-        store_previews(storage, material, previews)
+        storage.put_file(key, spooled.path, content_type=content_type, move=True)
         for name, path in request.extra_objects.items():
             storage.put_file(f"{stored}{name}", path)
 
@@ -203,6 +172,8 @@ def ingest_spooled(
             return _existing(session, found, tag_ids)
         if tag_ids:
             tag_service.tag_materials(session, [material.id], tag_ids)
+        if material.media_type != MediaType.audio:
+            queue.enqueue(session, queue.MAKE_PREVIEWS, str(material.id))  # seconds of decoding no upload waits for
         if material.media_type == MediaType.video:
             request_fingerprint(session, material.id)
         if has_proxy_work(material):

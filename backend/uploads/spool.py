@@ -16,7 +16,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,15 +140,10 @@ def new_spool_file(spool_dir: Path) -> tuple[Path, int]:
     return path, fd
 
 
-async def spool_stream(
-    chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int, *, started: Callable[[Path], object] | None = None
-) -> SpooledUpload:
-    """Spool an async byte stream (a request body) to a new file, hashed on the way; `started` is
-    told the file's path before a byte is written."""
+async def spool_stream(chunks: AsyncIterator[bytes], spool_dir: Path, max_bytes: int) -> SpooledUpload:
+    """Spool an async byte stream (a request body) to a new file, hashed on the way."""
     (path, fd), hasher = new_spool_file(spool_dir), hashlib.sha256()
     try:
-        if started is not None:
-            started(path)
         size = await receive(chunks, fd, [hasher], max_bytes)
     except BaseException:
         SpooledUpload(path, 0, "", fd).discard()

@@ -331,54 +331,61 @@ async def receive(
     start, path = upload.offset, _file(settings, upload.id, ".part")  # (WriterLock made the folder)
     chunk_hashers = [CHECKSUM_ALGORITHMS[checksum[0]]()] if checksum else []
     cut: BaseException | None = None
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # The chunk that should complete the upload starts the sandboxed inspector while its bytes arrive.
+    last = content_length is not None and upload.length == start + content_length
+    inspector = await anyio.to_thread.run_sync(ingest.SandboxedInspector) if last and content_length else None
     try:
-        held = os.fstat(fd).st_size
-        if held < start:
-            raise errors.AppError(f"upload {upload.id} lost bytes on disk ({held} of {start}); start again")
-        os.ftruncate(fd, start)  # bytes past the last acknowledged offset were never acknowledged
-        os.lseek(fd, start, os.SEEK_SET)
-        with _hashers_lock:
-            known_offset, hasher = _hashers.get(upload.id, (-1, None))
-        # A copy: the chunk may yet be discarded. Offset 0 needs no history.
-        hasher = hashlib.sha256() if start == 0 else hasher.copy() if known_offset == start else None
-        hasher = hasher or await anyio.to_thread.run_sync(_sha256_prefix, path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
+            held = os.fstat(fd).st_size
+            if held < start:
+                raise errors.AppError(f"upload {upload.id} lost bytes on disk ({held} of {start}); start again")
+            os.ftruncate(fd, start)  # bytes past the last acknowledged offset were never acknowledged
+            os.lseek(fd, start, os.SEEK_SET)
+            with _hashers_lock:
+                known_offset, hasher = _hashers.get(upload.id, (-1, None))
+            # A copy: the chunk may yet be discarded. Offset 0 needs no history.
+            hasher = hashlib.sha256() if start == 0 else hasher.copy() if known_offset == start else None
+            hasher = hasher or await anyio.to_thread.run_sync(_sha256_prefix, path)
             try:
-                await spool.receive(body, fd, [hasher, *chunk_hashers], limit - start, interrupted=interrupted)
-            except interrupted as exc:
-                cut = exc  # what arrived before the cut was written and hashed
-            if checksum and cut:
-                raise cut
-            if checksum and chunk_hashers[0].digest() != checksum[1]:
-                raise errors.ChecksumMismatch(
-                    f"the {os.lseek(fd, 0, os.SEEK_CUR) - start}-byte chunk does not match its {checksum[0]} checksum"
-                )
-            if settings.tus_fsync:
-                os.fsync(fd)
-        except BaseException:
-            os.ftruncate(fd, start)
-            raise
-        upload.offset = os.lseek(fd, 0, os.SEEK_CUR)
-    finally:
-        os.close(fd)
-    if settings.tus_fsync and held == 0:  # the new file's name, too
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
+                try:
+                    await spool.receive(body, fd, [hasher, *chunk_hashers], limit - start, interrupted=interrupted)
+                except interrupted as exc:
+                    cut = exc  # what arrived before the cut was written and hashed
+                if checksum and cut:
+                    raise cut
+                if checksum and chunk_hashers[0].digest() != checksum[1]:
+                    raise errors.ChecksumMismatch(
+                        f"the {os.lseek(fd, 0, os.SEEK_CUR) - start}-byte chunk does not match its {checksum[0]} checksum"
+                    )
+                if settings.tus_fsync:
+                    os.fsync(fd)
+            except BaseException:
+                os.ftruncate(fd, start)
+                raise
+            upload.offset = os.lseek(fd, 0, os.SEEK_CUR)
         finally:
-            os.close(dir_fd)
-    _keep_hasher(upload.id, upload.offset, hasher)
-    upload.updated_at = utcnow()
-    upload.expires_at = upload.updated_at + timedelta(seconds=settings.tus_expire_seconds)
-    error = None
-    if upload.length is not None and upload.offset == upload.length and not cut:
-        error = await _complete(session, storage, settings, upload, hasher)
-    return offset_headers(upload), error
+            os.close(fd)
+        if settings.tus_fsync and held == 0:  # the new file's name, too
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        _keep_hasher(upload.id, upload.offset, hasher)
+        upload.updated_at = utcnow()
+        upload.expires_at = upload.updated_at + timedelta(seconds=settings.tus_expire_seconds)
+        error = None
+        if upload.length is not None and upload.offset == upload.length and not cut:
+            error = await _complete(session, storage, settings, upload, hasher, inspector)
+        return offset_headers(upload), error
+    finally:
+        if inspector is not None:
+            inspector.close()  # (ingest closed it already, if it got there)
 
 
 async def _complete(
-    session: Session, storage: Storage, settings: Settings, upload: TusUpload, hasher: Any
+    session: Session, storage: Storage, settings: Settings, upload: TusUpload, hasher: Any, inspector: Any = None
 ) -> BaseException | None:
     """Ingest the finished bytes where they are (ingest moves them into storage or removes them).
     Returns ingest's error (after recording it on the row) or None."""
@@ -396,7 +403,9 @@ async def _complete(
     spooled = spool.SpooledUpload(path=path, size=upload.offset, sha256=hasher.hexdigest())
 
     try:
-        result = await anyio.to_thread.run_sync(ingest.ingest_spooled, session, storage, settings, spooled, request)
+        result = await anyio.to_thread.run_sync(
+            ingest.ingest_spooled, session, storage, settings, spooled, request, inspector
+        )
     except Exception as exc:  # noqa: BLE001  (recorded on the row, then re-raised by the caller)
         upload.status = UploadStatus.failed
         upload.error_type = exc.type_uri() if isinstance(exc, errors.AppError) else errors.AppError.type_uri()

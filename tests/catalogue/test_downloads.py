@@ -63,9 +63,10 @@ def test_originals_are_never_modified(client, small_clip: Path, app_env) -> None
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_s3_backend_upload_and_presigned_download(use_s3, client, small_clip: Path) -> None:
+def test_s3_backend_upload_and_presigned_download(use_s3, client, small_clip: Path, make_previews) -> None:
     data = small_clip.read_bytes()
     m = _upload(client, small_clip)
+    assert make_previews(m["id"]) is True  # from the original downloaded from S3
     names = sorted(o.object_name for o in use_s3.client().list_objects(use_s3.bucket, recursive=True))
     assert names == [f"materials/{m['id']}/{n}" for n in ("contact-sheet.jpg", "original.mp4", "poster.jpg")]
     redirect = client.get(m["links"]["file"], follow_redirects=False)

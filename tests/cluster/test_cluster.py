@@ -136,10 +136,13 @@ def test_api_and_two_workers_share_only_postgres_redis_and_s3(
     # The quick work of a new upload, done by whichever worker took it.
     wait_for(lambda: _scalar("SELECT count(*) FROM material_fingerprint WHERE material_id = :id",
                              id=uuid.UUID(source)), 120, "the fingerprint")
+    wait_for(lambda: _scalar("SELECT poster_key FROM material WHERE id = :id", id=uuid.UUID(source)), 120,
+             "the poster")
     material = httpx.get(f"{api.url}/api/v1/materials/{source}", headers=auth).json()
     assert material["previews_failed"] is False
     poster = httpx.get(f"{api.url}/api/v1/materials/{source}/poster", headers=auth, follow_redirects=True)
     assert poster.status_code == 200 and poster.headers["content-type"].startswith("image/")
+    assert "x-reelhouse-placeholder" not in poster.headers
 
     # A render job and the monthly report.
     job = httpx.post(f"{api.url}/api/v1/materials/{source}/renders", headers=auth,

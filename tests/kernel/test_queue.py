@@ -42,7 +42,7 @@ def test_ingest_names_its_follow_up_work_without_importing_it(app_env, queued, s
     mid = str(material.id)
     assert sorted(queued) == sorted([
         (queue.FINGERPRINT_MATERIAL, (mid,)), (queue.AUTO_RENDER_SOURCE, (mid,)), (queue.APPLY_AUTOCLIP_RULES, (mid,)),
-        (queue.MAKE_PROXY, (mid,)),
+        (queue.MAKE_PROXY, (mid,)), (queue.MAKE_PREVIEWS, (mid,)),
     ])
 
 
@@ -62,7 +62,7 @@ def test_task_names_are_routed_by_the_table_and_registered_by_the_worker(app_env
     celery_app.loader.import_default_modules()
     names = {queue.RENDER_JOB, queue.AUTO_RENDER_SOURCE, queue.FINGERPRINT_MATERIAL, queue.APPLY_AUTOCLIP_RULES,
              queue.MAKE_PROXY, "reelhouse.sweep_proxies", queue.CONTINUE_AUTOCLIP_RUN, queue.PROPOSAL_STORYBOARDS,
-             "reelhouse.sweep_storyboards"}
+             "reelhouse.sweep_storyboards", queue.MAKE_PREVIEWS}
     assert names <= set(celery_app.tasks)
     assert celery_app.tasks[queue.RENDER_JOB].queue == queue.RENDER_QUEUE
     assert celery_app.tasks[queue.MAKE_PROXY].queue == queue.PROXY_QUEUE
@@ -131,7 +131,7 @@ def test_fingerprints_and_previews_never_take_a_render_slot(app_env) -> None:
 
     celery_app.loader.import_default_modules()
     router = queue.producer().amqp.router
-    for name in ("reelhouse.fingerprint_material", "reelhouse.retry_previews", queue.APPLY_AUTOCLIP_RULES):
+    for name in (queue.FINGERPRINT_MATERIAL, queue.MAKE_PREVIEWS, queue.APPLY_AUTOCLIP_RULES):
         if name in celery_app.tasks:
             assert router.route({}, name)["queue"].name == queue.QUICK_QUEUE, name
     assert router.route({}, queue.FINGERPRINT_MATERIAL)["queue"].name == queue.QUICK_QUEUE

@@ -56,7 +56,7 @@ def derived_of(job_id: uuid.UUID) -> list[Material]:
         return list(session.exec(select(Material).where(Material.render_job_id == job_id)).all())
 
 
-def test_one_job_renders_three_presets_into_derived_materials(client, source_id, logo_id, tmp_path):
+def test_one_job_renders_three_presets_into_derived_materials(client, source_id, logo_id, tmp_path, make_previews):
     from backend.objectstore import get_storage
     from presets.loader import load_catalog
     from workers.media.validate import probe_rendition, validate_rendition
@@ -89,7 +89,8 @@ def test_one_job_renders_three_presets_into_derived_materials(client, source_id,
             and m.recipe["preset_id"] == pid
             and m.recipe["loudnorm"] is True
         )
-        assert (m.display_width, m.display_height) == PLANNED[pid] and m.has_audio and m.poster_key
+        assert (m.display_width, m.display_height) == PLANNED[pid] and m.has_audio
+        assert make_previews(m.id) is True  # the quick queue's work once the rendition is catalogued
         local = tmp_path / f"{pid}.mp4"
         storage.download_to(m.storage_key, local)
         facts = probe_rendition(local)

@@ -1,5 +1,6 @@
-"""Live-stream segments through the API, and material kept when no preview could be made: a
-placeholder poster, a flag, and a retry that makes them from the stored original."""
+"""Live-stream segments through the API, and previews made by a worker after the upload: a
+placeholder poster until then, a flag when no preview could be made, and a retry that makes them
+from the stored original."""
 
 from __future__ import annotations
 
@@ -30,11 +31,13 @@ def segments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("ext", ["ts", "flv"])
-def test_a_live_segment_cut_mid_gop_is_catalogued_with_previews(client, segments, ext: str) -> None:
+def test_a_live_segment_cut_mid_gop_is_catalogued_with_previews(client, segments, ext: str, make_previews) -> None:
     res = _upload(client, segments[ext].read_bytes(), title=f"直播切片 {ext}")
     assert res.status_code == 201, res.text
     body = res.json()
     assert body["media"]["container"] == {"ts": "mpegts", "flv": "flv"}[ext]
+    assert make_previews(body["id"]) is True
+    body = client.get(body["links"]["self"]).json()
     assert body["previews_failed"] is False
     poster = client.get(body["links"]["poster"])
     assert poster.status_code == 200 and "x-reelhouse-placeholder" not in poster.headers
@@ -42,8 +45,21 @@ def test_a_live_segment_cut_mid_gop_is_catalogued_with_previews(client, segments
     assert client.get(body["links"]["contact_sheet"]).status_code == 200
 
 
-def test_material_whose_previews_failed_is_kept_with_a_placeholder_and_retried(client, small_clip, monkeypatch) -> None:
+def test_previews_are_made_after_the_upload_and_a_failure_is_kept_with_a_placeholder_and_retried(
+    client, small_clip, monkeypatch, queued, make_previews
+) -> None:
+    from backend import queue
     from workers.media.inspect import SandboxedInspector
+
+    res = _upload(client, small_clip.read_bytes(), title="预览稍后生成")
+    assert res.status_code == 201, res.text
+    body = res.json()
+    assert (queue.MAKE_PREVIEWS, (body["id"],)) in queued  # sent once the row was committed
+    assert body["previews_failed"] is False and body["status"] == "ready"
+    pending = client.get(body["links"]["poster"])
+    assert pending.status_code == 200 and pending.headers["content-type"] == "image/jpeg"
+    assert pending.headers["x-reelhouse-placeholder"] == "previews-pending"
+    assert pending.headers["cache-control"] == "no-store"
 
     inspect = SandboxedInspector.inspect
 
@@ -55,26 +71,23 @@ def test_material_whose_previews_failed_is_kept_with_a_placeholder_and_retried(c
         return facts
 
     monkeypatch.setattr(SandboxedInspector, "inspect", without_previews)
-    res = _upload(client, small_clip.read_bytes(), title="预览失败")
-    assert res.status_code == 201, res.text
-    body = res.json()
+    assert make_previews(body["id"]) is False
+    body = client.get(body["links"]["self"]).json()
     assert body["previews_failed"] is True and body["status"] == "ready"
     assert "contact_sheet" not in body["links"]
     placeholder = client.get(body["links"]["poster"])
     assert placeholder.status_code == 200 and placeholder.headers["content-type"] == "image/jpeg"
     assert placeholder.headers["x-reelhouse-placeholder"] == "previews-failed"
-    assert placeholder.headers["cache-control"] == "no-store"
     assert client.get(f"/api/v1/materials/{body['id']}/contact-sheet").status_code == 404
 
+    from backend.catalogue.previews import materials_missing_previews
     from backend.db import session_scope
-    from backend.uploads.previews import materials_missing_previews
-    from workers.catalogue import retry_previews_task
 
     with session_scope() as session:
         assert materials_missing_previews(session, 10) == [uuid.UUID(body["id"])]
     monkeypatch.setattr(SandboxedInspector, "inspect", inspect)
-    assert retry_previews_task.run(body["id"]) is True
-    assert retry_previews_task.run(body["id"]) is False  # done: nothing more to do
+    assert make_previews(body["id"]) is True
+    assert make_previews(body["id"]) is False  # done: nothing more to do
 
     again = client.get(f"/api/v1/materials/{body['id']}").json()
     assert again["previews_failed"] is False and "contact_sheet" in again["links"]

@@ -28,7 +28,7 @@ CASES = {
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_every_sample_recording(client, app_env, name: str) -> None:
+def test_every_sample_recording(client, app_env, name: str, make_previews) -> None:
     path = shared_media(name)
     status, what, size = CASES[name]
     res = client.post("/api/v1/materials", params={"filename": name}, content=path.read_bytes(),
@@ -43,8 +43,10 @@ def test_every_sample_recording(client, app_env, name: str) -> None:
     assert body["media_type"] == what
     if size:
         assert (body["media"]["display_width"], body["media"]["display_height"]) == size
-        assert client.get(body["links"]["poster"]).status_code == 200
-        assert client.get(body["links"]["contact_sheet"]).status_code == 200
+        assert make_previews(body["id"]) is True
+        poster = client.get(body["links"]["poster"])
+        assert poster.status_code == 200 and "x-reelhouse-placeholder" not in poster.headers
+        assert client.get(f"/api/v1/materials/{body['id']}/contact-sheet").status_code == 200
 
 
 def test_audio_only_declared_as_video_is_refused(client) -> None:

@@ -29,7 +29,7 @@ def _spool(app_env: dict[str, str]) -> list[Path]:
     return list(root.iterdir()) if root.exists() else []
 
 
-def test_raw_upload_catalogues_video_with_facts_and_previews(client, small_clip: Path, app_env) -> None:
+def test_raw_upload_catalogues_video_with_facts_and_previews(client, small_clip: Path, app_env, make_previews) -> None:
     data = small_clip.read_bytes()
     res = _upload(client, data, title="618 直播切片 洗衣液", tag=["content_type:功能演示", "product:Laundry gel"])
     assert res.status_code == 201, res.text
@@ -46,6 +46,8 @@ def test_raw_upload_catalogues_video_with_facts_and_previews(client, small_clip:
     assert media["fps"] == pytest.approx(25, abs=0.1) and not media["is_vfr"]
     assert media["orientation"] == "landscape"
     assert {t["name_zh"] or t["name_en"] for t in body["tags"]} == {"功能演示", "Laundry gel"}
+    assert make_previews(body["id"]) is True  # the quick queue's work once the 201 is out
+    body = client.get(body["links"]["self"]).json()
     poster = client.get(body["links"]["poster"])
     assert poster.status_code == 200 and poster.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(poster.content)).size == (320, 240)
@@ -184,7 +186,7 @@ def test_absurd_video_dimensions_are_refused(client, app_env, clip_dir: Path, mo
     assert res.status_code == 422 and res.json()["type"] == "/problems/media-dimensions-not-allowed"
 
 
-def test_images_are_materials_with_exif_orientation_applied(client) -> None:
+def test_images_are_materials_with_exif_orientation_applied(client, make_previews) -> None:
     img = Image.new("RGB", (400, 200), (200, 30, 30))
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 to display
@@ -196,7 +198,10 @@ def test_images_are_materials_with_exif_orientation_applied(client) -> None:
     assert (media["width"], media["height"]) == (400, 200)
     assert (media["display_width"], media["display_height"]) == (200, 400)
     assert media["orientation"] == "portrait"
-    assert client.get(res.json()["links"]["poster"]).status_code == 200
+    assert make_previews(res.json()["id"]) is True
+    poster = client.get(res.json()["links"]["poster"])
+    assert poster.status_code == 200 and "x-reelhouse-placeholder" not in poster.headers
+    assert Image.open(io.BytesIO(poster.content)).size[1] > Image.open(io.BytesIO(poster.content)).size[0]
 
 
 def test_derived_cannot_be_uploaded(client, small_clip: Path) -> None:

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from workers.media.probe import Limits, MediaFacts, ProbeRejection, probe_file
-from workers.media.source import Arrival, MediaSource
+from workers.media.source import MediaSource
 
 logger = logging.getLogger(__name__)
 
 MEMORY_CAP_BYTES = 6 * 1024**3
-# A child may work while an upload arrives, before the caller's timeout starts: this caps what a
-# file can make it spend in all (a legitimate one takes a few seconds).
+# Beside the caller's timeout: what a file can make the child spend in all (a legitimate one takes seconds).
 CPU_CAP_SECONDS = 300
 # What the child inherits from the environment: nothing of reelhouse's (database URL, storage keys).
 _CHILD_ENV = (
@@ -65,8 +64,7 @@ def _child_env() -> dict[str, str]:
 class SandboxedInspector(contextlib.AbstractContextManager["SandboxedInspector"]):
     """One inspector child, started now (it imports its libraries and waits on stdin), given one
     file later with `inspect`; `close` ends it and removes its directory, `workdir`, where the
-    caller may have it write its previews. A file still being written can be handed over early
-    with `follow`: the child reads it as it grows (workers/media/source.py), `inspect` collects.
+    caller may have it write its previews.
     """
 
     def __init__(self) -> None:
@@ -83,26 +81,16 @@ class SandboxedInspector(contextlib.AbstractContextManager["SandboxedInspector"]
             env=_child_env(),
             cwd=self.workdir,
         )
-        self._size: int | None = None  # of the file the child follows
         self._collected = False
 
-    def follow(self, path: Path, size: int, *, limits: Limits, **outputs: Path | None) -> None:
-        """Hand over `path` while it is written, `size` bytes in all (outputs as for `inspect`)."""
-        self._size = size
-        self._write_line(json.dumps({**_request(path, limits, **outputs), "size": size}))
-
     def inspect(self, path: Path, *, limits: Limits, timeout: float = 60.0, **outputs: Path | None) -> MediaFacts:
-        """Probe `path`, now complete, and write the `poster`, `contact_sheet` and `fingerprint`
-        asked for (if followed: as `follow` asked). Raises ProbeRejection or InspectFailed."""
+        """Probe `path` and write the `poster`, `contact_sheet` and `fingerprint` asked for.
+        Raises ProbeRejection or InspectFailed."""
         if self._collected:
             raise RuntimeError("an inspector child inspects one file")
         self._collected = True
-        if self._size is None:
-            self._write_line(json.dumps(_request(path, limits, **outputs)))
-        elif self._size != path.stat().st_size:
-            raise InspectFailed(f"the file has {path.stat().st_size} bytes, not the {self._size} it was to have")
+        self._write_line(json.dumps(_request(path, limits, **outputs)))
         try:
-            # Closing stdin tells a following child that no more bytes will come.
             stdout, stderr = self._proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             self.close()
@@ -158,8 +146,7 @@ def _facts_from(stdout: bytes, stderr: bytes, returncode: int | None) -> MediaFa
 
 
 def main(workdir: Path) -> int:
-    """The child: load the libraries, then read one request (JSON: path, limits, poster, ..., and
-    `size` for a file still being written) and answer it."""
+    """The child: load the libraries, then read one request (JSON: path, limits, poster, ...) and answer it."""
     import av  # noqa: F401 - what the wait is for: loaded before the file is ready
 
     from workers.media.previews import write_previews
@@ -170,15 +157,11 @@ def main(workdir: Path) -> int:
     out = {
         name: Path(request[name]) if request.get(name) else None for name in ("poster", "contact_sheet", "fingerprint")
     }
-    view = _private_view(Path(request["path"]), workdir)
-    # A followed file: stdin reaches its end once the parent has written all of it (or is gone).
-    arrival = None if request.get("size") is None else Arrival(view, int(request["size"]), sys.stdin.fileno())
-    source = MediaSource(view, arrival)
+    source = MediaSource(_private_view(Path(request["path"]), workdir))
     try:
         facts = probe_file(source, Limits(**request["limits"]))
         previews_error = write_previews(source, facts, out["poster"], out["contact_sheet"])
         if out["fingerprint"] and facts.media_type == "video":
-            source.wait_complete()
             _write_fingerprint(source.path, facts, out["fingerprint"])
         result = {"ok": True, "facts": facts.to_dict(), "previews_error": previews_error}
     except ProbeRejection as exc:

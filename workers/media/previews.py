@@ -298,8 +298,7 @@ def write_video_previews(path: Path | MediaSource, facts: MediaFacts, poster: Pa
                     tiles[what] = (shown_at, _tile(facts, _picture(frame, facts.rotation, _sheet_decode_side(facts))))
 
     wanted = ([(_poster_time(facts), -1)] if poster else []) + [(t, n) for n, t in enumerate(times)]
-    arrival = source.arrival
-    if len(wanted) <= 5 or (arrival is not None and arrival.available * 2 < arrival.size):
+    if len(wanted) <= 5:
         decode(wanted)
     else:
         with ThreadPoolExecutor(max_workers=1) as pool:

@@ -104,9 +104,6 @@ class RangedSource(MediaSource):
     def open(self) -> IO[bytes]:
         return io.BufferedReader(self._file(), buffer_size=64 * 1024)
 
-    def wait_complete(self) -> None:
-        return None
-
     @contextmanager
     def open_av(self, *, metadata_errors: str = "strict", **container_options: str) -> Iterator[Any]:
         import av

@@ -36,14 +36,10 @@ def test_decoding_forward_picks_the_frames_seeking_would(tmp_path: Path, monkeyp
 
 
 @pytest.mark.parametrize("seconds", [8, 75])  # exact frames, and keyframes only (past EXACT_SEEK_MAX_DURATION)
-def test_previews_of_a_file_still_arriving_match_those_of_the_finished_file(tmp_path: Path, monkeypatch, seconds) -> None:
-    """While most of a file is still to arrive, one demuxer decodes the poster and tiles as their
-    bytes land; a finished file is split over two. The JPEGs must be the same bytes either way."""
-    import threading
-    import time
-
+def test_previews_are_decoded_by_two_demuxers_and_match_a_single_pass(tmp_path: Path, monkeypatch, seconds) -> None:
+    """The poster and tiles are split over two threads, each with its own demuxer: the poster must be
+    the same bytes as a pass of its own makes."""
     from workers.media.probe import probe_file
-    from workers.media.source import Arrival, MediaSource
 
     clip = make_clip(tmp_path / "c.mp4", seconds=seconds, size="480x270", rate=10, extra=["-g", "40", "-movflags", "+faststart"])
     facts = probe_file(clip)
@@ -51,26 +47,10 @@ def test_previews_of_a_file_still_arriving_match_those_of_the_finished_file(tmp_
     passes: list[int] = []
     monkeypatch.setattr(previews, "_iter_frames", lambda *a, **k: passes.append(len(a[1])) or iter_frames(*a, **k))
 
-    previews.write_video_previews(clip, facts, tmp_path / "whole.poster.jpg", tmp_path / "whole.sheet.jpg")
+    previews.write_video_previews(clip, facts, tmp_path / "two.poster.jpg", tmp_path / "two.sheet.jpg")
     assert sorted(passes) == [5, 5]  # two threads, each with its own demuxer
 
     passes.clear()
-    data = clip.read_bytes()
-    growing = tmp_path / "growing.mp4"
-    growing.touch()
-
-    def arrive() -> None:
-        with growing.open("ab") as out:
-            for n in range(1, 21):
-                out.write(data[len(data) * (n - 1) // 20 : len(data) * n // 20])
-                out.flush()
-                time.sleep(0.01)
-
-    feeder = threading.Thread(target=arrive)
-    feeder.start()
-    source = MediaSource(growing, Arrival(growing, len(data)))
-    previews.write_video_previews(source, facts, tmp_path / "arriving.poster.jpg", tmp_path / "arriving.sheet.jpg")
-    feeder.join()
-    assert passes == [10]  # one pass, in file order, as the bytes arrived
-    for kind in ("poster", "sheet"):
-        assert (tmp_path / f"arriving.{kind}.jpg").read_bytes() == (tmp_path / f"whole.{kind}.jpg").read_bytes()
+    previews.write_poster(clip, facts, tmp_path / "one.poster.jpg")  # the poster alone: one pass
+    assert passes == [1]
+    assert (tmp_path / "one.poster.jpg").read_bytes() == (tmp_path / "two.poster.jpg").read_bytes()

@@ -127,79 +127,19 @@ def test_inspector_started_ahead_inspects_one_file_and_is_reaped(tmp_path: Path)
     assert unused._proc.returncode is not None
 
 
-def _inspect_while_written(src: Path, dst: Path, *, piece: int, previews: bool = True):
-    """Hand `dst` to an inspector as it is written from `src` piece by piece, as an upload's spool
-    is: returns the facts (or raises as `inspect` does)."""
-    import threading
-
-    from workers.media.inspect import SandboxedInspector
-
-    poster, sheet = (dst.with_suffix(".poster.jpg"), dst.with_suffix(".sheet.jpg")) if previews else (None, None)
-    data = src.read_bytes()
-    dst.touch()
-    with SandboxedInspector() as inspector:
-        inspector.follow(dst, len(data), limits=Limits(), poster=poster, contact_sheet=sheet)
-
-        def write() -> None:
-            with dst.open("ab") as out:
-                for start in range(0, len(data), piece):
-                    out.write(data[start : start + piece])
-                    out.flush()
-
-        writer = threading.Thread(target=write)
-        writer.start()
-        writer.join()
-        return inspector.inspect(dst, limits=Limits(), poster=poster, contact_sheet=sheet)
-
-
 @pytest.mark.parametrize("name", [*sorted(EXPECTED), "trex_roar_cc0_audio_only.mp3", "truncated_gopro_no_moov.mp4"])
-def test_inspecting_a_file_while_it_arrives_gives_the_same_facts_and_previews(tmp_path: Path, name: str) -> None:
-    """The upload endpoints inspect the spool file as it is written (workers/media/source.py): the
-    facts, the rejection and the preview images must be exactly those of the finished file."""
+def test_the_sandboxed_inspector_gives_the_facts_and_rejections_of_the_probe(tmp_path: Path, name: str) -> None:
+    """Uploads are probed in the child (workers/media/inspect.py): its facts and its refusals must be
+    exactly those of the probe run in this process."""
     src = shared_media(name)
-    whole = {"poster": tmp_path / "whole.poster.jpg", "sheet": tmp_path / "whole.sheet.jpg"}
     try:
-        expected = inspect_untrusted(src, limits=Limits(), poster=whole["poster"], contact_sheet=whole["sheet"])
+        expected = probe_file(src, Limits())
     except ProbeRejection as exc:
-        with pytest.raises(ProbeRejection) as arriving:
-            _inspect_while_written(src, tmp_path / "arriving.part", piece=256 * 1024)
-        assert arriving.value.reason == exc.reason
+        with pytest.raises(ProbeRejection) as sandboxed:
+            inspect_untrusted(src, limits=Limits())
+        assert sandboxed.value.reason == exc.reason
         return
-    dst = tmp_path / "arriving.part"
-    assert _inspect_while_written(src, dst, piece=256 * 1024) == expected
-    for kind in ("poster", "sheet"):
-        made = dst.with_suffix(f".{kind}.jpg")
-        assert made.exists() == whole[kind].exists()
-        if made.exists():
-            assert made.read_bytes() == whole[kind].read_bytes()
-
-
-def test_inspecting_while_arriving_reads_only_bytes_already_on_disk(tmp_path: Path) -> None:
-    """A generated clip, written in small pieces with the index first (+faststart) and last."""
-    import subprocess
-
-    from workers.media.run import ffmpeg_path
-
-    clip = make_clip(tmp_path / "c.mp4", seconds=4)
-    faststart = tmp_path / "fast.mp4"
-    subprocess.run([ffmpeg_path(), "-v", "error", "-i", str(clip), "-c", "copy", "-movflags", "+faststart", str(faststart)],
-                   check=True)
-    for src in (clip, faststart):
-        expected = probe_file(src)
-        assert _inspect_while_written(src, tmp_path / f"{src.stem}.part", piece=4096) == expected
-
-
-def test_an_arriving_file_that_ends_short_is_refused(tmp_path: Path) -> None:
-    from workers.media.inspect import InspectFailed, SandboxedInspector
-
-    clip = make_clip(tmp_path / "c.mp4", seconds=1)
-    data = clip.read_bytes()
-    dst = tmp_path / "short.part"
-    dst.write_bytes(data[: len(data) // 2])
-    with SandboxedInspector() as inspector:
-        inspector.follow(dst, len(data), limits=Limits())
-        with pytest.raises(InspectFailed):
-            inspector.inspect(dst, limits=Limits())
+    assert inspect_untrusted(src, limits=Limits()) == expected
 
 
 def test_the_inspector_child_runs_capped_and_without_reelhouse_settings(monkeypatch) -> None:
