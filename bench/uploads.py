@@ -89,8 +89,8 @@ class Server:
 
     def __init__(self, tree: Path, data_dir: Path, extra_env: dict[str, str]) -> None:
         self.port = free_port()
-        env = {**os.environ, "REELHOUSE_DATA_DIR": str(data_dir), "REELHOUSE_MAX_UPLOAD_BYTES": str(16 * 1024**3),
-               "PYTHONPATH": str(tree), **extra_env}
+        self.env = env = {**os.environ, "REELHOUSE_DATA_DIR": str(data_dir),
+                          "REELHOUSE_MAX_UPLOAD_BYTES": str(16 * 1024**3), "PYTHONPATH": str(tree), **extra_env}
         env.pop("REELHOUSE_DATABASE_URL", None)
         py = [sys.executable, "-m"]
         subprocess.run([*py, "backend.cli", "migrate"], env=env, cwd=tree, check=True, capture_output=True)
@@ -148,17 +148,27 @@ def paced_upload(port: int, token: str, src: Path, rate: float | None) -> float:
     body = json.loads(reply.split(b"\r\n\r\n", 1)[1] or b"{}")
     if status != b"201" or body.get("status") != "ready":
         raise RuntimeError(f"upload failed: {reply[:500]!r}")
-    return elapsed
+    return elapsed, body["id"]
 
 
-def one_upload(tree: Path, src: Path, rate: float | None, extra_env: dict[str, str] | None = None) -> tuple[float, float]:
+def one_upload(tree: Path, src: Path, rate: float | None, extra_env: dict[str, str] | None = None) -> tuple[float, float, float | None]:
+    """The wait, the server's peak RSS and, where the tree makes previews on the quick queue after the
+    201, how long its task takes for this upload (run here as the worker would, server stopped)."""
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         server = Server(tree, Path(tmp) / "data", extra_env or {})
         try:
-            elapsed = paced_upload(server.port, server.token, src, rate)
-            return elapsed, peak_rss_mb(server.proc.pid)
+            elapsed, material_id = paced_upload(server.port, server.token, src, rate)
+            rss = peak_rss_mb(server.proc.pid)
         finally:
             server.stop()
+        if not (tree / "backend/catalogue/previews.py").exists():
+            return elapsed, rss, None
+        script = ("import sys, time; from workers.catalogue import make_previews_task; t = time.perf_counter(); "
+                  "assert make_previews_task.run(sys.argv[1]); print(time.perf_counter() - t)")
+        env = {**server.env, "PYTHONPATH": str(tree)}
+        done = subprocess.run([sys.executable, "-c", script, material_id], env=env, cwd=tree, check=True,
+                              capture_output=True, text=True)
+        return elapsed, rss, float(done.stdout.strip().splitlines()[-1])
 
 
 DEFAULT_VARIANTS = (
@@ -219,6 +229,7 @@ def main() -> None:
         jobs.append((None, make_wav(args.audio_mib), names))
     waits: dict[tuple[str, float | None, Path], list[float]] = {}
     rss: dict[str, list[float]] = {name: [] for name in names}
+    posters: dict[tuple[str, Path], list[float]] = {}
     copies: dict[Path, list[float]] = {}
     big_rss = None
     try:
@@ -226,17 +237,20 @@ def main() -> None:
             for i in range(args.runs):
                 for name in ns[i % len(ns) :] + ns[: i % len(ns)]:  # rotate who goes first
                     commit, env = specs[name]
-                    elapsed, peak = one_upload(trees[commit], src, rate, env)
+                    elapsed, peak, poster = one_upload(trees[commit], src, rate, env)
                     waits.setdefault((name, rate, src), []).append(elapsed)
                     rss[name].append(peak)
-                    print(f"{rate or 'max'} MB/s {src.name} {name:36} {elapsed:7.2f} s  rss {peak:.0f} MB", flush=True)
+                    if poster is not None:
+                        posters.setdefault((name, src), []).append(poster)
+                    print(f"{rate or 'max'} MB/s {src.name} {name:36} {elapsed:7.2f} s  rss {peak:.0f} MB"
+                          f"{f'  previews {poster:.2f} s' if poster is not None else ''}", flush=True)
                 if rate is None:
                     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
                         copies.setdefault(src, []).append(timed_copy(src, Path(tmp) / "copy"))
         if args.rss_gib:
             big = make_video(args.rss_gib * 1024)
             try:
-                elapsed, big_rss = one_upload(trees[specs[names[-1]][0]], big, None)
+                elapsed, big_rss, _ = one_upload(trees[specs[names[-1]][0]], big, None)
                 print(f"{args.rss_gib} GiB {names[-1]}: {elapsed:.1f} s, peak RSS {big_rss:.0f} MB", flush=True)
             finally:
                 big.unlink()
@@ -273,6 +287,8 @@ the bytes take to arrive at that link speed; unthrottled, the throughput (size /
 {chr(10).join(rows)}
 
 Plain copy + fsync of the same files, in the same run: {copy_rows or 'not run'}.
+Previews made on the quick queue after the 201 (where the tree does so; the task run alone once the server
+stopped, medians): {'; '.join(f"{n}, {s.suffix[1:]} {s.stat().st_size / MB:.0f} MB: {median(v):.2f} s" for (n, s), v in posters.items()) or 'none'}.
 Server peak RSS (VmHWM, median of all its runs): {', '.join(f'{n} {median(v):.0f} MB' for n, v in rss.items())}{f'; {names[-1]}, one {args.rss_gib} GiB upload: **{big_rss:.0f} MB** (target < 200 MB)' if big_rss else ''}.
 Lines of the upload-path modules (`wc -l`, those of {', '.join(UPLOAD_PATH_MODULES)} that exist): {', '.join(f'{n} {v}' for n, v in lines.items())}.
 """

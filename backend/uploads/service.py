@@ -159,10 +159,24 @@ def ingest_spooled(
         for name, path in request.extra_objects.items():
             storage.put_file(f"{stored}{name}", path)
 
-        session.add(material)
         try:
+            # All of the rows or none: a caller that commits after a failure here (tus records it on the
+            # upload's row) must not commit a material whose objects are gone.
             with session.begin_nested():
+                session.add(material)
                 session.flush()
+                if tag_ids:
+                    tag_service.tag_materials(session, [material.id], tag_ids)
+                if material.media_type != MediaType.audio:
+                    queue.enqueue(session, queue.MAKE_PREVIEWS, str(material.id))  # decoding no upload waits for
+                if material.media_type == MediaType.video:
+                    request_fingerprint(session, material.id)
+                if has_proxy_work(material):
+                    request_proxy(session, material)  # its own queue: a long encode never holds up quick work
+                if request.kind == MaterialKind.source and material.media_type == MediaType.video:
+                    queue.enqueue(session, queue.APPLY_AUTOCLIP_RULES, str(material.id))  # rules match in a worker
+                if request.kind == MaterialKind.source and settings.auto_render_presets.strip():
+                    queue.enqueue(session, queue.AUTO_RENDER_SOURCE, str(material.id))  # the rule runs in a worker
         except IntegrityError:
             # Someone stored the same bytes a moment ago: keep theirs, drop ours.
             if not deduplicate or (found := find_by_sha256(session, spooled.sha256)) is None:
@@ -170,19 +184,7 @@ def ingest_spooled(
             storage.delete_prefix(stored)
             stored = None
             return _existing(session, found, tag_ids)
-        if tag_ids:
-            tag_service.tag_materials(session, [material.id], tag_ids)
-        if material.media_type != MediaType.audio:
-            queue.enqueue(session, queue.MAKE_PREVIEWS, str(material.id))  # seconds of decoding no upload waits for
-        if material.media_type == MediaType.video:
-            request_fingerprint(session, material.id)
-        if has_proxy_work(material):
-            request_proxy(session, material)  # its own queue: a long encode never holds up quick work
         stored = None
-        if request.kind == MaterialKind.source and material.media_type == MediaType.video:
-            queue.enqueue(session, queue.APPLY_AUTOCLIP_RULES, str(material.id))  # autoclip rules match in a worker
-        if request.kind == MaterialKind.source and settings.auto_render_presets.strip():
-            queue.enqueue(session, queue.AUTO_RENDER_SOURCE, str(material.id))  # the render rule runs in a worker
         return IngestResult(material=material, created=True)
     except BaseException:
         if stored is not None:

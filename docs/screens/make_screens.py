@@ -62,6 +62,11 @@ def seed(url: str, key: str, work: Path) -> dict[str, str]:
         res.raise_for_status()
         ids[title] = res.json()["id"]
     source = ids["双11直播 洗衣凝珠 功能演示"]
+    # Posters and contact sheets, made here as the quick queue's worker would after each upload.
+    from workers.catalogue import make_previews_task
+
+    for material_id in ids.values():
+        make_previews_task.run(material_id)
     # A rendition for Douyin, recorded as a render would (the row; it plays its parent's file).
     from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
     from backend.db import session_scope

@@ -293,6 +293,33 @@ def test_rejected_media_leaves_nothing_and_answers_410_after(client, app_env) ->
     assert empty.status_code == 422 and empty.json()["type"] == "/problems/media-empty"
 
 
+def test_ingest_failing_after_the_row_is_written_commits_no_material(  # type: ignore[no-untyped-def]
+    app_env, keys, small_clip, monkeypatch
+) -> None:
+    """The upload's row records the failure and is committed; the material ingest had flushed must not
+    be committed with it (its objects are already gone)."""
+    from fastapi.testclient import TestClient
+
+    from backend.app import create_app
+
+    def broken(session, material):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the proxy row could not be written")
+
+    monkeypatch.setattr("backend.uploads.service.request_proxy", broken)
+    data = small_clip.read_bytes()
+    with TestClient(create_app(), headers=Keys.auth(keys.editor), raise_server_exceptions=False) as client:
+        url = create(client, len(data), filename="直播切片.mp4").headers["location"]
+        res = patch(client, url, 0, data)
+        assert res.status_code == 500 and res.headers["content-type"] == "application/problem+json"
+        _check_nothing_kept(client, app_env, url)
+
+
+def _check_nothing_kept(client, app_env, url: str) -> None:  # type: ignore[no-untyped-def]
+    assert client.get(url).json()["status"] == "failed" and head(client, url).status_code == 410
+    assert client.get("/api/v1/materials").json()["items"] == []
+    assert _files(app_env, "objects") == [] and _upload_files(app_env) == []
+
+
 def test_expired_uploads_answer_410_and_the_sweep_frees_them(client, app_env) -> None:  # type: ignore[no-untyped-def]
     from backend.config import get_settings
     from backend.db import session_scope
