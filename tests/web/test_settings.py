@@ -237,6 +237,7 @@ def test_admin_sets_up_accounts_rules_people_and_keys(server, keys, page, watche
     # The editor made above: settings without people and keys, which are not reachable by address either.
     page.select_option("#language", "zh-CN")
     page.wait_for_selector("h1:has-text('设置')")
+    page.wait_for_selector("#rules-empty:has-text('还没有自动剪辑规则')")  # its requests answered before signing out
     page.click("#sign-out")
     page.wait_for_selector("#username")
     sign_in(page, server, {"username": "xiaowang", "password": PASSWORD})
