@@ -248,22 +248,17 @@ def release_analysis(session: Session, analysis_id: uuid.UUID, owner: str) -> bo
 
 
 def sweep_analyses(session: Session, *, stale_after: timedelta = timedelta(minutes=10)) -> list[uuid.UUID]:
-    """Analyses to send again: running under an expired lease (a worker died) or queued for a while
-    (a lost message). Those that used up their attempts fail instead. The sender sends after commit."""
-    now = utcnow()
-    expired = (col(Analysis.status) == AnalysisStatus.running) & (col(Analysis.lease_expires_at) < now)
-    lost = (col(Analysis.status) == AnalysisStatus.queued) & (col(Analysis.created_at) < now - stale_after)
-    resend = []
-    for a in session.scalars(select(Analysis).where(or_(expired, lost)).with_for_update(skip_locked=True)):
-        if a.attempts >= a.max_attempts:
-            a.status, a.error_code, a.finished_at, a.updated_at = AnalysisStatus.failed, "analysis-attempts", now, now
-            a.error = f"gave up after {a.attempts} attempts (the worker stopped each time)"
-            a.lease_owner, a.lease_expires_at = None, None
-            continue
-        resend.append(a.id)
-        queue.enqueue(session, queue.ANALYSE_MATERIAL, str(a.id))
-    session.flush()
-    return resend
+    """Analyses sent again (after commit): running under an expired lease (a worker died) or queued for
+    `stale_after` (a lost message), each at most once every `stale_after`. Those out of attempts fail
+    instead."""
+    return leases.sweep(
+        session, Analysis, queued=AnalysisStatus.queued, running=AnalysisStatus.running,
+        failed=AnalysisStatus.failed, sent_at=Analysis.updated_at, stale_after=stale_after,
+        send=lambda analysis_id: queue.enqueue(session, queue.ANALYSE_MATERIAL, str(analysis_id)),
+        error_column=Analysis.error,
+        worker_lost=leases.GiveUp("analysis-attempts", "gave up: the worker stopped on every attempt"),
+        exhausted=leases.GiveUp("analysis-attempts", "gave up: every attempt failed with a transient error"),
+    ).sent
 
 
 # --------------------------------------------------------------------------- proposals

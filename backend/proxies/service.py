@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -246,24 +246,18 @@ def release_proxy(session: Session, material_id: uuid.UUID, owner: str) -> bool:
 
 
 def sweep_proxies(session: Session, *, stale_after: timedelta = timedelta(minutes=10)) -> list[uuid.UUID]:
-    """Proxies to send again: running under an expired lease (a worker died) or queued for a while
-    (a lost message). Those that used up their attempts fail instead. Sent after commit."""
-    now = utcnow()
-    expired = (col(Proxy.status) == ProxyState.running) & (col(Proxy.lease_expires_at) < now)
-    lost = (col(Proxy.status) == ProxyState.queued) & (col(Proxy.updated_at) < now - stale_after)
-    resend = []
-    for p in session.scalars(select(Proxy).where(or_(expired, lost)).with_for_update(skip_locked=True)):
-        if p.attempts >= p.max_attempts:
-            p.status, p.error_code, p.finished_at, p.updated_at = ProxyState.failed, "proxy-attempts", now, now
-            p.error = f"gave up after {p.attempts} attempts (the worker stopped each time)"
-            p.lease_owner, p.lease_expires_at = None, None
-            continue
-        if p.status == ProxyState.queued:
-            p.updated_at = now  # sent again now: not again at the next sweep unless it stays lost
-        resend.append(p.id)
-        queue.enqueue(session, queue.MAKE_PROXY, str(p.id))
-    session.flush()
-    return resend
+    """Proxies sent again (after commit): running under an expired lease (a worker died: queued again;
+    a chunked proxy's workflow, if it still runs, gets its lease back when the task sent claims it) or
+    queued for `stale_after` (a lost message), each at most once every `stale_after`. Those out of
+    attempts fail instead."""
+    return leases.sweep(
+        session, Proxy, queued=ProxyState.queued, running=ProxyState.running, failed=ProxyState.failed,
+        sent_at=Proxy.updated_at, stale_after=stale_after,
+        send=lambda material_id: queue.enqueue(session, queue.MAKE_PROXY, str(material_id)),
+        error_column=Proxy.error,
+        worker_lost=leases.GiveUp("proxy-attempts", "gave up: the worker stopped on every attempt"),
+        exhausted=leases.GiveUp("proxy-attempts", "gave up: every attempt failed with a transient error"),
+    ).sent
 
 
 def backfill_proxies(session: Session, limit: int = 10) -> list[uuid.UUID]:

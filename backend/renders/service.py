@@ -18,7 +18,7 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import exists, update
+from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from backend import errors, leases, queue
@@ -522,92 +522,18 @@ def release_job(session: Session, job_id: uuid.UUID, owner: str) -> bool:
     return leases.release(session, RenderJob, job_id, owner, queued=JobStatus.queued, running=JobStatus.running)
 
 
-@dataclass
-class SweepResult:
-    requeued: list[uuid.UUID]
-    failed: list[uuid.UUID]
-    resent: list[uuid.UUID]
-
-
-def sweep_render_jobs(session: Session, settings: Settings) -> SweepResult:
-    """Re-queue running jobs whose worker vanished (lease expired) while attempts remain, fail the rest,
-    and re-send messages for jobs queued longer than a lease (a message lost after commit).
-
-    Every change is a conditional UPDATE, so a worker that renews its lease or finishes meanwhile wins.
-    """
-    now = utcnow()
-    result = SweepResult([], [], [])
-    expired = session.exec(
-        select(RenderJob.id).where(
-            RenderJob.status == JobStatus.running, col(RenderJob.lease_expires_at) < now
-        )
-    ).all()
-    for job_id in expired:
-        still_expired = (
-            (col(RenderJob.id) == job_id)
-            & (col(RenderJob.status) == JobStatus.running)
-            & (col(RenderJob.lease_expires_at) < now)
-        )
-        requeued = session.execute(
-            update(RenderJob)
-            .where(still_expired, col(RenderJob.attempts) < col(RenderJob.max_attempts))
-            .values(
-                status=JobStatus.queued,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-                enqueued_at=now,
-            )
-        )
-        if requeued.rowcount == 1:  # type: ignore[attr-defined]
-            after_commit(session, partial(send_render_message, job_id))
-            result.requeued.append(job_id)
-            continue
-        failed = session.execute(
-            update(RenderJob)
-            .where(still_expired)
-            .values(
-                status=JobStatus.failed,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-                finished_at=now,
-                error_code="worker-lost",
-                error_detail="the worker stopped renewing its lease and the job is out of attempts",
-            )
-        )
-        if failed.rowcount == 1:  # type: ignore[attr-defined]
-            result.failed.append(job_id)
-    # Queued but out of attempts (transient failures retried past max_attempts): nobody may claim it.
-    exhausted = session.execute(
-        update(RenderJob)
-        .where(
-            col(RenderJob.status) == JobStatus.queued, col(RenderJob.attempts) >= col(RenderJob.max_attempts)
-        )
-        .values(
-            status=JobStatus.failed,
-            updated_at=now,
-            finished_at=now,
-            error_code="attempts-exhausted",
-            error_detail="the job failed with transient errors on every attempt",
-        )
-        .returning(col(RenderJob.id))
+def sweep_render_jobs(session: Session, settings: Settings) -> leases.SweepResult:
+    """Re-queue running jobs whose worker vanished (lease expired; the old worker can no longer record
+    anything) while attempts remain, fail the rest, and send again the message of a job queued longer
+    than a lease (lost after commit), at most once a lease."""
+    return leases.sweep(
+        session, RenderJob, queued=JobStatus.queued, running=JobStatus.running, failed=JobStatus.failed,
+        sent_at=RenderJob.enqueued_at, stale_after=timedelta(seconds=settings.render_lease_seconds),
+        send=lambda job_id: after_commit(session, partial(send_render_message, job_id)),
+        error_column=RenderJob.error_detail,
+        worker_lost=leases.GiveUp("worker-lost", "the worker stopped renewing its lease and the job is out of attempts"),
+        exhausted=leases.GiveUp("attempts-exhausted", "the job failed with transient errors on every attempt"),
     )
-    result.failed.extend(exhausted.scalars().all())
-    stale = now - timedelta(seconds=settings.render_lease_seconds)
-    for job_id in session.exec(
-        select(RenderJob.id).where(RenderJob.status == JobStatus.queued, col(RenderJob.enqueued_at) < stale)
-    ).all():
-        resent = session.execute(
-            update(RenderJob)
-            .where(col(RenderJob.id) == job_id, col(RenderJob.status) == JobStatus.queued)
-            .values(enqueued_at=now)
-        )
-        if resent.rowcount == 1:  # type: ignore[attr-defined]
-            after_commit(session, partial(send_render_message, job_id))
-            result.resent.append(job_id)
-    session.flush()
-    return result
 
 
 # --------------------------------------------------------------------------- automatic renders

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from tests.autoclip.footage import Footage
 from tests.autoclip.test_rules import short_footage  # noqa: F401 - fixture
 from tests.conftest import REDIS_URL, Keys, clear_caches, service_missing
+from tests.processes import Worker
 from tests.renders.conftest import ingest_clip
-from tests.renders.test_e2e_worker import Worker
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
@@ -38,7 +38,7 @@ def worker(monkeypatch: pytest.MonkeyPatch, app_env: dict[str, str], tmp_path: P
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     clear_caches()  # the API's producer now sends to this broker
-    w = Worker(env, tmp_path / "worker.log", f"analysis-{uuid.uuid4().hex[:6]}")
+    w = Worker(env, tmp_path / "worker.log", f"analysis-{uuid.uuid4().hex[:6]}", queues="quick,render")
     try:
         w.wait_ready()
         yield w

@@ -26,9 +26,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.cluster.processes import Worker, wait_for
 from tests.conftest import REDIS_URL, Keys, S3ServerInfo, make_clip, service_missing
 from tests.live_server import Server, free_port
+from tests.processes import Worker, wait_for
 
 pytestmark = [
     pytest.mark.slow, pytest.mark.redis,

@@ -338,15 +338,9 @@ def clip_long(clip_dir: Path) -> Path:
 def _ffmpeg_children() -> list[int]:
     import os
 
-    from tests.processes import descendant_pids
+    from tests.processes import ffmpeg_pids
 
-    def named_ffmpeg(pid: int) -> bool:  # the system's ffmpeg or imageio-ffmpeg's ffmpeg-linux64-v...
-        try:
-            return b"ffmpeg" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-        except OSError:
-            return False
-
-    return [pid for pid in descendant_pids(os.getpid()) if named_ffmpeg(pid)]
+    return ffmpeg_pids(os.getpid())
 
 
 def test_cancelling_a_running_encode_stops_its_ffmpeg_and_stores_nothing(

@@ -7,11 +7,7 @@ Test and worker share a SQLite file and a local storage directory through REELHO
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,8 +18,8 @@ from sqlmodel import select
 
 from backend.catalogue.models import Material
 from backend.renders.models import JobStatus, OutputStatus, RenderJob
-from tests.conftest import REDIS_URL, REPO, make_clip, service_missing
-from tests.processes import descendant_pids
+from tests.conftest import REDIS_URL, make_clip, service_missing
+from tests.processes import Worker
 from tests.renders.conftest import ingest_clip
 
 pytestmark = [pytest.mark.redis, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
@@ -75,61 +71,12 @@ def broker(monkeypatch: pytest.MonkeyPatch, app_env: dict[str, str]) -> Iterator
     client.close()
 
 
-class Worker:
-    def __init__(self, env: dict[str, str], log: Path, name: str) -> None:
-        self.log = log
-        argv = [
-            sys.executable, "-m", "celery", "-A", "workers.celery_app:celery_app", "worker",
-            "-Q", "quick,render", "--concurrency", "1", "-P", "prefork", "-n", f"{name}@%h",
-            "--without-gossip", "--without-mingle", "--loglevel", "INFO",
-        ]  # fmt: skip
-        self.out = log.open("wb")
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=REPO,
-            env={**os.environ, **env},
-            stdout=self.out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if b"ready." in self.log.read_bytes():
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"worker did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
-
-    def descendants(self) -> list[int]:
-        return descendant_pids(self.proc.pid)
-
-    def kill(self) -> None:
-        """SIGKILL the worker, its pool process and the ffmpeg they started (its own process group)."""
-        for pid in [self.proc.pid, *self.descendants()]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self.out.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.out.close()
-
-
 @pytest.fixture
 def workers(broker: dict[str, str], tmp_path: Path) -> Iterator[list[Worker]]:
     started: list[Worker] = []
 
     def start(name: str) -> Worker:
-        w = Worker(broker, tmp_path / f"{name}.log", name)
+        w = Worker(broker, tmp_path / f"{name}.log", name, queues="quick,render")
         started.append(w)
         w.wait_ready()
         return w
@@ -234,15 +181,6 @@ def _render_folders(work_dir: Path) -> list[Path]:
     return sorted(p for p in work_dir.glob("job-*") if p.is_dir()) if work_dir.is_dir() else []
 
 
-def _ffmpeg_under(worker: Worker) -> list[int]:
-    found = []
-    for pid in worker.descendants():
-        with contextlib.suppress(OSError):
-            if Path(f"/proc/{pid}/comm").read_text().startswith("ffmpeg"):
-                found.append(pid)
-    return found
-
-
 def test_cancel_stops_a_running_render_in_the_worker(workers, tmp_path):
     from backend.db import session_scope
     from backend.renders import service as renders
@@ -250,14 +188,14 @@ def test_cancel_stops_a_running_render_in_the_worker(workers, tmp_path):
     worker = workers("e2e-cancel")
     job_id = _create(source_id, 16.0)
     deadline = time.monotonic() + 60
-    while not (_job(job_id).progress > 0 and _ffmpeg_under(worker)):
+    while not (_job(job_id).progress > 0 and worker.ffmpeg_pids()):
         assert time.monotonic() < deadline, "the render never started"
         assert not JobStatus(_job(job_id).status).done, _job(job_id).status
         time.sleep(0.1)
     with session_scope() as session:
         renders.cancel_job(session, job_id)
     cancelled_at = time.monotonic()
-    while _ffmpeg_under(worker):  # the worker's next heartbeat sees it and kills ffmpeg's process group
+    while worker.ffmpeg_pids():  # the worker's next heartbeat sees it and kills ffmpeg's process group
         assert time.monotonic() - cancelled_at < 10, "ffmpeg still running after the cancel"
         time.sleep(0.1)
     while b"'cancelled'" not in worker.log.read_bytes():  # the task returns; it must not overwrite the cancel

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.web.browser import PASSWORD, Watcher, chromium_path
+from tests.web.browser import Watcher, chromium_path
+from tests.web.seed import add_person
 
 
 @pytest.fixture
@@ -29,13 +30,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def person(app_env: dict[str, str]) -> dict[str, str]:
-    from backend.auth.models import Role
-    from backend.auth.users import create_user
-    from backend.db import session_scope
-
-    with session_scope() as session:
-        create_user(session, username="xiaomei", password=PASSWORD, role=Role.editor, display_name="小美")
-    return {"username": "xiaomei", "password": PASSWORD}
+    return add_person("xiaomei", "小美", "editor")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import Keys, make_clip
 from tests.web.browser import Watcher, wait_until
 from tests.web.conftest import sign_in
+from tests.web.seed import upload
 
 pytestmark = pytest.mark.timeout(240)
 XSS_TITLE = '<img src=x onerror="window.__xss=1">双11直播'
@@ -216,10 +217,7 @@ def _seed_library(server: Any, keys: Keys, tmp_path: Path) -> dict[str, str]:
     ids = {}
     for name, size, title in [("landscape", "320x240", XSS_TITLE), ("portrait", "240x426", "竖屏口播 洗衣液")]:
         clip = make_clip(tmp_path / f"{name}.mp4", size=size, seed=len(ids) + 7)
-        res = httpx.post(f"{server.url}/api/v1/materials", params={"title": title, "tag": "产品:洗衣液"}, content=clip.read_bytes(),
-                         headers={**Keys.auth(keys.editor), "Content-Type": "application/octet-stream"}, timeout=120)
-        assert res.status_code == 201, res.text
-        ids[name] = res.json()["id"]
+        ids[name] = upload(server, keys.editor, clip, title=title, tag="产品:洗衣液")
     with session_scope() as s:
         parent = s.get(Material, uuid.UUID(ids["landscape"]))
         assert parent is not None

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import Keys, make_clip
+from tests.web import seed
 from tests.web.browser import Watcher, wait_until
 from tests.web.conftest import sign_in
 
@@ -29,15 +30,7 @@ LONG_TITLE = "双12 新品首发 · 限时 ¥59.9 · 前 100 名下单再送同�
 
 
 def upload(server: Any, keys: Keys, path: Path, title: str) -> str:
-    res = httpx.post(
-        f"{server.url}/api/v1/materials",
-        params={"title": title},
-        content=path.read_bytes(),
-        headers={**Keys.auth(keys.editor), "Content-Type": "application/octet-stream"},
-        timeout=120,
-    )
-    assert res.status_code == 201, res.text
-    return str(res.json()["id"])
+    return seed.upload(server, keys.editor, path, title=title)
 
 
 def make_proxy(material_id: str) -> None:
@@ -50,12 +43,9 @@ def make_proxy(material_id: str) -> None:
 def run_render(job_id: str) -> None:
     """In a thread of its own, as in a worker: this thread runs Playwright's event loop, and the render
     registers its clips through the upload spool, which runs its own (anyio.run refuses a second one)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from workers.renders import execute_render_job
 
-    with ThreadPoolExecutor(1) as pool:
-        assert pool.submit(execute_render_job, job_id).result() == "succeeded"
+    assert seed.off_the_page_loop(execute_render_job, job_id) == "succeeded"
 
 
 def jobs_of(server: Any, keys: Keys, source_id: str) -> list[dict[str, Any]]:

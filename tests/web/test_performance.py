@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import Keys
 from tests.web.browser import Watcher, wait_until
 from tests.web.conftest import sign_in
+from tests.web.seed import add_account, add_person, api_client, catalogue_row, publish
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -43,28 +43,7 @@ CANVAS_PIXELS = """(() => {
 
 
 def _material(session: Any, title: str) -> str:
-    from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
-
-    row = Material(
-        title=title,
-        media_type=MediaType.video,
-        kind=MaterialKind.derived,
-        status=MaterialStatus.ready,
-        size_bytes=1,
-        storage_key=f"materials/{uuid.uuid4()}/o.mp4",
-        content_type="video/mp4",
-        duration_s=25.0,
-        display_width=1080,
-        display_height=1920,
-        width=1080,
-        height=1920,
-        orientation=Orientation.portrait,
-        aspect_ratio=9 / 16,
-        preset_id="douyin.feed_9x16",
-    )
-    session.add(row)
-    session.flush()
-    return str(row.id)
+    return catalogue_row(session, title, size=(1080, 1920), kind="derived", preset_id="douyin.feed_9x16")
 
 
 def _seed(server: Any, keys: Keys) -> dict[str, str]:
@@ -85,23 +64,11 @@ def _seed(server: Any, keys: Keys) -> dict[str, str]:
         campaign = tag_service.ensure_tag(s, category="campaign", name_en="Singles' Day", name_zh="双11")
         for name in ("pods", "liquid"):
             s.add(MaterialTag(material_id=uuid.UUID(ids[name]), tag_id=campaign.id))
-    api = httpx.Client(base_url=f"{server.url}/api/v1", headers=Keys.auth(keys.editor), timeout=60)
-    res = api.post("/accounts", json={"platform_id": "douyin", "name": "洁净官方旗舰店"}, headers=Keys.auth(keys.admin))
-    assert res.status_code == 201, res.text
-    account = res.json()["id"]
+    account = add_account(api_client(server, keys.admin), "douyin", "洁净官方旗舰店")["id"]
+    api = api_client(server, keys.editor)
     submitted = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     for n, name in enumerate(("pods", "liquid", "spray"), 1):
-        res = api.post(
-            "/publications",
-            json={
-                "material_id": ids[name],
-                "account_id": account,
-                "channel_id": "video",
-                "platform_post_id": f"744100000000000000{n}",
-                "submitted_at": submitted,
-            },
-        )
-        assert res.status_code == 201, res.text
+        publish(api, ids[name], account, "video", platform_post_id=f"744100000000000000{n}", submitted_at=submitted)
     return ids
 
 
@@ -113,7 +80,7 @@ def _export() -> bytes:
 
 def test_import_preview_confirm_leaderboard_and_downloads(server, keys, person, page, watcher: Watcher) -> None:
     ids = _seed(server, keys)
-    api = httpx.Client(base_url=f"{server.url}/api/v1", headers=Keys.auth(keys.viewer), timeout=60)
+    api = api_client(server, keys.viewer)
     sign_in(page, server, person)
     page.click('nav a[href="#/performance"]')
 
@@ -253,14 +220,7 @@ def test_a_file_that_is_not_text_is_refused_in_words(server, person, page, watch
 
 
 def test_a_viewer_sees_the_leaderboard_without_the_import(server, app_env, page, watcher: Watcher) -> None:
-    from backend.auth.models import Role
-    from backend.auth.users import create_user
-    from backend.db import session_scope
-    from tests.web.browser import PASSWORD
-
-    with session_scope() as session:
-        create_user(session, username="laowang", password=PASSWORD, role=Role.viewer, display_name="老王")
-    sign_in(page, server, {"username": "laowang", "password": PASSWORD})
+    sign_in(page, server, add_person("laowang", "老王", "viewer"))
     page.click('nav a[href="#/performance"]')
     page.wait_for_selector("#perf-empty")
     assert page.locator("#perf-import").count() == 0

@@ -8,7 +8,6 @@ run in the test process (no worker)."""
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from tests.conftest import Keys, make_clip
 from tests.web.browser import Watcher, wait_until
 from tests.web.conftest import sign_in
+from tests.web.seed import add_person, off_the_page_loop
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -28,9 +28,7 @@ DEMO = [{"code": "selling_cue", "text_zh": "主播在讲解用法", "text_en": "
 
 
 def seed(path: Path) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
-    # On a thread of its own: ingest spools on anyio, which refuses a thread where Playwright's loop runs.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(_seed, path).result()
+    return off_the_page_loop(_seed, path)
 
 
 def _seed(path: Path) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
@@ -75,8 +73,7 @@ def run_draft_renders(source_id: uuid.UUID) -> int:
 
     with session_scope() as session:
         jobs = [str(j.id) for j in session.exec(select(RenderJob).where(RenderJob.source_id == source_id)).all()]
-    with ThreadPoolExecutor(1) as pool:  # (a thread without Playwright's loop, as in seed)
-        assert list(pool.map(execute_render_job, jobs)) == ["succeeded"] * len(jobs)
+    assert off_the_page_loop(lambda: [execute_render_job(job) for job in jobs]) == ["succeeded"] * len(jobs)
     return len(jobs)
 
 
@@ -167,15 +164,8 @@ def test_review_proposals_render_drafts_and_decide(server, keys, person, page, w
 
 
 def test_a_viewer_reads_the_queue_without_controls(server, page, watcher: Watcher, tmp_path: Path) -> None:
-    from backend.auth.models import Role
-    from backend.auth.users import create_user
-    from backend.db import session_scope
-    from tests.web.browser import PASSWORD
-
     source_id, ids = seed(make_clip(tmp_path / "直播回放.mp4", seconds=8))
-    with session_scope() as session:
-        create_user(session, username="laowang", password=PASSWORD, role=Role.viewer, display_name="老王")
-    sign_in(page, server, {"username": "laowang", "password": PASSWORD})
+    sign_in(page, server, add_person("laowang", "老王", "viewer"))
     page.goto(f"{server.url}/#/proposals?material={source_id}")
     page.wait_for_selector(".proposal-card >> nth=2")
     assert page.query_selector_all(".choose, .adjust, .reject, .render-selected, #proposals-presets") == []

@@ -9,7 +9,6 @@ shown untranslated (tests/web/browser.py)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,35 +19,9 @@ import pytest
 from tests.conftest import Keys, make_clip
 from tests.web.browser import Watcher, wait_until
 from tests.web.conftest import sign_in
+from tests.web.seed import add_account, add_person, api_client, catalogue_row, publish, tmall_store, upload
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def _row(session: Any, title: str, *, size: tuple[int, int] = (1080, 1440), seconds: float = 25.0) -> str:
-    """A catalogue row without a file (these clips are never played)."""
-    from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation
-
-    w, h = size
-    row = Material(
-        title=title,
-        media_type=MediaType.video,
-        kind=MaterialKind.source,
-        status=MaterialStatus.ready,
-        size_bytes=1,
-        storage_key=f"materials/{uuid.uuid4()}/o.mp4",
-        content_type="video/mp4",
-        duration_s=seconds,
-        display_width=w,
-        display_height=h,
-        width=w,
-        height=h,
-        has_audio=True,
-        orientation=Orientation.portrait if h > w else Orientation.landscape,
-        aspect_ratio=w / h,
-    )
-    session.add(row)
-    session.flush()
-    return str(row.id)
 
 
 def _seed_store(server: Any, keys: Keys, tmp_path: Path) -> dict[str, str]:
@@ -57,63 +30,25 @@ def _seed_store(server: Any, keys: Keys, tmp_path: Path) -> dict[str, str]:
     TikTok store in Los Angeles with one approved post, to read its times in its own timezone."""
     from backend.db import session_scope
 
-    api = httpx.Client(base_url=f"{server.url}/api/v1", headers=Keys.auth(keys.admin), timeout=120)
-    res = api.post("/accounts", json={"platform_id": "tmall", "name": "洗护旗舰店"})
-    assert res.status_code == 201, res.text
-    account = res.json()["id"]
+    api = api_client(server, keys.admin, timeout=120)
+    account = tmall_store(api)
     now = datetime.now(UTC)
-    last_month = (now.replace(day=1) - timedelta(days=1)).replace(day=1).date().isoformat()
-    assert api.post(f"/accounts/{account}/channels/video/opening", json={"opened_on": last_month}).status_code == 200
-    res = api.patch(
-        f"/accounts/{account}/channels/shipai",
-        json={"manual_state": "open", "manual_effective_on": last_month, "manual_reason": "后台已开通"},
-    )
-    assert res.status_code == 200, res.text
     clip = make_clip(tmp_path / "实拍_3x4.mp4", size="240x320", seconds=2, seed=5)
-    res = api.post(
-        "/materials",
-        params={"title": "洗衣液 实拍 02"},
-        content=clip.read_bytes(),
-        headers={"Content-Type": "application/octet-stream"},
-    )
-    assert res.status_code == 201, res.text
-    fitting = res.json()["id"]
+    fitting = upload(server, keys.admin, clip, title="洗衣液 实拍 02")
     with session_scope() as s:
-        approved = _row(s, "洗衣液 实拍 01")
-        wide = _row(s, "双11直播 横屏 卖点", size=(1920, 1080), seconds=30)
-        to_reject, to_withdraw = _row(s, "洗衣液 实拍 03"), _row(s, "洗衣液 实拍 04")
-        overseas = _row(s, "Laundry pods 9:16", size=(1080, 1920))
-    res = api.post(
-        "/publications",
-        json={
-            "material_id": approved,
-            "account_id": account,
-            "channel_id": "shipai",
-            "status": "approved",
-            "platform_post_id": "SP-0001",
-            "submitted_at": (now - timedelta(minutes=3)).isoformat(),
-            "approved_at": (now - timedelta(minutes=2)).isoformat(),
-        },
-    )
-    assert res.status_code == 201, res.text
+        approved = catalogue_row(s, "洗衣液 实拍 01", has_audio=True)
+        wide = catalogue_row(s, "双11直播 横屏 卖点", size=(1920, 1080), seconds=30, has_audio=True)
+        to_reject = catalogue_row(s, "洗衣液 实拍 03", has_audio=True)
+        to_withdraw = catalogue_row(s, "洗衣液 实拍 04", has_audio=True)
+        overseas = catalogue_row(s, "Laundry pods 9:16", size=(1080, 1920), has_audio=True)
+    publish(api, approved, account, "shipai", status="approved", platform_post_id="SP-0001",
+            submitted_at=(now - timedelta(minutes=3)).isoformat(), approved_at=(now - timedelta(minutes=2)).isoformat())
     for material in (to_reject, to_withdraw):
-        res = api.post("/publications", json={"material_id": material, "account_id": account, "channel_id": "shipai"})
-        assert res.status_code == 201, res.text
-    res = api.post("/accounts", json={"platform_id": "tiktok", "name": "US store", "timezone": "America/Los_Angeles"})
-    assert res.status_code == 201, res.text
+        publish(api, material, account, "shipai")
+    tiktok = add_account(api, "tiktok", "US store", timezone="America/Los_Angeles")
     submitted = (now - timedelta(days=2)).replace(microsecond=0)
-    res = api.post(
-        "/publications",
-        json={
-            "material_id": overseas,
-            "account_id": res.json()["id"],
-            "channel_id": res.json()["channels"][0]["channel_id"],
-            "status": "approved",
-            "submitted_at": submitted.isoformat(),
-            "approved_at": (submitted + timedelta(hours=2)).isoformat(),
-        },
-    )
-    assert res.status_code == 201, res.text
+    publish(api, overseas, tiktok["id"], tiktok["channels"][0]["channel_id"], status="approved",
+            submitted_at=submitted.isoformat(), approved_at=(submitted + timedelta(hours=2)).isoformat())
     return {
         "account": account,
         "fitting": fitting,
@@ -272,15 +207,8 @@ def test_no_accounts_says_what_to_do(server, person, page, watcher: Watcher) -> 
 
 
 def test_a_viewer_reads_the_publications_without_controls(server, keys, page, watcher: Watcher, tmp_path: Path) -> None:
-    from backend.auth.models import Role
-    from backend.auth.users import create_user
-    from backend.db import session_scope
-    from tests.web.browser import PASSWORD
-
     ids = _seed_store(server, keys, tmp_path)
-    with session_scope() as session:
-        create_user(session, username="guest", password=PASSWORD, role=Role.viewer, display_name="访客")
-    sign_in(page, server, {"username": "guest", "password": PASSWORD})
+    sign_in(page, server, add_person("guest", "访客", "viewer"))
     page.goto(f"{server.url}/#/materials/{ids['fitting']}")
     page.wait_for_selector("#publications-empty")  # the screen has loaded all it shows
     assert page.locator("#material-publish").count() == 0

@@ -14,29 +14,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import Keys
 from tests.web.browser import Watcher, wait_until
 from tests.web.conftest import sign_in
+from tests.web.seed import api_client, catalogue_row, publish, tmall_store
 
 pytestmark = pytest.mark.timeout(240)
 
 
 def _material(session: Any, title: str, *, draft: bool = False) -> str:
-    from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType, Orientation, ReviewState
-
-    row = Material(
-        title=title, media_type=MediaType.video, kind=MaterialKind.derived if draft else MaterialKind.source,
-        status=MaterialStatus.ready, size_bytes=1, storage_key=f"materials/{uuid.uuid4()}/o.mp4", content_type="video/mp4",
-        duration_s=25.0, display_width=1080, display_height=1440, width=1080, height=1440,
-        orientation=Orientation.portrait, aspect_ratio=0.75, preset_id="tmall.shipai_3x4" if draft else None,
-        review_state=ReviewState.draft if draft else ReviewState.none,
-    )
-    session.add(row)
-    session.flush()
-    return str(row.id)
+    if draft:  # an automatic re-edit for 实拍, waiting for review
+        return catalogue_row(session, title, kind="derived", preset_id="tmall.shipai_3x4", review_state="draft")
+    return catalogue_row(session, title)
 
 
 def _seed_store(server: Any, keys: Keys) -> dict[str, str]:
@@ -44,24 +35,14 @@ def _seed_store(server: Any, keys: Keys) -> dict[str, str]:
     clip ready to submit and an automatic re-edit draft that fits 实拍."""
     from backend.db import session_scope
 
-    api = httpx.Client(base_url=f"{server.url}/api/v1", headers=Keys.auth(keys.admin), timeout=60)
-    res = api.post("/accounts", json={"platform_id": "tmall", "name": "洗护旗舰店"})
-    assert res.status_code == 201, res.text
-    account = res.json()["id"]
+    api = api_client(server, keys.admin)
+    account = tmall_store(api)
     now = datetime.now(UTC)
-    last_month = (now.replace(day=1) - timedelta(days=1)).replace(day=1).date().isoformat()
-    res = api.post(f"/accounts/{account}/channels/video/opening", json={"opened_on": last_month})
-    assert res.status_code in (200, 201), res.text
-    res = api.patch(f"/accounts/{account}/channels/shipai", json={"manual_state": "open", "manual_effective_on": last_month,
-                                                                 "manual_reason": "后台已开通"})
-    assert res.status_code == 200, res.text
     with session_scope() as s:
         first, second = _material(s, "洗衣液 实拍 01"), _material(s, "洗衣液 实拍 02")
         draft = _material(s, "自动剪辑 洗衣液 卖点", draft=True)
-    res = api.post("/publications", json={"material_id": first, "account_id": account, "channel_id": "shipai",
-                                          "status": "approved", "submitted_at": (now - timedelta(hours=3)).isoformat(),
-                                          "approved_at": (now - timedelta(hours=1)).isoformat()})
-    assert res.status_code == 201, res.text
+    publish(api, first, account, "shipai", status="approved", submitted_at=(now - timedelta(hours=3)).isoformat(),
+            approved_at=(now - timedelta(hours=1)).isoformat())
     return {"account": account, "second": second, "draft": draft}
 
 
@@ -90,10 +71,9 @@ def test_quota_dashboard_moves_and_reports_download(server, keys, person, page, 
     watcher.check_translated(page)
 
     # A second approval: the dashboard moves from 1/6 to 2/6.
-    api = httpx.Client(base_url=f"{server.url}/api/v1", headers=Keys.auth(keys.editor), timeout=60)
-    res = api.post("/publications", json={"material_id": ids["second"], "account_id": ids["account"], "channel_id": "shipai"})
-    assert res.status_code == 201, res.text
-    assert api.post(f"/publications/{res.json()['id']}/approve", json={}).status_code == 200
+    api = api_client(server, keys.editor)
+    second = publish(api, ids["second"], ids["account"], "shipai")
+    assert api.post(f"/publications/{second['id']}/approve", json={}).status_code == 200
     page.reload()
     page.wait_for_selector('.quota-card[data-channel="shipai"] .quota-chart svg')
     assert _shipai(page).locator('[data-fig="approved"]').inner_text() == "2/6"

@@ -6,7 +6,6 @@ and keys pages are neither listed nor reachable; and a viewer reads the accounts
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,25 +16,14 @@ import pytest
 from tests.conftest import Keys, make_clip
 from tests.web.browser import PASSWORD, Watcher, wait_until
 from tests.web.conftest import sign_in
+from tests.web.seed import add_person, off_the_page_loop
 
 pytestmark = pytest.mark.timeout(240)
 
 
-def add_person(username: str, display_name: str, role: str) -> dict[str, str]:
-    from backend.auth.models import Role
-    from backend.auth.users import create_user
-    from backend.db import session_scope
-
-    with session_scope() as session:
-        create_user(session, username=username, password=PASSWORD, role=Role(role), display_name=display_name)
-    return {"username": username, "password": PASSWORD}
-
-
 def add_recording(path: Path, title: str, tags: list[str]) -> str:
-    """A ready source video carrying `tags`, ingested in the test process as an upload would be (on a thread of
-    its own: ingest runs its spool on anyio, which refuses a thread where Playwright's event loop runs)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(_ingest, path, title, tags).result()
+    """A ready source video carrying `tags`, ingested in the test process as an upload would be."""
+    return off_the_page_loop(_ingest, path, title, tags)
 
 
 def _ingest(path: Path, title: str, tags: list[str]) -> str:

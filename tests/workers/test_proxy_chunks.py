@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.processes import Worker, wait_for
 from tests.conftest import REDIS_URL, make_clip, service_missing
+from tests.processes import Worker, wait_for
 from tests.workers.media.test_chunked import frame_marks, marker_source, whole_encode
 from workers.media import chunked
 from workers.media.probe import probe_file
