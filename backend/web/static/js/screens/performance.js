@@ -206,7 +206,8 @@ export async function render(main, ctx) {
         more.textContent = t("perf.import.reading");
         try {
           while (list().length < shown && next != null) {
-            const page = await dryRun(mine.file, mine.query, next);
+            // (the first answer's as_of: a totals export read after midnight is still the same day's figures)
+            const page = await dryRun(mine.file, { ...mine.query, as_of: mine.answer.as_of }, next);
             if (pending !== mine) return;
             rows.push(...page.rows);
             next = page.rows_page.next_offset;
