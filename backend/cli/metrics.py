@@ -50,9 +50,8 @@ def _print_rows(rows: list[dict[str, Any]], lang: Lang, show: int) -> None:
         typer.echo(f"  {code:<{width}}  {say('code_count', count=count):>8}  "
                    f"{say('example', line=first['line'])}{colon}{problem_words(problem, lang)}")
     listed = [r for r in rows if r["problems"]][:show]
-    if not listed:
-        return
-    typer.echo(say("first_rows", n=len(listed)))
+    if listed:
+        typer.echo(say("first_rows", n=len(listed)))
     for r in listed:
         name = r["title"] or r["post_id"] or r["url"] or " · ".join(v for v in r["raw"].values() if v)[:60] or say("no_name")
         status = words(RESULTS, lang, r["action"] or r["status"])

@@ -53,6 +53,8 @@ def test_dry_run_prints_problems_by_code_and_the_first_rows_in_chinese(tmp_path:
     short = _run(tmp_path, "--show", "2").stdout
     assert "前 2 个有问题的行：" in short and "第 8 行 [" not in short
     assert "还有 3 行有问题没有列出" in short
+    counted = _run(tmp_path, "--show", "0").stdout
+    assert "not-a-number" in counted and "前 " not in counted and "还有 5 行有问题没有列出" in counted
 
 
 def test_dry_run_in_english_and_the_refused_import_in_words(tmp_path: Path, catalogue: dict) -> None:  # type: ignore[type-arg]  # noqa: F811
