@@ -256,6 +256,12 @@ class InvalidTransition(PublicationConflict):
     slug, title = "publication-invalid-transition", "The publication's review status does not allow that change"
 
 
+class AlreadyResubmitted(PublicationConflict):
+    """`resubmitted_as` names the publication that resubmitted it; resubmit that one if it was turned down too."""
+
+    slug, title = "publication-already-resubmitted", "The publication was already submitted again"
+
+
 class PublicationRefused(AppError):
     """A submission that does not fit its channel; `checks` lists every failed check, the type names the first.
     An editor may submit anyway with `override` (the check names) and `override_reason`."""

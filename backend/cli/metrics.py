@@ -3,13 +3,17 @@ identifying a platform's copy of a video, and fingerprinting videos ingested bef
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+
+if TYPE_CHECKING:
+    from backend.metrics.words import Lang
 
 metrics_app = typer.Typer(help="Per-platform performance: imports, rollups, reports, copy identification.",
                           no_args_is_help=True)
@@ -24,6 +28,46 @@ def _aware(text: str | None, what: str) -> datetime | None:
     return value
 
 
+def _print_rows(rows: list[dict[str, Any]], lang: Lang, show: int) -> None:
+    """The per-code summary of the rows' problems, then the first `show` rows with a problem, in words."""
+    from backend.metrics.preview import summarise
+    from backend.metrics.words import CLI, MATCHED_BY, RESULTS, problem_words, words
+
+    say = functools.partial(words, CLI, lang)
+    summary = summarise(rows)
+    s = summary.by_status
+    typer.echo(say("summary", total=summary.total, ready=s["ready"], unmatched=s["unmatched"], failed=s["failed"],
+                   skipped=s["skipped"], **summary.by_action))
+    if not summary.with_problems:
+        typer.echo(say("no_problems"))
+        return
+    colon = "：" if lang == "zh" else ": "
+    typer.echo(say("by_code"))
+    width = max(len(c) for c in summary.by_code)
+    for code, count in summary.by_code.items():
+        first = next(r for r in rows if any(p["code"] == code for p in r["problems"]))
+        problem = next(p for p in first["problems"] if p["code"] == code)
+        typer.echo(f"  {code:<{width}}  {say('code_count', count=count):>8}  "
+                   f"{say('example', line=first['line'])}{colon}{problem_words(problem, lang)}")
+    listed = [r for r in rows if r["problems"]][:show]
+    if listed:
+        typer.echo(say("first_rows", n=len(listed)))
+    for r in listed:
+        name = r["title"] or r["post_id"] or r["url"] or " · ".join(v for v in r["raw"].values() if v)[:60] or say("no_name")
+        status = words(RESULTS, lang, r["action"] or r["status"])
+        typer.echo("  " + say("row", line=r["line"], status=status, name=name))
+        for p in r["problems"]:
+            typer.echo(f"    {p['code']}{colon}{problem_words(p, lang)}")
+        if r["suggestions"]:
+            typer.echo("    " + say("maybe", titles=CLI[lang]["sep"].join(x["title"] for x in r["suggestions"])))
+        if r["publication"]:
+            pub = r["publication"]
+            typer.echo("    " + say("matched", how=words(MATCHED_BY, lang, pub["matched_by"]), title=pub["title"],
+                                    account=pub["account"]))
+    if summary.with_problems > len(listed):
+        typer.echo(say("more_rows", n=summary.with_problems - len(listed)))
+
+
 @metrics_app.command("import")
 def import_file(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or XLSX export")],
@@ -32,13 +76,20 @@ def import_file(
     allow_errors: Annotated[bool, typer.Option(help="Import the readable rows even if some are not")] = False,
     as_of: Annotated[str | None, typer.Option(help="When a totals export was downloaded (ISO, with zone)")] = None,
     account_id: Annotated[str | None, typer.Option(help="Only attribute to this platform account")] = None,
+    show: Annotated[int, typer.Option(min=0, help="How many rows with problems to list")] = 20,
+    lang: Annotated[str, typer.Option(help="Language of the summary and problems: zh (default) or en")] = "zh",
 ) -> None:
-    """Import a platform's metrics export (one transaction: all of it or nothing)."""
+    """Import a platform's metrics export (one transaction: all of it or nothing). Prints the rows counted by
+    status, the problems by code (with an example of each) and the first rows with a problem, in words."""
     from backend.cli.common import prepare_write
     from backend.db import session_scope
     from backend.errors import AppError
     from backend.metrics.service import import_export
+    from backend.metrics.words import CLI, problem_words, words
 
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("--lang is zh or en")
+    chosen = cast("Lang", lang)
     prepare_write()
     try:
         with session_scope() as session:
@@ -46,22 +97,15 @@ def import_file(
                 session, path.read_bytes(), path.name, platform, as_of=_aware(as_of, "--as-of"), dry_run=dry_run,
                 allow_errors=allow_errors, account_id=uuid.UUID(account_id) if account_id else None,
             )
-            r = outcome.record
-            typer.echo(f"{'dry run: ' if dry_run else ''}{r.rows_read} rows read; inserted {r.rows_inserted}, "
-                       f"updated {r.rows_updated}, unchanged {r.rows_unchanged}, unmatched {r.rows_unmatched}, "
-                       f"unreadable {r.rows_failed}, skipped {r.rows_skipped}")
-            if dry_run:
-                for p in outcome.planned:
-                    typer.echo(f"  line {p['line']}: {p['matched_by']} -> publication {p['publication_id']}")
-            for e in r.errors:
-                typer.echo(f"  line {e['line']}: {'skipped' if e.get('skipped') else 'unreadable'}: {e['reason']}")
-            for u in r.unmatched:
-                hint = "; ".join(s["title"] for s in u["suggestions"]) or "no suggestion"
-                typer.echo(f"  line {u['line']}: unmatched ({u['title'] or u['post_id'] or u['url']}); closest: {hint}")
+            colon = "：" if chosen == "zh" else ": "
+            typer.echo(f"{words(CLI, chosen, 'dry_run' if dry_run else 'done')}{colon}{path.name}")
+            _print_rows(outcome.rows, chosen, show)
     except AppError as exc:
         typer.echo(f"{exc.title}: {exc.detail}", err=True)
-        for e in exc.extra.get("errors", [])[:50]:
-            typer.echo(f"  line {e['line']}: {e['reason']}", err=True)
+        for e in exc.extra.get("errors", [])[:show or 50]:
+            typer.echo(f"  {words(CLI, chosen, 'row', line=e['line'], status=e.get('code', ''), name='')}"
+                       f"{problem_words({'code': e.get('code', ''), 'detail': e['reason'], 'params': e.get('params')}, chosen)}",
+                       err=True)
         raise typer.Exit(1) from None
 
 

@@ -190,10 +190,12 @@ def delete_channel(account_id: uuid.UUID, channel_id: ChannelId, session: Sessio
 
 def _publication_public(session: Any, pubs: list[Publication]) -> list[PublicationPublic]:
     events = publications.events_of(session, [p.id for p in pubs])
+    newer = publications.resubmissions_of(session, pubs)
     out = []
     for p in pubs:
         public = PublicationPublic.model_validate(p)
         public.events = [EventPublic.model_validate(e) for e in events[p.id]]
+        public.resubmitted_as = newer.get(p.id)
         out.append(public)
     return out
 
@@ -352,7 +354,12 @@ for _action, _summary in (
     status_code=201,
     response_model=PublicationPublic,
     summary="Submit a rejected or withdrawn material again (a new publication)",
-    responses=problems(400, 403, 404, 409),
+    description="A new pending publication of the same material on the same account and channel, linked to "
+    "the old one (`resubmission_of`; the old one's `resubmitted_as`). It is checked like any submission "
+    "(pass warnings over with `override` and a reason) and counts toward the channel's quota once approved; "
+    "the rejected one never counts. A publication is resubmitted once: again, 409 "
+    "`publication-already-resubmitted` naming `resubmitted_as` (resubmit that one if it was turned down too).",
+    responses=problems(400, 403, 404, 409, 422),
 )
 def resubmit(
     publication_id: uuid.UUID, body: Resubmission, session: SessionDep, key: Editor

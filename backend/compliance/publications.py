@@ -19,6 +19,7 @@ from backend.compliance.checks import check_submission
 from backend.compliance.engine import require_aware, to_engine_publication
 from backend.compliance.models import AccountChannel, Publication, PublicationEvent, PublicationStatus
 from backend.errors import (
+    AlreadyResubmitted,
     BadRequest,
     DuplicatePostId,
     InvalidTransition,
@@ -258,6 +259,13 @@ def resubmit(
             f"only rejected or withdrawn publications are resubmitted; this one is {old.status}",
             current_status=str(old.status),
         )
+    # One resubmission per publication: a second (a double click, two people at once) would put the same
+    # material in review twice; a resubmission turned down again is resubmitted itself.
+    newer = resubmissions_of(session, [old]).get(old.id)
+    if newer is not None:
+        raise AlreadyResubmitted(
+            f"publication {old.id} was already submitted again as {newer}", resubmitted_as=str(newer)
+        )
     ended = old.rejected_at or old.withdrawn_at or old.submitted_at
     at = require_aware("submitted_at", submitted_at) or utcnow()
     if at < ended:
@@ -283,6 +291,20 @@ def resubmit(
     session.add(new)
     session.flush()
     return new
+
+
+def resubmissions_of(session: Session, pubs: Iterable[Publication]) -> dict[uuid.UUID, uuid.UUID]:
+    """publication id -> the publication that submitted it again, for those of `pubs` that were. Only
+    rejected and withdrawn publications are resubmitted; a resubmission has its original's material, so
+    the material index finds it (resubmission_of has none)."""
+    ended = [p for p in pubs if p.status in (PublicationStatus.rejected, PublicationStatus.withdrawn)]
+    if not ended:
+        return {}
+    stmt = select(Publication.id, Publication.resubmission_of).where(
+        col(Publication.material_id).in_({p.material_id for p in ended}),
+        col(Publication.resubmission_of).in_([p.id for p in ended]),
+    )
+    return {old: new for new, old in session.exec(stmt) if old is not None}
 
 
 def update_publication(session: Session, publication_id: uuid.UUID, changes: dict[str, Any]) -> Publication:

@@ -279,6 +279,9 @@ class PublicationPublic(BaseModel):
     rejected_at: datetime | None
     withdrawn_at: datetime | None
     resubmission_of: uuid.UUID | None
+    resubmitted_as: uuid.UUID | None = Field(
+        default=None, description="The publication that submitted this rejected or withdrawn one again, if any"
+    )
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime

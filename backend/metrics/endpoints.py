@@ -21,11 +21,25 @@ from backend.metrics import reports as metric_reports
 from backend.metrics import service as metrics
 from backend.metrics.mappings import METRICS, shipped_mappings
 from backend.metrics.models import MetricImport, MetricSnapshot
+from backend.metrics.preview import (
+    DEFAULT_PAGE,
+    LIST_CAP,
+    MAX_HEAD,
+    MAX_PAGE,
+    RowSelection,
+    RowsWanted,
+    select_rows,
+    summarise,
+)
 from backend.metrics.rollups import GROUPS, ORDERABLE, RollupFilters, RollupRow, month_window, rollup, tag_ids_of
 from backend.metrics.schemas import (
+    ROW_PROBLEM_CODES,
     IdentifiedPublic,
     ImportPublic,
     ImportRowResult,
+    ImportSummaryPublic,
+    RowsPagePublic,
+    RowStatus,
     SnapshotBatch,
     WriteCountsPublic,
 )
@@ -40,11 +54,20 @@ API = "/api/v1"
 MAX_EXPORT_BYTES = 50 * 1024 * 1024
 
 
-def _import_public(record: MetricImport, planned: list[dict[str, Any]] | None = None,
-                   rows: list[dict[str, Any]] | None = None) -> ImportPublic:
+def _import_public(record: MetricImport, outcome: metrics.ImportOutcome | None = None,
+                   selection: RowSelection | None = None) -> ImportPublic:
+    """An import as answered: its lists cut to their first LIST_CAP entries; after a POST, the summary of
+    every row and (dry runs) the page of rows the selection asks for."""
     public = ImportPublic.model_validate(record, from_attributes=True)
-    return public.model_copy(update={"planned": planned,
-                                     "rows": None if rows is None else [ImportRowResult.model_validate(r) for r in rows]})
+    update: dict[str, Any] = {"errors": record.errors[:LIST_CAP], "unmatched": record.unmatched[:LIST_CAP]}
+    if outcome is not None:
+        update["summary"] = ImportSummaryPublic.model_validate(summarise(outcome.rows), from_attributes=True)
+    if outcome is not None and selection is not None:
+        page = select_rows(outcome.rows, selection)
+        update["planned"] = outcome.planned[:LIST_CAP]
+        update["rows"] = [ImportRowResult.model_validate(r) for r in page.rows]
+        update["rows_page"] = RowsPagePublic.model_validate(page, from_attributes=True)
+    return public.model_copy(update=update)
 
 
 @router.post(
@@ -58,10 +81,15 @@ def _import_public(record: MetricImport, planned: list[dict[str, Any]] | None = 
                                            "properties": {"file": {"type": "string", "format": "binary"}}}},
     }}},
     description="Send the file as the raw body (`filename` in the query) or as multipart `file`. "
-                "`dry_run=true` writes no figures and answers with `rows`: every line of the file in order with "
-                "its status (ready, unmatched, failed, skipped), the publication it matched and how, its figures, "
+                "`dry_run=true` writes no figures and answers with `rows`: lines of the file in order with "
+                "their status (ready, unmatched, failed, skipped), the publication each matched and how, its figures, "
                 "what the import would do (inserted, updated, unchanged) and its problems, each with a stable "
-                "`code` (see ImportRowResult). Confirm by sending the same file without dry_run (and the dry "
+                "`code` (see ImportRowResult); `summary` counts every row by status, action and problem code. "
+                "An export may hold 200,000 rows, so the rows come a page at a time (`rows_limit`, default "
+                f"{DEFAULT_PAGE}, at most {MAX_PAGE}; `rows_offset`; `rows_page` says how many the selection takes "
+                "and where the next page starts): `rows=problems` lists only rows with a problem, `status` and "
+                "`code` narrow further, and `head=N` adds the file's first N lines whatever they are (a sample of "
+                "the rows that are fine). Confirm by sending the same file without dry_run (and the dry "
                 "run's `as_of`). "
                 "Unreadable rows reject the whole import (422 `metrics-import-rejected`, nothing written) "
                 "unless `allow_errors=true`. Unmatched rows are skipped and listed with suggestions; "
@@ -75,7 +103,20 @@ async def import_metrics(
     allow_errors: bool = False,
     as_of: Annotated[Moment | None, Query(description="When a totals export was downloaded (default: today)")] = None,
     account_id: uuid.UUID | None = None,
+    rows: Annotated[RowsWanted, Query(description="Dry runs: list every row, only rows with a problem, or none")] = "all",
+    status: Annotated[list[RowStatus], Query(max_length=4, description="Dry runs: only rows of these statuses")] = [],  # noqa: B006
+    code: Annotated[list[Annotated[Text, Query(max_length=64)]], Query(
+        max_length=len(ROW_PROBLEM_CODES), description="Dry runs: only rows with one of these problem codes")] = [],  # noqa: B006
+    head: Annotated[int, Query(ge=0, le=MAX_HEAD, description="Dry runs: also the file's first N lines")] = 0,
+    rows_offset: Annotated[int, Query(ge=0)] = 0,
+    rows_limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = DEFAULT_PAGE,
 ) -> ImportPublic:
+    unknown = sorted(set(code) - set(ROW_PROBLEM_CODES))
+    if unknown:
+        raise errors.BadRequest(f"unknown problem code {unknown[0]!r}; known: {', '.join(ROW_PROBLEM_CODES)}",
+                                codes=list(ROW_PROBLEM_CODES))
+    selection = RowSelection(rows=rows, status=frozenset(status), codes=frozenset(code), head=head,
+                             offset=rows_offset, limit=rows_limit)
     data, name = await file_from_body(request, filename=filename, default="export.csv", limit=MAX_EXPORT_BYTES,
                                       what="an export")
     if as_of is not None and as_of.tzinfo is None:
@@ -84,7 +125,8 @@ async def import_metrics(
         metrics.import_export, session, data, name, platform, as_of=as_of, dry_run=dry_run,
         allow_errors=allow_errors, account_id=account_id, created_by=key.id,
     )
-    return _import_public(outcome.record, outcome.planned if dry_run else None, outcome.rows if dry_run else None)
+    # Summing and paging 200,000 rows takes a while: off the event loop too.
+    return await run_in_threadpool(_import_public, outcome.record, outcome, selection if dry_run else None)
 
 
 @router.get(f"{API}/metrics/imports", response_model=list[ImportPublic], summary="Recent imports")

@@ -46,12 +46,15 @@ class RowProblem(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+RowStatus = Literal["ready", "unmatched", "failed", "skipped"]
+
+
 class ImportRowResult(BaseModel):
     """One line of the export in a dry run: what it names, the publication it matched, its figures, what
     the import would do with it, and its problems."""
 
     line: int = Field(description="Line (CSV) or row (XLSX) number in the file")
-    status: Literal["ready", "unmatched", "failed", "skipped"] = Field(
+    status: RowStatus = Field(
         description="ready: would be imported; unmatched: no (single) publication fits; failed: unreadable "
         "(blocks the import unless allow_errors); skipped: totals, no figures yet or a repeat"
     )
@@ -71,6 +74,27 @@ class ImportRowResult(BaseModel):
     problems: list[RowProblem] = Field(default_factory=list)
 
 
+class ImportSummaryPublic(BaseModel):
+    """Every row of the file counted, whatever page of rows the answer lists."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    total: int = Field(description="Lines read (the header not counted)")
+    with_problems: int = Field(description="Rows with at least one problem")
+    by_status: dict[str, int] = Field(description="Rows per status: ready, unmatched, failed, skipped")
+    by_action: dict[str, int] = Field(description="Ready rows per action: inserted, updated, unchanged")
+    by_code: dict[str, int] = Field(description="Rows per problem code (see RowProblem), most frequent first")
+
+
+class RowsPagePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    matched: int = Field(description="Rows the selection (rows, status, code, head) takes, before paging")
+    offset: int
+    limit: int
+    next_offset: int | None = Field(description="rows_offset of the next page; null on the last page")
+
+
 class ImportPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -87,12 +111,17 @@ class ImportPublic(BaseModel):
     rows_unmatched: int
     rows_failed: int
     rows_skipped: int
-    errors: list[dict[str, Any]]
-    unmatched: list[dict[str, Any]]
-    planned: list[dict[str, Any]] | None = None
+    errors: list[dict[str, Any]] = Field(description="Unreadable and skipped rows, the first 200 (rows_failed and "
+                                          "rows_skipped count them all)")
+    unmatched: list[dict[str, Any]] = Field(description="Unmatched rows, the first 200 (rows_unmatched counts them all)")
+    planned: list[dict[str, Any]] | None = Field(default=None, description="Dry runs only: the first 200 matched rows")
+    summary: ImportSummaryPublic | None = Field(
+        default=None, description="Answers of POST only: every row counted by status, action and problem code")
     rows: list[ImportRowResult] | None = Field(
-        default=None, description="Dry runs only: every line of the file in order, with its result and problems"
-    )
+        default=None, description="Dry runs only: one page of the rows asked for (rows, status, code, head, "
+                                  "rows_offset, rows_limit), in file order, with their results and problems")
+    rows_page: RowsPagePublic | None = Field(default=None, description="Dry runs only: where `rows` sits among the "
+                                                                       "rows asked for")
     created_at: datetime
 
 

@@ -40,6 +40,10 @@ from backend.metrics.parsing import (
 from backend.metrics.sandbox import parse_export_sandboxed
 from backend.sqltypes import utcnow
 
+# An import's record keeps the first rows it left out (the rows_* counts say how many in all): enough to
+# act on, while a dry run of the same file lists every row again. Unbounded, one 200,000-row file of
+# unmatched posts made a record of ~100 MB that every listing of imports read back.
+STORED_LIST_CAP = 1_000
 TITLE_DATE_WINDOW = timedelta(days=2)  # platform publish time vs. our recorded submission time
 SUGGESTIONS = 3
 
@@ -405,9 +409,9 @@ def import_export(
         dry_run=dry_run, as_of=stamp if mapping.cumulative else None, is_cumulative=mapping.cumulative,
         rows_read=parsed.total_lines, rows_unmatched=len(unmatched), rows_failed=len(failures),
         rows_skipped=len(parsed.skipped),
-        errors=failures + [{"line": s.line, "reason": s.reason, "raw": s.raw, "skipped": True, "code": s.code,
-                            "params": s.params} for s in parsed.skipped],
-        unmatched=unmatched, created_by=created_by,
+        errors=(failures + [{"line": s.line, "reason": s.reason, "raw": s.raw, "skipped": True, "code": s.code,
+                             "params": s.params} for s in parsed.skipped[:STORED_LIST_CAP]])[:STORED_LIST_CAP],
+        unmatched=unmatched[:STORED_LIST_CAP], created_by=created_by,
     )
     session.add(record)
     session.flush()

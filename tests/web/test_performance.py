@@ -227,3 +227,82 @@ def test_a_viewer_sees_the_leaderboard_without_the_import(server, app_env, page,
     assert "编辑导入" in page.locator("#perf-empty").inner_text() and page.locator("#perf-empty button").count() == 0
     watcher.check_translated(page)
     watcher.assert_clean()
+
+
+def test_a_large_export_previews_every_problem_row_and_a_sample_a_page_at_a_time(server, keys, person, page,
+                                                                                  watcher: Watcher) -> None:
+    """1,240 rows, 1,200 of them with problems: the preview counts every row and every problem code, lists
+    the file's first 20 lines and every row with a problem, and fetches the rows past the first answer's
+    1,000 when the person asks to see them; the answers stay small."""
+    from backend.compliance.models import PlatformAccount, Publication, PublicationStatus
+    from backend.db import session_scope
+
+    day = (datetime.now(UTC) - timedelta(days=1))
+    with session_scope() as s:
+        account = PlatformAccount(platform_id="douyin", name="洁净官方旗舰店")
+        s.add(account)
+        s.flush()
+        for n in range(40):
+            material = uuid.UUID(_material(s, f"凝珠 卖点 第{n}条"))
+            s.add(Publication(material_id=material, account_id=account.id, channel_id="video", submitted_at=day,
+                              platform_post_id=f"75100000000000{n:05d}", status=PublicationStatus.approved))
+    stamp = day.strftime("%Y/%m/%d")
+    rows = [f"75100000000000{n:05d},凝珠 卖点 第{n}条,{stamp} 20:00,{1000 + n},1,1,1,0" for n in range(40)]  # lines 2-41
+    for i in range(1200):  # lines 42-1241
+        rows.append(f"7529{i:015d},坏行 {i},{stamp} 20:00,12..{i},1,1,1,0" if i % 2 else
+                    f"7539{i:015d},没有记录的作品 {i},{stamp} 20:00,{i},1,1,1,0")
+    data = ("\r\n".join([HEADER, *rows]) + "\r\n").encode("gb18030")
+    sizes: list[int] = []
+    page.on("response", lambda r: sizes.append(len(r.body()))
+            if r.request.method == "POST" and "/metrics/imports?" in r.url and "dry_run=true" in r.url else None)
+
+    sign_in(page, server, person)
+    page.goto(server.url + "/#/performance")
+    page.wait_for_selector("#perf-empty")
+    page.set_input_files("#perf-file", files=[{"name": "大文件.csv", "mimeType": "text/csv", "buffer": data}])
+    page.click("#perf-preview-button")
+    page.wait_for_selector("#perf-rows tbody tr")
+    summary = page.locator("#perf-preview-summary").inner_text()
+    assert "共 1,240 行" in summary and "可导入 40 行" in summary and "未匹配 600 行" in summary, summary
+    assert "有问题 600 行" in summary
+    assert page.locator('#perf-codes li[data-code="not-a-number"]').inner_text() == "不是数字 600 行"
+    assert page.locator('#perf-codes li[data-code="unmatched"]').inner_text() == "未匹配 600 行"
+    note = page.locator("#perf-sample-note").inner_text()
+    assert "全部 1,200 个有问题的行" in note and "开头 20 个" in note and "其余 20 行" in note, note
+    lines = page.locator("#perf-rows tbody tr")
+    assert lines.count() == 200
+    assert lines.nth(0).get_attribute("data-line") == "2" and lines.nth(19).get_attribute("data-line") == "21"
+    assert lines.nth(20).get_attribute("data-line") == "42"  # the ready rows 22-41 are counted, not listed
+    assert page.locator("#perf-more").inner_text() == "显示更多（还有 1,020 行）"
+    assert page.locator("#perf-confirm").inner_text() == "确认导入 40 行"
+    watcher.check_translated(page)
+
+    # Past the first answer's 1,000 rows the next page of the dry run is fetched.
+    for shown in (400, 600, 800, 1000, 1200, 1220):
+        page.click("#perf-more")
+        wait_until(page, f"document.querySelectorAll('#perf-rows tbody tr').length === {shown}")
+    assert lines.last.get_attribute("data-line") == "1241" and page.locator("#perf-more").is_hidden()
+    assert len(sizes) == 2 and max(sizes) < 1_500_000, sizes
+
+    # Only the rows with a problem.
+    page.check("#perf-only-problems")
+    assert page.locator("#perf-rows tbody tr").count() == 200
+    assert page.locator('#perf-rows tbody tr[data-status="ready"]').count() == 0
+    assert page.locator("#perf-more").inner_text() == "显示更多（还有 1,000 行）"
+
+    # Confirmed: the 40 ready rows go in, the unreadable ones are left out.
+    page.click("#perf-confirm")
+    page.wait_for_selector("#perf-result:not([hidden])")
+    result = page.locator("#perf-result-summary").inner_text()
+    assert "新增 40 条" in result and "未匹配 600 行" in result and "有问题 600 行" in result, result
+
+    # In English the counts by problem read in English.
+    page.select_option("#language", "en")
+    page.wait_for_selector("text=Leaderboard")
+    page.set_input_files("#perf-file", files=[{"name": "大文件.csv", "mimeType": "text/csv", "buffer": data}])
+    page.click("#perf-preview-button")
+    page.wait_for_selector('#perf-codes li[data-code="not-a-number"]')
+    assert page.locator('#perf-codes li[data-code="not-a-number"]').inner_text() == "Not a number 600 rows"
+    assert "all 1,200 rows with a problem" in page.locator("#perf-sample-note").inner_text()
+    watcher.check_translated(page)
+    watcher.assert_clean()

@@ -197,6 +197,91 @@ def test_submit_check_approve_and_the_quota_moves(server, keys, person, page, wa
     watcher.assert_clean()
 
 
+def _pub_row(page: Any, material_id: str, status: str) -> Any:
+    return page.locator(f'#pub-table tbody tr[data-publication][data-status="{status}"]').filter(
+        has=page.locator(f'a[href="#/materials/{material_id}"]')
+    )
+
+
+def test_a_rejected_clip_is_resubmitted_and_counts_once_approved(server, keys, person, page, watcher: Watcher,
+                                                                  tmp_path: Path) -> None:
+    """重新提交 on a rejected publication: checked as a new submission (a post id the store has is refused, a
+    16:9 clip needs a confirmation and a reason), recorded as a new pending publication linked to the rejected
+    one, offered once; approved, it moves 实拍 from 1/6 to 2/6 (the rejection never counted)."""
+    ids = _seed_store(server, keys, tmp_path)
+    api = httpx.Client(base_url=f"{server.url}/api/v1", headers=Keys.auth(keys.editor), timeout=60)
+    pubs = {p["material_id"]: p for p in api.get("/publications").json()}
+    assert api.post(f"/publications/{pubs[ids['to_reject']]['id']}/reject", json={"reason": "画面模糊"}).status_code == 200
+    res = api.post("/publications", json={"material_id": ids["wide"], "account_id": ids["account"], "channel_id": "shipai",
+                                          "override": ["aspect"], "override_reason": "小二同意试投"})
+    assert res.status_code == 201, res.text
+    assert api.post(f"/publications/{res.json()['id']}/reject", json={"reason": "画面比例不符"}).status_code == 200
+    sign_in(page, server, person)
+    assert _approved_on_quota(page, server) == "1/6"
+
+    page.goto(server.url + "/#/publishing")
+    page.wait_for_selector("#pub-table")
+    rejected = _pub_row(page, ids["to_reject"], "rejected")
+    assert rejected.locator("button.resubmit").inner_text() == "重新提交"
+    assert _pub_row(page, ids["to_withdraw"], "pending").locator("button.resubmit").count() == 0
+    assert page.locator('#pub-table tr[data-status="approved"] button.resubmit').count() == 0
+    rejected.locator("button.resubmit").click()
+    page.wait_for_selector('tr.resubmit-row .pub-check[data-verdict="fits"]')
+    form = page.locator("tr.resubmit-row")
+    assert form.locator(".resubmit-head").inner_text() == "重新提交「洗衣液 实拍 03」到「实拍」"
+    assert "审核通过后才计入" in form.inner_text()
+    # A post id the store already has is refused; a new one fits.
+    form.locator(".resubmit-post-id").fill("SP-0001")
+    page.wait_for_selector('tr.resubmit-row .pub-check[data-verdict="refused"]')
+    assert "SP-0001" in form.locator('li[data-code="post_id_taken"]').inner_text()
+    assert form.locator(".resubmit-confirm").is_disabled()
+    form.locator(".resubmit-post-id").fill("SP-0103")
+    page.wait_for_selector('tr.resubmit-row .pub-check[data-verdict="fits"]')
+    form.locator(".resubmit-confirm").click()
+    page.wait_for_selector(f'#pub-table tr[data-status="pending"] a[href="#/materials/{ids["to_reject"]}"]')
+    assert page.locator("tr.resubmit-row").count() == 0
+    resubmitted = _pub_row(page, ids["to_reject"], "pending")
+    assert "（重新提交）" in resubmitted.inner_text() and "SP-0103" in resubmitted.inner_text()
+    assert "已重新提交" in rejected.inner_text() and rejected.locator("button.resubmit").count() == 0
+    old = api.get(f"/publications/{pubs[ids['to_reject']]['id']}").json()
+    new = api.get(f"/publications/{old['resubmitted_as']}").json()
+    assert (new["status"], new["resubmission_of"], new["channel_id"]) == ("pending", old["id"], "shipai")
+    watcher.check_translated(page)
+
+    # Approved, the resubmitted clip counts once: 2/6.
+    resubmitted.locator("button.approve").click()
+    page.wait_for_selector(f'#pub-table tr[data-status="approved"] a[href="#/materials/{ids["to_reject"]}"]')
+    assert _approved_on_quota(page, server) == "2/6"
+
+    # In English, the 16:9 clip: the check warns, it goes only confirmed with a reason, kept in its trail.
+    page.goto(server.url + "/#/publishing")
+    page.wait_for_selector("#pub-table")
+    page.select_option("#language", "en")
+    page.wait_for_selector("h1:has-text('Publishing')")
+    page.wait_for_selector("#pub-table button.resubmit")
+    assert "Resubmitted" in _pub_row(page, ids["to_reject"], "rejected").inner_text()
+    wide = _pub_row(page, ids["wide"], "rejected")
+    assert wide.locator("button.resubmit").inner_text() == "Resubmit"
+    wide.locator("button.resubmit").click()
+    page.wait_for_selector('tr.resubmit-row .pub-check[data-verdict="warning"]')
+    form = page.locator("tr.resubmit-row")
+    assert form.locator(".resubmit-head").inner_text().startswith("Resubmit “双11直播 横屏 卖点” to ")
+    assert "needs 3:4" in form.locator('li[data-code="aspect"]').inner_text()
+    assert form.locator(".resubmit-confirm").is_disabled()
+    form.locator(".resubmit-confirm-check").check()
+    assert form.locator(".resubmit-confirm").is_disabled()  # passing a check over needs a reason
+    form.locator(".resubmit-override-reason").fill("The platform accepts 16:9 for this campaign")
+    form.locator(".resubmit-confirm").click()
+    page.wait_for_selector(f'#pub-table tr[data-status="pending"] a[href="#/materials/{ids["wide"]}"]')
+    assert "(resubmission)" in _pub_row(page, ids["wide"], "pending").inner_text()
+    again = [p for p in api.get("/publications", params={"status": "pending"}).json() if p["material_id"] == ids["wide"]]
+    assert len(again) == 1 and any("16:9 for this campaign" in e["note"] for e in again[0]["events"])
+    watcher.check_translated(page)
+    page.select_option("#language", "zh-CN")
+    page.wait_for_selector("h1:has-text('发布')")
+    watcher.assert_clean()
+
+
 def test_no_accounts_says_what_to_do(server, person, page, watcher: Watcher) -> None:
     sign_in(page, server, person)
     page.goto(server.url + "/#/publishing")

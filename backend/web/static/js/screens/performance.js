@@ -1,5 +1,6 @@
 // Performance (issue 19, screen 10): import a platform's export (CSV or XLSX as downloaded, Chinese headers,
-// UTF-8 or GB18030) with a dry-run preview of every row and its problems in words before anything is written,
+// UTF-8 or GB18030) with a dry-run preview before anything is written: every row counted by result and
+// problem, then every row with a problem (in words) and the file's first rows, fetched a page at a time,
 // then the import on confirmation and its result; leaderboards by material, source stream, tag and platform
 // for a period (this month, last month, custom) and a metric, with an ECharts bar chart; the current view as
 // XLSX/CSV downloads (plain links, followed with the session cookie as on the reports screen).
@@ -16,7 +17,11 @@ const GROUPS = ["material", "source", "tag", "platform"];
 const METRICS = ["views", "likes", "comments", "shares", "orders", "gmv"];
 const COLUMNS = ["publications", "views", "likes", "comments", "orders", "gmv"];
 const PERIODS = ["this_month", "last_month", "custom"];
-const PAGE = 200; // preview rows shown at a time (an export may hold thousands)
+const PAGE = 200; // preview rows shown at a time (an export may hold 200,000)
+// The dry run lists every row with a problem and the file's first SAMPLE lines (rows that are fine, to
+// check the matching by eye), FETCH rows per answer (~1 MB); the next rows are asked for as they are shown.
+const SAMPLE = 20;
+const FETCH = 1000;
 const CHART_TOP = 10;
 
 const zh = () => currentLanguage() === "zh-CN";
@@ -88,13 +93,18 @@ function previewRow(r) {
         r.suggestions.map((s, i) => [i ? t("perf.list_sep") : "", el("a", { href: `#/materials/${s.material_id}` }, s.title)])) : null));
 }
 
-function counts(rows) {
-  const c = { total: rows.length, ready: 0, inserted: 0, updated: 0, unchanged: 0, unmatched: 0, failed: 0, skipped: 0 };
-  for (const r of rows) {
-    c[r.status] += 1;
-    if (r.status === "ready" && r.action) c[r.action] += 1;
-  }
-  return c;
+// The dry run's counts, as the summary of every row gives them (the rows themselves come a page at a time).
+function counts(summary) {
+  return { total: summary.total, ...summary.by_status, ...summary.by_action };
+}
+
+// The problems by code, most frequent first: what a person fixes in the file (or records) first.
+function codeSummary(summary) {
+  const codes = Object.entries(summary.by_code || {});
+  if (!codes.length) return null;
+  return el("ul", { className: "code-summary small", id: "perf-codes" }, codes.map(([code, n]) =>
+    el("li", { "data-code": code }, has(`perf.code.${code}`) ? t(`perf.code.${code}`) : code, " ",
+      el("strong", {}, t("perf.preview.code_rows", { n: number(n) })))));
 }
 
 // --- the screen ---------------------------------------------------------------------------------------
@@ -144,9 +154,9 @@ export async function render(main, ctx) {
       previewButton.disabled = true;
       previewButton.textContent = t("perf.import.reading");
       try {
-        const answer = await api("/metrics/imports", { method: "POST", raw: file, query: {
-          platform: platform.value, filename: file.name, dry_run: true, account_id: account.value || null } });
-        pending = { file, platform: platform.value, account: account.value || null, answer };
+        const query = { platform: platform.value, filename: file.name, dry_run: true, account_id: account.value || null };
+        const answer = await dryRun(file, query, 0);
+        pending = { file, platform: platform.value, account: account.value || null, answer, query };
         showPreview();
       } catch (err) {
         if (err.problem) { error.textContent = problemText(err.problem); error.hidden = false; } else notifyError(err);
@@ -163,10 +173,20 @@ export async function render(main, ctx) {
     main.append(importBox, previewBox, resultBox);
   }
 
+  // One page of the dry run: every row with a problem and the file's first SAMPLE lines, from `offset`.
+  function dryRun(file, query, offset) {
+    return api("/metrics/imports", { method: "POST", raw: file, query: {
+      ...query, rows: "problems", head: SAMPLE, rows_limit: FETCH, rows_offset: offset } });
+  }
+
   function showPreview() {
     const { answer } = pending;
-    const rows = answer.rows || [];
-    const c = counts(rows);
+    const mine = pending;
+    const rows = [...(answer.rows || [])];
+    const listed = answer.rows_page.matched; // the problem rows and the sample, all told
+    let next = answer.rows_page.next_offset;
+    const c = counts(answer.summary);
+    const sampleOnly = Math.max(0, listed - answer.summary.with_problems); // sample rows without a problem
     let onlyProblems = false;
     let shown = PAGE;
     const body = el("tbody", {});
@@ -174,10 +194,33 @@ export async function render(main, ctx) {
     const fill = () => {
       const list = onlyProblems ? rows.filter((r) => r.problems.length) : rows;
       body.replaceChildren(...list.slice(0, shown).map(previewRow));
-      more.hidden = list.length <= shown;
-      more.textContent = t("perf.preview.more", { n: number(list.length - shown) });
+      const total = onlyProblems ? answer.summary.with_problems : listed;
+      more.hidden = total <= shown;
+      more.textContent = t("perf.preview.more", { n: number(total - Math.min(shown, total)) });
     };
-    more.addEventListener("click", () => { shown += PAGE; fill(); });
+    more.addEventListener("click", async () => {
+      shown += PAGE;
+      const list = () => (onlyProblems ? rows.filter((r) => r.problems.length) : rows);
+      if (list().length < shown && next != null) { // the rows after those fetched: the next page of the same dry run
+        more.disabled = true;
+        more.textContent = t("perf.import.reading");
+        try {
+          while (list().length < shown && next != null) {
+            // (the first answer's as_of: a totals export read after midnight is still the same day's figures)
+            const page = await dryRun(mine.file, { ...mine.query, as_of: mine.answer.as_of }, next);
+            if (pending !== mine) return;
+            rows.push(...page.rows);
+            next = page.rows_page.next_offset;
+          }
+        } catch (err) {
+          shown -= PAGE;
+          notifyError(err);
+        } finally {
+          more.disabled = false;
+        }
+      }
+      fill();
+    });
     const filter = el("input", { type: "checkbox", id: "perf-only-problems" });
     filter.addEventListener("change", () => { onlyProblems = filter.checked; shown = PAGE; fill(); });
     const confirm = el("button", { type: "button", className: "primary", id: "perf-confirm", disabled: c.ready === 0 },
@@ -192,6 +235,11 @@ export async function render(main, ctx) {
         total: number(c.total), ready: number(c.ready), inserted: number(c.inserted), updated: number(c.updated),
         unchanged: number(c.unchanged), unmatched: number(c.unmatched), failed: number(c.failed), skipped: number(c.skipped) })),
       answer.as_of ? el("p", { className: "muted small" }, t("perf.preview.as_of", { date: date(answer.as_of) })) : null,
+      codeSummary(answer.summary),
+      el("p", { className: "muted small", id: "perf-sample-note" }, listed >= c.total
+        ? t("perf.preview.listed_all", { total: number(c.total) })
+        : t("perf.preview.listed", { problems: number(answer.summary.with_problems), sample: number(sampleOnly),
+          rest: number(c.total - listed) })),
       el("p", { className: "muted small" }, t("perf.preview.nothing_written")),
       el("label", { className: "inline" }, filter, t("perf.preview.only_problems")),
       el("div", { className: "table-scroll" }, el("table", { className: "table preview", id: "perf-rows" },

@@ -3,7 +3,8 @@
 // recorded (POST /publications:check: aspect, duration, media type, sound, already approved or in review
 // there); a warning can be passed over once the person confirms (with a reason when the API asks for
 // one), a refusal cannot. Below, the publications with their states, to approve, reject with the
-// platform's reason, or withdraw; times in the account's timezone. `?material=<id>` prefills the clip.
+// platform's reason, withdraw, or submit a rejected clip again (重新提交: checked the same way, recorded as a
+// new publication linked to the rejected one); times in the account's timezone. `?material=<id>` prefills the clip.
 
 import { api } from "../api.js";
 import { factsInWords, zh } from "../common.js";
@@ -33,6 +34,34 @@ function findingText(f, check) {
   if (f.code.startsWith("duplicate")) params.status = label("publication_status", p.status);
   if (f.code === "material_not_ready") params.status = label("status", p.status);
   return t(`publishing.finding.${f.code}`, params);
+}
+
+// What a submission check says, in `box`: that it fits, why it is refused, or its warnings with the
+// confirmation (and the reason, when checks are passed over) the person gives to go ahead.
+function showCheckIn(box, check, confirm, reason) {
+  box.dataset.verdict = check.verdict;
+  const name = channelName(check.channel);
+  if (check.verdict === "fits") {
+    box.replaceChildren(el("p", { className: "check-ok" }, t("publishing.check.fits", { channel: name })));
+    return;
+  }
+  const list = el("ul", { className: "findings" }, check.findings.map((f) =>
+    el("li", { className: `finding ${f.severity}`, dataset: { code: f.code } }, findingText(f, check))));
+  if (check.verdict === "refused") {
+    box.replaceChildren(el("p", { className: "check-head" }, el("strong", {}, t("publishing.check.refused"))), list);
+    return;
+  }
+  reason.value = "";
+  box.replaceChildren(el("p", { className: "check-head" }, el("strong", {}, t("publishing.check.warning", { channel: name }))), list,
+    el("label", { className: "inline confirm" }, confirm, " ", t(check.override.length ? "publishing.check.confirm_override" : "publishing.check.confirm")),
+    check.override.length ? el("label", { className: "override-reason" }, t("publishing.override_reason"), reason) : null);
+}
+
+// Whether a check lets the submission be recorded: it fits, or its warnings are confirmed (with a reason
+// when checks are passed over).
+function mayRecord(check, confirm, reason) {
+  return Boolean(check && check.verdict !== "refused"
+    && (check.verdict === "fits" || (confirm.checked && (!check.override.length || reason.value.trim()))));
 }
 
 export async function render(main, ctx) {
@@ -128,29 +157,11 @@ export async function render(main, ctx) {
   }
 
   function showCheck(check) {
-    checkBox.dataset.verdict = check.verdict;
-    const name = channelName(check.channel);
-    if (check.verdict === "fits") {
-      checkBox.replaceChildren(el("p", { className: "check-ok" }, t("publishing.check.fits", { channel: name })));
-      return;
-    }
-    const list = el("ul", { className: "findings" }, check.findings.map((f) =>
-      el("li", { className: `finding ${f.severity}`, dataset: { code: f.code } }, findingText(f, check))));
-    if (check.verdict === "refused") {
-      checkBox.replaceChildren(el("p", { className: "check-head" }, el("strong", {}, t("publishing.check.refused"))), list);
-      return;
-    }
-    reason.value = "";
-    checkBox.replaceChildren(el("p", { className: "check-head" }, el("strong", {}, t("publishing.check.warning", { channel: name }))), list,
-      el("label", { className: "inline confirm" }, confirm, " ", t(check.override.length ? "publishing.check.confirm_override" : "publishing.check.confirm")),
-      check.override.length ? el("label", { className: "override-reason" }, t("publishing.override_reason"), reason) : null);
+    showCheckIn(checkBox, check, confirm, reason);
   }
 
   function updateSubmit() {
-    const c = state.check;
-    const ready = c && c.verdict !== "refused"
-      && (c.verdict === "fits" || (confirm.checked && (!c.override.length || reason.value.trim())));
-    submit.disabled = !ready;
+    submit.disabled = !mayRecord(state.check, confirm, reason);
   }
 
   async function record(e) {
@@ -264,6 +275,10 @@ export async function render(main, ctx) {
         actions.push(el("button", { type: "button", className: "primary approve", onclick: () => act("approve") }, t("publishing.approve")));
         actions.push(el("button", { type: "button", className: "danger reject", onclick: () => openReject(tr, p, act) }, t("publishing.reject")));
       }
+      // A rejected clip goes to the platform again as a new submission (the rejected one stays, never counted).
+      if (canEdit && p.status === "rejected" && !p.resubmitted_as) {
+        actions.push(el("button", { type: "button", className: "resubmit", onclick: () => openResubmit(tr, p) }, t("publishing.resubmit")));
+      }
       if (canEdit && (p.status === "pending" || p.status === "approved")) {
         const withdraw = el("button", { type: "button", className: "withdraw", onclick: () => {
           if (withdraw.dataset.confirming) { act("withdraw"); return; }
@@ -281,12 +296,84 @@ export async function render(main, ctx) {
         el("td", {}, account.name),
         el("td", {}, channel ? channelName(channel) : label("channel", `${account.platform_id}.${p.channel_id}`)),
         el("td", {}, el("span", { className: `badge pub-${p.status}`, dataset: { state: p.status } }, label("publication_status", p.status)),
-          p.rejection_reason ? el("div", { className: "muted small reason" }, p.rejection_reason) : null),
+          p.rejection_reason ? el("div", { className: "muted small reason" }, p.rejection_reason) : null,
+          p.resubmitted_as ? el("div", { className: "muted small resubmitted" }, t("publishing.resubmitted")) : null,
+          p.resubmission_of ? el("div", { className: "muted small resubmission" }, t("publishing.is_resubmission")) : null),
         el("td", { className: "when" }, dateTime(p.submitted_at, zone)),
         el("td", { className: "when" }, reviewed ? dateTime(reviewed, zone) : "–"),
         el("td", {}, post),
         el("td", { className: "actions" }, actions));
       return tr;
+    }
+
+    // 重新提交: the same clip, account and channel checked as a new submission would be (the platform may
+    // have rejected it for what the check finds), an optional new post id, then recorded as a resubmission.
+    function openResubmit(tr, p) {
+      const next = tr.nextElementSibling;
+      if (next && next.classList.contains("resubmit-row")) { next.remove(); return; }
+      const account = accountOf(p.account_id);
+      const channel = account ? account.channels.find((c) => c.channel_id === p.channel_id) : null;
+      const title = titles.get(p.material_id) || t("publishing.untitled");
+      const box = el("div", { className: "pub-check resubmit-check", "aria-live": "polite" });
+      const confirmBox = el("input", { type: "checkbox", className: "resubmit-confirm-check", onchange: () => update() });
+      const reasonInput = el("input", { className: "resubmit-override-reason", maxlength: 2000,
+        placeholder: t("publishing.override_reason_hint"), "aria-label": t("publishing.override_reason"), oninput: () => update() });
+      const recheck = debounce(() => check(), 300);
+      const postIdInput = el("input", { className: "resubmit-post-id", maxlength: 200, autocomplete: "off",
+        placeholder: t("publishing.post_id_hint"), "aria-label": t("publishing.resubmit_post_id"),
+        oninput: () => { turn += 1; found = null; update(); recheck(); } });
+      const go = el("button", { type: "button", className: "primary resubmit-confirm", disabled: true, onclick: () => send() },
+        t("publishing.resubmit_confirm"));
+      let found = null;
+      let turn = 0;
+      const update = () => { go.disabled = !mayRecord(found, confirmBox, reasonInput); };
+
+      async function check() {
+        const mine = ++turn;
+        found = null;
+        confirmBox.checked = false;
+        update();
+        box.dataset.verdict = "";
+        box.replaceChildren(el("p", { className: "muted" }, t("publishing.check.checking")));
+        try {
+          const answer = await api("/publications:check", { method: "POST", body: {
+            material_id: p.material_id, account_id: p.account_id, channel_id: p.channel_id,
+            platform_post_id: postIdInput.value.trim() || null } });
+          if (mine !== turn) return;
+          found = answer;
+          showCheckIn(box, answer, confirmBox, reasonInput);
+        } catch (err) {
+          if (mine === turn) { box.replaceChildren(); notifyError(err); }
+        }
+        update();
+      }
+
+      async function send() {
+        if (go.disabled) return;
+        go.disabled = true;
+        const warned = found.verdict === "warning" && found.override.length;
+        try {
+          const created = await api(`/publications/${p.id}/resubmit`, { method: "POST", body: {
+            platform_post_id: postIdInput.value.trim() || null,
+            override: warned ? found.override : [], override_reason: warned ? reasonInput.value.trim() : null } });
+          notify(t("publishing.done.resubmit", { title }));
+          rows = rows.map((x) => (x.id === p.id ? { ...x, resubmitted_as: created.id } : x));
+          const shown = (!filter.status || filter.status === created.status) && (!filter.account || filter.account === created.account_id);
+          if (shown) { rows = [created, ...rows]; offset += 1; }
+          draw();
+        } catch (err) { notifyError(err); update(); }
+      }
+
+      tr.after(el("tr", { className: "resubmit-row" }, el("td", { colspan: 8 },
+        el("p", { className: "resubmit-head" }, el("strong", {}, t("publishing.resubmit_title", {
+          title, channel: channel ? channelName(channel) : p.channel_id }))),
+        el("p", { className: "muted small" }, t("publishing.resubmit_hint")),
+        el("div", { className: "resubmit-form" }, el("span", {}, t("publishing.resubmit_post_id")), postIdInput),
+        box,
+        el("div", { className: "actions" }, go,
+          el("button", { type: "button", className: "link", onclick: (e) => e.target.closest("tr").remove() }, t("publishing.cancel"))))));
+      postIdInput.focus();
+      check();
     }
 
     function openReject(tr, p, act) {
