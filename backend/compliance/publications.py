@@ -176,7 +176,7 @@ def record_publication(
 def get_publication(session: Session, publication_id: uuid.UUID) -> Publication:
     pub = session.get(Publication, publication_id)
     if pub is None:
-        raise NotFound(f"publication {publication_id} not found")
+        raise NotFound(key="publication-not-found", params={"id": str(publication_id)})
     return pub
 
 

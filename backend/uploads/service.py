@@ -153,10 +153,10 @@ def ingest_spooled(
         except ProbeRejection as exc:
             raise _REJECTIONS.get(exc.reason, errors.NotMedia)(exc.detail) from exc
         except InspectFailed as exc:
-            raise errors.NotMedia("the file could not be read as media") from exc
+            raise errors.NotMedia(key="media-unreadable") from exc
         declared = request.declared_media_type
         if declared is not None and facts.media_type != declared.value:
-            raise errors.KindMismatch(f"declared {declared.value}, but the file is {facts.media_type}")
+            raise errors.KindMismatch(key="media-kind-mismatch", params={"declared": declared.value, "actual": facts.media_type})
 
         material_id = request.material_id or uuid.uuid4()
         keys = material_keys(material_id, facts.container)
