@@ -29,6 +29,7 @@ class AppError(Exception):
     ) -> None:
         self.key = key
         self.params: dict[str, Any] = dict(params or {})
+        self.english_given = detail is not None  # the raiser's own English words (a library's), kept in English
         if detail is None and key is not None:
             detail = i18n.text(key, i18n.EN, self.params)
         self.explicit_detail = detail is not None
@@ -47,7 +48,7 @@ class AppError(Exception):
     def detail_in(self, language: str) -> str:
         """The detail in `language` where it is worded there; else the English detail (the title says
         what happened in the caller's language); no detail given: the title."""
-        if self.key is not None:
+        if self.key is not None and not (language == i18n.EN and self.english_given):
             worded = i18n.text(self.key, language, self.params)
             if worded is not None:
                 return worded

@@ -70,13 +70,13 @@ def chosen(preference: str | None, accept_language: str | None) -> str:
 
 
 def number(value: float, language: str = ZH) -> str:
-    """12000 -> '1.2万' and 150000000 -> '1.5亿' in Chinese (as platforms and reports show counts);
-    '12,000' in English. Below 10,000 both group thousands and drop a zero fraction."""
+    """As the web app's number() writes counts (Intl compact notation, at most one decimal): 12000 ->
+    '1.2万', 10000 -> '1万', 150000000 -> '1.5亿' in Chinese; '12,000' in English. Below 10,000 both
+    group thousands."""
     if language == ZH:
-        if abs(value) >= 1e8:
-            return f"{value / 1e8:.1f}亿"
-        if abs(value) >= 1e4:
-            return f"{value / 1e4:.1f}万"
+        for scale, unit in ((1e8, "亿"), (1e4, "万")):
+            if abs(value) >= scale:
+                return f"{value / scale:.1f}".removesuffix(".0") + unit
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 

@@ -72,8 +72,9 @@ def _placeholders(template: str) -> set[str]:
 def test_detail_catalogues_match_and_every_key_raised_is_there() -> None:
     zh, en = i18n.details_catalogue("zh-CN"), i18n.details_catalogue("en")
     assert sorted(set(en) - set(zh)) == [], "texts with no Chinese wording"
-    # Chinese may word pydantic's error types (validation.<type>); English shows pydantic's own message.
-    assert sorted(k for k in set(zh) - set(en) if not k.startswith("validation.")) == []
+    # Chinese words pydantic's error types (validation.<type>) and the media library's refusals (media.<text>);
+    # in English those answers keep the library's own message.
+    assert sorted(k for k in set(zh) - set(en) if not k.startswith(("validation.", "media."))) == []
     for key in en:
         assert _placeholders(zh[key]) == _placeholders(en[key]), key
     source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "backend").rglob("*.py"))
@@ -85,6 +86,7 @@ def test_detail_catalogues_match_and_every_key_raised_is_there() -> None:
 
 def test_numbers_as_the_team_writes_them() -> None:
     assert i18n.number(12_000) == "1.2万" and i18n.number(150_000_000) == "1.5亿" and i18n.number(23_808) == "2.4万"
+    assert i18n.number(10_000) == "1万" and i18n.number(12_000_000) == "1200万"
     assert i18n.number(9_876) == "9,876" and i18n.number(12_000, "en") == "12,000"
     assert i18n.file_size(1024 * 1024) == "1 MB" and i18n.file_size(1536 * 1024 * 1024) == "1.5 GB"
     assert i18n.file_size(512) == "512 B"
@@ -210,3 +212,24 @@ def test_the_problem_list_and_pages_speak_the_callers_language(anon_client) -> N
 def test_web_catalogues_are_the_source_of_the_titles() -> None:
     web = json.loads((ROOT / "backend/web/static/i18n/zh-CN.json").read_text(encoding="utf-8"))
     assert errors.Unauthorized.title_in("zh-CN") == web["problem.unauthorized"].removesuffix("。")
+
+
+def test_media_refusals_in_chinese(anon_client, keys: Keys) -> None:
+    headers = {**Keys.auth(keys.editor), "Content-Type": "application/octet-stream"}
+    text = b"this is a spreadsheet, not a video\n" * 100
+    zh = anon_client.post("/api/v1/materials", content=text, params={"filename": "a.mp4"}, headers={**headers, **ZH})
+    en = anon_client.post("/api/v1/materials", content=text, params={"filename": "a.mp4"}, headers=headers)
+    assert zh.status_code == en.status_code == 422 and zh.json()["type"] == en.json()["type"] == "/problems/media-unrecognised"
+    assert zh.json()["title"] == "这不是能识别的视频、音频或图片文件"
+    assert zh.json()["detail"] == "这不是能识别的视频、音频或图片文件" and CJK.search(zh.json()["detail"])
+    assert en.json()["detail"] == "the file is not a recognised video, audio or image"  # the media library's words
+    _same_apart_from_words(zh.json(), en.json())
+    empty = anon_client.post("/api/v1/materials", content=b"", params={"filename": "a.mp4"}, headers={**headers, **ZH})
+    assert empty.json()["type"] == "/problems/media-empty" and empty.json()["detail"] == "上传的文件是空的（0 字节）"
+
+
+def test_every_media_refusal_the_library_names_is_worded_in_chinese() -> None:
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "workers" / "media").rglob("*.py"))
+    named = set(re.findall(r"""\btext=["']([\w\-]+)["']""", source))
+    assert len(named) >= 15
+    assert sorted(f"media.{n}" for n in named if f"media.{n}" not in i18n.details_catalogue("zh-CN")) == []
