@@ -134,7 +134,8 @@ copies), re-cuts it into platform presets, and tracks channel quotas.
 Every endpoint except `/health`, `/ready` and signing in needs an API key (`Authorization: Bearer rh_...`
 or `X-API-Key`) or the web app's session cookie (`POST /api/v1/session`); a cookie-authenticated request
 that changes something also sends the session's `X-CSRF-Token`. Errors are `application/problem+json` (RFC 9457); switch on `type`, listed at
-`GET /problems`."""
+`GET /problems`. Their `title` and `detail` are in Simplified Chinese unless `Accept-Language` asks for English
+(`en`); `Content-Language` says which."""
 
 
 def create_app() -> FastAPI:

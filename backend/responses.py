@@ -27,7 +27,8 @@ PROBLEM_JSON = "application/problem+json"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "RFC 9457 problem details; switch on `type` (listed at GET /problems)",
+    "description": "RFC 9457 problem details; switch on `type` (listed at GET /problems). `title` and `detail` "
+    "are in Simplified Chinese unless Accept-Language asks for English (en)",
     "required": ["type", "title", "status"],
     "properties": {
         "type": {"type": "string"},

@@ -92,13 +92,16 @@ def file_size(n: int) -> str:
 
 
 class _Formatter(string.Formatter):
-    """`{rows:count}` as `number()` in the text's language, `{limit:size}` as `file_size()`; any other
-    field as str.format has it."""
+    """`{rows:count}` as `number()` in the text's language, `{limit:size}` as `file_size()`; a parameter
+    that is a mapping of languages to words as its words in the text's language; any other field as
+    str.format has it."""
 
     def __init__(self, language: str) -> None:
         self.language = language
 
     def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, Mapping):  # a parameter worded per language: {"zh-CN": ..., "en": ...}
+            value = value.get(self.language, value.get(EN, ""))
         if format_spec == "count" and isinstance(value, int | float):
             return number(value, self.language)
         if format_spec == "size" and isinstance(value, int):
