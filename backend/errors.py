@@ -17,7 +17,9 @@ class AppError(Exception):
     """`title` is the English summary for logs and the CLI; an answer takes its title, in the caller's
     language, from the catalogues (backend/i18n). A detail worded in both languages is raised with `key`
     (a text of backend/i18n/details.<lang>.json) and `params` (its named parameters); `detail` is then the
-    English text. A plain `detail` string is answered as it is, in every language."""
+    English text. Given both, `detail` stays the English words and `key` words the other languages (a
+    library's own English message, e.g. the media probe's). A plain `detail` string is answered as it is,
+    in every language, under a title in the caller's language."""
 
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
