@@ -139,7 +139,7 @@ def find_account(session: Session, ref: str) -> PlatformAccount:
         raise NotFound(key="account-name-not-found", params={"name": ref})
     if len(found) > 1:
         ids = ", ".join(f"{a.platform_id}:{a.id}" for a in found)
-        raise Conflict(f"有 {len(found)} 个店铺账号名为「{ref}」，请用 ID：{ids}")
+        raise Conflict(key="account-name-ambiguous", params={"count": len(found), "name": ref, "ids": ids})
     return found[0]
 
 
@@ -167,7 +167,7 @@ def delete_account(session: Session, account_id: uuid.UUID) -> None:
         select(sa.func.count()).select_from(Publication).where(Publication.account_id == account_id)
     ).one()
     if used:
-        raise AccountInUse(f"account {account_id} has {used} publications; their history would be lost")
+        raise AccountInUse(key="account-in-use", params={"id": str(account_id), "count": used})
     session.delete(account)
     session.flush()
 

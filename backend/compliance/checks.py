@@ -169,9 +169,9 @@ def check_submission(
     passed = set(override)
     unknown = passed - set(CHECKS)
     if unknown:
-        raise ValidationFailed(f"unknown check {', '.join(sorted(unknown))}; use {', '.join(CHECKS)}")
+        raise ValidationFailed(key="override-unknown-check", params={"checks": ", ".join(sorted(unknown)), "known": ", ".join(CHECKS)})
     if passed and not (reason or "").strip():
-        raise ValidationFailed("passing over a submission check needs override_reason (why it may go anyway)")
+        raise ValidationFailed(key="override-needs-reason")
     failed = failed_checks(session, material, channel)
     refused = [m for m in failed if m.check not in passed]
     if refused:
@@ -247,10 +247,10 @@ def check_before_submission(
         select(AccountChannel).where(AccountChannel.account_id == account_id, AccountChannel.channel_id == channel_id)
     ).first()
     if channel is None:
-        raise UnknownChannel(f"account {account_id} has no channel {channel_id!r}")
+        raise UnknownChannel(key="channel-not-found", params={"account": str(account_id), "channel": channel_id})
     material = session.get(Material, material_id)
     if material is None:
-        raise UnknownMaterial(f"material {material_id} does not exist")
+        raise UnknownMaterial(key="material-does-not-exist", params={"id": str(material_id)})
     needs_audio = platform_needs_audio(account.platform_id)
     found: list[Finding] = []
     if material.status == MaterialStatus.deleted:
