@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import html
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import exc as sa_exc
@@ -28,7 +29,15 @@ from backend.platforms import endpoints as presets_api
 from backend.proxies import endpoints as proxies_api
 from backend.reframe import endpoints as reframe_api
 from backend.renders import endpoints as renders_api
-from backend.responses import PROBLEM_JSON, PathMethods, SecurityHeaders, problem_response, problems
+from backend.responses import (
+    PROBLEM_JSON,
+    PathMethods,
+    SecurityHeaders,
+    answer_language,
+    problem_response,
+    problems,
+    validation_detail,
+)
 from backend.uploads import endpoints as tus
 from backend.web import endpoints as web
 
@@ -53,7 +62,7 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()
         ]
-        detail = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems[:5])
+        detail = validation_detail(exc.errors(), answer_language(request))
         return problem_response(errors.ValidationFailed(detail, errors=problems), request)
 
     @app.exception_handler(StarletteHTTPException)
@@ -63,11 +72,17 @@ def install_error_handlers(app: FastAPI) -> None:
             body = {"type": "about:blank", "title": str(exc.detail), "status": exc.status_code}
             return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != cls.title else None
+        where = {"method": request.method, "path": request.url.path}
+        allow = request.app.state.path_methods.allowed(request.url.path) if exc.status_code == 405 else ""
         if exc.status_code == 404 and detail in (None, "Not Found"):
-            detail = f"no such endpoint: {request.method} {request.url.path}"
-        response = problem_response(cls(detail), request)
+            problem = cls(key="endpoint-not-found", params=where)
+        elif exc.status_code == 405 and detail in (None, "Method Not Allowed"):
+            problem = cls(key="method-not-allowed", params={**where, "allow": allow})
+        else:
+            problem = cls(detail)
+        response = problem_response(problem, request)
         if exc.status_code == 405:
-            response.headers["Allow"] = request.app.state.path_methods.allowed(request.url.path)
+            response.headers["Allow"] = allow
         return response
 
     @app.exception_handler(sa_exc.SQLAlchemyError)
@@ -78,7 +93,7 @@ def install_error_handlers(app: FastAPI) -> None:
         problem = errors.database_error(exc)
         if problem is None:
             log.exception("database error on %s %s", request.method, request.url.path)
-            problem = errors.AppError("an unexpected error occurred; it has been logged")
+            problem = errors.AppError(key="unexpected-error")
         else:
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return problem_response(problem, request)
@@ -86,7 +101,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(errors.AppError("an unexpected error occurred; it has been logged"), request)
+        return problem_response(errors.AppError(key="unexpected-error"), request)
 
 
 @asynccontextmanager
@@ -119,7 +134,8 @@ copies), re-cuts it into platform presets, and tracks channel quotas.
 Every endpoint except `/health`, `/ready` and signing in needs an API key (`Authorization: Bearer rh_...`
 or `X-API-Key`) or the web app's session cookie (`POST /api/v1/session`); a cookie-authenticated request
 that changes something also sends the session's `X-CSRF-Token`. Errors are `application/problem+json` (RFC 9457); switch on `type`, listed at
-`GET /problems`."""
+`GET /problems`. Their `title` and `detail` are in Simplified Chinese unless `Accept-Language` asks for English
+(`en`); `Content-Language` says which."""
 
 
 def create_app() -> FastAPI:
@@ -142,18 +158,26 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, the guard's refusals too
 
     @app.get("/problems", tags=["health"], summary="Every problem type this API returns")
-    def problem_types() -> list[dict[str, Any]]:
-        return [{"type": c.type_uri(), "title": c.title, "status": c.status} for c in errors.error_classes()]
+    def problem_types(request: Request, response: Response) -> list[dict[str, Any]]:
+        language = answer_language(request)
+        response.headers["Content-Language"] = language
+        response.headers["Vary"] = "Accept-Language"
+        return [{"type": c.type_uri(), "title": c.title_in(language), "status": c.status} for c in errors.error_classes()]
 
     @app.get(
         "/problems/{slug}", tags=["health"], summary="One problem type", response_class=HTMLResponse,
         responses=problems(404, 422),
     )
-    def problem_type(slug: str) -> HTMLResponse:
+    def problem_type(slug: str, request: Request) -> HTMLResponse:
+        language = answer_language(request)
         for c in errors.error_classes():
             if c.slug == slug:
-                return HTMLResponse(f"<h1>{c.title}</h1><p>HTTP {c.status}. Type <code>{c.type_uri()}</code>.</p>")
-        raise errors.NotFound(f"no problem type {slug!r}")
+                return HTMLResponse(
+                    f'<!doctype html><html lang="{language}"><meta charset="utf-8"><h1>{html.escape(c.title_in(language))}</h1>'
+                    f"<p>HTTP {c.status}. Type <code>{c.type_uri()}</code>.</p></html>",
+                    headers={"Content-Language": language, "Vary": "Accept-Language"},
+                )
+        raise errors.NotFound(key="problem-type-not-found", params={"slug": slug})
 
     app.state.path_methods = PathMethods([app.router, *(module.router for module in modules)])
     return app

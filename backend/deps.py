@@ -22,6 +22,7 @@ from backend.auth.sessions import SignedIn, csrf_matches, resolve
 from backend.config import Settings, get_settings
 from backend.db import get_engine, session_scope
 from backend.errors import CsrfFailed, Forbidden, Unauthorized
+from backend.i18n import LANGUAGE_SCOPE
 from backend.objectstore import get_storage  # re-exported: the API's storage is the process's
 from storage import Storage
 
@@ -108,7 +109,7 @@ def lookup_session(cookie: str, method: str, csrf: str | None) -> SignedIn:
     with session_scope() as session:
         signed_in = resolve(session, get_settings(), cookie)
     if method not in SAFE_METHODS and not csrf_matches(signed_in, csrf):
-        raise CsrfFailed(f"send the session's CSRF token (from GET /api/v1/session) in {CSRF_HEADER}")
+        raise CsrfFailed(key="csrf-token-missing", params={"header": CSRF_HEADER})
     return signed_in
 
 
@@ -121,7 +122,7 @@ def lookup_caller(headers: Mapping[str, str], cookies: Mapping[str, str], method
     if cookie:
         signed_in = lookup_session(cookie, method, headers.get(CSRF_HEADER.lower()))
         return signed_in.key, signed_in
-    raise Unauthorized("sign in to the web app, or send an API key as 'Authorization: Bearer rh_...' or 'X-API-Key'")
+    raise Unauthorized(key="sign-in-or-api-key")
 
 
 async def authenticate_request(conn: HTTPConnection) -> ApiKey:
@@ -132,6 +133,8 @@ async def authenticate_request(conn: HTTPConnection) -> ApiKey:
     key, signed_in = await run_in_threadpool(lookup_caller, conn.headers, conn.cookies, conn.scope.get("method", "GET"))
     conn.scope[KEY_SCOPE] = key
     conn.scope[SIGNED_IN_SCOPE] = signed_in
+    if signed_in is not None:  # the person's own choice of language, for error answers (backend/i18n)
+        conn.scope[LANGUAGE_SCOPE] = str(signed_in.user.language)
     return key
 
 
@@ -151,7 +154,7 @@ CurrentKey = Annotated[ApiKey, Depends(current_key)]
 def require(role: Role):
     async def check(key: CurrentKey) -> ApiKey:  # no I/O: stays on the event loop
         if Role(key.role).rank < role.rank:
-            raise Forbidden(f"this action needs the {role.value} role; the caller has {key.role}")
+            raise Forbidden(key="role-required", params={"role": role.value, "has": str(key.role)})
         return key
 
     return check
@@ -166,7 +169,7 @@ async def signed_in(request: Request, _: CurrentKey) -> SignedIn:
     """The signed-in person (session cookie); an API key is no person: 401."""
     found = request.scope.get(SIGNED_IN_SCOPE)
     if not isinstance(found, SignedIn):
-        raise Unauthorized("this endpoint is about a signed-in person: sign in to the web app (an API key is not one)")
+        raise Unauthorized(key="person-required")
     return found
 
 

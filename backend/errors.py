@@ -5,18 +5,36 @@ Each class has an HTTP status, a stable `type` slug and a title; clients switch 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
+
+from backend import i18n
 
 PROBLEM_BASE = "/problems/"
 
 
 class AppError(Exception):
+    """`title` is the English summary for logs and the CLI; an answer takes its title, in the caller's
+    language, from the catalogues (backend/i18n). A detail worded in both languages is raised with `key`
+    (a text of backend/i18n/details.<lang>.json) and `params` (its named parameters); `detail` is then the
+    English text. Given both, `detail` stays the English words and `key` words the other languages (a
+    library's own English message, e.g. the media probe's). A plain `detail` string is answered as it is,
+    in every language, under a title in the caller's language."""
+
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
     retry_after: ClassVar[int | None] = None  # seconds, sent as Retry-After when set
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, key: str | None = None, params: Mapping[str, Any] | None = None, **extra: Any
+    ) -> None:
+        self.key = key
+        self.params: dict[str, Any] = dict(params or {})
+        self.english_given = detail is not None  # the raiser's own English words (a library's), kept in English
+        if detail is None and key is not None:
+            detail = i18n.text(key, i18n.EN, self.params)
+        self.explicit_detail = detail is not None
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra
@@ -25,12 +43,27 @@ class AppError(Exception):
     def type_uri(cls) -> str:
         return PROBLEM_BASE + cls.slug
 
-    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+    @classmethod
+    def title_in(cls, language: str) -> str:
+        return i18n.title(cls.slug, language) or cls.title
+
+    def detail_in(self, language: str) -> str:
+        """The detail in `language` where it is worded there; else the English detail (the title says
+        what happened in the caller's language); no detail given: the title."""
+        if self.key is not None and not (language == i18n.EN and self.english_given):
+            worded = i18n.text(self.key, language, self.params)
+            if worded is not None:
+                return worded
+        if not self.explicit_detail:
+            return self.title_in(language)
+        return self.detail
+
+    def to_problem(self, instance: str | None = None, language: str = i18n.EN) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": self.type_uri(),
-            "title": self.title,
+            "title": self.title_in(language),
             "status": self.status,
-            "detail": self.detail,
+            "detail": self.detail_in(language),
         }
         if instance:
             body["instance"] = instance
@@ -108,7 +141,7 @@ def database_error(exc: BaseException) -> AppError | None:
     from sqlalchemy import exc as sa_exc
 
     if isinstance(exc, sa_exc.TimeoutError):  # QueuePool: no connection came free in time
-        return DatabaseUnavailable("no database connection came free in time")
+        return DatabaseUnavailable(key="database-no-connection")
     if isinstance(exc, sa_exc.DBAPIError) and (
         exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
     ):
@@ -185,8 +218,10 @@ class SignInThrottled(AppError):
     status, slug, title = 429, "sign-in-throttled", "Too many failed sign-ins; wait and try again"
     retry_after = 900
 
-    def __init__(self, detail: str, *, wait_s: int) -> None:
-        super().__init__(detail, retry_after_s=wait_s)
+    def __init__(
+        self, detail: str | None = None, *, wait_s: int, key: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(detail, key=key, params=params, retry_after_s=wait_s)
         vars(self)["retry_after"] = wait_s  # this refusal's own Retry-After (the class's is the longest)
 
 

@@ -155,7 +155,7 @@ class BodyGuard:
         limit = body_route.limit
         declared = headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge(f"this endpoint takes at most {limit} bytes; the request declares {int(declared)}")
+            raise BodyTooLarge(key="body-too-large-declared", params={"limit": limit, "declared": int(declared)})
         body = bytearray()
         while True:
             message = await receive()
@@ -163,7 +163,7 @@ class BodyGuard:
                 return None
             body += message.get("body", b"")
             if len(body) > limit:
-                raise BodyTooLarge(f"this endpoint takes at most {limit} bytes")
+                raise BodyTooLarge(key="body-too-large", params={"limit": limit})
             if not message.get("more_body", False):
                 break
         data = bytes(body)

@@ -254,12 +254,18 @@ def keys(app_env: dict[str, str]) -> Keys:
     return Keys(tokens[Role.admin], tokens[Role.editor], tokens[Role.viewer])
 
 
+# The API answers errors in Chinese unless asked otherwise; the shared clients ask for English so that a
+# test about behaviour can read a detail without depending on its wording. The Chinese default and the
+# negotiation are tested in tests/kernel/test_problem_language.py (a request's own header wins).
+ENGLISH = {"Accept-Language": "en"}
+
+
 @pytest.fixture
 def client(app_env: dict[str, str], keys: Keys) -> Iterator[TestClient]:
-    """An API client authenticated as an editor (use `keys` for other roles)."""
+    """An API client authenticated as an editor (use `keys` for other roles), asking for English."""
     from backend.app import create_app
 
-    with TestClient(create_app(), headers=Keys.auth(keys.editor)) as test_client:
+    with TestClient(create_app(), headers={**Keys.auth(keys.editor), **ENGLISH}) as test_client:
         yield test_client
 
 
@@ -267,5 +273,5 @@ def client(app_env: dict[str, str], keys: Keys) -> Iterator[TestClient]:
 def anon_client(app_env: dict[str, str]) -> Iterator[TestClient]:
     from backend.app import create_app
 
-    with TestClient(create_app()) as test_client:
+    with TestClient(create_app(), headers=ENGLISH) as test_client:
         yield test_client

@@ -47,11 +47,11 @@ def find_key(session: Session, prefix: str) -> ApiKey | None:
 
 def authenticate(session: Session, token: str | None) -> ApiKey:
     if not token or not token.startswith(KEY_PREFIX):
-        raise Unauthorized("send an API key as 'Authorization: Bearer rh_...' or 'X-API-Key'")
+        raise Unauthorized(key="api-key-missing")
     prefix, _, secret = token[len(KEY_PREFIX) :].partition("_")
     key = find_key(session, prefix)
     if key is None or key.revoked_at is not None or not hmac.compare_digest(key.secret_sha256, _digest(secret)):
-        raise Unauthorized("the API key is unknown or revoked")
+        raise Unauthorized(key="api-key-unknown")
     return key
 
 
@@ -74,7 +74,7 @@ def list_api_keys(session: Session) -> list[ApiKey]:
 def revoke_api_key(session: Session, key_id: uuid.UUID) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None or key.user_id is not None:
-        raise NotFound(f"API key {key_id} not found")
+        raise NotFound(key="api-key-not-found", params={"id": str(key_id)})
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)

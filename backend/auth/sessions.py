@@ -75,7 +75,8 @@ def _check_throttle(session: Session, settings: Settings, username: str, ip: str
         if count >= limit and oldest is not None:
             wait = max(1, int((oldest + window - now).total_seconds()) + 1)
             raise SignInThrottled(
-                f"{count} failed sign-ins in {settings.login_window_minutes:g} minutes; try again in {wait} s", wait_s=wait
+                key="sign-in-throttled", params={"count": count, "minutes": settings.login_window_minutes, "wait": wait},
+                wait_s=wait,
             )
 
 
@@ -98,7 +99,7 @@ def sign_in(
     session.add(LoginAttempt(username=name, ip=ip[:64], succeeded=ok))
     session.flush()
     if not ok or user is None:
-        raise SignInFailed("the user name or the password is wrong, or the account is disabled")
+        raise SignInFailed(key="sign-in-failed")
     rehash_if_needed(session, user, password)
     if previous_token:
         revoke_token(session, previous_token)
@@ -129,13 +130,13 @@ def resolve(session: Session, settings: Settings, token: str) -> SignedIn:
     """The live session for a cookie's token, its idle expiry slid forward (at most once a minute)."""
     row = session.exec(_BY_TOKEN, params={"digest": token_digest(token)}).first()
     if row is None:
-        raise Unauthorized("the session is unknown; sign in again")
+        raise Unauthorized(key="session-unknown")
     web_session, user, key = row
     now = utcnow()
     if web_session.revoked_at is not None or user.disabled_at is not None:
-        raise Unauthorized("the session has ended; sign in again")
+        raise Unauthorized(key="session-ended")
     if now >= web_session.expires_at or now >= web_session.absolute_expires_at:
-        raise Unauthorized("the session has expired; sign in again")
+        raise Unauthorized(key="session-expired")
     if (now - web_session.last_seen_at).total_seconds() > TOUCH_SECONDS:
         web_session.last_seen_at = now
         web_session.expires_at = min(now + timedelta(hours=settings.session_idle_hours), web_session.absolute_expires_at)

@@ -70,7 +70,7 @@ def find_user(session: Session, username: str) -> User | None:
 def get_user(session: Session, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"user {user_id} not found")
+        raise NotFound(key="user-not-found", params={"id": str(user_id)})
     return user
 
 

@@ -432,7 +432,7 @@ def dry_run_rule(
         return RuleDryRun(**base, clip_count=count, reasons=[why], materials=rules.matching_materials(session, rule))
     material = session.get(Material, material_id)
     if material is None or material.status == MaterialStatus.deleted:
-        raise errors.NotFound(f"no material {material_id}")
+        raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     found = rules.assess(session, rule, material)
     return RuleDryRun(
         **base, material_id=material.id, matched=found.matched, would_start=found.would_start, reasons=found.reasons,

@@ -49,7 +49,7 @@ MAX_ATTEMPTS = 3
 def _analysable(session: Session, material_id: uuid.UUID) -> Material:
     m = session.get(Material, material_id)
     if m is None or m.status == MaterialStatus.deleted:
-        raise errors.NotFound(f"no material {material_id}")
+        raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     if m.media_type != MediaType.video or m.kind != MaterialKind.source:
         raise errors.AnalysisNotPossible("only a source video (a recording) is analysed")
     if m.status != MaterialStatus.ready or not m.storage_key:
@@ -82,7 +82,7 @@ def get_analysis(session: Session, analysis_id: uuid.UUID) -> Analysis:
 
 def list_analyses(session: Session, material_id: uuid.UUID) -> list[Analysis]:
     if session.get(Material, material_id) is None:
-        raise errors.NotFound(f"no material {material_id}")
+        raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     return list(session.scalars(
         select(Analysis).where(col(Analysis.material_id) == material_id).order_by(col(Analysis.version).desc())
     ))
@@ -323,7 +323,7 @@ def compute_proposals(
     replace the material's open proposals. Nothing is rendered. The material's row is locked meanwhile
     (PostgreSQL), so two requests at once do not both replace the same open proposals."""
     if session.get(Material, material_id, with_for_update=True) is None:
-        raise errors.NotFound(f"no material {material_id}")
+        raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     analysis = current_analysis(session, material_id)
     if analysis is None:
         raise errors.ProposalsNeedAnalysis(f"material {material_id} has no succeeded analysis; start one first")
@@ -353,7 +353,7 @@ def compute_proposals(
 
 def list_proposals(session: Session, material_id: uuid.UUID, status: ProposalStatus | None = None) -> list[Proposal]:
     if session.get(Material, material_id) is None:
-        raise errors.NotFound(f"no material {material_id}")
+        raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     query = select(Proposal).where(col(Proposal.material_id) == material_id)
     if status is not None:
         query = query.where(col(Proposal.status) == status)
@@ -667,7 +667,7 @@ def review_material(
     """Approve or reject a draft. Deciding again is a conflict: a decision is a person's, not undone here."""
     m = session.get(Material, material_id)
     if m is None or m.status == MaterialStatus.deleted:
-        raise errors.NotFound(f"no material {material_id}")
+        raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     session.execute(select(Material.id).where(col(Material.id) == m.id).with_for_update())
     session.refresh(m)
     if m.review_state != ReviewState.draft:

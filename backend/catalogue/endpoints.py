@@ -82,7 +82,7 @@ async def _limited(request: Request, max_bytes: int) -> AsyncGenerator[bytes, No
     async for chunk in request.stream():
         seen += len(chunk)
         if seen > max_bytes + 1024 * 1024:  # multipart framing allowance; the file itself is checked exactly
-            raise errors.PayloadTooLarge(f"the upload is larger than the limit of {max_bytes} bytes")
+            raise errors.PayloadTooLarge(key="upload-too-large", params={"limit": max_bytes})
         yield chunk
 
 
@@ -136,7 +136,7 @@ async def upload_material(
     multipart = content_type.startswith("multipart/form-data")
     declared = _declared_length(request)
     if not multipart and declared is not None and declared > settings.max_upload_bytes:
-        raise errors.PayloadTooLarge(f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
+        raise errors.PayloadTooLarge(key="upload-too-large", params={"limit": settings.max_upload_bytes})
     inspector = None
     if multipart:
         spooled = await _spool_multipart(request, settings, req)
@@ -303,7 +303,7 @@ def _downloadable(session, material_id: uuid.UUID) -> Material:
     if material.status == MaterialStatus.deleted:
         raise errors.Gone("the material is deleted; restore it to download")
     if not material.storage_key:
-        raise errors.NotFound("the material has no stored file yet")
+        raise errors.NotFound(key="material-no-file")
     return material
 
 

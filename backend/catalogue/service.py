@@ -54,7 +54,7 @@ def limits_from(settings: Settings) -> Limits:
 def get_material(session: Session, material_id: uuid.UUID, *, include_deleted: bool = True) -> Material:
     material = session.get(Material, material_id)
     if material is None or (not include_deleted and material.status == MaterialStatus.deleted):
-        raise NotFound(f"material {material_id} not found")
+        raise NotFound(key="material-not-found", params={"id": str(material_id)})
     return material
 
 

@@ -146,7 +146,7 @@ def update_tag(session: Session, tag_id: int, *, name_en: str | None, name_zh: s
 def get_tag(session: Session, tag_id: int) -> Tag:
     tag = session.get(Tag, tag_id)
     if tag is None:
-        raise NotFound(f"tag {tag_id} not found")
+        raise NotFound(key="tag-not-found", params={"ref": str(tag_id)})
     return tag
 
 
@@ -185,7 +185,7 @@ def resolve_tag_refs(session: Session, refs: Iterable[str], *, create: bool) -> 
             continue
         if ref.isascii() and ref.isdigit():  # str.isdigit alone takes '²', which int() refuses
             if int(ref) > INT32_MAX:
-                raise NotFound(f"tag {ref} not found")
+                raise NotFound(key="tag-not-found", params={"ref": str(ref)})
             tags.append(get_tag(session, int(ref)))
             continue
         category_text, sep, name = ref.replace("：", ":").partition(":")  # a full-width colon too
@@ -200,7 +200,7 @@ def resolve_tag_refs(session: Session, refs: Iterable[str], *, create: bool) -> 
         found = _find_by_name(session, category, name_en, name_zh)
         if found is None:
             if not create:
-                raise NotFound(f"tag {ref!r} not found")
+                raise NotFound(key="tag-not-found", params={"ref": repr(ref)})
             found = ensure_tag(session, category=category, name_en=name_en, name_zh=name_zh)
         tags.append(found)
     return list({t.id: t for t in tags}.values())
@@ -266,4 +266,4 @@ def _require_materials(session: Session, material_ids: Sequence[uuid.UUID]) -> N
     found = set(session.exec(select(Material.id).where(Material.id.in_(ids))))  # type: ignore[attr-defined]
     missing = ids - found
     if missing:
-        raise NotFound(f"{len(missing)} material(s) not found", missing=sorted(str(m) for m in missing))
+        raise NotFound(key="materials-not-found", params={"count": len(missing)}, missing=sorted(str(m) for m in missing))

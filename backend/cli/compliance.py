@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from backend.cli.common import migrate_database
+from backend.i18n import DEFAULT
 
 report_app = typer.Typer(help="Compliance status and the monthly quota report.", no_args_is_help=True)
 
@@ -50,7 +51,7 @@ def monthly(
         with session_scope() as session:
             report = monthly.monthly_report(session, month, _as_of(as_of))
     except AppError as exc:
-        typer.echo(f"error: {exc.detail} [{exc.type_uri()}]", err=True)
+        typer.echo(f"error: {exc.detail_in(DEFAULT)} [{exc.type_uri()}]", err=True)  # in Chinese, as reports are
         raise typer.Exit(code=1) from exc
     out.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
@@ -133,7 +134,7 @@ def _write(work):
         with session_scope() as session:
             return work(session)
     except AppError as exc:
-        typer.echo(f"error: {exc.detail} [{exc.type_uri()}]", err=True)
+        typer.echo(f"error: {exc.detail_in(DEFAULT)} [{exc.type_uri()}]", err=True)  # in Chinese, as reports are
         raise typer.Exit(code=1) from exc
 
 

@@ -124,7 +124,7 @@ def _rule_values(rule: Any) -> dict[str, Any]:
 def get_account(session: Session, account_id: uuid.UUID) -> PlatformAccount:
     account = session.get(PlatformAccount, account_id)
     if account is None:
-        raise NotFound(f"account {account_id} not found")
+        raise NotFound(key="account-not-found", params={"id": str(account_id)})
     return account
 
 
@@ -136,10 +136,10 @@ def find_account(session: Session, ref: str) -> PlatformAccount:
         pass
     found = list(session.exec(select(PlatformAccount).where(PlatformAccount.name == ref)))
     if not found:
-        raise NotFound(f"没有名为「{ref}」的店铺账号 (no account named {ref!r})")
+        raise NotFound(key="account-name-not-found", params={"name": ref})
     if len(found) > 1:
         ids = ", ".join(f"{a.platform_id}:{a.id}" for a in found)
-        raise Conflict(f"有 {len(found)} 个店铺账号名为「{ref}」，请用 ID：{ids}")
+        raise Conflict(key="account-name-ambiguous", params={"count": len(found), "name": ref, "ids": ids})
     return found[0]
 
 
@@ -167,7 +167,7 @@ def delete_account(session: Session, account_id: uuid.UUID) -> None:
         select(sa.func.count()).select_from(Publication).where(Publication.account_id == account_id)
     ).one()
     if used:
-        raise AccountInUse(f"account {account_id} has {used} publications; their history would be lost")
+        raise AccountInUse(key="account-in-use", params={"id": str(account_id), "count": used})
     session.delete(account)
     session.flush()
 
@@ -194,7 +194,7 @@ def get_channel(session: Session, account_id: uuid.UUID, channel_id: str) -> Acc
         )
     ).first()
     if channel is None:
-        raise NotFound(f"account {account_id} has no channel {channel_id!r}")
+        raise NotFound(key="channel-not-found", params={"account": str(account_id), "channel": channel_id})
     return channel
 
 

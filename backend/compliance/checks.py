@@ -118,6 +118,32 @@ def duplicate_on_channel(session: Session, material: Material, channel: AccountC
     return None
 
 
+def misfit_in_english(misfit: Misfit, channel: AccountChannel) -> str:
+    """A misfit's words for an English answer (its `detail` is Chinese), from its code and figures."""
+    p, name = misfit.params, f"channel “{channel.name_en}”"
+    match misfit.code:
+        case "media_type":
+            return f"the material is {p['media_type']}; {name} only takes {' or '.join(p['accepted'])}"
+        case "aspect":
+            return f"the picture is {p['aspect']} ({p['width']}×{p['height']}); {name} needs {' or '.join(p['accepted'])}"
+        case "duration_long":
+            return f"the material runs {_seconds(p['duration_s'])} s; {name} takes at most {_seconds(p['max_duration_s'])} s"
+        case "duration_short":
+            return f"the material runs {_seconds(p['duration_s'])} s; {name} needs at least {_seconds(p['min_duration_s'])} s"
+        case "duplicate":
+            return f"the material is already {p['status']} on {name} (publication {p['publication_id']})"
+        case "duplicate_copy":
+            return (
+                f"material {p['material_id']}, {p['status']} on {name}, has the same picture "
+                f"(matching fingerprints; publication {p['publication_id']})"
+            )
+    return misfit.detail
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}" if value == int(value) else f"{value:.1f}"
+
+
 def _status_zh(status: str) -> str:
     return "审核中" if status == PublicationStatus.pending.value else "审核通过"
 
@@ -143,16 +169,17 @@ def check_submission(
     passed = set(override)
     unknown = passed - set(CHECKS)
     if unknown:
-        raise ValidationFailed(f"unknown check {', '.join(sorted(unknown))}; use {', '.join(CHECKS)}")
+        raise ValidationFailed(key="override-unknown-check", params={"checks": ", ".join(sorted(unknown)), "known": ", ".join(CHECKS)})
     if passed and not (reason or "").strip():
-        raise ValidationFailed("passing over a submission check needs override_reason (why it may go anyway)")
+        raise ValidationFailed(key="override-needs-reason")
     failed = failed_checks(session, material, channel)
     refused = [m for m in failed if m.check not in passed]
     if refused:
         first = refused[0]
-        detail = "；".join(m.detail for m in refused)
+        findings = {"zh-CN": "；".join(m.detail for m in refused), "en": "; ".join(misfit_in_english(m, channel) for m in refused)}
         raise ERRORS[first.check](
-            f"{detail}。如确需提交，请在 override 中列出 {', '.join(m.check for m in refused)} 并填写 override_reason",
+            key="publication-refused",
+            params={"findings": findings, "checks": ", ".join(m.check for m in refused)},
             checks=[
                 {"check": m.check, "type": ERRORS[m.check].type_uri(), "detail": m.detail} for m in refused
             ],
@@ -220,10 +247,10 @@ def check_before_submission(
         select(AccountChannel).where(AccountChannel.account_id == account_id, AccountChannel.channel_id == channel_id)
     ).first()
     if channel is None:
-        raise UnknownChannel(f"account {account_id} has no channel {channel_id!r}")
+        raise UnknownChannel(key="channel-not-found", params={"account": str(account_id), "channel": channel_id})
     material = session.get(Material, material_id)
     if material is None:
-        raise UnknownMaterial(f"material {material_id} does not exist")
+        raise UnknownMaterial(key="material-does-not-exist", params={"id": str(material_id)})
     needs_audio = platform_needs_audio(account.platform_id)
     found: list[Finding] = []
     if material.status == MaterialStatus.deleted:

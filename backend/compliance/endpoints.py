@@ -490,7 +490,7 @@ def report_file(
     row = reports.get_report(session, report_id)
     meta = row.files.get(fmt)
     if not meta:
-        raise errors.NotFound(f"report {report_id} has no {fmt} file")
+        raise errors.NotFound(key="report-file-not-found", params={"id": str(report_id), "format": fmt})
     return serve_object(
         request,
         storage,

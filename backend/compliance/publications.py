@@ -80,7 +80,7 @@ def _flush_publication(session: Session, pub: Publication) -> None:
             ).first()
         if clash is not None:
             raise DuplicatePostId(
-                f"post id {pub.platform_post_id!r} is already recorded for this account ({clash})",
+                key="post-id-taken", params={"post_id": pub.platform_post_id, "publication": str(clash)},
                 publication_id=str(clash),
             )
     session.add(pub)
@@ -142,12 +142,12 @@ def record_publication(
         )
     ).first()
     if channel is None:
-        raise UnknownChannel(f"account {data.account_id} has no channel {data.channel_id!r}")
+        raise UnknownChannel(key="channel-not-found", params={"account": str(data.account_id), "channel": data.channel_id})
     material = session.get(Material, data.material_id)
     if material is None:
-        raise UnknownMaterial(f"material {data.material_id} does not exist")
+        raise UnknownMaterial(key="material-does-not-exist", params={"id": str(data.material_id)})
     if material.status == MaterialStatus.deleted:
-        raise UnknownMaterial(f"material {data.material_id} is deleted; restore it before publishing it")
+        raise UnknownMaterial(key="material-deleted-publish", params={"id": str(data.material_id)})
     note = data.note or "recorded"
     if status == PublicationStatus.pending:  # a submission now, not history imported with its review
         passed_over = check_submission(session, material, channel, data.override, data.override_reason)
@@ -177,7 +177,7 @@ def record_publication(
 def get_publication(session: Session, publication_id: uuid.UUID) -> Publication:
     pub = session.get(Publication, publication_id)
     if pub is None:
-        raise NotFound(f"publication {publication_id} not found")
+        raise NotFound(key="publication-not-found", params={"id": str(publication_id)})
     return pub
 
 
@@ -223,7 +223,7 @@ def transition(
             f"{action} at {at.isoformat()} is before the {what} at {previous.isoformat()}"
         )
     if action == "reject" and not (reason or "").strip():
-        raise ValidationFailed("a rejection needs the platform's reason")
+        raise ValidationFailed(key="rejection-needs-reason")
     from_status = pub.status
     pub.status = target
     if target == PublicationStatus.approved:

@@ -112,7 +112,7 @@ def list_reports(session: Session, kind: str | None = None, limit: int = 100) ->
 def get_report(session: Session, report_id: int) -> Report:
     row = session.get(Report, report_id)
     if row is None:
-        raise NotFound(f"report {report_id} not found")
+        raise NotFound(key="report-not-found", params={"id": str(report_id)})
     return row
 
 

@@ -270,7 +270,7 @@ async def identify_copy(request: Request, session: SessionDep, settings: Setting
     spooled = await spool.spool_stream(request.stream(), settings.spool_dir, settings.max_upload_bytes)
     try:
         if spooled.size == 0:
-            raise errors.EmptyFile("the upload has no bytes")
+            raise errors.EmptyFile(key="upload-empty")
         fp = await run_in_threadpool(fingerprints.fingerprint_untrusted, settings, spooled.path)
         found = await run_in_threadpool(fingerprints.identify, session, fp, limit)
     finally:

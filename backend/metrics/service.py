@@ -446,7 +446,7 @@ def record_snapshots(session: Session, items: Sequence[SnapshotValues]) -> Write
     known = set(session.scalars(select(sqlcol(Publication.id)).where(sqlcol(Publication.id).in_(list(ids))))) if ids else set()
     missing = ids - known
     if missing:
-        raise errors.NotFound(f"no publication {sorted(map(str, missing))[0]}", missing=sorted(map(str, missing)))
+        raise errors.NotFound(key="publication-not-found", params={"id": sorted(map(str, missing))[0]}, missing=sorted(map(str, missing)))
     seen: set[tuple[uuid.UUID, datetime]] = set()
     for item in items:
         key = (item.publication_id, item.captured_at)

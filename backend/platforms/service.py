@@ -27,7 +27,7 @@ def get_preset(preset_id: str) -> RenditionPreset:
     try:
         return get_catalog().preset(preset_id)
     except UnknownPreset:
-        raise errors.NotFound(f"no preset {preset_id!r}") from None
+        raise errors.NotFound(key="preset-not-found", params={"id": preset_id}) from None
 
 
 def figure_status(preset: RenditionPreset) -> dict[str, list[str]]:

@@ -99,7 +99,7 @@ def cancel_proxy(session: Session, material_id: uuid.UUID) -> Proxy:
     chunked workflow is revoked and aborted by a message sent after the commit. NotFound without a
     proxy, ProxyStateConflict when it is already ready or failed."""
     if session.get(Material, material_id) is None:
-        raise errors.NotFound("no such material")
+        raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     now = utcnow()
     # Conditional, so a worker that finishes meanwhile wins and the answer is a conflict.
     was = session.execute(
@@ -158,7 +158,7 @@ def ready_proxy(session: Session, material_id: uuid.UUID) -> Proxy:
     """The material's finished proxy, or ProxyNotReady (404) while there is none."""
     material = session.get(Material, material_id)
     if material is None:
-        raise errors.NotFound("no such material")
+        raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     if material.status == MaterialStatus.deleted:
         raise errors.Gone("the material is deleted; restore it to play it")
     proxy = session.get(Proxy, material_id)

@@ -31,7 +31,7 @@ STRIP_TILE_HEIGHT = 240
 def _material(session: Session, material_id: uuid.UUID) -> Material:
     m = session.get(Material, material_id)
     if m is None:
-        raise errors.NotFound(f"material {material_id} does not exist")
+        raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     if m.status != MaterialStatus.ready or m.media_type != MediaType.video:
         raise errors.ReframeRequestInvalid(f"material {material_id} is not a ready video")
     return m

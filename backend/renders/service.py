@@ -287,7 +287,7 @@ def validate_request(
     """Check a request against its source and the catalogue; return the source and the preset ids."""
     source = session.get(Material, source_id)
     if source is None or source.status == MaterialStatus.deleted:
-        raise errors.NotFound(f"no material {source_id}")
+        raise errors.NotFound(key="material-not-found", params={"id": str(source_id)})
     if (
         source.status != MaterialStatus.ready
         or source.media_type != MediaType.video
@@ -390,7 +390,7 @@ def create_render_job(
 def get_job(session: Session, job_id: uuid.UUID) -> RenderJob:
     job = session.get(RenderJob, job_id)
     if job is None:
-        raise errors.NotFound(f"no render job {job_id}")
+        raise errors.NotFound(key="render-job-not-found", params={"id": str(job_id)})
     return job
 
 

@@ -54,8 +54,9 @@ router = APIRouter(tags=["uploads"], route_class=TusRoute, responses=problems(40
 
 
 def _require_octet_stream(request: Request, what: str) -> None:
+    """`what`: "creation" (bytes sent with a creation request) or "patch"."""
     if (request.headers.get("content-type") or "").split(";")[0].strip().lower() != tus.OFFSET_OCTET_STREAM:
-        raise errors.UnsupportedMediaType(f"{what} need Content-Type: {tus.OFFSET_OCTET_STREAM}")
+        raise errors.UnsupportedMediaType(key=f"content-type-tus-{what}", params={"content_type": tus.OFFSET_OCTET_STREAM})
 
 
 async def _append(request: Request, key, session, storage, settings, upload_id: uuid.UUID, offset: int | None = None):
@@ -112,7 +113,7 @@ async def create_upload(
         else ("chunked" in request.headers.get("transfer-encoding", "").lower())
     )
     if with_body:
-        _require_octet_stream(request, "bytes sent with the creation request")
+        _require_octet_stream(request, "creation")
     upload = await run_in_threadpool(tus.create_upload, session, settings, key, request.headers)
     headers = {"Location": f"{API}/{upload.id}"}
     if with_body or upload.length == 0:
@@ -138,7 +139,7 @@ def upload_head(upload_id: uuid.UUID, key: CurrentKey, session: SessionDep) -> R
 async def upload_patch(
     upload_id: uuid.UUID, request: Request, key: Editor, session: SessionDep, storage: StorageDep, settings: SettingsDep
 ) -> Response:
-    _require_octet_stream(request, "PATCH requests")
+    _require_octet_stream(request, "patch")
     upload, headers = await _append(request, key, session, storage, settings, upload_id)
     if upload.material_id:
         headers["Reelhouse-Material"] = f"/api/v1/materials/{upload.material_id}"

@@ -107,7 +107,7 @@ def ingest_spooled(
     stored: str | None = None  # the new material's folder in storage, once anything may be in it
     try:
         if spooled.size == 0:
-            raise errors.EmptyFile("the upload has no bytes")
+            raise errors.EmptyFile(key="upload-empty")
         tags = tag_service.resolve_tag_refs(session, request.tag_refs, create=True)
         tags += [t for t in request.tags if t.id not in {x.id for x in tags}]
         tag_ids = [t.id for t in tags if t.id is not None]
@@ -122,12 +122,13 @@ def ingest_spooled(
         try:
             facts = inspector.inspect(spooled.path, limits=limits_from(settings), timeout=settings.probe_timeout_seconds)
         except ProbeRejection as exc:
-            raise _REJECTIONS.get(exc.reason, errors.NotMedia)(exc.detail) from exc
+            words = f"media.{exc.text}" if exc.text else None
+            raise _REJECTIONS.get(exc.reason, errors.NotMedia)(exc.detail, key=words, params=exc.params) from exc
         except InspectFailed as exc:
-            raise errors.NotMedia("the file could not be read as media") from exc
+            raise errors.NotMedia(key="media-unreadable") from exc
         declared = request.declared_media_type
         if declared is not None and facts.media_type != declared.value:
-            raise errors.KindMismatch(f"declared {declared.value}, but the file is {facts.media_type}")
+            raise errors.KindMismatch(key="media-kind-mismatch", params={"declared": declared.value, "actual": facts.media_type})
 
         material_id = request.material_id or uuid.uuid4()
         key = original_key(material_id, facts.container)

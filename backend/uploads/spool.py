@@ -89,7 +89,7 @@ async def receive(
             async for chunk in chunks:
                 received += len(chunk)
                 if received > limit:
-                    raise errors.PayloadTooLarge(f"the body is larger than the {limit} bytes it may have")
+                    raise errors.PayloadTooLarge(key="body-over-limit", params={"limit": limit})
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= BATCH_BYTES:
@@ -161,7 +161,7 @@ def spool_file(source: BinaryIO, spool_dir: Path, max_bytes: int) -> SpooledUplo
         while chunk := source.read(READ_CHUNK):
             size += len(chunk)
             if size > max_bytes:
-                raise errors.PayloadTooLarge(f"the body is larger than the {max_bytes} bytes it may have")
+                raise errors.PayloadTooLarge(key="body-over-limit", params={"limit": max_bytes})
             hasher.update(chunk)
             write_all(fd, chunk)
     except BaseException:

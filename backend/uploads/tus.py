@@ -165,7 +165,7 @@ def get_upload(session: Session, upload_id: uuid.UUID, key: ApiKey) -> TusUpload
 def _owned(upload: TusUpload | None, upload_id: uuid.UUID, key: ApiKey | None) -> TusUpload:
     """Another key's upload is 404 like a missing one (admins, and the system (None), see all)."""
     if upload is None or (key and upload.owner_key_id != key.id and Role(key.role) != Role.admin):
-        raise errors.NotFound(f"no upload {upload_id}")
+        raise errors.NotFound(key="upload-not-found", params={"id": str(upload_id)})
     return upload
 
 
@@ -231,7 +231,7 @@ def options_headers(settings: Settings) -> dict[str, str]:
 
 def _check_length(settings: Settings, length: int | None) -> None:
     if length is not None and length > settings.max_upload_bytes:
-        raise errors.PayloadTooLarge(f"Upload-Length {length} is over the limit of {settings.max_upload_bytes} bytes")
+        raise errors.PayloadTooLarge(key="upload-length-over-limit", params={"length": length, "limit": settings.max_upload_bytes})
 
 
 def create_upload(session: Session, settings: Settings, key: ApiKey, headers: Mapping[str, str]) -> TusUpload:

@@ -101,6 +101,8 @@ def test_cli_records_an_opening(api, app_env):
 
 # --- submission checks --------------------------------------------------------------------------------
 
+CHINESE = {"Accept-Language": "zh-CN"}  # the refusals' wording is checked in Chinese, the default
+
 
 def test_submissions_that_do_not_fit_the_channel_are_refused_with_the_rule_named(api, client, make_material):
     acc = api.account()
@@ -109,17 +111,21 @@ def test_submissions_that_do_not_fit_the_channel_are_refused_with_the_rule_named
 
     audio = make_material("直播音频", media_type="audio", size=None, duration_s=120)
     refused = problem(
-        client.post("/api/v1/publications", json={**body, "material_id": str(audio)}), 422, "publication-media-type"
+        client.post("/api/v1/publications", json={**body, "material_id": str(audio)}, headers=CHINESE), 422, "publication-media-type"
     )
     assert "音频" in refused["detail"] and "实拍" in refused["detail"]
 
     stream = make_material("直播回放 横屏", size=(1920, 1080), duration_s=180)
     refused = problem(
-        client.post("/api/v1/publications", json={**body, "material_id": str(stream)}), 422, "publication-aspect"
+        client.post("/api/v1/publications", json={**body, "material_id": str(stream)}, headers=CHINESE), 422, "publication-aspect"
     )
     assert [c["check"] for c in refused["checks"]] == ["aspect", "duration"]
     assert refused["checks"][1]["type"] == "/problems/publication-duration"
     assert "16:9" in refused["detail"] and "180 秒" in refused["detail"] and "60 秒" in refused["detail"]
+    # In English the same figures and checks; `checks` (for programs) is the same in both languages.
+    english = problem(client.post("/api/v1/publications", json={**body, "material_id": str(stream)}), 422, "publication-aspect")
+    assert "16:9" in english["detail"] and "180 s" in english["detail"] and "at most 60 s" in english["detail"]
+    assert "list aspect, duration in override" in english["detail"] and english["checks"] == refused["checks"]
     long_vertical = make_material("竖屏长视频", size=(1080, 1440), duration_s=95)
     problem(
         client.post("/api/v1/publications", json={**body, "material_id": str(long_vertical)}),
@@ -130,7 +136,7 @@ def test_submissions_that_do_not_fit_the_channel_are_refused_with_the_rule_named
     clip = make_material("实拍 3:4 切片", parent=api.footage)
     first = api.publish(acc, "shipai", sh(2026, 11, 2, 9), material=clip, approved=sh(2026, 11, 2, 18))
     again = problem(
-        client.post("/api/v1/publications", json={**body, "material_id": str(clip), "submitted_at": iso(sh(2026, 11, 3))}),
+        client.post("/api/v1/publications", json={**body, "material_id": str(clip), "submitted_at": iso(sh(2026, 11, 3))}, headers=CHINESE),
         409,
         "publication-duplicate",
     )
@@ -146,7 +152,7 @@ def test_submissions_that_do_not_fit_the_channel_are_refused_with_the_rule_named
     unrelated = make_material("另一场直播切片", parent=api.footage)
     _fingerprint(unrelated, rng.integers(1, 2**63, size=60, dtype=np.uint64))
     refused = problem(
-        client.post("/api/v1/publications", json={**body, "material_id": str(copy), "submitted_at": iso(sh(2026, 11, 4))}),
+        client.post("/api/v1/publications", json={**body, "material_id": str(copy), "submitted_at": iso(sh(2026, 11, 4))}, headers=CHINESE),
         409,
         "publication-duplicate",
     )

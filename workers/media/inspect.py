@@ -94,7 +94,9 @@ class SandboxedInspector(contextlib.AbstractContextManager["SandboxedInspector"]
             stdout, stderr = self._proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             self.close()
-            raise ProbeRejection("media-unrecognised", f"inspecting the file took longer than {timeout:.0f} s") from exc
+            raise ProbeRejection(
+                "media-unrecognised", f"inspecting the file took longer than {timeout:.0f} s", text="timeout", seconds=round(timeout)
+            ) from exc
         return _facts_from(stdout, stderr, self._proc.returncode)
 
     def close(self) -> None:
@@ -141,7 +143,7 @@ def _facts_from(stdout: bytes, stderr: bytes, returncode: int | None) -> MediaFa
             logger.warning("no previews could be made: %s", result["previews_error"])
         return MediaFacts.from_dict(result["facts"])
     if result.get("reason"):
-        raise ProbeRejection(result["reason"], result["detail"])
+        raise ProbeRejection(result["reason"], result["detail"], text=result.get("text"), **result.get("params", {}))
     raise InspectFailed(result.get("detail", "inspector failed"))
 
 
@@ -165,7 +167,7 @@ def main(workdir: Path) -> int:
             _write_fingerprint(source.path, facts, out["fingerprint"])
         result = {"ok": True, "facts": facts.to_dict(), "previews_error": previews_error}
     except ProbeRejection as exc:
-        result = {"ok": False, "reason": exc.reason, "detail": exc.detail}
+        result = {"ok": False, "reason": exc.reason, "detail": exc.detail, "text": exc.text, "params": exc.params}
     except Exception as exc:  # noqa: BLE001 - any crash on hostile input is reported, not raised
         result = {"ok": False, "reason": None, "detail": f"{type(exc).__name__}: {exc}"}
     print(json.dumps(result))

@@ -48,10 +48,14 @@ class Limits:
 class ProbeRejection(Exception):
     """The file is not acceptable media; `reason` is a stable slug (see backend.errors)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, *, text: str | None = None, **params: Any) -> None:
+        """`detail` is English; `text` names the same words in a caller's catalogue (the API's:
+        backend/i18n, as `media.<text>`) and `params` the figures they need (JSON values)."""
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.text = text
+        self.params: dict[str, Any] = params
 
 
 def _looks_like_known_container(head: bytes) -> bool:
@@ -174,14 +178,17 @@ def _probe_image(source: MediaSource, limits: Limits) -> MediaFacts:
         with source.open() as fh, Image.open(fh) as img:
             fmt = img.format or ""
             if fmt not in ALLOWED_IMAGE_FORMATS:
-                raise ProbeRejection("media-container-not-allowed", f"image format {fmt or 'unknown'} is not allowed")
+                raise ProbeRejection(
+                    "media-container-not-allowed", f"image format {fmt or 'unknown'} is not allowed", text="image-format", format=fmt or "unknown"
+                )
             w, h = img.size
             if w <= 0 or h <= 0 or max(w, h) > limits.max_dimension:
-                raise ProbeRejection("media-dimensions-not-allowed", f"image is {w}x{h}")
+                raise ProbeRejection("media-dimensions-not-allowed", f"image is {w}x{h}", text="image-dimensions", width=w, height=h)
             if w * h > limits.max_image_pixels:
                 raise ProbeRejection(
                     "media-decompression-bomb",
                     f"image is {w}x{h} = {w * h} pixels, above the limit of {limits.max_image_pixels}",
+                    text="image-pixels", width=w, height=h, pixels=w * h, limit=limits.max_image_pixels,
                 )
             exif_orientation = img.getexif().get(0x0112, 1)
             try:
@@ -211,13 +218,15 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
     source = MediaSource.of(path)
     size = source.size
     if size == 0:
-        raise ProbeRejection("media-empty", "the file has no bytes")
+        raise ProbeRejection("media-empty", "the file has no bytes", text="empty")
     with source.open() as fh:
         head = fh.read(4096)
 
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_LIST_SIGNATURES):
         # A playlist or a list of files names other files: never media, and never opened as such.
-        raise ProbeRejection("media-container-not-allowed", "playlists and lists of files are not accepted, only media files")
+        raise ProbeRejection(
+            "media-container-not-allowed", "playlists and lists of files are not accepted, only media files", text="playlist"
+        )
 
     is_image = False
     if _looks_like_image(head):
@@ -243,11 +252,11 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
     with opened:
         demuxer = container.format.name
         if demuxer not in ALLOWED_CONTAINERS:
-            raise ProbeRejection("media-container-not-allowed", f"container {demuxer!r} is not allowed")
+            raise ProbeRejection("media-container-not-allowed", f"container {demuxer!r} is not allowed", text="container", container=demuxer)
         video = next((s for s in container.streams.video if not (s.disposition & 0x0400)), None)  # skip cover art
         audio = container.streams.audio[0] if container.streams.audio else None
         if video is None and audio is None:
-            raise ProbeRejection("media-unrecognised", "the file has neither a video nor an audio stream")
+            raise ProbeRejection("media-unrecognised", "the file has neither a video nor an audio stream", text="no-streams")
 
         facts = MediaFacts(
             media_type=MediaType.video if video is not None else MediaType.audio,
@@ -268,7 +277,7 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
         if audio is not None:
             codec = _codec_name(audio)
             if codec not in ALLOWED_AUDIO_CODECS:
-                raise ProbeRejection("media-codec-not-allowed", f"audio codec {codec!r} is not allowed")
+                raise ProbeRejection("media-codec-not-allowed", f"audio codec {codec!r} is not allowed", text="audio-codec", codec=codec)
             facts.has_audio = True
             facts.audio_codec = codec
             facts.audio_channels = audio.codec_context.channels or None
@@ -277,11 +286,11 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
         if video is not None:
             codec = _codec_name(video)
             if codec not in ALLOWED_VIDEO_CODECS:
-                raise ProbeRejection("media-codec-not-allowed", f"video codec {codec!r} is not allowed")
+                raise ProbeRejection("media-codec-not-allowed", f"video codec {codec!r} is not allowed", text="video-codec", codec=codec)
             ctx = video.codec_context
             w, h = ctx.width, ctx.height
             if not w or not h or max(w, h) > limits.max_dimension or w * h > limits.max_video_pixels:
-                raise ProbeRejection("media-dimensions-not-allowed", f"video is {w}x{h}")
+                raise ProbeRejection("media-dimensions-not-allowed", f"video is {w}x{h}", text="video-dimensions", width=w, height=h)
             facts.video_codec = codec
             facts.width, facts.height = w, h
             facts.pix_fmt = ctx.pix_fmt
@@ -296,7 +305,7 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
             except av.error.FFmpegError as exc:
                 raise ProbeRejection("media-truncated", f"the video stream does not decode: {_ffmpeg_reason(exc)}") from exc
             if first is None:
-                raise ProbeRejection("media-truncated", "the video stream has no decodable frame")
+                raise ProbeRejection("media-truncated", "the video stream has no decodable frame", text="no-frame")
             facts.rotation = int(round(first.rotation or 0))
             sar = video.sample_aspect_ratio or Fraction(1)
             shown_w = int(round(w * float(sar))) if sar and sar != 1 else w
@@ -320,9 +329,12 @@ def probe_file(path: Path | MediaSource, limits: Limits | None = None) -> MediaF
             duration = end or None
 
         if duration is None or not math.isfinite(duration) or duration <= 0:
-            raise ProbeRejection("media-truncated", "the file has no playable duration")
+            raise ProbeRejection("media-truncated", "the file has no playable duration", text="no-duration")
         if duration > limits.max_duration_seconds:
-            raise ProbeRejection("media-duration-not-allowed", f"duration {duration:.0f} s is above the limit")
+            raise ProbeRejection(
+                "media-duration-not-allowed", f"duration {duration:.0f} s is above the limit", text="duration-over",
+                duration=round(duration), limit=limits.max_duration_seconds,
+            )
         facts.duration_s = round(duration, 3)
         if facts.bit_rate is None and size:
             facts.bit_rate = int(size * 8 / duration)
@@ -348,7 +360,7 @@ def _open(source: MediaSource, head: bytes, opened: contextlib.ExitStack, **cont
     except (av.error.InvalidDataError, av.error.EOFError) as exc:  # EOF: the header itself is cut
         if _looks_like_known_container(head):
             raise ProbeRejection("media-truncated", f"the container cannot be read (truncated or corrupt): {_ffmpeg_reason(exc)}") from exc
-        raise ProbeRejection("media-unrecognised", "the file is not a recognised video, audio or image") from exc
+        raise ProbeRejection("media-unrecognised", "the file is not a recognised video, audio or image", text="not-media") from exc
     except av.error.FFmpegError as exc:
         if getattr(exc, "errno", None) == errno.EINVAL:  # what FFmpeg says of a demuxer off the whitelist
             raise ProbeRejection(
@@ -387,4 +399,5 @@ def _check_tail_readable(container: Any, size: int) -> None:
             raise ProbeRejection(
                 "media-truncated",
                 f"the file ends at byte {size} but its {stream.type} index goes to {last.pos + last.size}",
+                text="cut-short", size=size, end=last.pos + last.size,
             )
