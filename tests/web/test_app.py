@@ -165,15 +165,18 @@ def test_upload_over_tus_with_a_cut_duplicates_and_refusals(server, keys, person
 def test_an_upload_resumes_after_a_page_reload(server, keys, person, page, watcher: Watcher, tmp_path: Path) -> None:
     big = big_clip(tmp_path)
     held: list[Any] = []
+    reloaded = False
 
     def hold_the_second_chunk(route: Any) -> None:
-        if route.request.method == "PATCH" and route.request.headers.get("upload-offset") == str(CHUNK) and not held:
-            held.append(route)  # never answered: the page is reloaded meanwhile
+        # Every PATCH past the first chunk waits until the page is reloaded (a retry of the held one
+        # too), so the server never gets the rest from the old page and the new one must resume.
+        if route.request.method == "PATCH" and route.request.headers.get("upload-offset") != "0" and not reloaded:
+            held.append(route)  # never answered: the reload cancels it
+            watcher.expect("PATCH", r"/api/v1/uploads/", "cut")
             return
         route.continue_()
 
     page.route("**/api/v1/uploads/*", hold_the_second_chunk)
-    watcher.expect("PATCH", r"/api/v1/uploads/", "cut")  # the held request, cancelled by the reload
     # Until the server has seen the reloaded page's connection go, it still holds the upload's writer
     # lock: 423, which tus-js-client retries (as it should).
     watcher.tolerate("PATCH", r"/api/v1/uploads/", 423)
@@ -188,8 +191,8 @@ def test_an_upload_resumes_after_a_page_reload(server, keys, person, page, watch
             break
         page.wait_for_timeout(100)
     assert held
-    page.unroute("**/api/v1/uploads/*")
     page.reload()
+    reloaded = True
 
     page.wait_for_selector("#upload-unfinished li")  # the app names the unfinished upload
     assert "直播切片_大.mp4" in page.inner_text("#upload-unfinished")
