@@ -88,6 +88,20 @@ def test_per_output_x264_settings_follow_the_preset(three):
     assert first[first.index("-preset") + 1] == three[0].preset.x264_preset
 
 
+def test_x264_params_reach_only_their_output(three):
+    from presets.schema import X264Params
+
+    plain = three[0].preset.model_copy(update={"x264_params": None})
+    fast = three[1].preset.model_copy(update={"x264_params": X264Params(me="dia", subme=1)})
+    empty = three[2].preset.model_copy(update={"x264_params": X264Params()})
+    outputs = [OutputSpec(plain, three[0].path), OutputSpec(fast, three[1].path), OutputSpec(empty, three[2].path)]
+    argv = build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), outputs, ffmpeg="ffmpeg")
+    assert argv.count("-x264-params") == 1
+    opts = argv[argv.index("[v1out]") : argv.index("file:/out/b.mp4")]
+    assert opts[opts.index("-x264-params") + 1] == "me=dia:subme=1"
+    assert opts.index("-x264-params") > opts.index("-preset")  # applied on top of the speed preset
+
+
 def test_no_audio_source_gets_silence_only_where_required(catalog):
     reels = catalog.preset("instagram.reels_9x16")
     silent_ok = reels.model_copy(update={"requires_audio": False, "id": "x.silent"})
