@@ -1,9 +1,12 @@
 """Encoder tuning (issue 17): per preset family, the x264 setting with the least CPU that meets a quality target.
 
     .venv/bin/python -m bench.encoder_tuning [--seconds 8] [--grid veryfast:21,veryfast:23,...] [--write]
+    .venv/bin/python -m bench.encoder_tuning --params=-,me=dia,me=dia:subme=1 [--rounds 2] [--write]
 
 Every encode is a real render: the argv comes from workers.media.argv.build_render_argv (crop and scale to the
-preset's frame, the preset's max rate, AAC audio, faststart MP4), with only `crf` and `x264_preset` varied.
+preset's frame, the preset's max rate, AAC audio, faststart MP4), with only `crf` and `x264_preset` varied, or
+(`--params`) only the `-x264-params` on top of each family's shipped speed and CRF (`-`: none, the speed
+preset's own motion search).
 Quality is measured against the *source crop*: the same render graph, taken up to the encoder, is replayed
 from the source in a second ffmpeg and compared frame by frame with libvmaf (VMAF v0.6.1, plus luma SSIM and
 PSNR). CPU is the ffmpeg child's rusage (user + sys), which the other tenants of a shared machine barely move;
@@ -197,10 +200,11 @@ def measure(
     seconds: float,
     work: Path,
     subsample: int,
-    params: str = "",
+    params: str | None = None,
 ) -> Run:
+    """One render and its scores; `params` None keeps the preset's own x264_params, a string replaces them."""
     variant = preset.model_copy(update={"crf": crf, "x264_preset": speed})
-    tag = params.replace(":", "_").replace("=", "") or "default"
+    tag = (params or "").replace(":", "_").replace("=", "") or "default"
     out = work / f"{family}-{name}-{speed}-{crf}-{tag}.mp4".replace(":", "x").replace(" ", "_")
     argv = render_argv(ff, source, variant, seconds, out, params)
     cpu, wall = timed(argv)
@@ -212,7 +216,7 @@ def measure(
     kbps = out.stat().st_size * 8 / 1000 / dur
     out.unlink()
     log.unlink()
-    return Run(family, name, crf, speed, cpu, wall, dur, kbps, vmaf, p5, ssim, psnr, params)
+    return Run(family, name, crf, speed, cpu, wall, dur, kbps, vmaf, p5, ssim, psnr, params or "")
 
 
 # --------------------------------------------------------------------------- families and choice
@@ -334,6 +338,9 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=2, help="with --params: renders per setting (CPU median)")
     parser.add_argument("--params-jsonl", type=Path, help="with --params: report from these stored rows only")
+    parser.add_argument(
+        "--store", type=Path, help="with --params: where rows are appended (default bench/out/encoder_params_runs.jsonl)"
+    )
     args = parser.parse_args()
     if args.params:
         return params_main(args)
@@ -440,7 +447,7 @@ def params_main(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     every = families(catalog)
     fams = {f: every[f] for f in args.families.split(",")}
-    store = args.params_jsonl or OUT / "encoder_params_runs.jsonl"
+    store = args.params_jsonl or args.store or OUT / "encoder_params_runs.jsonl"
     if args.params_jsonl is None:
         ff = ffmpeg_path()
         live = live_source(args.seconds, args.noise)
