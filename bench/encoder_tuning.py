@@ -427,7 +427,7 @@ def main() -> int:
 # --------------------------------------------------------------------------- x264 options as a dimension
 
 
-PARAMS_TITLE = "Faster x264 motion search per preset family"
+PARAMS_TITLE = "x264 option sets per preset family (encoder_tuning --params, generated)"
 
 
 def _label(params: str) -> str:
