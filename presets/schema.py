@@ -88,7 +88,8 @@ class X264Params(Frozen):
 
     # Motion search pattern: dia (diamond, radius 1, the cheapest), hex (radius 2), umh (uneven multi-hexagon).
     me: Literal["dia", "hex", "umh"] | None = None
-    # Subpixel motion estimation and mode decision: 1 (fastest, quarter-pixel in one pass) to 7.
+    # Subpixel refinement and mode decision: 1 (SAD mode decision, one quarter-pixel iteration: the fastest),
+    # 2 (SATD mode decision: veryfast's) ... 7 (rate-distortion decision on every frame). 0 (full pixels only) is refused.
     subme: int | None = Field(default=None, ge=1, le=7)
 
     def argv_value(self) -> str:
