@@ -1,9 +1,12 @@
 """Encoder tuning (issue 17): per preset family, the x264 setting with the least CPU that meets a quality target.
 
     .venv/bin/python -m bench.encoder_tuning [--seconds 8] [--grid veryfast:21,veryfast:23,...] [--write]
+    .venv/bin/python -m bench.encoder_tuning --params=-,me=dia,me=dia:subme=1 [--rounds 2] [--write]
 
 Every encode is a real render: the argv comes from workers.media.argv.build_render_argv (crop and scale to the
-preset's frame, the preset's max rate, AAC audio, faststart MP4), with only `crf` and `x264_preset` varied.
+preset's frame, the preset's max rate, AAC audio, faststart MP4), with only `crf` and `x264_preset` varied, or
+(`--params`) only the `-x264-params` on top of each family's shipped speed and CRF (`-`: none, the speed
+preset's own motion search).
 Quality is measured against the *source crop*: the same render graph, taken up to the encoder, is replayed
 from the source in a second ffmpeg and compared frame by frame with libvmaf (VMAF v0.6.1, plus luma SSIM and
 PSNR). CPU is the ffmpeg child's rusage (user + sys), which the other tenants of a shared machine barely move;
@@ -114,6 +117,7 @@ class Run:
     vmaf_p5: float
     ssim: float
     psnr: float
+    params: str = ""  # x264 options beyond the speed preset ("" = the speed preset's own)
 
     @property
     def cpu_per_min(self) -> float:
@@ -134,9 +138,22 @@ def timed(argv: list[str]) -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, wall
 
 
-def render_argv(ff: str, source: SourceFacts, preset: RenditionPreset, seconds: float, out: Path) -> list[str]:
+def render_argv(
+    ff: str, source: SourceFacts, preset: RenditionPreset, seconds: float, out: Path, params: str | None = None
+) -> list[str]:
+    """The render's argv. `params` (x264 options as `-x264-params` takes them) replaces whatever the preset
+    asks for, so one run compares settings side by side whatever the catalogue ships; None keeps the preset's."""
     recipe = RenderRecipe(ranges=(TimeRange(0, min(seconds, source.duration or seconds)),))
-    return build_render_argv(source, recipe, [OutputSpec(preset, str(out))], ffmpeg=ff, filters=ffmpeg_filters(ff))
+    argv = build_render_argv(source, recipe, [OutputSpec(preset, str(out))], ffmpeg=ff, filters=ffmpeg_filters(ff))
+    if params is None:
+        return argv
+    if "-x264-params" in argv:
+        i = argv.index("-x264-params")
+        del argv[i : i + 2]
+    if params:
+        i = argv.index("-crf") + 2
+        argv[i:i] = ["-x264-params", params]
+    return argv
 
 
 def reference_argv(
@@ -183,10 +200,13 @@ def measure(
     seconds: float,
     work: Path,
     subsample: int,
+    params: str | None = None,
 ) -> Run:
+    """One render and its scores; `params` None keeps the preset's own x264_params, a string replaces them."""
     variant = preset.model_copy(update={"crf": crf, "x264_preset": speed})
-    out = work / f"{family}-{name}-{speed}-{crf}.mp4".replace(":", "x")
-    argv = render_argv(ff, source, variant, seconds, out)
+    tag = (params or "").replace(":", "_").replace("=", "") or "default"
+    out = work / f"{family}-{name}-{speed}-{crf}-{tag}.mp4".replace(":", "x").replace(" ", "_")
+    argv = render_argv(ff, source, variant, seconds, out, params)
     cpu, wall = timed(argv)
     dur = float(probe_file(out).duration_s or seconds)
     log = out.with_suffix(".json")
@@ -196,7 +216,7 @@ def measure(
     kbps = out.stat().st_size * 8 / 1000 / dur
     out.unlink()
     log.unlink()
-    return Run(family, name, crf, speed, cpu, wall, dur, kbps, vmaf, p5, ssim, psnr)
+    return Run(family, name, crf, speed, cpu, wall, dur, kbps, vmaf, p5, ssim, psnr, params or "")
 
 
 # --------------------------------------------------------------------------- families and choice
@@ -311,7 +331,19 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="write the section into bench/RESULTS.md")
     parser.add_argument("--before", default="veryfast:21", help="the settings shipped before this tuning")
     parser.add_argument("--from-jsonl", type=Path, help="choose from stored measurements (no grid), then confirm")
+    parser.add_argument(
+        "--params",
+        help="x264 option sets compared at each family's shipped speed and CRF, comma-separated, `-` for none "
+        "(e.g. `-,me=dia,me=dia:subme=1`); replaces the speed/CRF grid",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="with --params: renders per setting (CPU median)")
+    parser.add_argument("--params-jsonl", type=Path, help="with --params: report from these stored rows only")
+    parser.add_argument(
+        "--store", type=Path, help="with --params: where rows are appended (default bench/out/encoder_params_runs.jsonl)"
+    )
     args = parser.parse_args()
+    if args.params:
+        return params_main(args)
 
     ff = ffmpeg_path()
     if args.grid:
@@ -390,6 +422,171 @@ def main() -> int:
     if args.write:
         write_section("Encoder settings per preset family (issue 17)", report)
     return 0
+
+
+# --------------------------------------------------------------------------- x264 options as a dimension
+
+
+PARAMS_TITLE = "x264 option sets per preset family (encoder_tuning --params, generated)"
+
+
+def _label(params: str) -> str:
+    return params or "shipped"
+
+
+def params_main(args: argparse.Namespace) -> int:
+    """Each family's shipped speed and CRF with several `-x264-params` sets, side by side in one run.
+
+    Per family, in order: one full measurement (render, size, VMAF/SSIM/PSNR) of every (source, option), the
+    options interleaved; then `rounds - 1` more renders of each for CPU only (x264 at a fixed thread count is
+    deterministic, so the file and its scores do not change between rounds). Every row goes to a jsonl as it
+    is measured, so a cut-short run still reports the families it finished."""
+    options = ["" if o.strip() == "-" else o.strip() for o in args.params.split(",")]
+    if "" not in options:
+        options.insert(0, "")
+    catalog = load_catalog()
+    every = families(catalog)
+    fams = {f: every[f] for f in args.families.split(",")}
+    store = args.params_jsonl or args.store or OUT / "encoder_params_runs.jsonl"
+    if args.params_jsonl is None:
+        ff = ffmpeg_path()
+        live = live_source(args.seconds, args.noise)
+        clean = live_source(args.seconds, args.clean_noise)
+        sources = {
+            "live": SourceFacts(str(live), probe_file(live)),
+            "clean": SourceFacts(str(clean), probe_file(clean)),
+        }
+        if not args.no_real:
+            for name in REAL:
+                if (SHARED / name).exists():
+                    sources[name.split("_")[0]] = SourceFacts(str(SHARED / name), probe_file(SHARED / name))
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="tuning-", dir=OUT) as tmp, store.open("a") as log:
+            work = Path(tmp)
+            for fam, presets in fams.items():
+                rep = presets[0]
+                for name, src in sources.items():
+                    for params in options:
+                        r = measure(
+                            ff, fam, name, src, rep, rep.crf, rep.x264_preset, args.seconds, work, args.subsample, params
+                        )
+                        log.write(json.dumps({**r.__dict__, "when": time.time()}) + "\n")
+                        log.flush()
+                        print(
+                            f"{fam:22} {name:6} {_label(params):16} cpu {r.cpu_s:5.1f} s {r.kbps:6.0f} kb/s "
+                            f"vmaf {r.vmaf:5.2f} ssim {r.ssim:.4f} [{(time.monotonic() - started) / 60:.1f} min]",
+                            flush=True,
+                        )
+                for _ in range(args.rounds - 1):
+                    for name, src in sources.items():
+                        for params in options:
+                            out = work / "cpu-only.mp4"
+                            cpu, _ = timed(render_argv(ff, src, rep, args.seconds, out, params))
+                            out.unlink()
+                            log.write(json.dumps({"family": fam, "source": name, "params": params, "cpu_s": cpu,
+                                                  "cpu_only": True, "when": time.time()}) + "\n")  # fmt: skip
+                            log.flush()
+                            print(f"{fam:22} {name:6} {_label(params):16} cpu {cpu:5.1f} s (cpu only)", flush=True)
+    report, _ = params_report(args, store, fams, options)
+    print(report)
+    if args.write:
+        write_section(PARAMS_TITLE, report)
+    return 0
+
+
+def params_choice(
+    args: argparse.Namespace,
+    presets: list[RenditionPreset],
+    runs: dict[tuple[str, str], Run],
+    cpu: dict[tuple[str, str], float],
+    options: list[str],
+    sources: list[str],
+) -> tuple[str, dict[str, str]]:
+    """The option with the least CPU (median, summed over the two 1080p recordings) among those meeting the
+    encoder rule of the tuning above (VMAF >= target, or at most `cap_tolerance` below the shipped setting
+    where the cap keeps that below target; luma SSIM at most `ssim_drop` below the shipped one on every
+    source) whose output still fits the family's presets: no preset whose longest clip fits its largest file at
+    the shipped setting's rate may need the over-size re-encode at the option's rate (where neither fits, the
+    re-encode at a lower max rate decides the size either way). CPU within 5 % of the least is a tie, settled by fewer bits. Returns the choice and,
+    per rejected option, why."""
+    why: dict[str, str] = {}
+    ok = []
+    for params in options:
+        reasons = []
+        for s in sources:
+            r, before = runs.get((s, params)), runs.get((s, ""))
+            if r is None or before is None:
+                reasons.append(f"{s}: not measured")
+                continue
+            if not meets(r, before, args.target_vmaf, args.ssim_drop, args.cap_tolerance):
+                reasons.append(f"{s}: VMAF {r.vmaf:.2f} vs {before.vmaf:.2f}, SSIM {r.ssim:.4f} vs {before.ssim:.4f}")
+            for p in presets:
+                if p.max_file_size_mb and p.max_duration_s:
+                    limit, longest = p.max_file_size_mb.value, p.max_duration_s.value
+                    mb, mb_before = r.kbps * longest / 8000, before.kbps * longest / 8000
+                    if mb_before <= limit < mb:
+                        reasons.append(f"{s}: {p.id} {mb:.0f} MB at {longest:g} s > {limit:g} MB")
+        if reasons:
+            why[params] = "; ".join(reasons)
+            continue
+        gen = [s for s in sources if s in GENERATED]
+        ok.append((sum(cpu[(s, params)] for s in gen), sum(runs[(s, params)].kbps for s in gen), params))
+    if not ok:
+        return "", why
+    least = min(c for c, _, _ in ok)
+    return min((kbps, c, p) for c, kbps, p in ok if c <= least * 1.05)[2], why
+
+
+def params_report(
+    args: argparse.Namespace, store: Path, fams: dict[str, list[RenditionPreset]], options: list[str]
+) -> tuple[str, dict[str, str]]:
+    full: dict[str, dict[tuple[str, str], Run]] = defaultdict(dict)
+    cpus: dict[str, dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
+    for line in store.read_text().splitlines():
+        d = json.loads(line)
+        if d["family"] not in fams or d.get("params", "") not in options:
+            continue
+        key = (d["source"], d.get("params", ""))
+        cpus[d["family"]][key].append(d["cpu_s"])
+        if not d.get("cpu_only"):
+            d.pop("when", None)
+            full[d["family"]][key] = Run(**d)
+    decisions: dict[str, str] = {}
+    lines = [
+        f"CPU = the render's ffmpeg (user + sys: decode, crop/scale, x264, AAC) per minute of output, median of "
+        f"{args.rounds} renders; kb/s from the file; VMAF v0.6.1 (every {args.subsample}th frame) and luma SSIM "
+        "against the source crop at the preset's frame. Sources: `live` (noisy) / `clean` 1080p30 recordings / "
+        "`gopro` (real, 848x480, scored upscaled). Δ CPU is against the shipped setting on the two 1080p recordings "
+        "summed.",
+        "",
+        "| family (representative preset) | x264 | CPU s / output min live / clean / gopro | Δ CPU | "
+        "kb/s live / clean / gopro | VMAF live / clean / gopro | SSIM live / clean / gopro | passes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for fam, presets in fams.items():
+        runs = full.get(fam, {})
+        if not runs:
+            continue
+        srcs = list(dict.fromkeys(s for s, _ in runs))
+        cpu = {k: statistics.median(v) for k, v in cpus[fam].items()}
+        rep = presets[0]
+        pick, why = params_choice(args, presets, runs, cpu, options, srcs)
+        decisions[fam] = pick
+        base = sum(cpu.get((s, ""), 0.0) for s in GENERATED)
+        for params in options:
+            rs = [runs.get((s, params)) for s in srcs]
+            if any(r is None for r in rs):
+                continue
+            mine = sum(cpu.get((s, params), 0.0) for s in GENERATED)
+            per_min = " / ".join(f"{cpu[(r.source, params)] * 60 / r.seconds:.0f}" for r in rs if r)
+            verdict = "**chosen**" if params == pick else ("yes" if params not in why else "no: " + why[params])
+            lines.append(
+                f"| {fam} ({rep.id}, {rep.x264_preset} {rep.crf}) | {_label(params)} | {per_min} | "
+                f"{(mine / base - 1) if base else 0:+.0%} | " + " / ".join(f"{r.kbps:.0f}" for r in rs if r) + " | "
+                + " / ".join(f"{r.vmaf:.2f}" for r in rs if r) + " | "
+                + " / ".join(f"{r.ssim:.4f}" for r in rs if r) + f" | {verdict} |"
+            )
+    return "\n".join(lines), decisions
 
 
 def format_report(

@@ -300,7 +300,10 @@ def with_x264(argv: list[str], setting: tuple[str | None, str]) -> list[str]:
     if preset is not None:
         out[out.index("-preset") + 1] = preset
     if params:
-        out[-1:-1] = ["-x264-params", params]
+        if "-x264-params" in out:  # the preset's own motion search (presets' x264_params) gives way
+            out[out.index("-x264-params") + 1] = params
+        else:
+            out[-1:-1] = ["-x264-params", params]
     return out
 
 

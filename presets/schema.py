@@ -2,8 +2,9 @@
 
 Platform figures (sizes, durations, limits) are `Figure`s: each carries its value and the source it
 comes from, including whether the platform documents it or it is only commonly cited. Encoder knobs
-(crf, x264 speed, GOP) are reelhouse's own choices and stay plain values; crf and x264 speed are tuned per
-family of presets (frame + max rate) by bench/encoder_tuning.py and written on each shipped preset.
+(crf, x264 speed and motion search, GOP) are reelhouse's own choices and stay plain values; crf, x264 speed
+and motion search are tuned per family of presets (frame + max rate) by bench/encoder_tuning.py and written
+on each shipped preset.
 """
 
 from __future__ import annotations
@@ -79,6 +80,23 @@ class CoverSpec(Frozen):
     height: Figure[int]
 
 
+class X264Params(Frozen):
+    """x264 options beyond the speed preset, passed as `-x264-params`. Only the motion search may be changed
+    (an allow-list: unknown keys are refused, and the values are literals or bounded integers, so a preset
+    file cannot put arbitrary text into the ffmpeg argv). Unset keys keep what the speed preset chooses
+    (`veryfast`: me=hex, subme=2)."""
+
+    # Motion search pattern: dia (diamond, radius 1, the cheapest), hex (radius 2), umh (uneven multi-hexagon).
+    me: Literal["dia", "hex", "umh"] | None = None
+    # Subpixel refinement and mode decision: 1 (SAD mode decision, one quarter-pixel iteration: the fastest),
+    # 2 (SATD mode decision: veryfast's) ... 7 (rate-distortion decision on every frame). 0 (full pixels only) is refused.
+    subme: int | None = Field(default=None, ge=1, le=7)
+
+    def argv_value(self) -> str:
+        """`me=dia:subme=1`; empty when nothing is set."""
+        return ":".join(f"{k}={v}" for k, v in self.model_dump(exclude_none=True).items())
+
+
 class RenditionPreset(Frozen):
     id: str = Field(pattern=_ID)
     platform: str = Field(pattern=_ID)
@@ -98,6 +116,8 @@ class RenditionPreset(Frozen):
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"
     ] = "veryfast"
     crf: int = Field(default=21, ge=0, le=51)
+    # Motion search settings on top of x264_preset, tuned per family like crf (see X264Params).
+    x264_params: X264Params | None = None
     maxrate_kbps: int = Field(gt=0)
     bufsize_kbps: int = Field(gt=0)
     gop_seconds: float = Field(default=2.0, gt=0, le=10)

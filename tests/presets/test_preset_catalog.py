@@ -253,7 +253,29 @@ def test_platform_minimum_sizes_name_their_source_and_fit_the_preset(catalog, tm
 def test_presets_of_one_frame_and_bitrate_cap_share_their_encoder_settings(catalog):
     # crf and x264 speed are tuned per family (frame + max rate) by bench/encoder_tuning.py; two presets of
     # one family with different settings mean one of them was edited by hand and the tuning no longer holds.
-    families: dict[tuple[int, int, int], set[tuple[int, str]]] = {}
+    families: dict[tuple[int, int, int], set[tuple[int, str, str]]] = {}
     for p in catalog.presets():
-        families.setdefault((*p.size, p.maxrate_kbps), set()).add((p.crf, p.x264_preset))
+        params = p.x264_params.argv_value() if p.x264_params else ""
+        families.setdefault((*p.size, p.maxrate_kbps), set()).add((p.crf, p.x264_preset, params))
     assert {k: v for k, v in families.items() if len(v) > 1} == {}
+
+
+def test_x264_params_take_motion_search_keys_only(tmp_path):
+    def override(line: str):
+        write(tmp_path, "douyin.toml", f'id = "douyin"\n[[presets]]\nid = "douyin.feed_9x16"\n{line}\n')
+        return load_catalog(tmp_path).preset("douyin.feed_9x16")
+
+    preset = override('x264_params = { me = "umh", subme = 4 }')
+    assert preset.x264_params is not None and preset.x264_params.argv_value() == "me=umh:subme=4"
+    assert override("x264_params = { subme = 1 }").x264_params.argv_value() == "subme=1"
+    refused = (
+        'x264_params = { me = "dia", threads = 64 }',  # a key outside the allow-list
+        'x264_params = { me = "dia:threads=64" }',  # a value smuggling a second option
+        'x264_params = { me = "esa" }',  # exhaustive search: not a value reelhouse allows
+        "x264_params = { subme = 0 }",
+        "x264_params = { subme = 11 }",
+        'x264_params = "me=dia:subme=1"',  # a free-form string
+    )
+    for line in refused:
+        with pytest.raises(PresetFileError, match="x264_params"):
+            override(line)

@@ -795,6 +795,8 @@ def _encode_output_args(plan: OutputPlan, k: int, threads: int | None = None) ->
         "-g", str(plan.gop_frames),
         "-fps_mode:v", "cfr",
     ]  # fmt: skip
+    if p.x264_params is not None and (x264_params := p.x264_params.argv_value()):
+        args += ["-x264-params", x264_params]
     if threads is not None:
         args += ["-threads:v", str(threads)]
     if plan.audio != "none":

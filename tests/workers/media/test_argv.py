@@ -88,6 +88,34 @@ def test_per_output_x264_settings_follow_the_preset(three):
     assert first[first.index("-preset") + 1] == three[0].preset.x264_preset
 
 
+def test_x264_params_reach_only_their_output(three):
+    from presets.schema import X264Params
+
+    plain = three[0].preset.model_copy(update={"x264_params": None})
+    fast = three[1].preset.model_copy(update={"x264_params": X264Params(me="dia", subme=1)})
+    empty = three[2].preset.model_copy(update={"x264_params": X264Params()})
+    outputs = [OutputSpec(plain, three[0].path), OutputSpec(fast, three[1].path), OutputSpec(empty, three[2].path)]
+    argv = build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), outputs, ffmpeg="ffmpeg")
+    assert argv.count("-x264-params") == 1
+    opts = argv[argv.index("[v1out]") : argv.index("file:/out/b.mp4")]
+    assert opts[opts.index("-x264-params") + 1] == "me=dia:subme=1"
+    assert opts.index("-x264-params") > opts.index("-preset")  # applied on top of the speed preset
+
+
+def test_shipped_motion_search_follows_the_tuning(catalog):
+    # bench/RESULTS.md "Faster x264 motion search per preset family": the faster search kept the quality rule
+    # for landscape and square families only; the 9:16 and 3:4 families keep veryfast's own.
+    def params(preset_id: str) -> str | None:
+        spec = OutputSpec(catalog.preset(preset_id), "/out/x.mp4")
+        argv = build_render_argv(src(), RenderRecipe(ranges=(TimeRange(0, 10),)), [spec], ffmpeg="ffmpeg")
+        return argv[argv.index("-x264-params") + 1] if "-x264-params" in argv else None
+
+    for preset_id in ("douyin.landscape_16x9", "weibo.landscape_720p", "jd.main_video_1x1", "tmall.main_video_1x1"):
+        assert params(preset_id) == "me=dia:subme=1", preset_id
+    for preset_id in ("douyin.feed_9x16", "kuaishou.feed_9x16", "xiaohongshu.note_3x4", "wechat_channels.feed_6x7"):
+        assert params(preset_id) is None, preset_id
+
+
 def test_no_audio_source_gets_silence_only_where_required(catalog):
     reels = catalog.preset("instagram.reels_9x16")
     silent_ok = reels.model_copy(update={"requires_audio": False, "id": "x.silent"})

@@ -113,6 +113,23 @@ def test_source_shorter_than_the_range_is_clamped(ffmpeg, make_clip, source_fact
     assert facts["size"] == (180, 320)
 
 
+def test_x264_params_reach_the_encoder_and_the_rendition_is_valid(
+    ffmpeg, make_clip, source_facts, catalog, tmp_path
+):
+    from presets.schema import X264Params
+
+    src = source_facts(make_clip(640, 360, 2.0))
+    preset = catalog.preset("weibo.landscape_720p").model_copy(update={"x264_params": X264Params(me="dia", subme=1)})
+    out = tmp_path / "dia.mp4"
+    render(ffmpeg, src, RenderRecipe(ranges=(TimeRange(0, 2.0),)), [OutputSpec(preset, str(out))])
+    facts = stream_facts(out)
+    assert facts["size"] == (640, 360) and facts["audio"] == "aac"
+    assert facts["duration"] == pytest.approx(2.0, abs=0.1)
+    # x264 writes the options it encoded with into the stream (an SEI message).
+    written = out.read_bytes()
+    assert b" me=dia " in written and b" subme=1 " in written
+
+
 def test_intro_clip_and_image_outro_join_the_cut(ffmpeg, make_clip, source_facts, catalog, tmp_path):
     """A silent intro of another size + a 2 s cut + a 1 s title card: one output at the preset's size."""
     intro = source_facts(make_clip(160, 160, 1.0, fps=25, audio=False))
