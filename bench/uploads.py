@@ -161,7 +161,7 @@ def one_upload(tree: Path, src: Path, rate: float | None, extra_env: dict[str, s
             rss = peak_rss_mb(server.proc.pid)
         finally:
             server.stop()
-        if not (tree / "backend/catalogue/previews.py").exists():
+        if not (tree / "backend/catalogue/previews.py").exists() or src.suffix != ".mp4":  # (audio has none)
             return elapsed, rss, None
         script = ("import sys, time; from workers.catalogue import make_previews_task; t = time.perf_counter(); "
                   "assert make_previews_task.run(sys.argv[1]); print(time.perf_counter() - t)")
