@@ -69,6 +69,8 @@ def to_public(material: Material, material_tags: list, proxy: MaterialProxyPubli
     return MaterialPublic.model_validate({
         **fields, "download_name": download_name(material), "media": material, "tags": material_tags,
         "links": links, "proxy": proxy,
+        "previews_pending": material.media_type != MediaType.audio and not material.poster_key
+        and not material.previews_failed,
     })
 
 

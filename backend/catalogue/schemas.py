@@ -96,9 +96,12 @@ class MaterialPublic(BaseModel):
     content_type: str | None
     media: MediaFactsPublic
     previews_failed: bool = Field(
+        default=False, description="No poster could be made (no frame decoded): /poster serves a placeholder until a retry makes one"
+    )
+    previews_pending: bool = Field(
         default=False, description=(
-            "No poster could be made (no frame decoded): /poster serves a placeholder until a retry makes one. "
-            "A new video's poster is made by a worker seconds after the upload; until then too `/poster` is a placeholder"
+            "The poster and contact sheet are still to be made (a worker makes them seconds after the upload): "
+            "/poster serves a placeholder until then"
         ),
     )
     tags: list[TagPublic]

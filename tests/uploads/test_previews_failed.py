@@ -55,7 +55,7 @@ def test_previews_are_made_after_the_upload_and_a_failure_is_kept_with_a_placeho
     assert res.status_code == 201, res.text
     body = res.json()
     assert (queue.MAKE_PREVIEWS, (body["id"],)) in queued  # sent once the row was committed
-    assert body["previews_failed"] is False and body["status"] == "ready"
+    assert body["previews_failed"] is False and body["previews_pending"] is True and body["status"] == "ready"
     pending = client.get(body["links"]["poster"])
     assert pending.status_code == 200 and pending.headers["content-type"] == "image/jpeg"
     assert pending.headers["x-reelhouse-placeholder"] == "previews-pending"
@@ -73,7 +73,7 @@ def test_previews_are_made_after_the_upload_and_a_failure_is_kept_with_a_placeho
     monkeypatch.setattr(SandboxedInspector, "inspect", without_previews)
     assert make_previews(body["id"]) is False
     body = client.get(body["links"]["self"]).json()
-    assert body["previews_failed"] is True and body["status"] == "ready"
+    assert body["previews_failed"] is True and body["previews_pending"] is False and body["status"] == "ready"
     assert "contact_sheet" not in body["links"]
     placeholder = client.get(body["links"]["poster"])
     assert placeholder.status_code == 200 and placeholder.headers["content-type"] == "image/jpeg"
@@ -90,7 +90,7 @@ def test_previews_are_made_after_the_upload_and_a_failure_is_kept_with_a_placeho
     assert make_previews(body["id"]) is False  # done: nothing more to do
 
     again = client.get(f"/api/v1/materials/{body['id']}").json()
-    assert again["previews_failed"] is False and "contact_sheet" in again["links"]
+    assert again["previews_failed"] is False and again["previews_pending"] is False and "contact_sheet" in again["links"]
     poster = client.get(again["links"]["poster"])
     assert poster.status_code == 200 and "x-reelhouse-placeholder" not in poster.headers
     assert Image.open(io.BytesIO(poster.content)).size == (320, 240)

@@ -92,6 +92,7 @@ export async function render(main, ctx) {
     const w = m.media.display_width, h = m.media.display_height;
     const ratio = w && h ? Math.min(Math.max(w / h, 9 / 16), 16 / 9) : 16 / 9;
     const poster = m.links.poster ? el("img", { src: links.poster(m.id), alt: "", loading: "lazy", decoding: "async" }) : el("div", { className: `placeholder ${m.media_type}` }, label("media_type", m.media_type));
+    if (m.previews_pending) { poster.dataset.pending = "true"; watchPoster(m.id, poster); }
     const thumb = el("div", { className: `thumb ${m.media.orientation || ""}`, style: { aspectRatio: String(ratio) } }, poster,
       m.media.duration_s != null ? el("span", { className: "duration" }, duration(m.media.duration_s)) : null,
       el("span", { className: "badges" }, platformBadges(m)),
@@ -117,6 +118,27 @@ export async function render(main, ctx) {
             .filter(Boolean).join(" · ")))));
     node.stopPreview = stopPreview;
     return node;
+  }
+
+  // A new upload's poster is made by a worker seconds after it: ask again until it is there (a
+  // minute at most), then show it in place of the placeholder.
+  const POSTER_CHECKS = [2000, 3000, 5000, 10000, 20000, 20000];
+  const pendingTimers = new Set();
+  function watchPoster(id, img, attempt = 0) {
+    if (attempt >= POSTER_CHECKS.length) return;
+    const timer = setTimeout(async () => {
+      pendingTimers.delete(timer);
+      if (!img.isConnected) return;
+      try {
+        const m = await api(`/materials/${id}`);
+        if (m.previews_pending) { watchPoster(id, img, attempt + 1); return; }
+        img.src = `${links.poster(id)}?made=${encodeURIComponent(m.updated_at)}`;  // the placeholder was not cached
+        delete img.dataset.pending;
+      } catch (err) {
+        if (!(err instanceof ApiError)) watchPoster(id, img, attempt + 1);
+      }
+    }, POSTER_CHECKS[attempt]);
+    pendingTimers.add(timer);
   }
 
   // --- pages -------------------------------------------------------------------------------------
@@ -203,6 +225,10 @@ export async function render(main, ctx) {
   reload();
   return {
     update,
-    cleanup: () => { observer.disconnect(); for (const c of grid.children) if (c.stopPreview) c.stopPreview(); },
+    cleanup: () => {
+      observer.disconnect();
+      for (const timer of pendingTimers) clearTimeout(timer);
+      for (const c of grid.children) if (c.stopPreview) c.stopPreview();
+    },
   };
 }
