@@ -34,9 +34,7 @@ class TusRoute(APIRoute):
             sent = request.headers.get("tus-resumable")
             try:
                 if request.method not in ("OPTIONS", "GET") and sent != tus.TUS_VERSION:
-                    raise errors.TusVersionUnsupported(
-                        f"this server speaks tus {tus.TUS_VERSION}, not {sent or '(no Tus-Resumable)'}"
-                    )
+                    raise errors.TusVersionUnsupported(key="tus-version", params={"version": tus.TUS_VERSION, "sent": sent or "-"})
                 response = await handler(request)
             except errors.AppError as exc:
                 response = problem_response(exc, request)
@@ -63,15 +61,9 @@ async def _append(request: Request, key, session, storage, settings, upload_id: 
     """Write the body under the writer lock, commit, then raise ingest's error if it refused the file.
     The lock and the commit go to the threadpool: no database work on the event loop."""
     with await run_in_threadpool(tus.WriterLock, session, settings, upload_id, key) as upload:
+        stream = request.stream()
         headers, error = await tus.receive(
-            session,
-            storage,
-            settings,
-            upload,
-            request.headers,
-            request.stream(),
-            interrupted=ClientDisconnect,
-            offset=offset,
+            session, storage, settings, upload, request.headers, stream, interrupted=ClientDisconnect, offset=offset
         )
         await run_in_threadpool(session.commit)
     if error is not None:
@@ -79,23 +71,15 @@ async def _append(request: Request, key, session, storage, settings, upload_id: 
     return upload, headers
 
 
-@router.options(
-    API,
-    summary="tus capabilities",
-    status_code=204,
-    description=(
-        "Server capabilities: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm. No key needed."
-    ),
-)
+@router.options(API, summary="tus capabilities", status_code=204)
 @router.options(f"{API}/", include_in_schema=False, status_code=204)
 @router.options(f"{API}/{{upload_id}}", include_in_schema=False, status_code=204)
 def upload_options(settings: SettingsDep) -> Response:
+    """Server capabilities: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm. No key needed."""
     return Response(status_code=204, headers=tus.options_headers(settings))
 
 
-@router.post(
-    API, status_code=201, summary="Create a resumable upload", responses=problems(400, 403, 409, 413, 415, 460, 507)
-)
+@router.post(API, status_code=201, summary="Create a resumable upload", responses=problems(400, 403, 409, 413, 415, 460, 507))
 @router.post(f"{API}/", status_code=201, include_in_schema=False)
 async def create_upload(
     request: Request, key: Editor, session: SessionDep, storage: StorageDep, settings: SettingsDep
@@ -106,12 +90,8 @@ async def create_upload(
     `filename`, `title`, `tags` (comma-separated or a JSON list of tag ids / `category:name`),
     `kind` (`source` or `external`) and `media_type`. The body may carry the first bytes with
     `Content-Type: application/offset+octet-stream`. Answers 201 with `Location`."""
-    length = request.headers.get("content-length")
-    with_body = (
-        length.strip() not in ("", "0")
-        if length is not None
-        else ("chunked" in request.headers.get("transfer-encoding", "").lower())
-    )
+    length, encoding = request.headers.get("content-length"), request.headers.get("transfer-encoding", "")
+    with_body = length.strip() not in ("", "0") if length is not None else "chunked" in encoding.lower()
     if with_body:
         _require_octet_stream(request, "creation")
     upload = await run_in_threadpool(tus.create_upload, session, settings, key, request.headers)
@@ -127,15 +107,11 @@ async def create_upload(
 def upload_head(upload_id: uuid.UUID, key: CurrentKey, session: SessionDep) -> Response:
     upload = tus.get_upload(session, upload_id, key)
     tus.check_active(upload)
-    return Response(status_code=200, headers=tus.head_headers(upload))
+    return Response(status_code=200, headers=tus.upload_headers(upload, head=True))
 
 
-@router.patch(
-    f"{API}/{{upload_id}}",
-    status_code=204,
-    summary="Append bytes to a resumable upload",
-    responses=problems(400, 403, 404, 409, 410, 413, 415, 423, 460, 507),
-)
+@router.patch(f"{API}/{{upload_id}}", status_code=204, summary="Append bytes to a resumable upload",
+              responses=problems(400, 403, 404, 409, 410, 413, 415, 423, 460, 507))
 async def upload_patch(
     upload_id: uuid.UUID, request: Request, key: Editor, session: SessionDep, storage: StorageDep, settings: SettingsDep
 ) -> Response:
@@ -146,12 +122,8 @@ async def upload_patch(
     return Response(status_code=204, headers=headers)
 
 
-@router.delete(
-    f"{API}/{{upload_id}}",
-    status_code=204,
-    summary="Terminate a resumable upload",
-    responses=problems(403, 404, 410, 423),
-)
+@router.delete(f"{API}/{{upload_id}}", status_code=204, summary="Terminate a resumable upload",
+               responses=problems(403, 404, 410, 423))
 def upload_delete(upload_id: uuid.UUID, key: Editor, session: SessionDep, settings: SettingsDep) -> Response:
     with tus.WriterLock(session, settings, upload_id, key) as upload:
         tus.terminate(settings, upload)
@@ -171,7 +143,7 @@ async def upload_method_override(
         return await run_in_threadpool(upload_delete, upload_id, key, session, settings)
     if method == "HEAD":
         return await run_in_threadpool(upload_head, upload_id, key, session)
-    raise errors.BadRequest("POST to an upload URL needs X-HTTP-Method-Override: PATCH, DELETE or HEAD")
+    raise errors.BadRequest(key="tus-method-override")
 
 
 @router.get(f"{API}/{{upload_id}}", summary="Status of a resumable upload (JSON)", responses=problems(404))

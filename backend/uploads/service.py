@@ -1,6 +1,6 @@
 """Ingest: probe a spooled upload (backend/uploads/spool.py) in a sandbox, store the original and
 register the catalogue row; its poster and contact sheet are made by a worker once the row is committed
-(backend/uploads/previews.py). An original is written once under a server-generated key and never
+(backend/catalogue/previews.py). An original is written once under a server-generated key and never
 modified; a rejected or failed ingest leaves nothing in storage or in the catalogue.
 """
 
@@ -30,20 +30,12 @@ from workers.media.inspect import InspectFailed, SandboxedInspector
 from workers.media.probe import ProbeRejection
 
 _REJECTIONS = {cls.slug: cls for cls in errors.error_classes() if issubclass(cls, errors.MediaRejected)}
-_EXTENSIONS = {
-    "mp4": ("mp4", "video/mp4"),
-    "matroska": ("mkv", "video/x-matroska"),
-    "mpegts": ("ts", "video/mp2t"),
-    "flv": ("flv", "video/x-flv"),
-    "avi": ("avi", "video/x-msvideo"),
-    "mp3": ("mp3", "audio/mpeg"),
-    "wav": ("wav", "audio/wav"),
-    "ogg": ("ogg", "audio/ogg"),
-    "flac": ("flac", "audio/flac"),
-    "aac": ("aac", "audio/aac"),
-    "jpeg": ("jpg", "image/jpeg"),
-    "png": ("png", "image/png"),
-    "webp": ("webp", "image/webp"),
+_EXTENSIONS = {  # container (as the probe names it) -> the original's file extension and content type
+    "mp4": ("mp4", "video/mp4"), "matroska": ("mkv", "video/x-matroska"), "mpegts": ("ts", "video/mp2t"),
+    "flv": ("flv", "video/x-flv"), "avi": ("avi", "video/x-msvideo"),
+    "mp3": ("mp3", "audio/mpeg"), "wav": ("wav", "audio/wav"), "ogg": ("ogg", "audio/ogg"),
+    "flac": ("flac", "audio/flac"), "aac": ("aac", "audio/aac"),
+    "jpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png"), "webp": ("webp", "image/webp"),
 }
 
 
@@ -94,11 +86,7 @@ def _existing(session: Session, found: Material, tag_ids: list[int]) -> IngestRe
 
 
 def ingest_spooled(
-    session: Session,
-    storage: Storage,
-    settings: Settings,
-    spooled: SpooledUpload,
-    request: IngestRequest,
+    session: Session, storage: Storage, settings: Settings, spooled: SpooledUpload, request: IngestRequest,
     inspector: SandboxedInspector | None = None,
 ) -> IngestResult:
     """Turn a spooled upload into a catalogue material (or return the one with the same bytes).
@@ -136,22 +124,11 @@ def ingest_spooled(
         filename = safe_filename(request.original_filename)
         title = (request.title or "").strip() or (Path(filename).stem.replace("_", " ").strip() if filename else "")
         material = Material(
-            id=material_id,
-            title=(title or "Untitled")[:500],
-            description=request.description,
-            media_type=MediaType(facts.media_type),
-            kind=request.kind,
-            status=MaterialStatus.ready,
-            sha256=spooled.sha256,
-            size_bytes=spooled.size,
-            storage_key=key,
-            original_filename=filename,
-            content_type=content_type,
-            parent_id=request.parent_id,
-            recipe=request.recipe,
-            preset_id=request.preset_id,
-            render_job_id=request.render_job_id,
-            created_by=request.created_by,
+            id=material_id, title=(title or "Untitled")[:500], description=request.description,
+            media_type=MediaType(facts.media_type), kind=request.kind, status=MaterialStatus.ready,
+            sha256=spooled.sha256, size_bytes=spooled.size, storage_key=key, original_filename=filename,
+            content_type=content_type, parent_id=request.parent_id, recipe=request.recipe,
+            preset_id=request.preset_id, render_job_id=request.render_job_id, created_by=request.created_by,
         )
         material.apply_facts(facts)
 

@@ -43,19 +43,12 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
             view = view[os.write(fd, view) :]
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            raise errors.StorageFull(
-                f"the upload disk is full ({os.strerror(exc.errno or 0)}); try again later"
-            ) from exc
+            raise errors.StorageFull(key="storage-full", params={"reason": os.strerror(exc.errno or 0)}) from exc
         raise
 
 
 async def receive(
-    chunks: AsyncIterator[bytes],
-    fd: int,
-    hashers: list[Any],
-    limit: int,
-    *,
-    interrupted: type[BaseException] | tuple[()] = (),
+    chunks: AsyncIterator[bytes], fd: int, hashers: list[Any], limit: int, *, interrupted: type[BaseException] | tuple[()] = ()
 ) -> int:
     """Write a body to `fd` at its position, updating each of `hashers`; return the bytes written.
 
@@ -190,11 +183,7 @@ def cleanup_spool(spool_dir: Path) -> int:
     for entry in spool_dir.iterdir() if spool_dir.exists() else ():
         part = entry if entry.suffix == ".part" else spool_dir / f"{entry.name.split('.', 1)[0]}.part"
         with contextlib.suppress(FileNotFoundError):  # removed meanwhile (ingested, or by another sweep)
-            if (
-                entry.is_file()
-                and now - entry.stat().st_mtime >= FRESH_SECONDS
-                and (not part.exists() or _unheld(part))
-            ):
+            if entry.is_file() and now - entry.stat().st_mtime >= FRESH_SECONDS and (not part.exists() or _unheld(part)):
                 entry.unlink()
                 removed += 1
     return removed

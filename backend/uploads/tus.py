@@ -67,9 +67,10 @@ def _sha256_prefix(path: Path) -> Any:
         return hashlib.file_digest(fh, "sha256")
 
 
-def _non_negative_int(value: str | None, name: str) -> int | None:
+def _integer(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name.lower())
     if value is not None and not (value.strip().isascii() and value.strip().isdigit()):
-        raise errors.BadRequest(f"{name} must be a non-negative integer, not {value.strip()!r}")
+        raise errors.BadRequest(key="tus-not-an-integer", params={"header": name, "value": value.strip()})
     return None if value is None else int(value)
 
 
@@ -77,49 +78,38 @@ def _base64(value: str, what: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise errors.BadRequest(f"{what} is not valid Base64") from exc
+        raise errors.BadRequest(key="tus-not-base64", params={"what": what}) from exc
 
 
-def parse_metadata(header: str | None) -> dict[str, str | None]:
-    """Upload-Metadata: comma-separated `key base64value` pairs (value optional), keys unique."""
-    result: dict[str, str | None] = {}
+def parse_metadata(header: str | None) -> dict[str, Any]:
+    """Upload-Metadata (comma-separated `key base64value` pairs, keys unique) as the TusUpload fields
+    reelhouse uses: filename (or tus-js-client's `name`), title, tags (comma-separated or a JSON list of
+    tag ids or `category:name`), kind, media_type."""
+    meta: dict[str, str | None] = {}
     for pair in header.split(",") if header and header.strip() else ():
         key, _, value = pair.strip().partition(" ")
-        if not re.fullmatch(r"[^\s,]+", key):
-            raise errors.BadRequest(f"Upload-Metadata pair {pair.strip()!r} is not 'key base64value'")
-        if key in result:
-            raise errors.BadRequest(f"Upload-Metadata key {key!r} appears twice")
+        if not re.fullmatch(r"[^\s,]+", key) or key in meta:
+            raise errors.BadRequest(key="tus-metadata-pair", params={"pair": pair.strip()})
         try:
-            result[key] = text = _base64(value, f"Upload-Metadata value of {key!r}").decode() if value else None
+            meta[key] = text = _base64(value, f"Upload-Metadata {key}").decode() if value else None
             if text and key != "filename":  # a filename is cleaned when stored instead
                 single_line(text)  # as every text the API takes (backend/text.py)
         except UnicodeDecodeError as exc:
-            raise errors.BadRequest(f"Upload-Metadata value of {key!r} is not UTF-8 text") from exc
+            raise errors.BadRequest(key="tus-metadata-not-utf8", params={"key": key}) from exc
         except ValueError as exc:
             raise errors.ValidationFailed(f"Upload-Metadata value of {key!r}: {exc}") from None
-    return result
-
-
-def upload_fields(meta: dict[str, str | None]) -> dict[str, Any]:
-    """The TusUpload fields from the metadata reelhouse uses: filename (or tus-js-client's `name`),
-    title, tags (comma-separated or a JSON list), kind, media_type."""
     tags: Any = (meta.get("tags") or "").strip()
-    if tags.startswith("["):
-        with contextlib.suppress(ValueError):
-            tags = json.loads(tags)
-        if not isinstance(tags, list) or not all(isinstance(t, str | int) for t in tags):
-            raise errors.BadRequest(
-                "metadata 'tags' must be comma-separated or a JSON list of tag ids or 'category:name' strings"
-            )
-    else:
-        tags = tags.split(",")
+    with contextlib.suppress(ValueError):
+        tags = json.loads(tags) if tags.startswith("[") else tags.split(",")
     try:
+        if not isinstance(tags, list) or not all(isinstance(t, str | int) for t in tags):
+            raise ValueError("tags")
         kind = MaterialKind(meta.get("kind") or MaterialKind.source.value)
         media_type = MediaType(declared).value if (declared := meta.get("media_type")) else None
     except ValueError as exc:
-        raise errors.BadRequest(f"metadata: {exc}") from exc
+        raise errors.BadRequest(key="tus-metadata-field", params={"field": str(exc)}) from exc
     if kind == MaterialKind.derived:
-        raise errors.BadRequest("derived materials are made by renders, not uploaded; use kind=source or external")
+        raise errors.BadRequest(key="upload-derived")
     return {
         "filename": safe_filename(meta.get("filename") or meta.get("name")),
         "title": (meta.get("title") or "").strip()[:500] or None,
@@ -135,12 +125,11 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
         return None
     algorithm, _, digest = header.strip().partition(" ")
     if not algorithm or not digest:
-        raise errors.BadRequest("Upload-Checksum must be '<algorithm> <base64 digest>'")
+        raise errors.BadRequest(key="tus-checksum-header")
     if algorithm not in CHECKSUM_ALGORITHMS:
-        raise errors.ChecksumAlgorithmUnsupported(
-            f"checksum algorithm {algorithm!r} is not supported; use one of {', '.join(CHECKSUM_ALGORITHMS)}"
-        )
-    return algorithm, _base64(digest, "the Upload-Checksum digest")
+        supported = ", ".join(CHECKSUM_ALGORITHMS)
+        raise errors.ChecksumAlgorithmUnsupported(key="tus-checksum-algorithm", params={"algorithm": algorithm, "supported": supported})
+    return algorithm, _base64(digest, "Upload-Checksum")
 
 
 def http_date(moment: datetime) -> str:
@@ -158,12 +147,9 @@ def discard_bytes(settings: Settings, upload: TusUpload) -> None:
     _keep_hasher(upload.id)
 
 
-def get_upload(session: Session, upload_id: uuid.UUID, key: ApiKey) -> TusUpload:
-    return _owned(session.get(TusUpload, upload_id), upload_id, key)
-
-
-def _owned(upload: TusUpload | None, upload_id: uuid.UUID, key: ApiKey | None) -> TusUpload:
-    """Another key's upload is 404 like a missing one (admins, and the system (None), see all)."""
+def get_upload(session: Session, upload_id: uuid.UUID, key: ApiKey | None) -> TusUpload:
+    """Another key's upload is 404 like a missing one (admins, and the system (key None), see all)."""
+    upload = session.get(TusUpload, upload_id)
     if upload is None or (key and upload.owner_key_id != key.id and Role(key.role) != Role.admin):
         raise errors.NotFound(key="upload-not-found", params={"id": str(upload_id)})
     return upload
@@ -171,13 +157,12 @@ def _owned(upload: TusUpload | None, upload_id: uuid.UUID, key: ApiKey | None) -
 
 def check_active(upload: TusUpload) -> None:
     """410 for an upload that can no longer take bytes (finished uploads still answer HEAD)."""
-    if upload.status in (UploadStatus.terminated, UploadStatus.expired, UploadStatus.failed):
-        detail = f"upload {upload.id} is {upload.status}" + (f" ({upload.error_type})" if upload.error_type else "")
-        raise errors.UploadGone(detail, upload_status=str(upload.status))
-    if upload.status == UploadStatus.receiving and upload.expires_at <= utcnow():
-        raise errors.UploadGone(
-            f"upload {upload.id} expired at {http_date(upload.expires_at)}", upload_status="expired"
-        )
+    status = upload.status
+    if status == UploadStatus.receiving and upload.expires_at <= utcnow():
+        status = UploadStatus.expired
+    if status in (UploadStatus.terminated, UploadStatus.expired, UploadStatus.failed):
+        params = {"id": str(upload.id), "error": upload.error_type}
+        raise errors.UploadGone(key=f"tus-gone.{status}", params=params, upload_status=str(status))
 
 
 class WriterLock:
@@ -197,11 +182,11 @@ class WriterLock:
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
-                raise errors.UploadLocked("another request is writing to this upload") from exc
+                raise errors.UploadLocked(key="tus-locked") from exc
             row = session.get(TusUpload, upload_id, populate_existing=True)  # as committed now, not as last seen
             self.finished = row is None or row.status != UploadStatus.receiving
             session.commit()
-            self.upload = _owned(row, upload_id, key)
+            self.upload = get_upload(session, upload_id, key)  # (the row just read: no query)
         except BaseException:
             self._release()
             raise
@@ -221,12 +206,8 @@ class WriterLock:
 
 
 def options_headers(settings: Settings) -> dict[str, str]:
-    return {
-        "Tus-Version": TUS_VERSION,
-        "Tus-Extension": EXTENSIONS,
-        "Tus-Max-Size": str(settings.max_upload_bytes),
-        "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
-    }
+    return {"Tus-Version": TUS_VERSION, "Tus-Extension": EXTENSIONS, "Tus-Max-Size": str(settings.max_upload_bytes),
+            "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS)}
 
 
 def _check_length(settings: Settings, length: int | None) -> None:
@@ -236,176 +217,155 @@ def _check_length(settings: Settings, length: int | None) -> None:
 
 def create_upload(session: Session, settings: Settings, key: ApiKey, headers: Mapping[str, str]) -> TusUpload:
     """Creation extension: a new upload at offset 0 (with a known or deferred length)."""
-    length = _non_negative_int(headers.get("upload-length"), "Upload-Length")
-    defer_length, metadata = headers.get("upload-defer-length"), (headers.get("upload-metadata") or "").strip()
-    if defer_length is not None and defer_length.strip() != "1":
-        raise errors.BadRequest("Upload-Defer-Length must be 1")
-    if (length is None) == (defer_length is None):
-        raise errors.BadRequest("send exactly one of Upload-Length and Upload-Defer-Length: 1")
+    length, defer = _integer(headers, "Upload-Length"), headers.get("upload-defer-length")
+    if (defer is not None and defer.strip() != "1") or (length is None) == (defer is None):
+        raise errors.BadRequest(key="tus-length-or-defer")
     _check_length(settings, length)
-    now = utcnow()
+    metadata, now = (headers.get("upload-metadata") or "").strip(), utcnow()
     upload = TusUpload(
-        owner_key_id=key.id,
-        length=length,
-        metadata_header=metadata or None,
-        **upload_fields(parse_metadata(metadata)),
-        expires_at=now + timedelta(seconds=settings.tus_expire_seconds),
-        created_at=now,
-        updated_at=now,
+        owner_key_id=key.id, length=length, metadata_header=metadata or None, **parse_metadata(metadata),
+        expires_at=now + timedelta(seconds=settings.tus_expire_seconds), created_at=now, updated_at=now,
     )
     session.add(upload)
     session.flush()
     return upload
 
 
-def offset_headers(upload: TusUpload) -> dict[str, str]:
+def upload_headers(upload: TusUpload, *, head: bool = False) -> dict[str, str]:
+    """Upload-Offset (and Upload-Expires while receiving); for HEAD also the length and metadata."""
     headers = {"Upload-Offset": str(upload.offset)}
     if upload.status == UploadStatus.receiving:
         headers["Upload-Expires"] = http_date(upload.expires_at)
+    if head:
+        headers["Cache-Control"] = "no-store"
+        if upload.length is None:
+            headers["Upload-Defer-Length"] = "1"
+        else:
+            headers["Upload-Length"] = str(upload.length)
+        if upload.metadata_header:
+            headers["Upload-Metadata"] = upload.metadata_header
     return headers
 
 
-def head_headers(upload: TusUpload) -> dict[str, str]:
-    headers = {**offset_headers(upload), "Cache-Control": "no-store"}
-    if upload.length is None:
-        headers["Upload-Defer-Length"] = "1"
-    else:
-        headers["Upload-Length"] = str(upload.length)
-    if upload.metadata_header:
-        headers["Upload-Metadata"] = upload.metadata_header
-    return headers
+def _check_patch(settings: Settings, upload: TusUpload, offset: int | None, new_length: int | None) -> None:
+    """The PATCH's offset and (deferred) length against the upload's, before a byte is read."""
+    if offset is None:
+        raise errors.BadRequest(key="tus-patch-offset-missing")
+    check_active(upload)
+    if offset != upload.offset:
+        raise errors.UploadOffsetMismatch(key="tus-offset-mismatch", params={"sent": offset, "offset": upload.offset}, upload_offset=upload.offset)
+    if new_length is not None:
+        if upload.length is not None and new_length != upload.length:
+            raise errors.BadRequest(key="tus-length-fixed", params={"length": upload.length})
+        if new_length < upload.offset:
+            raise errors.BadRequest(key="tus-length-below-offset", params={"length": new_length, "offset": upload.offset})
+        _check_length(settings, new_length)
+        upload.length = new_length
 
 
 async def receive(
-    session: Session,
-    storage: Storage,
-    settings: Settings,
-    upload: TusUpload,
-    headers: Mapping[str, str],
-    body: AsyncIterator[bytes],
-    *,
-    interrupted: type[BaseException],
-    offset: int | None = None,
+    session: Session, storage: Storage, settings: Settings, upload: TusUpload, headers: Mapping[str, str],
+    body: AsyncIterator[bytes], *, interrupted: type[BaseException], offset: int | None = None,
 ) -> tuple[dict[str, str], BaseException | None]:
     """Check a PATCH (Upload-Offset from `headers`, or `offset` for creation-with-upload) before a
     byte is read, then append its body (which raises `interrupted` if the client goes away) at the
-    upload's offset; call under `WriterLock`. Returns the
-    response headers and, if the last byte arrived but ingest refused the file, its error: the
-    caller commits, then raises it. The row changes in memory; the database is used only by ingest,
-    on a worker thread.
+    upload's offset; call under `WriterLock`. Returns the response headers and, if the last byte
+    arrived but ingest refused the file, its error: the caller commits, then raises it. The row
+    changes in memory; the database is used only by ingest, on a worker thread.
 
     With `tus_fsync`, bytes are fsynced before the new offset is flushed; without it (the default,
     as in tusd) an OS crash that loses acknowledged bytes is caught on the next PATCH. A body cut
     short keeps what arrived (unless it carried a checksum, which then cannot be verified); a
     checksum mismatch, a body past the upload's length or a full disk (507) discards the chunk.
     """
-    offset = offset if offset is not None else _non_negative_int(headers.get("upload-offset"), "Upload-Offset")
-    if offset is None:
-        raise errors.BadRequest("PATCH needs an Upload-Offset header")
-    new_length = _non_negative_int(headers.get("upload-length"), "Upload-Length")
-    checksum = parse_checksum(headers.get("upload-checksum"))
-    content_length = _non_negative_int(headers.get("content-length"), "Content-Length")
-    check_active(upload)
-    if offset != upload.offset:
-        raise errors.UploadOffsetMismatch(
-            f"Upload-Offset is {offset} but the upload is at {upload.offset}", upload_offset=upload.offset
-        )
-    if new_length is not None:
-        if upload.length is not None and new_length != upload.length:
-            raise errors.BadRequest(f"the upload's length is already {upload.length}; it cannot change")
-        _check_length(settings, new_length)
-        if new_length < upload.offset:
-            raise errors.BadRequest(f"Upload-Length {new_length} is below the bytes already received ({upload.offset})")
-        upload.length = new_length
+    offset = offset if offset is not None else _integer(headers, "Upload-Offset")
+    _check_patch(settings, upload, offset, _integer(headers, "Upload-Length"))
+    checksum, content_length = parse_checksum(headers.get("upload-checksum")), _integer(headers, "Content-Length")
     limit = upload.length if upload.length is not None else settings.max_upload_bytes
     if content_length is not None and upload.offset + content_length > limit:
-        raise errors.PayloadTooLarge(
-            f"{content_length} more bytes at offset {upload.offset} would pass the upload's length of {limit}"
-        )
+        raise errors.PayloadTooLarge(key="tus-chunk-over-length", params={"bytes": content_length, "offset": upload.offset, "length": limit})
     if upload.status == UploadStatus.completed:
         async for chunk in body:
             if chunk:
-                raise errors.PayloadTooLarge("the upload is complete; it takes no more bytes")
-        return offset_headers(upload), None
+                raise errors.PayloadTooLarge(key="tus-complete")
+        return upload_headers(upload), None
 
-    start, path = upload.offset, _file(settings, upload.id, ".part")  # (WriterLock made the folder)
-    chunk_hashers = [CHECKSUM_ALGORITHMS[checksum[0]]()] if checksum else []
-    cut: BaseException | None = None
     # The chunk that should complete the upload starts the sandboxed inspector while its bytes arrive.
-    last = content_length is not None and upload.length == start + content_length
-    inspector = await anyio.to_thread.run_sync(ingest.SandboxedInspector) if last and content_length else None
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            held = os.fstat(fd).st_size
-            if held < start:
-                raise errors.AppError(f"upload {upload.id} lost bytes on disk ({held} of {start}); start again")
-            os.ftruncate(fd, start)  # bytes past the last acknowledged offset were never acknowledged
-            os.lseek(fd, start, os.SEEK_SET)
-            with _hashers_lock:
-                known_offset, hasher = _hashers.get(upload.id, (-1, None))
-            # A copy: the chunk may yet be discarded. Offset 0 needs no history.
-            hasher = hashlib.sha256() if start == 0 else hasher.copy() if known_offset == start else None
-            hasher = hasher or await anyio.to_thread.run_sync(_sha256_prefix, path)
-            try:
-                try:
-                    await spool.receive(body, fd, [hasher, *chunk_hashers], limit - start, interrupted=interrupted)
-                except interrupted as exc:
-                    cut = exc  # what arrived before the cut was written and hashed
-                if checksum and cut:
-                    raise cut
-                if checksum and chunk_hashers[0].digest() != checksum[1]:
-                    raise errors.ChecksumMismatch(
-                        f"the {os.lseek(fd, 0, os.SEEK_CUR) - start}-byte chunk does not match its {checksum[0]} checksum"
-                    )
-                if settings.tus_fsync:
-                    os.fsync(fd)
-            except BaseException:
-                os.ftruncate(fd, start)
-                raise
-            upload.offset = os.lseek(fd, 0, os.SEEK_CUR)
-        finally:
-            os.close(fd)
-        if settings.tus_fsync and held == 0:  # the new file's name, too
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        _keep_hasher(upload.id, upload.offset, hasher)
+    last = content_length is not None and content_length > 0 and upload.length == upload.offset + content_length
+    inspector = await anyio.to_thread.run_sync(ingest.SandboxedInspector) if last else None
+    with inspector or contextlib.nullcontext():  # (closed by ingest already, if it got there)
+        hasher, cut = await _append(settings, upload, body, checksum, limit, interrupted)
         upload.updated_at = utcnow()
         upload.expires_at = upload.updated_at + timedelta(seconds=settings.tus_expire_seconds)
         error = None
         if upload.length is not None and upload.offset == upload.length and not cut:
             error = await _complete(session, storage, settings, upload, hasher, inspector)
-        return offset_headers(upload), error
+        return upload_headers(upload), error
+
+
+async def _append(
+    settings: Settings, upload: TusUpload, body: AsyncIterator[bytes], checksum: tuple[str, bytes] | None,
+    limit: int, interrupted: type[BaseException],
+) -> tuple[Any, BaseException | None]:
+    """Write the body at the upload's offset and advance it; returns the running SHA-256 and the
+    client's cut, if it went away (what arrived before it is kept)."""
+    start, path = upload.offset, _file(settings, upload.id, ".part")  # (WriterLock made the folder)
+    chunk_hashers = [CHECKSUM_ALGORITHMS[checksum[0]]()] if checksum else []
+    cut: BaseException | None = None
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        if (held := os.fstat(fd).st_size) < start:
+            raise errors.AppError(key="tus-bytes-lost", params={"held": held, "offset": start})
+        os.ftruncate(fd, start)  # bytes past the last acknowledged offset were never acknowledged
+        os.lseek(fd, start, os.SEEK_SET)
+        with _hashers_lock:
+            known_offset, hasher = _hashers.get(upload.id, (-1, None))
+        # A copy: the chunk may yet be discarded. Offset 0 needs no history.
+        hasher = hashlib.sha256() if start == 0 else hasher.copy() if known_offset == start else None
+        hasher = hasher or await anyio.to_thread.run_sync(_sha256_prefix, path)
+        try:
+            try:
+                await spool.receive(body, fd, [hasher, *chunk_hashers], limit - start, interrupted=interrupted)
+            except interrupted as exc:
+                cut = exc  # what arrived before the cut was written and hashed
+            if checksum and cut:
+                raise cut
+            if checksum and chunk_hashers[0].digest() != checksum[1]:
+                raise errors.ChecksumMismatch(key="tus-checksum-mismatch", params={"algorithm": checksum[0]})
+            if settings.tus_fsync:
+                os.fsync(fd)
+                if held == 0:  # the new file's name, too
+                    _fsync_folder(path.parent)
+        except BaseException:
+            os.ftruncate(fd, start)
+            raise
+        upload.offset = os.lseek(fd, 0, os.SEEK_CUR)
     finally:
-        if inspector is not None:
-            inspector.close()  # (ingest closed it already, if it got there)
+        os.close(fd)
+    _keep_hasher(upload.id, upload.offset, hasher)
+    return hasher, cut
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 async def _complete(
-    session: Session, storage: Storage, settings: Settings, upload: TusUpload, hasher: Any, inspector: Any = None
+    session: Session, storage: Storage, settings: Settings, upload: TusUpload, hasher: Any, inspector: Any
 ) -> BaseException | None:
     """Ingest the finished bytes where they are (ingest moves them into storage or removes them).
     Returns ingest's error (after recording it on the row) or None."""
     request = ingest.IngestRequest(
-        title=upload.title,
-        kind=MaterialKind(upload.kind),
-        original_filename=upload.filename,
-        tag_refs=list(upload.tags),
-        declared_media_type=MediaType(upload.media_type) if upload.media_type else None,
-        created_by=upload.owner_key_id,
+        title=upload.title, kind=MaterialKind(upload.kind), original_filename=upload.filename, tag_refs=list(upload.tags),
+        declared_media_type=MediaType(upload.media_type) if upload.media_type else None, created_by=upload.owner_key_id,
     )
-
-    path = _file(settings, upload.id, ".part")
-    path.touch()  # an empty upload has no file yet
-    spooled = spool.SpooledUpload(path=path, size=upload.offset, sha256=hasher.hexdigest())
-
+    spooled = spool.SpooledUpload(_file(settings, upload.id, ".part"), upload.offset, hasher.hexdigest())
     try:
-        result = await anyio.to_thread.run_sync(
-            ingest.ingest_spooled, session, storage, settings, spooled, request, inspector
-        )
+        result = await anyio.to_thread.run_sync(ingest.ingest_spooled, session, storage, settings, spooled, request, inspector)
     except Exception as exc:  # noqa: BLE001  (recorded on the row, then re-raised by the caller)
         upload.status = UploadStatus.failed
         upload.error_type = exc.type_uri() if isinstance(exc, errors.AppError) else errors.AppError.type_uri()
@@ -413,8 +373,7 @@ async def _complete(
         if not isinstance(exc, errors.AppError):
             log.exception("completing upload %s failed", upload.id)
         return exc
-    upload.status = UploadStatus.completed
-    upload.material_id = result.material.id
+    upload.status, upload.material_id = UploadStatus.completed, result.material.id
     _keep_hasher(upload.id)
     return None
 
@@ -422,21 +381,18 @@ async def _complete(
 def terminate(settings: Settings, upload: TusUpload) -> None:
     """Termination extension: free the bytes; the row stays so later requests get 410."""
     if upload.status in (UploadStatus.terminated, UploadStatus.expired):
-        raise errors.UploadGone(f"upload {upload.id} is already {upload.status}")
+        raise errors.UploadGone(key=f"tus-gone.{upload.status}", params={"id": str(upload.id), "error": None})
     discard_bytes(settings, upload)
-    upload.status = UploadStatus.terminated
-    upload.updated_at = utcnow()
+    upload.status, upload.updated_at = UploadStatus.terminated, utcnow()
 
 
 def expire_uploads(session: Session, storage: Storage, settings: Settings, now: datetime | None = None) -> int:
     """Expire unfinished uploads past `expires_at` (freeing their bytes) and forget old finished rows.
     An upload being written right now is skipped (its lock is held) and picked up next time."""
     now = now or utcnow()
-    due = session.exec(
-        select(TusUpload.id).where(TusUpload.status == UploadStatus.receiving, TusUpload.expires_at <= now)
-    )
+    due = select(TusUpload.id).where(TusUpload.status == UploadStatus.receiving, TusUpload.expires_at <= now)
     expired = 0
-    for upload_id in due.all():
+    for upload_id in session.exec(due).all():
         try:
             with WriterLock(session, settings, upload_id, None) as upload:
                 if upload.status == UploadStatus.receiving and upload.expires_at <= now:
@@ -447,9 +403,8 @@ def expire_uploads(session: Session, storage: Storage, settings: Settings, now: 
         except (errors.UploadLocked, errors.NotFound):
             session.rollback()
     cutoff = now - timedelta(seconds=settings.tus_retain_seconds)
-    for upload in session.exec(
-        select(TusUpload).where(TusUpload.status != UploadStatus.receiving, TusUpload.updated_at <= cutoff)
-    ).all():
+    done = select(TusUpload).where(TusUpload.status != UploadStatus.receiving, TusUpload.updated_at <= cutoff)
+    for upload in session.exec(done).all():
         _file(settings, upload.id, ".lock").unlink(missing_ok=True)
         session.delete(upload)
     session.commit()

@@ -27,17 +27,7 @@ MEMORY_CAP_BYTES = 6 * 1024**3
 # Beside the caller's timeout: what a file can make the child spend in all (a legitimate one takes seconds).
 CPU_CAP_SECONDS = 300
 # What the child inherits from the environment: nothing of reelhouse's (database URL, storage keys).
-_CHILD_ENV = (
-    "PATH",
-    "LANG",
-    "LANGUAGE",
-    "TZ",
-    "TMPDIR",
-    "HOME",
-    "LD_LIBRARY_PATH",
-    "PYTHONHOME",
-    "PYTHONDONTWRITEBYTECODE",
-)
+_CHILD_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME", "LD_LIBRARY_PATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE")
 
 
 class InspectFailed(Exception):
@@ -73,30 +63,23 @@ class SandboxedInspector(contextlib.AbstractContextManager["SandboxedInspector"]
         # directory of its own: a name written inside a hostile file would be looked up there and
         # find nothing.
         self.workdir = Path(tempfile.mkdtemp(prefix="reelhouse-inspect-"))
+        pipe = subprocess.PIPE
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.media.inspect"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=_child_env(),
-            cwd=self.workdir,
+            [sys.executable, "-m", "workers.media.inspect"], stdin=pipe, stdout=pipe, stderr=pipe, env=_child_env(), cwd=self.workdir
         )
-        self._collected = False
 
     def inspect(self, path: Path, *, limits: Limits, timeout: float = 60.0, **outputs: Path | None) -> MediaFacts:
         """Probe `path` and write the `poster`, `contact_sheet` and `fingerprint` asked for.
-        Raises ProbeRejection or InspectFailed."""
-        if self._collected:
-            raise RuntimeError("an inspector child inspects one file")
-        self._collected = True
-        self._write_line(json.dumps(_request(path, limits, **outputs)))
-        try:
-            stdout, stderr = self._proc.communicate(timeout=timeout)
+        Raises ProbeRejection or InspectFailed; a child inspects one file (a second call: ValueError)."""
+        # Absolute paths: the child runs in a directory of its own. `outputs`: poster, contact_sheet, fingerprint.
+        request = {"path": str(path.absolute()), "limits": asdict(limits)}
+        request.update((name, str(out.absolute())) for name, out in outputs.items() if out)
+        try:  # (a child that ended early does not read it: its result says why)
+            stdout, stderr = self._proc.communicate(json.dumps(request).encode() + b"\n", timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             self.close()
-            raise ProbeRejection(
-                "media-unrecognised", f"inspecting the file took longer than {timeout:.0f} s", text="timeout", seconds=round(timeout)
-            ) from exc
+            detail = f"inspecting the file took longer than {timeout:.0f} s"
+            raise ProbeRejection("media-unrecognised", detail, text="timeout", seconds=round(timeout)) from exc
         return _facts_from(stdout, stderr, self._proc.returncode)
 
     def close(self) -> None:
@@ -105,25 +88,8 @@ class SandboxedInspector(contextlib.AbstractContextManager["SandboxedInspector"]
             self._proc.communicate()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def _write_line(self, line: str) -> None:
-        stdin = self._proc.stdin
-        assert stdin is not None  # opened with stdin=PIPE
-        # A child that ended early closed its end: its result says why.
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            stdin.write(line.encode() + b"\n")
-            stdin.flush()
-
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _request(path: Path, limits: Limits, **outputs: Path | None) -> dict[str, Any]:
-    # Absolute: the child runs in a directory of its own. `outputs`: poster, contact_sheet, fingerprint.
-    return {
-        "path": str(path.absolute()),
-        "limits": asdict(limits),
-        **{k: str(v.absolute()) for k, v in outputs.items() if v},
-    }
 
 
 def inspect_untrusted(path: Path, *, limits: Limits, timeout: float = 60.0, **outputs: Path | None) -> MediaFacts:
