@@ -34,7 +34,8 @@ class TusRoute(APIRoute):
             sent = request.headers.get("tus-resumable")
             try:
                 if request.method not in ("OPTIONS", "GET") and sent != tus.TUS_VERSION:
-                    raise errors.TusVersionUnsupported(key="tus-version", params={"version": tus.TUS_VERSION, "sent": sent or "-"})
+                    words = "tus-version" if sent else "tus-version-missing"
+                    raise errors.TusVersionUnsupported(key=words, params={"version": tus.TUS_VERSION, "sent": sent})
                 response = await handler(request)
             except errors.AppError as exc:
                 response = problem_response(exc, request)

@@ -20,7 +20,7 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import Any
 import anyio.to_thread
 from sqlmodel import Session, select
 
-from backend import errors
+from backend import errors, i18n
 from backend.auth.models import ApiKey, Role
 from backend.catalogue.models import MaterialKind, MediaType
 from backend.config import Settings
@@ -101,22 +101,28 @@ def parse_metadata(header: str | None) -> dict[str, Any]:
     tags: Any = (meta.get("tags") or "").strip()
     with contextlib.suppress(ValueError):
         tags = json.loads(tags) if tags.startswith("[") else tags.split(",")
-    try:
-        if not isinstance(tags, list) or not all(isinstance(t, str | int) for t in tags):
-            raise ValueError("tags")
-        kind = MaterialKind(meta.get("kind") or MaterialKind.source.value)
-        media_type = MediaType(declared).value if (declared := meta.get("media_type")) else None
-    except ValueError as exc:
-        raise errors.BadRequest(key="tus-metadata-field", params={"field": str(exc)}) from exc
-    if kind == MaterialKind.derived:
+    if not isinstance(tags, list) or not all(isinstance(t, str | int) for t in tags):
+        raise errors.BadRequest(key="tus-metadata-tags")
+    if (kind := meta.get("kind") or MaterialKind.source.value) == MaterialKind.derived:
         raise errors.BadRequest(key="upload-derived")
+    _check_choice("kind", kind, [MaterialKind.source, MaterialKind.external])
+    _check_choice("media_type", media_type := meta.get("media_type"), list(MediaType))
     return {
         "filename": safe_filename(meta.get("filename") or meta.get("name")),
         "title": (meta.get("title") or "").strip()[:500] or None,
         "tags": [str(t).strip() for t in tags if str(t).strip()],
-        "kind": kind.value,
+        "kind": kind,
         "media_type": media_type,
     }
+
+
+def _check_choice(field: str, value: str | None, allowed: list[str]) -> None:
+    if value is not None and value not in allowed:
+        raise errors.BadRequest(key="tus-metadata-choice", params={"field": field, "value": value, "allowed": _listed(allowed)})
+
+
+def _listed(names: Iterable[str]) -> dict[str, str]:
+    return {i18n.ZH: "、".join(names), i18n.EN: ", ".join(names)}
 
 
 def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
@@ -127,8 +133,8 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
     if not algorithm or not digest:
         raise errors.BadRequest(key="tus-checksum-header")
     if algorithm not in CHECKSUM_ALGORITHMS:
-        supported = ", ".join(CHECKSUM_ALGORITHMS)
-        raise errors.ChecksumAlgorithmUnsupported(key="tus-checksum-algorithm", params={"algorithm": algorithm, "supported": supported})
+        params = {"algorithm": algorithm, "supported": _listed(CHECKSUM_ALGORITHMS)}
+        raise errors.ChecksumAlgorithmUnsupported(key="tus-checksum-algorithm", params=params)
     return algorithm, _base64(digest, "Upload-Checksum")
 
 
@@ -161,7 +167,8 @@ def check_active(upload: TusUpload) -> None:
     if status == UploadStatus.receiving and upload.expires_at <= utcnow():
         status = UploadStatus.expired
     if status in (UploadStatus.terminated, UploadStatus.expired, UploadStatus.failed):
-        params = {"id": str(upload.id), "error": upload.error_type}
+        failure = next((c for c in errors.error_classes() if c.type_uri() == upload.error_type), errors.AppError)
+        params = {"id": str(upload.id), "error": {lang: failure.title_in(lang) for lang in i18n.LANGUAGES}}
         raise errors.UploadGone(key=f"tus-gone.{status}", params=params, upload_status=str(status))
 
 
@@ -279,8 +286,9 @@ async def receive(
     checksum mismatch, a body past the upload's length or a full disk (507) discards the chunk.
     """
     offset = offset if offset is not None else _integer(headers, "Upload-Offset")
-    _check_patch(settings, upload, offset, _integer(headers, "Upload-Length"))
-    checksum, content_length = parse_checksum(headers.get("upload-checksum")), _integer(headers, "Content-Length")
+    new_length, content_length = _integer(headers, "Upload-Length"), _integer(headers, "Content-Length")
+    checksum = parse_checksum(headers.get("upload-checksum"))  # every header is checked before the upload's state
+    _check_patch(settings, upload, offset, new_length)
     limit = upload.length if upload.length is not None else settings.max_upload_bytes
     if content_length is not None and upload.offset + content_length > limit:
         raise errors.PayloadTooLarge(key="tus-chunk-over-length", params={"bytes": content_length, "offset": upload.offset, "length": limit})

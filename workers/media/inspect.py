@@ -70,7 +70,9 @@ class SandboxedInspector(contextlib.AbstractContextManager["SandboxedInspector"]
 
     def inspect(self, path: Path, *, limits: Limits, timeout: float = 60.0, **outputs: Path | None) -> MediaFacts:
         """Probe `path` and write the `poster`, `contact_sheet` and `fingerprint` asked for.
-        Raises ProbeRejection or InspectFailed; a child inspects one file (a second call: ValueError)."""
+        Raises ProbeRejection or InspectFailed."""
+        if self._proc.stdin is None or self._proc.stdin.closed:  # (communicate closes it)
+            raise RuntimeError("an inspector child inspects one file")
         # Absolute paths: the child runs in a directory of its own. `outputs`: poster, contact_sheet, fingerprint.
         request = {"path": str(path.absolute()), "limits": asdict(limits)}
         request.update((name, str(out.absolute())) for name, out in outputs.items() if out)

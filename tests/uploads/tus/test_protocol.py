@@ -446,3 +446,32 @@ def test_a_resume_in_a_process_without_the_running_hash_rehashes_what_arrived(cl
     assert res.status_code == 204 and rehashed == [2 * third]
     material = client.get(res.headers["reelhouse-material"]).json()
     assert material["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_tus_refusals_are_worded_in_chinese_by_default_and_in_english_when_asked(client) -> None:  # type: ignore[no-untyped-def]
+    """tuspy and tus-js-client send no Accept-Language: a content team reads the refusal in Chinese."""
+    url = create(client, 10).headers["location"]
+    assert patch(client, url, 0, b"01234").status_code == 204
+    zh = patch(client, url, 3, b"56789", {"Accept-Language": "zh-CN"}).json()
+    assert zh["type"] == "/problems/upload-offset-mismatch"
+    assert zh["detail"] == "Upload-Offset 为 3，但服务器已收到 5 字节"
+    en = patch(client, url, 3, b"56789").json()
+    assert en["detail"] == "Upload-Offset is 3 but the server has received 5 bytes"
+    res = patch(client, url, 5, b"56789", {"Upload-Checksum": "crc32 AAAA", "Accept-Language": "zh-CN"})
+    assert res.status_code == 400 and res.json()["detail"] == "不支持校验算法「crc32」，请改用其中一种：sha1、sha256、md5"
+    missing = client.patch(url, content=b"x", headers={"Accept-Language": "zh-CN"})
+    assert missing.status_code == 412 and missing.json()["detail"] == "请发送 Tus-Resumable: 1.0.0"
+    bad_kind = create(client, 10, {"Accept-Language": "zh-CN"}, kind="clip")
+    assert bad_kind.status_code == 400
+    assert bad_kind.json()["detail"] == "Upload-Metadata 中 kind 的值「clip」无效，可选：source、external"
+
+
+@pytest.mark.parametrize("status", ["terminated", "expired", "failed"])
+def test_every_gone_upload_is_worded_in_both_languages(status: str) -> None:
+    from backend import i18n
+    from backend.uploads.models import UploadStatus
+
+    assert status in set(UploadStatus)
+    for language in i18n.LANGUAGES:
+        params = {"id": "u1", "error": {i18n.ZH: "不是音视频文件", i18n.EN: "not media"}}
+        assert i18n.text(f"tus-gone.{status}", language, params), (status, language)
