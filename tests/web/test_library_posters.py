@@ -37,3 +37,33 @@ def test_a_pending_poster_replaces_the_placeholder_once_made(server, keys, perso
     wait_until(page, f"document.querySelector(\"{img}\").naturalWidth === 480")  # the frame itself
     watcher.check_translated(page)
     watcher.assert_clean()
+
+
+def test_a_poster_that_could_not_be_made_is_marked_on_its_card(server, keys, person, page, watcher: Watcher,
+                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.media.inspect import SandboxedInspector
+
+    clip = make_clip(tmp_path / "live.mp4", seconds=2, size="480x270")
+    material_id = upload(server, keys.editor, clip, title="双12直播 画面坏了")
+    sign_in(page, server, person)
+    page.goto(f"{server.url}/#/library")
+    card = f"#grid .card[data-id='{material_id}']"
+    page.wait_for_selector(f"{card} img[data-pending='true']")
+
+    inspect = SandboxedInspector.inspect
+
+    def without_previews(self, path, **kwargs):  # type: ignore[no-untyped-def]
+        facts = inspect(self, path, **kwargs)
+        for name in ("poster", "contact_sheet"):
+            if kwargs.get(name) is not None:
+                kwargs[name].unlink(missing_ok=True)  # as when no frame decodes into a picture
+        return facts
+
+    monkeypatch.setattr(SandboxedInspector, "inspect", without_previews)
+    assert off_the_page_loop(_make_previews, material_id) is False
+    page.wait_for_selector(f"{card} .badge.previews-failed", timeout=30_000)
+    assert page.inner_text(f"{card} .badge.previews-failed") == "无封面"
+    assert page.get_attribute(f"{card} img", "data-pending") is None
+    assert "made=" not in (page.get_attribute(f"{card} img", "src") or "")  # the placeholder stays
+    watcher.check_translated(page)
+    watcher.assert_clean()

@@ -13,6 +13,7 @@ import { playableUrl, zh } from "../common.js";
 import { $$, el } from "../dom.js";
 import { duration, label, number, t } from "../i18n.js";
 import { emptyState, notify, notifyError } from "../layout.js";
+import { madePreviewUrl, previewWatcher, previewsNote } from "../previews.js";
 
 const PROXY_POLL_MS = 3000;
 const FITS = ["crop", "pad", "smart"];
@@ -151,6 +152,16 @@ export async function render(main, ctx) {
   stage.style.aspectRatio = `${srcW} / ${srcH}`;
   stage.style.width = `min(100%, calc(62vh * ${sourceAspect.toFixed(4)}))`;
   const proxyNote = el("p", { className: "proxy-note muted", id: "editor-proxy-note", "aria-live": "polite" });
+  // The poster (shown until the video plays) of a new upload is made by a worker seconds after it: swapped in
+  // once made; if it cannot be made, the screen says why the picture is a placeholder. While it is being made
+  // the proxy's note already says the previews are coming.
+  const previews = previewWatcher();
+  const previewsWords = previewsNote("editor-previews", { pending: false });
+  previewsWords.show(material);
+  previews.follow(material, (now) => {
+    if (!now.previews_failed) video.poster = madePreviewUrl(now);
+    previewsWords.show(now);
+  }, { alive: () => video.isConnected });
   // With fit `pad` the output frame is larger than the picture (a blurred copy fills the rest): the overlay
   // then shows the picture's area only, so the title's place there is approximate, and the screen says so.
   const padNote = el("p", { className: "muted small", id: "editor-pad-note", hidden: true }, t("editor.fit.pad_note"));
@@ -657,7 +668,7 @@ export async function render(main, ctx) {
     timeText);
 
   main.append(el("div", { className: "editor" },
-    el("div", { className: "editor-main" }, stage, padNote, proxyNote, transport, timeline,
+    el("div", { className: "editor-main" }, stage, padNote, proxyNote, previewsWords.node, transport, timeline,
       el("p", { className: "muted small keys-help", id: "editor-help" }, t("editor.help", { fps: number(Math.round(fps * 100) / 100) }))),
     el("div", { className: "editor-side" },
       el("section", { id: "editor-ranges-box" }, el("h2", {}, t("editor.ranges.heading")), pendingText, rangeEmpty, rangeList),
@@ -709,6 +720,7 @@ export async function render(main, ctx) {
   return () => {
     stopped = true;
     clearTimeout(timer);
+    previews.stop();
     cancelAnimationFrame(raf);
     resized.disconnect();
     document.removeEventListener("keydown", onKey);

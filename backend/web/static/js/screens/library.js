@@ -9,6 +9,7 @@ import { allTags, categoryName, platformBadges, playableUrl, tagDatalist, tagNam
 import { clear, debounce, el } from "../dom.js";
 import { duration, label, number, t, zoneOffset } from "../i18n.js";
 import { allows, emptyState, notify, notifyError } from "../layout.js";
+import { madePreviewUrl, previewWatcher } from "../previews.js";
 
 const PAGE = 40;
 const DURATIONS = { any: [null, null], short: [null, 15], medium: [15, 60], long: [60, 300], longer: [300, null] };
@@ -88,14 +89,26 @@ export async function render(main, ctx) {
   }
 
   // --- cards -------------------------------------------------------------------------------------
+  const previews = previewWatcher();
+  const previewsFailedBadge = () => el("span", { className: "badge previews-failed", title: t("previews.failed") }, t("previews.failed_short"));
+
   function card(m) {
     const w = m.media.display_width, h = m.media.display_height;
     const ratio = w && h ? Math.min(Math.max(w / h, 9 / 16), 16 / 9) : 16 / 9;
     const poster = m.links.poster ? el("img", { src: links.poster(m.id), alt: "", loading: "lazy", decoding: "async" }) : el("div", { className: `placeholder ${m.media_type}` }, label("media_type", m.media_type));
-    if (m.previews_pending) { poster.dataset.pending = "true"; watchPoster(m.id, poster); }
+    const badges = el("span", { className: "badges" }, platformBadges(m), m.previews_failed ? previewsFailedBadge() : null);
+    if (m.previews_pending) {
+      // A new upload: the worker makes its poster seconds after it; shown in place of the placeholder once made.
+      poster.dataset.pending = "true";
+      previews.follow(m, (now) => {
+        delete poster.dataset.pending;
+        if (now.previews_failed) badges.append(previewsFailedBadge());
+        else poster.src = madePreviewUrl(now);
+      }, { alive: () => poster.isConnected });
+    }
     const thumb = el("div", { className: `thumb ${m.media.orientation || ""}`, style: { aspectRatio: String(ratio) } }, poster,
       m.media.duration_s != null ? el("span", { className: "duration" }, duration(m.media.duration_s)) : null,
-      el("span", { className: "badges" }, platformBadges(m)),
+      badges,
       m.status !== "ready" ? el("span", { className: `badge status-${m.status}` }, label("status", m.status)) : null);
     let timer = null, video = null;
     const stopPreview = () => { clearTimeout(timer); if (video) { video.removeAttribute("src"); video.load(); video.remove(); video = null; } };
@@ -118,27 +131,6 @@ export async function render(main, ctx) {
             .filter(Boolean).join(" · ")))));
     node.stopPreview = stopPreview;
     return node;
-  }
-
-  // A new upload's poster is made by a worker seconds after it: ask again until it is there (a
-  // minute at most), then show it in place of the placeholder.
-  const POSTER_CHECKS = [2000, 3000, 5000, 10000, 20000, 20000];
-  const pendingTimers = new Set();
-  function watchPoster(id, img, attempt = 0) {
-    if (attempt >= POSTER_CHECKS.length) return;
-    const timer = setTimeout(async () => {
-      pendingTimers.delete(timer);
-      if (!img.isConnected) return;
-      try {
-        const m = await api(`/materials/${id}`);
-        if (m.previews_pending) { watchPoster(id, img, attempt + 1); return; }
-        img.src = `${links.poster(id)}?made=${encodeURIComponent(m.updated_at)}`;  // the placeholder was not cached
-        delete img.dataset.pending;
-      } catch (err) {
-        if (!(err instanceof ApiError)) watchPoster(id, img, attempt + 1);
-      }
-    }, POSTER_CHECKS[attempt]);
-    pendingTimers.add(timer);
   }
 
   // --- pages -------------------------------------------------------------------------------------
@@ -227,7 +219,7 @@ export async function render(main, ctx) {
     update,
     cleanup: () => {
       observer.disconnect();
-      for (const timer of pendingTimers) clearTimeout(timer);
+      previews.stop();
       for (const c of grid.children) if (c.stopPreview) c.stopPreview();
     },
   };

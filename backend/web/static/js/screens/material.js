@@ -7,6 +7,7 @@ import { categoryName, factsInWords, platformBadges, platformOf, playableUrl, ta
 import { el } from "../dom.js";
 import { bytes, currentLanguage, dateTime, duration, label, number, t } from "../i18n.js";
 import { allows, emptyState } from "../layout.js";
+import { madePreviewUrl, previewWatcher, previewsNote } from "../previews.js";
 
 export async function render(main, ctx) {
   const id = ctx.params.id;
@@ -26,6 +27,17 @@ export async function render(main, ctx) {
     ? el("video", { id: "player", controls: true, preload: "metadata", playsinline: true, src, poster })
     : material.media_type === "audio" ? el("audio", { id: "player", controls: true, preload: "metadata", src })
       : el("img", { id: "player", src, alt: material.title });
+  // A new upload's poster is made by a worker seconds after it: the placeholder until then, with words saying
+  // so, then the poster itself without a reload (or words saying it could not be made).
+  const previews = previewWatcher();
+  const previewsWords = previewsNote("material-previews");
+  if (material.media_type === "video") {
+    previewsWords.show(material);
+    previews.follow(material, (now) => {
+      if (!now.previews_failed) player.poster = madePreviewUrl(now);
+      previewsWords.show(now);
+    }, { alive: () => player.isConnected });
+  }
   const portrait = material.media.orientation === "portrait";
   const categoryLabel = (cid) => { const c = categories.find((x) => x.id === cid); return c ? categoryName(c) : cid; };
 
@@ -87,7 +99,8 @@ export async function render(main, ctx) {
   const pubBox = el("section", { id: "publications" }, el("h2", {}, t("material.publications")), el("p", { className: "muted" }, t("common.loading")));
 
   main.append(head, el("div", { className: `material ${portrait ? "portrait" : ""}` },
-    el("div", { className: "player-box" }, player), el("div", { className: "side" }, facts, details, el("div", { className: "actions" }, editLink, download))),
+    el("div", { className: "player-column" }, el("div", { className: "player-box" }, player), previewsWords.node),
+    el("div", { className: "side" }, facts, details, el("div", { className: "actions" }, editLink, download))),
   lineageBox, renditionBox, pubBox);
 
   const ids = [id, ...renditions.map((r) => r.id)];
@@ -114,6 +127,7 @@ export async function render(main, ctx) {
         el("td", { className: "num" }, number(last.likes)));
     })))
     : emptyState({ id: "publications-empty", title: t("material.publications_empty.title"), text: t("material.publications_empty.text") }));
+  return () => previews.stop();
 }
 
 function findNode(tree, id) {
