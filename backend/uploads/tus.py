@@ -97,7 +97,7 @@ def parse_metadata(header: str | None) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise errors.BadRequest(key="tus-metadata-not-utf8", params={"key": key}) from exc
         except ValueError as exc:
-            raise errors.ValidationFailed(f"Upload-Metadata value of {key!r}: {exc}") from None
+            raise errors.ValidationFailed(f"Upload-Metadata value of {key!r}: {exc}", key="tus-metadata-line", params={"key": key}) from None
     tags: Any = (meta.get("tags") or "").strip()
     with contextlib.suppress(ValueError):
         tags = json.loads(tags) if tags.startswith("[") else tags.split(",")
