@@ -13,7 +13,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from backend import errors
+from backend import errors, i18n
 from backend.autoclip import service as autoclip
 from backend.catalogue import service as materials
 from backend.catalogue import tags as tag_service
@@ -134,7 +134,7 @@ async def upload_material(
         original_filename=filename, tag_refs=list(tag), created_by=key.id,
     )
     if kind == MaterialKind.derived:
-        raise errors.BadRequest("derived materials are made by renders, not uploaded; use kind=source or external")
+        raise errors.BadRequest(key="catalogue.derived-not-uploaded")
     multipart = content_type.startswith("multipart/form-data")
     declared = _declared_length(request)
     if not multipart and declared is not None and declared > settings.max_upload_bytes:
@@ -174,11 +174,11 @@ async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest
     try:
         form = await parser.parse()
     except MultiPartException as exc:  # no boundary, a malformed part, too many parts
-        raise errors.BadRequest(f"the multipart body cannot be read: {exc.message}") from None
+        raise errors.BadRequest(key="body.multipart-unreadable", params={"error": exc.message}) from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise errors.BadRequest("the multipart form needs a 'file' part")
+            raise errors.BadRequest(key="body.multipart-needs-file")
         # Form fields pass the same types as the query parameters (backend/text.py): a ValueError is a 422.
         req.title = _FORM_TITLE.validate_python(str(form.get("title") or req.title or "")) or None
         req.description = _FORM_DESCRIPTION.validate_python(str(form.get("description") or req.description))
@@ -303,7 +303,7 @@ def get_lineage(material_id: uuid.UUID, session: SessionDep, _: Viewer) -> Linea
 def _downloadable(session, material_id: uuid.UUID) -> Material:
     material = materials.get_material(session, material_id)
     if material.status == MaterialStatus.deleted:
-        raise errors.Gone("the material is deleted; restore it to download")
+        raise errors.Gone(key="material-deleted-restore-to-download")
     if not material.storage_key:
         raise errors.NotFound(key="material-no-file")
     return material
@@ -346,6 +346,12 @@ def download_url(material_id: uuid.UUID, session: SessionDep, storage: StorageDe
     return DownloadLink(url=f"{API}/materials/{material.id}/file", expires_at=None)
 
 
+_PREVIEW_WORDS = {
+    "poster": {i18n.ZH: "封面", i18n.EN: "poster"},
+    "contact-sheet": {i18n.ZH: "缩略图总览", i18n.EN: "contact sheet"},
+}
+
+
 def _preview(material_id: uuid.UUID, which: str, request: Request, session, storage) -> Response:
     material = materials.get_material(session, material_id)
     key = material.poster_key if which == "poster" else material.contact_sheet_key
@@ -357,7 +363,7 @@ def _preview(material_id: uuid.UUID, which: str, request: Request, session, stor
         return Response(placeholder_poster(), media_type="image/jpeg",
                         headers={"Cache-Control": "no-store", "X-Reelhouse-Placeholder": state})
     if not key:
-        raise errors.NotFound(f"this material has no {which.replace('-', ' ')}")
+        raise errors.NotFound(key="catalogue.no-preview", params={"which": _PREVIEW_WORDS[which]})
     return serve_object(request, storage, key, filename=f"{material.id}-{which}.jpg", content_type="image/jpeg",
                         etag=f"{material.sha256}-{which}", inline=True, allow_redirect=False)
 
