@@ -110,7 +110,7 @@ def attach_transcript(
     try:
         segments = source.segments()
     except TranscriptError as e:
-        raise errors.TranscriptUnreadable(str(e)) from e
+        raise errors.TranscriptUnreadable(key=e.key, params=e.params) from e
     row = Transcript(
         material_id=material_id, source=source.name, filename=filename,
         segments=[s.as_dict() for s in segments], created_by=created_by,
@@ -135,9 +135,9 @@ def import_session_data(
     try:
         series = parse_session_data(data, filename, offset_s=offset_s)
     except SessionDataError as e:
-        raise errors.SessionDataUnreadable(str(e)) from e
+        raise errors.SessionDataUnreadable(str(e), key=e.key, params=e.params) from e
     except ImportLimitExceeded as e:  # checked before and while reading (zip directory, rows, columns, cells)
-        raise errors.MetricsImportTooLarge(str(e), limit=e.limit, max=e.maximum) from e
+        raise errors.MetricsImportTooLarge(str(e), key=e.key, params=e.params, limit=e.limit, max=e.maximum) from e
     row = SessionData(material_id=material_id, filename=filename, offset_s=offset_s, series=series, created_by=created_by)
     session.add(row)
     session.flush()

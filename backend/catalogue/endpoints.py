@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -33,7 +33,7 @@ from backend.catalogue.schemas import (
 )
 from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
 from backend.proxies import service as proxy_service
-from backend.responses import answers, problems, serve_object
+from backend.responses import answer_language, answers, problems, serve_object, validation_detail
 from backend.sqltypes import utcnow
 from backend.text import IntId, Moment, MultilineText, Text
 from backend.uploads import service as ingest
@@ -169,6 +169,19 @@ _FORM_DESCRIPTION = TypeAdapter(Annotated[MultilineText, Field(max_length=20_000
 _FORM_TAGS = TypeAdapter(Annotated[list[Text], Field(max_length=100)])
 
 
+def _form_value(request: Request, adapter: TypeAdapter[Any], field: str, value: Any) -> Any:
+    """A form field passed through its type; refused as the query parameters are (422, worded in the
+    caller's language, `errors` for programs)."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        found: list[dict[str, Any]] = [{**e, "loc": ["form", field, *e["loc"]]} for e in exc.errors()]
+        raise errors.ValidationFailed(
+            validation_detail(found, answer_language(request)),
+            errors=[{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in found],
+        ) from None
+
+
 async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest) -> spool.SpooledUpload:
     parser = MultiPartParser(request.headers, _limited(request, settings.max_upload_bytes), max_files=1, max_fields=50)
     try:
@@ -180,17 +193,16 @@ async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest
         if not isinstance(upload, UploadFile):
             raise errors.BadRequest(key="body.multipart-needs-file")
         # Form fields pass the same types as the query parameters (backend/text.py): a ValueError is a 422.
-        req.title = _FORM_TITLE.validate_python(str(form.get("title") or req.title or "")) or None
-        req.description = _FORM_DESCRIPTION.validate_python(str(form.get("description") or req.description))
-        req.tag_refs = [*req.tag_refs, *_FORM_TAGS.validate_python([str(t) for t in form.getlist("tags") + form.getlist("tag")])]
+        req.title = _form_value(request, _FORM_TITLE, "title", str(form.get("title") or req.title or "")) or None
+        req.description = _form_value(request, _FORM_DESCRIPTION, "description", str(form.get("description") or req.description))
+        tags = [str(t) for t in form.getlist("tags") + form.getlist("tag")]
+        req.tag_refs = [*req.tag_refs, *_form_value(request, _FORM_TAGS, "tags", tags)]
         if form.get("kind"):
             req.kind = MaterialKind(str(form.get("kind")))
         if form.get("media_type"):
             req.declared_media_type = MediaType(str(form.get("media_type")))
         req.original_filename = req.original_filename or upload.filename
         return await spool.spool_stream(_chunks(upload), settings.spool_dir, settings.max_upload_bytes)
-    except ValidationError as exc:
-        raise errors.ValidationFailed("; ".join(f"{e['loc']}: {e['msg']}" for e in exc.errors()[:5])) from None
     except ValueError as exc:
         raise errors.BadRequest(str(exc)) from exc
     finally:

@@ -13,7 +13,7 @@ from backend.errors import ValidationFailed
 
 def require_aware(name: str, value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise ValidationFailed(f"{name} needs a timezone (e.g. 2026-11-30T23:30:00+08:00)")
+        raise ValidationFailed(key="timezone-needed", params={"name": name, "example": "2026-11-30T23:30:00+08:00"})
     return value
 
 

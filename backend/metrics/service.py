@@ -432,12 +432,13 @@ def parse_export_refusing(data: bytes, filename: str, mapping: MetricMapping, *,
     try:
         return parse_export_sandboxed(data, filename, mapping, as_of=as_of, limits=limits).parsed
     except ImportLimitExceeded as exc:
-        raise errors.MetricsImportTooLarge(str(exc), limit=exc.limit, max=exc.maximum) from exc
+        raise errors.MetricsImportTooLarge(str(exc), key=exc.key, params=exc.params, limit=exc.limit,
+                                           max=exc.maximum) from exc
     except ExportEncodingInvalid as exc:
-        raise errors.MetricsFileEncoding(str(exc), byte_offset=exc.byte_offset, line=exc.line,
-                                         encoding=exc.encoding) from exc
+        raise errors.MetricsFileEncoding(str(exc), key=exc.key, params=exc.params, byte_offset=exc.byte_offset,
+                                         line=exc.line, encoding=exc.encoding) from exc
     except ExportUnreadable as exc:
-        raise errors.MetricsFileUnreadable(str(exc)) from exc
+        raise errors.MetricsFileUnreadable(str(exc), key=exc.key, params=exc.params) from exc
 
 
 def record_snapshots(session: Session, items: Sequence[SnapshotValues]) -> WriteCounts:
