@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -182,6 +182,18 @@ def _form_value(request: Request, adapter: TypeAdapter[Any], field: str, value: 
         ) from None
 
 
+_Choice = TypeVar("_Choice", MaterialKind, MediaType)
+
+
+def _form_choice(choices: type[_Choice], field: str, value: str) -> _Choice:
+    try:
+        return choices(value)
+    except ValueError:
+        raise errors.BadRequest(key="catalogue.form-choice-invalid", params={
+            "field": field, "value": value, "known": ", ".join(c.value for c in choices),
+        }) from None
+
+
 async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest) -> spool.SpooledUpload:
     parser = MultiPartParser(request.headers, _limited(request, settings.max_upload_bytes), max_files=1, max_fields=50)
     try:
@@ -198,9 +210,9 @@ async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest
         tags = [str(t) for t in form.getlist("tags") + form.getlist("tag")]
         req.tag_refs = [*req.tag_refs, *_form_value(request, _FORM_TAGS, "tags", tags)]
         if form.get("kind"):
-            req.kind = MaterialKind(str(form.get("kind")))
+            req.kind = _form_choice(MaterialKind, "kind", str(form.get("kind")))
         if form.get("media_type"):
-            req.declared_media_type = MediaType(str(form.get("media_type")))
+            req.declared_media_type = _form_choice(MediaType, "media_type", str(form.get("media_type")))
         req.original_filename = req.original_filename or upload.filename
         return await spool.spool_stream(_chunks(upload), settings.spool_dir, settings.max_upload_bytes)
     except ValueError as exc:

@@ -183,7 +183,8 @@ def parse_month(text: str) -> rules.YearMonth:
     try:
         return rules.YearMonth.parse(text)
     except ValueError as exc:
-        raise ReportPeriodInvalid(str(exc)) from exc
+        # the engine's own English words; the key words them in the other languages
+        raise ReportPeriodInvalid(str(exc), key="compliance.month-malformed", params={"month": text}) from exc
 
 
 def monthly_report(
