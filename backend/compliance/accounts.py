@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.changes import apply_changes
-from backend.compliance.engine import to_engine_account
+from backend.compliance.engine import rule_words, to_engine_account
 from backend.compliance.models import AccountChannel, ManualState, PlatformAccount, Publication
 from backend.errors import (
     AccountInUse,
@@ -204,7 +204,7 @@ def _check_rules(session: Session, account: PlatformAccount) -> None:
     try:
         to_engine_account(account, channels_of(session, [account.id])[account.id])
     except ValueError as exc:
-        raise ChannelRulesInvalid(str(exc)) from exc
+        raise ChannelRulesInvalid(str(exc), **rule_words(exc)) from exc
 
 
 def add_channel(

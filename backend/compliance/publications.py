@@ -17,7 +17,7 @@ from backend.catalogue.models import Material, MaterialStatus
 from backend.changes import apply_changes
 from backend.compliance.accounts import get_account
 from backend.compliance.checks import check_submission
-from backend.compliance.engine import require_aware, to_engine_publication
+from backend.compliance.engine import require_aware, rule_words, to_engine_publication
 from backend.compliance.models import AccountChannel, Publication, PublicationEvent, PublicationStatus
 from backend.errors import (
     AlreadyResubmitted,
@@ -76,7 +76,7 @@ def _check_engine(pub: Publication) -> None:
     try:
         to_engine_publication(pub)
     except ValueError as exc:
-        raise PublicationDatesOutOfOrder(str(exc)) from exc
+        raise PublicationDatesOutOfOrder(str(exc), **rule_words(exc)) from exc
 
 
 def _flush_publication(session: Session, pub: Publication) -> None:

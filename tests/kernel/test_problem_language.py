@@ -86,6 +86,9 @@ def test_detail_catalogues_match_and_every_key_raised_is_there() -> None:
     assert sorted(raised - set(en)) == []
     # Every text is used: its key is written somewhere in the code (no text left behind by a change).
     built = {f"content-type-tus-{what}" for what in ("creation", "patch")}
+    engine = (ROOT / "backend/compliance/rules.py").read_text(encoding="utf-8")
+    built |= {f"compliance.rule.{text}" for text in re.findall(r"""\btext=["']([\w\-]+)["']""", engine)}
+    assert len(built) > 15 and sorted(built - set(en)) == []
     assert sorted(k for k in en if f'"{k}"' not in source and k not in built) == []
 
 
@@ -390,3 +393,15 @@ def test_account_and_tag_refusals_in_chinese(bare: TestClient) -> None:
     assert zh["detail"].startswith("没有“myspace”这个平台，可选：") and en["detail"].startswith("no platform 'myspace'; known: ")
     zh, en = _both(bare, "POST", "/api/v1/tags", 400, json={"category": "product"})
     assert zh["detail"] == "标签需要中文名或英文名" and en["detail"] == "a tag needs an English or a Chinese name"
+
+
+def test_the_rule_engines_refusals_keep_its_english_and_get_chinese() -> None:
+    from backend.compliance import rules
+    from backend.compliance.engine import rule_words
+
+    with pytest.raises(ValueError) as cycle:
+        rules.Account("store", (rules.ChannelRule("a", "甲", "A", requires=("b",)), rules.ChannelRule("b", "乙", "B", requires=("a",))))
+    problem = errors.ChannelRulesInvalid(str(cycle.value), **rule_words(cycle.value))
+    assert problem.detail == "channel prerequisites form a cycle: a -> b -> a"
+    assert problem.detail_in("zh-CN") == "渠道的前置关系形成了循环：a -> b -> a"
+    assert problem.detail_in("en") == problem.detail
