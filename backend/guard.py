@@ -170,7 +170,7 @@ class BodyGuard:
         if body_route.json and data:
             deep = json_too_deep(data) if len(data) <= _SCAN_ON_LOOP else await run_in_threadpool(json_too_deep, data)
             if deep:
-                raise JsonTooDeep(f"JSON may nest arrays and objects at most {JSON_MAX_DEPTH} levels deep")
+                raise JsonTooDeep(key="json-too-deep", params={"depth": JSON_MAX_DEPTH})
         return data
 
 

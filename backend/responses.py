@@ -133,12 +133,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if first == "":
         length = int(last)
         if length == 0:
-            raise RangeNotSatisfiable("a suffix range of zero bytes", size=size)
+            raise RangeNotSatisfiable(key="range-empty-suffix", size=size)
         return max(size - length, 0), size - 1
     start = int(first)
     end = int(last) if last else size - 1
     if start >= size or end < start:
-        raise RangeNotSatisfiable(f"range {header} is outside the object's {size} bytes", size=size)
+        raise RangeNotSatisfiable(key="range-outside-object", params={"range": header, "size": size}, size=size)
     return start, min(end, size - 1)
 
 
@@ -173,7 +173,7 @@ def serve_object(
             return RedirectResponse(url, status_code=307)
     stat = storage.stat(key)
     if stat is None:
-        raise NotFound("the stored file is missing")
+        raise NotFound(key="stored-file-missing")
     quoted_etag = f'"{etag}"' if etag else None
     headers = {
         "Accept-Ranges": "bytes",

@@ -38,11 +38,11 @@ def normalise_username(name: str) -> str:
 
 def check_password(password: str, *, username: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise PasswordRejected(f"a password has at least {MIN_PASSWORD} characters", reason="too-short")
+        raise PasswordRejected(key="auth.password-too-short", params={"min": MIN_PASSWORD}, reason="too-short")
     if len(password) > MAX_PASSWORD:
-        raise PasswordRejected(f"a password has at most {MAX_PASSWORD} characters", reason="too-long")
+        raise PasswordRejected(key="auth.password-too-long", params={"max": MAX_PASSWORD}, reason="too-long")
     if password.casefold() == username:
-        raise PasswordRejected("the password may not be the user name", reason="same-as-username")
+        raise PasswordRejected(key="auth.password-is-username", reason="same-as-username")
 
 
 def hash_password(password: str) -> str:
@@ -102,7 +102,7 @@ def create_user(
     name = normalise_username(username)
     check_password(password, username=name)
     if find_user(session, name) is not None:
-        raise UsernameTaken(f"the user name {name!r} is already taken")
+        raise UsernameTaken(key="auth.username-taken", params={"name": name})
     user = User(
         username=name, display_name=display_name or username.strip(), password_hash=hash_password(password),
         role=role, timezone=timezone, language=language,
@@ -139,7 +139,7 @@ def update_user(session: Session, user: User, changes: UserChanges) -> User:
         (changes.role is not None and changes.role != Role.admin) or changes.disabled is True
     )
     if losing_admin and _active_admins(session) <= 1:
-        raise LastAdmin("make another admin first")
+        raise LastAdmin(key="auth.last-admin")
     if changes.display_name is not None:
         user.display_name = changes.display_name
     if changes.timezone is not None:
@@ -173,7 +173,7 @@ def update_user(session: Session, user: User, changes: UserChanges) -> User:
 def change_own_password(session: Session, user: User, current: str, new: str, keep: uuid.UUID | None) -> None:
     """A person's new password: the current one must match; every other session of theirs ends."""
     if not verify_password(user, current):
-        raise PasswordRejected("the current password is wrong", reason="current-wrong")
+        raise PasswordRejected(key="auth.current-password-wrong", reason="current-wrong")
     check_password(new, username=user.username)
     user.password_hash = hash_password(new)
     user.updated_at = utcnow()

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from backend import errors
+from backend import errors, i18n
 from backend.autoclip import rules
 from backend.autoclip import service as autoclip
 from backend.autoclip.models import (
@@ -155,7 +155,7 @@ async def attach_transcript(
     offset_seconds: Annotated[float, Query(ge=0, le=7 * 24 * 3600)] = 0.0,
 ) -> TranscriptPublic:
     data, name = await file_from_body(request, filename=filename, default="transcript.srt",
-                                      limit=MAX_ATTACHMENT_BYTES, what="a transcript")
+                                      limit=MAX_ATTACHMENT_BYTES, what={i18n.ZH: "字幕文件", i18n.EN: "a transcript"})
     row = await run_in_threadpool(
         autoclip.import_subtitles, session, material_id, data, name, offset_s=offset_seconds, created_by=key.id
     )
@@ -175,7 +175,7 @@ async def attach_session_data(
     offset_seconds: Annotated[float, Query(ge=0, le=7 * 24 * 3600)] = 0.0,
 ) -> SessionDataPublic:
     data, name = await file_from_body(request, filename=filename, default="session.csv",
-                                      limit=MAX_ATTACHMENT_BYTES, what="the session data")
+                                      limit=MAX_ATTACHMENT_BYTES, what={i18n.ZH: "直播场次数据", i18n.EN: "the session data"})
     row = await run_in_threadpool(
         autoclip.import_session_data, session, material_id, data, name, offset_s=offset_seconds, created_by=key.id
     )
@@ -290,7 +290,9 @@ def proposal_storyboard(
     p = autoclip.get_proposal(session, proposal_id)
     key = (p.storyboard or {}).get("key")
     if not key:
-        raise errors.StoryboardNotReady(f"proposal {proposal_id} has no storyboard for {p.start_s:g}-{p.end_s:g} s yet")
+        raise errors.StoryboardNotReady(
+            key="autoclip.storyboard-not-ready", params={"id": str(proposal_id), "start": p.start_s, "end": p.end_s}
+        )
     return serve_object(request, storage, key, filename=f"{p.id}-storyboard.jpg", content_type="image/jpeg",
                         etag=key.rsplit("/", 1)[-1], inline=True, allow_redirect=False)
 
@@ -337,7 +339,7 @@ def clip_plan(
 ) -> ClipPlanPublic:
     when = as_of or utcnow()
     if when.tzinfo is None:
-        raise errors.BadRequest("as_of needs a timezone (e.g. 2026-11-21T10:00:00+08:00)")
+        raise errors.BadRequest(key="timezone-needed", params={"name": "as_of", "example": "2026-11-21T10:00:00+08:00"})
     extra_clips = settings.autoclip_extra_clips if extra is None else extra
     rows = autoclip.clip_plan(session, account_id, extra=extra_clips, as_of=when)
     return ClipPlanPublic(account_id=account_id, as_of=when, channels=[
@@ -484,7 +486,7 @@ def backfill_rule(
     rule_id: uuid.UUID, body: BackfillRequest, response: Response, _: Editor, session: SessionDep
 ) -> BackfillPublic:
     if body.since is not None and body.since.tzinfo is None:
-        raise errors.BadRequest("since needs a timezone (e.g. 2026-11-01T00:00:00+08:00)")
+        raise errors.BadRequest(key="timezone-needed", params={"name": "since", "example": "2026-11-01T00:00:00+08:00"})
     items = rules.backfill(session, rule_id, since=body.since, limit=body.limit, dry_run=body.dry_run)
     if body.dry_run:
         response.status_code = 200

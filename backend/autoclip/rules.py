@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
-from backend import errors, queue
+from backend import errors, i18n, queue
 from backend.autoclip import service as autoclip
 from backend.autoclip.models import Analysis, AnalysisStatus, AutoclipRule, AutoclipRun, RunStatus
 from backend.catalogue import tags as tag_service
@@ -47,7 +47,7 @@ def _resolve_tags(session: Session, refs: list[str]) -> list[int]:
     try:
         tags = tag_service.resolve_tag_refs(session, refs, create=True)  # an unknown category is a 422 there
     except (errors.BadRequest, errors.NotFound) as e:  # a malformed ref or an unknown tag id: the rule is invalid
-        raise errors.AutoclipRuleInvalid(e.detail, field="match.tags") from None
+        raise errors.AutoclipRuleInvalid(e.detail, key=e.key, params=e.params, field="match.tags") from None
     return [t.id for t in tags if t.id is not None]
 
 
@@ -58,7 +58,7 @@ def _check_presets(preset_ids: list[str]) -> list[str]:
         try:
             catalog.preset(pid)
         except UnknownPreset:
-            raise errors.AutoclipRuleInvalid(f"没有预设 {pid!r} / no preset {pid!r}", field="preset_ids", preset=pid) from None
+            raise errors.AutoclipRuleInvalid(key="preset-not-found", params={"id": pid}, field="preset_ids", preset=pid) from None
     return ids
 
 
@@ -121,7 +121,7 @@ def _check_accounts(session: Session, account_ids: list[uuid.UUID]) -> list[str]
         try:
             get_account(session, aid)
         except errors.NotFound:
-            raise errors.AutoclipRuleInvalid(f"没有账号 {aid} / no account {aid}", field="account_ids") from None
+            raise errors.AutoclipRuleInvalid(key="autoclip.rule-account-unknown", params={"id": str(aid)}, field="account_ids") from None
     return [str(a) for a in dict.fromkeys(account_ids)]
 
 
@@ -146,16 +146,16 @@ def _apply(session: Session, rule: AutoclipRule, f: RuleFields) -> None:
         rule.preset_ids = _check_presets(f.preset_ids)
     if rule.min_s > rule.max_s:
         raise errors.AutoclipRuleInvalid(
-            f"最短 {rule.min_s:g}s 长于最长 {rule.max_s:g}s / min_s {rule.min_s:g} is above max_s {rule.max_s:g}", field="min_s"
+            key="autoclip.rule-min-above-max", params={"min_s": rule.min_s, "max_s": rule.max_s}, field="min_s"
         )
     if not rule.preset_ids:
-        raise errors.AutoclipRuleInvalid("至少一个预设 / a rule renders for at least one preset", field="preset_ids")
+        raise errors.AutoclipRuleInvalid(key="autoclip.rule-needs-preset", field="preset_ids")
     low, high = clip_bounds(rule)
     if low > high:
         _, _, who = preset_bounds(list(rule.preset_ids))
         raise errors.AutoclipRuleInvalid(
-            f"{rule.min_s:g}-{rule.max_s:g} 秒的片段不符合预设时长（{'，'.join(who)}） / "
-            f"no clip of {rule.min_s:g}-{rule.max_s:g} s fits every preset ({', '.join(who)})",
+            key="autoclip.rule-no-clip-fits-presets",
+            params={"min_s": rule.min_s, "max_s": rule.max_s, "presets": {i18n.ZH: "、".join(who), i18n.EN: ", ".join(who)}},
             field="max_s",
         )
 
@@ -172,7 +172,7 @@ def create_rule(session: Session, f: RuleFields, *, created_by: uuid.UUID | None
 def get_rule(session: Session, rule_id: uuid.UUID) -> AutoclipRule:
     rule = session.get(AutoclipRule, rule_id)
     if rule is None:
-        raise errors.NotFound(f"no automatic re-edit rule {rule_id}")
+        raise errors.NotFound(key="autoclip.rule-not-found", params={"id": str(rule_id)})
     return rule
 
 
@@ -355,7 +355,7 @@ def _propose_and_render(session: Session, settings: Settings, run: AutoclipRun) 
     low, high = clip_bounds(rule, gap_channels(session, rule))
     try:
         if low > high:  # a preset changed since the rule was written
-            raise errors.AutoclipRuleInvalid(f"no clip of {rule.min_s:g}-{rule.max_s:g} s fits every preset")
+            raise errors.AutoclipRuleInvalid(key="autoclip.rule-no-clip-fits", params={"min_s": rule.min_s, "max_s": rule.max_s})
         with session.begin_nested():
             proposals = autoclip.compute_proposals(
                 session, run.material_id, count=run.clip_count, min_s=low, max_s=high,
@@ -420,7 +420,7 @@ def run_progress(session: Session, run: AutoclipRun, status: RunStatus) -> float
 def get_run(session: Session, run_id: uuid.UUID) -> AutoclipRun:
     run = session.get(AutoclipRun, run_id)
     if run is None:
-        raise errors.NotFound(f"no automatic re-edit run {run_id}")
+        raise errors.NotFound(key="autoclip.run-not-found", params={"id": str(run_id)})
     return run
 
 
@@ -488,9 +488,9 @@ def backfill(
     # Two back-fills of one rule at once would both start the same runs: the rule's row serialises them (PostgreSQL).
     rule = session.get(AutoclipRule, rule_id, with_for_update=not dry_run)
     if rule is None:
-        raise errors.NotFound(f"no automatic re-edit rule {rule_id}")
+        raise errors.NotFound(key="autoclip.rule-not-found", params={"id": str(rule_id)})
     if not rule.enabled:
-        raise errors.AutoclipRuleDisabled(f"规则「{rule.name}」已停用 / rule {rule.id} is disabled; enable it first")
+        raise errors.AutoclipRuleDisabled(key="autoclip.rule-disabled", params={"name": rule.name, "id": str(rule.id)})
     limit = max(1, min(limit, BACKFILL_MAX))
     total, why = clip_count(session, rule)
     left = total

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, exists, func, or_, update
 from sqlmodel import Session, col, select
 
-from backend import errors, leases, queue
+from backend import errors, i18n, leases, queue
 from backend.autoclip.models import Analysis, AnalysisStatus, Proposal, ProposalStatus, SessionData, Transcript
 from backend.autoclip.plan import ChannelPlan, ChannelPosition, plan_channel
 from backend.autoclip.session_data import SessionDataError, parse_session_data
@@ -51,9 +51,11 @@ def _analysable(session: Session, material_id: uuid.UUID) -> Material:
     if m is None or m.status == MaterialStatus.deleted:
         raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     if m.media_type != MediaType.video or m.kind != MaterialKind.source:
-        raise errors.AnalysisNotPossible("only a source video (a recording) is analysed")
+        raise errors.AnalysisNotPossible(key="autoclip.only-source-video")
     if m.status != MaterialStatus.ready or not m.storage_key:
-        raise errors.AnalysisNotPossible(f"the material is {m.status}, not ready")
+        raise errors.AnalysisNotPossible(
+            key="autoclip.material-not-ready", params={"status": i18n.words(f"status.{m.status}", str(m.status))}
+        )
     return m
 
 
@@ -76,7 +78,7 @@ def start_analysis(session: Session, material_id: uuid.UUID, *, requested_by: uu
 def get_analysis(session: Session, analysis_id: uuid.UUID) -> Analysis:
     a = session.get(Analysis, analysis_id)
     if a is None:
-        raise errors.NotFound(f"no analysis {analysis_id}")
+        raise errors.NotFound(key="autoclip.analysis-not-found", params={"id": str(analysis_id)})
     return a
 
 
@@ -108,7 +110,7 @@ def attach_transcript(
     try:
         segments = source.segments()
     except TranscriptError as e:
-        raise errors.TranscriptUnreadable(str(e)) from e
+        raise errors.TranscriptUnreadable(key=e.key, params=e.params) from e
     row = Transcript(
         material_id=material_id, source=source.name, filename=filename,
         segments=[s.as_dict() for s in segments], created_by=created_by,
@@ -133,9 +135,9 @@ def import_session_data(
     try:
         series = parse_session_data(data, filename, offset_s=offset_s)
     except SessionDataError as e:
-        raise errors.SessionDataUnreadable(str(e)) from e
+        raise errors.SessionDataUnreadable(str(e), key=e.key, params=e.params) from e
     except ImportLimitExceeded as e:  # checked before and while reading (zip directory, rows, columns, cells)
-        raise errors.MetricsImportTooLarge(str(e), limit=e.limit, max=e.maximum) from e
+        raise errors.MetricsImportTooLarge(str(e), key=e.key, params=e.params, limit=e.limit, max=e.maximum) from e
     row = SessionData(material_id=material_id, filename=filename, offset_s=offset_s, series=series, created_by=created_by)
     session.add(row)
     session.flush()
@@ -198,7 +200,7 @@ def inputs_for(session: Session, analysis_id: uuid.UUID) -> AnalysisInputs:
     a = get_analysis(session, analysis_id)
     material = session.get(Material, a.material_id)
     if material is None or not material.storage_key:
-        raise errors.AnalysisNotPossible("the material's file is gone")
+        raise errors.AnalysisNotPossible(key="material-file-gone")
     transcript = latest_transcript(session, a.material_id)
     data = latest_session_data(session, a.material_id)
     return AnalysisInputs(
@@ -269,7 +271,7 @@ def _signals_of(analysis: Analysis) -> AnalysisResult:
         return AnalysisResult.model_validate(analysis.signals or {})
     except ValidationError as e:
         raise errors.ProposalsNeedAnalysis(
-            f"analysis {analysis.id} was stored in a form this version cannot read; analyse the material again"
+            key="autoclip.analysis-unreadable", params={"id": str(analysis.id)}
         ) from e
 
 
@@ -326,7 +328,7 @@ def compute_proposals(
         raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     analysis = current_analysis(session, material_id)
     if analysis is None:
-        raise errors.ProposalsNeedAnalysis(f"material {material_id} has no succeeded analysis; start one first")
+        raise errors.ProposalsNeedAnalysis(key="autoclip.no-finished-analysis", params={"id": str(material_id)})
     result = _signals_of(analysis)
     used = used_ranges(session, material_id)
     picked = propose_clips(result, count=count, min_s=min_s, max_s=max_s, used=used)
@@ -363,7 +365,7 @@ def list_proposals(session: Session, material_id: uuid.UUID, status: ProposalSta
 def get_proposal(session: Session, proposal_id: uuid.UUID) -> Proposal:
     row = session.get(Proposal, proposal_id)
     if row is None:
-        raise errors.NotFound(f"no proposal {proposal_id}")
+        raise errors.NotFound(key="autoclip.proposal-not-found", params={"id": str(proposal_id)})
     return row
 
 
@@ -373,27 +375,28 @@ def adjust_proposal(session: Session, proposal_id: uuid.UUID, *, start: float | 
     assessed again for the new range."""
     row = get_proposal(session, proposal_id)
     if row.status == ProposalStatus.rejected:
-        raise errors.ProposalStateConflict(f"proposal {proposal_id} was rejected")
+        raise errors.ProposalStateConflict(key="autoclip.proposal-rejected", params={"id": str(proposal_id)})
     analysis = session.get(Analysis, row.analysis_id)
     if analysis is None:  # pragma: no cover - the foreign key cascades
-        raise errors.NotFound(f"no analysis {row.analysis_id}")
+        raise errors.NotFound(key="autoclip.analysis-not-found", params={"id": str(row.analysis_id)})
     result = _signals_of(analysis)
     a = row.start_s if start is None else start
     b = row.end_s if end is None else end
     if not 0 <= a < b <= result.duration + 1e-6:
         raise errors.ProposalRangeInvalid(
-            f"{a:g}-{b:g} s is not a range of the source (0-{result.duration:g} s, in before out)"
+            key="autoclip.range-not-in-source", params={"start": a, "end": b, "duration": result.duration}
         )
     snapped = snap_to_speech(result, a, b)
     if snapped is None:
         raise errors.ProposalCutsSpeech(
-            f"{a:g}-{b:g} s cuts into an utterance more than a second from its edge; move the point into a pause",
+            key="autoclip.range-cuts-speech", params={"start": a, "end": b},
             start=a, end=b,
         )
     for ua, ub in used_ranges(session, row.material_id, besides=row.id):
         if snapped.start < ub and ua < snapped.end:
             raise errors.ProposalRangeUsed(
-                f"{snapped.start:g}-{snapped.end:g} s overlaps {ua:g}-{ub:g} s, already used by another clip of this source"
+                key="autoclip.range-used",
+                params={"start": snapped.start, "end": snapped.end, "used_start": ua, "used_end": ub},
             )
     c = assess(result, snapped.start, snapped.end, row.product_tag_id)
     reasons = _reasons(c)
@@ -634,7 +637,8 @@ def render_proposals(
         session.execute(select(Proposal.id).where(col(Proposal.id) == p.id).with_for_update())
         session.refresh(p)
         if p.status != ProposalStatus.proposed:
-            raise errors.ProposalStateConflict(f"proposal {p.id} is {p.status}; only an open proposal is rendered")
+            raise errors.ProposalStateConflict(key="autoclip.proposal-not-open", params={
+                "id": str(p.id), "status": i18n.words(f"proposals.status.{p.status}", str(p.status))})
     made = []
     analyses: dict[uuid.UUID, AnalysisResult | None] = {}
     for p in proposals:
@@ -671,7 +675,8 @@ def review_material(
     session.execute(select(Material.id).where(col(Material.id) == m.id).with_for_update())
     session.refresh(m)
     if m.review_state != ReviewState.draft:
-        raise errors.MaterialNotDraft(f"material {material_id} is {m.review_state}, not a draft")
+        raise errors.MaterialNotDraft(key="autoclip.material-not-draft", params={
+            "id": str(material_id), "review": i18n.words(f"proposals.review.{m.review_state}", str(m.review_state))})
     m.review_state = ReviewState.approved if approve else ReviewState.rejected
     m.updated_at = utcnow()
     m.review = {"decision": str(m.review_state), "reason": reason, "by": str(by) if by else None,

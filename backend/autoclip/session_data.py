@@ -8,6 +8,7 @@ import re
 from datetime import datetime, time
 from typing import Any
 
+from backend import i18n
 from backend.metrics.limits import ImportLimits
 from backend.metrics.mappings import normalise_header
 from backend.metrics.parsing import (
@@ -43,7 +44,12 @@ SESSION_LIMITS = ImportLimits(
 
 
 class SessionDataError(ValueError):
-    pass
+    """The session data cannot be read; the message says why in English, `key` (a text of
+    backend/i18n) and `params` in every language."""
+
+    def __init__(self, detail: str | None = None, *, key: str | None = None, params: dict[str, Any] | None = None) -> None:
+        self.key, self.params = key, dict(params or {})
+        super().__init__(detail if detail is not None else i18n.text(key or "", i18n.EN, self.params) or key)
 
 
 def _find_header(rows: list[list[Any]]) -> tuple[int, dict[int, str]]:
@@ -52,7 +58,7 @@ def _find_header(rows: list[list[Any]]) -> tuple[int, dict[int, str]]:
         if "time" in columns.values() and len(set(columns.values())) >= 2:
             return i, columns
     wanted = "、".join(HEADERS["time"][:3])
-    raise SessionDataError(f"no header row with a time column ({wanted} ...) and at least one metric column")
+    raise SessionDataError(key="session-data.no-header", params={"wanted": wanted})
 
 
 def _seconds(value: Any) -> float:
@@ -81,7 +87,7 @@ def parse_session_data(data: bytes, filename: str, *, offset_s: float = 0.0) -> 
     try:
         rows = read_table(data, filename, SESSION_LIMITS)
     except ExportUnreadable as e:
-        raise SessionDataError(str(e)) from e
+        raise SessionDataError(str(e), key=e.key, params=e.params) from e
     header, columns = _find_header(rows)
     times: list[float] = []
     values: dict[str, list[float]] = {f: [] for f in columns.values() if f != "time"}
@@ -90,7 +96,7 @@ def parse_session_data(data: bytes, filename: str, *, offset_s: float = 0.0) -> 
         if is_blank(cells["time"]):
             if all(is_blank(v) for v in row):
                 continue
-            raise SessionDataError(f"line {line}: no time")
+            raise SessionDataError(key="session-data.no-time", params={"line": line})
         try:
             t = _seconds(cells["time"])
             if times and t < times[-1]:
@@ -103,13 +109,13 @@ def parse_session_data(data: bytes, filename: str, *, offset_s: float = 0.0) -> 
                 else:
                     values[f].append(float(parse_count(cells[f]) or 0))
         except CellError as e:
-            raise SessionDataError(f"line {line}: {e}") from e
+            raise SessionDataError(key="session-data.line-unreadable", params={"line": line, "error": str(e)}) from e
     if len(times) < 2:
-        raise SessionDataError("the session data needs at least two rows")
+        raise SessionDataError(key="session-data.too-few-rows")
     gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
     step = min(gaps) if gaps else 0.0  # the export's own interval; a missing minute is a longer gap
     if step <= 0:
-        raise SessionDataError("the rows' times do not advance")
+        raise SessionDataError(key="session-data.times-do-not-advance")
     # Rows onto a fixed grid (a missing minute becomes 0), first row at offset_s.
     n = int(round((times[-1] - times[0]) / step)) + 1
     out: dict[str, dict[str, Any]] = {}

@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import srt
 import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
+from backend import i18n
+
 MAX_SEGMENTS = 50_000
 
 
 class TranscriptError(ValueError):
-    """The transcript cannot be read; the message says why."""
+    """The transcript cannot be read; the message says why in English, `key` (a text of backend/i18n)
+    and `params` in every language."""
+
+    def __init__(self, key: str, params: Mapping[str, Any] | None = None) -> None:
+        self.key, self.params = key, dict(params or {})
+        super().__init__(i18n.text(key, i18n.EN, self.params) or key)
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ def _decode(data: bytes) -> str:
             continue
         if encoding != "utf-16" or text.startswith(("1", "W", "\n")) or "-->" in text:
             return text
-    raise TranscriptError("the file is not UTF-8, UTF-16 or GB18030 text")
+    raise TranscriptError("transcript.encoding")
 
 
 @dataclass(frozen=True)
@@ -74,9 +82,9 @@ class SubtitleTranscript:
         else:
             out = self._srt(text)
         if not out:
-            raise TranscriptError("the file has no subtitle with text")
+            raise TranscriptError("transcript.empty")
         if len(out) > MAX_SEGMENTS:
-            raise TranscriptError(f"more than {MAX_SEGMENTS} subtitles")
+            raise TranscriptError("transcript.too-many", {"limit": MAX_SEGMENTS})
         return sorted(out, key=lambda s: (s.start, s.end))
 
     def _segment(self, start: float, end: float, text: str) -> TranscriptSegment | None:
@@ -84,14 +92,14 @@ class SubtitleTranscript:
         if not cleaned:
             return None
         if end < start:
-            raise TranscriptError(f"a subtitle ends before it starts ({start:.3f} > {end:.3f}): {cleaned[:40]}")
+            raise TranscriptError("transcript.ends-before-start", {"start": start, "end": end, "text": cleaned[:40]})
         return TranscriptSegment(round(start + self.offset_s, 3), round(end + self.offset_s, 3), cleaned)
 
     def _srt(self, text: str) -> list[TranscriptSegment]:
         try:
             subs = list(srt.parse(text, ignore_errors=False))
         except (srt.SRTParseError, ValueError) as e:
-            raise TranscriptError(f"not a readable SRT file: {e}") from e
+            raise TranscriptError("transcript.srt-unreadable", {"error": str(e)}) from e
         found = (self._segment(s.start.total_seconds(), s.end.total_seconds(), s.content) for s in subs)
         return [s for s in found if s is not None]
 
@@ -99,7 +107,7 @@ class SubtitleTranscript:
         try:
             captions = webvtt.from_buffer(io.StringIO(text))
         except (MalformedCaptionError, MalformedFileError) as e:
-            raise TranscriptError(f"not a readable WebVTT file: {e}") from e
+            raise TranscriptError("transcript.vtt-unreadable", {"error": str(e)}) from e
 
         def seconds(ts: object) -> float:
             return ts.hours * 3600 + ts.minutes * 60 + ts.seconds + ts.milliseconds / 1000  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -13,7 +13,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from backend import errors
+from backend import errors, i18n
 from backend.autoclip import service as autoclip
 from backend.catalogue import service as materials
 from backend.catalogue import tags as tag_service
@@ -33,7 +33,7 @@ from backend.catalogue.schemas import (
 )
 from backend.deps import Editor, SessionDep, SettingsDep, StorageDep, Viewer
 from backend.proxies import service as proxy_service
-from backend.responses import answers, problems, serve_object
+from backend.responses import answer_language, answers, problems, serve_object, validation_detail
 from backend.sqltypes import utcnow
 from backend.text import IntId, Moment, MultilineText, Text
 from backend.uploads import service as ingest
@@ -134,7 +134,7 @@ async def upload_material(
         original_filename=filename, tag_refs=list(tag), created_by=key.id,
     )
     if kind == MaterialKind.derived:
-        raise errors.BadRequest("derived materials are made by renders, not uploaded; use kind=source or external")
+        raise errors.BadRequest(key="catalogue.derived-not-uploaded")
     multipart = content_type.startswith("multipart/form-data")
     declared = _declared_length(request)
     if not multipart and declared is not None and declared > settings.max_upload_bytes:
@@ -169,28 +169,52 @@ _FORM_DESCRIPTION = TypeAdapter(Annotated[MultilineText, Field(max_length=20_000
 _FORM_TAGS = TypeAdapter(Annotated[list[Text], Field(max_length=100)])
 
 
+def _form_value(request: Request, adapter: TypeAdapter[Any], field: str, value: Any) -> Any:
+    """A form field passed through its type; refused as the query parameters are (422, worded in the
+    caller's language, `errors` for programs)."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        found: list[dict[str, Any]] = [{**e, "loc": ["form", field, *e["loc"]]} for e in exc.errors()]
+        raise errors.ValidationFailed(
+            validation_detail(found, answer_language(request)),
+            errors=[{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in found],
+        ) from None
+
+
+_Choice = TypeVar("_Choice", MaterialKind, MediaType)
+
+
+def _form_choice(choices: type[_Choice], field: str, value: str) -> _Choice:
+    try:
+        return choices(value)
+    except ValueError:
+        raise errors.BadRequest(key="catalogue.form-choice-invalid", params={
+            "field": field, "value": value, "known": ", ".join(c.value for c in choices),
+        }) from None
+
+
 async def _spool_multipart(request: Request, settings, req: ingest.IngestRequest) -> spool.SpooledUpload:
     parser = MultiPartParser(request.headers, _limited(request, settings.max_upload_bytes), max_files=1, max_fields=50)
     try:
         form = await parser.parse()
     except MultiPartException as exc:  # no boundary, a malformed part, too many parts
-        raise errors.BadRequest(f"the multipart body cannot be read: {exc.message}") from None
+        raise errors.BadRequest(key="body.multipart-unreadable", params={"error": exc.message}) from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise errors.BadRequest("the multipart form needs a 'file' part")
+            raise errors.BadRequest(key="body.multipart-needs-file")
         # Form fields pass the same types as the query parameters (backend/text.py): a ValueError is a 422.
-        req.title = _FORM_TITLE.validate_python(str(form.get("title") or req.title or "")) or None
-        req.description = _FORM_DESCRIPTION.validate_python(str(form.get("description") or req.description))
-        req.tag_refs = [*req.tag_refs, *_FORM_TAGS.validate_python([str(t) for t in form.getlist("tags") + form.getlist("tag")])]
+        req.title = _form_value(request, _FORM_TITLE, "title", str(form.get("title") or req.title or "")) or None
+        req.description = _form_value(request, _FORM_DESCRIPTION, "description", str(form.get("description") or req.description))
+        tags = [str(t) for t in form.getlist("tags") + form.getlist("tag")]
+        req.tag_refs = [*req.tag_refs, *_form_value(request, _FORM_TAGS, "tags", tags)]
         if form.get("kind"):
-            req.kind = MaterialKind(str(form.get("kind")))
+            req.kind = _form_choice(MaterialKind, "kind", str(form.get("kind")))
         if form.get("media_type"):
-            req.declared_media_type = MediaType(str(form.get("media_type")))
+            req.declared_media_type = _form_choice(MediaType, "media_type", str(form.get("media_type")))
         req.original_filename = req.original_filename or upload.filename
         return await spool.spool_stream(_chunks(upload), settings.spool_dir, settings.max_upload_bytes)
-    except ValidationError as exc:
-        raise errors.ValidationFailed("; ".join(f"{e['loc']}: {e['msg']}" for e in exc.errors()[:5])) from None
     except ValueError as exc:
         raise errors.BadRequest(str(exc)) from exc
     finally:
@@ -303,7 +327,7 @@ def get_lineage(material_id: uuid.UUID, session: SessionDep, _: Viewer) -> Linea
 def _downloadable(session, material_id: uuid.UUID) -> Material:
     material = materials.get_material(session, material_id)
     if material.status == MaterialStatus.deleted:
-        raise errors.Gone("the material is deleted; restore it to download")
+        raise errors.Gone(key="material-deleted-restore-to-download")
     if not material.storage_key:
         raise errors.NotFound(key="material-no-file")
     return material
@@ -346,6 +370,12 @@ def download_url(material_id: uuid.UUID, session: SessionDep, storage: StorageDe
     return DownloadLink(url=f"{API}/materials/{material.id}/file", expires_at=None)
 
 
+_PREVIEW_WORDS = {
+    "poster": {i18n.ZH: "封面", i18n.EN: "poster"},
+    "contact-sheet": {i18n.ZH: "缩略图总览", i18n.EN: "contact sheet"},
+}
+
+
 def _preview(material_id: uuid.UUID, which: str, request: Request, session, storage) -> Response:
     material = materials.get_material(session, material_id)
     key = material.poster_key if which == "poster" else material.contact_sheet_key
@@ -357,7 +387,7 @@ def _preview(material_id: uuid.UUID, which: str, request: Request, session, stor
         return Response(placeholder_poster(), media_type="image/jpeg",
                         headers={"Cache-Control": "no-store", "X-Reelhouse-Placeholder": state})
     if not key:
-        raise errors.NotFound(f"this material has no {which.replace('-', ' ')}")
+        raise errors.NotFound(key="catalogue.no-preview", params={"which": _PREVIEW_WORDS[which]})
     return serve_object(request, storage, key, filename=f"{material.id}-{which}.jpg", content_type="image/jpeg",
                         etag=f"{material.sha256}-{which}", inline=True, allow_redirect=False)
 

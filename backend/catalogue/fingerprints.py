@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from backend import errors, queue
+from backend import errors, i18n, queue
 from backend.catalogue.models import Material, MaterialFingerprint, MaterialStatus
 from backend.catalogue.service import limits_from
 from backend.config import Settings
@@ -102,13 +102,18 @@ def fingerprint_untrusted(settings: Settings, path: Path) -> Fingerprint:
             facts = inspect_untrusted(path, limits=limits_from(settings), fingerprint=out,
                                       timeout=settings.probe_timeout_seconds)
         except ProbeRejection as exc:
-            raise errors.FingerprintUnavailable(exc.detail) from exc
+            raise errors.FingerprintUnavailable(
+                exc.detail, key=f"media.{exc.text}" if exc.text else None, params=exc.params
+            ) from exc
         except InspectFailed as exc:
-            raise errors.FingerprintUnavailable("the file could not be read as video") from exc
+            raise errors.FingerprintUnavailable(key="fingerprint.unreadable") from exc
         if facts.media_type != "video":
-            raise errors.FingerprintUnavailable(f"the file is {facts.media_type}, not video")
+            raise errors.FingerprintUnavailable(
+                key="fingerprint.not-video",
+                params={"media_type": i18n.words(f"media_type.{facts.media_type}", str(facts.media_type))},
+            )
         if not out.exists():
-            raise errors.FingerprintUnavailable("no frame of the video could be decoded")
+            raise errors.FingerprintUnavailable(key="fingerprint.no-frame")
         return Fingerprint.from_bytes(out.read_bytes())
 
 

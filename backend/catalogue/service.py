@@ -61,7 +61,7 @@ def get_material(session: Session, material_id: uuid.UUID, *, include_deleted: b
 def update_material(session: Session, material_id: uuid.UUID, changes: dict[str, Any]) -> Material:
     material = get_material(session, material_id)
     if material.status == MaterialStatus.deleted:
-        raise Conflict("restore the material before editing it")
+        raise Conflict(key="material-deleted-restore-to-edit")
     apply_changes(material, changes, {"title", "description", "production_cost"})
     session.add(material)
     session.flush()
@@ -151,7 +151,7 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
             value = datetime.fromisoformat(value["dt"])
         return _cursor_value(sort.lstrip("-"), value), uuid.UUID(mid)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise BadRequest("invalid or stale cursor; start again without it") from exc
+        raise BadRequest(key="catalogue.cursor-invalid") from exc
 
 
 def parse_aspect(aspect: str) -> float:
@@ -159,9 +159,9 @@ def parse_aspect(aspect: str) -> float:
         w, _, h = aspect.partition(":")
         value = float(w) / float(h)
     except (ValueError, ZeroDivisionError) as exc:
-        raise BadRequest(f"aspect {aspect!r} must look like 9:16") from exc
+        raise BadRequest(key="catalogue.aspect-malformed", params={"aspect": aspect}) from exc
     if value <= 0:
-        raise BadRequest(f"aspect {aspect!r} must be positive")
+        raise BadRequest(key="catalogue.aspect-not-positive", params={"aspect": aspect})
     return value
 
 
@@ -242,7 +242,7 @@ def search_materials(session: Session, query: MaterialQuery) -> MaterialPage:
     descending = query.sort.startswith("-")
     key = query.sort.lstrip("-")
     if key not in _SORT_COLUMNS:
-        raise BadRequest(f"unknown sort {query.sort!r}")
+        raise BadRequest(key="catalogue.sort-unknown", params={"sort": query.sort})
     sort_col = _SORT_COLUMNS[key]
     if query.cursor:
         value, last_id = _decode_cursor(query.cursor, query.sort)

@@ -27,10 +27,11 @@ def list_categories(session: Session) -> list[TagCategory]:
     return list(session.exec(select(TagCategory).order_by(col(TagCategory.created_at), col(TagCategory.id))))
 
 
-def _categories_text(categories: Sequence[TagCategory]) -> tuple[str, str]:
-    zh = "、".join(f"{c.id}（{c.label_zh}）" for c in categories)
-    en = ", ".join(f"{c.id} ({c.label_en})" for c in categories)
-    return zh, en
+def _categories_text(categories: Sequence[TagCategory]) -> dict[str, str]:
+    return {
+        "zh-CN": "、".join(f"{c.id}（{c.label_zh}）" for c in categories),
+        "en": ", ".join(f"{c.id} ({c.label_en})" for c in categories),
+    }
 
 
 def get_category(session: Session, text: str) -> TagCategory:
@@ -41,12 +42,8 @@ def get_category(session: Session, text: str) -> TagCategory:
     for c in categories:
         if wanted.lower() in (c.id, c.label_en.lower()) or wanted == c.label_zh:
             return c
-    zh, en = _categories_text(categories)
     raise TagCategoryUnknown(
-        f"没有“{wanted}”这个标签类别。可用的类别：{zh}。标签写作“类别:名称”，例如 campaign:618大促 或 活动:618大促；"
-        f"管理员可在 /api/v1/tag-categories 添加类别。"
-        f" / Unknown tag category {wanted!r}. Valid categories: {en}. Write a tag as 'category:name', "
-        f"e.g. campaign:618大促; an admin can add categories at /api/v1/tag-categories.",
+        key="tag-category-unknown", params={"category": wanted, "categories": _categories_text(categories)},
         category=wanted,
         categories=[{"id": c.id, "label_zh": c.label_zh, "label_en": c.label_en} for c in categories],
     )
@@ -55,22 +52,19 @@ def get_category(session: Session, text: str) -> TagCategory:
 def create_category(session: Session, *, id: str, label_zh: str, label_en: str, inheritable: bool) -> TagCategory:
     category_id, label_zh, label_en = id.strip().lower(), label_zh.strip(), label_en.strip()
     if not _CATEGORY_ID.match(category_id):
-        raise BadRequest(
-            "类别 id 须以小写字母开头，只含小写字母、数字和下划线，最长 32 个字符 / a category id starts with a "
-            "lower-case letter and holds only lower-case letters, digits and underscores (at most 32)"
-        )
+        raise BadRequest(key="tag-category-id-malformed")
     if not label_zh or not label_en:
-        raise BadRequest("类别需要中文名和英文名 / a category needs a Chinese and an English label")
+        raise BadRequest(key="tag-category-needs-labels")
     for c in list_categories(session):
         if category_id == c.id or label_zh == c.label_zh or label_en.lower() == c.label_en.lower():
-            raise TagCategoryExists(f"类别已存在 / the category exists already: {c.id}", category=c.id)
+            raise TagCategoryExists(key="tag-category-exists", params={"category": c.id}, category=c.id)
     category = TagCategory(id=category_id, label_zh=label_zh, label_en=label_en, inheritable=inheritable)
     session.add(category)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        raise TagCategoryExists(f"类别已存在 / the category exists already: {category_id}") from exc
+        raise TagCategoryExists(key="tag-category-exists", params={"category": category_id}) from exc
     return category
 
 
@@ -91,17 +85,17 @@ def create_tag(session: Session, *, category: str, name_en: str | None, name_zh:
     category = get_category(session, category).id
     name_en, name_zh = _clean(name_en), _clean(name_zh)
     if not name_en and not name_zh:
-        raise BadRequest("a tag needs an English or a Chinese name")
+        raise BadRequest(key="tag-needs-name")
     existing = _find_by_name(session, category, name_en, name_zh)
     if existing is not None:
-        raise Conflict(f"tag already exists in {category}", tag_id=existing.id)
+        raise Conflict(key="tag-exists", params={"category": category}, tag_id=existing.id)
     tag = Tag(category=category, name_en=name_en, name_zh=name_zh)
     session.add(tag)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"tag already exists in {category}") from exc
+        raise Conflict(key="tag-exists", params={"category": category}) from exc
     return tag
 
 
@@ -111,7 +105,7 @@ def ensure_tag(session: Session, *, category: str, name_en: str | None, name_zh:
     commit or roll back), and the tag is then read back."""
     name_en, name_zh = _clean(name_en), _clean(name_zh)
     if not name_en and not name_zh:
-        raise BadRequest("a tag needs an English or a Chinese name")
+        raise BadRequest(key="tag-needs-name")
     found = _find_by_name(session, category, name_en, name_zh)
     if found is not None:
         return found
@@ -122,7 +116,7 @@ def ensure_tag(session: Session, *, category: str, name_en: str | None, name_zh:
     session.execute(insert(Tag).values(**values).on_conflict_do_nothing())
     found = _find_by_name(session, category, name_en, name_zh)
     if found is None:  # a clash on one name while the other differs: report it like create_tag does
-        raise Conflict(f"another tag in {category} has one of these names")
+        raise Conflict(key="tag-names-taken", params={"category": category})
     return found
 
 
@@ -133,13 +127,13 @@ def update_tag(session: Session, tag_id: int, *, name_en: str | None, name_zh: s
     if name_zh is not None:
         tag.name_zh = _clean(name_zh)
     if not tag.name_en and not tag.name_zh:
-        raise BadRequest("a tag needs an English or a Chinese name")
+        raise BadRequest(key="tag-needs-name")
     session.add(tag)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        raise Conflict("another tag in this category has that name") from exc
+        raise Conflict(key="tag-name-taken") from exc
     return tag
 
 
@@ -190,9 +184,7 @@ def resolve_tag_refs(session: Session, refs: Iterable[str], *, create: bool) -> 
             continue
         category_text, sep, name = ref.replace("：", ":").partition(":")  # a full-width colon too
         if not sep or not name.strip():
-            raise BadRequest(
-                f"标签 {ref!r} 应写作标签 id 或“类别:名称” / tag reference {ref!r} must be a tag id or 'category:name'"
-            )
+            raise BadRequest(key="tag-ref-malformed", params={"ref": ref})
         category = get_category(session, category_text).id
         name = name.strip()
         is_zh = any(ord(ch) > 0x2E7F for ch in name)
@@ -262,7 +254,7 @@ def untag_materials(session: Session, material_ids: Sequence[uuid.UUID], tag_ids
 def _require_materials(session: Session, material_ids: Sequence[uuid.UUID]) -> None:
     ids = set(material_ids)
     if not ids:
-        raise BadRequest("no material ids given")
+        raise BadRequest(key="materials-none-given")
     found = set(session.exec(select(Material.id).where(Material.id.in_(ids))))  # type: ignore[attr-defined]
     missing = ids - found
     if missing:

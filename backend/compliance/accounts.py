@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.changes import apply_changes
-from backend.compliance.engine import to_engine_account
+from backend.compliance.engine import rule_words, to_engine_account
 from backend.compliance.models import AccountChannel, ManualState, PlatformAccount, Publication
 from backend.errors import (
     AccountInUse,
@@ -57,7 +57,7 @@ def platform(platform_id: str) -> Platform:
         return platform_catalog().platform(platform_id)
     except KeyError:
         known = ", ".join(p.id for p in platform_catalog().platforms)
-        raise UnknownPlatform(f"no platform {platform_id!r}; known: {known}") from None
+        raise UnknownPlatform(key="compliance.platform-unknown", params={"platform": platform_id, "known": known}) from None
 
 
 # --- accounts and channels ----------------------------------------------------------------------------
@@ -67,7 +67,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed(f"unknown timezone {name!r}; use an IANA name such as Asia/Shanghai") from None
+        raise ValidationFailed(key="timezone-unknown", params={"name": name}) from None
 
 
 def create_account(
@@ -204,7 +204,7 @@ def _check_rules(session: Session, account: PlatformAccount) -> None:
     try:
         to_engine_account(account, channels_of(session, [account.id])[account.id])
     except ValueError as exc:
-        raise ChannelRulesInvalid(str(exc)) from exc
+        raise ChannelRulesInvalid(str(exc), **rule_words(exc)) from exc
 
 
 def add_channel(
@@ -214,7 +214,7 @@ def add_channel(
     account = get_account(session, account_id)
     existing = channels_of(session, [account_id])[account_id]
     if any(c.channel_id == channel_id for c in existing):
-        raise Conflict(f"account {account_id} already has channel {channel_id!r}")
+        raise Conflict(key="compliance.channel-exists", params={"account": str(account_id), "channel": channel_id})
     channel = AccountChannel(
         account_id=account_id,
         channel_id=channel_id,
@@ -245,7 +245,7 @@ def update_channel(
         elif key in {"manual_state", "manual_effective_on", "manual_reason", "manual_recorded_by"}:
             setattr(channel, key, value)
         else:
-            raise BadRequest(f"field {key!r} cannot be changed")
+            raise BadRequest(key="field-not-changeable", params={"field": key})
     if {"manual_state", "manual_effective_on", "manual_reason"} & changes.keys():
         channel.manual_recorded_at = utcnow() if channel.manual_state is not None else None
         if "manual_recorded_by" not in changes:
@@ -255,9 +255,9 @@ def update_channel(
         channel.manual_reason = None
         channel.manual_recorded_by = None
     elif not (channel.manual_reason or "").strip():
-        raise ChannelRulesInvalid("a manual open or close needs a reason (what the platform said)")
+        raise ChannelRulesInvalid(key="compliance.manual-needs-reason")
     elif channel.manual_state == ManualState.open and channel.manual_effective_on is None:
-        raise ChannelRulesInvalid("opening a channel by hand needs the date the platform opened it")
+        raise ChannelRulesInvalid(key="compliance.manual-open-needs-date")
     channel.overridden = sorted(overridden)
     channel.updated_at = utcnow()
     session.add(channel)
@@ -277,11 +277,11 @@ def record_opening(
     """The platform opened the channel for the store on `opened_on` (a local date): recorded with who
     recorded it and a note. The channel is open from 00:00 that day whatever its rules say."""
     if not opened_by.strip():
-        raise ValidationFailed("say who recorded the opening (opened_by)")
+        raise ValidationFailed(key="compliance.opened-by-missing")
     account = get_account(session, account_id)
     today = utcnow().astimezone(ZoneInfo(account.timezone)).date()
     if opened_on > today:
-        raise ValidationFailed(f"opened_on {opened_on.isoformat()} is after today ({today.isoformat()})")
+        raise ValidationFailed(key="compliance.opened-on-future", params={"opened_on": opened_on.isoformat(), "today": today.isoformat()})
     return update_channel(
         session,
         account_id,
@@ -300,11 +300,11 @@ def reset_channel(session: Session, account_id: uuid.UUID, channel_id: str) -> A
     channel = get_channel(session, account_id, channel_id)
     account = get_account(session, account_id)
     if not channel.from_platform_rules:
-        raise Conflict(f"channel {channel_id!r} was added by hand; there are no platform rules to go back to")
+        raise Conflict(key="compliance.channel-added-by-hand", params={"channel": channel_id})
     try:
         rule = platform(account.platform_id).channel(channel_id)
     except KeyError:
-        raise Conflict(f"platform {account.platform_id!r} no longer lists channel {channel_id!r}") from None
+        raise Conflict(key="compliance.channel-no-longer-listed", params={"platform": account.platform_id, "channel": channel_id}) from None
     for key, value in _rule_values(rule).items():
         setattr(channel, key, value)
     channel.overridden = []
@@ -322,7 +322,7 @@ def delete_channel(session: Session, account_id: uuid.UUID, channel_id: str) -> 
         .where(Publication.account_id == account_id, Publication.channel_id == channel_id)
     ).one()
     if used:
-        raise Conflict(f"channel {channel_id!r} has {used} publications; their history would be lost")
+        raise Conflict(key="compliance.channel-in-use", params={"channel": channel_id, "count": used})
     session.delete(channel)
     _check_rules(session, get_account(session, account_id))
 

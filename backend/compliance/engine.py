@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend import i18n
 from backend.compliance import rules
 from backend.compliance.models import AccountChannel, PlatformAccount, Publication
 from backend.errors import ValidationFailed
 
 
+def rule_words(exc: ValueError) -> dict[str, Any]:
+    """`key` and `params` of an engine refusal (rules.RuleError) for an AppError, which keeps the
+    engine's English words: its Chinese comes from the catalogue (`compliance.rule.<text>`)."""
+    text = getattr(exc, "text", None)
+    params = dict(getattr(exc, "params", {}))
+    if "status" in params:
+        params["status"] = i18n.words(f"publication_status.{params['status']}", str(params["status"]))
+    return {"key": f"compliance.rule.{text}" if text else None, "params": params}
+
+
 def require_aware(name: str, value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise ValidationFailed(f"{name} needs a timezone (e.g. 2026-11-30T23:30:00+08:00)")
+        raise ValidationFailed(key="timezone-needed", params={"name": name, "example": "2026-11-30T23:30:00+08:00"})
     return value
 
 

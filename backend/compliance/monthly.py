@@ -183,7 +183,8 @@ def parse_month(text: str) -> rules.YearMonth:
     try:
         return rules.YearMonth.parse(text)
     except ValueError as exc:
-        raise ReportPeriodInvalid(str(exc)) from exc
+        # the engine's own English words; the key words them in the other languages
+        raise ReportPeriodInvalid(str(exc), key="compliance.month-malformed", params={"month": text}) from exc
 
 
 def monthly_report(
@@ -197,7 +198,7 @@ def monthly_report(
     month = month if isinstance(month, rules.YearMonth) else parse_month(month)
     as_of = require_aware("as_of", as_of) or utcnow()
     if month.start(ZoneInfo("Etc/GMT-14")) > as_of:  # not started anywhere on Earth yet
-        raise ReportPeriodInvalid(f"month {month} has not started at {as_of.isoformat()}")
+        raise ReportPeriodInvalid(key="compliance.month-not-started", params={"month": str(month), "as_of": as_of.isoformat()})
     # Every timezone's month lies within a day of the month in UTC: load the approvals in that window.
     utc = ZoneInfo("UTC")
     window = (month.start(utc) - timedelta(days=1), month.end(utc) + timedelta(days=1))

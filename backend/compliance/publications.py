@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from backend import i18n
 from backend.catalogue.models import Material, MaterialStatus
 from backend.changes import apply_changes
 from backend.compliance.accounts import get_account
 from backend.compliance.checks import check_submission
-from backend.compliance.engine import require_aware, to_engine_publication
+from backend.compliance.engine import require_aware, rule_words, to_engine_publication
 from backend.compliance.models import AccountChannel, Publication, PublicationEvent, PublicationStatus
 from backend.errors import (
     AlreadyResubmitted,
@@ -55,9 +56,19 @@ class PublicationInput:
     override_reason: str | None = None
 
 
+_ACTION_WORDS = {
+    action: {i18n.ZH: zh, i18n.EN: action}
+    for action, zh in (("approve", "通过"), ("reject", "驳回"), ("withdraw", "撤回"), ("resubmit", "重新提交"))
+}
+
+
+def _status_words(status: str) -> dict[str, str]:
+    return i18n.words(f"publication_status.{status}", str(status))
+
+
 def _not_future(name: str, value: datetime | None, now: datetime) -> None:
     if value is not None and value > now + CLOCK_SKEW:
-        raise PublicationDatesOutOfOrder(f"{name} {value.isoformat()} is in the future")
+        raise PublicationDatesOutOfOrder(key="compliance.date-in-future", params={"name": name, "value": value.isoformat()})
 
 
 def _check_engine(pub: Publication) -> None:
@@ -65,7 +76,7 @@ def _check_engine(pub: Publication) -> None:
     try:
         to_engine_publication(pub)
     except ValueError as exc:
-        raise PublicationDatesOutOfOrder(str(exc)) from exc
+        raise PublicationDatesOutOfOrder(str(exc), **rule_words(exc)) from exc
 
 
 def _flush_publication(session: Session, pub: Publication) -> None:
@@ -88,9 +99,7 @@ def _flush_publication(session: Session, pub: Publication) -> None:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:  # a concurrent request recorded the same post id
-        raise DuplicatePostId(
-            f"post id {pub.platform_post_id!r} is already recorded for this account"
-        ) from exc
+        raise DuplicatePostId(key="compliance.post-id-recorded", params={"post_id": pub.platform_post_id}) from exc
 
 
 def _event(
@@ -125,14 +134,12 @@ def record_publication(
     reviewed = data.approved_at or data.rejected_at or data.withdrawn_at
     if data.submitted_at is None:
         if status != PublicationStatus.pending or reviewed:
-            raise PublicationNotSubmitted(
-                f"a publication recorded as {status} needs submitted_at: nothing is reviewed unsubmitted"
-            )
+            raise PublicationNotSubmitted(key="compliance.needs-submitted-at", params={"status": _status_words(status)})
         data.submitted_at = now
     if status == PublicationStatus.approved and data.approved_at is None:
-        raise PublicationDatesOutOfOrder("an approved publication needs approved_at")
+        raise PublicationDatesOutOfOrder(key="compliance.approved-needs-date")
     if status == PublicationStatus.withdrawn and data.withdrawn_at is None:
-        raise PublicationDatesOutOfOrder("a withdrawn publication needs withdrawn_at")
+        raise PublicationDatesOutOfOrder(key="compliance.withdrawn-needs-date")
     if status == PublicationStatus.rejected and data.rejected_at is None:
         data.rejected_at = data.submitted_at if not reviewed else data.rejected_at
     get_account(session, data.account_id)
@@ -200,17 +207,13 @@ def transition(
 ) -> Publication:
     """approve / reject / withdraw a publication, recording the change in its audit trail."""
     if action not in _TRANSITIONS:
-        raise BadRequest(f"unknown action {action!r}; use approve, reject, withdraw or resubmit")
+        raise BadRequest(key="compliance.action-unknown", params={"action": action})
     pub = get_publication(session, publication_id)
     allowed, target = _TRANSITIONS[action]
     if pub.status not in allowed:
         raise InvalidTransition(
-            f"cannot {action} a publication that is {pub.status}"
-            + (
-                "; resubmit it as a new publication instead"
-                if pub.status == PublicationStatus.rejected
-                else ""
-            ),
+            key="compliance.transition-resubmit" if pub.status == PublicationStatus.rejected else "compliance.transition-invalid",
+            params={"action": _ACTION_WORDS.get(action, action), "status": _status_words(pub.status)},
             current_status=str(pub.status),
         )
     now = utcnow()
@@ -218,10 +221,10 @@ def transition(
     _not_future("at", at, now)
     previous = pub.approved_at or pub.submitted_at
     if at < previous:
-        what = "approval" if pub.approved_at else "submission"
-        raise PublicationDatesOutOfOrder(
-            f"{action} at {at.isoformat()} is before the {what} at {previous.isoformat()}"
-        )
+        what = {i18n.ZH: "通过", i18n.EN: "approval"} if pub.approved_at else {i18n.ZH: "提交", i18n.EN: "submission"}
+        raise PublicationDatesOutOfOrder(key="compliance.action-before-previous", params={
+            "action": _ACTION_WORDS.get(action, action), "at": at.isoformat(), "what": what, "previous": previous.isoformat(),
+        })
     if action == "reject" and not (reason or "").strip():
         raise ValidationFailed(key="rejection-needs-reason")
     from_status = pub.status
@@ -256,21 +259,20 @@ def resubmit(
     old = get_publication(session, publication_id)
     if old.status not in (PublicationStatus.rejected, PublicationStatus.withdrawn):
         raise InvalidTransition(
-            f"only rejected or withdrawn publications are resubmitted; this one is {old.status}",
-            current_status=str(old.status),
+            key="compliance.resubmit-not-allowed", params={"status": _status_words(old.status)}, current_status=str(old.status)
         )
     # One resubmission per publication: a second (a double click, two people at once) would put the same
     # material in review twice; a resubmission turned down again is resubmitted itself.
     newer = resubmissions_of(session, [old]).get(old.id)
     if newer is not None:
         raise AlreadyResubmitted(
-            f"publication {old.id} was already submitted again as {newer}", resubmitted_as=str(newer)
+            key="compliance.already-resubmitted", params={"id": str(old.id), "newer": str(newer)}, resubmitted_as=str(newer)
         )
     ended = old.rejected_at or old.withdrawn_at or old.submitted_at
     at = require_aware("submitted_at", submitted_at) or utcnow()
     if at < ended:
         raise PublicationDatesOutOfOrder(
-            f"resubmission at {at.isoformat()} is before the review ended at {ended.isoformat()}"
+            key="compliance.resubmit-before-review-ended", params={"at": at.isoformat(), "ended": ended.isoformat()}
         )
     new = record_publication(
         session,
@@ -311,7 +313,7 @@ def update_publication(session: Session, publication_id: uuid.UUID, changes: dic
     """Fill in what the platform gave later: the post id and URL (statuses change through transitions)."""
     pub = get_publication(session, publication_id)
     apply_changes(pub, {key: value or None for key, value in changes.items()}, {"platform_post_id", "post_url"},
-                  hint="use the approve/reject/withdraw actions")
+                  hint={"zh-CN": "请用审核通过、不通过或撤回操作", "en": "use the approve/reject/withdraw actions"})
     _flush_publication(session, pub)
     return pub
 

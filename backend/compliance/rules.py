@@ -81,7 +81,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from heapq import merge
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -149,6 +149,17 @@ class Opening(StrEnum):
 class OverrideKind(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
+
+
+class RuleError(ValueError):
+    """A rule, override or publication history that would be inconsistent. The message is English;
+    `text` names the same words in a caller's catalogue (the API's: backend/i18n, as
+    `compliance.rule.<text>`) and `params` the values they need."""
+
+    def __init__(self, detail: str, *, text: str, **params: Any) -> None:
+        super().__init__(detail)
+        self.text = text
+        self.params: dict[str, Any] = params
 
 
 class ReviewStatus(StrEnum):
@@ -263,16 +274,19 @@ class ChannelRule:
         object.__setattr__(self, "threshold_source", ThresholdSource(self.threshold_source))
         object.__setattr__(self, "opening_month", OpeningMonthPolicy(self.opening_month))
         if self.opening_threshold < 0 or self.monthly_minimum < 0:
-            raise ValueError(f"channel {self.id!r}: threshold and minimum cannot be negative")
+            raise RuleError(f"channel {self.id!r}: threshold and minimum cannot be negative", text="negative-threshold",
+                            channel=self.id)
         for cap in (self.daily_cap, self.monthly_cap):
             if cap is not None and cap < 0:
-                raise ValueError(f"channel {self.id!r}: caps cannot be negative")
+                raise RuleError(f"channel {self.id!r}: caps cannot be negative", text="negative-cap", channel=self.id)
         if self.id in self.requires:
-            raise ValueError(f"channel {self.id!r} requires itself")
+            raise RuleError(f"channel {self.id!r} requires itself", text="requires-itself", channel=self.id)
         if self.threshold_source is ThresholdSource.PREREQUISITES and not self.requires:
-            raise ValueError(f"channel {self.id!r} counts approvals on its prerequisites but has none")
+            raise RuleError(f"channel {self.id!r} counts approvals on its prerequisites but has none",
+                            text="no-prerequisites", channel=self.id)
         if self.opens is Opening.ON_APPLICATION and self.opening_threshold:
-            raise ValueError(f"channel {self.id!r} opens on application, so it cannot also have a threshold")
+            raise RuleError(f"channel {self.id!r} opens on application, so it cannot also have a threshold",
+                            text="application-with-threshold", channel=self.id)
 
 
 @dataclass(frozen=True)
@@ -287,9 +301,11 @@ class ManualOverride:
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", OverrideKind(self.kind))
         if not self.reason.strip():
-            raise ValueError(f"override of {self.channel_id!r} needs a reason")
+            raise RuleError(f"override of {self.channel_id!r} needs a reason", text="override-needs-reason",
+                            channel=self.channel_id)
         if self.kind is OverrideKind.OPEN and self.effective_on is None:
-            raise ValueError(f"opening {self.channel_id!r} by hand needs the date the platform opened it")
+            raise RuleError(f"opening {self.channel_id!r} by hand needs the date the platform opened it",
+                            text="opening-needs-date", channel=self.channel_id)
 
 
 @dataclass(frozen=True)
@@ -310,17 +326,20 @@ class Account:
             object.__setattr__(self, "timezone", ZoneInfo(self.timezone))
         by_id = {c.id: c for c in self.channels}
         if len(by_id) != len(self.channels):
-            raise ValueError(f"account {self.id!r}: duplicate channel id")
+            raise RuleError(f"account {self.id!r}: duplicate channel id", text="duplicate-channel", account=str(self.id))
         for c in self.channels:
             for r in c.requires:
                 if r not in by_id:
-                    raise ValueError(f"account {self.id!r}: channel {c.id!r} requires unknown channel {r!r}")
+                    raise RuleError(f"account {self.id!r}: channel {c.id!r} requires unknown channel {r!r}",
+                                    text="requires-unknown", account=str(self.id), channel=c.id, required=r)
         seen: set[str] = set()
         for o in self.overrides:
             if o.channel_id not in by_id:
-                raise ValueError(f"account {self.id!r}: override for unknown channel {o.channel_id!r}")
+                raise RuleError(f"account {self.id!r}: override for unknown channel {o.channel_id!r}",
+                                text="override-unknown-channel", account=str(self.id), channel=o.channel_id)
             if o.channel_id in seen:
-                raise ValueError(f"account {self.id!r}: more than one override for {o.channel_id!r}")
+                raise RuleError(f"account {self.id!r}: more than one override for {o.channel_id!r}",
+                                text="override-twice", account=str(self.id), channel=o.channel_id)
             seen.add(o.channel_id)
         object.__setattr__(self, "evaluation_order", _prerequisites_first(by_id))
 
@@ -342,7 +361,8 @@ def _prerequisites_first(by_id: dict[str, ChannelRule]) -> tuple[str, ...]:
         if state.get(cid) == 2:
             return
         if state.get(cid) == 1:
-            raise ValueError("channel prerequisites form a cycle: " + " -> ".join((*path, cid)))
+            cycle = " -> ".join((*path, cid))
+            raise RuleError(f"channel prerequisites form a cycle: {cycle}", text="cycle", cycle=cycle)
         state[cid] = 1
         for r in by_id[cid].requires:
             visit(r, (*path, cid))
@@ -374,21 +394,26 @@ class Publication:
             _require_aware(name, getattr(self, name))
         label = f"publication {self.id!r}"
         if status is ReviewStatus.APPROVED and self.approved_at is None:
-            raise ValueError(f"{label} is approved but has no approval date")
+            raise RuleError(f"{label} is approved but has no approval date", text="approved-without-date", id=str(self.id))
         if status is ReviewStatus.WITHDRAWN and self.withdrawn_at is None:
-            raise ValueError(f"{label} is withdrawn but has no withdrawal date")
+            raise RuleError(f"{label} is withdrawn but has no withdrawal date", text="withdrawn-without-date",
+                            id=str(self.id))
         if self.approved_at is not None and status not in (ReviewStatus.APPROVED, ReviewStatus.WITHDRAWN):
-            raise ValueError(f"{label} is {status} but has an approval date")
+            raise RuleError(f"{label} is {status} but has an approval date", text="approval-date-unexpected",
+                            id=str(self.id), status=str(status))
         if self.rejected_at is not None and status is not ReviewStatus.REJECTED:
-            raise ValueError(f"{label} is {status} but has a rejection date")
+            raise RuleError(f"{label} is {status} but has a rejection date", text="rejection-date-unexpected",
+                            id=str(self.id), status=str(status))
         if self.withdrawn_at is not None and status is not ReviewStatus.WITHDRAWN:
-            raise ValueError(f"{label} is {status} but has a withdrawal date")
+            raise RuleError(f"{label} is {status} but has a withdrawal date", text="withdrawal-date-unexpected",
+                            id=str(self.id), status=str(status))
         for name in ("approved_at", "rejected_at", "withdrawn_at"):
             value = getattr(self, name)
             if value is not None and value < self.submitted_at:
-                raise ValueError(f"{label}: {name} {value.isoformat()} is before its submission")
+                raise RuleError(f"{label}: {name} {value.isoformat()} is before its submission",
+                                text="date-before-submission", id=str(self.id), name=name, value=value.isoformat())
         if self.approved_at and self.withdrawn_at and self.withdrawn_at < self.approved_at:
-            raise ValueError(f"{label}: withdrawn before it was approved")
+            raise RuleError(f"{label}: withdrawn before it was approved", text="withdrawn-before-approved", id=str(self.id))
 
     @property
     def review_ended_at(self) -> datetime | None:

@@ -130,6 +130,13 @@ def title(slug: str, language: str) -> str | None:
     return text.removesuffix("。").removesuffix(".") if text else None
 
 
+def words(web_key: str, english: str) -> dict[str, str]:
+    """A parameter worded per language: Chinese as the web app words `web_key` (e.g. `status.ready`,
+    `media_type.video`), English as `english` (the value as the API spells it, so English details keep
+    the words they always had)."""
+    return {ZH: _web_catalogue(ZH).get(web_key, english), EN: english}
+
+
 def text(key: str, language: str, params: Mapping[str, Any] | None = None) -> str | None:
     """A server-worded text (`details.<lang>.json`) with its named parameters filled in; None if the
     catalogue has no such key. A missing parameter is a bug the catalogue test catches, not a 500."""

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlmodel import col
 
-from backend import errors
+from backend import errors, i18n
 from backend.bodies import file_from_body
 from backend.catalogue import fingerprints
 from backend.deps import Editor, SessionDep, SettingsDep, Viewer
@@ -113,14 +113,14 @@ async def import_metrics(
 ) -> ImportPublic:
     unknown = sorted(set(code) - set(ROW_PROBLEM_CODES))
     if unknown:
-        raise errors.BadRequest(f"unknown problem code {unknown[0]!r}; known: {', '.join(ROW_PROBLEM_CODES)}",
+        raise errors.BadRequest(key="metrics.problem-code-unknown", params={"code": unknown[0], "known": ", ".join(ROW_PROBLEM_CODES)},
                                 codes=list(ROW_PROBLEM_CODES))
     selection = RowSelection(rows=rows, status=frozenset(status), codes=frozenset(code), head=head,
                              offset=rows_offset, limit=rows_limit)
     data, name = await file_from_body(request, filename=filename, default="export.csv", limit=MAX_EXPORT_BYTES,
-                                      what="an export")
+                                      what={i18n.ZH: "数据导出文件", i18n.EN: "an export"})
     if as_of is not None and as_of.tzinfo is None:
-        raise errors.BadRequest("as_of needs a time zone (e.g. 2026-11-20T00:00:00+08:00)")
+        raise errors.BadRequest(key="timezone-needed", params={"name": "as_of", "example": "2026-11-20T00:00:00+08:00"})
     outcome = await run_in_threadpool(
         metrics.import_export, session, data, name, platform, as_of=as_of, dry_run=dry_run,
         allow_errors=allow_errors, account_id=account_id, created_by=key.id,
@@ -139,7 +139,7 @@ def list_imports(session: SessionDep, _: Viewer, limit: Annotated[int, Query(ge=
 def get_import(import_id: uuid.UUID, session: SessionDep, _: Viewer) -> ImportPublic:
     record = session.get(MetricImport, import_id)
     if record is None:
-        raise errors.NotFound(f"no metrics import {import_id}")
+        raise errors.NotFound(key="metrics.import-not-found", params={"id": str(import_id)})
     return _import_public(record)
 
 
@@ -157,7 +157,7 @@ def post_snapshots(body: SnapshotBatch, session: SessionDep, _: Editor) -> Write
     items = []
     for s in body.snapshots:
         if s.captured_at.tzinfo is None:
-            raise errors.BadRequest("captured_at needs a time zone")
+            raise errors.BadRequest(key="timezone-needed", params={"name": "captured_at", "example": "2026-11-20T00:00:00+08:00"})
         values: dict[str, int | float | None] = {k: getattr(s, k) for k in METRICS if k not in ("gmv", "ad_spend")}
         values["gmv_cents"] = None if s.gmv is None else round(s.gmv * 100)
         values["ad_spend_cents"] = None if s.ad_spend is None else round(s.ad_spend * 100)
@@ -200,7 +200,7 @@ def rollup_filters(
     f.end = end or f.end
     for d in (f.start, f.end):
         if d is not None and d.tzinfo is None:
-            raise errors.BadRequest("start and end need a time zone")
+            raise errors.BadRequest(key="metrics.start-end-timezone")
     return f
 
 

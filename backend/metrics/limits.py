@@ -12,7 +12,11 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from backend import i18n
 
 # What a limit is called in the problem body (`limit`), stable for clients.
 LIMIT_NAMES = ("rows", "columns", "cell", "shared-strings", "uncompressed", "zip-members", "memory", "time")
@@ -34,9 +38,14 @@ DEFAULT_LIMITS = ImportLimits()
 
 
 class ExportUnreadable(ValueError):
-    """The file as a whole cannot be read (encoding, format, no recognisable header)."""
+    """The file as a whole cannot be read (encoding, format, no recognisable header). Raised with `key`
+    (a text of backend/i18n) and its `params`, the message is that text's English."""
 
     peak_rss_bytes: int | None = None  # set when the parse ran in a child: its peak resident memory
+
+    def __init__(self, detail: str | None = None, *, key: str | None = None, params: Mapping[str, Any] | None = None) -> None:
+        self.key, self.params = key, dict(params or {})
+        super().__init__(detail if detail is not None else i18n.text(key or "", i18n.EN, self.params) or key)
 
 
 class ImportLimitExceeded(ValueError):
@@ -44,8 +53,12 @@ class ImportLimitExceeded(ValueError):
 
     peak_rss_bytes: int | None = None
 
-    def __init__(self, limit: str, maximum: int | float, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(
+        self, limit: str, maximum: int | float, detail: str | None = None, *, key: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.key, self.params = key, dict(params or {})
+        super().__init__(detail if detail is not None else i18n.text(key or "", i18n.EN, self.params) or key)
         self.limit = limit
         self.maximum = maximum
 
@@ -72,27 +85,26 @@ def check_xlsx_archive(data: bytes, limits: ImportLimits = DEFAULT_LIMITS) -> No
     """
     declared = _declared_member_count(data)
     if declared is not None and declared > limits.zip_members:
-        raise ImportLimitExceeded("zip-members", limits.zip_members,
-                                  f"the XLSX has {declared} zip members; at most {limits.zip_members} are read")
+        raise ImportLimitExceeded("zip-members", limits.zip_members, key="metrics.xlsx-zip-members",
+                                  params={"count": declared, "limit": limits.zip_members})
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, struct.error) as exc:
-        raise ExportUnreadable(f"the XLSX file is not a readable zip archive ({exc})") from exc
+        raise ExportUnreadable(key="metrics.xlsx-not-zip", params={"error": str(exc)}) from exc
     if len(members) > limits.zip_members:
-        raise ImportLimitExceeded("zip-members", limits.zip_members,
-                                  f"the XLSX has {len(members)} zip members; at most {limits.zip_members} are read")
+        raise ImportLimitExceeded("zip-members", limits.zip_members, key="metrics.xlsx-zip-members",
+                                  params={"count": len(members), "limit": limits.zip_members})
     total = 0
     for member in members:
         if member.filename.lower().endswith("sharedstrings.xml") and member.file_size > limits.shared_strings_bytes:
             raise ImportLimitExceeded(
-                "shared-strings", limits.shared_strings_bytes,
-                f"the XLSX's shared strings ({member.filename}) take {member.file_size:,} bytes uncompressed; "
-                f"at most {limits.shared_strings_bytes:,} are read",
+                "shared-strings", limits.shared_strings_bytes, key="metrics.xlsx-shared-strings",
+                params={"member": member.filename, "size": member.file_size, "limit": limits.shared_strings_bytes},
             )
         total += member.file_size
     if total > limits.uncompressed_bytes:
         raise ImportLimitExceeded(
-            "uncompressed", limits.uncompressed_bytes,
-            f"the XLSX inflates to {total:,} bytes; at most {limits.uncompressed_bytes:,} are read",
+            "uncompressed", limits.uncompressed_bytes, key="metrics.xlsx-uncompressed",
+            params={"size": total, "limit": limits.uncompressed_bytes},
         )

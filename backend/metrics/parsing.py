@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend import i18n
 from backend.metrics.limits import (
     DEFAULT_LIMITS,
     ExportUnreadable,
@@ -343,8 +344,11 @@ class ParsedExport:
 class ExportEncodingInvalid(ExportUnreadable):
     """A CSV that is not text in any encoding we read; says where the first bad byte is."""
 
-    def __init__(self, detail: str, *, byte_offset: int, line: int, encoding: str) -> None:
-        super().__init__(detail)
+    def __init__(
+        self, detail: str | None = None, *, byte_offset: int, line: int, encoding: str, key: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail, key=key, params=params)
         self.byte_offset, self.line, self.encoding = byte_offset, line, encoding
 
 
@@ -387,8 +391,9 @@ def decode_csv_bytes(data: bytes) -> tuple[str, str]:
 def _encoding_error(data: bytes, exc: UnicodeDecodeError, tried: str) -> ExportEncodingInvalid:
     line = data.count(b"\n", 0, exc.start) + 1
     return ExportEncodingInvalid(
-        f"the CSV is not valid {tried} text: byte {exc.start} (line {line}) is 0x{data[exc.start]:02x}; "
-        "save it again as CSV (UTF-8)", byte_offset=exc.start, line=line, encoding=tried,
+        byte_offset=exc.start, line=line, encoding=tried, key="metrics.csv-encoding",
+        params={"encoding": {i18n.ZH: tried.replace(" or ", " 或 "), i18n.EN: tried}, "offset": exc.start, "line": line,
+                "byte": data[exc.start]},
     )
 
 
@@ -398,13 +403,12 @@ def _checked(cells: Sequence[Any], line: int, limits: ImportLimits) -> list[Any]
     while row and (row[-1] is None or row[-1] == ""):
         row.pop()
     if len(row) > limits.columns:
-        raise ImportLimitExceeded("columns", limits.columns,
-                                  f"line {line} has {len(row)} columns; at most {limits.columns} are read")
+        raise ImportLimitExceeded("columns", limits.columns, key="metrics.too-many-columns",
+                                  params={"line": line, "count": len(row), "limit": limits.columns})
     for value in row:
         if isinstance(value, str) and len(value) > limits.cell_chars:
-            raise ImportLimitExceeded("cell", limits.cell_chars,
-                                      f"line {line} has a cell of {len(value):,} characters; "
-                                      f"at most {limits.cell_chars:,} are read")
+            raise ImportLimitExceeded("cell", limits.cell_chars, key="metrics.cell-too-long",
+                                      params={"line": line, "chars": len(value), "limit": limits.cell_chars})
     return row
 
 
@@ -437,12 +441,10 @@ def _csv_lines(data: bytes, limits: ImportLimits) -> Iterator[tuple[int, list[An
             return
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
-                raise ImportLimitExceeded(
-                    "cell", limits.cell_chars,
-                    f"line {reader.line_num} has a field longer than {limits.cell_chars:,} characters "
-                    "(often an unclosed quote)",
-                ) from None
-            raise ExportUnreadable(f"line {reader.line_num} of the CSV cannot be read: {exc}") from None
+                raise ImportLimitExceeded("cell", limits.cell_chars, key="metrics.csv-field-too-long",
+                                          params={"line": reader.line_num, "limit": limits.cell_chars}) from None
+            raise ExportUnreadable(key="metrics.csv-line-unreadable",
+                                   params={"line": reader.line_num, "error": str(exc)}) from None
         yield reader.line_num, _checked(cells, reader.line_num, limits)
 
 
@@ -457,18 +459,18 @@ def _xlsx_lines(data: bytes, limits: ImportLimits) -> Iterator[tuple[int, list[A
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
-        raise ExportUnreadable(f"the XLSX file cannot be opened: {type(exc).__name__}") from exc
+        raise ExportUnreadable(key="metrics.xlsx-cannot-open", params={"error": type(exc).__name__}) from exc
     try:
         if not book.worksheets:
-            raise ExportUnreadable("the XLSX file has no worksheet")
+            raise ExportUnreadable(key="metrics.xlsx-no-worksheet")
         sheet = book.worksheets[0]
         # Never trust <dimension>: read-only openpyxl pads every row to its width (A1:XFD1048576 made
         # 16,384 cells of every row). Without it a row holds only up to its last written cell.
         sheet.reset_dimensions()
         for line, cells in enumerate(sheet.iter_rows(values_only=True), 1):
             if line > EXCEL_MAX_ROWS:  # a row number no spreadsheet can write: stop counting empty rows
-                raise ImportLimitExceeded("rows", limits.rows,
-                                          f"the sheet has a row past Excel's last row ({EXCEL_MAX_ROWS:,})")
+                raise ImportLimitExceeded("rows", limits.rows, key="metrics.row-past-excel",
+                                          params={"last": EXCEL_MAX_ROWS})
             yield line, _checked(cells, line, limits)
     finally:
         book.close()
@@ -484,7 +486,7 @@ def iter_table(data: bytes, filename: str, limits: ImportLimits = DEFAULT_LIMITS
     if is_xlsx(data, filename):
         lines = _xlsx_lines(data, limits)
     elif filename.lower().endswith(".xls") or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise ExportUnreadable("old .xls workbooks are not read; save the export as .xlsx or CSV")
+        raise ExportUnreadable(key="metrics.old-xls")
     else:
         lines = _csv_lines(data, limits)
     kept = 0
@@ -493,8 +495,7 @@ def iter_table(data: bytes, filename: str, limits: ImportLimits = DEFAULT_LIMITS
             continue
         kept += 1
         if kept > limits.rows + HEADER_SEARCH_ROWS:
-            raise ImportLimitExceeded("rows", limits.rows,
-                                      f"the export has more than {limits.rows:,} rows; split it")
+            raise ImportLimitExceeded("rows", limits.rows, key="metrics.too-many-rows", params={"limit": limits.rows})
         yield line, row
 
 
@@ -526,11 +527,9 @@ def _find_header(rows: list[list[Any]], mapping: MetricMapping) -> tuple[int, di
     idx, found = best
     fields = set(found.values())
     if idx < 0 or not fields & {"post_id", "url", "title"} or not fields & set(METRICS):
-        raise ExportUnreadable(
-            f"no header row of the {mapping.platform} export was found: it needs a post id, link or title "
-            f"column and at least one figure; known headers: "
-            + ", ".join(a for aliases in mapping.columns.values() for a in aliases[:1])
-        )
+        raise ExportUnreadable(key="metrics.no-header", params={
+            "platform": mapping.platform, "known": ", ".join(a for aliases in mapping.columns.values() for a in aliases[:1]),
+        })
     return idx, found
 
 
@@ -581,7 +580,7 @@ def parse_export(
     seen: dict[tuple[str, str, datetime], MetricRow] = {}
     for count, (line, raw_row) in enumerate(itertools.chain(head[header_idx + 1 :], lines), 1):
         if count > limits.rows:
-            raise ImportLimitExceeded("rows", limits.rows, f"the export has more than {limits.rows:,} rows; split it")
+            raise ImportLimitExceeded("rows", limits.rows, key="metrics.too-many-rows", params={"limit": limits.rows})
         cells = {fld: raw_row[i] if i < len(raw_row) else None for i, fld in columns.items()}
         raw = {parsed.columns[f]: ("" if v is None else str(v)) for f, v in cells.items()}
         first = next((v for v in raw_row if not is_blank(v)), "")

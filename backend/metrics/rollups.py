@@ -92,7 +92,7 @@ def month_window(month: str, zone: str) -> tuple[datetime, datetime]:
         y, m = (int(x) for x in month.split("-"))
         first = date(y, m, 1)
     except ValueError:
-        raise errors.BadRequest(f"month must look like 2026-11, not {month!r}") from None
+        raise errors.BadRequest(key="metrics.month-malformed", params={"month": month}) from None
     nxt = date(y + (m == 12), m % 12 + 1, 1)
     tz = ZoneInfo(zone)
     return (datetime.combine(first, time(), tz).astimezone(UTC), datetime.combine(nxt, time(), tz).astimezone(UTC))
@@ -157,7 +157,7 @@ def _base(session: Session, by: str, f: RollupFilters) -> tuple[Select[Any], Col
     elif by in ("month", "day"):
         key = label = _period_expr(session, s.c.captured_at, by, f.zone)  # type: ignore[arg-type]
     else:
-        raise errors.BadRequest(f"cannot group by {by!r}; choose one of {', '.join(GROUPS)}")
+        raise errors.BadRequest(key="metrics.group-unknown", params={"by": by, "known": ", ".join(GROUPS)})
 
     conds: list[ColumnElement[bool]] = []
     if f.start is not None:
@@ -208,7 +208,7 @@ def rollup(
 ) -> list[RollupRow]:
     f = filters or RollupFilters()
     if order_by not in ORDERABLE:
-        raise errors.BadRequest(f"cannot order by {order_by!r}; choose one of {', '.join(ORDERABLE)}")
+        raise errors.BadRequest(key="metrics.order-unknown", params={"by": order_by, "known": ", ".join(ORDERABLE)})
     s, p = table_of(MetricSnapshot), table_of(Publication)
     base, key, label = _base(session, by, f)
 

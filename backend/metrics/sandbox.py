@@ -57,8 +57,17 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux, the fallback
 
 
-def _memory_detail(limits: ImportLimits) -> str:
-    return f"reading the export needed more than {limits.memory_bytes // 2**20} MiB; split it or save it again"
+def _out_of_memory(limits: ImportLimits) -> ImportLimitExceeded:
+    return ImportLimitExceeded("memory", limits.memory_bytes, key="metrics.parse-memory",
+                               params={"mib": limits.memory_bytes // 2**20})
+
+
+def _out_of_time(limits: ImportLimits) -> ImportLimitExceeded:
+    return ImportLimitExceeded("time", limits.seconds, key="metrics.parse-time", params={"seconds": limits.seconds})
+
+
+def _limit_answer(exc: ImportLimitExceeded) -> tuple[Any, ...]:
+    return ("limit", exc.limit, exc.maximum, str(exc), exc.key, exc.params, _peak_rss())
 
 
 def _child_answer(data: bytes, filename: str, mapping: MetricMapping, as_of: datetime | None,
@@ -67,13 +76,13 @@ def _child_answer(data: bytes, filename: str, mapping: MetricMapping, as_of: dat
         parsed = parse_export(data, filename, mapping, as_of=as_of, limits=limits)
         return ("ok", parsed, _peak_rss())
     except ImportLimitExceeded as exc:
-        return ("limit", exc.limit, exc.maximum, str(exc), _peak_rss())
+        return _limit_answer(exc)
     except ExportEncodingInvalid as exc:
-        return ("encoding", str(exc), exc.byte_offset, exc.line, exc.encoding, _peak_rss())
+        return ("encoding", str(exc), exc.byte_offset, exc.line, exc.encoding, exc.key, exc.params, _peak_rss())
     except ExportUnreadable as exc:
-        return ("unreadable", str(exc), _peak_rss())
+        return ("unreadable", str(exc), exc.key, exc.params, _peak_rss())
     except MemoryError:
-        return ("limit", "memory", limits.memory_bytes, _memory_detail(limits), _peak_rss())
+        return _limit_answer(_out_of_memory(limits))
 
 
 def child_main() -> None:
@@ -89,7 +98,7 @@ def child_main() -> None:
         blob = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:  # the parsed rows fitted but their pickle did not
         del answer
-        blob = pickle.dumps(("limit", "memory", limits.memory_bytes, _memory_detail(limits), _peak_rss()))
+        blob = pickle.dumps(_limit_answer(_out_of_memory(limits)))
     sys.stdout.buffer.write(blob)
     sys.stdout.buffer.flush()
 
@@ -121,18 +130,17 @@ def parse_export_sandboxed(
         except subprocess.TimeoutExpired:
             child.kill()
             child.communicate()
-            raise ImportLimitExceeded("time", limits.seconds,
-                                      f"reading the export took longer than {limits.seconds:g} s") from None
+            raise _out_of_time(limits) from None
         finally:
             if child.poll() is None:
                 child.kill()
                 child.wait()
     del job
     if child.returncode == -signal.SIGXCPU:  # RLIMIT_CPU: CPU time past the limit
-        raise ImportLimitExceeded("time", limits.seconds, f"reading the export took longer than {limits.seconds:g} s")
+        raise _out_of_time(limits)
     if child.returncode < 0 or (child.returncode != 0 and b"MemoryError" in err):
         # Killed (an allocation that aborted instead of raising, or the kernel) or out of memory late.
-        raise ImportLimitExceeded("memory", limits.memory_bytes, _memory_detail(limits))
+        raise _out_of_memory(limits)
     if child.returncode != 0 or not out:  # a bug or a broken install: a 500 with the child's traceback logged
         raise RuntimeError(f"the metrics parsing child failed ({child.returncode}): "
                            f"{err.decode(errors='replace')[-2000:]}")
@@ -142,11 +150,12 @@ def parse_export_sandboxed(
         return SandboxedParse(parsed=message[1], peak_rss_bytes=peak)
     refusal: ExportUnreadable | ImportLimitExceeded
     if kind == "limit":
-        refusal = ImportLimitExceeded(message[1], message[2], message[3])
+        refusal = ImportLimitExceeded(message[1], message[2], message[3], key=message[4], params=message[5])
     elif kind == "encoding":
-        refusal = ExportEncodingInvalid(message[1], byte_offset=message[2], line=message[3], encoding=message[4])
+        refusal = ExportEncodingInvalid(message[1], byte_offset=message[2], line=message[3], encoding=message[4],
+                                        key=message[5], params=message[6])
     else:
-        refusal = ExportUnreadable(message[1])
+        refusal = ExportUnreadable(message[1], key=message[2], params=message[3])
     refusal.peak_rss_bytes = peak  # what the refused file cost (tests, bench)
     raise refusal
 

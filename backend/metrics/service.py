@@ -60,7 +60,7 @@ def mapping_for(platform: str) -> MetricMapping:
         return mappings[platform]
     except KeyError:
         raise errors.MetricsMappingUnknown(
-            f"no export mapping for {platform!r}; known: {', '.join(sorted(mappings))}"
+            key="metrics.mapping-unknown", params={"platform": platform, "known": ", ".join(sorted(mappings))}
         ) from None
 
 
@@ -401,7 +401,7 @@ def import_export(
     failures.sort(key=lambda f: f["line"])
     if failures and not allow_errors and not dry_run:
         raise errors.MetricsImportRejected(
-            f"{len(failures)} row(s) cannot be read; fix them or import with allow_errors",
+            key="metrics.rows-rejected", params={"count": len(failures)},
             errors=failures[:200],
         )
     record = MetricImport(
@@ -432,12 +432,13 @@ def parse_export_refusing(data: bytes, filename: str, mapping: MetricMapping, *,
     try:
         return parse_export_sandboxed(data, filename, mapping, as_of=as_of, limits=limits).parsed
     except ImportLimitExceeded as exc:
-        raise errors.MetricsImportTooLarge(str(exc), limit=exc.limit, max=exc.maximum) from exc
+        raise errors.MetricsImportTooLarge(str(exc), key=exc.key, params=exc.params, limit=exc.limit,
+                                           max=exc.maximum) from exc
     except ExportEncodingInvalid as exc:
-        raise errors.MetricsFileEncoding(str(exc), byte_offset=exc.byte_offset, line=exc.line,
-                                         encoding=exc.encoding) from exc
+        raise errors.MetricsFileEncoding(str(exc), key=exc.key, params=exc.params, byte_offset=exc.byte_offset,
+                                         line=exc.line, encoding=exc.encoding) from exc
     except ExportUnreadable as exc:
-        raise errors.MetricsFileUnreadable(str(exc)) from exc
+        raise errors.MetricsFileUnreadable(str(exc), key=exc.key, params=exc.params) from exc
 
 
 def record_snapshots(session: Session, items: Sequence[SnapshotValues]) -> WriteCounts:
@@ -451,6 +452,7 @@ def record_snapshots(session: Session, items: Sequence[SnapshotValues]) -> Write
     for item in items:
         key = (item.publication_id, item.captured_at)
         if key in seen:
-            raise errors.BadRequest(f"publication {item.publication_id} at {item.captured_at.isoformat()} appears twice")
+            raise errors.BadRequest(key="metrics.snapshot-twice",
+                                    params={"id": str(item.publication_id), "at": item.captured_at.isoformat()})
         seen.add(key)
     return upsert_snapshots(session, items, import_id=None, source="api")

@@ -43,7 +43,7 @@ def get_proxy(material_id: uuid.UUID, session: SessionDep, _: Viewer) -> ProxyPu
     materials.get_material(session, material_id)
     proxy = proxies.get_proxy(session, material_id)
     if proxy is None:
-        raise errors.NotFound("the material has no proxy (images have none; ask for one with POST)")
+        raise errors.NotFound(key="proxy.none-ask-with-post")
     return _public(proxy)
 
 
@@ -55,7 +55,7 @@ def get_proxy(material_id: uuid.UUID, session: SessionDep, _: Viewer) -> ProxyPu
 def request_proxy(material_id: uuid.UUID, session: SessionDep, _: Editor) -> ProxyPublic:
     material = materials.get_material(session, material_id)
     if material.status == "deleted":
-        raise errors.Gone("the material is deleted; restore it first")
+        raise errors.Gone(key="material-deleted-restore-first")
     return _public(proxies.request_proxy(session, material, retry_failed=True))
 
 
@@ -97,7 +97,7 @@ def proxy_video(
 ) -> Response:
     proxy = proxies.ready_proxy(session, material_id)
     if not proxy.proxy_key:
-        raise errors.ProxyNotReady("audio-only material has a waveform and no proxy video")
+        raise errors.ProxyNotReady(key="proxy.audio-only")
     return serve_object(request, storage, proxy.proxy_key, filename=f"{material_id}-proxy.mp4", content_type="video/mp4",
                         etag=_etag(proxy, "video"), inline=True, allow_redirect=redirect,
                         presign_seconds=settings.presigned_url_ttl_seconds)
@@ -112,7 +112,7 @@ def proxy_video_url(
 ) -> DownloadLink:
     proxy = proxies.ready_proxy(session, material_id)
     if not proxy.proxy_key:
-        raise errors.ProxyNotReady("audio-only material has a waveform and no proxy video")
+        raise errors.ProxyNotReady(key="proxy.audio-only")
     ttl = timedelta(seconds=settings.presigned_url_ttl_seconds)
     url = storage.presigned_url(proxy.proxy_key, expires=ttl, content_type="video/mp4")
     if url:
@@ -128,7 +128,7 @@ def proxy_video_url(
 def sprite_index(material_id: uuid.UUID, request: Request, session: SessionDep, storage: StorageDep, _: Viewer) -> Response:
     proxy = proxies.ready_proxy(session, material_id)
     if not proxy.sprite_vtt_key:
-        raise errors.ProxyNotReady("this material has no sprite")
+        raise errors.ProxyNotReady(key="proxy.no-sprite")
     # Served here, never redirected: its sheet names resolve against this URL, to the route below.
     return serve_object(request, storage, proxy.sprite_vtt_key, filename="sprite.vtt", content_type="text/vtt; charset=utf-8",
                         etag=_etag(proxy, "vtt"), inline=True, allow_redirect=False)
@@ -147,7 +147,7 @@ def sprite_sheet(
     index = int(sheet)
     keys = proxy.sprite_keys or []
     if index >= len(keys):
-        raise errors.NotFound(f"the sprite has {len(keys)} sheet(s)")
+        raise errors.NotFound(key="proxy.sprite-sheet-not-found", params={"count": len(keys)})
     return serve_object(request, storage, keys[index], filename=f"sprite-{sheet}.jpg", content_type="image/jpeg",
                         etag=_etag(proxy, f"sprite-{index}"), inline=True, allow_redirect=False)
 
@@ -160,6 +160,6 @@ def sprite_sheet(
 def waveform(material_id: uuid.UUID, request: Request, session: SessionDep, storage: StorageDep, _: Viewer) -> Response:
     proxy = proxies.ready_proxy(session, material_id)
     if not proxy.waveform_key:
-        raise errors.ProxyNotReady("this material has no sound, so no waveform")
+        raise errors.ProxyNotReady(key="proxy.no-waveform")
     return serve_object(request, storage, proxy.waveform_key, filename="waveform.json", content_type="application/json",
                         etag=_etag(proxy, "waveform"), inline=True, allow_redirect=False)

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from backend import errors, leases, queue
+from backend import errors, i18n, leases, queue
 from backend.catalogue.models import Material, MaterialStatus, MediaType
 from backend.catalogue.schemas import MaterialProxyPublic
 from backend.config import Settings
@@ -57,7 +57,10 @@ def request_proxy(session: Session, material: Material, *, retry_failed: bool = 
     Idempotent: a queued, running or ready proxy is returned as it is; a failed one is queued again
     only when `retry_failed` (a person asked)."""
     if not has_proxy_work(material):
-        raise errors.ProxyNotPossible(f"a {material.media_type} material has no proxy")
+        raise errors.ProxyNotPossible(
+            key="proxy.not-for-media-type",
+            params={"media_type": i18n.words(f"media_type.{material.media_type}", str(material.media_type))},
+        )
     proxy = session.get(Proxy, material.id)
     if proxy is None:
         # Insert-or-nothing rather than a savepoint: releasing a savepoint counts as a commit for the
@@ -111,9 +114,10 @@ def cancel_proxy(session: Session, material_id: uuid.UUID) -> Proxy:
     ).first()
     proxy = session.get(Proxy, material_id, populate_existing=True)
     if proxy is None:
-        raise errors.NotFound("the material has no proxy (images have none)")
+        raise errors.NotFound(key="proxy.none")
     if was is None:
-        raise errors.ProxyStateConflict(f"the proxy is already {proxy.status}", proxy_state=proxy.status)
+        raise errors.ProxyStateConflict(key="proxy.already-done", params={"state": _state_words(proxy.status)},
+                                        proxy_state=proxy.status)
     if was.started_at is not None:  # a worker took it: a chunked workflow may be running
         queue.enqueue(session, queue.CANCEL_PROXY, str(material_id))
     return proxy
@@ -154,17 +158,24 @@ def summary(proxy: Proxy) -> MaterialProxyPublic:
     )
 
 
+_STATE_ZH = {"queued": "排队中", "running": "正在生成", "ready": "已做好", "failed": "没有做成", "none": "还没有开始做"}
+
+
+def _state_words(state: str) -> dict[str, str]:
+    return {i18n.ZH: _STATE_ZH.get(state, state), i18n.EN: str(state)}
+
+
 def ready_proxy(session: Session, material_id: uuid.UUID) -> Proxy:
     """The material's finished proxy, or ProxyNotReady (404) while there is none."""
     material = session.get(Material, material_id)
     if material is None:
         raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     if material.status == MaterialStatus.deleted:
-        raise errors.Gone("the material is deleted; restore it to play it")
+        raise errors.Gone(key="material-deleted-restore-to-play")
     proxy = session.get(Proxy, material_id)
     if proxy is None or proxy.status != ProxyState.ready:
         state = proxy.status if proxy else "none"
-        raise errors.ProxyNotReady(f"the proxy is {state}")
+        raise errors.ProxyNotReady(key="proxy.state", params={"state": _state_words(state)})
     return proxy
 
 
@@ -192,7 +203,7 @@ def claim_proxy(session: Session, material_id: uuid.UUID, owner: str, lease_seco
 def inputs_for(session: Session, material_id: uuid.UUID) -> ProxyInputs:
     material = session.get(Material, material_id)
     if material is None or not material.storage_key:
-        raise errors.ProxyNotPossible("the material's file is gone")
+        raise errors.ProxyNotPossible(key="material-file-gone")
     facts = MediaFacts.model_validate({name: getattr(material, name) for name in MediaFacts.model_fields})
     return ProxyInputs(material_id=material.id, storage_key=material.storage_key, facts=facts)
 

@@ -33,7 +33,7 @@ def _material(session: Session, material_id: uuid.UUID) -> Material:
     if m is None:
         raise errors.NotFound(key="material-not-found", params={"id": str(material_id)})
     if m.status != MaterialStatus.ready or m.media_type != MediaType.video:
-        raise errors.ReframeRequestInvalid(f"material {material_id} is not a ready video")
+        raise errors.ReframeRequestInvalid(key="reframe.material-not-ready-video", params={"id": str(material_id)})
     return m
 
 
@@ -41,16 +41,16 @@ def _preset(preset_id: str) -> RenditionPreset:
     try:
         return get_catalog().preset(preset_id)
     except UnknownPreset as e:
-        raise errors.ReframeRequestInvalid(f"unknown preset {preset_id!r}") from e
+        raise errors.ReframeRequestInvalid(key="reframe.preset-unknown", params={"id": preset_id}) from e
 
 
 def _analysis(session: Session, material_id: uuid.UUID) -> tuple[Analysis, AnalysisResult]:
     analysis = autoclip.current_analysis(session, material_id)
     if analysis is None or not analysis.signals:
-        raise errors.ReframeNeedsAnalysis(f"analyse material {material_id} first (POST /api/v1/materials/{material_id}/analyses)")
+        raise errors.ReframeNeedsAnalysis(key="reframe.analyse-first", params={"id": str(material_id)})
     result = AnalysisResult.model_validate(analysis.signals)
     if result.picture is None:
-        raise errors.ReframeNeedsAnalysis("the analysis has no picture signals")
+        raise errors.ReframeNeedsAnalysis(key="reframe.no-picture-signals")
     return analysis, result
 
 
@@ -58,7 +58,9 @@ def _ranges(ranges: Sequence[TimeRangeIn], duration: float) -> list[tuple[float,
     out = []
     for r in ranges:
         if duration and r.start >= duration:
-            raise errors.ReframeRequestInvalid(f"range {r.start:g}-{r.end:g} s starts past the end ({duration:g} s)")
+            raise errors.ReframeRequestInvalid(
+                key="reframe.range-past-end", params={"start": r.start, "end": r.end, "duration": duration}
+            )
         out.append((float(r.start), float(min(r.end, duration) if duration else r.end)))
     return out
 
@@ -125,13 +127,13 @@ def preview_strip(
     placed = [_source_time(ranges, t) for t in times_out]
     times_src = [p[0] for p in placed]
     if not material.storage_key:
-        raise errors.ReframeRequestInvalid("the material has no stored file")
+        raise errors.ReframeRequestInvalid(key="material-no-stored-file")
     try:
         # read in place: the stored file on local storage, ranged reads on object storage (a strip of a
         # two-hour recording reads a few keyframes' bytes, never a copy of the recording)
         source = media_in_place(storage, material.storage_key)
     except ObjectNotFound as e:
-        raise errors.ReframeRequestInvalid("the material's stored file is missing") from e
+        raise errors.ReframeRequestInvalid(key="material-stored-file-missing") from e
     # keyframe-exact is enough to check a framing and keeps an hour-long recording cheap
     got = frames_at(source, times_src, material.rotation or 0, exact=False, max_side=2 * STRIP_TILE_HEIGHT)
     tiles = []
@@ -159,7 +161,7 @@ def preview_strip(
         draw.text((4, 4), f"{t_out:.1f}s", fill=(255, 255, 255, 255))
         tiles.append(tile)
     if not tiles:
-        raise errors.ReframeRequestInvalid("no frame of the ranges could be decoded")
+        raise errors.ReframeRequestInvalid(key="reframe.no-frame-decoded")
     strip = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), STRIP_TILE_HEIGHT), (20, 20, 20))
     x = 0
     for tile in tiles:

@@ -21,7 +21,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
-from backend import errors, leases, queue
+from backend import errors, i18n, leases, queue
 from backend.catalogue.models import Material, MaterialKind, MaterialStatus, MediaType
 from backend.config import Settings
 from backend.db import after_commit
@@ -174,20 +174,32 @@ def cut_seconds(ranges: Sequence[dict[str, float]] | Sequence[TimeRangeIn], dura
     return total
 
 
-def rendition_problem(preset: RenditionPreset, seconds: float) -> tuple[str, str] | None:
-    """Why a cut of `seconds` cannot become this preset (code, detail), or None."""
+_FIGURE_STATUS = {"documented": "平台文档", "commonly_cited": "常见说法"}
+
+
+def rendition_problem_text(preset: RenditionPreset, seconds: float) -> tuple[str, str, dict[str, Any]] | None:
+    """Why a cut of `seconds` cannot become this preset as (code, catalogue key, params), or None."""
     if preset.min_duration_s and seconds < preset.min_duration_s.value:
-        return (
-            "source-too-short",
-            f"the cut is {seconds:.2f}s but {preset.id} needs at least {preset.min_duration_s.value:g}s "
-            f"({preset.min_duration_s.source.status}: {preset.min_duration_s.source.ref})",
-        )
+        source = preset.min_duration_s.source
+        return "source-too-short", "render.cut-below-preset-minimum", {
+            "seconds": seconds, "preset": preset.id, "minimum": preset.min_duration_s.value,
+            "status": {i18n.ZH: _FIGURE_STATUS.get(source.status, source.status), i18n.EN: source.status},
+            "ref": source.ref,
+        }
     if preset.max_duration_s and seconds > preset.max_duration_s.value:
-        return (
-            "cut-too-long",
-            f"the cut is {seconds:.2f}s but {preset.id} allows at most {preset.max_duration_s.value:g}s",
-        )
+        return "cut-too-long", "render.cut-above-preset-maximum", {
+            "seconds": seconds, "preset": preset.id, "maximum": preset.max_duration_s.value,
+        }
     return None
+
+
+def rendition_problem(preset: RenditionPreset, seconds: float) -> tuple[str, str] | None:
+    """Why a cut of `seconds` cannot become this preset (code, English detail), or None."""
+    problem = rendition_problem_text(preset, seconds)
+    if problem is None:
+        return None
+    code, key, params = problem
+    return code, i18n.text(key, i18n.EN, params) or code
 
 
 @dataclass(frozen=True)
@@ -243,17 +255,20 @@ def subtitles_key(job_id: uuid.UUID) -> str:
 def _check_srt(text: str) -> bytes:
     data = text.encode("utf-8")
     if len(data) > MAX_SRT_BYTES:
-        raise errors.RenderOverlayInvalid(f"the subtitles are larger than {MAX_SRT_BYTES} bytes")
+        raise errors.RenderOverlayInvalid(key="render.subtitles-too-large", params={"limit": MAX_SRT_BYTES})
     if not _SRT_CUE.search(text):
-        raise errors.RenderOverlayInvalid("the subtitles have no SRT cue (00:00:01,000 --> 00:00:02,000)")
+        raise errors.RenderOverlayInvalid(key="render.subtitles-no-cue")
     return data
 
 
-def _ready_material(session: Session, material_id: uuid.UUID, media: MediaType, what: str) -> Material:
+def _ready_watermark(session: Session, material_id: uuid.UUID) -> Material:
     m = session.get(Material, material_id)
-    if m is None or m.status != MaterialStatus.ready or m.media_type != media:
-        raise errors.RenderOverlayInvalid(f"{what} {material_id} is not a ready {media.value} material")
+    if m is None or m.status != MaterialStatus.ready or m.media_type != MediaType.image:
+        raise errors.RenderOverlayInvalid(key="render.watermark-not-ready", params={"id": str(material_id)})
     return m
+
+
+_SIDES = {"intro": {i18n.ZH: "片头", i18n.EN: "intro"}, "outro": {i18n.ZH: "片尾", i18n.EN: "outro"}}
 
 
 def _bookend(session: Session, material_id: uuid.UUID, requested: float | None, side: str) -> float:
@@ -265,14 +280,18 @@ def _bookend(session: Session, material_id: uuid.UUID, requested: float | None, 
         or m.media_type not in (MediaType.video, MediaType.image)
         or not m.storage_key
     ):
-        raise errors.RenderOverlayInvalid(f"the {side} {material_id} is not a ready video or image material")
+        raise errors.RenderOverlayInvalid(
+            key="render.bookend-not-ready", params={"side": _SIDES[side], "id": str(material_id)}
+        )
     if m.media_type == MediaType.video and not m.duration_s:
-        raise errors.RenderOverlayInvalid(f"the {side} video {material_id} has no known duration")
+        raise errors.RenderOverlayInvalid(
+            key="render.bookend-no-duration", params={"side": _SIDES[side], "id": str(material_id)}
+        )
     seconds = bookend_seconds(MediaType(m.media_type), m.duration_s, requested)
     if seconds > MAX_BOOKEND_S:
         raise errors.RenderOverlayInvalid(
-            f"the {side} video is {seconds:.2f}s; an intro or outro may last at most {MAX_BOOKEND_S:g}s "
-            f"(set {side}_seconds to use only its start)"
+            key="render.bookend-too-long",
+            params={"side": _SIDES[side], "seconds": seconds, "limit": MAX_BOOKEND_S, "field": f"{side}_seconds"},
         )
     return seconds
 
@@ -293,14 +312,16 @@ def validate_request(
         or source.media_type != MediaType.video
         or not source.storage_key
     ):
-        raise errors.RenderSourceNotReady(
-            f"material {source_id} is a {source.status} {source.media_type}; renders need a ready video"
-        )
+        raise errors.RenderSourceNotReady(key="render.source-not-ready", params={
+            "id": str(source_id), "status": i18n.words(f"status.{source.status}", str(source.status)),
+            "media_type": i18n.words(f"media_type.{source.media_type}", str(source.media_type)),
+        })
     duration = source.duration_s or 0.0
     for r in request.ranges:
         if duration and (r.start >= duration or r.end > duration + RANGE_TOLERANCE_S):
             raise errors.RenderRangeInvalid(
-                f"range {r.start:g}..{r.end:g}s is outside the source's {duration:.3f}s", duration_s=duration
+                key="render.range-outside-source", params={"start": r.start, "end": r.end, "duration": duration},
+                duration_s=duration,
             )
     catalog = get_catalog()
     preset_ids = list(dict.fromkeys(request.presets))
@@ -309,30 +330,29 @@ def validate_request(
         try:
             presets.append(catalog.preset(pid))
         except UnknownPreset:
-            raise errors.RenderPresetUnknown(f"no preset {pid!r}", preset=pid) from None
+            raise errors.RenderPresetUnknown(key="preset-not-found", params={"id": pid}, preset=pid) from None
     for pid in request.fit:
         if pid not in preset_ids:
-            raise errors.RenderRequestInvalid(
-                f"a fit override names {pid!r}, which is not a requested preset"
-            )
+            raise errors.RenderRequestInvalid(key="render.fit-not-requested", params={"preset": pid})
     if request.crop_path and not _smart_fit(request, presets):
-        raise errors.RenderRequestInvalid(
-            "a crop path is given but no requested preset renders with fit 'smart' (set it in `fit`)"
-        )
+        raise errors.RenderRequestInvalid(key="render.crop-path-needs-smart-fit")
     seconds = cut_seconds(request.ranges, duration)
     if request.intro_material_id:
         seconds += _bookend(session, request.intro_material_id, request.intro_seconds, "intro")
     if request.outro_material_id:
         seconds += _bookend(session, request.outro_material_id, request.outro_seconds, "outro")
-    problems = {p.id: rendition_problem(p, seconds) for p in presets}
-    if all(problems.values()):
+    worded = {p.id: rendition_problem_text(p, seconds) for p in presets}
+    if all(worded.values()):
+        problems = [problem for problem in worded.values() if problem]
+        each = {lang: [i18n.text(key, lang, params) or code for code, key, params in problems] for lang in i18n.LANGUAGES}
         raise errors.RenderTooShort(
-            "no requested preset can be made from this cut: "
-            + "; ".join(detail for _, detail in problems.values() if detail),  # type: ignore[misc]
-            renditions={pid: {"code": c, "detail": d} for pid, (c, d) in problems.items()},  # type: ignore[misc]
+            key="render.no-preset-fits-cut",
+            params={"problems": {i18n.ZH: "；".join(each[i18n.ZH]), i18n.EN: "; ".join(each[i18n.EN])}},
+            renditions={pid: {"code": problem[0], "detail": i18n.text(problem[1], i18n.EN, problem[2])}
+                        for pid, problem in worded.items() if problem},
         )
     if request.watermark:
-        _ready_material(session, request.watermark.material_id, MediaType.image, "the watermark")
+        _ready_watermark(session, request.watermark.material_id)
     if request.subtitles:
         _check_srt(request.subtitles.srt)
     return source, preset_ids
@@ -373,7 +393,7 @@ def create_render_job(
     key = None
     if request.subtitles:
         if storage is None:
-            raise errors.RenderOverlayInvalid("subtitles need storage")
+            raise errors.RenderOverlayInvalid(key="render.subtitles-need-storage")
         data = _check_srt(request.subtitles.srt)
         key = subtitles_key(job.id)
         storage.put(key, io.BytesIO(data), size=len(data), content_type="application/x-subrip")
@@ -434,11 +454,16 @@ def list_jobs(session: Session, query: JobQuery) -> list[RenderJob]:
     return list(session.exec(stmt))
 
 
+def _job_status(status: str) -> dict[str, str]:
+    return i18n.words(f"jobs.status.{status}", str(status))
+
+
 def cancel_job(session: Session, job_id: uuid.UUID) -> RenderJob:
     """Mark the job cancelled. A running worker sees it at its next heartbeat and kills ffmpeg."""
     job = get_job(session, job_id)
     if JobStatus(job.status).done:
-        raise errors.JobStateConflict(f"the job is already {job.status}", job_status=job.status)
+        raise errors.JobStateConflict(key="render.job-already-done", params={"status": _job_status(job.status)},
+                                      job_status=job.status)
     now = utcnow()
     job.status, job.finished_at, job.updated_at = JobStatus.cancelled, now, now
     job.error_code, job.error_detail = "cancelled", "cancelled on request"
@@ -451,9 +476,7 @@ def retry_job(session: Session, job_id: uuid.UUID) -> RenderJob:
     """Queue a failed or cancelled job again with fresh attempts; outputs already made are reused."""
     job = get_job(session, job_id)
     if job.status not in (JobStatus.failed, JobStatus.cancelled):
-        raise errors.JobStateConflict(
-            f"only failed or cancelled jobs can be retried; this one is {job.status}"
-        )
+        raise errors.JobStateConflict(key="render.job-not-retryable", params={"status": _job_status(job.status)})
     job.status, job.progress, job.attempts = JobStatus.queued, 0.0, 0
     job.error_code = job.error_detail = job.lease_owner = None
     job.lease_expires_at = job.started_at = job.finished_at = None

@@ -104,7 +104,7 @@ def parse_metadata(header: str | None) -> dict[str, Any]:
     if not isinstance(tags, list) or not all(isinstance(t, str | int) for t in tags):
         raise errors.BadRequest(key="tus-metadata-tags")
     if (kind := meta.get("kind") or MaterialKind.source.value) == MaterialKind.derived:
-        raise errors.BadRequest(key="upload-derived")
+        raise errors.BadRequest(key="catalogue.derived-not-uploaded")
     _check_choice("kind", kind, [MaterialKind.source, MaterialKind.external])
     _check_choice("media_type", media_type := meta.get("media_type"), list(MediaType))
     return {

@@ -81,7 +81,7 @@ def index() -> HTMLResponse:
 @router.get("/static/{name:path}")
 def static_file(name: str, request: Request) -> Response:
     if name not in static_files():
-        raise NotFound(f"no static file {name!r}")
+        raise NotFound(key="static-file-not-found", params={"name": name})
     data, etag = _load(name)
     headers = {"Cache-Control": "no-cache", "ETag": etag}
     if request.headers.get("if-none-match") == etag:

@@ -35,10 +35,16 @@ def test_unknown_category_says_what_to_type_and_an_admin_can_add_it(client, keys
     assert refused.status_code == 422
     problem = refused.json()
     assert problem["type"] == "/problems/tag-category-unknown"
-    assert problem["detail"].startswith("没有“source”这个标签类别")
-    for listed in ("campaign（活动）", "audience（受众）", "campaign (Campaign)", "category:name"):
+    assert problem["detail"].startswith("Unknown tag category 'source'")
+    for listed in ("campaign (Campaign)", "audience (Audience)", "category:name"):
         assert listed in problem["detail"]
     assert {c["id"] for c in problem["categories"]} == SEEDED
+    chinese = client.post("/api/v1/materials", params={"tag": "source:手机"}, content=_png(1),
+                          headers={"Content-Type": "application/octet-stream", "Accept-Language": "zh-CN"}).json()
+    assert chinese["detail"].startswith("没有“source”这个标签类别")
+    for listed in ("campaign（活动）", "audience（受众）", "类别:名称"):
+        assert listed in chinese["detail"]
+    assert chinese["categories"] == problem["categories"]
 
     body = {"id": "source", "label_zh": "素材来源", "label_en": "Source", "inheritable": True}
     assert client.post("/api/v1/tag-categories", json=body).status_code == 403  # editors cannot

@@ -4,9 +4,11 @@ every problem type has a title in both."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from string import Formatter
 
@@ -79,9 +81,52 @@ def test_detail_catalogues_match_and_every_key_raised_is_there() -> None:
         assert _placeholders(zh[key]) == _placeholders(en[key]), key
     source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "backend").rglob("*.py"))
     raised = set(re.findall(r"""\bkey=["']([\w.\-]+)["']""", source))
-    raised |= {f"content-type-tus-{what}" for what in ("creation", "patch")}  # built from the request kind
+    # Built from the request kind, and from the status of an upload that takes no more bytes.
+    built = {f"content-type-tus-{what}" for what in ("creation", "patch")}
+    built |= {f"tus-gone.{status}" for status in ("terminated", "expired", "failed")}
+    raised |= built
     assert len(raised) > 30  # the pattern still finds the call sites
     assert sorted(raised - set(en)) == []
+    # Every text is used: its key is written somewhere in the code (no text left behind by a change).
+    engine = (ROOT / "backend/compliance/rules.py").read_text(encoding="utf-8")
+    built |= {f"compliance.rule.{text}" for text in re.findall(r"""\btext=["']([\w\-]+)["']""", engine)}
+    assert len(built) > 15 and sorted(built - set(en)) == []
+    assert sorted(k for k in en if f'"{k}"' not in source and k not in built) == []
+
+
+def _keyed_calls() -> Iterator[tuple[str, int, str, set[str]]]:
+    """(file, line, key, parameter names) of every call written `key="...", params={...}` with a literal
+    dict (a raise, or an exception of a parser that carries its words)."""
+    for path in [*(ROOT / "backend").rglob("*.py"), *(ROOT / "workers").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            kw = {k.arg: k.value for k in node.keywords}
+            key = kw.get("key")
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                continue
+            params = kw.get("params")
+            if params is None:
+                yield str(path.relative_to(ROOT)), node.lineno, key.value, set()
+            elif isinstance(params, ast.Dict) and all(isinstance(k, ast.Constant) for k in params.keys):
+                yield str(path.relative_to(ROOT)), node.lineno, key.value, {k.value for k in params.keys}  # type: ignore[union-attr]
+
+
+def test_every_keyed_call_gives_exactly_the_parameters_its_text_uses() -> None:
+    en, zh = i18n.details_catalogue("en"), i18n.details_catalogue("zh-CN")
+    calls = list(_keyed_calls())
+    assert len(calls) > 100  # the walk still finds the call sites
+    wrong = [
+        f"{where}:{line} {key}: gives {sorted(given)}, the text uses {sorted(_placeholders(en[key]))}"
+        for where, line, key, given in calls
+        if key in en and given != _placeholders(en[key])
+    ]
+    assert wrong == []
+    # Chinese texts of the domains worded here are Chinese (a copied English text would pass the checks above).
+    domains = ("render.", "reframe.", "proxy.", "autoclip.", "metrics.", "catalogue.", "fingerprint.", "body.",
+               "transcript.", "session-data.", "compliance.", "auth.")
+    assert [k for k in zh if k.startswith(domains) and not CJK.search(zh[k])] == []
+    assert [k for k in en if k.startswith(domains) and CJK.search(en[k])] == []
 
 
 def test_numbers_as_the_team_writes_them() -> None:
@@ -233,3 +278,132 @@ def test_every_media_refusal_the_library_names_is_worded_in_chinese() -> None:
     named = set(re.findall(r"""\btext=["']([\w\-]+)["']""", source))
     assert len(named) >= 15
     assert sorted(f"media.{n}" for n in named if f"media.{n}" not in i18n.details_catalogue("zh-CN")) == []
+
+
+# --- the less common refusals: renders, proxies, automatic re-edits, metrics imports, uploaded files ---------
+
+
+@pytest.fixture
+def bare(app_env, keys: Keys) -> Iterator[TestClient]:
+    """An editor's client that sends no Accept-Language (the answers' default: Chinese)."""
+    from backend.app import create_app
+
+    with TestClient(create_app(), headers=Keys.auth(keys.editor)) as test_client:
+        yield test_client
+
+
+def _both(bare: TestClient, method: str, url: str, status: int, **kwargs) -> tuple[dict, dict]:
+    """The same request's answer without Accept-Language and in English: only the words differ."""
+    zh = bare.request(method, url, **kwargs)
+    en = bare.request(method, url, **kwargs, headers=EN)
+    assert zh.status_code == en.status_code == status, zh.text
+    assert zh.headers["content-language"] == "zh-CN" and en.headers["content-language"] == "en"
+    _same_apart_from_words(zh.json(), en.json())
+    assert CJK.search(zh.json()["detail"]) and not CJK.search(en.json()["detail"])
+    return zh.json(), en.json()
+
+
+def test_render_refusals_in_chinese(bare: TestClient) -> None:
+    from tests.renders.test_api import catalogue_row
+
+    source = catalogue_row()
+    url = f"/api/v1/materials/{source}/renders"
+    zh, en = _both(bare, "POST", url, 422, json={"ranges": [{"start": 0, "end": 2}], "presets": ["tiktok.feed_9x16"]})
+    assert zh["type"] == "/problems/render-too-short"
+    assert zh["detail"].startswith("这段剪辑做不成任何所选规格：剪出的片段长 2.00 秒，tiktok.feed_9x16 至少要 3 秒（")
+    assert en["detail"].startswith("no requested preset can be made from this cut: the cut is 2.00s but tiktok.feed_9x16 needs at least 3s")
+    # The per-preset member is for programs: the same English words in both answers.
+    assert zh["renditions"]["tiktok.feed_9x16"]["detail"].startswith("the cut is 2.00s")
+    zh, en = _both(bare, "POST", url, 422, json={"ranges": [{"start": 5, "end": 6}], "presets": ["douyin.feed_9x16"]})
+    assert zh["detail"] == "剪辑范围 5–6 秒超出了原片时长（4.000 秒）" and zh["duration_s"] == 4.0
+    assert en["detail"] == "range 5..6s is outside the source's 4.000s"
+    zh, en = _both(bare, "POST", url, 422, json={"ranges": [{"start": 0, "end": 4}], "presets": ["douyin.feed_9x16"],
+                                                  "subtitles": {"srt": "no cues here"}})
+    assert zh["detail"].startswith("字幕里没有一条 SRT 字幕") and en["detail"].startswith("the subtitles have no SRT cue")
+
+
+def test_proxy_refusals_in_chinese(bare: TestClient) -> None:
+    from tests.renders.test_api import catalogue_row
+
+    video, image = catalogue_row(), catalogue_row("image", None, "品牌 logo")
+    zh, en = _both(bare, "GET", f"/api/v1/materials/{video}/proxy", 404)
+    assert zh["detail"] == "这条素材还没有预览版（图片没有预览版；可以用 POST 请求生成）"
+    assert en["detail"] == "the material has no proxy (images have none; ask for one with POST)"
+    zh, en = _both(bare, "POST", f"/api/v1/materials/{image}/proxy", 422)
+    assert zh["type"] == "/problems/proxy-not-possible" and zh["detail"] == "图片素材没有预览版"
+    assert en["detail"] == "a image material has no proxy"
+
+
+def test_autoclip_refusals_in_chinese(bare: TestClient) -> None:
+    rule = {"name": "直播切片", "match": {"tags": ["content_type:直播"]}, "count": 8, "min_s": 90, "max_s": 60,
+            "preset_ids": ["douyin.feed_9x16"]}
+    zh, en = _both(bare, "POST", "/api/v1/autoclip/rules", 422, json=rule)
+    assert zh["detail"] == "最短 90 秒比最长 60 秒还长" and en["detail"] == "min_s 90 is above max_s 60"
+    assert zh["field"] == "min_s"
+    zh, en = _both(bare, "POST", "/api/v1/autoclip/rules", 422, json={**rule, "min_s": 15, "preset_ids": ["nowhere.reel"]})
+    assert zh["detail"] == "没有“nowhere.reel”这个规格" and en["detail"] == "no preset 'nowhere.reel'"
+    missing = uuid.uuid4()
+    zh, en = _both(bare, "GET", f"/api/v1/autoclip/rules/{missing}", 404)
+    assert zh["detail"] == f"找不到自动剪辑规则 {missing}" and en["detail"] == f"no automatic re-edit rule {missing}"
+
+
+def test_uploaded_file_refusals_in_chinese(bare: TestClient) -> None:
+    from tests.renders.test_api import catalogue_row
+
+    source = catalogue_row()
+    zh, en = _both(bare, "POST", f"/api/v1/materials/{source}/transcript", 400, params={"filename": "a.srt"}, content=b"")
+    assert zh["detail"] == "字幕文件是空的（0 字节）" and en["detail"] == "a transcript is empty"
+    # Refused inside the capped parsing child: the words travel back with the refusal.
+    xls = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
+    zh, en = _both(bare, "POST", "/api/v1/metrics/imports", 422, params={"platform": "douyin", "filename": "export.xls"},
+                   content=xls)
+    assert zh["type"] == "/problems/metrics-file-unreadable"
+    assert zh["detail"] == "不支持旧版 .xls 文件，请另存为 .xlsx 或 CSV 再导入"
+    assert en["detail"] == "old .xls workbooks are not read; save the export as .xlsx or CSV"
+    missing = uuid.uuid4()
+    zh, en = _both(bare, "GET", f"/api/v1/metrics/imports/{missing}", 404)
+    assert zh["detail"] == f"找不到数据导入记录 {missing}" and en["detail"] == f"no metrics import {missing}"
+
+
+def test_parser_refusals_carry_their_words() -> None:
+    from backend.autoclip.session_data import SessionDataError, parse_session_data
+    from backend.autoclip.transcripts import SubtitleTranscript, TranscriptError
+    from backend.metrics.parsing import decode_csv_bytes
+
+    with pytest.raises(TranscriptError) as transcript:
+        SubtitleTranscript(b"1\n00:00:02,000 --> 00:00:01,000\n\xe4\xbb\x8a\xe5\xa4\xa9\n").segments()
+    problem = errors.TranscriptUnreadable(key=transcript.value.key, params=transcript.value.params)
+    assert problem.detail == str(transcript.value) == "a subtitle ends before it starts (2.000 > 1.000): 今天"
+    assert problem.detail_in("zh-CN") == "有一条字幕的结束时间早于开始时间（2.000 > 1.000）：今天"
+    with pytest.raises(SessionDataError) as session_data:
+        parse_session_data("时间,在线人数\n20:01,5\n".encode(), "live.csv")
+    problem = errors.SessionDataUnreadable(str(session_data.value), key=session_data.value.key, params=session_data.value.params)
+    assert problem.detail == "the session data needs at least two rows"
+    assert problem.detail_in("zh-CN") == "直播场次数据至少要有两行"
+    from backend.metrics.limits import ExportUnreadable
+
+    with pytest.raises(ExportUnreadable) as encoding:
+        decode_csv_bytes("标题,播放量\n".encode() + b"\xff\xfe\xfd" * 3 + "洁净家,12\n".encode() * 3)
+    problem = errors.MetricsFileEncoding(str(encoding.value), key=encoding.value.key, params=encoding.value.params)
+    assert problem.detail == "the CSV is not valid UTF-8 or GB18030 text: byte 17 (line 2) is 0xff; save it again as CSV (UTF-8)"
+    assert problem.detail_in("zh-CN") == "CSV 不是有效的 UTF-8 或 GB18030 文本：第 2 行（第 17 字节）是 0xff；请重新另存为 CSV（UTF-8）"
+
+
+def test_account_and_tag_refusals_in_chinese(bare: TestClient) -> None:
+    zh, en = _both(bare, "POST", "/api/v1/accounts", 422, json={"platform_id": "myspace", "name": "旗舰店"})
+    assert zh["type"] == "/problems/platform-unknown"
+    assert zh["detail"].startswith("没有“myspace”这个平台，可选：") and en["detail"].startswith("no platform 'myspace'; known: ")
+    zh, en = _both(bare, "POST", "/api/v1/tags", 400, json={"category": "product"})
+    assert zh["detail"] == "标签需要中文名或英文名" and en["detail"] == "a tag needs an English or a Chinese name"
+
+
+def test_the_rule_engines_refusals_keep_its_english_and_get_chinese() -> None:
+    from backend.compliance import rules
+    from backend.compliance.engine import rule_words
+
+    with pytest.raises(ValueError) as cycle:
+        rules.Account("store", (rules.ChannelRule("a", "甲", "A", requires=("b",)), rules.ChannelRule("b", "乙", "B", requires=("a",))))
+    problem = errors.ChannelRulesInvalid(str(cycle.value), **rule_words(cycle.value))
+    assert problem.detail == "channel prerequisites form a cycle: a -> b -> a"
+    assert problem.detail_in("zh-CN") == "渠道的前置关系形成了循环：a -> b -> a"
+    assert problem.detail_in("en") == problem.detail
