@@ -346,6 +346,21 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     watcher.assert_clean()
 
 
+def test_a_material_that_is_gone_says_so_with_a_way_back(server, person, page, watcher: Watcher) -> None:
+    sign_in(page, server, person)
+    missing = "00000000-0000-0000-0000-000000000000"
+    watcher.tolerate("GET", rf"/api/v1/materials/{missing}", 404)
+    page.goto(f"{server.url}/#/materials/{missing}")
+    page.wait_for_selector("#screen-missing")
+    assert page.locator("#screen-missing h2").inner_text() == "找不到这个页面的内容"
+    assert page.locator("#screen-missing a").get_attribute("href") == "#/library"
+    assert page.locator("#notice").is_hidden()
+    page.click("#screen-missing a")
+    page.wait_for_selector("h1:has-text('素材库')")
+    watcher.check_translated(page)
+    watcher.assert_clean()
+
+
 def test_numbers_money_durations_and_dates_as_the_team_reads_them(server, page, watcher: Watcher) -> None:
     """The browser's Intl in the person's language and timezone (static/js/i18n.js)."""
     page.goto(server.url + "/")
@@ -355,12 +370,15 @@ def test_numbers_money_durations_and_dates_as_the_team_reads_them(server, page, 
       await i18n.setLanguage(language, { remember: false });
       i18n.setTimeZone(zone);
       return [i18n.number(12345), i18n.number(9876), i18n.money(23808), i18n.money(19.9), i18n.duration(180),
-              i18n.duration(3723), i18n.dateTime('2026-12-07T06:05:00Z'), i18n.label('quota_status', 'at_risk')];
+              i18n.duration(3723), i18n.dateTime('2026-12-07T06:05:00Z'), i18n.label('quota_status', 'at_risk'),
+              i18n.zoneName('Asia/Shanghai'), i18n.zoneName('Not/AZone')];
     }"""
     zh = page.evaluate(script, ["zh-CN", "Asia/Shanghai"])
     assert zh[:6] == ["1.2万", "9,876", "¥23,808", "¥19.90", "3:00", "1:02:03"]
     assert "14:05" in zh[6] and "2026" in zh[6] and zh[7] == "有风险"
+    assert zh[8] == "中国标准时间（Asia/Shanghai）" and zh[9] == "Not/AZone"  # a store's zone in words, its id beside
     en = page.evaluate(script, ["en", "Europe/Berlin"])
     assert en[:6] == ["12.3K", "9,876", "¥23,808", "¥19.90", "3:00", "1:02:03"]
     assert "7:05" in en[6] and en[7] == "At risk"
+    assert en[8] == "China Standard Time (Asia/Shanghai)"
     watcher.assert_clean()

@@ -141,7 +141,7 @@ export async function render(main, ctx) {
       const mapping = mappings.find((m) => m.platform === platform.value);
       where.textContent = mapping ? t("perf.import.where", { export: mapping.export }) : "";
       account.replaceChildren(el("option", { value: "" }, t("perf.import.any_account")),
-        accounts.filter((a) => a.platform_id === platform.value).map((a) => el("option", { value: a.id }, a.name)));
+        ...accounts.filter((a) => a.platform_id === platform.value).map((a) => el("option", { value: a.id }, a.name)));
     };
     platform.addEventListener("change", fillAccounts);
     fillAccounts();
