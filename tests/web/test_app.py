@@ -342,6 +342,7 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     assert page.text_content("#material-title") == XSS_CHILD
     assert XSS_TITLE in page.text_content("#lineage .lineage-from")
     assert page.text_content("#facts") == "时长 0:02 · 1080×1920 竖屏 · 无声音"
+    assert page.inner_text("a.button[download]") == "下载成片"  # a rendition's file is the clip, not an original
     assert page.evaluate("window.__xss") is None
     watcher.assert_clean()
 

@@ -183,6 +183,8 @@ def test_jobs_progress_cancel_retry_and_errors_in_words(server, person, page, wa
     running = page.locator(f'.job-card[data-job="{ids["running"]}"]')
     assert running.locator(".pct").inner_text() == "40%"
     assert running.locator(".rendition").count() == 2
+    # The time reads apart from the recording's title (which often ends in a date of its own).
+    assert running.locator(".job-created").inner_text().startswith("· 提交于 ")
     # Live progress: the worker moves on, the page follows without a reload.
     _set_progress(ids["running"], 0.8)
     wait_until(page, f"document.querySelector('.job-card[data-job=\"{ids['running']}\"] .pct').textContent === '80%'")

@@ -157,7 +157,7 @@ def test_admin_sets_up_accounts_rules_people_and_keys(server, keys, page, watche
     tiktok = "article.preset[data-preset='tiktok.feed_9x16']"
     page.wait_for_selector(tiktok)
     assert page.inner_text(f"{tiktok} .preset-size") == "1080×1920"
-    assert page.inner_text(f"{tiktok} .preset-duration") == "3–600 秒"
+    assert page.inner_text(f"{tiktok} .preset-duration") == "3 秒–10 分钟"  # whole minutes as minutes
     assert page.inner_text(f"{tiktok} .preset-safe-zone") == "上 8% · 下 25% · 左 5% · 右 15%"
     assert not page.is_visible(f"{tiktok} tr[data-figure='fps_cap']")
     page.click(f"{tiktok} .preset-sources summary")

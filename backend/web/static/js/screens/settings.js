@@ -400,12 +400,17 @@ function safeZoneText(zone) {
   return t("settings.presets.safe_zone_value", { top: percent(zone.top), bottom: percent(zone.bottom), left: percent(zone.left), right: percent(zone.right) });
 }
 
+// 60 秒 / 15 分钟: whole minutes as minutes, as the platforms' upload pages say them.
+function spokenSeconds(s) {
+  return s >= 120 && s % 60 === 0 ? t("settings.presets.minutes", { n: number(s / 60) }) : t("settings.presets.seconds", { n: number(s) });
+}
+
 function durationBounds(preset) {
   const lo = preset.min_duration_s ? preset.min_duration_s.value : null;
   const hi = preset.max_duration_s ? preset.max_duration_s.value : null;
-  if (lo != null && hi != null) return t("settings.presets.duration_between", { min: number(lo), max: number(hi) });
-  if (hi != null) return t("settings.presets.duration_max", { max: number(hi) });
-  if (lo != null) return t("settings.presets.duration_min", { min: number(lo) });
+  if (lo != null && hi != null) return t("settings.presets.duration_between", { min: spokenSeconds(lo), max: spokenSeconds(hi) });
+  if (hi != null) return t("settings.presets.duration_max", { max: spokenSeconds(hi) });
+  if (lo != null) return t("settings.presets.duration_min", { min: spokenSeconds(lo) });
   return t("settings.presets.duration_any");
 }
 
