@@ -382,4 +382,11 @@ def test_numbers_money_durations_and_dates_as_the_team_reads_them(server, page, 
     assert en[:6] == ["12.3K", "9,876", "¥23,808", "¥19.90", "3:00", "1:02:03"]
     assert "7:05" in en[6] and en[7] == "At risk"
     assert en[8] == "China Standard Time (Asia/Shanghai)"
+    # A problem without an answer (the network) is said in words, not as an empty status in brackets.
+    said = page.evaluate("""async () => {
+      const i18n = await import('/static/js/i18n.js');
+      await i18n.setLanguage('zh-CN', { remember: false });
+      return [i18n.problemText({ status: 0 }), i18n.problemText({ status: 418 }), i18n.problemText(null)];
+    }""")
+    assert said[0] == said[2] == "出了点问题：请检查网络，刷新页面后再试。" and "418" in said[1]
     watcher.assert_clean()

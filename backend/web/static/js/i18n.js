@@ -68,7 +68,10 @@ export function problemSlug(problem) {
 
 export function problemText(problem) {
   const key = `problem.${problemSlug(problem)}`;
-  return has(key) ? t(key, problem || {}) : t("problem.unknown", { status: (problem && problem.status) || "" });
+  if (has(key)) return t(key, problem || {});
+  // No answer at all (the network, or the page itself): no empty （） where a status would be.
+  const status = problem && problem.status;
+  return status ? t("problem.unknown", { status }) : t("problem.no_answer");
 }
 
 // --- numbers, money, durations, dates ----------------------------------------------------------------

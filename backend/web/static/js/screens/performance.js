@@ -104,7 +104,7 @@ function codeSummary(summary) {
   if (!codes.length) return null;
   return el("ul", { className: "code-summary small", id: "perf-codes" }, codes.map(([code, n]) =>
     el("li", { "data-code": code }, has(`perf.code.${code}`) ? t(`perf.code.${code}`) : code, " ",
-      el("strong", {}, t("perf.preview.code_rows", { n: number(n) })))));
+      el("strong", {}, t(n === 1 ? "perf.preview.code_row" : "perf.preview.code_rows", { n: number(n) })))));
 }
 
 // --- the screen ---------------------------------------------------------------------------------------
