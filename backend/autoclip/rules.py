@@ -229,7 +229,8 @@ def clip_count(session: Session, rule: AutoclipRule) -> tuple[int, str]:
             continue  # an account removed after the rule was written asks for nothing
         shortfall = max([shortfall, *(p.plan.shortfall for p in plans)])
     n = min(rule.count, shortfall)
-    return n, f"配额缺口 {shortfall} 条，上限 {rule.count} / quota shortfall {shortfall}, capped at {rule.count}"
+    return n, (f"店铺配额还差 {shortfall} 条，规则每条录像最多 {rule.count} 条"
+               f" / the stores' quotas are {shortfall} short; the rule takes at most {rule.count} per recording")
 
 
 def assess(session: Session, rule: AutoclipRule, material: Material) -> Assessment:

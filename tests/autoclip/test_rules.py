@@ -187,7 +187,7 @@ def test_with_accounts_the_count_is_the_quota_shortfall_capped(api: Api, client:
     assert rule["account_ids"] == [acc["id"]]
     body = client.post(f"{RULES}/{rule['id']}/dry-run", params={"material_id": str(live)}).json()
     assert body["matched"] is True and body["clip_count"] == 6, body
-    assert any("配额缺口 6" in x for x in body["reasons"])
+    assert any("店铺配额还差 6 条" in x for x in body["reasons"])
     # ... and capped by the rule's count.
     client.patch(f"{RULES}/{rule['id']}", json={"count": 4})
     assert client.post(f"{RULES}/{rule['id']}/dry-run", params={"material_id": str(live)}).json()["clip_count"] == 4

@@ -342,7 +342,23 @@ def test_library_and_material(server, keys, person, page, watcher: Watcher, tmp_
     assert page.text_content("#material-title") == XSS_CHILD
     assert XSS_TITLE in page.text_content("#lineage .lineage-from")
     assert page.text_content("#facts") == "时长 0:02 · 1080×1920 竖屏 · 无声音"
+    assert page.inner_text("a.button[download]") == "下载成片"  # a rendition's file is the clip, not an original
     assert page.evaluate("window.__xss") is None
+    watcher.assert_clean()
+
+
+def test_a_material_that_is_gone_says_so_with_a_way_back(server, person, page, watcher: Watcher) -> None:
+    sign_in(page, server, person)
+    missing = "00000000-0000-0000-0000-000000000000"
+    watcher.tolerate("GET", rf"/api/v1/materials/{missing}", 404)
+    page.goto(f"{server.url}/#/materials/{missing}")
+    page.wait_for_selector("#screen-missing")
+    assert page.locator("#screen-missing h2").inner_text() == "找不到这个页面的内容"
+    assert page.locator("#screen-missing a").get_attribute("href") == "#/library"
+    assert page.locator("#notice").is_hidden()
+    page.click("#screen-missing a")
+    page.wait_for_selector("h1:has-text('素材库')")
+    watcher.check_translated(page)
     watcher.assert_clean()
 
 
@@ -355,12 +371,22 @@ def test_numbers_money_durations_and_dates_as_the_team_reads_them(server, page, 
       await i18n.setLanguage(language, { remember: false });
       i18n.setTimeZone(zone);
       return [i18n.number(12345), i18n.number(9876), i18n.money(23808), i18n.money(19.9), i18n.duration(180),
-              i18n.duration(3723), i18n.dateTime('2026-12-07T06:05:00Z'), i18n.label('quota_status', 'at_risk')];
+              i18n.duration(3723), i18n.dateTime('2026-12-07T06:05:00Z'), i18n.label('quota_status', 'at_risk'),
+              i18n.zoneName('Asia/Shanghai'), i18n.zoneName('Not/AZone')];
     }"""
     zh = page.evaluate(script, ["zh-CN", "Asia/Shanghai"])
     assert zh[:6] == ["1.2万", "9,876", "¥23,808", "¥19.90", "3:00", "1:02:03"]
     assert "14:05" in zh[6] and "2026" in zh[6] and zh[7] == "有风险"
+    assert zh[8] == "中国标准时间（Asia/Shanghai）" and zh[9] == "Not/AZone"  # a store's zone in words, its id beside
     en = page.evaluate(script, ["en", "Europe/Berlin"])
     assert en[:6] == ["12.3K", "9,876", "¥23,808", "¥19.90", "3:00", "1:02:03"]
     assert "7:05" in en[6] and en[7] == "At risk"
+    assert en[8] == "China Standard Time (Asia/Shanghai)"
+    # A problem without an answer (the network) is said in words, not as an empty status in brackets.
+    said = page.evaluate("""async () => {
+      const i18n = await import('/static/js/i18n.js');
+      await i18n.setLanguage('zh-CN', { remember: false });
+      return [i18n.problemText({ status: 0 }), i18n.problemText({ status: 418 }), i18n.problemText(null)];
+    }""")
+    assert said[0] == said[2] == "出了点问题：请检查网络，刷新页面后再试。" and "418" in said[1]
     watcher.assert_clean()

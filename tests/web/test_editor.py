@@ -94,6 +94,7 @@ def test_mark_two_ranges_choose_presets_title_and_render_one_job(
     assert page.get_attribute("#editor-timeline", "data-thumbs") == "pending"
     assert "还没有片段" in page.inner_text("#editor-ranges-empty")
     assert page.is_disabled("#editor-submit") and "先用 I 和 O 标出至少一个片段" in page.inner_text("#editor-summary")
+    assert page.locator("#editor-view option").all_inner_texts() == ["先勾选上面的输出规格"]  # not an empty list
     watcher.check_translated(page)
 
     # The proxy is made meanwhile: the player swaps to it, the strip gets its thumbnails and the waveform.

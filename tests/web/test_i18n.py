@@ -103,3 +103,26 @@ def test_no_text_is_hard_coded_in_the_shell_or_the_scripts() -> None:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.lstrip().startswith("//"):
                 assert not CJK.search(line), f"{path.name}:{number}: Chinese text belongs in the catalogues"
+
+
+def test_every_job_error_a_worker_can_record_is_said_in_words() -> None:
+    """The jobs screen shows a failed render's code in words; the worker writes the media error's class name
+    as a slug (MediaTimeout -> media-timeout) or the pipeline's RenderFailed code."""
+    from backend.renders import pipeline
+    from workers.media import run
+    from workers.media.argv import RecipeError
+    from workers.media.inspect import InspectFailed
+    from workers.media.probe import ProbeRejection
+    from workers.renders import _slug
+
+    errors = [c for c in vars(run).values() if isinstance(c, type) and issubclass(c, run.MediaError) and c is not run.MediaCancelled]
+    codes = {_slug(c.__name__) for c in [*errors, RecipeError, InspectFailed, ProbeRejection]}
+    source = Path(pipeline.__file__).read_text(encoding="utf-8")
+    codes |= set(re.findall(r'RenderFailed\(\s*"([a-z-]+)"', source))
+    codes |= {f"{side}-{what}" for side in ("intro", "outro") for what in ("missing", "unreadable")}
+    codes |= set(re.findall(r'code: str = "([a-z-]+)"', source))
+    codes |= {"internal-error", "worker-lost", "attempts-exhausted"}
+    for name in ("zh-CN", "en"):
+        messages = catalogue(name)
+        unsaid = sorted(c for c in codes if f"jobs.error.{c}" not in messages and f"problem.{c}" not in messages)
+        assert unsaid == [], f"{name}: job errors shown as a bare code: {unsaid}"

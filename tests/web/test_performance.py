@@ -90,6 +90,10 @@ def test_import_preview_confirm_leaderboard_and_downloads(server, keys, person, 
     how = page.locator(".how-to").inner_text()
     assert "千牛" in how and "巨量百应" in how
     assert "从哪里导出" in page.locator("#perf-where").inner_text()
+    assert "totals" not in page.locator("#perf-where").inner_text()  # the export's path only, in the platform's words
+    # The store's Douyin account is an option of its own (not an array written out as text).
+    assert page.locator("#perf-account option").all_inner_texts() == ["所有账号", "洁净官方旗舰店"]
+    assert "object" not in page.locator("#perf-import").inner_text()
     watcher.check_translated(page)
 
     # The export as downloaded: previewed row by row, nothing written.

@@ -106,7 +106,7 @@ def test_review_proposals_render_drafts_and_decide(server, keys, person, page, w
     assert page.text_content(f"{offer} .range") == "0:01 – 0:03（时长 0:03）"
     # "在剪辑器中调整" opens the clip editor with the proposal's in and out marked (tests/web/test_editor.py).
     assert page.get_attribute(f"{offer} a.open-editor", "href") == f"#/materials/{source_id}/edit?in=0.5&out=3"
-    assert page.inner_text(f"{offer} .reasons") == "画面出现价格 ¥59.9 在 0:01"
+    assert page.inner_text(f"{offer} .reasons") == "画面出现价格 ¥59.9 0:01 处"
     assert page.text_content(f"{demo} .badge") == "功能演示" and page.text_content(f"{qa} .badge") == "答疑"
     assert "没有特别的理由" in page.inner_text(qa)
     assert "3 条待选建议 · 0 条草稿待审" in page.inner_text(".proposal-source h2")

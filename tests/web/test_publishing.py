@@ -286,7 +286,8 @@ def test_no_accounts_says_what_to_do(server, person, page, watcher: Watcher) -> 
     sign_in(page, server, person)
     page.goto(server.url + "/#/publishing")
     page.wait_for_selector("#publishing-empty")
-    assert page.locator("#publishing-empty h2").inner_text() == "还没有平台账号"
+    assert page.locator("#publishing-empty h2").inner_text() == "还没有店铺账号"
+    assert page.locator("#publishing-empty a").get_attribute("href") == "#/settings/accounts"
     watcher.check_translated(page)
     watcher.assert_clean()
 

@@ -87,7 +87,7 @@ def test_quota_dashboard_moves_and_reports_download(server, keys, person, page, 
     assert "Open since" in page.locator('.quota-card[data-channel="video"] .quota-state').inner_text()
     watcher.check_translated(page)
     page.select_option("#language", "zh-CN")
-    page.wait_for_selector("text=实拍配额进度")
+    page.wait_for_selector("text=本月配额进度")
 
     # Reports: the month on the page, then the downloads as a person clicks them.
     page.click('nav a[href="#/reports"]')
@@ -95,6 +95,8 @@ def test_quota_dashboard_moves_and_reports_download(server, keys, person, page, 
     row = page.locator('#report-table tr[data-channel="shipai"]').inner_text()
     assert "2/6" in row and "洗护旗舰店" in row
     assert page.locator("#report-table tbody tr").first.get_attribute("data-channel") == "shipai"  # at risk first
+    month = page.input_value("#report-month")  # the month as the team writes it, not "2026-12"
+    assert page.locator("h2", has_text="配额月报").inner_text() == f"{int(month[:4])}年{int(month[5:])}月配额月报"
     with page.expect_download() as got:
         page.click("#report-xlsx")
     xlsx = Path(got.value.path()).read_bytes()
@@ -125,7 +127,8 @@ def test_empty_dashboard_and_report_say_what_to_do(server, person, page, watcher
     sign_in(page, server, person)
     page.goto(server.url + "/#/quota")
     page.wait_for_selector("#quota-empty")
-    assert page.locator("#quota-empty h2").inner_text() == "还没有平台账号"
+    assert page.locator("#quota-empty h2").inner_text() == "还没有店铺账号"
+    assert page.locator("#quota-empty a").get_attribute("href") == "#/settings/accounts"
     page.goto(server.url + "/#/reports")
     page.wait_for_selector("#reports-empty")
     assert page.locator("#reports-empty a").get_attribute("href") == "#/quota"
@@ -180,6 +183,8 @@ def test_jobs_progress_cancel_retry_and_errors_in_words(server, person, page, wa
     running = page.locator(f'.job-card[data-job="{ids["running"]}"]')
     assert running.locator(".pct").inner_text() == "40%"
     assert running.locator(".rendition").count() == 2
+    # The time reads apart from the recording's title (which often ends in a date of its own).
+    assert running.locator(".job-created").inner_text().startswith("· 提交于 ")
     # Live progress: the worker moves on, the page follows without a reload.
     _set_progress(ids["running"], 0.8)
     wait_until(page, f"document.querySelector('.job-card[data-job=\"{ids['running']}\"] .pct').textContent === '80%'")

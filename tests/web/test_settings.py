@@ -124,7 +124,7 @@ def test_admin_sets_up_accounts_rules_people_and_keys(server, keys, page, watche
     page.wait_for_selector("#notice:has-text('已新建规则「保温杯直播切片」')")
     card = "article.rule[data-enabled='true']"
     page.wait_for_selector(card)
-    assert "product:保温杯" in page.inner_text(f"{card} .tag")
+    assert page.inner_text(f"{card} .tag") == "产品:保温杯"  # the category in words, as the team types it
     assert page.inner_text(f"{card} .rule-clips") == "每条录像最多 2 条，每条 10–30 秒"
     rules = api(server, keys.admin, "/autoclip/rules").json()
     assert [
@@ -157,7 +157,7 @@ def test_admin_sets_up_accounts_rules_people_and_keys(server, keys, page, watche
     tiktok = "article.preset[data-preset='tiktok.feed_9x16']"
     page.wait_for_selector(tiktok)
     assert page.inner_text(f"{tiktok} .preset-size") == "1080×1920"
-    assert page.inner_text(f"{tiktok} .preset-duration") == "3–600 秒"
+    assert page.inner_text(f"{tiktok} .preset-duration") == "3 秒–10 分钟"  # whole minutes as minutes
     assert page.inner_text(f"{tiktok} .preset-safe-zone") == "上 8% · 下 25% · 左 5% · 右 15%"
     assert not page.is_visible(f"{tiktok} tr[data-figure='fps_cap']")
     page.click(f"{tiktok} .preset-sources summary")
@@ -165,6 +165,12 @@ def test_admin_sets_up_accounts_rules_people_and_keys(server, keys, page, watche
     page.wait_for_selector(fps)
     assert "官方文档" in page.inner_text(fps) and "developers.tiktok.com" in page.inner_text(fps)
     assert "常见说法" in page.inner_text(f"{tiktok} tr[data-figure='width']")
+    # Pixels and hertz as a video team writes them, not as counts (1,080 / 4.8万).
+    assert page.inner_text(f"{tiktok} tr[data-figure='width'] .figure-value") == "1080"
+    assert page.inner_text(f"{tiktok} tr[data-figure='audio_sample_rate'] .figure-value") == "48000"
+    # The team's platforms first: 天猫, 抖音, 小红书 before 哔哩哔哩.
+    order = page.eval_on_selector_all("section.preset-platform", "s => s.map(x => x.dataset.platform)")
+    assert order[:3] == ["tmall", "douyin", "xiaohongshu"]
     assert page.get_attribute(f"{tiktok} tr[data-figure='caption_safe_zone']", "data-status") == "commonly_cited"
     watcher.check_translated(page)
 

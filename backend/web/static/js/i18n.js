@@ -68,7 +68,10 @@ export function problemSlug(problem) {
 
 export function problemText(problem) {
   const key = `problem.${problemSlug(problem)}`;
-  return has(key) ? t(key, problem || {}) : t("problem.unknown", { status: (problem && problem.status) || "" });
+  if (has(key)) return t(key, problem || {});
+  // No answer at all (the network, or the page itself): no empty （） where a status would be.
+  const status = problem && problem.status;
+  return status ? t("problem.unknown", { status }) : t("problem.no_answer");
 }
 
 // --- numbers, money, durations, dates ----------------------------------------------------------------
@@ -115,9 +118,27 @@ export function dateTime(iso, zone) {
   return new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short", timeZone: zone || timeZone }).format(new Date(iso));
 }
 
+// A month ("2026-12") as the team says it: 2026年12月 / December 2026.
+export function month(yyyymm) {
+  if (!/^\d{4}-\d{2}$/.test(yyyymm || "")) return yyyymm || "–";
+  return new Intl.DateTimeFormat(language, { year: "numeric", month: "long", timeZone: "UTC" }).format(new Date(`${yyyymm}-01T00:00:00Z`));
+}
+
 export function date(iso) {
   if (!iso) return "–";
   return new Intl.DateTimeFormat(language, { dateStyle: "medium", timeZone }).format(new Date(iso));
+}
+
+// A timezone in words with its id (中国标准时间（Asia/Shanghai）), or the id alone where the browser has no name.
+export function zoneName(zone) {
+  try {
+    const parts = new Intl.DateTimeFormat(language, { timeZone: zone, timeZoneName: "longGeneric" }).formatToParts(new Date());
+    const name = (parts.find((p) => p.type === "timeZoneName") || {}).value;
+    if (!name || name === zone || name.startsWith("GMT")) return zone;
+    return t("zone.named", { name, zone });
+  } catch {
+    return zone;
+  }
 }
 
 // The person's zone offset on a day ("+08:00"), to turn a date picked in the app into an instant.

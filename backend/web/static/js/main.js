@@ -4,7 +4,7 @@
 
 import { currentSession, onUnauthorized } from "./api.js";
 import { $, clear } from "./dom.js";
-import { notify, notifyError, renderHeader } from "./layout.js";
+import { emptyState, notify, notifyError, renderHeader } from "./layout.js";
 import { allows } from "./layout.js";
 import { preferredLanguage, setLanguage, setTimeZone, t } from "./i18n.js";
 import { HOME, SCREENS } from "./screens/index.js";
@@ -104,7 +104,12 @@ async function show({ rebuild = false } = {}) {
     cleanup = typeof made === "function" ? made : (made && made.cleanup) || null;
     update = made && typeof made.update === "function" ? made.update : null;
   } catch (err) {
-    notifyError(err);
+    // What the address names is gone (a deleted material, a link cut short): said on the page, with a way
+    // back, rather than an empty screen under an error line.
+    if (err && err.problem && err.problem.status === 404 && turn === showing) {
+      clear(main).append(emptyState({ id: "screen-missing", title: t("screen.missing.title"), text: t("screen.missing.text"),
+        action: t("screen.missing.action"), href: "#/library" }));
+    } else notifyError(err);
   } finally {
     main.removeAttribute("aria-busy");
   }

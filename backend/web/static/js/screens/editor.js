@@ -507,7 +507,8 @@ export async function render(main, ctx) {
   function syncView() {
     const chosen = state.presets.filter((pid) => presetById.has(pid));
     if (!chosen.includes(state.view)) state.view = smartPresets()[0] || chosen[0] || null;
-    viewSelect.replaceChildren(...chosen.map((pid) => el("option", { value: pid, selected: pid === state.view }, presetLabel(presetById.get(pid)))));
+    viewSelect.replaceChildren(...(chosen.length ? chosen.map((pid) => el("option", { value: pid, selected: pid === state.view }, presetLabel(presetById.get(pid))))
+      : [el("option", { value: "" }, t("editor.view_none"))]));  // (an empty list looked broken)
     viewSelect.disabled = chosen.length < 2;
   }
 

@@ -72,7 +72,7 @@ export async function render(main, ctx) {
     return el("article", { className: `job-card job-${job.status}`, "data-job": job.id, "data-status": job.status },
       el("header", { className: "quota-head" },
         el("div", {}, el("a", { href: `#/materials/${job.source_id}`, className: "job-source" }, title), " ",
-          el("span", { className: "muted" }, dateTime(job.created_at))),
+          el("span", { className: "muted job-created" }, t("jobs.created", { time: dateTime(job.created_at) }))),
         el("span", { className: `pill job-${job.status}`, "data-state": job.status }, label("jobs.status", job.status))),
       el("div", { className: "job-progress" },
         el("progress", { max: 1, value: job.status === "succeeded" ? 1 : job.progress || 0 }),

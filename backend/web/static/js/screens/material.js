@@ -54,12 +54,12 @@ export async function render(main, ctx) {
   const details = el("dl", { className: "details" },
     el("dt", {}, t("material.file")), el("dd", {}, material.original_filename || material.download_name),
     el("dt", {}, t("material.size")), el("dd", {}, bytes(material.size_bytes)),
-    el("dt", {}, t("material.created")), el("dd", {}, dateTime(material.created_at)),
+    el("dt", {}, t(material.kind === "derived" ? "material.made" : "material.created")), el("dd", {}, dateTime(material.created_at)),
     material.preset_id ? [el("dt", {}, t("material.preset")), el("dd", {}, presetLabel(material.preset_id))] : null,
     el("dt", {}, t("material.tags")), el("dd", { id: "material-tags" }, material.tags.length
       ? material.tags.map((tag) => el("span", { className: "tag", title: categoryLabel(tag.category) }, tagName(tag)))
       : el("span", { className: "muted" }, t("material.no_tags"))));
-  const download = el("a", { className: "button", href: `${material.links.file}`, download: material.download_name }, t("material.download"));
+  const download = el("a", { className: "button", href: `${material.links.file}`, download: material.download_name }, t(material.kind === "derived" ? "material.download_clip" : "material.download"));
   // The clip editor: ranges, presets, a title and smart reframe, sent as one render job.
   const editable = allows(ctx.session.user, "editor") && material.media_type === "video" && material.status === "ready";
   const editLink = editable ? el("a", { className: "button primary", id: "material-edit", href: `#/materials/${id}/edit` }, t("material.edit")) : null;

@@ -104,7 +104,7 @@ function codeSummary(summary) {
   if (!codes.length) return null;
   return el("ul", { className: "code-summary small", id: "perf-codes" }, codes.map(([code, n]) =>
     el("li", { "data-code": code }, has(`perf.code.${code}`) ? t(`perf.code.${code}`) : code, " ",
-      el("strong", {}, t("perf.preview.code_rows", { n: number(n) })))));
+      el("strong", {}, t(n === 1 ? "perf.preview.code_row" : "perf.preview.code_rows", { n: number(n) })))));
 }
 
 // --- the screen ---------------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ export async function render(main, ctx) {
       const mapping = mappings.find((m) => m.platform === platform.value);
       where.textContent = mapping ? t("perf.import.where", { export: mapping.export }) : "";
       account.replaceChildren(el("option", { value: "" }, t("perf.import.any_account")),
-        accounts.filter((a) => a.platform_id === platform.value).map((a) => el("option", { value: a.id }, a.name)));
+        ...accounts.filter((a) => a.platform_id === platform.value).map((a) => el("option", { value: a.id }, a.name)));
     };
     platform.addEventListener("change", fillAccounts);
     fillAccounts();

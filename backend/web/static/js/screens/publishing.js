@@ -71,7 +71,7 @@ export async function render(main, ctx) {
     el("span", { className: "muted" }, t("publishing.intro"))));
   if (!accounts.length) {
     main.append(emptyState({ id: "publishing-empty", title: t("quota.empty.title"), text: t("publishing.no_accounts"),
-      action: t("quota.empty.action"), href: "/docs#/compliance" }));
+      action: t("quota.empty.action"), href: "#/settings/accounts" }));
     return null;
   }
   const accountOf = (id) => accounts.find((a) => a.id === id) || null;

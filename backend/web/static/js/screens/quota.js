@@ -65,12 +65,19 @@ function chart(box, month, channel) {
 
 let presetLabel = (id) => id;
 
+// A proposal named in the person's language (录像标题 · 优惠讲解 · 洗衣凝珠); its range is said once, beside it.
+function candidateTitle(cand) {
+  const source = cand.source && cand.source.title;
+  if (cand.kind !== "proposal" || !source) return cand.title || source || t("quota.cand.untitled");
+  return [source, cand.proposal_type ? label("proposals.type", cand.proposal_type) : null, cand.product].filter(Boolean).join(" · ");
+}
+
 function candidateRow(cand) {
   const href = cand.kind === "draft" ? `#/materials/${cand.id}` : `#/materials/${cand.source.id}`;
   const range = cand.start_s != null ? t("quota.cand.range", { start: duration(cand.start_s), end: duration(cand.end_s) }) : "";
   return el("li", { className: "candidate" },
     el("span", { className: "badge" }, label("quota.cand.kind", cand.kind)), " ",
-    el("a", { href }, cand.title || (cand.source && cand.source.title) || t("quota.cand.untitled")), " ",
+    el("a", { href }, candidateTitle(cand)), " ",
     el("span", { className: "muted" }, [cand.duration_s != null ? duration(cand.duration_s) : "", range,
       cand.preset_id ? t("quota.cand.preset", { preset: presetLabel(cand.preset_id) }) : ""].filter(Boolean).join(" · ")));
 }
@@ -120,7 +127,7 @@ export async function render(main, ctx) {
     el("span", { className: "muted", id: "quota-as-of" }, t("quota.as_of", { time: dateTime(status.as_of) }))));
   if (!accounts.length) {
     main.append(emptyState({ id: "quota-empty", title: t("quota.empty.title"), text: t("quota.empty.text"),
-      action: t("quota.empty.action"), href: "/docs#/compliance" }));
+      action: t("quota.empty.action"), href: "#/settings/accounts" }));
     return null;
   }
   const rows = [];

@@ -6,7 +6,7 @@
 
 import { api, url } from "../api.js";
 import { el } from "../dom.js";
-import { currentLanguage, dateTime, label, number, t, today } from "../i18n.js";
+import { currentLanguage, dateTime, label, month as monthName, number, t, today } from "../i18n.js";
 import { emptyState } from "../layout.js";
 
 const FORMATS = ["xlsx", "csv", "html"];
@@ -53,7 +53,7 @@ export async function render(main, ctx) {
   // --- the monthly quota report ---------------------------------------------------------------------
   const report = await api(`/reports/monthly/${month}`, { query: { format: "json" } });
   const quota = el("section", { className: "card-panel", id: "report-quota" },
-    el("h2", {}, t("reports.quota.title", { month })),
+    el("h2", {}, t("reports.quota.title", { month: monthName(month) })),
     el("p", { className: "muted" }, t("reports.quota.as_of", { time: dateTime(report.as_of) })),
     el("div", { className: "quota-summary", id: "report-summary" },
       Object.entries(report.summary || {}).map(([s, n]) =>
@@ -79,7 +79,7 @@ export async function render(main, ctx) {
   order.addEventListener("change", refresh);
   refresh();
   main.append(el("section", { className: "card-panel", id: "report-metrics" },
-    el("h2", {}, t("reports.metrics.title", { month })),
+    el("h2", {}, t("reports.metrics.title", { month: monthName(month) })),
     el("p", { className: "muted" }, t("reports.metrics.text")),
     el("div", { className: "filters" },
       el("label", {}, t("reports.metrics.by"), " ", by), el("label", {}, t("reports.metrics.order"), " ", order)),

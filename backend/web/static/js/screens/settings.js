@@ -9,9 +9,9 @@
 //   keys      API keys (admin: /keys), the secret shown once
 
 import { api } from "../api.js";
-import { allTags, tagInput, zh } from "../common.js";
+import { allTags, categoryName, tagInput, zh } from "../common.js";
 import { append, clear, el } from "../dom.js";
-import { currentLanguage, dateTime, label, number, percent, t } from "../i18n.js";
+import { currentLanguage, dateTime, label, number, percent, t, zoneName } from "../i18n.js";
 import { allows, emptyState, notify, notifyError } from "../layout.js";
 import { SCREENS } from "./index.js";
 
@@ -172,6 +172,13 @@ function channelForm(account, channel, reload) {
   return form;
 }
 
+// The platforms a Chinese store team posts to most come first (not 哔哩哔哩 by the alphabet); the rest keep their order.
+const TEAM_PLATFORMS = ["tmall", "douyin", "xiaohongshu", "kuaishou", "wechat_channels"];
+function teamOrder(ids) {
+  const rank = (id) => (TEAM_PLATFORMS.includes(id) ? TEAM_PLATFORMS.indexOf(id) : TEAM_PLATFORMS.length);
+  return [...ids].sort((a, b) => rank(a) - rank(b));
+}
+
 async function accountsSection(box, { user, reload }) {
   const canEdit = allows(user, "editor");
   const isAdmin = allows(user, "admin");
@@ -181,7 +188,7 @@ async function accountsSection(box, { user, reload }) {
 
   if (canEdit) {
     const platform = el("select", { id: "account-platform", required: true },
-      platforms.map((p) => el("option", { value: p.id }, label("platform", p.id))));
+      teamOrder(platforms.map((p) => p.id)).map((id) => el("option", { value: id }, label("platform", id))));
     const name = el("input", { id: "account-name", required: true, maxlength: 200, placeholder: t("settings.accounts.name_placeholder") });
     const zone = el("input", { id: "account-timezone", required: true, value: "Asia/Shanghai", list: "settings-zones" });
     box.append(el("form", { className: "settings-form", id: "account-create", onsubmit: async (e) => {
@@ -250,7 +257,7 @@ async function accountsSection(box, { user, reload }) {
     box.append(el("section", { className: "settings-card account", dataset: { account: account.id } },
       el("header", { className: "card-head" }, el("h2", {}, account.name),
         el("span", { className: "badge platform" }, label("platform", account.platform_id)),
-        el("span", { className: "muted small" }, t("settings.accounts.zone_since", { zone: account.timezone, date: dateTime(account.created_at) }))),
+        el("span", { className: "muted small" }, t("settings.accounts.zone_since", { zone: zoneName(account.timezone), date: dateTime(account.created_at) }))),
       edit,
       el("div", { className: "table-scroll" }, el("table", { className: "table channels" },
         el("thead", {}, el("tr", {}, el("th", {}, t("settings.channel.col.channel")), el("th", {}, t("settings.channel.col.rules")),
@@ -307,7 +314,14 @@ async function ruleForm(rule, { presets, accounts, onDone, onCancel }) {
 
 async function rulesSection(box, { user, reload }) {
   const canEdit = allows(user, "editor");
-  const [rules, presets, accounts] = await Promise.all([api("/autoclip/rules"), api("/presets").then((page) => page.items), api("/accounts")]);
+  const [rules, presets, accounts, categories] = await Promise.all([api("/autoclip/rules"), api("/presets").then((page) => page.items),
+    api("/accounts"), api("/tag-categories")]);
+  // A rule's tag as the team types it (产品:洗衣凝珠), not its stored category id (product:洗衣凝珠).
+  const tagWords = (ref) => {
+    const at = ref.indexOf(":");
+    const category = at > 0 ? categories.find((c) => c.id === ref.slice(0, at)) : null;
+    return category ? `${categoryName(category)}:${ref.slice(at + 1)}` : ref;
+  };
   const presetName = (id) => { const p = presets.find((x) => x.id === id); return p ? nameOf(p.label) || id : id; };
   const accountName = (id) => { const a = accounts.find((x) => x.id === id); return a ? a.name : t("settings.autoclip.account_gone"); };
   const formBox = el("div", { id: "rule-form-box" });
@@ -347,7 +361,7 @@ async function rulesSection(box, { user, reload }) {
       el("header", { className: "card-head" }, el("h2", {}, rule.name),
         el("span", { className: `badge ${rule.enabled ? "on" : "off"}` }, t(rule.enabled ? "settings.autoclip.enabled" : "settings.autoclip.disabled"))),
       el("dl", { className: "details" },
-        el("dt", {}, t("settings.autoclip.tags")), el("dd", {}, rule.match.tags.length ? rule.match.tags.map((ref) => el("span", { className: "tag" }, ref)) : t("settings.autoclip.any_tags")),
+        el("dt", {}, t("settings.autoclip.tags")), el("dd", {}, rule.match.tags.length ? rule.match.tags.map((ref) => el("span", { className: "tag", title: ref }, tagWords(ref))) : t("settings.autoclip.any_tags")),
         el("dt", {}, t("settings.autoclip.kind")), el("dd", {}, t(`settings.autoclip.kind.${rule.match.kind}`)),
         el("dt", {}, t("settings.autoclip.clips")), el("dd", { className: "rule-clips" }, t("settings.autoclip.clips_value", { n: number(rule.count), min: number(rule.min_s), max: number(rule.max_s) })),
         el("dt", {}, t("settings.autoclip.presets")), el("dd", {}, listed(rule.preset_ids.map(presetName))),
@@ -371,11 +385,14 @@ async function rulesSection(box, { user, reload }) {
 
 // --- presets and their sources -------------------------------------------------------------------------
 
+// Pixels and hertz as a video team writes them (1080, 48000), not as counts (1,080, 4.8万).
+const PLAIN_FIGURES = new Set(["width", "height", "min_short_side_px", "audio_sample_rate", "fps_cap"]);  // (the last part of the name)
+
 function figureValue(name, value) {
   if (value == null) return "–";
   if (name === "caption_safe_zone") return safeZoneText(value);
   if (Array.isArray(value)) return value.join(" / ");
-  if (typeof value === "number") return number(value);
+  if (typeof value === "number") return PLAIN_FIGURES.has(name) ? String(value) : number(value);
   return String(value);
 }
 
@@ -383,12 +400,17 @@ function safeZoneText(zone) {
   return t("settings.presets.safe_zone_value", { top: percent(zone.top), bottom: percent(zone.bottom), left: percent(zone.left), right: percent(zone.right) });
 }
 
+// 60 秒 / 15 分钟: whole minutes as minutes, as the platforms' upload pages say them.
+function spokenSeconds(s) {
+  return s >= 120 && s % 60 === 0 ? t("settings.presets.minutes", { n: number(s / 60) }) : t("settings.presets.seconds", { n: number(s) });
+}
+
 function durationBounds(preset) {
   const lo = preset.min_duration_s ? preset.min_duration_s.value : null;
   const hi = preset.max_duration_s ? preset.max_duration_s.value : null;
-  if (lo != null && hi != null) return t("settings.presets.duration_between", { min: number(lo), max: number(hi) });
-  if (hi != null) return t("settings.presets.duration_max", { max: number(hi) });
-  if (lo != null) return t("settings.presets.duration_min", { min: number(lo) });
+  if (lo != null && hi != null) return t("settings.presets.duration_between", { min: spokenSeconds(lo), max: spokenSeconds(hi) });
+  if (hi != null) return t("settings.presets.duration_max", { max: spokenSeconds(hi) });
+  if (lo != null) return t("settings.presets.duration_min", { min: spokenSeconds(lo) });
   return t("settings.presets.duration_any");
 }
 
@@ -429,7 +451,7 @@ function presetCard(preset) {
 async function presetsSection(box) {
   const presets = await api("/presets").then((page) => page.items);
   box.append(el("p", { className: "muted" }, t("settings.presets.intro")));
-  const platforms = [...new Set(presets.map((p) => p.platform))];
+  const platforms = teamOrder([...new Set(presets.map((p) => p.platform))]);
   for (const platform of platforms) {
     box.append(el("section", { className: "preset-platform", dataset: { platform } },
       el("h2", {}, label("platform", platform)),
