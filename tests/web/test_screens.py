@@ -221,3 +221,29 @@ def test_no_jobs_says_where_to_start(server, person, page, watcher: Watcher) -> 
     assert page.locator("#jobs-empty a").get_attribute("href") == "#/library"
     watcher.check_translated(page)
     watcher.assert_clean()
+
+
+def test_a_screen_left_before_its_answer_came_writes_nothing_into_the_next(server, keys, person, page, watcher: Watcher) -> None:
+    """Someone clicks 配额 and, before the status has come, 任务: the quota screen's late answer must not
+    draw its cards under the jobs screen (each address gets a <main> of its own)."""
+    _seed_store(server, keys)
+    sign_in(page, server, person)
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append(route)
+
+    page.route("**/api/v1/compliance/status*", hold)
+    page.click('nav a[href="#/quota"]')
+    wait_until(page, "document.querySelector('#screen').dataset.screen === 'quota'")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the quota screen asked for the status"
+    page.click('nav a[href="#/jobs"]')
+    page.wait_for_selector("#screen[data-screen=jobs] h1")
+    held[0].continue_()
+    page.wait_for_timeout(1500)  # the late answer arrives and the quota screen finishes drawing, out of the page
+    assert page.locator("#screen .quota-card").count() == 0
+    assert page.locator("#screen h1").count() == 1 and page.locator("main").count() == 1

@@ -92,7 +92,10 @@ async function show({ rebuild = false } = {}) {
   update = null;
   Object.assign(ctx, { route: found.screen, params: found.params, query: found.query, path: found.path });
   renderHeader(ctx);
-  const main = clear($("#screen"));
+  // A fresh <main> for each screen shown: a screen still rendering for an earlier address (its data came
+  // late) writes into the one it was given, now out of the page, never beside this one.
+  const main = Object.assign(document.createElement("main"), { id: "screen", tabIndex: -1 });
+  $("#screen").replaceWith(main);
   main.dataset.screen = found.screen.id;
   main.setAttribute("aria-busy", "true");
   try {

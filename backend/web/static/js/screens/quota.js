@@ -96,7 +96,7 @@ function channelCard(account, channel, month, candidates, charts) {
         : figure("approved_only", number(q.approved), "approved"), // nothing required: "3/0" would read oddly
       figure("pending", number(q.pending)),
       figure("days_left", number(q.days_left)),
-      figure("projected", number(Math.round(q.projected * 10) / 10)),
+      figure("projected", t("quota.fig.projected_value", { n: number(Math.round(q.projected)) })), // whole videos, as the team counts them
       figure("shortfall", number(Math.max(0, q.required - q.approved)))));
   if (status !== "not_required") { // a channel with nothing to reach this month needs no chart
     const box = el("div", { className: "quota-chart" });
