@@ -90,6 +90,38 @@ def small_clip(clip_dir: Path) -> Path:
     return make_clip(clip_dir / "small.mp4")
 
 
+# --- people -------------------------------------------------------------------------------------
+
+_PRODUCTION_HASHER: list[Callable[[], object]] = []
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashes() -> Iterator[None]:
+    """argon2id at its smallest cost for the people tests create and sign in in this process: at
+    argon2-cffi's defaults (64 MiB, 3 passes) each hash or check took 0.3-0.5 s here, for hundreds of
+    them. A hash carries its parameters, so a live server checks these quickly too (and, seeing weaker
+    parameters than its own, rehashes at sign-in as it would for an old hash). What is stored in
+    production is checked with the real hasher (`production_hasher`, tests/auth/test_sessions.py)."""
+    from argon2 import PasswordHasher
+
+    from backend.auth import users
+
+    quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    _PRODUCTION_HASHER.append(users.hasher)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(users, "hasher", lambda: quick)
+        yield
+    _PRODUCTION_HASHER.clear()
+
+
+@pytest.fixture
+def production_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hasher reelhouse runs with (argon2-cffi's defaults), for a test about what is stored."""
+    from backend.auth import users
+
+    monkeypatch.setattr(users, "hasher", _PRODUCTION_HASHER[0])
+
+
 # --- databases ----------------------------------------------------------------------------------
 
 
