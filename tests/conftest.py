@@ -90,6 +90,38 @@ def small_clip(clip_dir: Path) -> Path:
     return make_clip(clip_dir / "small.mp4")
 
 
+# --- people -------------------------------------------------------------------------------------
+
+_PRODUCTION_HASHER: list[Callable[[], object]] = []
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashes() -> Iterator[None]:
+    """argon2id at its smallest cost for the people tests create and sign in in this process: at
+    argon2-cffi's defaults (64 MiB, 3 passes) each hash or check took 0.3-0.5 s here, for hundreds of
+    them. A hash carries its parameters, so a live server checks these quickly too (and, seeing weaker
+    parameters than its own, rehashes at sign-in as it would for an old hash). What is stored in
+    production is checked with the real hasher (`production_hasher`, tests/auth/test_sessions.py)."""
+    from argon2 import PasswordHasher
+
+    from backend.auth import users
+
+    quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    _PRODUCTION_HASHER.append(users.hasher)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(users, "hasher", lambda: quick)
+        yield
+    _PRODUCTION_HASHER.clear()
+
+
+@pytest.fixture
+def production_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hasher reelhouse runs with (argon2-cffi's defaults), for a test about what is stored."""
+    from backend.auth import users
+
+    monkeypatch.setattr(users, "hasher", _PRODUCTION_HASHER[0])
+
+
 # --- databases ----------------------------------------------------------------------------------
 
 
@@ -112,7 +144,8 @@ def postgres_server_url() -> Iterator[str]:
 
     upgrade(url)
     yield url
-    sa.create_engine(url).dispose()
+    if url in _EMPTYING_ENGINES:
+        _EMPTYING_ENGINES.pop(url).dispose()
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -128,23 +161,42 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+_EMPTYING_ENGINES: dict[str, sa.Engine] = {}
+
+
 def _truncate_all(url: str) -> None:
+    """Put the database back as freshly migrated: every table emptied, every sequence restarted, the
+    seeded rows back. DELETE, not TRUNCATE: TRUNCATE gives each of the ~30 tables and their indexes new
+    files (210 ms median here, ~0.5 s under load), while a test leaves a few rows in a few tables, which DELETE in
+    reverse dependency order removes in milliseconds. Only the tables that have a row are touched."""
     from sqlmodel import SQLModel
 
     import backend.tables  # noqa: F401
     from backend.catalogue.models import SEEDED_TAG_CATEGORIES, TagCategory
     from backend.sqltypes import utcnow
 
-    engine = sa.create_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    engine = _EMPTYING_ENGINES.get(url)
+    if engine is None:
+        engine = _EMPTYING_ENGINES[url] = sa.create_engine(url, pool_pre_ping=True)
+    tables = SQLModel.metadata.sorted_tables
+    filled = " UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")" for t in tables)
     with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        holding = set(conn.scalars(sa.text(filled)))
+        for table in reversed(tables):
+            if table.name in holding:
+                conn.execute(sa.text(f'DELETE FROM "{table.name}"'))
+        # As TRUNCATE ... RESTART IDENTITY did: ids start again where a migrated database starts them
+        # (a rolled-back insert moves a sequence too, so all of them, not only those of filled tables).
+        conn.execute(sa.text(
+            "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
+            " JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema()"
+        ))
         # Rows the migrations seed come back, as in a freshly migrated database.
         conn.execute(sa.insert(TagCategory), [
             {"id": i, "label_zh": zh, "label_en": en, "inheritable": inherit, "created_at": utcnow()}
             for i, zh, en, inherit in SEEDED_TAG_CATEGORIES
         ])
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -29,9 +29,10 @@ def sign_in(client: TestClient, username: str = "xiaomei", password: str = PASSW
     return client.post("/api/v1/session", json={"username": username, "password": password})
 
 
-def test_password_is_stored_as_argon2id_and_wrong_ones_fail(anon_client) -> None:
+def test_password_is_stored_as_argon2id_and_wrong_ones_fail(anon_client, production_hasher) -> None:
     user = make_user(display_name="小美")
-    assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+    # argon2-cffi's defaults, RFC 9106's low-memory profile: 64 MiB, 3 passes, 4 lanes.
+    assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and PASSWORD not in user.password_hash
     assert user.username == "xiaomei" and user.timezone == "Asia/Shanghai" and user.language == "zh-CN"
     wrong = sign_in(anon_client, password="not the password")
     assert wrong.status_code == 401 and wrong.json()["type"] == "/problems/sign-in-failed"

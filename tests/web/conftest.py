@@ -17,8 +17,12 @@ def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module (starting Playwright's driver and the browser took ~1.3 s a test);
+    each test still gets a context of its own (`page`): no cookies, storage or cache carry over.
+    Module, not session: while Playwright runs, its event loop is this thread's, and tests elsewhere
+    run asyncio and anyio on the main thread."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
