@@ -53,6 +53,24 @@ def ffmpeg_exe() -> str:
     return shutil.which("ffmpeg") or imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def frames_do_not_decode(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """From now on the sandboxed inspector probes as usual but writes no poster or contact sheet, as when
+    no frame of a damaged recording decodes into a picture. Returns what puts the inspector back."""
+    from workers.media.inspect import SandboxedInspector
+
+    inspect = SandboxedInspector.inspect
+
+    def without_previews(self, path, **kwargs):  # type: ignore[no-untyped-def]
+        facts = inspect(self, path, **kwargs)
+        for name in ("poster", "contact_sheet"):
+            if kwargs.get(name) is not None:
+                kwargs[name].unlink(missing_ok=True)
+        return facts
+
+    monkeypatch.setattr(SandboxedInspector, "inspect", without_previews)
+    return lambda: monkeypatch.setattr(SandboxedInspector, "inspect", inspect)
+
+
 def make_clip(
     path: Path,
     *,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.conftest import frames_do_not_decode
 from tests.workers.media.test_live_segments import _byte_cut_mid_gop, copied_from_mid_gop, live_recording
 
 
@@ -49,7 +50,6 @@ def test_previews_are_made_after_the_upload_and_a_failure_is_kept_with_a_placeho
     client, small_clip, monkeypatch, queued, make_previews
 ) -> None:
     from backend import queue
-    from workers.media.inspect import SandboxedInspector
 
     res = _upload(client, small_clip.read_bytes(), title="预览稍后生成")
     assert res.status_code == 201, res.text
@@ -61,16 +61,7 @@ def test_previews_are_made_after_the_upload_and_a_failure_is_kept_with_a_placeho
     assert pending.headers["x-reelhouse-placeholder"] == "previews-pending"
     assert pending.headers["cache-control"] == "no-store"
 
-    inspect = SandboxedInspector.inspect
-
-    def without_previews(self, path, **kwargs):  # type: ignore[no-untyped-def]
-        facts = inspect(self, path, **kwargs)
-        for name in ("poster", "contact_sheet"):
-            if kwargs.get(name) is not None:
-                kwargs[name].unlink(missing_ok=True)  # as when no frame decoded into a picture
-        return facts
-
-    monkeypatch.setattr(SandboxedInspector, "inspect", without_previews)
+    put_back = frames_do_not_decode(monkeypatch)
     assert make_previews(body["id"]) is False
     body = client.get(body["links"]["self"]).json()
     assert body["previews_failed"] is True and body["previews_pending"] is False and body["status"] == "ready"
@@ -85,7 +76,7 @@ def test_previews_are_made_after_the_upload_and_a_failure_is_kept_with_a_placeho
 
     with session_scope() as session:
         assert materials_missing_previews(session, 10) == [uuid.UUID(body["id"])]
-    monkeypatch.setattr(SandboxedInspector, "inspect", inspect)
+    put_back()
     assert make_previews(body["id"]) is True
     assert make_previews(body["id"]) is False  # done: nothing more to do
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_clip
+from tests.conftest import frames_do_not_decode, make_clip
 from tests.web.browser import Watcher, wait_until
 from tests.web.conftest import sign_in
 from tests.web.seed import off_the_page_loop, upload
@@ -41,7 +41,6 @@ def test_a_pending_poster_replaces_the_placeholder_once_made(server, keys, perso
 
 def test_a_poster_that_could_not_be_made_is_marked_on_its_card(server, keys, person, page, watcher: Watcher,
                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.media.inspect import SandboxedInspector
 
     clip = make_clip(tmp_path / "live.mp4", seconds=2, size="480x270")
     material_id = upload(server, keys.editor, clip, title="双12直播 画面坏了")
@@ -50,16 +49,7 @@ def test_a_poster_that_could_not_be_made_is_marked_on_its_card(server, keys, per
     card = f"#grid .card[data-id='{material_id}']"
     page.wait_for_selector(f"{card} img[data-pending='true']")
 
-    inspect = SandboxedInspector.inspect
-
-    def without_previews(self, path, **kwargs):  # type: ignore[no-untyped-def]
-        facts = inspect(self, path, **kwargs)
-        for name in ("poster", "contact_sheet"):
-            if kwargs.get(name) is not None:
-                kwargs[name].unlink(missing_ok=True)  # as when no frame decodes into a picture
-        return facts
-
-    monkeypatch.setattr(SandboxedInspector, "inspect", without_previews)
+    frames_do_not_decode(monkeypatch)
     assert off_the_page_loop(_make_previews, material_id) is False
     page.wait_for_selector(f"{card} .badge.previews-failed", timeout=30_000)
     assert page.inner_text(f"{card} .badge.previews-failed") == "无封面"

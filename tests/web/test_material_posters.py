@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_clip
+from tests.conftest import frames_do_not_decode, make_clip
 from tests.web.browser import Watcher, wait_until
 from tests.web.conftest import sign_in
 from tests.web.seed import off_the_page_loop, upload
@@ -30,22 +30,6 @@ SHOWN = """async (url) => {
 def _uploaded(server: Any, keys: Any, tmp_path: Path) -> str:
     clip = make_clip(tmp_path / "live.mp4", seconds=2, size="480x270")
     return upload(server, keys.editor, clip, title="双12直播 刚上传")
-
-
-def _without_frames(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The inspector runs, but no frame decodes into a picture (a damaged recording)."""
-    from workers.media.inspect import SandboxedInspector
-
-    inspect = SandboxedInspector.inspect
-
-    def without_previews(self, path, **kwargs):  # type: ignore[no-untyped-def]
-        facts = inspect(self, path, **kwargs)
-        for name in ("poster", "contact_sheet"):
-            if kwargs.get(name) is not None:
-                kwargs[name].unlink(missing_ok=True)
-        return facts
-
-    monkeypatch.setattr(SandboxedInspector, "inspect", without_previews)
 
 
 def _poster(page: Any, selector: str) -> str:
@@ -92,7 +76,7 @@ def test_a_poster_that_could_not_be_made_is_explained_in_both_languages(server, 
     page.goto(f"{server.url}/{path}")
     page.wait_for_selector(f"{note}[data-state='pending']", state="attached")
 
-    _without_frames(monkeypatch)
+    frames_do_not_decode(monkeypatch)
     assert off_the_page_loop(make_previews, material_id) is False
     page.wait_for_selector(f"{note}[data-state='failed']", timeout=30_000)
     assert page.is_visible(note)
