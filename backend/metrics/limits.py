@@ -37,18 +37,21 @@ class ImportLimits:
 DEFAULT_LIMITS = ImportLimits()
 
 
-class ExportUnreadable(ValueError):
-    """The file as a whole cannot be read (encoding, format, no recognisable header). Raised with `key`
-    (a text of backend/i18n) and its `params`, the message is that text's English."""
-
-    peak_rss_bytes: int | None = None  # set when the parse ran in a child: its peak resident memory
+class _Worded(ValueError):
+    """Raised with `key` (a text of backend/i18n) and its `params`, the message is that text's English."""
 
     def __init__(self, detail: str | None = None, *, key: str | None = None, params: Mapping[str, Any] | None = None) -> None:
         self.key, self.params = key, dict(params or {})
         super().__init__(detail if detail is not None else i18n.text(key or "", i18n.EN, self.params) or key)
 
 
-class ImportLimitExceeded(ValueError):
+class ExportUnreadable(_Worded):
+    """The file as a whole cannot be read (encoding, format, no recognisable header)."""
+
+    peak_rss_bytes: int | None = None  # set when the parse ran in a child: its peak resident memory
+
+
+class ImportLimitExceeded(_Worded):
     """The export goes past one of `ImportLimits`; `limit` names which (see LIMIT_NAMES)."""
 
     peak_rss_bytes: int | None = None
@@ -57,8 +60,7 @@ class ImportLimitExceeded(ValueError):
         self, limit: str, maximum: int | float, detail: str | None = None, *, key: str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> None:
-        self.key, self.params = key, dict(params or {})
-        super().__init__(detail if detail is not None else i18n.text(key or "", i18n.EN, self.params) or key)
+        super().__init__(detail, key=key, params=params)
         self.limit = limit
         self.maximum = maximum
 
